@@ -1,0 +1,273 @@
+//! The one error type of every Sable service and its JSON envelope.
+//!
+//! Every failure a client can observe is rendered as
+//! `{"error":{"code","message","request_id"}}` (contract §3). Validation failures also carry a
+//! FastAPI-style `detail` list so clients written for either style work (contract §19.2).
+//! A 5xx never leaks internals: the cause is logged with the request id, the client gets a
+//! generic message.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::request_id;
+use crate::validation::FieldError;
+
+pub type AppResult<T> = Result<T, AppError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 422: one or more fields failed validation (or the body was not valid JSON).
+    #[error("validation failed: {}", summarize(.0))]
+    Validation(Vec<FieldError>),
+
+    /// 400: a well-formed request that asks for something not allowed (bad id, bad path).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+
+    /// 404: the thing named does not exist (or is not the caller's).
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+
+    /// 405: the path exists, the method does not.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+
+    /// 409: the request conflicts with the current state (e.g. cancelling a finished job).
+    #[error("{0}")]
+    Conflict(String),
+
+    /// 413: the body exceeds the configured limit.
+    #[error("request body too large")]
+    PayloadTooLarge,
+
+    /// 429: too many requests.
+    #[error("{0}")]
+    RateLimited(String),
+
+    /// 502: the model provider failed (after retries and fallback).
+    #[error("{0}")]
+    Inference(String),
+
+    /// 503: a downstream service could not be reached or timed out. The message names the
+    /// service by role ("model service"), never by internal URL.
+    #[error("{0}")]
+    ServiceUnavailable(String),
+
+    /// An error envelope received from a downstream Sable service, relayed unchanged.
+    #[error("{message}")]
+    Upstream {
+        status: StatusCode,
+        code: String,
+        message: String,
+        detail: Option<Value>,
+    },
+
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+
+    /// 500 for anything else; the string is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn summarize(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field(), e.msg))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl AppError {
+    pub fn validation(error: FieldError) -> Self {
+        Self::Validation(vec![error])
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::NotFound {
+            code: "NOT_FOUND",
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::Internal(message.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Inference(_) => StatusCode::BAD_GATEWAY,
+            Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Upstream { status, .. } => *status,
+            Self::Database(e) if is_pool_exhausted(e) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Validation(_) => "VALIDATION_ERROR",
+            Self::BadRequest { code, .. } | Self::NotFound { code, .. } => code,
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::Conflict(_) => "CONFLICT",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::RateLimited(_) => "RATE_LIMITED",
+            Self::Inference(_) => "INFERENCE_ERROR",
+            Self::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
+            Self::Upstream { code, .. } => code,
+            Self::Database(e) if is_pool_exhausted(e) => "SERVICE_UNAVAILABLE",
+            Self::Database(_) | Self::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    /// The message a client sees. Internal failures get a generic sentence.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Validation(errors) => format!("Invalid request: {}", summarize(errors)),
+            Self::MethodNotAllowed => "Method Not Allowed".to_owned(),
+            Self::PayloadTooLarge => "Request body too large".to_owned(),
+            Self::Database(e) if is_pool_exhausted(e) => "Database is busy or unavailable".to_owned(),
+            Self::Database(_) | Self::Internal(_) => "Internal server error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The JSON body, with the current request id filled in when there is one.
+    pub fn body(&self) -> Value {
+        let mut body = json!({
+            "error": {
+                "code": self.code(),
+                "message": self.public_message(),
+                "request_id": request_id::current(),
+            }
+        });
+        match self {
+            Self::Validation(errors) => body["detail"] = json!(errors),
+            Self::Upstream {
+                detail: Some(detail),
+                ..
+            } => body["detail"] = detail.clone(),
+            _ => {}
+        }
+        body
+    }
+}
+
+fn is_pool_exhausted(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            // The full cause chain goes to the log line (which carries the request id).
+            tracing::error!(error = ?self, code = self.code(), status = status.as_u16(), "request failed");
+        } else {
+            tracing::debug!(error = %self, code = self.code(), status = status.as_u16(), "request rejected");
+        }
+        (status, Json(self.body())).into_response()
+    }
+}
+
+/// The error envelope as documented in the OpenAPI description.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+    /// Present on validation errors only: one entry per failing field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Vec<FieldError>>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable code, e.g. `VALIDATION_ERROR`, `NOT_FOUND`, `SERVICE_UNAVAILABLE`.
+    pub code: String,
+    pub message: String,
+    pub request_id: Option<String>,
+}
+
+/// Parses an error envelope produced by another Sable service, so that the gateway can relay
+/// a downstream 404/422 with its code instead of turning it into a 500 (contract §17.2).
+pub fn from_upstream(status: StatusCode, body: &[u8]) -> AppError {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let code = parsed
+        .as_ref()
+        .and_then(|v| v["error"]["code"].as_str())
+        .map(str::to_owned);
+    let message = parsed
+        .as_ref()
+        .and_then(|v| v["error"]["message"].as_str())
+        .map(str::to_owned);
+    match (code, message) {
+        (Some(code), Some(message)) if !status.is_success() => AppError::Upstream {
+            status,
+            code,
+            message,
+            detail: parsed.and_then(|mut v| v.get_mut("detail").map(Value::take)),
+        },
+        _ => AppError::Internal(format!(
+            "downstream answered {status} without an error envelope"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_error_carries_envelope_and_detail() {
+        let err = AppError::validation(FieldError::new(
+            "string_too_short",
+            &["body", "prompt"],
+            "String should have at least 1 character",
+        ));
+        assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = err.body();
+        assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("prompt"));
+        assert_eq!(body["detail"][0]["loc"], json!(["body", "prompt"]));
+        assert_eq!(body["detail"][0]["type"], "string_too_short");
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let err = AppError::internal("connection to 10.0.0.5:5432 refused, password=hunter2");
+        let body = err.body();
+        assert_eq!(body["error"]["code"], "INTERNAL_ERROR");
+        assert_eq!(body["error"]["message"], "Internal server error");
+        assert!(!body.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn upstream_envelope_is_relayed_with_its_status_and_code() {
+        let err = from_upstream(
+            StatusCode::NOT_FOUND,
+            br#"{"error":{"code":"JOB_NOT_FOUND","message":"Job not found: x","request_id":"r"}}"#,
+        );
+        assert_eq!(err.status(), StatusCode::NOT_FOUND);
+        assert_eq!(err.code(), "JOB_NOT_FOUND");
+        assert_eq!(err.public_message(), "Job not found: x");
+    }
+
+    #[test]
+    fn upstream_garbage_becomes_a_generic_500() {
+        let err = from_upstream(StatusCode::BAD_GATEWAY, b"<html>oops</html>");
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(err.public_message(), "Internal server error");
+    }
+}

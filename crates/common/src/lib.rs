@@ -1,0 +1,25 @@
+//! Shared building blocks of the Sable services.
+//!
+//! Every binary (gateway, model-service, worker-service) is built from these pieces so that
+//! errors, request ids, logging, configuration and wire schemas behave identically everywhere.
+//! This crate knows nothing about providers, queues or chat storage: those live in the
+//! service that owns them.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod http;
+pub mod metrics;
+pub mod request_id;
+pub mod schemas;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+pub mod validation;
+
+pub use error::{AppError, AppResult};
+
+/// The version every service reports in `/health` (contract §5.1).
+pub const VERSION: &str = "0.1.0";

@@ -1,0 +1,203 @@
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::limits::*;
+use super::{DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE};
+use crate::validation::{body, Checker, FieldError, Validate};
+
+/// `POST /api/v1/generate` and `/api/v1/generate/stream` request (contract §5.2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GenerateRequest {
+    /// 1..=10 000 code points.
+    #[schema(example = "Explain microservices in one sentence")]
+    pub prompt: String,
+    /// Model id; null or "" means the server's default model.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// 1..=8192, default 1024.
+    #[serde(default = "default_max_tokens")]
+    #[schema(default = 1024, minimum = 1, maximum = 8192)]
+    pub max_tokens: i64,
+    /// 0.0..=2.0, default 0.7.
+    #[serde(default = "default_temperature")]
+    #[schema(default = 0.7, minimum = 0.0, maximum = 2.0)]
+    pub temperature: f64,
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    /// Additive: a chat session to store both turns in and to take earlier turns from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Additive: earlier turns of the conversation, oldest first, sent before `prompt`.
+    /// The gateway fills this from the session when `session_id` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<ChatTurn>>,
+}
+
+fn default_max_tokens() -> i64 {
+    DEFAULT_MAX_TOKENS
+}
+
+fn default_temperature() -> f64 {
+    DEFAULT_TEMPERATURE
+}
+
+impl GenerateRequest {
+    pub fn new(prompt: impl Into<String>) -> Self {
+        Self {
+            prompt: prompt.into(),
+            model: None,
+            max_tokens: DEFAULT_MAX_TOKENS,
+            temperature: DEFAULT_TEMPERATURE,
+            system_prompt: None,
+            session_id: None,
+            messages: None,
+        }
+    }
+
+    /// The requested model, with `""` meaning "the default" as in the reference.
+    pub fn requested_model(&self) -> Option<&str> {
+        self.model.as_deref().map(str::trim).filter(|m| !m.is_empty())
+    }
+}
+
+impl Validate for GenerateRequest {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut c = Checker::new();
+        c.str_len(body("prompt"), &self.prompt, 1, PROMPT_MAX_CHARS);
+        c.int_range(body("max_tokens"), self.max_tokens, MAX_TOKENS_MIN, MAX_TOKENS_MAX);
+        c.float_range(body("temperature"), self.temperature, TEMPERATURE_MIN, TEMPERATURE_MAX);
+        if let Some(model) = &self.model {
+            c.str_len(body("model"), model, 0, MODEL_NAME_MAX_CHARS);
+        }
+        if let Some(system_prompt) = &self.system_prompt {
+            c.str_len(body("system_prompt"), system_prompt, 0, SYSTEM_PROMPT_MAX_CHARS);
+        }
+        if let Some(session_id) = &self.session_id {
+            if uuid::Uuid::parse_str(session_id.trim()).is_err() {
+                c.push(
+                    FieldError::new("uuid_parsing", &["body", "session_id"], "Input should be a valid UUID")
+                        .with_input(serde_json::json!(session_id)),
+                );
+            }
+        }
+        if let Some(messages) = &self.messages {
+            c.list_len(body("messages"), messages.len(), 0, MESSAGES_MAX);
+            for (i, m) in messages.iter().enumerate() {
+                c.str_len(
+                    vec!["body".into(), "messages".into(), i.into(), "content".into()],
+                    &m.content,
+                    1,
+                    MESSAGE_CONTENT_MAX_CHARS,
+                );
+            }
+        }
+        c.finish()
+    }
+}
+
+/// Who said a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+    System,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Assistant => "assistant",
+            Self::System => "system",
+        }
+    }
+}
+
+/// One earlier turn of a conversation, as given to the model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChatTurn {
+    pub role: Role,
+    pub content: String,
+}
+
+/// Token counts; `total_tokens` is always the sum of the other two.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Usage {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub total_tokens: u32,
+}
+
+impl Usage {
+    pub fn new(prompt_tokens: u32, completion_tokens: u32) -> Self {
+        Self {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt_tokens.saturating_add(completion_tokens),
+        }
+    }
+}
+
+/// `POST /api/v1/generate` response (contract §5.2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GenerateResponse {
+    pub text: String,
+    /// The model that actually answered (the fallback, if it was used).
+    pub model: String,
+    pub usage: Usage,
+    pub latency_ms: f64,
+    /// Additive: why generation stopped (`stop`, `length`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+}
+
+/// `GET /api/v1/models` response (additive endpoint).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ModelsResponse {
+    pub provider: String,
+    pub default: String,
+    pub fallback: Option<String>,
+    pub models: Vec<ModelInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ModelInfo {
+    pub id: String,
+    pub provider: String,
+    pub description: Option<String>,
+    /// `default`, `fallback`, or `available`.
+    pub role: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::parse_json_body;
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let r: GenerateRequest = parse_json_body(br#"{"prompt":"hi"}"#, true).unwrap();
+        assert_eq!(r.max_tokens, 1024);
+        assert!((r.temperature - 0.7).abs() < f64::EPSILON);
+        assert!(r.validate().is_empty());
+        assert_eq!(r.requested_model(), None);
+    }
+
+    #[test]
+    fn every_failing_field_is_reported() {
+        let r: GenerateRequest = parse_json_body(
+            br#"{"prompt":"","max_tokens":0,"temperature":3,"session_id":"nope"}"#,
+            true,
+        )
+        .unwrap();
+        let fields: Vec<String> = r.validate().iter().map(FieldError::field).collect();
+        assert_eq!(fields, ["prompt", "max_tokens", "temperature", "session_id"]);
+    }
+
+    #[test]
+    fn usage_total_is_the_sum() {
+        assert_eq!(Usage::new(3, 4).total_tokens, 7);
+    }
+}

@@ -1,0 +1,19 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use worker_service::config::Config;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    common::config::load_dotenv();
+    let config = Config::parse();
+    common::telemetry::init(config.service.log_format, &config.service.log_filter);
+    match worker_service::run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "worker-service stopped");
+            eprintln!("worker-service: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

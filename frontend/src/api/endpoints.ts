@@ -1,0 +1,119 @@
+/** Typed wrappers for every gateway route the UI uses. */
+import { errorFromResponse, rawRequest, request } from "./client";
+import { consumeSse, type StreamEnd } from "./sse";
+import type {
+  ChatMessageOut,
+  ChatSessionDetail,
+  ChatSessionOut,
+  GenerateRequest,
+  HealthResponse,
+  JobResponse,
+  JobsListResponse,
+  JobSubmission,
+  JsonObject,
+  MetricsSummary,
+  ModelsResponse,
+  ReadyResponse,
+  Role,
+  SearchResponse,
+  WorkshopContent,
+} from "./types";
+
+const V1 = "/api/v1";
+const enc = encodeURIComponent;
+
+function qs(params: Record<string, string | number | undefined>): string {
+  const parts = Object.entries(params)
+    .filter((e): e is [string, string | number] => e[1] !== undefined && e[1] !== "")
+    .map(([k, v]) => `${enc(k)}=${enc(String(v))}`);
+  return parts.length ? `?${parts.join("&")}` : "";
+}
+
+export const api = {
+  health: (signal?: AbortSignal) => request<HealthResponse>("/health", { signal, timeoutMs: 5000 }),
+
+  /** /health/ready answers 503 with the same body when degraded, so read it either way. */
+  async ready(signal?: AbortSignal): Promise<ReadyResponse> {
+    const res = await rawRequest("/health/ready", { signal, timeoutMs: 5000 });
+    const text = await res.text();
+    try {
+      const body = JSON.parse(text) as ReadyResponse;
+      if (body && typeof body === "object" && "checks" in body) return body;
+    } catch {
+      /* not JSON */
+    }
+    if (!res.ok) throw await errorFromResponse(new Response(text, { status: res.status, headers: res.headers }));
+    return { status: "unknown", checks: {} };
+  },
+
+  models: () => request<ModelsResponse>(`${V1}/models`),
+
+  /** Returns null when the endpoint does not exist (404) so callers can hide the feature. */
+  async metricsSummary(signal?: AbortSignal): Promise<MetricsSummary | null> {
+    const res = await rawRequest(`${V1}/metrics/summary`, { signal, timeoutMs: 5000 });
+    if (res.status === 404 || res.status === 405) return null;
+    if (!res.ok) throw await errorFromResponse(res);
+    return (await res.json()) as MetricsSummary;
+  },
+
+  /** POST /generate/stream; tokens go to onToken as they arrive. Abort via signal. */
+  async generateStream(
+    body: GenerateRequest,
+    onToken: (t: string) => void,
+    signal: AbortSignal,
+  ): Promise<StreamEnd> {
+    const res = await rawRequest(`${V1}/generate/stream`, { method: "POST", body, signal, timeoutMs: 600_000 });
+    if (!res.ok) throw await errorFromResponse(res);
+    if (!res.body) return "eof";
+    return consumeSse(res.body, onToken);
+  },
+
+  listSessions: (limit?: number, before?: string) =>
+    request<ChatSessionOut[]>(`${V1}/chat/sessions${qs({ limit, before })}`),
+  getSession: (id: string) => request<ChatSessionDetail>(`${V1}/chat/sessions/${enc(id)}`),
+  createSession: (body: { title?: string | null; system_prompt?: string | null }) =>
+    request<ChatSessionOut>(`${V1}/chat/sessions`, { method: "POST", body }),
+  updateSession: (id: string, body: { title?: string | null; system_prompt?: string | null }) =>
+    request<ChatSessionOut>(`${V1}/chat/sessions/${enc(id)}`, { method: "PATCH", body }),
+  deleteSession: (id: string) => request<void>(`${V1}/chat/sessions/${enc(id)}`, { method: "DELETE" }),
+  addMessage: (id: string, body: { role: Role; content: string; meta?: JsonObject | null }) =>
+    request<ChatMessageOut>(`${V1}/chat/sessions/${enc(id)}/messages`, { method: "POST", body }),
+  search: (q: string, limit = 20, signal?: AbortSignal) =>
+    request<SearchResponse>(`${V1}/chat/search${qs({ q, limit })}`, { signal }),
+  exportUrl: (id: string, format: "markdown" | "json") =>
+    `${V1}/chat/sessions/${enc(id)}/export${qs({ format })}`,
+
+  submitJob: (body: JobSubmission) => request<JobResponse>(`${V1}/jobs`, { method: "POST", body }),
+  getJob: (id: string) => request<JobResponse>(`${V1}/jobs/${enc(id)}`),
+  cancelJob: (id: string) => request<JobResponse>(`${V1}/jobs/${enc(id)}/cancel`, { method: "POST", body: {} }),
+  /** Returns null when the server has no list endpoint (reference servers). */
+  async listJobs(limit = 50, before?: string): Promise<JobResponse[] | null> {
+    const res = await rawRequest(`${V1}/jobs${qs({ limit, before })}`);
+    if (res.status === 404 || res.status === 405) return null;
+    if (!res.ok) throw await errorFromResponse(res);
+    return ((await res.json()) as JobsListResponse).jobs;
+  },
+
+  workshopContent: (path: string) => request<WorkshopContent>(`${V1}/workshop/content${qs({ path })}`),
+};
+
+/** Fetches a URL and saves it as a file, taking the name from Content-Disposition when present. */
+export async function downloadFromUrl(url: string, fallbackName: string): Promise<void> {
+  const res = await rawRequest(url, { timeoutMs: 60_000 });
+  if (!res.ok) throw await errorFromResponse(res);
+  const blob = await res.blob();
+  const cd = res.headers.get("content-disposition") ?? "";
+  const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(cd);
+  saveBlob(blob, m?.[1] ? decodeURIComponent(m[1]) : fallbackName);
+}
+
+export function saveBlob(blob: Blob, name: string): void {
+  const href = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = href;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 1000);
+}

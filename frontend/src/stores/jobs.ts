@@ -1,0 +1,162 @@
+/**
+ * Batch jobs. The server owns job state; this store caches it and remembers, per job, the
+ * prompts that were submitted (the contract's JobResponse does not echo them back).
+ */
+import { create } from "zustand";
+import { persist } from "zustand/middleware";
+import { describeError } from "@/api/client";
+import { api } from "@/api/endpoints";
+import type { JobResponse } from "@/api/types";
+import { toast } from "./toasts";
+
+export const JOBS_KEY = "sable-jobs";
+export const MAX_PROMPTS = 100;
+
+export const isActive = (j: JobResponse) => j.status === "pending" || j.status === "running";
+
+interface JobsState {
+  jobs: JobResponse[];
+  /** Submitted prompts per job id (persisted). */
+  prompts: Record<string, string[]>;
+  /** Job ids submitted from this browser, used when the server has no list endpoint. */
+  knownIds: string[];
+  status: "idle" | "loading" | "ready" | "error";
+  load: () => Promise<void>;
+  submit: (prompts: string[], model?: string, maxTokens?: number) => Promise<JobResponse | null>;
+  refresh: (id: string) => Promise<void>;
+  refreshActive: () => Promise<void>;
+  cancel: (id: string) => Promise<void>;
+}
+
+function upsert(list: JobResponse[], job: JobResponse): JobResponse[] {
+  const rest = list.filter((j) => j.job_id !== job.job_id);
+  return [job, ...rest].sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
+}
+
+/** Splits textarea or file contents into prompts: one per non-blank line; CSV takes column 1. */
+export function parsePrompts(text: string, csv = false): string[] {
+  const lines = text.split(/\r?\n/).map((l) => l.trim());
+  const out: string[] = [];
+  for (const line of lines) {
+    if (!line) continue;
+    out.push(csv ? firstCsvField(line) : line);
+  }
+  const cleaned = out.filter((p) => p.length > 0);
+  if (csv && cleaned.length > 1 && /^prompts?$/i.test(cleaned[0] ?? "")) cleaned.shift();
+  return cleaned;
+}
+
+function firstCsvField(line: string): string {
+  if (!line.startsWith('"')) return (line.split(",")[0] ?? "").trim();
+  let out = "";
+  for (let i = 1; i < line.length; i++) {
+    const c = line[i];
+    if (c === '"') {
+      if (line[i + 1] === '"') {
+        out += '"';
+        i++;
+      } else break;
+    } else out += c;
+  }
+  return out.trim();
+}
+
+export const useJobs = create<JobsState>()(
+  persist(
+    (set, get) => {
+      const notifyTransition = (prev: JobResponse | undefined, next: JobResponse) => {
+        if (!prev || !isActive(prev) || isActive(next)) return;
+        if (next.status === "completed") toast.success("Job completed", `${next.completed_prompts} prompt(s) processed`);
+        else if (next.status === "failed") toast.error("Job failed", next.error ?? "Unknown error");
+      };
+      return {
+        jobs: [],
+        prompts: {},
+        knownIds: [],
+        status: "idle",
+
+        load: async () => {
+          set({ status: "loading" });
+          try {
+            const list = await api.listJobs(50);
+            if (list) {
+              set({ jobs: list.reduce(upsert, [] as JobResponse[]), status: "ready" });
+              return;
+            }
+            // No list endpoint: fetch the jobs this browser submitted.
+            const fetched = await Promise.all(get().knownIds.map((id) => api.getJob(id).catch(() => null)));
+            set({ jobs: fetched.filter((j): j is JobResponse => j !== null).reduce(upsert, []), status: "ready" });
+          } catch (e) {
+            set({ status: "error" });
+            toast.error("Could not load jobs", describeError(e));
+          }
+        },
+
+        submit: async (prompts, model, maxTokens) => {
+          try {
+            const job = await api.submitJob({ prompts, model: model || undefined, max_tokens: maxTokens });
+            set((s) => ({
+              jobs: upsert(s.jobs, job),
+              prompts: { ...s.prompts, [job.job_id]: prompts },
+              knownIds: [job.job_id, ...s.knownIds].slice(0, 200),
+            }));
+            return job;
+          } catch (e) {
+            toast.error("Job submission failed", describeError(e));
+            return null;
+          }
+        },
+
+        refresh: async (id) => {
+          try {
+            const job = await api.getJob(id);
+            const prev = get().jobs.find((j) => j.job_id === id);
+            set((s) => ({ jobs: upsert(s.jobs, job) }));
+            notifyTransition(prev, job);
+          } catch {
+            /* transient: the next poll retries */
+          }
+        },
+
+        refreshActive: async () => {
+          await Promise.all(get().jobs.filter(isActive).map((j) => get().refresh(j.job_id)));
+        },
+
+        cancel: async (id) => {
+          try {
+            const job = await api.cancelJob(id);
+            set((s) => ({ jobs: upsert(s.jobs, job) }));
+            toast.info("Job cancelled");
+          } catch (e) {
+            toast.error("Cancel failed", describeError(e));
+          }
+        },
+      };
+    },
+    {
+      name: JOBS_KEY,
+      version: 1,
+      partialize: ({ prompts, knownIds }) => ({ prompts, knownIds }),
+    },
+  ),
+);
+
+export function jobPrompts(job: JobResponse, remembered: Record<string, string[]>): string[] {
+  return job.prompts ?? remembered[job.job_id] ?? [];
+}
+
+export function jobToJson(job: JobResponse, prompts: string[]): string {
+  const rows = job.results.map((result, i) => ({ index: i + 1, prompt: prompts[i] ?? null, result }));
+  return JSON.stringify({ ...job, items: rows }, null, 2);
+}
+
+const csvCell = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+
+export function jobToCsv(job: JobResponse, prompts: string[]): string {
+  const n = Math.max(prompts.length, job.results.length);
+  const lines = ["index,prompt,result"];
+  for (let i = 0; i < n; i++) {
+    lines.push([String(i + 1), csvCell(prompts[i] ?? ""), csvCell(job.results[i] ?? "")].join(","));
+  }
+  return lines.join("\r\n") + "\r\n";
+}

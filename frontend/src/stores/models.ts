@@ -1,0 +1,38 @@
+import { create } from "zustand";
+import { api } from "@/api/endpoints";
+import type { ModelInfo } from "@/api/types";
+
+interface ModelsState {
+  models: ModelInfo[];
+  defaultModel: string;
+  fallbackModel: string;
+  status: "idle" | "loading" | "ready" | "error";
+  load: () => Promise<void>;
+}
+
+export const useModels = create<ModelsState>()((set, get) => ({
+  models: [],
+  defaultModel: "",
+  fallbackModel: "",
+  status: "idle",
+  load: async () => {
+    if (get().status === "loading" || get().status === "ready") return;
+    set({ status: "loading" });
+    try {
+      const r = await api.models();
+      set({
+        models: Array.isArray(r.models) ? r.models : [],
+        defaultModel: r.default ?? "",
+        fallbackModel: r.fallback ?? "",
+        status: "ready",
+      });
+    } catch {
+      set({ status: "error" });
+    }
+  },
+}));
+
+/** The model a request will use: the user's pick, else the server default. */
+export function effectiveModel(selected: string): string {
+  return selected || useModels.getState().defaultModel || "default";
+}
