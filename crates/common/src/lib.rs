@@ -17,6 +17,8 @@ pub mod schemas;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 pub mod validation;
 
 pub use error::{AppError, AppResult};

@@ -14,13 +14,23 @@ use crate::request_id;
 /// Largest accepted request body (nginx's `client_max_body_size` matches it).
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 
-/// Adds what every Sable router needs: envelope answers for unknown routes and methods, the
-/// body limit, and the request-id/logging/metrics middleware (outermost, so that every
-/// response carries `X-Request-ID`).
+/// Adds what every Sable router needs: envelope answers for unknown routes and methods
+/// ([`envelope_fallbacks`]) and the shared layers ([`common_layers`]).
 pub fn with_common_layers(router: Router) -> Router {
+    common_layers(envelope_fallbacks(router))
+}
+
+/// Unknown paths and methods answer with the error envelope, never plain text.
+pub fn envelope_fallbacks(router: Router) -> Router {
     router
         .fallback(|| async { AppError::not_found("Not Found") })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+}
+
+/// The body limit and the request-id/logging/metrics middleware (outermost, so that every
+/// response carries `X-Request-ID`). Apply last: routes added afterwards are not covered.
+pub fn common_layers(router: Router) -> Router {
+    router
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(axum::middleware::from_fn(request_id::middleware))
 }

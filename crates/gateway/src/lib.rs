@@ -1,44 +1,64 @@
-//! Sable gateway.
+//! Sable gateway: the only public service.
+//!
+//! It validates requests, relays generation to the model service (SSE token by token), owns
+//! chat persistence in Postgres, forwards batch jobs to the worker service, serves the
+//! documentation reader, the OpenAPI document, and in local runs the built frontend.
 
 pub mod config;
+pub mod cors;
+pub mod openapi;
+pub mod routes;
+pub mod spa;
+pub mod state;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
-use common::health::HealthResponse;
+use axum::Router;
 
-use crate::config::Config;
+pub use crate::config::Config;
+pub use crate::state::AppState;
 
-pub const SERVICE_NAME: &str = "gateway";
+pub const SERVICE_NAME: &str = "api-gateway";
 
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-}
-
+/// The full gateway router; tests mount exactly this.
 pub fn app(state: AppState) -> Router {
-    let router = Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(common::metrics::render))
+    let cors = cors::layer(&state.config.allowed_origins);
+    let frontend = state.config.frontend_dir.clone();
+    let mut router = Router::new()
+        .merge(routes::router())
+        .merge(openapi::router())
+        .route("/metrics", axum::routing::get(common::metrics::render))
         .with_state(state);
-    common::server::with_common_layers(router)
+    router = common::server::envelope_fallbacks(router);
+    if let Some(dir) = frontend {
+        // Replaces the 404 fallback for non-API paths with the SPA's index.html.
+        router = spa::mount(router, &dir);
+    }
+    common::server::common_layers(router).layer(cors)
 }
 
-async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
-    Json(HealthResponse::healthy(SERVICE_NAME, &state.config.service.environment))
+/// Connects to the database, applies migrations, and builds the state.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let db = common::db::connect(&config.database).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot connect to the database at {}: {e}. Start one with `make db-up` (Docker) or set DATABASE_URL",
+            common::db::redact_url(&config.database.database_url)
+        )
+    })?;
+    if !config.skip_migrations {
+        common::db::migrate(&db).await?;
+    }
+    Ok(AppState::new(config, db))
 }
 
-/// Builds the service from its config and serves until SIGINT/SIGTERM.
+/// Builds the gateway from its config and serves until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     common::metrics::install();
     let shutdown = common::shutdown::install();
     let grace = Duration::from_secs(config.service.shutdown_grace_secs);
     let listener = common::server::bind(config.addr).await?;
+    let state = build_state(config).await?;
     tracing::info!(addr = %listener.local_addr()?, "gateway listening");
-    let state = AppState { config: Arc::new(config) };
     common::server::serve(listener, app(state), shutdown, grace).await?;
     Ok(())
 }

@@ -1,0 +1,55 @@
+//! Helpers for integration tests (feature `test-support`): a fresh, migrated database per test
+//! on the server named by `DATABASE_URL`, so tests never share state.
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
+
+/// The server tests use: `DATABASE_URL` (as set by `make test`), else the local default.
+pub fn server_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A freshly created, migrated database and its URL. Databases are named `sable_test_*`;
+/// `scripts/test.sh` drops leftovers from earlier runs.
+pub struct TestDb {
+    pub pool: PgPool,
+    pub url: String,
+    pub name: String,
+}
+
+/// Creates and migrates a new database. Panics with a clear message when no server is
+/// reachable: a test without its database cannot mean anything.
+#[allow(clippy::expect_used)]
+pub async fn fresh_database() -> TestDb {
+    let server: PgConnectOptions = server_url().parse().expect("DATABASE_URL is not a valid Postgres URL");
+    let name = format!("sable_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect_with(&server.clone().database("postgres"))
+        .await
+        .expect("cannot reach Postgres: run the tests with `make test`, which finds or starts a database");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("cannot create a test database");
+    let _ = admin.close().await;
+
+    let options = server.database(&name);
+    let pool = PgPoolOptions::new()
+        .max_connections(20)
+        .connect_with(options.clone())
+        .await
+        .expect("cannot connect to the test database");
+    crate::db::migrate(&pool).await.expect("migrations failed");
+    let url = database_url_for(&name);
+    TestDb { pool, url, name }
+}
+
+/// `server_url()` with the database name replaced.
+pub fn database_url_for(name: &str) -> String {
+    match url::Url::parse(&server_url()) {
+        Ok(mut u) => {
+            u.set_path(&format!("/{name}"));
+            u.to_string()
+        }
+        Err(_) => format!("postgres://postgres@127.0.0.1:5432/{name}"),
+    }
+}

@@ -1,0 +1,23 @@
+//! The gateway's routes, one module per resource. Each module exposes `router()` and an
+//! `ApiDoc` (utoipa) that `openapi.rs` merges into the published document.
+
+pub mod chat;
+pub mod generate;
+pub mod health;
+pub mod jobs;
+pub mod models;
+pub mod workshop;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(health::router())
+        .merge(generate::router())
+        .merge(models::router())
+        .merge(chat::router())
+        .merge(jobs::router())
+        .merge(workshop::router())
+}

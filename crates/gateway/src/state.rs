@@ -1,0 +1,31 @@
+//! The gateway's shared state, cloned into every handler.
+
+use std::sync::Arc;
+
+use common::http::ServiceClient;
+use sqlx::PgPool;
+
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: PgPool,
+    pub model: ServiceClient,
+    pub worker: ServiceClient,
+}
+
+impl AppState {
+    pub fn new(config: Config, db: PgPool) -> Self {
+        let http = common::http::build_client(&config.http);
+        let timeout = config.http.request_timeout();
+        let model = ServiceClient::new(http.clone(), &config.model_service_url, "model service", timeout);
+        let worker = ServiceClient::new(http, &config.worker_service_url, "worker service", timeout);
+        Self {
+            config: Arc::new(config),
+            db,
+            model,
+            worker,
+        }
+    }
+}
