@@ -1,0 +1,136 @@
+import { ArrowDown, Download } from "lucide-react";
+import { useEffect, useRef } from "react";
+import { useLocation, useNavigate, useParams } from "react-router";
+import { useAutoScroll } from "@/hooks/use-auto-scroll";
+import { exportSession } from "@/lib/export";
+import { useChat, type UiMessage } from "@/stores/chat";
+import { Composer } from "./Composer";
+import { MessageBubble } from "./MessageBubble";
+
+const SUGGESTIONS = [
+  "Explain how server-sent events work",
+  "Write a Rust function that reverses a string",
+  "Draw a mermaid flowchart of a job queue",
+  "Compare Postgres SKIP LOCKED with a Redis queue in a table",
+];
+const EMPTY: UiMessage[] = [];
+
+export function ChatPage() {
+  const { sessionId } = useParams();
+  const navigate = useNavigate();
+  const { hash } = useLocation();
+  const activeId = useChat((s) => s.activeId);
+  const messages = useChat((s) => (s.activeId ? (s.messages[s.activeId] ?? EMPTY) : EMPTY));
+  const loading = useChat((s) => s.loading !== null && s.loading === s.activeId);
+  const streaming = useChat((s) => s.streaming);
+  const session = useChat((s) => s.sessions.find((x) => x.id === s.activeId));
+  const { openSession, newChat, send, stop, regenerate, editAndResend } = useChat.getState();
+  const { container, content, atBottom, scrollToBottom } = useAutoScroll<HTMLDivElement, HTMLDivElement>();
+  const scrolledHash = useRef<string | null>(null);
+
+  useEffect(() => {
+    if (sessionId) {
+      void openSession(sessionId).then((ok) => {
+        if (!ok) navigate("/", { replace: true });
+      });
+    } else {
+      newChat();
+    }
+  }, [sessionId, openSession, newChat, navigate]);
+
+  // Jump to a message picked from search results.
+  useEffect(() => {
+    if (!hash.startsWith("#m-") || scrolledHash.current === hash || messages.length === 0) return;
+    const el = document.getElementById(hash.slice(1));
+    if (!el) return;
+    scrolledHash.current = hash;
+    el.scrollIntoView({ block: "center" });
+    el.classList.add("ring-2", "ring-amber-400", "rounded-xl");
+    setTimeout(() => el.classList.remove("ring-2", "ring-amber-400", "rounded-xl"), 2500);
+  }, [hash, messages]);
+
+  const streamingHere = streaming !== null && streaming.sessionId === activeId;
+  const lastAssistantId = [...messages].reverse().find((m) => m.role === "assistant")?.id;
+
+  const onSend = async (text: string) => {
+    scrollToBottom();
+    const id = await send(text);
+    if (id && id !== sessionId) navigate(`/chat/${id}`, { replace: !sessionId });
+  };
+
+  return (
+    <div className="flex h-full flex-col">
+      {session && (
+        <div className="flex items-center justify-between gap-2 border-b border-zinc-100 px-4 py-1.5 text-xs text-zinc-500 dark:border-zinc-900">
+          <span className="truncate" data-testid="chat-title">
+            {session.title}
+          </span>
+          <span className="flex shrink-0 gap-1">
+            <button type="button" className="btn-secondary px-2 py-0.5 text-xs" onClick={() => void exportSession(session.id, session.title, "markdown")}>
+              <Download size={12} aria-hidden /> Markdown
+            </button>
+            <button type="button" className="btn-secondary px-2 py-0.5 text-xs" onClick={() => void exportSession(session.id, session.title, "json")}>
+              <Download size={12} aria-hidden /> JSON
+            </button>
+          </span>
+        </div>
+      )}
+      <div ref={container} className="relative min-h-0 flex-1 overflow-y-auto" data-testid="message-scroll">
+        <div ref={content} className="mx-auto w-full max-w-3xl space-y-6 px-4 py-6" role="log" aria-live="polite" aria-label="Conversation">
+          {loading && messages.length === 0 && (
+            <div className="space-y-3" aria-label="Loading messages">
+              {[0, 1].map((i) => (
+                <div key={i} className="h-14 animate-pulse rounded-xl bg-zinc-100 dark:bg-zinc-900" />
+              ))}
+            </div>
+          )}
+          {!loading && messages.length === 0 && (
+            <div className="flex flex-col items-center pt-[12vh] text-center">
+              <h2 className="text-2xl font-semibold">How can I help you today?</h2>
+              <div className="mt-6 grid w-full max-w-xl grid-cols-1 gap-2 sm:grid-cols-2">
+                {SUGGESTIONS.map((s) => (
+                  <button
+                    key={s}
+                    type="button"
+                    onClick={() => void onSend(s)}
+                    className="rounded-xl border border-zinc-200 px-3 py-2.5 text-left text-sm hover:bg-zinc-50 dark:border-zinc-800 dark:hover:bg-zinc-900"
+                  >
+                    {s}
+                  </button>
+                ))}
+              </div>
+            </div>
+          )}
+          {messages.map((m) => (
+            <MessageBubble
+              key={m.id}
+              message={m}
+              isLastAssistant={m.id === lastAssistantId}
+              busy={streaming !== null}
+              onRegenerate={() => void regenerate()}
+              onEdit={(t) => void editAndResend(m.id, t)}
+            />
+          ))}
+        </div>
+      </div>
+      <div className="relative">
+        {!atBottom && messages.length > 0 && (
+          <button
+            type="button"
+            onClick={() => scrollToBottom(true)}
+            className="absolute -top-12 left-1/2 z-10 -translate-x-1/2 rounded-full border border-zinc-200 bg-white p-2 shadow-md dark:border-zinc-700 dark:bg-zinc-900"
+            aria-label="Scroll to latest message"
+          >
+            <ArrowDown size={16} />
+          </button>
+        )}
+        <Composer
+          streaming={streamingHere}
+          disabled={streaming !== null && !streamingHere}
+          onSend={(t) => void onSend(t)}
+          onStop={stop}
+        />
+      </div>
+    </div>
+  );
+}

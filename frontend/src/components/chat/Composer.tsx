@@ -1,0 +1,79 @@
+import { ArrowUp, Square } from "lucide-react";
+import { useEffect, useRef, useState } from "react";
+import { ModelSelect } from "../layout/SettingsDialog";
+
+interface Props {
+  streaming: boolean;
+  disabled: boolean;
+  onSend: (text: string) => void;
+  onStop: () => void;
+}
+
+export function Composer({ streaming, disabled, onSend, onStop }: Props) {
+  const [text, setText] = useState("");
+  const ref = useRef<HTMLTextAreaElement>(null);
+
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    el.style.height = "auto";
+    el.style.height = `${Math.min(el.scrollHeight, 200)}px`;
+  }, [text]);
+
+  const submit = () => {
+    if (!text.trim() || streaming || disabled) return;
+    onSend(text);
+    setText("");
+  };
+
+  return (
+    <form
+      className="mx-auto w-full max-w-3xl px-3 pb-3 sm:px-4 sm:pb-4"
+      onSubmit={(e) => {
+        e.preventDefault();
+        submit();
+      }}
+    >
+      <div className="rounded-2xl border border-zinc-300 bg-white shadow-sm focus-within:border-accent-500 dark:border-zinc-700 dark:bg-zinc-900">
+        <label htmlFor="chat-input" className="sr-only">
+          Message
+        </label>
+        <textarea
+          id="chat-input"
+          ref={ref}
+          rows={1}
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+          onKeyDown={(e) => {
+            if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
+              e.preventDefault();
+              submit();
+            }
+          }}
+          placeholder="Message Sable…  (Enter to send, Shift+Enter for a new line)"
+          className="block max-h-[200px] w-full resize-none bg-transparent px-4 pb-1 pt-3 text-[15px] outline-none placeholder:text-zinc-400"
+        />
+        <div className="flex items-center justify-between gap-2 px-2 pb-2">
+          <ModelSelect id="composer-model" compact />
+          <div className="flex items-center gap-2">
+            {text.length > 20 && <span className="hidden text-xs text-zinc-500 sm:inline">~{Math.ceil(text.length / 4)} tokens</span>}
+            {streaming ? (
+              <button type="button" onClick={onStop} className="btn-secondary h-8 rounded-full px-3" aria-label="Stop generating">
+                <Square size={14} fill="currentColor" /> Stop
+              </button>
+            ) : (
+              <button
+                type="submit"
+                disabled={!text.trim() || disabled}
+                className="btn-primary h-8 w-8 rounded-full p-0"
+                aria-label="Send message"
+              >
+                <ArrowUp size={16} />
+              </button>
+            )}
+          </div>
+        </div>
+      </div>
+    </form>
+  );
+}

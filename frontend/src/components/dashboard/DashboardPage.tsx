@@ -1,0 +1,164 @@
+import { lazy, Suspense, useEffect, useState } from "react";
+import { api } from "@/api/endpoints";
+import type { HealthResponse, MetricsSummary, ReadyResponse } from "@/api/types";
+import { formatMs } from "@/lib/format";
+
+const Charts = lazy(() => import("./Charts"));
+
+const HEALTH_MS = 5000;
+const METRICS_MS = 3000;
+const HISTORY = 60;
+
+export interface MetricsPoint extends MetricsSummary {
+  t: number;
+}
+
+type CardState = "up" | "down" | "unknown";
+
+interface CardProps {
+  name: string;
+  state: CardState;
+  latencyMs?: number;
+  detail?: string;
+  checkedAt: number | null;
+}
+
+function HealthCard({ name, state, latencyMs, detail, checkedAt }: CardProps) {
+  const dot = state === "up" ? "bg-emerald-500" : state === "down" ? "bg-red-500" : "bg-zinc-400";
+  const label = state === "up" ? "Healthy" : state === "down" ? "Down" : "Unknown";
+  return (
+    <div className="card" data-testid="health-card" data-service={name} data-status={state}>
+      <div className="flex items-center justify-between">
+        <h3 className="text-sm font-medium">{name}</h3>
+        <span className="flex items-center gap-1.5 text-xs">
+          <span className={`h-2.5 w-2.5 rounded-full ${dot} ${state === "up" ? "animate-pulse" : ""}`} aria-hidden />
+          <span>{label}</span>
+        </span>
+      </div>
+      <p className="mt-3 text-2xl font-semibold tabular-nums">{latencyMs !== undefined ? formatMs(latencyMs) : "–"}</p>
+      <p className="mt-1 truncate text-xs text-zinc-500" title={detail}>
+        {detail ?? "\u00a0"}
+      </p>
+      <p className="text-xs text-zinc-400">{checkedAt ? `checked ${new Date(checkedAt).toLocaleTimeString()}` : "checking…"}</p>
+    </div>
+  );
+}
+
+const DEPENDENCIES: { key: string; name: string }[] = [
+  { key: "database", name: "Database" },
+  { key: "model_service", name: "Model Service" },
+  { key: "worker_service", name: "Worker Service" },
+];
+
+export function DashboardPage() {
+  const [gateway, setGateway] = useState<{ health: HealthResponse | null; latency?: number; ok: boolean | null }>({
+    health: null,
+    ok: null,
+  });
+  const [ready, setReady] = useState<ReadyResponse | null>(null);
+  const [readyFailed, setReadyFailed] = useState(false);
+  const [checkedAt, setCheckedAt] = useState<number | null>(null);
+  const [metricsAvailable, setMetricsAvailable] = useState<boolean | null>(null);
+  const [history, setHistory] = useState<MetricsPoint[]>([]);
+
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const tick = async () => {
+      const t0 = performance.now();
+      const [h, r] = await Promise.allSettled([api.health(), api.ready()]);
+      if (stopped) return;
+      if (h.status === "fulfilled") setGateway({ health: h.value, ok: true, latency: performance.now() - t0 });
+      else setGateway({ health: null, ok: false });
+      if (r.status === "fulfilled") {
+        setReady(r.value);
+        setReadyFailed(false);
+      } else {
+        setReady(null);
+        setReadyFailed(true);
+      }
+      setCheckedAt(Date.now());
+      timer = setTimeout(tick, HEALTH_MS);
+    };
+    void tick();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, []);
+
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const tick = async () => {
+      try {
+        const m = await api.metricsSummary();
+        if (stopped) return;
+        if (m === null) {
+          setMetricsAvailable(false); // endpoint absent: health cards only, no more probing
+          return;
+        }
+        setMetricsAvailable(true);
+        setHistory((h) => [...h, { ...m, t: Date.now() }].slice(-HISTORY));
+      } catch {
+        /* transient; keep the last values */
+      }
+      if (!stopped) timer = setTimeout(tick, METRICS_MS);
+    };
+    void tick();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, []);
+
+  const g = gateway.health;
+  const latest = history.at(-1);
+  return (
+    <div className="h-full overflow-y-auto">
+      <div className="mx-auto max-w-5xl space-y-6 p-4 sm:p-6">
+        <section aria-labelledby="svc-health">
+          <div className="mb-3 flex items-baseline justify-between">
+            <h2 id="svc-health" className="text-base font-semibold">
+              Service health
+            </h2>
+            {ready && (
+              <span className="text-xs text-zinc-500" data-testid="ready-status">
+                overall: {ready.status}
+              </span>
+            )}
+          </div>
+          <div className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-4">
+            <HealthCard
+              name="API Gateway"
+              state={gateway.ok === null ? "unknown" : gateway.ok ? "up" : "down"}
+              latencyMs={gateway.latency}
+              detail={g ? `v${g.version} · ${g.environment}` : undefined}
+              checkedAt={checkedAt}
+            />
+            {DEPENDENCIES.map(({ key, name }) => {
+              const c = ready?.checks[key];
+              const state: CardState = c ? (c.status === "up" ? "up" : "down") : readyFailed || gateway.ok === false ? "down" : "unknown";
+              return (
+                <HealthCard key={key} name={name} state={state} latencyMs={c?.latency_ms} detail={c?.error} checkedAt={checkedAt} />
+              );
+            })}
+          </div>
+        </section>
+        {metricsAvailable && (
+          <section aria-labelledby="live-metrics">
+            <h2 id="live-metrics" className="mb-3 text-base font-semibold">
+              Live metrics{latest?.window_secs ? <span className="ml-2 text-xs font-normal text-zinc-500">({latest.window_secs}s window)</span> : null}
+            </h2>
+            <Suspense fallback={<div className="h-64 animate-pulse rounded-xl bg-zinc-100 dark:bg-zinc-900" />}>
+              <Charts history={history} />
+            </Suspense>
+          </section>
+        )}
+        {metricsAvailable === false && (
+          <p className="text-sm text-zinc-500">Live metrics are not available from this gateway yet.</p>
+        )}
+      </div>
+    </div>
+  );
+}

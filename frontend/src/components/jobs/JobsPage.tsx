@@ -1,0 +1,210 @@
+import { ChevronDown, ChevronRight, FileUp, X } from "lucide-react";
+import { useEffect, useRef, useState } from "react";
+import { saveBlob } from "@/api/endpoints";
+import type { JobResponse, JobStatus } from "@/api/types";
+import { useJobPoll } from "@/hooks/use-job-poll";
+import { relativeTime, shortId } from "@/lib/format";
+import { isActive, jobPrompts, jobToCsv, jobToJson, MAX_PROMPTS, parsePrompts, useJobs } from "@/stores/jobs";
+import { useSettings } from "@/stores/settings";
+import { toast } from "@/stores/toasts";
+
+const BADGE: Record<JobStatus, string> = {
+  pending: "bg-zinc-100 text-zinc-700 dark:bg-zinc-800 dark:text-zinc-300",
+  running: "bg-sky-100 text-sky-800 dark:bg-sky-950 dark:text-sky-300",
+  completed: "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300",
+  failed: "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-300",
+  cancelled: "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300",
+};
+const BAR: Record<JobStatus, string> = {
+  pending: "bg-zinc-400",
+  running: "bg-sky-500",
+  completed: "bg-emerald-500",
+  failed: "bg-red-500",
+  cancelled: "bg-amber-500",
+};
+
+function JobCard({ job }: { job: JobResponse }) {
+  const remembered = useJobs((s) => s.prompts);
+  const cancel = useJobs((s) => s.cancel);
+  const [open, setOpen] = useState(false);
+  const prompts = jobPrompts(job, remembered);
+  const pct = job.total_prompts > 0 ? Math.round((job.completed_prompts / job.total_prompts) * 100) : 0;
+  const base = `job-${shortId(job.job_id)}`;
+
+  return (
+    <li className="card" data-testid="job-card" data-status={job.status} data-job-id={job.job_id}>
+      <div className="flex flex-wrap items-center gap-2">
+        <code className="text-xs text-zinc-500" title={job.job_id}>
+          {shortId(job.job_id)}
+        </code>
+        <span className={`rounded-full px-2 py-0.5 text-xs font-medium capitalize ${BADGE[job.status] ?? BADGE.pending}`} data-testid="job-status">
+          {job.status}
+        </span>
+        <span className="text-xs text-zinc-500">{relativeTime(job.created_at)}</span>
+        <div className="ml-auto flex gap-1">
+          {isActive(job) && (
+            <button type="button" className="btn-secondary px-2 py-1 text-xs" onClick={() => void cancel(job.job_id)} aria-label={`Cancel job ${shortId(job.job_id)}`}>
+              <X size={12} aria-hidden /> Cancel
+            </button>
+          )}
+          {job.results.length > 0 && (
+            <>
+              <button
+                type="button"
+                className="btn-secondary px-2 py-1 text-xs"
+                onClick={() => saveBlob(new Blob([jobToJson(job, prompts)], { type: "application/json" }), `${base}.json`)}
+                aria-label={`Download results of job ${shortId(job.job_id)} as JSON`}
+              >
+                JSON
+              </button>
+              <button
+                type="button"
+                className="btn-secondary px-2 py-1 text-xs"
+                onClick={() => saveBlob(new Blob([jobToCsv(job, prompts)], { type: "text/csv" }), `${base}.csv`)}
+                aria-label={`Download results of job ${shortId(job.job_id)} as CSV`}
+              >
+                CSV
+              </button>
+            </>
+          )}
+        </div>
+      </div>
+      <div className="mt-3 flex items-center gap-3">
+        <div
+          className="h-2 flex-1 overflow-hidden rounded-full bg-zinc-200 dark:bg-zinc-800"
+          role="progressbar"
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={pct}
+          aria-label={`Progress of job ${shortId(job.job_id)}`}
+        >
+          <div className={`h-full rounded-full transition-[width] duration-300 ${BAR[job.status] ?? BAR.pending}`} style={{ width: `${pct}%` }} />
+        </div>
+        <span className="w-28 text-right text-xs tabular-nums text-zinc-600 dark:text-zinc-400" data-testid="job-progress">
+          {job.completed_prompts}/{job.total_prompts} · {pct}%
+        </span>
+      </div>
+      {job.error && <p className="mt-2 text-sm text-red-600 dark:text-red-400">{job.error}</p>}
+      {(job.results.length > 0 || prompts.length > 0) && (
+        <div className="mt-2">
+          <button
+            type="button"
+            className="inline-flex items-center gap-1 text-sm text-accent-600 hover:underline dark:text-violet-300"
+            aria-expanded={open}
+            onClick={() => setOpen((o) => !o)}
+          >
+            {open ? <ChevronDown size={14} /> : <ChevronRight size={14} />} {open ? "Hide results" : "Show results"}
+          </button>
+          {open && (
+            <ol className="mt-2 space-y-2" data-testid="job-results">
+              {Array.from({ length: Math.max(job.total_prompts, prompts.length) }, (_, i) => (
+                <li key={i} className="rounded-lg bg-zinc-50 p-2 text-sm dark:bg-zinc-950">
+                  <p className="text-xs font-medium text-zinc-500">
+                    Prompt #{i + 1}
+                    {prompts[i] ? `: ${prompts[i]}` : ""}
+                  </p>
+                  <p className="mt-1 whitespace-pre-wrap break-words">
+                    {job.results[i] ?? <span className="italic text-zinc-400">{isActive(job) ? "waiting…" : "no result"}</span>}
+                  </p>
+                </li>
+              ))}
+            </ol>
+          )}
+        </div>
+      )}
+    </li>
+  );
+}
+
+export function JobsPage() {
+  const { jobs, status, load, submit } = useJobs();
+  const { model, maxTokens } = useSettings();
+  const [text, setText] = useState("");
+  const [busy, setBusy] = useState(false);
+  const fileRef = useRef<HTMLInputElement>(null);
+  useJobPoll();
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const prompts = parsePrompts(text);
+  const tooMany = prompts.length > MAX_PROMPTS;
+
+  const onFile = async (file: File) => {
+    const body = await file.text();
+    const list = parsePrompts(body, /\.csv$/i.test(file.name));
+    setText(list.join("\n"));
+    toast.info(`Loaded ${list.length} prompt(s) from ${file.name}`);
+  };
+
+  return (
+    <div className="h-full overflow-y-auto">
+      <div className="mx-auto max-w-3xl space-y-6 p-4 sm:p-6">
+        <section className="card" aria-labelledby="new-job">
+          <h2 id="new-job" className="text-base font-semibold">
+            New batch job
+          </h2>
+          <form
+            className="mt-3 space-y-3"
+            onSubmit={async (e) => {
+              e.preventDefault();
+              if (prompts.length === 0 || tooMany) return;
+              setBusy(true);
+              const job = await submit(prompts, model, maxTokens);
+              setBusy(false);
+              if (job) setText("");
+            }}
+          >
+            <label htmlFor="job-prompts" className="block text-sm text-zinc-600 dark:text-zinc-400">
+              Prompts, one per line (or upload a .txt / .csv file)
+            </label>
+            <textarea
+              id="job-prompts"
+              rows={6}
+              value={text}
+              onChange={(e) => setText(e.target.value)}
+              placeholder={"Summarise the plot of Hamlet\nTranslate 'good morning' to French\nWrite a haiku about Rust"}
+              className="input resize-y font-mono"
+            />
+            <div className="flex flex-wrap items-center gap-2">
+              <input
+                ref={fileRef}
+                type="file"
+                accept=".txt,.csv,text/plain,text/csv"
+                className="sr-only"
+                id="job-file"
+                onChange={(e) => {
+                  const f = e.target.files?.[0];
+                  if (f) void onFile(f);
+                  e.target.value = "";
+                }}
+              />
+              <button type="button" className="btn-secondary" onClick={() => fileRef.current?.click()}>
+                <FileUp size={14} aria-hidden /> Upload file
+              </button>
+              <span className={`text-sm ${tooMany ? "text-red-600" : "text-zinc-500"}`} aria-live="polite">
+                {prompts.length} prompt{prompts.length === 1 ? "" : "s"} detected{tooMany ? ` (max ${MAX_PROMPTS})` : ""}
+              </span>
+              <button type="submit" className="btn-primary ml-auto" disabled={busy || prompts.length === 0 || tooMany}>
+                {busy ? "Submitting…" : `Process ${prompts.length} prompt${prompts.length === 1 ? "" : "s"}`}
+              </button>
+            </div>
+          </form>
+        </section>
+        <section aria-labelledby="job-list">
+          <h2 id="job-list" className="mb-2 text-base font-semibold">
+            Jobs
+          </h2>
+          {status === "loading" && jobs.length === 0 && <p className="text-sm text-zinc-500">Loading jobs…</p>}
+          {status !== "loading" && jobs.length === 0 && <p className="text-sm text-zinc-500">No jobs yet.</p>}
+          <ul className="space-y-3">
+            {jobs.map((j) => (
+              <JobCard key={j.job_id} job={j} />
+            ))}
+          </ul>
+        </section>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,157 @@
+import { X } from "lucide-react";
+import { useEffect } from "react";
+import { PERSONAS } from "@/lib/personas";
+import { useModels } from "@/stores/models";
+import { MAX_TOKENS_LIMIT, SYSTEM_PROMPT_LIMIT, useSettings, type Theme } from "@/stores/settings";
+import { useUi } from "@/stores/ui";
+import { Dialog } from "../ui/Dialog";
+
+export function ModelSelect({ id, compact = false }: { id: string; compact?: boolean }) {
+  const model = useSettings((s) => s.model);
+  const set = useSettings((s) => s.set);
+  const { models, defaultModel, status, load } = useModels();
+  useEffect(() => {
+    void load();
+  }, [load]);
+  const known = models.some((m) => m.id === model);
+  return (
+    <select
+      id={id}
+      value={model}
+      onChange={(e) => set({ model: e.target.value })}
+      className={compact ? "input h-8 w-auto max-w-[14rem] py-0 text-xs" : "input"}
+      aria-label="Model"
+    >
+      <option value="">{defaultModel ? `Default (${defaultModel})` : status === "error" ? "Server default" : "Default"}</option>
+      {models.map((m) => (
+        <option key={m.id} value={m.id}>
+          {compact ? m.id : `${m.id} · ${m.provider}${m.description ? ` — ${m.description}` : ""}`}
+        </option>
+      ))}
+      {model && !known && <option value={model}>{model}</option>}
+    </select>
+  );
+}
+
+export function SettingsDialog() {
+  const open = useUi((s) => s.settingsOpen);
+  const setOpen = useUi((s) => s.setSettings);
+  const s = useSettings();
+  const close = () => setOpen(false);
+  const count = s.systemPrompt.length;
+
+  return (
+    <Dialog open={open} onClose={close} title="Settings" className="max-w-xl">
+      <div className="flex items-center justify-between border-b border-zinc-200 px-5 py-3 dark:border-zinc-800">
+        <h2 className="text-lg font-semibold">Settings</h2>
+        <button type="button" className="btn-icon" onClick={close} aria-label="Close settings">
+          <X size={18} />
+        </button>
+      </div>
+      <div className="max-h-[70vh] space-y-5 overflow-y-auto px-5 py-4 text-sm">
+        <div>
+          <label htmlFor="set-model" className="mb-1 block font-medium">
+            Model
+          </label>
+          <ModelSelect id="set-model" />
+        </div>
+        <div>
+          <label htmlFor="set-temp" className="mb-1 flex justify-between font-medium">
+            <span>Temperature</span>
+            <span className="tabular-nums text-zinc-500">{s.temperature.toFixed(1)}</span>
+          </label>
+          <input
+            id="set-temp"
+            type="range"
+            min={0}
+            max={2}
+            step={0.1}
+            value={s.temperature}
+            onChange={(e) => s.set({ temperature: Number(e.target.value) })}
+            className="w-full accent-violet-600"
+          />
+        </div>
+        <div>
+          <label htmlFor="set-max" className="mb-1 block font-medium">
+            Max tokens <span className="font-normal text-zinc-500">(1–{MAX_TOKENS_LIMIT})</span>
+          </label>
+          <input
+            id="set-max"
+            type="number"
+            min={1}
+            max={MAX_TOKENS_LIMIT}
+            value={s.maxTokens}
+            onChange={(e) => s.set({ maxTokens: Number(e.target.value) })}
+            className="input w-40"
+          />
+        </div>
+        <fieldset>
+          <legend className="mb-1 font-medium">System prompt</legend>
+          <div className="mb-2 flex flex-wrap gap-1.5" role="group" aria-label="Persona presets">
+            {PERSONAS.map((p) => (
+              <button
+                key={p.id}
+                type="button"
+                aria-pressed={s.persona === p.id}
+                onClick={() => s.set({ persona: p.id, systemPrompt: p.prompt })}
+                className={`rounded-full border px-3 py-1 text-xs ${
+                  s.persona === p.id
+                    ? "border-accent-600 bg-accent-600 text-white"
+                    : "border-zinc-300 hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800"
+                }`}
+              >
+                {p.label}
+              </button>
+            ))}
+            <button
+              type="button"
+              onClick={() => s.set({ persona: "", systemPrompt: "" })}
+              className="rounded-full border border-zinc-300 px-3 py-1 text-xs hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800"
+            >
+              None
+            </button>
+          </div>
+          <label htmlFor="set-system" className="sr-only">
+            System prompt text
+          </label>
+          <textarea
+            id="set-system"
+            rows={4}
+            value={s.systemPrompt}
+            onChange={(e) => s.set({ systemPrompt: e.target.value, persona: "" })}
+            placeholder="Optional instructions sent with every message"
+            className="input resize-y"
+          />
+          <p className={`mt-1 text-right text-xs ${count > SYSTEM_PROMPT_LIMIT * 0.9 ? "text-red-600" : "text-zinc-500"}`}>
+            {count}/{SYSTEM_PROMPT_LIMIT}
+          </p>
+        </fieldset>
+        <fieldset>
+          <legend className="mb-1 font-medium">Appearance</legend>
+          <div className="inline-flex rounded-lg border border-zinc-300 p-0.5 dark:border-zinc-700" role="radiogroup" aria-label="Theme">
+            {(["light", "dark", "system"] as Theme[]).map((t) => (
+              <button
+                key={t}
+                type="button"
+                role="radio"
+                aria-checked={s.theme === t}
+                onClick={() => s.set({ theme: t })}
+                className={`rounded-md px-3 py-1 text-xs capitalize ${s.theme === t ? "bg-accent-600 text-white" : ""}`}
+              >
+                {t}
+              </button>
+            ))}
+          </div>
+        </fieldset>
+      </div>
+      <div className="flex justify-between border-t border-zinc-200 px-5 py-3 dark:border-zinc-800">
+        <button type="button" className="btn-secondary" onClick={s.reset}>
+          Reset to defaults
+        </button>
+        <button type="button" className="btn-primary" onClick={close}>
+          Done
+        </button>
+      </div>
+    </Dialog>
+  );
+}

@@ -1,0 +1,40 @@
+import { X } from "lucide-react";
+import { useToasts, type ToastKind } from "@/stores/toasts";
+
+const STYLES: Record<ToastKind, string> = {
+  success: "border-emerald-300 dark:border-emerald-800",
+  info: "border-sky-300 dark:border-sky-800",
+  warning: "border-amber-300 dark:border-amber-800",
+  error: "border-red-400 dark:border-red-800",
+};
+const DOT: Record<ToastKind, string> = {
+  success: "bg-emerald-500",
+  info: "bg-sky-500",
+  warning: "bg-amber-500",
+  error: "bg-red-500",
+};
+
+export function Toasts() {
+  const toasts = useToasts((s) => s.toasts);
+  const dismiss = useToasts((s) => s.dismiss);
+  return (
+    <div className="pointer-events-none fixed bottom-4 right-4 z-[60] flex w-80 max-w-[calc(100vw-2rem)] flex-col gap-2" aria-live="polite">
+      {toasts.map((t) => (
+        <div
+          key={t.id}
+          role={t.kind === "error" ? "alert" : "status"}
+          className={`pointer-events-auto flex items-start gap-2 rounded-lg border bg-white p-3 text-sm shadow-lg dark:bg-zinc-900 ${STYLES[t.kind]}`}
+        >
+          <span className={`mt-1.5 h-2 w-2 shrink-0 rounded-full ${DOT[t.kind]}`} aria-hidden />
+          <div className="min-w-0 flex-1">
+            <p className="font-medium">{t.title}</p>
+            {t.description && <p className="mt-0.5 break-words text-zinc-600 dark:text-zinc-400">{t.description}</p>}
+          </div>
+          <button type="button" className="btn-icon h-6 w-6" onClick={() => dismiss(t.id)} aria-label="Dismiss notification">
+            <X size={14} />
+          </button>
+        </div>
+      ))}
+    </div>
+  );
+}

@@ -1,0 +1,103 @@
+import { ArrowLeft, FileText } from "lucide-react";
+import { useEffect, useState } from "react";
+import { Link, useParams } from "react-router";
+import { ApiError, describeError } from "@/api/client";
+import { api } from "@/api/endpoints";
+import { Markdown } from "../markdown/Markdown";
+
+export const DOCS: { path: string; title: string; blurb: string }[] = [
+  { path: "README.md", title: "README", blurb: "What Sable is, how to run it and how to configure it." },
+  { path: "ARCHITECTURE.md", title: "Architecture", blurb: "Bird's-eye view, crate map and invariants." },
+  { path: "docs/benchmarks.md", title: "Benchmarks", blurb: "Measured throughput and latency on a 2-core machine." },
+  { path: "CHANGELOG.md", title: "Changelog", blurb: "What changed, release by release." },
+];
+
+export function LearnIndex() {
+  return (
+    <div className="h-full overflow-y-auto">
+      <div className="mx-auto max-w-3xl p-4 sm:p-6">
+        <h2 className="text-xl font-semibold">Learn</h2>
+        <p className="mt-1 text-sm text-zinc-500">This project's own documentation, served by the gateway.</p>
+        <ul className="mt-5 grid grid-cols-1 gap-3 sm:grid-cols-2">
+          {DOCS.map((d) => (
+            <li key={d.path}>
+              <Link to={`/learn/${d.path}`} className="card block h-full hover:border-accent-500">
+                <span className="flex items-center gap-2 font-medium">
+                  <FileText size={16} aria-hidden /> {d.title}
+                </span>
+                <span className="mt-1 block text-sm text-zinc-500">{d.blurb}</span>
+                <code className="mt-2 block text-xs text-zinc-400">{d.path}</code>
+              </Link>
+            </li>
+          ))}
+        </ul>
+      </div>
+    </div>
+  );
+}
+
+type DocState =
+  | { kind: "loading" }
+  | { kind: "ok"; content: string }
+  | { kind: "missing"; message: string }
+  | { kind: "error"; message: string };
+
+export function LearnDoc() {
+  const params = useParams();
+  const path = params["*"] ?? "";
+  const [state, setState] = useState<DocState>({ kind: "loading" });
+  const [attempt, setAttempt] = useState(0);
+
+  useEffect(() => {
+    let live = true;
+    setState({ kind: "loading" });
+    api
+      .workshopContent(path)
+      .then((r) => live && setState({ kind: "ok", content: r.content }))
+      .catch((e: unknown) => {
+        if (!live) return;
+        if (e instanceof ApiError && e.status >= 400 && e.status < 500) setState({ kind: "missing", message: e.message });
+        else setState({ kind: "error", message: describeError(e) });
+      });
+    return () => {
+      live = false;
+    };
+  }, [path, attempt]);
+
+  return (
+    <div className="h-full overflow-y-auto">
+      <article className="mx-auto max-w-3xl p-4 sm:p-6">
+        <nav aria-label="Breadcrumb" className="mb-4 flex items-center gap-2 text-sm text-zinc-500">
+          <Link to="/learn" className="inline-flex items-center gap-1 hover:underline">
+            <ArrowLeft size={14} aria-hidden /> Learn
+          </Link>
+          <span aria-hidden>/</span>
+          <code>{path}</code>
+        </nav>
+        {state.kind === "loading" && (
+          <div className="space-y-3" aria-label="Loading document">
+            {[80, 95, 70, 90].map((w, i) => (
+              <div key={i} className="h-4 animate-pulse rounded bg-zinc-100 dark:bg-zinc-900" style={{ width: `${w}%` }} />
+            ))}
+          </div>
+        )}
+        {state.kind === "ok" && <Markdown text={state.content} />}
+        {state.kind === "missing" && (
+          <div className="card text-sm">
+            <p className="font-medium">Content not yet available</p>
+            <p className="mt-1 text-zinc-500">{state.message}</p>
+          </div>
+        )}
+        {state.kind === "error" && (
+          <div className="card text-sm">
+            <p className="font-medium text-red-600">Could not load this page</p>
+            <p className="mt-1 text-zinc-500">{state.message}</p>
+            <button type="button" className="btn-secondary mt-3" onClick={() => setAttempt((a) => a + 1)}>
+              Retry
+            </button>
+          </div>
+        )}
+      </article>
+    </div>
+  );
+}

@@ -1,0 +1,56 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+
+const THRESHOLD = 80;
+
+/**
+ * Keeps a scroll container pinned to the bottom while content grows, until the user scrolls
+ * up; scrolling back to the bottom (or calling scrollToBottom) re-enables it.
+ */
+export function useAutoScroll<C extends HTMLElement, I extends HTMLElement>() {
+  const container = useRef<C>(null);
+  const content = useRef<I>(null);
+  const stick = useRef(true);
+  const [atBottom, setAtBottom] = useState(true);
+
+  const measure = useCallback(() => {
+    const el = container.current;
+    if (!el) return;
+    const near = el.scrollHeight - el.scrollTop - el.clientHeight < THRESHOLD;
+    stick.current = near;
+    setAtBottom(near);
+  }, []);
+
+  const scrollToBottom = useCallback((smooth = false) => {
+    const el = container.current;
+    if (!el) return;
+    stick.current = true;
+    setAtBottom(true);
+    el.scrollTo({ top: el.scrollHeight, behavior: smooth ? "smooth" : "auto" });
+  }, []);
+
+  useEffect(() => {
+    const el = container.current;
+    const inner = content.current;
+    if (!el || !inner) return;
+    const onWheel = (e: WheelEvent) => {
+      if (e.deltaY < 0) {
+        stick.current = false;
+        setAtBottom(false);
+      }
+    };
+    el.addEventListener("scroll", measure, { passive: true });
+    el.addEventListener("wheel", onWheel, { passive: true });
+    const ro = new ResizeObserver(() => {
+      if (stick.current) el.scrollTop = el.scrollHeight;
+      else measure();
+    });
+    ro.observe(inner);
+    return () => {
+      el.removeEventListener("scroll", measure);
+      el.removeEventListener("wheel", onWheel);
+      ro.disconnect();
+    };
+  }, [measure]);
+
+  return { container, content, atBottom, scrollToBottom, stickRef: stick };
+}
