@@ -31,6 +31,16 @@ pub enum AppError {
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
 
+    /// A 4xx that also carries a FastAPI-style string `detail` beside the envelope, e.g. the
+    /// chat routes' `{"error":{"code":"NOT_FOUND",…},"detail":"Session not found"}`
+    /// (contract §3.1 E3 and §19.3 recommend both keys). `message` is also the `detail`.
+    #[error("{message}")]
+    Detailed {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+
     /// 405: the path exists, the method does not.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -93,6 +103,15 @@ impl AppError {
         }
     }
 
+    /// A 4xx answered with both the envelope and `"detail": message` (see [`Self::Detailed`]).
+    pub fn detailed(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Detailed {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::Internal(message.into())
     }
@@ -102,6 +121,7 @@ impl AppError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Detailed { status, .. } => *status,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -117,7 +137,7 @@ impl AppError {
     pub fn code(&self) -> &str {
         match self {
             Self::Validation(_) => "VALIDATION_ERROR",
-            Self::BadRequest { code, .. } | Self::NotFound { code, .. } => code,
+            Self::BadRequest { code, .. } | Self::NotFound { code, .. } | Self::Detailed { code, .. } => code,
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Conflict(_) => "CONFLICT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
@@ -153,6 +173,7 @@ impl AppError {
         });
         match self {
             Self::Validation(errors) => body["detail"] = json!(errors),
+            Self::Detailed { message, .. } => body["detail"] = json!(message),
             Self::Upstream {
                 detail: Some(detail),
                 ..
@@ -242,6 +263,16 @@ mod tests {
             .contains("prompt"));
         assert_eq!(body["detail"][0]["loc"], json!(["body", "prompt"]));
         assert_eq!(body["detail"][0]["type"], "string_too_short");
+    }
+
+    #[test]
+    fn detailed_error_carries_envelope_and_string_detail() {
+        let err = AppError::detailed(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "Invalid session id");
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        let body = err.body();
+        assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
+        assert_eq!(body["error"]["message"], "Invalid session id");
+        assert_eq!(body["detail"], "Invalid session id");
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Wire schemas shared by the services (contract §8). Field names and shapes are the
 //! contract's; anything beyond it is an optional, additive field.
 
+mod chat;
 mod generate;
 mod jobs;
 
+pub use chat::*;
 pub use generate::*;
 pub use jobs::*;
 
