@@ -49,10 +49,11 @@ elif command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose; th
     COMPOSE=(docker-compose)
 fi
 
-cat >"$TMP/validate.env" <<'EOF'
+cat >"$TMP/validate.env" <<EOF
 POSTGRES_PASSWORD=validate-only-not-a-secret
+SABLE_ENV_FILE=$TMP/validate.env
 EOF
-: >"$TMP/empty.env"
+echo "SABLE_ENV_FILE=$TMP/validate.env" >"$TMP/empty.env"
 
 # A clean environment: only what the file itself and the env file provide.
 compose_config() {

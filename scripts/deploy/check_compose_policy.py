@@ -93,8 +93,10 @@ class Checker:
         self.check("memory" in limits and "cpus" in limits, f"{name}: needs deploy.resources.limits (cpus and memory)")
         if name != PUBLIC_SERVICE:
             self.check(not svc.get("ports"), f"{name}: must not publish ports (only {PUBLIC_SERVICE} does)")
-        self.check("env_file" not in svc or all(".env" == os.path.basename(str(p)) for p in _as_list(svc.get("env_file"))),
-                   f"{name}: env_file may only be .env")
+        env_files = [str(p) for p in _as_list(svc.get("env_file"))]
+        self.check(all(p in {".env", "${SABLE_ENV_FILE:-.env}"} for p in env_files), f"{name}: env_file may only be .env")
+        self.check(not env_files or name == "model-service",
+                   f"{name}: only the model service may receive .env whole (it holds provider keys)")
         for key, value in self.env_of(svc).items():
             if value is None:
                 continue
