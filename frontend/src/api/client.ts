@@ -83,14 +83,16 @@ export async function rawRequest(path: string, opts: RequestOptions = {}): Promi
     init.headers = { Accept: "application/json", "Content-Type": "application/json" };
   }
   try {
+    // The caller's signal stays linked after the headers arrive so that aborting it also
+    // cancels reading the body (stopping a stream); the timeout covers the headers only.
     return await fetch(path, init);
   } catch (e) {
+    signal?.removeEventListener("abort", onAbort);
     if (signal?.aborted) throw e;
     const msg = e instanceof Error ? e.message : String(e);
     throw new NetworkError(ctrl.signal.aborted ? "Request timed out" : `Cannot reach the server (${msg})`);
   } finally {
     clearTimeout(timer);
-    signal?.removeEventListener("abort", onAbort);
   }
 }
 

@@ -20,6 +20,7 @@ import type {
 } from "./types";
 
 const V1 = "/api/v1";
+const isJson = (res: Response) => (res.headers.get("content-type") ?? "").includes("json");
 const enc = encodeURIComponent;
 
 function qs(params: Record<string, string | number | undefined>): string {
@@ -48,11 +49,30 @@ export const api = {
 
   models: () => request<ModelsResponse>(`${V1}/models`),
 
-  /** Returns null when the endpoint does not exist (404) so callers can hide the feature. */
+  /**
+   * Whether the gateway serves the metrics summary. Asked of the OpenAPI document rather than
+   * by calling the route, because Chromium logs every 404 response as a console error. Only
+   * when the document itself is unavailable is the route probed directly.
+   */
+  async hasMetricsSummary(): Promise<boolean> {
+    try {
+      const res = await rawRequest("/openapi.json", { timeoutMs: 5000 });
+      if (res.ok && isJson(res)) {
+        const doc = (await res.json()) as { paths?: Record<string, unknown> };
+        return doc.paths !== undefined && `${V1}/metrics/summary` in doc.paths;
+      }
+    } catch {
+      /* fall through to the direct probe */
+    }
+    return (await api.metricsSummary()) !== null;
+  },
+
+  /** Returns null when the endpoint does not exist (404, or the SPA fallback page). */
   async metricsSummary(signal?: AbortSignal): Promise<MetricsSummary | null> {
     const res = await rawRequest(`${V1}/metrics/summary`, { signal, timeoutMs: 5000 });
     if (res.status === 404 || res.status === 405) return null;
     if (!res.ok) throw await errorFromResponse(res);
+    if (!isJson(res)) return null;
     return (await res.json()) as MetricsSummary;
   },
 

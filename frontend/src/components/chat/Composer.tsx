@@ -34,7 +34,7 @@ export function Composer({ streaming, disabled, onSend, onStop }: Props) {
         submit();
       }}
     >
-      <div className="rounded-2xl border border-zinc-300 bg-white shadow-sm focus-within:border-accent-500 dark:border-zinc-700 dark:bg-zinc-900">
+      <div className="rounded-2xl border border-zinc-300 bg-white shadow-sm focus-within:border-accent-500 focus-within:ring-2 focus-within:ring-violet-500/20 dark:border-zinc-700 dark:bg-zinc-900">
         <label htmlFor="chat-input" className="sr-only">
           Message
         </label>
@@ -51,7 +51,7 @@ export function Composer({ streaming, disabled, onSend, onStop }: Props) {
             }
           }}
           placeholder="Message Sable…  (Enter to send, Shift+Enter for a new line)"
-          className="block max-h-[200px] w-full resize-none bg-transparent px-4 pb-1 pt-3 text-[15px] outline-none placeholder:text-zinc-400"
+          className="block max-h-[200px] w-full resize-none bg-transparent px-4 pb-1 pt-3 text-[15px] outline-none placeholder:text-zinc-400 focus-visible:outline-none"
         />
         <div className="flex items-center justify-between gap-2 px-2 pb-2">
           <ModelSelect id="composer-model" compact />

@@ -89,9 +89,17 @@ export function DashboardPage() {
 
   useEffect(() => {
     let stopped = false;
+    let available = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const tick = async () => {
       try {
+        if (!available) {
+          available = await api.hasMetricsSummary();
+          if (!available) {
+            if (!stopped) setMetricsAvailable(false); // health cards only; no more probing
+            return;
+          }
+        }
         const m = await api.metricsSummary();
         if (stopped) return;
         if (m === null) {

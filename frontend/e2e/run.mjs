@@ -1,0 +1,253 @@
+// Browser end-to-end suite: playwright-core driving Debian's chromium against a running stack.
+//   E2E_BASE_URL  gateway serving the built SPA (default http://127.0.0.1:18000)
+//   E2E_OUT       screenshot folder (default frontend/test-output)
+//   CHROMIUM      browser binary (default /usr/bin/chromium)
+// Started by scripts/test_frontend.sh, which boots the real services first.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const BASE = process.env.E2E_BASE_URL ?? "http://127.0.0.1:18000";
+const OUT = process.env.E2E_OUT ?? new URL("../test-output/", import.meta.url).pathname;
+const EXE = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const RUN = Date.now().toString(36);
+
+mkdirSync(OUT, { recursive: true });
+
+/** @type {import("playwright-core").BrowserContext} */
+let context;
+/** @type {import("playwright-core").Page} */
+let page;
+let userDataDir = "";
+/** @type {string[]} */
+const consoleErrors = [];
+/** Session created by the first test, reused by later ones. */
+let chatUrl = "";
+const firstPrompt = `Tell me about zebra${RUN} migrations`;
+
+const assistant = () => page.locator('[data-testid="message-assistant"]');
+const lastAssistant = () => assistant().last();
+const sessionItems = () => page.locator('[data-testid="session-item"]');
+
+async function sendMessage(text) {
+  const input = page.getByLabel("Message", { exact: true });
+  await input.fill(text);
+  await input.press("Enter");
+}
+
+before(async () => {
+  userDataDir = mkdtempSync(join(tmpdir(), "sable-e2e-"));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: EXE,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    viewport: { width: 1280, height: 800 },
+    acceptDownloads: true,
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(15_000);
+  page.on("console", (msg) => {
+    if (msg.type() === "error") consoleErrors.push(`${msg.text()} @ ${msg.location().url ?? ""}`);
+  });
+  page.on("pageerror", (err) => consoleErrors.push(`pageerror: ${err.message}`));
+});
+
+after(async () => {
+  await context?.close();
+  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+});
+
+describe("Sable UI against the real stack", () => {
+  test("a message streams in with intermediate renders before the final answer", async () => {
+    await page.goto(`${BASE}/`);
+    await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
+    // Record every distinct text the last answer bubble shows while it streams.
+    await page.evaluate(() => {
+      const w = /** @type {any} */ (window);
+      w.__renders = [];
+      const obs = new MutationObserver(() => {
+        const bubbles = document.querySelectorAll('[data-testid="message-assistant"]');
+        const last = bubbles[bubbles.length - 1];
+        if (!last) return;
+        const text = (last.querySelector(".message-content")?.textContent ?? "").trim();
+        const status = last.getAttribute("data-status");
+        const prev = w.__renders[w.__renders.length - 1];
+        if (text && (!prev || prev.text !== text)) w.__renders.push({ text, status });
+      });
+      obs.observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    });
+    await sendMessage(firstPrompt);
+    await page.waitForURL(/\/chat\/[0-9a-f-]{36}/);
+    chatUrl = page.url();
+    await page.locator('[data-testid="message-assistant"][data-status="done"]').waitFor();
+    const renders = await page.evaluate(() => /** @type {any} */ (window).__renders);
+    const finalText = ((await lastAssistant().locator(".message-content").textContent()) ?? "").trim();
+    assert.ok(finalText.length > 0, "final answer is empty");
+    const intermediate = renders.filter((r) => r.status === "streaming" && r.text !== finalText);
+    assert.ok(intermediate.length >= 2, `expected ≥2 intermediate renders, saw ${intermediate.length}: ${JSON.stringify(renders)}`);
+    for (let i = 1; i < intermediate.length; i++) {
+      assert.ok(intermediate[i].text.length >= intermediate[i - 1].text.length, "answer text shrank while streaming");
+    }
+    // Per-answer stats: model and timings are shown.
+    const stats = (await lastAssistant().getByTestId("answer-stats").textContent()) ?? "";
+    assert.match(stats, /TTFT/);
+    assert.match(stats, /total/);
+    await page.getByRole("list", { name: "Conversations" }).getByText(firstPrompt.slice(0, 20)).first().waitFor();
+    await page.screenshot({ path: join(OUT, "chat.png"), fullPage: false });
+  });
+
+  test("stopping a slow answer keeps the partial text", async () => {
+    await sendMessage(`Please write a long essay about stop${RUN} behaviour with many many words in it`);
+    const bubble = page.locator('[data-testid="message-assistant"][data-status="streaming"]');
+    await bubble.locator(".message-content").waitFor();
+    await page.getByRole("button", { name: "Stop generating" }).click();
+    const stopped = page.locator('[data-testid="message-assistant"]').last();
+    await page.waitForFunction(() => {
+      const b = [...document.querySelectorAll('[data-testid="message-assistant"]')].pop();
+      return b?.getAttribute("data-status") === "stopped" || b?.getAttribute("data-status") === "done";
+    });
+    const status = await stopped.getAttribute("data-status");
+    assert.equal(status, "stopped", "the answer finished before Stop took effect (mock too fast?)");
+    const partial = ((await stopped.locator(".message-content").textContent()) ?? "").trim();
+    assert.ok(partial.length > 0, "partial text was lost");
+    await page.waitForTimeout(800);
+    const later = ((await stopped.locator(".message-content").textContent()) ?? "").trim();
+    assert.equal(later, partial, "text kept changing after stop");
+    await page.getByRole("button", { name: "Send message", exact: true }).waitFor();
+  });
+
+  test("after a reload the session and its messages come back from the server", async () => {
+    await page.goto(chatUrl);
+    await page.reload();
+    await page.locator('[data-testid="message-user"]').first().waitFor();
+    const users = await page.locator('[data-testid="message-user"]').allTextContents();
+    assert.ok(users.some((t) => t.includes(firstPrompt)), `first prompt missing after reload: ${JSON.stringify(users)}`);
+    assert.ok((await assistant().count()) >= 1, "no assistant message after reload");
+    const firstAnswer = ((await assistant().first().locator(".message-content").textContent()) ?? "").trim();
+    assert.ok(firstAnswer.length > 0, "stored answer is empty");
+    const active = page.locator('[data-testid="session-item"] a[aria-current="page"]');
+    await active.waitFor();
+  });
+
+  test("search finds a message and opens its conversation", async () => {
+    await page.goto(`${BASE}/`);
+    await page.getByLabel("Search conversations").fill(`zebra${RUN}`);
+    const result = page.getByTestId("search-result").first();
+    await result.waitFor();
+    assert.match((await result.locator("mark").first().textContent()) ?? "", new RegExp(`zebra${RUN}`, "i"));
+    await result.click();
+    await page.waitForURL((u) => chatUrl.startsWith(u.origin + u.pathname));
+    await page.locator('[data-testid="message-user"]', { hasText: firstPrompt }).waitFor();
+    await page.getByLabel("Search conversations").fill("");
+  });
+
+  test("a session can be renamed and deleted", async () => {
+    const newTitle = `Renamed ${RUN}`;
+    await page.goto(chatUrl);
+    const item = sessionItems().filter({ has: page.locator('a[aria-current="page"]') });
+    await item.waitFor();
+    await item.hover();
+    await item.getByRole("button", { name: /^Rename / }).click();
+    const field = page.getByLabel("Conversation title");
+    await field.fill(newTitle);
+    await field.press("Enter");
+    await sessionItems().filter({ hasText: newTitle }).waitFor();
+    await page.reload();
+    await sessionItems().filter({ hasText: newTitle }).waitFor();
+    assert.equal(((await page.getByTestId("chat-title").textContent()) ?? "").trim(), newTitle);
+
+    const renamed = sessionItems().filter({ hasText: newTitle });
+    await renamed.hover();
+    await renamed.getByRole("button", { name: `Delete ${newTitle}` }).click();
+    const dialog = page.getByRole("dialog", { name: "Delete conversation?" });
+    await dialog.waitFor();
+    await dialog.getByRole("button", { name: "Delete" }).click();
+    await page.waitForURL(`${BASE}/`);
+    await sessionItems().filter({ hasText: newTitle }).waitFor({ state: "detached" });
+    await page.reload();
+    await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
+    await page.waitForTimeout(500);
+    assert.equal(await sessionItems().filter({ hasText: newTitle }).count(), 0, "deleted session came back after reload");
+  });
+
+  test("a 3-prompt job reaches 100 % and shows its results", async () => {
+    await page.goto(`${BASE}/jobs`);
+    const prompts = [`first job prompt ${RUN}`, `second job prompt ${RUN}`, `third job prompt ${RUN}`];
+    await page.getByLabel(/Prompts, one per line/).fill(prompts.join("\n"));
+    await page.getByText("3 prompts detected").waitFor();
+    await page.getByRole("button", { name: "Process 3 prompts" }).click();
+    const card = page.getByTestId("job-card").first();
+    await card.waitFor();
+    await page.waitForFunction(
+      () => {
+        const c = document.querySelector('[data-testid="job-card"]');
+        return c?.querySelector('[role="progressbar"]')?.getAttribute("aria-valuenow") === "100" && c.getAttribute("data-status") === "completed";
+      },
+      undefined,
+      { timeout: 60_000 },
+    );
+    assert.match((await card.getByTestId("job-progress").textContent()) ?? "", /3\/3 · 100%/);
+    await card.getByRole("button", { name: "Show results" }).click();
+    const items = card.getByTestId("job-results").locator("li");
+    assert.equal(await items.count(), 3);
+    for (let i = 0; i < 3; i++) {
+      const text = (await items.nth(i).textContent()) ?? "";
+      assert.ok(text.includes(prompts[i]), `result ${i + 1} does not show its prompt`);
+      assert.ok(!text.includes("no result"), `result ${i + 1} is missing`);
+    }
+    await page.screenshot({ path: join(OUT, "jobs.png"), fullPage: false });
+  });
+
+  test("the dashboard shows every service healthy", async () => {
+    await page.goto(`${BASE}/dashboard`);
+    const cards = page.getByTestId("health-card");
+    await page.waitForFunction(() => {
+      const cs = [...document.querySelectorAll('[data-testid="health-card"]')];
+      return cs.length === 4 && cs.every((c) => c.getAttribute("data-status") === "up");
+    }, undefined, { timeout: 20_000 }).catch(async (e) => {
+      const states = await cards.evaluateAll((cs) => cs.map((c) => `${c.getAttribute("data-service")}=${c.getAttribute("data-status")}`));
+      throw new Error(`not all services healthy: ${states.join(", ")} (${e.message})`);
+    });
+    const names = await cards.evaluateAll((cs) => cs.map((c) => c.getAttribute("data-service")));
+    assert.deepEqual(names, ["API Gateway", "Database", "Model Service", "Worker Service"]);
+    await page.waitForTimeout(1500); // let the metrics probe settle (charts or the "not available" note)
+    await page.screenshot({ path: join(OUT, "dashboard.png"), fullPage: true });
+  });
+
+  test("the Learn pages render project docs with the markdown component", async () => {
+    await page.goto(`${BASE}/learn`);
+    await page.getByRole("link", { name: /README/ }).click();
+    await page.waitForURL(/\/learn\/README\.md$/);
+    await page.waitForFunction(() => !document.querySelector('[aria-label="Loading document"]'));
+    const rendered = await page.locator(".prose-sable").count();
+    const missing = await page.getByText("Content not yet available").count();
+    assert.ok(rendered + missing > 0, "Learn page rendered neither content nor a not-found notice");
+  });
+
+  test("the command palette opens with Ctrl+K and navigates", async () => {
+    await page.goto(`${BASE}/`);
+    await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
+    await page.keyboard.press("Control+k");
+    const input = page.getByLabel("Search commands");
+    await input.waitFor();
+    await input.fill("dashboard");
+    await input.press("Enter");
+    await page.waitForURL(`${BASE}/dashboard`);
+  });
+
+  test("no browser console errors were logged", () => {
+    assert.deepEqual(consoleErrors, []);
+  });
+});

@@ -1,0 +1,90 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { JobResponse } from "@/api/types";
+import { json, mockFetch } from "@/test/fetch-mock";
+import { jobToCsv, jobToJson, parsePrompts, useJobs } from "./jobs";
+import { useToasts } from "./toasts";
+
+const job = (over: Partial<JobResponse> = {}): JobResponse => ({
+  job_id: "j1",
+  status: "pending",
+  created_at: "2026-01-01T00:00:00Z",
+  completed_at: null,
+  total_prompts: 2,
+  completed_prompts: 0,
+  results: [],
+  error: null,
+  ...over,
+});
+
+beforeEach(() => {
+  useJobs.setState({ jobs: [], prompts: {}, knownIds: [], status: "idle" });
+  useToasts.setState({ toasts: [] });
+});
+afterEach(() => vi.unstubAllGlobals());
+
+describe("prompt parsing", () => {
+  it("takes one prompt per non-blank line", () => {
+    expect(parsePrompts("a\n\n  b  \r\nc\n")).toEqual(["a", "b", "c"]);
+  });
+  it("reads the first CSV column, quotes included, and skips a 'prompt' header", () => {
+    expect(parsePrompts('prompt,notes\n"Hello, world",x\n"say ""hi""",y\nplain,z', true)).toEqual([
+      "Hello, world",
+      'say "hi"',
+      "plain",
+    ]);
+  });
+});
+
+describe("jobs store", () => {
+  it("submits, remembers the prompts and lists the job", async () => {
+    const calls = mockFetch(() => json(job(), 202));
+    const j = await useJobs.getState().submit(["p1", "p2"], "", 256);
+    expect(j?.job_id).toBe("j1");
+    expect(calls[0]?.body).toEqual({ prompts: ["p1", "p2"], max_tokens: 256 });
+    expect(useJobs.getState().prompts["j1"]).toEqual(["p1", "p2"]);
+    expect(useJobs.getState().jobs).toHaveLength(1);
+  });
+
+  it("refresh updates progress and toasts once on completion", async () => {
+    useJobs.setState({ jobs: [job({ status: "running" })] });
+    mockFetch(() => json(job({ status: "completed", completed_prompts: 2, results: ["r1", "r2"] })));
+    await useJobs.getState().refresh("j1");
+    await useJobs.getState().refresh("j1");
+    expect(useJobs.getState().jobs[0]?.status).toBe("completed");
+    expect(useToasts.getState().toasts.map((t) => t.title)).toEqual(["Job completed"]);
+  });
+
+  it("loads from the list endpoint, or from known ids when the server has none", async () => {
+    mockFetch(() => json({ jobs: [job({ job_id: "a", created_at: "2026-01-01T00:00:00Z" }), job({ job_id: "b", created_at: "2026-01-02T00:00:00Z" })] }));
+    await useJobs.getState().load();
+    expect(useJobs.getState().jobs.map((j) => j.job_id)).toEqual(["b", "a"]);
+
+    useJobs.setState({ jobs: [], knownIds: ["k"] });
+    mockFetch((c) => (c.url.startsWith("/api/v1/jobs?") ? json({ detail: "Not Found" }, 404) : json(job({ job_id: "k" }))));
+    await useJobs.getState().load();
+    expect(useJobs.getState().jobs.map((j) => j.job_id)).toEqual(["k"]);
+  });
+
+  it("cancel stores the cancelled job", async () => {
+    useJobs.setState({ jobs: [job({ status: "running" })] });
+    const calls = mockFetch(() => json(job({ status: "cancelled" })));
+    await useJobs.getState().cancel("j1");
+    expect(calls[0]).toMatchObject({ method: "POST", url: "/api/v1/jobs/j1/cancel" });
+    expect(useJobs.getState().jobs[0]?.status).toBe("cancelled");
+  });
+});
+
+describe("result downloads", () => {
+  const done = job({ status: "completed", completed_prompts: 2, results: ['say "x"', "a,b\nc"] });
+  it("CSV quotes cells with commas, quotes and newlines", () => {
+    expect(jobToCsv(done, ["p1", "p2"])).toBe('index,prompt,result\r\n1,p1,"say ""x"""\r\n2,p2,"a,b\nc"\r\n');
+  });
+  it("JSON pairs prompts with results", () => {
+    const parsed = JSON.parse(jobToJson(done, ["p1", "p2"])) as { items: unknown[]; job_id: string };
+    expect(parsed.job_id).toBe("j1");
+    expect(parsed.items).toEqual([
+      { index: 1, prompt: "p1", result: 'say "x"' },
+      { index: 2, prompt: "p2", result: "a,b\nc" },
+    ]);
+  });
+});
