@@ -27,7 +27,11 @@ pub struct ServiceArgs {
     pub log_format: LogFormat,
 
     /// Log filter in RUST_LOG syntax, e.g. `info` or `debug,sqlx=warn`.
-    #[arg(long, env = "RUST_LOG", default_value = "info,sqlx=warn,tower_http=info")]
+    #[arg(
+        long,
+        env = "RUST_LOG",
+        default_value = "info,sqlx=warn,tower_http=info"
+    )]
     pub log_filter: String,
 
     /// Seconds to wait for in-flight requests after SIGINT/SIGTERM before exiting.
@@ -38,7 +42,11 @@ pub struct ServiceArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
     /// Postgres connection string, e.g. postgres://postgres@127.0.0.1:5432/sable.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/sable")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/sable"
+    )]
     pub database_url: String,
 
     /// Largest number of pooled database connections.

@@ -137,7 +137,9 @@ impl AppError {
     pub fn code(&self) -> &str {
         match self {
             Self::Validation(_) => "VALIDATION_ERROR",
-            Self::BadRequest { code, .. } | Self::NotFound { code, .. } | Self::Detailed { code, .. } => code,
+            Self::BadRequest { code, .. }
+            | Self::NotFound { code, .. }
+            | Self::Detailed { code, .. } => code,
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Conflict(_) => "CONFLICT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
@@ -156,7 +158,9 @@ impl AppError {
             Self::Validation(errors) => format!("Invalid request: {}", summarize(errors)),
             Self::MethodNotAllowed => "Method Not Allowed".to_owned(),
             Self::PayloadTooLarge => "Request body too large".to_owned(),
-            Self::Database(e) if is_pool_exhausted(e) => "Database is busy or unavailable".to_owned(),
+            Self::Database(e) if is_pool_exhausted(e) => {
+                "Database is busy or unavailable".to_owned()
+            }
             Self::Database(_) | Self::Internal(_) => "Internal server error".to_owned(),
             other => other.to_string(),
         }
@@ -267,7 +271,11 @@ mod tests {
 
     #[test]
     fn detailed_error_carries_envelope_and_string_detail() {
-        let err = AppError::detailed(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "Invalid session id");
+        let err = AppError::detailed(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            "Invalid session id",
+        );
         assert_eq!(err.status(), StatusCode::BAD_REQUEST);
         let body = err.body();
         assert_eq!(body["error"]["code"], "VALIDATION_ERROR");

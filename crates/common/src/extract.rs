@@ -56,8 +56,9 @@ where
         let query = parts.uri.query().unwrap_or_default();
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded_parse(query.as_bytes()));
-        let value: T = serde_path_to_error::deserialize(deserializer)
-            .map_err(|e| AppError::validation(data_error("query", e.path(), &e.inner().to_string())))?;
+        let value: T = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            AppError::validation(data_error("query", e.path(), &e.inner().to_string()))
+        })?;
         let errors = value.validate();
         if errors.is_empty() {
             Ok(Self(value))
@@ -99,7 +100,10 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
 }
 
 /// Parses a JSON request body into `T`, mapping every failure to one field error.
-pub fn parse_json_body<T: DeserializeOwned>(bytes: &[u8], json_content_type: bool) -> Result<T, AppError> {
+pub fn parse_json_body<T: DeserializeOwned>(
+    bytes: &[u8],
+    json_content_type: bool,
+) -> Result<T, AppError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(AppError::validation(FieldError::new(
             "missing",
@@ -127,12 +131,19 @@ pub fn parse_json_body<T: DeserializeOwned>(bytes: &[u8], json_content_type: boo
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let inner = e.inner();
         if inner.is_data() {
-            AppError::validation(data_error("body", e.path(), &strip_position(&inner.to_string())))
+            AppError::validation(data_error(
+                "body",
+                e.path(),
+                &strip_position(&inner.to_string()),
+            ))
         } else {
             AppError::validation(
                 FieldError::at(
                     "json_invalid",
-                    vec![json!("body"), json!(byte_offset(bytes, inner.line(), inner.column()))],
+                    vec![
+                        json!("body"),
+                        json!(byte_offset(bytes, inner.line(), inner.column())),
+                    ],
                     "JSON decode error",
                 )
                 .with_ctx(json!({ "error": strip_position(&inner.to_string()) })),
@@ -191,7 +202,10 @@ fn data_error(source: &str, path: &serde_path_to_error::Path, message: &str) -> 
     }
     let expected = message.split(", expected ").nth(1).unwrap_or_default();
     let (kind, msg) = if message.contains("invalid type: floating point") && is_integer(expected) {
-        ("int_from_float", "Input should be a valid integer, got a number with a fractional part")
+        (
+            "int_from_float",
+            "Input should be a valid integer, got a number with a fractional part",
+        )
     } else if loc.len() == 1 && (expected.starts_with("struct") || expected.contains("map")) {
         (
             "model_attributes_type",
@@ -201,7 +215,10 @@ fn data_error(source: &str, path: &serde_path_to_error::Path, message: &str) -> 
         ("string_type", "Input should be a valid string")
     } else if is_integer(expected) {
         ("int_parsing", "Input should be a valid integer")
-    } else if expected.starts_with("f32") || expected.starts_with("f64") || expected.contains("float") {
+    } else if expected.starts_with("f32")
+        || expected.starts_with("f64")
+        || expected.contains("float")
+    {
         ("float_parsing", "Input should be a valid number")
     } else if expected.contains("sequence") {
         ("list_type", "Input should be a valid list")
@@ -216,9 +233,11 @@ fn data_error(source: &str, path: &serde_path_to_error::Path, message: &str) -> 
 }
 
 fn is_integer(expected: &str) -> bool {
-    ["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "usize", "integer"]
-        .iter()
-        .any(|t| expected.starts_with(t))
+    [
+        "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "usize", "integer",
+    ]
+    .iter()
+    .any(|t| expected.starts_with(t))
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
@@ -258,7 +277,10 @@ mod tests {
     #[test]
     fn empty_body_is_missing() {
         let e = err("");
-        assert_eq!((e.kind.as_str(), e.loc.clone()), ("missing", vec![json!("body")]));
+        assert_eq!(
+            (e.kind.as_str(), e.loc.clone()),
+            ("missing", vec![json!("body")])
+        );
     }
 
     #[test]

@@ -77,14 +77,20 @@ impl ServiceClient {
         if response.status().is_success() {
             return Ok(response);
         }
-        let status = StatusCode::from_u16(response.status().as_u16())
-            .unwrap_or(StatusCode::BAD_GATEWAY);
-        let body = response.bytes().await.map_err(|e| self.transport_error(&e))?;
+        let status =
+            StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
         Err(from_upstream(status, &body))
     }
 
     /// [`send`](Self::send) and decode a JSON body.
-    pub async fn send_json<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T, AppError> {
+    pub async fn send_json<T: DeserializeOwned>(
+        &self,
+        builder: RequestBuilder,
+    ) -> Result<T, AppError> {
         let response = self.send(builder).await?;
         response.json::<T>().await.map_err(|e| {
             if e.is_decode() {

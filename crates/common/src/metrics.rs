@@ -32,10 +32,7 @@ pub fn install() -> Option<&'static PrometheusHandle> {
 /// `GET /metrics` handler: Prometheus text exposition format.
 pub async fn render() -> impl IntoResponse {
     let body = install().map(PrometheusHandle::render).unwrap_or_default();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        body,
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 
 pub fn record_request(method: &str, route: &str, status: u16, elapsed: Duration) {
@@ -45,5 +42,6 @@ pub fn record_request(method: &str, route: &str, status: u16, elapsed: Duration)
         ("status", status.to_string()),
     ];
     metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(elapsed.as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", &labels[..2])
+        .record(elapsed.as_secs_f64());
 }

@@ -77,9 +77,17 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
     span.in_scope(|| {
         let ms = elapsed.as_secs_f64() * 1000.0;
         if status.is_server_error() {
-            tracing::warn!(status = status.as_u16(), latency_ms = ms, "request finished");
+            tracing::warn!(
+                status = status.as_u16(),
+                latency_ms = ms,
+                "request finished"
+            );
         } else {
-            tracing::info!(status = status.as_u16(), latency_ms = ms, "request finished");
+            tracing::info!(
+                status = status.as_u16(),
+                latency_ms = ms,
+                "request finished"
+            );
         }
     });
     crate::metrics::record_request(method.as_str(), &route, status.as_u16(), elapsed);

@@ -37,9 +37,9 @@ pub fn common_layers(router: Router) -> Router {
 
 /// Binds `addr`, logging a clear sentence when the port is taken.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await.map_err(|e| {
-        std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
-    })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
 /// Serves until `shutdown` is cancelled, then lets in-flight requests finish for up to

@@ -6,7 +6,8 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 /// The server tests use: `DATABASE_URL` (as set by `make test`), else the local default.
 pub fn server_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// A freshly created, migrated database and its URL. Databases are named `sable_test_*`;
@@ -21,7 +22,9 @@ pub struct TestDb {
 /// reachable: a test without its database cannot mean anything.
 #[allow(clippy::expect_used)]
 pub async fn fresh_database() -> TestDb {
-    let server: PgConnectOptions = server_url().parse().expect("DATABASE_URL is not a valid Postgres URL");
+    let server: PgConnectOptions = server_url()
+        .parse()
+        .expect("DATABASE_URL is not a valid Postgres URL");
     let name = format!("sable_test_{}", uuid::Uuid::new_v4().simple());
     let mut admin = PgConnection::connect_with(&server.clone().database("postgres"))
         .await

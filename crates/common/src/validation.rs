@@ -101,10 +101,7 @@ impl Checker {
                 FieldError::at(
                     "string_too_short",
                     loc,
-                    format!(
-                        "String should have at least {min} character{}",
-                        plural(min)
-                    ),
+                    format!("String should have at least {min} character{}", plural(min)),
                 )
                 .with_input(json!(truncate_for_echo(value)))
                 .with_ctx(json!({ "min_length": min })),

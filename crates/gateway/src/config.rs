@@ -14,11 +14,19 @@ pub struct Config {
     pub addr: SocketAddr,
 
     /// Base URL of the model service.
-    #[arg(long, env = "MODEL_SERVICE_URL", default_value = "http://127.0.0.1:8001")]
+    #[arg(
+        long,
+        env = "MODEL_SERVICE_URL",
+        default_value = "http://127.0.0.1:8001"
+    )]
     pub model_service_url: String,
 
     /// Base URL of the worker service.
-    #[arg(long, env = "WORKER_SERVICE_URL", default_value = "http://127.0.0.1:8002")]
+    #[arg(
+        long,
+        env = "WORKER_SERVICE_URL",
+        default_value = "http://127.0.0.1:8002"
+    )]
     pub worker_service_url: String,
 
     /// Comma-separated origins allowed by CORS (credentials allowed).
@@ -47,6 +55,10 @@ pub struct Config {
     /// Skip applying migrations at start-up (when another component owns them).
     #[arg(long, env = "SKIP_MIGRATIONS", default_value_t = false)]
     pub skip_migrations: bool,
+
+    /// Apply the database migrations and exit (used by `make db-migrate`).
+    #[arg(long)]
+    pub migrate_only: bool,
 
     #[command(flatten)]
     pub database: DatabaseArgs,

@@ -15,9 +15,6 @@ pub fn layer(allowed_origins: &str) -> CorsLayer {
         .allow_credentials(true)
         .allow_methods(AllowMethods::mirror_request())
         .allow_headers(AllowHeaders::mirror_request())
-        .expose_headers([
-            common::request_id::HEADER,
-            common::request_id::PROCESS_TIME,
-        ])
+        .expose_headers([common::request_id::HEADER, common::request_id::PROCESS_TIME])
         .max_age(Duration::from_secs(600))
 }

@@ -5,8 +5,10 @@
 //! documentation reader, the OpenAPI document, and in local runs the built frontend.
 
 pub mod config;
+pub mod conversation;
 pub mod cors;
 pub mod openapi;
+pub mod relay;
 pub mod routes;
 pub mod spa;
 pub mod state;
@@ -53,6 +55,12 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 
 /// Builds the gateway from its config and serves until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    if config.migrate_only {
+        let db = common::db::connect(&config.database).await?;
+        common::db::migrate(&db).await?;
+        tracing::info!("migrations applied");
+        return Ok(());
+    }
     common::metrics::install();
     let shutdown = common::shutdown::install();
     let grace = Duration::from_secs(config.service.shutdown_grace_secs);

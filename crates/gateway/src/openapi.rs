@@ -15,7 +15,11 @@ use crate::state::AppState;
         description = "Sable gateway: generation (sync and SSE), chat sessions, batch jobs. \
                        Errors use the envelope {\"error\":{\"code\",\"message\",\"request_id\"}}."
     ),
-    components(schemas(common::error::ErrorEnvelope, common::error::ErrorBody, common::validation::FieldError))
+    components(schemas(
+        common::error::ErrorEnvelope,
+        common::error::ErrorBody,
+        common::validation::FieldError
+    ))
 )]
 struct BaseDoc;
 

@@ -14,20 +14,18 @@ pub fn mount(router: Router, dir: &Path) -> Router {
     }
     let static_files = ServeDir::new(dir).fallback(ServeFile::new(index));
     // API paths keep their envelope 404s; everything else may be a client route.
-    router.fallback_service(
-        tower::service_fn(move |req: axum::extract::Request| {
-            let mut svc = static_files.clone();
-            async move {
-                use tower::Service;
-                if req.uri().path().starts_with("/api/") {
-                    let not_found = common::AppError::not_found("Not Found");
-                    return Ok::<_, std::convert::Infallible>(
-                        axum::response::IntoResponse::into_response(not_found),
-                    );
-                }
-                let response = Service::<axum::extract::Request>::call(&mut svc, req).await?;
-                Ok(response.map(axum::body::Body::new))
+    router.fallback_service(tower::service_fn(move |req: axum::extract::Request| {
+        let mut svc = static_files.clone();
+        async move {
+            use tower::Service;
+            if req.uri().path().starts_with("/api/") {
+                let not_found = common::AppError::not_found("Not Found");
+                return Ok::<_, std::convert::Infallible>(
+                    axum::response::IntoResponse::into_response(not_found),
+                );
             }
-        }),
-    )
+            let response = Service::<axum::extract::Request>::call(&mut svc, req).await?;
+            Ok(response.map(axum::body::Body::new))
+        }
+    }))
 }

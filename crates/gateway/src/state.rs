@@ -19,8 +19,14 @@ impl AppState {
     pub fn new(config: Config, db: PgPool) -> Self {
         let http = common::http::build_client(&config.http);
         let timeout = config.http.request_timeout();
-        let model = ServiceClient::new(http.clone(), &config.model_service_url, "model service", timeout);
-        let worker = ServiceClient::new(http, &config.worker_service_url, "worker service", timeout);
+        let model = ServiceClient::new(
+            http.clone(),
+            &config.model_service_url,
+            "model service",
+            timeout,
+        );
+        let worker =
+            ServiceClient::new(http, &config.worker_service_url, "worker service", timeout);
         Self {
             config: Arc::new(config),
             db,

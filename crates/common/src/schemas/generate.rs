@@ -56,7 +56,10 @@ impl GenerateRequest {
 
     /// The requested model, with `""` meaning "the default" as in the reference.
     pub fn requested_model(&self) -> Option<&str> {
-        self.model.as_deref().map(str::trim).filter(|m| !m.is_empty())
+        self.model
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
     }
 }
 
@@ -64,19 +67,38 @@ impl Validate for GenerateRequest {
     fn validate(&self) -> Vec<FieldError> {
         let mut c = Checker::new();
         c.str_len(body("prompt"), &self.prompt, 1, PROMPT_MAX_CHARS);
-        c.int_range(body("max_tokens"), self.max_tokens, MAX_TOKENS_MIN, MAX_TOKENS_MAX);
-        c.float_range(body("temperature"), self.temperature, TEMPERATURE_MIN, TEMPERATURE_MAX);
+        c.int_range(
+            body("max_tokens"),
+            self.max_tokens,
+            MAX_TOKENS_MIN,
+            MAX_TOKENS_MAX,
+        );
+        c.float_range(
+            body("temperature"),
+            self.temperature,
+            TEMPERATURE_MIN,
+            TEMPERATURE_MAX,
+        );
         if let Some(model) = &self.model {
             c.str_len(body("model"), model, 0, MODEL_NAME_MAX_CHARS);
         }
         if let Some(system_prompt) = &self.system_prompt {
-            c.str_len(body("system_prompt"), system_prompt, 0, SYSTEM_PROMPT_MAX_CHARS);
+            c.str_len(
+                body("system_prompt"),
+                system_prompt,
+                0,
+                SYSTEM_PROMPT_MAX_CHARS,
+            );
         }
         if let Some(session_id) = &self.session_id {
             if uuid::Uuid::parse_str(session_id.trim()).is_err() {
                 c.push(
-                    FieldError::new("uuid_parsing", &["body", "session_id"], "Input should be a valid UUID")
-                        .with_input(serde_json::json!(session_id)),
+                    FieldError::new(
+                        "uuid_parsing",
+                        &["body", "session_id"],
+                        "Input should be a valid UUID",
+                    )
+                    .with_input(serde_json::json!(session_id)),
                 );
             }
         }
@@ -193,7 +215,10 @@ mod tests {
         )
         .unwrap();
         let fields: Vec<String> = r.validate().iter().map(FieldError::field).collect();
-        assert_eq!(fields, ["prompt", "max_tokens", "temperature", "session_id"]);
+        assert_eq!(
+            fields,
+            ["prompt", "max_tokens", "temperature", "session_id"]
+        );
     }
 
     #[test]

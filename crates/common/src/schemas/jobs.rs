@@ -25,7 +25,12 @@ fn default_max_tokens() -> i64 {
 impl Validate for JobSubmission {
     fn validate(&self) -> Vec<FieldError> {
         let mut c = Checker::new();
-        c.list_len(body("prompts"), self.prompts.len(), JOB_PROMPTS_MIN, JOB_PROMPTS_MAX);
+        c.list_len(
+            body("prompts"),
+            self.prompts.len(),
+            JOB_PROMPTS_MIN,
+            JOB_PROMPTS_MAX,
+        );
         for (i, prompt) in self.prompts.iter().enumerate() {
             c.str_len(
                 vec!["body".into(), "prompts".into(), i.into()],
@@ -34,7 +39,12 @@ impl Validate for JobSubmission {
                 PROMPT_MAX_CHARS,
             );
         }
-        c.int_range(body("max_tokens"), self.max_tokens, MAX_TOKENS_MIN, MAX_TOKENS_MAX);
+        c.int_range(
+            body("max_tokens"),
+            self.max_tokens,
+            MAX_TOKENS_MIN,
+            MAX_TOKENS_MAX,
+        );
         if let Some(model) = &self.model {
             c.str_len(body("model"), model, 0, MODEL_NAME_MAX_CHARS);
         }
@@ -92,7 +102,120 @@ pub struct JobResponse {
     pub completed_at: Option<DateTime<Utc>>,
     pub total_prompts: i32,
     pub completed_prompts: i32,
-    /// One entry per finished prompt, in prompt order (contract shape: strings).
+    /// One entry per successfully answered prompt, in prompt order (contract shape: strings).
+    /// `result_indexes` says which prompt each entry answers.
     pub results: Vec<String>,
+    /// Set when the job ended `failed` (and a short note when it ended `cancelled`).
     pub error: Option<String>,
+
+    // Additive fields (absent from the reference; clients may ignore them).
+    /// The submitted prompts, in order.
+    #[serde(default)]
+    pub prompts: Vec<String>,
+    /// The requested model (null: the model service's default).
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub max_tokens: Option<i64>,
+    /// Prompts that failed permanently (their errors are in `prompt_errors`).
+    #[serde(default)]
+    pub failed_prompts: i32,
+    /// `result_indexes[k]` is the prompt index (0-based) that `results[k]` answers.
+    #[serde(default)]
+    pub result_indexes: Vec<i32>,
+    /// One entry per prompt that failed permanently, in prompt order.
+    #[serde(default)]
+    pub prompt_errors: Vec<PromptError>,
+    /// How many times a worker has claimed the job (a crash or a transient failure costs one).
+    #[serde(default)]
+    pub attempts: i32,
+    #[serde(default)]
+    pub max_attempts: i32,
+    /// A cancel was requested while the job was running; it stops after its in-flight prompts.
+    #[serde(default)]
+    pub cancel_requested: bool,
+    /// The last transient failure (the job is retried with backoff until `max_attempts`).
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A prompt of a job that failed permanently (e.g. rejected by the model service).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PromptError {
+    /// 0-based prompt index.
+    pub index: i32,
+    pub message: String,
+}
+
+/// `GET /api/v1/jobs` response: newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobList {
+    pub jobs: Vec<JobResponse>,
+    /// Pass as `before` to get the next (older) page; null on the last page.
+    pub next_before: Option<uuid::Uuid>,
+}
+
+/// `GET /api/v1/jobs` query.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobListQuery {
+    /// Page size, 1..=100 (default 20).
+    #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// A `job_id` from the previous page (`next_before`): only older jobs are listed.
+    #[serde(default)]
+    pub before: Option<String>,
+}
+
+pub const JOB_LIST_DEFAULT_LIMIT: i64 = 20;
+pub const JOB_LIST_MAX_LIMIT: i64 = 100;
+
+impl JobListQuery {
+    pub fn limit(&self) -> i64 {
+        self.limit.unwrap_or(JOB_LIST_DEFAULT_LIMIT)
+    }
+
+    /// The cursor as a UUID (validated by [`Validate`]; empty means none).
+    pub fn before_id(&self) -> Option<uuid::Uuid> {
+        self.before
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+    }
+}
+
+impl Validate for JobListQuery {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut c = Checker::new();
+        c.int_range(
+            crate::validation::query("limit"),
+            self.limit(),
+            1,
+            JOB_LIST_MAX_LIMIT,
+        );
+        if let Some(before) = self
+            .before
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            if uuid::Uuid::parse_str(before).is_err() {
+                c.push(
+                    FieldError::new(
+                        "uuid_parsing",
+                        &["query", "before"],
+                        "Input should be a valid UUID",
+                    )
+                    .with_input(serde_json::json!(before)),
+                );
+            }
+        }
+        c.finish()
+    }
 }

@@ -1,14 +1,86 @@
-//! Not yet implemented.
+//! `POST /api/v1/generate` (proxy) and `POST /api/v1/generate/stream` (SSE relay).
 
-use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use axum::{Json, Router};
+use common::extract::ValidJson;
+use common::schemas::{GenerateRequest, GenerateResponse, Usage};
+use common::AppResult;
+use reqwest::Method;
 use utoipa::OpenApi;
 
+use crate::relay;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/generate", post(generate))
+        .route("/api/v1/generate/stream", post(generate_stream))
 }
 
 #[derive(OpenApi)]
-#[openapi()]
+#[openapi(
+    paths(generate, generate_stream),
+    components(schemas(
+        GenerateRequest,
+        GenerateResponse,
+        Usage,
+        common::schemas::ChatTurn,
+        common::schemas::Role
+    ))
+)]
 pub struct ApiDoc;
+
+/// Generates a complete answer.
+///
+/// With `session_id`, the session's system prompt and earlier turns are sent to the model
+/// and both turns are stored in the session.
+#[utoipa::path(post, path = "/api/v1/generate", tag = "generation",
+    request_body = GenerateRequest,
+    responses(
+        (status = 200, description = "The generated answer", body = GenerateResponse),
+        (status = 404, description = "Unknown session_id", body = common::error::ErrorEnvelope),
+        (status = 422, description = "Invalid request (the detail list names each field)", body = common::error::ErrorEnvelope),
+        (status = 502, description = "The provider failed (after retries and fallback)", body = common::error::ErrorEnvelope),
+        (status = 503, description = "The model service is unavailable", body = common::error::ErrorEnvelope),
+    ))]
+pub async fn generate(
+    State(state): State<AppState>,
+    ValidJson(mut request): ValidJson<GenerateRequest>,
+) -> AppResult<Json<GenerateResponse>> {
+    let conversation = crate::conversation::begin(&state, &mut request).await?;
+    let result: AppResult<GenerateResponse> = state
+        .model
+        .send_json(
+            state
+                .model
+                .request(Method::POST, "/inference")
+                .json(&request),
+        )
+        .await;
+    if let Some(conversation) = conversation {
+        conversation.finish_sync(&state, &result).await;
+    }
+    result.map(Json)
+}
+
+/// Streams the answer token by token as Server-Sent Events.
+///
+/// Each token is one event whose data is the token as a JSON string literal; the stream ends
+/// with `data: [DONE]`, or with `data: [ERROR] <message>` on failure (also when the model
+/// service is unreachable). Validation errors are answered with 422 before any stream starts.
+#[utoipa::path(post, path = "/api/v1/generate/stream", tag = "generation",
+    request_body = GenerateRequest,
+    responses(
+        (status = 200, description = "SSE: `data: \"<token>\"` events, then `data: [DONE]` or `data: [ERROR] <message>`", content_type = "text/event-stream", body = String),
+        (status = 404, description = "Unknown session_id", body = common::error::ErrorEnvelope),
+        (status = 422, description = "Invalid request", body = common::error::ErrorEnvelope),
+    ))]
+pub async fn generate_stream(
+    State(state): State<AppState>,
+    ValidJson(mut request): ValidJson<GenerateRequest>,
+) -> AppResult<Response> {
+    let conversation = crate::conversation::begin(&state, &mut request).await?;
+    Ok(relay::stream_generation(state, request, conversation).await)
+}

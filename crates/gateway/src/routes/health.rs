@@ -1,14 +1,80 @@
-//! Not yet implemented.
+//! `GET /health` (liveness, static and cheap) and `GET /health/ready` (database and
+//! downstream services, answered 503 when any is down).
 
-use axum::Router;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use common::health::{check, HealthResponse, ReadinessResponse};
+use common::http::ServiceClient;
+use reqwest::Method;
 use utoipa::OpenApi;
 
 use crate::state::AppState;
+use crate::SERVICE_NAME;
+
+/// How long one readiness probe may take; a hung dependency must not hang `/health/ready`.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/health", get(health))
+        .route("/health/ready", get(ready))
 }
 
 #[derive(OpenApi)]
-#[openapi()]
+#[openapi(
+    paths(health, ready),
+    components(schemas(HealthResponse, ReadinessResponse, common::health::CheckResult))
+)]
 pub struct ApiDoc;
+
+/// Liveness: the gateway process answers.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, description = "The gateway is up", body = HealthResponse)))]
+pub async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
+    Json(HealthResponse::healthy(
+        SERVICE_NAME,
+        &state.config.service.environment,
+    ))
+}
+
+/// Readiness: checks the database, the model service and the worker service concurrently.
+#[utoipa::path(get, path = "/health/ready", tag = "health",
+    responses(
+        (status = 200, description = "Every dependency is up", body = ReadinessResponse),
+        (status = 503, description = "At least one dependency is down", body = ReadinessResponse),
+    ))]
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadinessResponse>) {
+    let (database, model, worker) = tokio::join!(
+        check(PROBE_TIMEOUT, common::db::ping(&state.db)),
+        check(PROBE_TIMEOUT, probe_health(&state.model)),
+        check(PROBE_TIMEOUT, probe_health(&state.worker)),
+    );
+    let checks = BTreeMap::from([
+        ("database".to_owned(), database),
+        ("model_service".to_owned(), model),
+        ("worker_service".to_owned(), worker),
+    ]);
+    let body = ReadinessResponse::new(SERVICE_NAME, checks);
+    let status = if body.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}
+
+async fn probe_health(client: &ServiceClient) -> Result<(), common::AppError> {
+    client
+        .send(
+            client
+                .request(Method::GET, "/health")
+                .timeout(PROBE_TIMEOUT),
+        )
+        .await
+        .map(|_| ())
+}

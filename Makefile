@@ -1,0 +1,94 @@
+# Sable — common tasks. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "docker-compose")
+
+.PHONY: help setup dev-setup dev-setup-native run run-gateway run-model run-worker run-docker \
+        test test-rust test-frontend test-nginx validate-compose lint fmt bench health clean \
+        db-up db-up-native db-down db-migrate db-revision install-frontend run-frontend build-frontend
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+## --- run --------------------------------------------------------------------
+run: ## Build and run the whole product locally on :8000 (finds or starts Postgres)
+	@bash scripts/run_all.sh
+
+run-gateway: ## Run only the gateway (debug build) on :8000
+	@bash -c 'source scripts/lib/db.sh && ensure_database_server && cargo run -p gateway'
+
+run-model: ## Run only the model service on :8001
+	cargo run -p model-service
+
+run-worker: ## Run only the worker service on :8002
+	@bash -c 'source scripts/lib/db.sh && ensure_database_server && cargo run -p worker-service'
+
+run-docker: ## Run the full stack with Docker compose on :80
+	$(COMPOSE) up --build
+
+health: ## Check every service's /health and the gateway's /health/ready
+	@bash scripts/check_health.sh
+
+## --- test -------------------------------------------------------------------
+test: ## Run every test: Rust (real Postgres), frontend (Vitest + browser e2e), nginx, compose
+	@bash scripts/test.sh
+
+test-rust: ## Rust unit and integration tests only
+	@bash scripts/test.sh rust
+
+test-frontend: ## Frontend unit tests and the Playwright e2e suite
+	@bash scripts/test_frontend.sh
+
+test-nginx: ## The nginx config in front of the real gateway and frontend build
+	@bash scripts/test_nginx.sh
+
+validate-compose: ## Validate docker-compose.yml (docker compose config, or a structural check)
+	@bash scripts/validate_compose.sh
+
+lint: ## clippy with -D warnings and rustfmt --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo fmt --all -- --check
+
+fmt: ## Format the Rust code
+	cargo fmt --all
+
+bench: ## Benchmarks (release build, zero-delay mock); writes bench-output/
+	@bash scripts/bench.sh
+
+## --- setup and database -----------------------------------------------------
+setup: ## Check tools, create .env, fetch dependencies, prepare the database
+	@bash scripts/setup.sh
+
+dev-setup: setup db-up db-migrate ## setup + Postgres in Docker + migrations
+
+dev-setup-native: setup db-up-native db-migrate ## setup + local Postgres + migrations
+
+db-up: ## Start Postgres in Docker (compose service "postgres")
+	$(COMPOSE) up -d postgres
+
+db-up-native: ## Find a reachable Postgres or start a project-local one under .data/
+	@bash -c 'source scripts/lib/db.sh && ensure_database_server'
+
+db-down: ## Stop the Docker Postgres (data kept) and the project-local cluster
+	-$(COMPOSE) stop postgres
+	@bash -c 'source scripts/lib/db.sh && stop_local_cluster'
+
+db-migrate: ## Apply migrations to DATABASE_URL (or the found/started database)
+	@bash -c 'source scripts/lib/db.sh && ensure_database_server && cargo run -q -p gateway -- --migrate-only'
+
+db-revision: ## Create a new migration: make db-revision M="add something"
+	@bash scripts/new_migration.sh "$(M)"
+
+## --- frontend ---------------------------------------------------------------
+install-frontend: ## npm ci in frontend/
+	cd frontend && npm ci
+
+run-frontend: ## Vite dev server on :5173, proxying /api and /health to :8000
+	cd frontend && { [ -d node_modules ] || npm ci; } && npm run dev
+
+build-frontend: ## Build frontend/dist (skipped when up to date)
+	@bash scripts/build_frontend.sh
+
+clean: ## Remove build outputs (keeps .data/ with the local database)
+	cargo clean
+	rm -rf frontend/dist frontend/test-output bench-output

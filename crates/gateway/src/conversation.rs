@@ -1,0 +1,251 @@
+//! Server-side conversations: with `session_id`, the gateway (not the browser) gives the model
+//! the session's context and stores both turns, so an answer survives a closed tab.
+//!
+//! [`begin`] loads the system prompt and earlier turns into the request and stores the user
+//! turn. For streams, a [`Recorder`] travels with the relayed stream, collects the answer,
+//! and stores it when the stream ends, however it ends: `[DONE]`, `[ERROR]`, or the client
+//! going away (then `meta.stopped = true`, as chat products do).
+
+use std::time::Instant;
+
+use common::schemas::{GenerateRequest, GenerateResponse, Usage};
+use common::validation::FieldError;
+use common::{AppError, AppResult};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::state::AppState;
+
+/// A generation that belongs to a chat session.
+#[derive(Debug)]
+pub struct Conversation {
+    pub session_id: Uuid,
+    /// The model asked for (or "" for the default) until the model service tells us.
+    requested_model: String,
+}
+
+/// Metadata the model service sends at the end of a stream (`event: meta`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StreamMeta {
+    pub model: Option<String>,
+    pub usage: Option<Usage>,
+    pub finish_reason: Option<String>,
+}
+
+/// Loads the session's context into `request` and stores the user turn. Without
+/// `session_id` nothing happens and the request is the reference's single-turn request.
+pub async fn begin(
+    state: &AppState,
+    request: &mut GenerateRequest,
+) -> AppResult<Option<Conversation>> {
+    let Some(raw) = request.session_id.as_deref() else {
+        return Ok(None);
+    };
+    let session_id = Uuid::parse_str(raw.trim()).map_err(|_| {
+        AppError::validation(FieldError::new(
+            "uuid_parsing",
+            &["body", "session_id"],
+            "Input should be a valid UUID",
+        ))
+    })?;
+    let context = chat_store::load_context(
+        &state.db,
+        chat_store::DEFAULT_USER_ID,
+        session_id,
+        state.config.context_budget_chars,
+    )
+    .await?;
+    if request.system_prompt.as_deref().is_none_or(str::is_empty) {
+        request.system_prompt = context.system_prompt;
+    }
+    request.messages = Some(context.turns);
+    chat_store::store_user_turn(&state.db, session_id, &request.prompt).await?;
+    Ok(Some(Conversation {
+        session_id,
+        requested_model: request.requested_model().unwrap_or_default().to_owned(),
+    }))
+}
+
+impl Conversation {
+    /// Stores the answer of a non-streaming generation (or nothing when it failed: the user
+    /// turn stays, and the client saw the error).
+    pub async fn finish_sync(self, state: &AppState, result: &AppResult<GenerateResponse>) {
+        let Ok(response) = result else { return };
+        let meta = json!({
+            "model": response.model,
+            "latency_ms": response.latency_ms,
+            "ttft_ms": response.latency_ms,
+            "usage": response.usage,
+            "finish_reason": response.finish_reason.as_deref().unwrap_or("stop"),
+            "stopped": false,
+        });
+        store_assistant(state, self.session_id, &response.text, meta).await;
+    }
+
+    /// A recorder for a streamed answer; `started` is when the request arrived.
+    pub fn recorder(self, state: AppState, started: Instant) -> Recorder {
+        Recorder {
+            state,
+            conversation: self,
+            started,
+            first_token_at: None,
+            text: String::new(),
+            tokens: 0,
+            meta: StreamMeta::default(),
+            outcome: Outcome::Streaming,
+            request_id: common::request_id::current(),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Streaming,
+    Done,
+    Failed(String),
+}
+
+/// Collects a streamed answer and stores it when dropped.
+pub struct Recorder {
+    state: AppState,
+    conversation: Conversation,
+    started: Instant,
+    first_token_at: Option<Instant>,
+    text: String,
+    tokens: u32,
+    meta: StreamMeta,
+    outcome: Outcome,
+    request_id: Option<String>,
+}
+
+impl Recorder {
+    /// `data` is the JSON-encoded token as relayed.
+    pub fn token(&mut self, data: &str) {
+        self.first_token_at.get_or_insert_with(Instant::now);
+        self.tokens += 1;
+        match serde_json::from_str::<String>(data) {
+            Ok(token) => self.text.push_str(&token),
+            Err(_) => self.text.push_str(data),
+        }
+    }
+
+    pub fn meta(&mut self, meta: StreamMeta) {
+        self.meta = meta;
+    }
+
+    pub fn done(&mut self) {
+        self.outcome = Outcome::Done;
+    }
+
+    pub fn fail(&mut self, message: &str) {
+        self.outcome = Outcome::Failed(message.to_owned());
+    }
+
+    fn assistant_meta(&self) -> serde_json::Value {
+        let ms = |d: std::time::Duration| (d.as_secs_f64() * 100_000.0).round() / 100.0;
+        let model = self
+            .meta
+            .model
+            .clone()
+            .unwrap_or_else(|| self.conversation.requested_model.clone());
+        let usage = self
+            .meta
+            .usage
+            .unwrap_or_else(|| Usage::new(0, self.tokens));
+        let stopped = self.outcome == Outcome::Streaming;
+        let finish_reason = match &self.outcome {
+            Outcome::Streaming => "stopped".to_owned(),
+            Outcome::Failed(_) => "error".to_owned(),
+            Outcome::Done => self
+                .meta
+                .finish_reason
+                .clone()
+                .unwrap_or_else(|| "stop".to_owned()),
+        };
+        let mut meta = json!({
+            "model": model,
+            "latency_ms": ms(self.started.elapsed()),
+            "ttft_ms": self.first_token_at.map(|t| ms(t - self.started)),
+            "usage": usage,
+            "finish_reason": finish_reason,
+            "stopped": stopped,
+        });
+        if let Outcome::Failed(message) = &self.outcome {
+            meta["error"] = json!(message);
+        }
+        meta
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        // Nothing was produced: the user turn stays and the client saw the error (if any).
+        if self.text.is_empty() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let meta = self.assistant_meta();
+        let state = self.state.clone();
+        let session_id = self.conversation.session_id;
+        let text = std::mem::take(&mut self.text);
+        let request_id = self
+            .request_id
+            .take()
+            .unwrap_or_else(common::request_id::generate);
+        // The client may be gone; the answer is stored regardless.
+        runtime.spawn(common::request_id::scope(request_id, async move {
+            store_assistant(&state, session_id, &text, meta).await;
+        }));
+    }
+}
+
+async fn store_assistant(state: &AppState, session_id: Uuid, text: &str, meta: serde_json::Value) {
+    if let Err(e) = chat_store::store_assistant_turn(&state.db, session_id, text, meta).await {
+        tracing::error!(error = ?e, %session_id, "could not store the assistant turn");
+    }
+}
+
+/// Temporary seam until the chat repository lands: session-bound generation is refused with
+/// a clear error instead of silently ignoring the session.
+mod chat_store {
+    use common::schemas::ChatTurn;
+    use common::validation::FieldError;
+    use common::{AppError, AppResult};
+    use sqlx::PgPool;
+    use uuid::Uuid;
+
+    pub const DEFAULT_USER_ID: Uuid = Uuid::from_u128(1);
+
+    pub struct SessionContext {
+        pub system_prompt: Option<String>,
+        pub turns: Vec<ChatTurn>,
+    }
+
+    fn unsupported() -> AppError {
+        AppError::validation(FieldError::new(
+            "unsupported",
+            &["body", "session_id"],
+            "session_id is not supported by this build yet",
+        ))
+    }
+
+    pub async fn load_context(_: &PgPool, _: Uuid, _: Uuid, _: usize) -> AppResult<SessionContext> {
+        Err(unsupported())
+    }
+
+    pub async fn store_user_turn(_: &PgPool, _: Uuid, _: &str) -> AppResult<Uuid> {
+        Err(unsupported())
+    }
+
+    pub async fn store_assistant_turn(
+        _: &PgPool,
+        _: Uuid,
+        _: &str,
+        _: serde_json::Value,
+    ) -> AppResult<Uuid> {
+        Err(unsupported())
+    }
+}

@@ -1,0 +1,172 @@
+//! The SSE relay: forwards each model-service event to the client as soon as it arrives.
+//!
+//! The upstream body is parsed with `eventsource-stream` and re-framed exactly as the
+//! contract says (§6): `data: <payload>\n\n`. Nothing is buffered beyond what is already
+//! available (several ready events go out in one write). When the client disconnects, axum
+//! drops this stream, which drops the upstream response and so closes the connection to the
+//! model service, which then stops generating.
+//!
+//! Failures never produce an empty 200: an unreachable model service, an upstream error, a
+//! stall longer than the idle timeout or an upstream that closes early all end the stream
+//! with a single-line `data: [ERROR] <message>` event.
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use bytes::{BufMut, Bytes, BytesMut};
+use common::schemas::GenerateRequest;
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use reqwest::Method;
+
+use crate::conversation::{Conversation, StreamMeta};
+use crate::state::AppState;
+
+/// Request header asking the model service for a trailing `event: meta` (model, usage,
+/// finish reason) that the gateway consumes and never forwards.
+pub const STREAM_META_HEADER: &str = "x-sable-stream-meta";
+
+/// Most events written in one chunk when several are ready at once.
+const MAX_EVENTS_PER_WRITE: usize = 64;
+
+pub async fn stream_generation(
+    state: AppState,
+    request: GenerateRequest,
+    conversation: Option<Conversation>,
+) -> Response {
+    let started = Instant::now();
+    let idle_timeout = state.config.http.stream_idle_timeout();
+    let mut recorder = conversation.map(|c| c.recorder(state.clone(), started));
+
+    let upstream = state
+        .model
+        .send(
+            state
+                .model
+                .streaming_request(Method::POST, "/inference/stream")
+                .header(STREAM_META_HEADER, "1")
+                .json(&request),
+        )
+        .await;
+
+    let body = async_stream::stream! {
+        let response = match upstream {
+            Ok(response) => response,
+            Err(e) => {
+                let message = e.public_message();
+                if let Some(r) = recorder.as_mut() { r.fail(&message); }
+                yield Ok::<Bytes, Infallible>(error_event(&message));
+                return;
+            }
+        };
+        let mut events = response.bytes_stream().eventsource().ready_chunks(MAX_EVENTS_PER_WRITE);
+        loop {
+            let batch = match tokio::time::timeout(idle_timeout, events.next()).await {
+                Ok(Some(batch)) => batch,
+                Ok(None) => {
+                    let message = "The model service ended the stream unexpectedly";
+                    if let Some(r) = recorder.as_mut() { r.fail(message); }
+                    yield Ok(error_event(message));
+                    return;
+                }
+                Err(_) => {
+                    let message = "The model service stopped responding";
+                    if let Some(r) = recorder.as_mut() { r.fail(message); }
+                    yield Ok(error_event(message));
+                    return;
+                }
+            };
+            let mut out = BytesMut::new();
+            let mut finished = false;
+            for event in batch {
+                let event = match event {
+                    Ok(event) => event,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "upstream stream broke");
+                        let message = "The connection to the model service was lost";
+                        if let Some(r) = recorder.as_mut() { r.fail(message); }
+                        put_event(&mut out, &format!("[ERROR] {message}"));
+                        finished = true;
+                        break;
+                    }
+                };
+                if event.event == "meta" {
+                    if let Some(r) = recorder.as_mut() {
+                        if let Ok(meta) = serde_json::from_str::<StreamMeta>(&event.data) {
+                            r.meta(meta);
+                        }
+                    }
+                    continue;
+                }
+                let data = event.data.replace(['\r', '\n'], " ");
+                if data == "[DONE]" {
+                    if let Some(r) = recorder.as_mut() { r.done(); }
+                    put_event(&mut out, &data);
+                    finished = true;
+                    break;
+                }
+                if let Some(message) = data.strip_prefix("[ERROR]") {
+                    if let Some(r) = recorder.as_mut() { r.fail(message.trim()); }
+                    put_event(&mut out, &data);
+                    finished = true;
+                    break;
+                }
+                if let Some(r) = recorder.as_mut() { r.token(&data); }
+                put_event(&mut out, &data);
+            }
+            if !out.is_empty() {
+                yield Ok(out.freeze());
+            }
+            if finished {
+                return;
+            }
+        }
+    };
+
+    sse_response(Body::from_stream(body))
+}
+
+fn put_event(out: &mut BytesMut, data: &str) {
+    out.reserve(data.len() + 8);
+    out.put_slice(b"data: ");
+    out.put_slice(data.as_bytes());
+    out.put_slice(b"\n\n");
+}
+
+/// One `[ERROR]` event; the message is kept on one line so SSE framing holds (§17.2).
+pub fn error_event(message: &str) -> Bytes {
+    let mut out = BytesMut::new();
+    put_event(
+        &mut out,
+        &format!("[ERROR] {}", message.replace(['\r', '\n'], " ")),
+    );
+    out.freeze()
+}
+
+/// The contract's SSE response head (§6).
+pub fn sse_response(body: Body) -> Response {
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_events_stay_on_one_line() {
+        let e = error_event("first\nsecond\r\nthird");
+        assert_eq!(&e[..], b"data: [ERROR] first second  third\n\n");
+    }
+}

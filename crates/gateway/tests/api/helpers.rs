@@ -1,0 +1,132 @@
+//! `spawn_app()` and friends: mount real routers on random local ports.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use clap::Parser;
+use common::test_support::{fresh_database, TestDb};
+use gateway::{AppState, Config};
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub db: TestDb,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request failed")
+    }
+}
+
+/// Serves `router` on 127.0.0.1:0 in the background and returns its address.
+pub async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service())
+            .await
+            .expect("server failed");
+    });
+    addr
+}
+
+/// A local address where nothing listens (connections are refused at once).
+pub async fn closed_port_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    drop(listener);
+    format!("http://{addr}")
+}
+
+/// The gateway with its downstream services unreachable.
+pub async fn spawn_app() -> TestApp {
+    let down = closed_port_url().await;
+    spawn_app_with(&down, &down, &[]).await
+}
+
+/// The gateway pointing at the given model and worker services; `extra` are additional
+/// command-line flags (e.g. `--frontend-dir`).
+pub async fn spawn_app_with(model_url: &str, worker_url: &str, extra: &[&str]) -> TestApp {
+    common::telemetry::init_for_tests();
+    let db = fresh_database().await;
+    let mut args = vec![
+        "gateway".to_owned(),
+        "--addr".to_owned(),
+        "127.0.0.1:0".to_owned(),
+        "--database-url".to_owned(),
+        db.url.clone(),
+        "--model-service-url".to_owned(),
+        model_url.to_owned(),
+        "--worker-service-url".to_owned(),
+        worker_url.to_owned(),
+        "--docs-root".to_owned(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../..").to_owned(),
+        "--stream-idle-timeout-secs".to_owned(),
+        "5".to_owned(),
+    ];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    let config = Config::try_parse_from(args).expect("valid test config");
+    let state = gateway::build_state(config).await.expect("gateway state");
+    let addr = serve(gateway::app(state.clone())).await;
+    TestApp {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("client"),
+        state,
+        db,
+    }
+}
+
+/// Asserts the contract's error envelope and returns the body.
+pub async fn assert_envelope(
+    response: reqwest::Response,
+    status: u16,
+    code: &str,
+) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "unexpected status");
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .expect("x-request-id on error responses");
+    let body: serde_json::Value = response.json().await.expect("JSON error body");
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "body: {body}"
+    );
+    assert_eq!(
+        body["error"]["request_id"],
+        request_id.as_str(),
+        "request id in body matches header"
+    );
+    body
+}

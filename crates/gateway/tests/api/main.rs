@@ -1,0 +1,5 @@
+//! Gateway integration tests: the real router on 127.0.0.1:0 against a fresh Postgres
+//! database; cross-service tests start the model service in the same process.
+
+mod basics;
+mod helpers;

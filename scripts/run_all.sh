@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# `make run`: the whole product on http://localhost:8000 with no manual steps.
+# Preflight: database (found or started), frontend build (when stale), release binaries,
+# migrations; then model-service, worker-service and gateway, logs prefixed per service.
+# Ctrl-C stops all three.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+[ -f .env ] && { set -a; source .env; set +a; }
+source scripts/lib/db.sh
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+step "database"
+ensure_database_server
+
+if command -v npm >/dev/null 2>&1; then
+  step "frontend"
+  bash scripts/build_frontend.sh || echo "[run] frontend build failed; the API still runs (see above)" >&2
+else
+  echo "[run] npm not found: the UI is not built (the API still runs). Install Node.js 20+ for the UI." >&2
+fi
+
+step "building services (release)"
+cargo build --release --bins --locked
+
+BIN="$ROOT/target/release"
+step "migrations"
+"$BIN/gateway" --migrate-only
+
+export MODEL_SERVICE_URL="${MODEL_SERVICE_URL:-http://127.0.0.1:8001}"
+export WORKER_SERVICE_URL="${WORKER_SERVICE_URL:-http://127.0.0.1:8002}"
+export DOCS_ROOT="${DOCS_ROOT:-$ROOT}"
+if [ -z "${FRONTEND_DIR:-}" ] && [ -f frontend/dist/index.html ]; then
+  export FRONTEND_DIR="$ROOT/frontend/dist"
+fi
+
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  echo; step "stopping"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop_all INT TERM EXIT
+
+start() { # name binary
+  local name=$1 bin=$2
+  "$BIN/$bin" > >(sed -u "s/^/[$name] /") 2>&1 &
+  pids+=($!)
+}
+
+step "starting services"
+start model model-service
+start worker worker-service
+start gateway gateway
+
+# Wait until the gateway answers, then show where things are.
+for _ in $(seq 1 100); do
+  curl -fsS --max-time 1 http://127.0.0.1:8000/health >/dev/null 2>&1 && break
+  sleep 0.1
+done
+cat <<MSG
+
+  Sable is running:
+    UI            http://localhost:8000/
+    API docs      http://localhost:8000/docs
+    Health        http://localhost:8000/health  (readiness: /health/ready)
+  Ctrl-C stops everything.
+
+MSG
+wait -n "${pids[@]}" || true
+echo "[run] a service exited; stopping the others" >&2

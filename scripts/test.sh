@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The project's test command (`make test`): Rust tests against a real Postgres, then the
+# frontend (Vitest + Playwright in Debian's Chromium against the real stack), the nginx
+# config in front of the real gateway, and the compose file validation.
+#   scripts/test.sh          everything
+#   scripts/test.sh rust     Rust only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/db.sh
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+step "database"
+ensure_database_server
+drop_test_databases
+
+step "Rust tests (workspace)"
+# Integration tests create their own databases on this server.
+cargo test --workspace --all-targets --locked
+
+if [ "${1:-all}" = "rust" ]; then exit 0; fi
+
+step "frontend: unit tests and browser e2e"
+bash scripts/test_frontend.sh
+
+step "nginx config in front of the real stack"
+bash scripts/test_nginx.sh
+
+step "docker compose file"
+bash scripts/validate_compose.sh
+
+drop_test_databases
+step "all tests passed"
