@@ -18,7 +18,9 @@
 # Then scripts/deploy/nginx_assertions.py checks: SPA and client-route fallback, cache and
 # security headers, gzip, gateway routes, request ids, /api/v1/generate, jobs, the 1 MiB
 # limit (413 envelope), SSE arriving incrementally (mock: 0 ms first token, 50 ms per token),
-# upstream keep-alive, and the JSON 503 when the gateway is down.
+# upstream keep-alive, and the JSON 503 when the gateway is down; then, when Chromium and
+# playwright-core are installed, scripts/deploy/csp_check.mjs loads the SPA through nginx and
+# fails on any Content-Security-Policy violation.
 #
 # Usage: scripts/test_nginx.sh        Env: SKIP_BUILD=1 (binaries and frontend/dist exist),
 #        KEEP_TMP=1 (keep logs), EDGE_PORT, FRONT_PORT, GW_PORT, MS_PORT, WS_PORT.
@@ -97,7 +99,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
     cargo build --quiet --bins
     if [ ! -f "$DIST/index.html" ]; then
         log "building the frontend"
-        (cd frontend && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build) >"$T/frontend-build.log" 2>&1
+        (cd frontend && { [ -d node_modules ] || npm ci --no-audit --no-fund || npm install --no-audit --no-fund; } && npm run build) >"$T/frontend-build.log" 2>&1
     fi
 fi
 for bin in gateway model-service worker-service; do
@@ -193,6 +195,13 @@ log "stack up: edge :$EDGE_PORT -> gateway :$GW_PORT, frontend :$FRONT_PORT"
 
 # ---- assertions ------------------------------------------------------------------------
 python3 scripts/deploy/nginx_assertions.py "http://127.0.0.1:$EDGE_PORT" "$DIST" --gateway-port "$GW_PORT"
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+if [ -x "$CHROMIUM" ] && [ -f frontend/node_modules/playwright-core/package.json ]; then
+    echo "== the SPA in Chromium through nginx (Content-Security-Policy)"
+    CHROMIUM="$CHROMIUM" timeout 180 node scripts/deploy/csp_check.mjs "http://127.0.0.1:$EDGE_PORT"
+else
+    log "SKIP browser CSP check (needs $CHROMIUM and frontend/node_modules/playwright-core)"
+fi
 kill "$GATEWAY_PID"
 wait "$GATEWAY_PID" 2>/dev/null || true
 python3 scripts/deploy/nginx_assertions.py "http://127.0.0.1:$EDGE_PORT" "$DIST" --phase gateway-down
