@@ -99,6 +99,17 @@ export interface JobResponse {
   /** Additive fields a server may send. */
   prompts?: string[];
   model?: string | null;
+  max_tokens?: number | null;
+  failed_prompts?: number;
+  /** `result_indexes[k]` is the 0-based prompt index that `results[k]` answers. */
+  result_indexes?: number[];
+  prompt_errors?: { index: number; message: string }[];
+  attempts?: number;
+  max_attempts?: number;
+  cancel_requested?: boolean;
+  last_error?: string | null;
+  started_at?: string | null;
+  updated_at?: string | null;
 }
 
 export interface JobSubmission {
@@ -109,6 +120,7 @@ export interface JobSubmission {
 
 export interface JobsListResponse {
   jobs: JobResponse[];
+  next_before?: string | null;
 }
 
 export interface WorkshopContent {

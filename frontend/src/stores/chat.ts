@@ -235,7 +235,7 @@ export const useChat = create<ChatState>()((set, get) => {
       const last = get().sessions.at(-1);
       if (!last) return;
       try {
-        const list = await api.listSessions(PAGE_SIZE, last.updated_at);
+        const list = await api.listSessions(PAGE_SIZE, `${last.updated_at},${last.id}`);
         const before = get().sessions.length;
         set((s) => ({ sessions: mergeSessions(s.sessions, list) }));
         set({ hasMore: list.length >= PAGE_SIZE && get().sessions.length > before });

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { JobResponse } from "@/api/types";
 import { json, mockFetch } from "@/test/fetch-mock";
-import { jobToCsv, jobToJson, parsePrompts, useJobs } from "./jobs";
+import { jobPercent, jobToCsv, jobToJson, parsePrompts, resultsByPrompt, useJobs } from "./jobs";
 import { useToasts } from "./toasts";
 
 const job = (over: Partial<JobResponse> = {}): JobResponse => ({
@@ -74,10 +74,27 @@ describe("jobs store", () => {
   });
 });
 
+describe("result layout", () => {
+  it("places results by result_indexes and reports per-prompt errors", () => {
+    const j = job({
+      total_prompts: 3,
+      completed_prompts: 2,
+      failed_prompts: 1,
+      results: ["r0", "r2"],
+      result_indexes: [0, 2],
+      prompt_errors: [{ index: 1, message: "rejected" }],
+    });
+    expect(resultsByPrompt(j)).toEqual(["r0", undefined, "r2"]);
+    expect(jobPercent(j)).toBe(100);
+    expect(jobToCsv(j, ["a", "b", "c"])).toBe("index,prompt,result,error\r\n1,a,r0,\r\n2,b,,rejected\r\n3,c,r2,\r\n");
+    expect(jobPercent(job({ total_prompts: 3, completed_prompts: 1 }))).toBe(33);
+  });
+});
+
 describe("result downloads", () => {
   const done = job({ status: "completed", completed_prompts: 2, results: ['say "x"', "a,b\nc"] });
   it("CSV quotes cells with commas, quotes and newlines", () => {
-    expect(jobToCsv(done, ["p1", "p2"])).toBe('index,prompt,result\r\n1,p1,"say ""x"""\r\n2,p2,"a,b\nc"\r\n');
+    expect(jobToCsv(done, ["p1", "p2"])).toBe('index,prompt,result,error\r\n1,p1,"say ""x""",\r\n2,p2,"a,b\nc",\r\n');
   });
   it("JSON pairs prompts with results", () => {
     const parsed = JSON.parse(jobToJson(done, ["p1", "p2"])) as { items: unknown[]; job_id: string };

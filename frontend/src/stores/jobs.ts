@@ -142,21 +142,53 @@ export const useJobs = create<JobsState>()(
 );
 
 export function jobPrompts(job: JobResponse, remembered: Record<string, string[]>): string[] {
-  return job.prompts ?? remembered[job.job_id] ?? [];
+  return job.prompts && job.prompts.length > 0 ? job.prompts : (remembered[job.job_id] ?? []);
+}
+
+/** Results laid out by prompt index (servers may answer prompts out of order or skip failed ones). */
+export function resultsByPrompt(job: JobResponse): (string | undefined)[] {
+  const out: (string | undefined)[] = new Array<string | undefined>(job.total_prompts).fill(undefined);
+  const idx = job.result_indexes;
+  job.results.forEach((r, k) => {
+    const i = idx && idx.length === job.results.length ? (idx[k] ?? k) : k;
+    out[i] = r;
+  });
+  return out;
+}
+
+export function errorsByPrompt(job: JobResponse): Map<number, string> {
+  return new Map((job.prompt_errors ?? []).map((e) => [e.index, e.message]));
+}
+
+/** Share of prompts that reached a final state (answered or failed), 0..100. */
+export function jobPercent(job: JobResponse): number {
+  if (job.total_prompts <= 0) return job.status === "completed" ? 100 : 0;
+  const done = job.completed_prompts + (job.failed_prompts ?? 0);
+  return Math.min(100, Math.round((done / job.total_prompts) * 100));
 }
 
 export function jobToJson(job: JobResponse, prompts: string[]): string {
-  const rows = job.results.map((result, i) => ({ index: i + 1, prompt: prompts[i] ?? null, result }));
+  const results = resultsByPrompt(job);
+  const errors = errorsByPrompt(job);
+  const n = Math.max(prompts.length, results.length);
+  const rows = Array.from({ length: n }, (_, i) => ({
+    index: i + 1,
+    prompt: prompts[i] ?? null,
+    result: results[i] ?? null,
+    ...(errors.has(i) ? { error: errors.get(i) } : {}),
+  }));
   return JSON.stringify({ ...job, items: rows }, null, 2);
 }
 
 const csvCell = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
 export function jobToCsv(job: JobResponse, prompts: string[]): string {
-  const n = Math.max(prompts.length, job.results.length);
-  const lines = ["index,prompt,result"];
+  const results = resultsByPrompt(job);
+  const errors = errorsByPrompt(job);
+  const n = Math.max(prompts.length, results.length);
+  const lines = ["index,prompt,result,error"];
   for (let i = 0; i < n; i++) {
-    lines.push([String(i + 1), csvCell(prompts[i] ?? ""), csvCell(job.results[i] ?? "")].join(","));
+    lines.push([String(i + 1), csvCell(prompts[i] ?? ""), csvCell(results[i] ?? ""), csvCell(errors.get(i) ?? "")].join(","));
   }
   return lines.join("\r\n") + "\r\n";
 }

@@ -4,7 +4,18 @@ import { saveBlob } from "@/api/endpoints";
 import type { JobResponse, JobStatus } from "@/api/types";
 import { useJobPoll } from "@/hooks/use-job-poll";
 import { relativeTime, shortId } from "@/lib/format";
-import { isActive, jobPrompts, jobToCsv, jobToJson, MAX_PROMPTS, parsePrompts, useJobs } from "@/stores/jobs";
+import {
+  errorsByPrompt,
+  isActive,
+  jobPercent,
+  jobPrompts,
+  jobToCsv,
+  jobToJson,
+  MAX_PROMPTS,
+  parsePrompts,
+  resultsByPrompt,
+  useJobs,
+} from "@/stores/jobs";
 import { useSettings } from "@/stores/settings";
 import { toast } from "@/stores/toasts";
 
@@ -28,7 +39,9 @@ function JobCard({ job }: { job: JobResponse }) {
   const cancel = useJobs((s) => s.cancel);
   const [open, setOpen] = useState(false);
   const prompts = jobPrompts(job, remembered);
-  const pct = job.total_prompts > 0 ? Math.round((job.completed_prompts / job.total_prompts) * 100) : 0;
+  const pct = jobPercent(job);
+  const results = resultsByPrompt(job);
+  const errors = errorsByPrompt(job);
   const base = `job-${shortId(job.job_id)}`;
 
   return (
@@ -41,8 +54,10 @@ function JobCard({ job }: { job: JobResponse }) {
           {job.status}
         </span>
         <span className="text-xs text-zinc-500">{relativeTime(job.created_at)}</span>
+        {job.cancel_requested && isActive(job) && <span className="text-xs text-amber-600">cancelling…</span>}
+        {(job.failed_prompts ?? 0) > 0 && <span className="text-xs text-red-600">{job.failed_prompts} failed</span>}
         <div className="ml-auto flex gap-1">
-          {isActive(job) && (
+          {isActive(job) && !job.cancel_requested && (
             <button type="button" className="btn-secondary px-2 py-1 text-xs" onClick={() => void cancel(job.job_id)} aria-label={`Cancel job ${shortId(job.job_id)}`}>
               <X size={12} aria-hidden /> Cancel
             </button>
@@ -85,6 +100,11 @@ function JobCard({ job }: { job: JobResponse }) {
         </span>
       </div>
       {job.error && <p className="mt-2 text-sm text-red-600 dark:text-red-400">{job.error}</p>}
+      {!job.error && job.last_error && isActive(job) && (
+        <p className="mt-2 text-xs text-amber-700 dark:text-amber-400">
+          Retrying (attempt {job.attempts ?? "?"}/{job.max_attempts ?? "?"}): {job.last_error}
+        </p>
+      )}
       {(job.results.length > 0 || prompts.length > 0) && (
         <div className="mt-2">
           <button
@@ -104,7 +124,12 @@ function JobCard({ job }: { job: JobResponse }) {
                     {prompts[i] ? `: ${prompts[i]}` : ""}
                   </p>
                   <p className="mt-1 whitespace-pre-wrap break-words">
-                    {job.results[i] ?? <span className="italic text-zinc-400">{isActive(job) ? "waiting…" : "no result"}</span>}
+                    {results[i] ??
+                      (errors.has(i) ? (
+                        <span className="text-red-600 dark:text-red-400">Failed: {errors.get(i)}</span>
+                      ) : (
+                        <span className="italic text-zinc-400">{isActive(job) ? "waiting…" : "no result"}</span>
+                      ))}
                   </p>
                 </li>
               ))}

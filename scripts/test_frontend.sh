@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Frontend checks, in order: dependencies (npm ci), typecheck, Vitest, production build and
+# bundle budget, then the Playwright (playwright-core + Debian chromium) suite against the
+# real stack: gateway, model-service (mock provider) and worker-service on 18000-18002 with a
+# fresh database. Screenshots land in frontend/test-output/.
+#
+#   SKIP_E2E=1            stop after the build (no browser, no services)
+#   SKIP_CARGO_BUILD=1    use the existing target/debug binaries
+#   E2E_PORT_BASE=18000   gateway port; model and worker use +1 and +2
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+FE="$ROOT/frontend"
+OUT="$FE/test-output"
+
+step() { printf '\033[1m==> [frontend] %s\033[0m\n' "$*"; }
+die() { echo "[frontend] $*" >&2; exit 1; }
+
+command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20+"
+
+cd "$FE"
+step "npm ci"
+npm ci --no-audit --no-fund --loglevel=error
+
+step "typecheck"
+npm run --silent typecheck
+
+step "unit tests (vitest)"
+npx vitest run
+
+step "build"
+npm run --silent build -- --logLevel warn
+node tools/bundle-size.mjs
+
+if [ "${SKIP_E2E:-0}" = 1 ]; then
+  step "SKIP_E2E=1: browser tests skipped"
+  exit 0
+fi
+
+# --- browser -------------------------------------------------------------------------------
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$CHROMIUM" ]; then
+  step "installing Debian chromium"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  [ -x "$CHROMIUM" ] || die "chromium is still missing at $CHROMIUM"
+fi
+
+# --- backend -------------------------------------------------------------------------------
+cd "$ROOT"
+if [ "${SKIP_CARGO_BUILD:-0}" != 1 ]; then
+  step "cargo build --bins"
+  cargo build --bins
+fi
+BIN="$ROOT/target/debug"
+for b in gateway model-service worker-service; do
+  [ -x "$BIN/$b" ] || die "missing $BIN/$b (cargo build --bins)"
+done
+
+step "database"
+# shellcheck source=lib/db.sh
+source "$ROOT/scripts/lib/db.sh"
+ensure_database_server
+E2E_DATABASE_URL="$(create_fresh_database sable_e2e)"
+E2E_DB_NAME="${E2E_DATABASE_URL##*/}"
+E2E_DB_NAME="${E2E_DB_NAME%%\?*}"
+
+PORT_BASE="${E2E_PORT_BASE:-18000}"
+GW_PORT=$PORT_BASE
+MODEL_PORT=$((PORT_BASE + 1))
+WORKER_PORT=$((PORT_BASE + 2))
+LOGDIR="$OUT/logs"
+rm -rf "$OUT"
+mkdir -p "$LOGDIR"
+
+pids=()
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  psql "$(_admin_url "$DATABASE_URL")" -qc "DROP DATABASE IF EXISTS \"$E2E_DB_NAME\" WITH (FORCE)" >/dev/null 2>&1 || true
+  if [ "$rc" != 0 ]; then
+    echo "[frontend] e2e failed (exit $rc); service logs:" >&2
+    for f in "$LOGDIR"/*.log; do [ -f "$f" ] && { echo "--- $f (last 30 lines)" >&2; tail -n 30 "$f" >&2; }; done
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT INT TERM
+
+start() { # name binary [env...]
+  local name=$1 bin=$2
+  shift 2
+  env "$@" RUST_LOG="${RUST_LOG:-info}" "$BIN/$bin" >"$LOGDIR/$name.log" 2>&1 &
+  pids+=($!)
+}
+
+wait_healthy() { # name port
+  local name=$1 port=$2
+  for _ in $(seq 1 150); do
+    curl -fsS --max-time 1 "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
+    for pid in "${pids[@]}"; do
+      kill -0 "$pid" 2>/dev/null || die "a service exited during start-up (waiting for $name)"
+    done
+    sleep 0.2
+  done
+  die "$name did not become healthy on :$port"
+}
+
+step "starting services on :$GW_PORT-:$WORKER_PORT"
+# Migrations first (when the gateway supports it), so the services start on a migrated schema.
+DATABASE_URL="$E2E_DATABASE_URL" "$BIN/gateway" --migrate-only >"$LOGDIR/migrate.log" 2>&1 || true
+
+start model model-service \
+  DATABASE_URL="$E2E_DATABASE_URL" MODEL_SERVICE_ADDR="127.0.0.1:$MODEL_PORT" PROVIDER=mock \
+  MOCK_FIRST_TOKEN_DELAY_MS="${MOCK_FIRST_TOKEN_DELAY_MS:-60}" MOCK_TOKEN_DELAY_MS="${MOCK_TOKEN_DELAY_MS:-30}"
+wait_healthy model-service "$MODEL_PORT"
+start worker worker-service \
+  DATABASE_URL="$E2E_DATABASE_URL" WORKER_SERVICE_ADDR="127.0.0.1:$WORKER_PORT" \
+  MODEL_SERVICE_URL="http://127.0.0.1:$MODEL_PORT"
+wait_healthy worker-service "$WORKER_PORT"
+start gateway gateway \
+  DATABASE_URL="$E2E_DATABASE_URL" GATEWAY_ADDR="127.0.0.1:$GW_PORT" \
+  MODEL_SERVICE_URL="http://127.0.0.1:$MODEL_PORT" WORKER_SERVICE_URL="http://127.0.0.1:$WORKER_PORT" \
+  FRONTEND_DIR="$FE/dist" DOCS_ROOT="$ROOT"
+wait_healthy gateway "$GW_PORT"
+
+step "browser tests (playwright-core + $CHROMIUM)"
+cd "$FE"
+E2E_BASE_URL="http://127.0.0.1:$GW_PORT" E2E_OUT="$OUT" CHROMIUM="$CHROMIUM" \
+  node --test --test-reporter=spec --test-concurrency=1 e2e/run.mjs
+step "screenshots: $(ls "$OUT"/*.png 2>/dev/null | tr '\n' ' ')"
