@@ -1,44 +1,119 @@
-//! Sable worker-service.
+//! Sable worker-service: owns the `batch_jobs` queue.
+//!
+//! It accepts job submissions over HTTP (202), and every process also runs a [`queue::Worker`]
+//! that claims jobs with `FOR UPDATE SKIP LOCKED`, calls the model service per prompt, and
+//! writes each result into its slot as it lands. Any number of processes may share one
+//! database.
 
 pub mod config;
+pub mod job_repo;
+pub mod model_client;
+pub mod queue;
+pub mod routes;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
-use common::health::HealthResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use common::http::ServiceClient;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::queue::{QueueConfig, Worker};
 
 pub const SERVICE_NAME: &str = "worker-service";
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
+    pub db: PgPool,
+    pub model: ServiceClient,
+    /// This process's name in job leases.
+    pub worker_id: Arc<str>,
 }
 
+impl AppState {
+    pub fn new(config: Config, db: PgPool) -> Self {
+        let http = common::http::build_client(&config.http);
+        let model = ServiceClient::new(
+            http,
+            &config.model_service_url,
+            "model service",
+            config.http.request_timeout(),
+        );
+        let worker_id: Arc<str> = config.worker_id().into();
+        Self {
+            config: Arc::new(config),
+            db,
+            model,
+            worker_id,
+        }
+    }
+
+    pub fn queue_config(&self) -> QueueConfig {
+        QueueConfig::from_config(&self.config, self.worker_id.to_string())
+    }
+}
+
+/// The HTTP API; tests mount exactly this.
 pub fn app(state: AppState) -> Router {
     let router = Router::new()
-        .route("/health", get(health))
+        .route("/health", get(routes::health::health))
+        .route("/health/ready", get(routes::health::ready))
         .route("/metrics", get(common::metrics::render))
+        .route("/jobs", post(routes::jobs::submit).get(routes::jobs::list))
+        .route("/jobs/{job_id}", get(routes::jobs::get))
+        .route("/jobs/{job_id}/cancel", post(routes::jobs::cancel))
         .with_state(state);
     common::server::with_common_layers(router)
 }
 
-async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
-    Json(HealthResponse::healthy(SERVICE_NAME, &state.config.service.environment))
+/// Validates the config, connects to the database and applies migrations (idempotent; sqlx
+/// serialises concurrent migrators with an advisory lock).
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    let db = common::db::connect(&config.database).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot connect to the database at {}: {e}. Start one with `make db-up` (Docker) or set DATABASE_URL",
+            common::db::redact_url(&config.database.database_url)
+        )
+    })?;
+    if !config.skip_migrations {
+        common::db::migrate(&db).await?;
+    }
+    Ok(AppState::new(config, db))
+}
+
+/// Starts this process's queue worker (claims until `shutdown` is cancelled).
+pub fn start_worker(state: &AppState, shutdown: CancellationToken) -> Worker {
+    Worker::start(state.db.clone(), state.model.clone(), state.queue_config(), shutdown)
+}
+
+/// Serves the API and runs the worker until `shutdown`; then stops claiming, lets in-flight
+/// prompts finish within the grace period, releases unfinished jobs, and returns.
+pub async fn serve(state: AppState, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let grace = state.config.shutdown_grace();
+    let worker = (!state.config.worker_disabled).then(|| start_worker(&state, shutdown.clone()));
+    let served = common::server::serve(listener, app(state), shutdown, grace).await;
+    if let Some(worker) = worker {
+        // The worker enforces the grace period itself; the margin covers the final writes.
+        if tokio::time::timeout(grace + Duration::from_secs(5), worker.join()).await.is_err() {
+            tracing::warn!("worker did not stop in time; unreleased jobs return after their lease expires");
+        }
+    }
+    served?;
+    Ok(())
 }
 
 /// Builds the service from its config and serves until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     common::metrics::install();
     let shutdown = common::shutdown::install();
-    let grace = Duration::from_secs(config.service.shutdown_grace_secs);
     let listener = common::server::bind(config.addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, "worker-service listening");
-    let state = AppState { config: Arc::new(config) };
-    common::server::serve(listener, app(state), shutdown, grace).await?;
-    Ok(())
+    let state = build_state(config).await?;
+    tracing::info!(addr = %listener.local_addr()?, worker_id = %state.worker_id, "worker-service listening");
+    serve(state, listener, shutdown).await
 }

@@ -1,0 +1,530 @@
+//! Every SQL statement on `batch_jobs` and `batch_job_results`, in one place.
+//!
+//! Queue invariants kept here:
+//! - a claim is one short statement that commits at once (no transaction spans a model call);
+//! - every write by a worker is fenced by `(locked_by, attempts)`: the claim that produced it
+//!   must still hold the job, so a worker whose lease was taken over writes nothing;
+//! - a slot is written at most once (primary key `(job_id, idx)`), in the same statement that
+//!   moves the counters, so counters always equal the slots.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::schemas::{JobResponse, JobStatus, JobSubmission, PromptError};
+use sqlx::types::Json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// The channel idle workers LISTEN on; an insert trigger notifies it.
+pub const QUEUE_CHANNEL: &str = "batch_jobs";
+/// The channel a cancel request is announced on (payload: the job id).
+pub const CANCEL_CHANNEL: &str = "batch_jobs_cancel";
+
+const JOB_COLUMNS: &str = "
+    j.id, j.status, j.created_at, j.completed_at, j.total_prompts, j.completed_prompts,
+    j.failed_prompts, j.error, j.prompts, j.model, j.max_tokens, j.attempts, j.max_attempts,
+    j.cancel_requested, j.last_error, j.started_at, j.updated_at,
+    r.texts, r.text_idx, r.errors, r.error_idx";
+
+const RESULTS_JOIN: &str = "
+    LEFT JOIN LATERAL (
+        SELECT array_agg(text ORDER BY idx) FILTER (WHERE text IS NOT NULL) AS texts,
+               array_agg(idx ORDER BY idx) FILTER (WHERE text IS NOT NULL) AS text_idx,
+               array_agg(error ORDER BY idx) FILTER (WHERE error IS NOT NULL) AS errors,
+               array_agg(idx ORDER BY idx) FILTER (WHERE error IS NOT NULL) AS error_idx
+          FROM batch_job_results WHERE job_id = j.id
+    ) r ON true";
+
+#[derive(Debug, sqlx::FromRow)]
+struct JobRow {
+    id: Uuid,
+    status: String,
+    created_at: DateTime<Utc>,
+    completed_at: Option<DateTime<Utc>>,
+    total_prompts: i32,
+    completed_prompts: i32,
+    failed_prompts: i32,
+    error: Option<String>,
+    prompts: Json<Vec<String>>,
+    model: Option<String>,
+    max_tokens: i32,
+    attempts: i32,
+    max_attempts: i32,
+    cancel_requested: bool,
+    last_error: Option<String>,
+    started_at: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+    texts: Option<Vec<String>>,
+    text_idx: Option<Vec<i32>>,
+    errors: Option<Vec<String>>,
+    error_idx: Option<Vec<i32>>,
+}
+
+impl JobRow {
+    fn into_response(self) -> JobResponse {
+        let status = self.status.parse().unwrap_or(JobStatus::Failed);
+        let prompt_errors = self
+            .error_idx
+            .unwrap_or_default()
+            .into_iter()
+            .zip(self.errors.unwrap_or_default())
+            .map(|(index, message)| PromptError { index, message })
+            .collect();
+        JobResponse {
+            job_id: self.id,
+            status,
+            created_at: self.created_at,
+            completed_at: self.completed_at,
+            total_prompts: self.total_prompts,
+            completed_prompts: self.completed_prompts,
+            results: self.texts.unwrap_or_default(),
+            error: self.error,
+            prompts: self.prompts.0,
+            model: self.model,
+            max_tokens: Some(i64::from(self.max_tokens)),
+            failed_prompts: self.failed_prompts,
+            result_indexes: self.text_idx.unwrap_or_default(),
+            prompt_errors,
+            attempts: self.attempts,
+            max_attempts: self.max_attempts,
+            cancel_requested: self.cancel_requested,
+            last_error: self.last_error,
+            started_at: self.started_at,
+            updated_at: Some(self.updated_at),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// API side
+// ---------------------------------------------------------------------------------------------
+
+/// Inserts a pending job (the insert trigger wakes idle workers) and returns it.
+#[tracing::instrument(skip(pool, submission), fields(job_id = %id, prompts = submission.prompts.len()))]
+pub async fn insert(
+    pool: &PgPool,
+    id: Uuid,
+    submission: &JobSubmission,
+    max_attempts: i32,
+) -> Result<JobResponse, sqlx::Error> {
+    let model = submission
+        .model
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty());
+    let total = i32::try_from(submission.prompts.len()).unwrap_or(i32::MAX);
+    let max_tokens = i32::try_from(submission.max_tokens).unwrap_or(i32::MAX);
+    let row: JobRow = sqlx::query_as(&format!(
+        "WITH j AS (
+             INSERT INTO batch_jobs (id, status, model, max_tokens, prompts, total_prompts, max_attempts)
+             VALUES ($1, 'pending', $2, $3, $4, $5, $6)
+             RETURNING *
+         ),
+         r AS (SELECT NULL::text[] AS texts, NULL::int4[] AS text_idx, NULL::text[] AS errors, NULL::int4[] AS error_idx)
+         SELECT {JOB_COLUMNS} FROM j, r"
+    ))
+    .bind(id)
+    .bind(model)
+    .bind(max_tokens)
+    .bind(Json(&submission.prompts))
+    .bind(total)
+    .bind(max_attempts)
+    .fetch_one(pool)
+    .await?;
+    Ok(row.into_response())
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<JobResponse>, sqlx::Error> {
+    let row: Option<JobRow> = sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM batch_jobs j {RESULTS_JOIN} WHERE j.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(JobRow::into_response))
+}
+
+/// Newest first; `before` is the id of the last job of the previous page. Returns the page
+/// and the cursor of the next one (`None` on the last page).
+#[tracing::instrument(skip(pool))]
+pub async fn list(
+    pool: &PgPool,
+    limit: i64,
+    before: Option<Uuid>,
+) -> Result<(Vec<JobResponse>, Option<Uuid>), sqlx::Error> {
+    let rows: Vec<JobRow> = sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM batch_jobs j {RESULTS_JOIN}
+          WHERE $1::uuid IS NULL
+             OR (j.created_at, j.id) < (SELECT created_at, id FROM batch_jobs WHERE id = $1)
+          ORDER BY j.created_at DESC, j.id DESC
+          LIMIT $2"
+    ))
+    .bind(before)
+    .bind(limit + 1)
+    .fetch_all(pool)
+    .await?;
+    let mut jobs: Vec<JobResponse> = rows.into_iter().map(JobRow::into_response).collect();
+    let next = if jobs.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
+        jobs.pop();
+        jobs.last().map(|j| j.job_id)
+    } else {
+        None
+    };
+    Ok((jobs, next))
+}
+
+/// What a cancel request did.
+#[derive(Debug)]
+pub enum CancelOutcome {
+    NotFound,
+    /// The job had already finished (its status).
+    AlreadyFinished(JobStatus),
+    /// Pending: cancelled at once. Running: cancel requested (the worker is told).
+    Accepted { was_running: bool },
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<CancelOutcome, sqlx::Error> {
+    let was: Option<(String,)> = sqlx::query_as(
+        "UPDATE batch_jobs j
+            SET status = CASE WHEN j.status = 'pending' THEN 'cancelled' ELSE j.status END,
+                completed_at = CASE WHEN j.status = 'pending' THEN now() ELSE j.completed_at END,
+                cancel_requested = true,
+                updated_at = now()
+           FROM (SELECT id, status FROM batch_jobs WHERE id = $1 FOR UPDATE) old
+          WHERE j.id = old.id AND old.status IN ('pending', 'running')
+          RETURNING old.status",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    match was {
+        Some((status,)) => {
+            let was_running = status == "running";
+            if was_running {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(CANCEL_CHANNEL)
+                    .bind(id.to_string())
+                    .execute(pool)
+                    .await?;
+            }
+            Ok(CancelOutcome::Accepted { was_running })
+        }
+        None => {
+            let status: Option<(String,)> = sqlx::query_as("SELECT status FROM batch_jobs WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            Ok(match status {
+                None => CancelOutcome::NotFound,
+                Some((s,)) => CancelOutcome::AlreadyFinished(s.parse().unwrap_or(JobStatus::Failed)),
+            })
+        }
+    }
+}
+
+/// Jobs waiting to be claimed (for the queue-depth gauge).
+pub async fn pending_count(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM batch_jobs WHERE status = 'pending'").fetch_one(pool).await?;
+    Ok(n)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queue side
+// ---------------------------------------------------------------------------------------------
+
+/// A job a worker has just claimed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedJob {
+    pub id: Uuid,
+    pub prompts: Json<Vec<String>>,
+    pub model: Option<String>,
+    pub max_tokens: i32,
+    /// This claim's attempt number: the fencing token of every write.
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub total_prompts: i32,
+    /// Slots already written by earlier attempts.
+    pub filled: i32,
+}
+
+/// Claims up to `limit` jobs: pending ones that are due, and running ones whose lease has
+/// expired (their worker died). One statement, committed at once.
+#[tracing::instrument(skip(pool))]
+pub async fn claim(
+    pool: &PgPool,
+    worker: &str,
+    lease: Duration,
+    limit: i64,
+) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE batch_jobs j
+            SET status = 'running',
+                attempts = j.attempts + 1,
+                locked_by = $1,
+                locked_until = now() + make_interval(secs => $2),
+                started_at = COALESCE(j.started_at, now()),
+                updated_at = now()
+          WHERE j.id IN (
+                SELECT id FROM batch_jobs
+                 WHERE status IN ('pending', 'running')
+                   AND ((status = 'pending' AND next_attempt_at <= now())
+                        OR (status = 'running' AND COALESCE(locked_until, '-infinity') < now()))
+                   AND NOT cancel_requested
+                   AND attempts < max_attempts
+                 ORDER BY created_at
+                 LIMIT $3
+                 FOR UPDATE SKIP LOCKED)
+          RETURNING j.id, j.prompts, j.model, j.max_tokens, j.attempts, j.max_attempts,
+                    j.total_prompts, j.completed_prompts + j.failed_prompts AS filled",
+    )
+    .bind(worker)
+    .bind(lease.as_secs_f64())
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// A slot already written: its index and, for a failed prompt, the error.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FilledSlot {
+    pub job_id: Uuid,
+    pub idx: i32,
+    pub error: Option<String>,
+}
+
+/// The slots earlier attempts wrote, for jobs being resumed.
+pub async fn filled_slots(pool: &PgPool, jobs: &[Uuid]) -> Result<Vec<FilledSlot>, sqlx::Error> {
+    sqlx::query_as("SELECT job_id, idx, error FROM batch_job_results WHERE job_id = ANY($1) ORDER BY job_id, idx")
+        .bind(jobs)
+        .fetch_all(pool)
+        .await
+}
+
+/// One held job as seen by the heartbeat.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LeaseState {
+    pub id: Uuid,
+    pub attempts: i32,
+    pub cancel_requested: bool,
+}
+
+/// Extends the lease of every job `worker` still holds among `jobs`; jobs missing from the
+/// answer were lost (taken over after an expired lease).
+#[tracing::instrument(skip(pool, jobs), fields(jobs = jobs.len()))]
+pub async fn heartbeat(
+    pool: &PgPool,
+    worker: &str,
+    lease: Duration,
+    jobs: &[Uuid],
+) -> Result<Vec<LeaseState>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE batch_jobs
+            SET locked_until = now() + make_interval(secs => $2)
+          WHERE id = ANY($3) AND locked_by = $1 AND status = 'running'
+          RETURNING id, attempts, cancel_requested",
+    )
+    .bind(worker)
+    .bind(lease.as_secs_f64())
+    .bind(jobs)
+    .fetch_all(pool)
+    .await
+}
+
+/// One prompt's outcome to record.
+#[derive(Debug, Clone)]
+pub struct SlotWrite {
+    pub idx: i32,
+    pub text: Option<String>,
+    pub error: Option<String>,
+}
+
+/// How a job ends when its last slot is written (or when it is stopped).
+#[derive(Debug, Clone)]
+pub struct Finish {
+    pub status: JobStatus,
+    pub error: Option<String>,
+}
+
+/// Result of a fenced write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fenced {
+    /// Written; `cancel_requested` tells the worker to stop after its in-flight prompts.
+    Written { cancel_requested: bool },
+    /// The claim no longer holds the job: nothing was written.
+    LeaseLost,
+}
+
+/// Writes `slots` and moves the counters in one statement, fenced by the claim; with
+/// `finish`, the same statement ends the job and releases the lease.
+#[tracing::instrument(skip(pool, slots, finish), fields(job_id = %job, slots = slots.len()))]
+pub async fn write_slots(
+    pool: &PgPool,
+    job: Uuid,
+    worker: &str,
+    attempt: i32,
+    slots: &[SlotWrite],
+    finish: Option<&Finish>,
+) -> Result<Fenced, sqlx::Error> {
+    let idx: Vec<i32> = slots.iter().map(|s| s.idx).collect();
+    let texts: Vec<Option<String>> = slots.iter().map(|s| s.text.clone()).collect();
+    let errors: Vec<Option<String>> = slots.iter().map(|s| s.error.clone()).collect();
+    let ok = i32::try_from(slots.iter().filter(|s| s.text.is_some()).count()).unwrap_or(0);
+    let failed = i32::try_from(slots.len()).unwrap_or(0) - ok;
+    let row: Option<(bool, i64)> = sqlx::query_as(
+        "WITH job AS (
+             UPDATE batch_jobs
+                SET completed_prompts = completed_prompts + $4,
+                    failed_prompts = failed_prompts + $5,
+                    updated_at = now(),
+                    status = COALESCE($9::text, status),
+                    error = CASE WHEN $9::text IS NULL THEN error ELSE $10::text END,
+                    completed_at = CASE WHEN $9::text IS NULL THEN completed_at ELSE now() END,
+                    locked_by = CASE WHEN $9::text IS NULL THEN locked_by END,
+                    locked_until = CASE WHEN $9::text IS NULL THEN locked_until END
+              WHERE id = $1 AND locked_by = $2 AND attempts = $3 AND status = 'running'
+              RETURNING id, attempts, cancel_requested
+         ),
+         ins AS (
+             INSERT INTO batch_job_results (job_id, idx, text, error, attempt)
+             SELECT job.id, s.idx, s.text, s.error, job.attempts
+               FROM job, unnest($6::int4[], $7::text[], $8::text[]) AS s(idx, text, error)
+             RETURNING idx
+         )
+         SELECT job.cancel_requested, (SELECT count(*) FROM ins) FROM job",
+    )
+    .bind(job)
+    .bind(worker)
+    .bind(attempt)
+    .bind(ok)
+    .bind(failed)
+    .bind(&idx)
+    .bind(&texts)
+    .bind(&errors)
+    .bind(finish.map(|f| f.status.as_str()))
+    .bind(finish.and_then(|f| f.error.as_deref()))
+    .fetch_optional(pool)
+    .await?;
+    Ok(match row {
+        Some((cancel_requested, _)) => Fenced::Written { cancel_requested },
+        None => Fenced::LeaseLost,
+    })
+}
+
+/// Ends a held job without writing slots (cancelled, or failed after its attempts).
+#[tracing::instrument(skip(pool, finish), fields(job_id = %job, status = finish.status.as_str()))]
+pub async fn finish(
+    pool: &PgPool,
+    job: Uuid,
+    worker: &str,
+    attempt: i32,
+    finish: &Finish,
+) -> Result<Fenced, sqlx::Error> {
+    write_slots(pool, job, worker, attempt, &[], Some(finish)).await
+}
+
+/// Gives a held job back to the queue: `pending` again, due after `delay`, unless a cancel was
+/// requested meanwhile (then `cancelled`). `refund` gives the attempt back (graceful
+/// shutdown: the job did nothing wrong).
+#[tracing::instrument(skip(pool, last_error), fields(job_id = %job))]
+pub async fn release(
+    pool: &PgPool,
+    job: Uuid,
+    worker: &str,
+    attempt: i32,
+    delay: Duration,
+    last_error: Option<&str>,
+    refund: bool,
+) -> Result<Fenced, sqlx::Error> {
+    let row: Option<(bool,)> = sqlx::query_as(
+        "UPDATE batch_jobs
+            SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END,
+                completed_at = CASE WHEN cancel_requested THEN now() END,
+                attempts = attempts - $5,
+                next_attempt_at = now() + make_interval(secs => $4),
+                last_error = COALESCE($6, last_error),
+                locked_by = NULL,
+                locked_until = NULL,
+                updated_at = now()
+          WHERE id = $1 AND locked_by = $2 AND attempts = $3 AND status = 'running'
+          RETURNING cancel_requested",
+    )
+    .bind(job)
+    .bind(worker)
+    .bind(attempt)
+    .bind(delay.as_secs_f64())
+    .bind(i32::from(refund))
+    .bind(last_error)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match row {
+        Some((cancel_requested,)) => Fenced::Written { cancel_requested },
+        None => Fenced::LeaseLost,
+    })
+}
+
+/// What one reaper pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reaped {
+    /// Returned to `pending` (their worker stopped renewing the lease).
+    pub requeued: u64,
+    pub cancelled: u64,
+    pub failed: u64,
+}
+
+/// Handles running jobs whose lease expired: a requested cancel ends them `cancelled`, jobs
+/// out of attempts end `failed`, the rest go back to `pending` for any worker. Rows another
+/// worker is claiming right now are skipped.
+#[tracing::instrument(skip(pool))]
+pub async fn reap_expired(pool: &PgPool) -> Result<Reaped, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "WITH expired AS (
+             SELECT id FROM batch_jobs
+              WHERE status = 'running' AND COALESCE(locked_until, '-infinity') < now()
+              FOR UPDATE SKIP LOCKED
+         )
+         UPDATE batch_jobs j
+            SET status = CASE WHEN j.cancel_requested THEN 'cancelled'
+                              WHEN j.attempts >= j.max_attempts THEN 'failed'
+                              ELSE 'pending' END,
+                completed_at = CASE WHEN j.cancel_requested OR j.attempts >= j.max_attempts
+                                    THEN now() END,
+                error = CASE WHEN NOT j.cancel_requested AND j.attempts >= j.max_attempts
+                             THEN format('The job was interrupted %s times (its worker stopped responding); giving up.', j.attempts)
+                             ELSE j.error END,
+                last_error = CASE WHEN j.cancel_requested THEN j.last_error
+                                  ELSE 'The worker running the job stopped responding.' END,
+                next_attempt_at = now(),
+                locked_by = NULL,
+                locked_until = NULL,
+                updated_at = now()
+           FROM expired
+          WHERE j.id = expired.id
+          RETURNING j.status",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut reaped = Reaped::default();
+    for (status,) in rows {
+        match status.as_str() {
+            "pending" => reaped.requeued += 1,
+            "cancelled" => reaped.cancelled += 1,
+            _ => reaped.failed += 1,
+        }
+    }
+    if reaped.requeued > 0 {
+        notify_queue(pool).await?;
+    }
+    Ok(reaped)
+}
+
+/// Wakes idle workers (used when jobs become claimable other than by insert).
+pub async fn notify_queue(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(QUEUE_CHANNEL)
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
