@@ -12,9 +12,10 @@ use common::schemas::{GenerateRequest, GenerateResponse, Usage};
 use common::validation::FieldError;
 use common::{AppError, AppResult};
 use serde::Deserialize;
-use serde_json::json;
 use uuid::Uuid;
 
+use crate::chat::DEFAULT_USER_ID;
+use crate::chat_repo::{self, AssistantMeta};
 use crate::state::AppState;
 
 /// A generation that belongs to a chat session.
@@ -49,9 +50,9 @@ pub async fn begin(
             "Input should be a valid UUID",
         ))
     })?;
-    let context = chat_store::load_context(
+    let context = chat_repo::load_context(
         &state.db,
-        chat_store::DEFAULT_USER_ID,
+        DEFAULT_USER_ID,
         session_id,
         state.config.context_budget_chars,
     )
@@ -60,7 +61,7 @@ pub async fn begin(
         request.system_prompt = context.system_prompt;
     }
     request.messages = Some(context.turns);
-    chat_store::store_user_turn(&state.db, session_id, &request.prompt).await?;
+    chat_repo::store_user_turn(&state.db, DEFAULT_USER_ID, session_id, &request.prompt).await?;
     Ok(Some(Conversation {
         session_id,
         requested_model: request.requested_model().unwrap_or_default().to_owned(),
@@ -72,14 +73,15 @@ impl Conversation {
     /// turn stays, and the client saw the error).
     pub async fn finish_sync(self, state: &AppState, result: &AppResult<GenerateResponse>) {
         let Ok(response) = result else { return };
-        let meta = json!({
-            "model": response.model,
-            "latency_ms": response.latency_ms,
-            "ttft_ms": response.latency_ms,
-            "usage": response.usage,
-            "finish_reason": response.finish_reason.as_deref().unwrap_or("stop"),
-            "stopped": false,
-        });
+        let meta = AssistantMeta {
+            model: Some(response.model.clone()),
+            latency_ms: response.latency_ms,
+            ttft_ms: None,
+            usage: Some(response.usage),
+            finish_reason: Some(response.finish_reason.clone().unwrap_or_else(|| "stop".to_owned())),
+            stopped: false,
+            error: None,
+        };
         store_assistant(state, self.session_id, &response.text, meta).await;
     }
 
@@ -142,39 +144,29 @@ impl Recorder {
         self.outcome = Outcome::Failed(message.to_owned());
     }
 
-    fn assistant_meta(&self) -> serde_json::Value {
+    fn assistant_meta(&self) -> AssistantMeta {
         let ms = |d: std::time::Duration| (d.as_secs_f64() * 100_000.0).round() / 100.0;
-        let model = self
-            .meta
-            .model
-            .clone()
-            .unwrap_or_else(|| self.conversation.requested_model.clone());
-        let usage = self
-            .meta
-            .usage
-            .unwrap_or_else(|| Usage::new(0, self.tokens));
-        let stopped = self.outcome == Outcome::Streaming;
-        let finish_reason = match &self.outcome {
-            Outcome::Streaming => "stopped".to_owned(),
-            Outcome::Failed(_) => "error".to_owned(),
-            Outcome::Done => self
-                .meta
-                .finish_reason
-                .clone()
-                .unwrap_or_else(|| "stop".to_owned()),
-        };
-        let mut meta = json!({
-            "model": model,
-            "latency_ms": ms(self.started.elapsed()),
-            "ttft_ms": self.first_token_at.map(|t| ms(t - self.started)),
-            "usage": usage,
-            "finish_reason": finish_reason,
-            "stopped": stopped,
+        let model = self.meta.model.clone().or_else(|| {
+            Some(self.conversation.requested_model.clone()).filter(|m| !m.is_empty())
         });
-        if let Outcome::Failed(message) = &self.outcome {
-            meta["error"] = json!(message);
+        let (stopped, finish_reason, error) = match &self.outcome {
+            Outcome::Streaming => (true, "stopped".to_owned(), None),
+            Outcome::Failed(message) => (false, "error".to_owned(), Some(message.clone())),
+            Outcome::Done => (
+                false,
+                self.meta.finish_reason.clone().unwrap_or_else(|| "stop".to_owned()),
+                None,
+            ),
+        };
+        AssistantMeta {
+            model,
+            latency_ms: ms(self.started.elapsed()),
+            ttft_ms: self.first_token_at.map(|t| ms(t - self.started)),
+            usage: Some(self.meta.usage.unwrap_or_else(|| Usage::new(0, self.tokens))),
+            finish_reason: Some(finish_reason),
+            stopped,
+            error,
         }
-        meta
     }
 }
 
@@ -202,50 +194,11 @@ impl Drop for Recorder {
     }
 }
 
-async fn store_assistant(state: &AppState, session_id: Uuid, text: &str, meta: serde_json::Value) {
-    if let Err(e) = chat_store::store_assistant_turn(&state.db, session_id, text, meta).await {
+async fn store_assistant(state: &AppState, session_id: Uuid, text: &str, meta: AssistantMeta) {
+    if let Err(e) =
+        chat_repo::store_assistant_turn(&state.db, DEFAULT_USER_ID, session_id, text, meta).await
+    {
         tracing::error!(error = ?e, %session_id, "could not store the assistant turn");
     }
 }
 
-/// Temporary seam until the chat repository lands: session-bound generation is refused with
-/// a clear error instead of silently ignoring the session.
-mod chat_store {
-    use common::schemas::ChatTurn;
-    use common::validation::FieldError;
-    use common::{AppError, AppResult};
-    use sqlx::PgPool;
-    use uuid::Uuid;
-
-    pub const DEFAULT_USER_ID: Uuid = Uuid::from_u128(1);
-
-    pub struct SessionContext {
-        pub system_prompt: Option<String>,
-        pub turns: Vec<ChatTurn>,
-    }
-
-    fn unsupported() -> AppError {
-        AppError::validation(FieldError::new(
-            "unsupported",
-            &["body", "session_id"],
-            "session_id is not supported by this build yet",
-        ))
-    }
-
-    pub async fn load_context(_: &PgPool, _: Uuid, _: Uuid, _: usize) -> AppResult<SessionContext> {
-        Err(unsupported())
-    }
-
-    pub async fn store_user_turn(_: &PgPool, _: Uuid, _: &str) -> AppResult<Uuid> {
-        Err(unsupported())
-    }
-
-    pub async fn store_assistant_turn(
-        _: &PgPool,
-        _: Uuid,
-        _: &str,
-        _: serde_json::Value,
-    ) -> AppResult<Uuid> {
-        Err(unsupported())
-    }
-}
