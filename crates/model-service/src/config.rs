@@ -1,9 +1,15 @@
 //! model-service configuration: every flag is also an environment variable (`--help` lists them).
+//!
+//! [`Config`] is what clap parses; [`Config::resolve`] turns it into the provider settings the
+//! service runs with (preset, base URL, key, models), failing fast with one clear sentence when
+//! the combination cannot work (e.g. `PROVIDER=groq` without `GROQ_API_KEY`).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use clap::Parser;
-use common::config::ServiceArgs;
+use clap::{Parser, ValueEnum};
+use common::config::{split_list, Secret, ServiceArgs};
+use common::telemetry::LogFormat;
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "model-service", version, about = "Sable model-service")]
@@ -12,6 +18,427 @@ pub struct Config {
     #[arg(long, env = "MODEL_SERVICE_ADDR", default_value = "0.0.0.0:8001")]
     pub addr: SocketAddr,
 
+    /// Model provider: `auto` (groq if GROQ_API_KEY is set, else openai if OPENAI_API_KEY is
+    /// set, else mock), `mock`, `groq`, `openai` (any OpenAI-compatible server) or `ollama`.
+    #[arg(long, env = "PROVIDER", value_enum, default_value = "auto")]
+    pub provider: ProviderChoice,
+
+    /// API key for Groq (selects the groq preset when PROVIDER=auto). Never logged.
+    #[arg(
+        long,
+        env = "GROQ_API_KEY",
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub groq_api_key: Secret,
+
+    /// API key for OpenAI or another OpenAI-compatible server. Never logged.
+    #[arg(
+        long,
+        env = "OPENAI_API_KEY",
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub openai_api_key: Secret,
+
+    /// Base URL of the OpenAI-compatible API (e.g. http://localhost:8000/v1 for vLLM);
+    /// overrides the preset's URL.
+    #[arg(long, env = "OPENAI_BASE_URL")]
+    pub openai_base_url: Option<String>,
+
+    /// Model used when a request names none; overrides the preset's default.
+    #[arg(long, env = "DEFAULT_MODEL")]
+    pub default_model: Option<String>,
+
+    /// Model tried once when the primary fails before its first token; empty means no
+    /// fallback. Overrides the preset's fallback.
+    #[arg(long, env = "FALLBACK_MODEL")]
+    pub fallback_model: Option<String>,
+
+    /// Extra model ids to list in GET /api/v1/models (comma-separated); overrides the
+    /// preset's extra list. Any model id is accepted in requests regardless.
+    #[arg(long, env = "MODELS")]
+    pub models: Option<String>,
+
+    /// Mock provider: milliseconds before the first token (0 for benchmarks).
+    #[arg(long, env = "MOCK_FIRST_TOKEN_DELAY_MS", default_value_t = 150)]
+    pub mock_first_token_delay_ms: u64,
+
+    /// Mock provider: milliseconds between tokens (0 for benchmarks).
+    #[arg(long, env = "MOCK_TOKEN_DELAY_MS", default_value_t = 40)]
+    pub mock_token_delay_ms: u64,
+
+    /// Seconds allowed to open a TCP/TLS connection to the provider.
+    #[arg(long, env = "PROVIDER_CONNECT_TIMEOUT_SECS", default_value_t = 5.0)]
+    pub provider_connect_timeout_secs: f64,
+
+    /// Seconds allowed for one whole non-streaming provider call.
+    #[arg(long, env = "PROVIDER_TIMEOUT_SECS", default_value_t = 120.0)]
+    pub provider_timeout_secs: f64,
+
+    /// Seconds allowed from sending a streaming request to receiving its first token.
+    #[arg(long, env = "FIRST_TOKEN_TIMEOUT_SECS", default_value_t = 30.0)]
+    pub first_token_timeout_secs: f64,
+
+    /// Seconds a provider stream may stay silent between tokens before it is abandoned.
+    #[arg(long, env = "IDLE_TIMEOUT_SECS", default_value_t = 30.0)]
+    pub idle_timeout_secs: f64,
+
+    /// Attempts per model (first try included) on 429, 5xx, timeouts and connection errors.
+    #[arg(long, env = "RETRY_MAX_ATTEMPTS", default_value_t = 3)]
+    pub retry_max_attempts: u32,
+
+    /// Base delay of the exponential backoff between attempts, in milliseconds (jittered,
+    /// doubled per attempt, capped at 5 s; a provider's Retry-After wins, capped at 10 s).
+    #[arg(long, env = "RETRY_BASE_DELAY_MS", default_value_t = 200)]
+    pub retry_base_delay_ms: u64,
+
     #[command(flatten)]
     pub service: ServiceArgs,
+}
+
+/// The `PROVIDER` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderChoice {
+    Auto,
+    Mock,
+    Groq,
+    Openai,
+    Ollama,
+}
+
+/// The resolved provider the service runs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderSettings {
+    Mock,
+    OpenAiCompatible {
+        /// Base URL, without a trailing slash (e.g. `https://api.groq.com/openai/v1`).
+        base_url: String,
+        /// Whether to send `max_completion_tokens` (OpenAI) rather than the older, more widely
+        /// supported `max_tokens` (Groq, Ollama, vLLM).
+        max_completion_tokens: bool,
+    },
+}
+
+/// Everything [`Config::resolve`] decides: which provider, which models.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// Preset name reported by `/api/v1/models`: `mock`, `groq`, `openai`, `ollama`.
+    pub provider_name: &'static str,
+    pub settings: ProviderSettings,
+    pub api_key: Secret,
+    pub default_model: String,
+    pub fallback_model: Option<String>,
+    pub extra_models: Vec<String>,
+}
+
+struct Preset {
+    name: &'static str,
+    base_url: &'static str,
+    default_model: &'static str,
+    fallback_model: Option<&'static str>,
+    extra_models: &'static [&'static str],
+}
+
+const MOCK: Preset = Preset {
+    name: "mock",
+    base_url: "",
+    default_model: "llama-3.3-70b-versatile",
+    fallback_model: Some("llama-3.1-8b-instant"),
+    extra_models: &["mixtral-8x7b-32768", "openai/gpt-oss-120b"],
+};
+
+const GROQ: Preset = Preset {
+    name: "groq",
+    base_url: "https://api.groq.com/openai/v1",
+    default_model: "llama-3.3-70b-versatile",
+    fallback_model: Some("llama-3.1-8b-instant"),
+    extra_models: &["openai/gpt-oss-120b"],
+};
+
+const OPENAI: Preset = Preset {
+    name: "openai",
+    base_url: "https://api.openai.com/v1",
+    default_model: "gpt-4o-mini",
+    fallback_model: None,
+    extra_models: &[],
+};
+
+const OLLAMA: Preset = Preset {
+    name: "ollama",
+    base_url: "http://localhost:11434/v1",
+    default_model: "llama3.2",
+    fallback_model: None,
+    extra_models: &[],
+};
+
+impl Config {
+    /// A mock-provider config with zero delays, fast retries and short timeouts, listening on
+    /// `127.0.0.1:0`: what other crates' tests start in-process. Reads no environment.
+    pub fn for_tests() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            provider: ProviderChoice::Mock,
+            groq_api_key: Secret::default(),
+            openai_api_key: Secret::default(),
+            openai_base_url: None,
+            default_model: None,
+            fallback_model: None,
+            models: None,
+            mock_first_token_delay_ms: 0,
+            mock_token_delay_ms: 0,
+            provider_connect_timeout_secs: 2.0,
+            provider_timeout_secs: 10.0,
+            first_token_timeout_secs: 10.0,
+            idle_timeout_secs: 10.0,
+            retry_max_attempts: 3,
+            retry_base_delay_ms: 10,
+            service: ServiceArgs {
+                environment: "test".to_owned(),
+                log_format: LogFormat::Pretty,
+                log_filter: "info".to_owned(),
+                shutdown_grace_secs: 1,
+            },
+        }
+    }
+
+    /// Decides provider, URL, key and models from the settings and presets.
+    pub fn resolve(&self) -> anyhow::Result<Resolved> {
+        let choice = match self.provider {
+            ProviderChoice::Auto if !self.groq_api_key.is_empty() => ProviderChoice::Groq,
+            ProviderChoice::Auto if !self.openai_api_key.is_empty() => ProviderChoice::Openai,
+            ProviderChoice::Auto => ProviderChoice::Mock,
+            other => other,
+        };
+        let (preset, api_key) = match choice {
+            ProviderChoice::Mock | ProviderChoice::Auto => (&MOCK, Secret::default()),
+            ProviderChoice::Groq => {
+                if self.groq_api_key.is_empty() {
+                    anyhow::bail!("PROVIDER=groq needs GROQ_API_KEY to be set");
+                }
+                (&GROQ, self.groq_api_key.clone())
+            }
+            ProviderChoice::Openai => {
+                if self.openai_api_key.is_empty() && self.base_url_override().is_none() {
+                    anyhow::bail!(
+                        "PROVIDER=openai needs OPENAI_API_KEY, or OPENAI_BASE_URL for a server without keys"
+                    );
+                }
+                (&OPENAI, self.openai_api_key.clone())
+            }
+            ProviderChoice::Ollama => (&OLLAMA, self.openai_api_key.clone()),
+        };
+
+        let settings = if preset.name == MOCK.name {
+            ProviderSettings::Mock
+        } else {
+            let base_url = self
+                .base_url_override()
+                .unwrap_or(preset.base_url)
+                .trim_end_matches('/')
+                .to_owned();
+            if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+                anyhow::bail!("OPENAI_BASE_URL must start with http:// or https://");
+            }
+            ProviderSettings::OpenAiCompatible {
+                base_url,
+                max_completion_tokens: preset.name == OPENAI.name
+                    && self.base_url_override().is_none(),
+            }
+        };
+
+        let default_model = self
+            .default_model
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .unwrap_or(preset.default_model)
+            .to_owned();
+        let fallback_model = match self.fallback_model.as_deref() {
+            Some(explicit) => Some(explicit.trim())
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned),
+            None => preset.fallback_model.map(str::to_owned),
+        }
+        .filter(|f| *f != default_model);
+        let extra_models = match self.models.as_deref() {
+            Some(list) => split_list(list),
+            None => preset
+                .extra_models
+                .iter()
+                .map(|m| (*m).to_owned())
+                .collect(),
+        };
+
+        Ok(Resolved {
+            provider_name: preset.name,
+            settings,
+            api_key,
+            default_model,
+            fallback_model,
+            extra_models,
+        })
+    }
+
+    fn base_url_override(&self) -> Option<&str> {
+        self.openai_base_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        secs(self.provider_connect_timeout_secs)
+    }
+    pub fn provider_timeout(&self) -> Duration {
+        secs(self.provider_timeout_secs)
+    }
+    pub fn first_token_timeout(&self) -> Duration {
+        secs(self.first_token_timeout_secs)
+    }
+    pub fn idle_timeout(&self) -> Duration {
+        secs(self.idle_timeout_secs)
+    }
+}
+
+/// Seconds as a duration; nonsense (negative, NaN) becomes a small positive value rather than
+/// a panic, and huge values are capped at a day.
+fn secs(value: f64) -> Duration {
+    if value.is_finite() && value > 0.0 {
+        Duration::from_secs_f64(value.min(86_400.0))
+    } else {
+        Duration::from_millis(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> Config {
+        let mut c = Config::for_tests();
+        // Only the fields the tests touch; everything else keeps the test defaults.
+        for pair in args.chunks(2) {
+            let value = pair[1].to_owned();
+            match pair[0] {
+                "provider" => {
+                    c.provider = ProviderChoice::from_str(&value, true).unwrap();
+                }
+                "groq" => c.groq_api_key = value.as_str().into(),
+                "openai" => c.openai_api_key = value.as_str().into(),
+                "base" => c.openai_base_url = Some(value),
+                "default" => c.default_model = Some(value),
+                "fallback" => c.fallback_model = Some(value),
+                "models" => c.models = Some(value),
+                other => panic!("unknown test key {other}"),
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn auto_without_keys_is_the_mock_with_the_reference_models() {
+        let r = config(&["provider", "auto"]).resolve().unwrap();
+        assert_eq!(r.provider_name, "mock");
+        assert_eq!(r.settings, ProviderSettings::Mock);
+        assert_eq!(r.default_model, "llama-3.3-70b-versatile");
+        assert_eq!(r.fallback_model.as_deref(), Some("llama-3.1-8b-instant"));
+    }
+
+    #[test]
+    fn auto_prefers_groq_then_openai() {
+        let r = config(&["provider", "auto", "groq", "gsk", "openai", "sk"])
+            .resolve()
+            .unwrap();
+        assert_eq!(r.provider_name, "groq");
+        assert_eq!(r.api_key.expose(), "gsk");
+        let r = config(&["provider", "auto", "openai", "sk"])
+            .resolve()
+            .unwrap();
+        assert_eq!(r.provider_name, "openai");
+        assert_eq!(r.default_model, "gpt-4o-mini");
+        assert_eq!(r.fallback_model, None);
+        assert_eq!(
+            r.settings,
+            ProviderSettings::OpenAiCompatible {
+                base_url: "https://api.openai.com/v1".into(),
+                max_completion_tokens: true
+            }
+        );
+    }
+
+    #[test]
+    fn explicit_settings_override_presets() {
+        let r = config(&[
+            "provider",
+            "groq",
+            "groq",
+            "k",
+            "base",
+            "http://127.0.0.1:9/v1/",
+            "default",
+            "a",
+            "fallback",
+            "b",
+            "models",
+            "c, d",
+        ])
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            r.settings,
+            ProviderSettings::OpenAiCompatible {
+                base_url: "http://127.0.0.1:9/v1".into(),
+                max_completion_tokens: false
+            }
+        );
+        assert_eq!(
+            (r.default_model.as_str(), r.fallback_model.as_deref()),
+            ("a", Some("b"))
+        );
+        assert_eq!(r.extra_models, ["c", "d"]);
+    }
+
+    #[test]
+    fn empty_fallback_means_none_and_a_fallback_equal_to_the_default_is_dropped() {
+        let r = config(&["provider", "mock", "fallback", ""])
+            .resolve()
+            .unwrap();
+        assert_eq!(r.fallback_model, None);
+        let r = config(&["provider", "mock", "default", "x", "fallback", "x"])
+            .resolve()
+            .unwrap();
+        assert_eq!(r.fallback_model, None);
+    }
+
+    #[test]
+    fn ollama_needs_no_key() {
+        let r = config(&["provider", "ollama"]).resolve().unwrap();
+        assert_eq!(r.default_model, "llama3.2");
+        assert!(r.api_key.is_empty());
+    }
+
+    #[test]
+    fn missing_keys_fail_fast_with_one_sentence() {
+        let e = config(&["provider", "groq"]).resolve().unwrap_err();
+        assert!(e.to_string().contains("GROQ_API_KEY"));
+        assert!(config(&["provider", "openai"]).resolve().is_err());
+        assert!(
+            config(&["provider", "openai", "base", "http://127.0.0.1:1/v1"])
+                .resolve()
+                .is_ok()
+        );
+        assert!(
+            config(&["provider", "openai", "openai", "k", "base", "ftp://x"])
+                .resolve()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn timeouts_accept_fractions_and_reject_nonsense() {
+        assert_eq!(secs(0.25), Duration::from_millis(250));
+        assert_eq!(secs(-1.0), Duration::from_millis(1));
+        assert_eq!(secs(f64::NAN), Duration::from_millis(1));
+    }
 }

@@ -1,44 +1,152 @@
-//! Sable model-service.
+//! Sable model-service: turns generation requests into provider calls.
+//!
+//! - [`routes`]: `/health`, `/health/ready`, `/metrics`, `POST /inference`,
+//!   `POST /inference/stream` (SSE), `GET /api/v1/models`.
+//! - [`providers`]: the [`providers::Provider`] trait, the offline mock and the
+//!   OpenAI-compatible provider.
+//! - [`generation`]: model resolution, retry, fallback, deadlines, cancellation.
+//! - [`registry`]: default/fallback models and the models list; [`retry`]: backoff policy.
+//! - [`sse`]: the contract's SSE framing; [`stats`]: counters tests can observe.
+//!
+//! Embedding the service (e.g. in another crate's tests):
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let running = model_service::spawn(model_service::config::Config::for_tests()).await?;
+//! // … call http://{running.addr}/inference/stream, drop the response early …
+//! let seen = running
+//!     .state
+//!     .stats
+//!     .wait_for(std::time::Duration::from_secs(5), |s| s.streams_cancelled >= 1)
+//!     .await;
+//! assert!(seen.is_ok());
+//! # Ok(()) }
+//! ```
 
 pub mod config;
+pub mod generation;
+pub mod providers;
+pub mod registry;
+pub mod retry;
+mod routes;
+pub mod sse;
+pub mod stats;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
-use common::health::HealthResponse;
+use axum::Router;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::generation::{Generator, Timeouts};
+use crate::registry::ModelRegistry;
+use crate::retry::RetryPolicy;
+use crate::stats::GenerationStats;
 
 pub const SERVICE_NAME: &str = "model-service";
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
+    pub generator: Arc<Generator>,
+    /// Stream and token counters; see [`GenerationStats::snapshot`] and
+    /// [`GenerationStats::wait_for`].
+    pub stats: Arc<GenerationStats>,
+}
+
+/// Resolves the provider and models from `config` and builds the state. Fails with one clear
+/// sentence when the configuration cannot work (e.g. `PROVIDER=groq` without a key).
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    common::metrics::install();
+    let resolved = config.resolve()?;
+    let provider = providers::build(&config, &resolved)?;
+    let registry = ModelRegistry::from_resolved(&resolved);
+    let stats = Arc::new(GenerationStats::default());
+    let generator = Generator::new(
+        provider,
+        registry,
+        RetryPolicy::new(
+            config.retry_max_attempts,
+            Duration::from_millis(config.retry_base_delay_ms),
+        ),
+        Timeouts {
+            total: config.provider_timeout(),
+            first_token: config.first_token_timeout(),
+            idle: config.idle_timeout(),
+        },
+        stats.clone(),
+    );
+    tracing::info!(
+        provider = resolved.provider_name,
+        base_url = match &resolved.settings {
+            config::ProviderSettings::Mock => "-",
+            config::ProviderSettings::OpenAiCompatible { base_url, .. } => base_url.as_str(),
+        },
+        api_key = if resolved.api_key.is_empty() { "not set" } else { "set" },
+        default_model = %resolved.default_model,
+        fallback_model = resolved.fallback_model.as_deref().unwrap_or("none"),
+        "model provider configured"
+    );
+    Ok(AppState {
+        config: Arc::new(config),
+        generator: Arc::new(generator),
+        stats,
+    })
 }
 
 pub fn app(state: AppState) -> Router {
-    let router = Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(common::metrics::render))
-        .with_state(state);
-    common::server::with_common_layers(router)
-}
-
-async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
-    Json(HealthResponse::healthy(SERVICE_NAME, &state.config.service.environment))
+    common::server::with_common_layers(routes::router().with_state(state))
 }
 
 /// Builds the service from its config and serves until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    common::metrics::install();
     let shutdown = common::shutdown::install();
     let grace = Duration::from_secs(config.service.shutdown_grace_secs);
-    let listener = common::server::bind(config.addr).await?;
+    let addr = config.addr;
+    let state = build_state(config).await?;
+    let listener = common::server::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "model-service listening");
-    let state = AppState { config: Arc::new(config) };
     common::server::serve(listener, app(state), shutdown, grace).await?;
     Ok(())
+}
+
+/// A model service running in the current process (for tests and benchmarks).
+pub struct RunningService {
+    pub addr: SocketAddr,
+    /// The state the server uses: `state.stats` observes streams and tokens.
+    pub state: AppState,
+    /// Cancel to stop the server.
+    pub shutdown: CancellationToken,
+    pub handle: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningService {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Builds the state, binds `config.addr` (use port 0 for a free port) and serves in a
+/// background task.
+pub async fn spawn(config: Config) -> anyhow::Result<RunningService> {
+    let addr = config.addr;
+    let state = build_state(config).await?;
+    let listener = common::server::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let handle = tokio::spawn(common::server::serve(
+        listener,
+        app(state.clone()),
+        shutdown.clone(),
+        Duration::from_secs(1),
+    ));
+    Ok(RunningService {
+        addr,
+        state,
+        shutdown,
+        handle,
+    })
 }

@@ -1,0 +1,516 @@
+//! Turning a [`GenerateRequest`] into provider calls: model resolution, retry with backoff,
+//! fallback, deadlines, and cancellation accounting.
+//!
+//! Rules (contract §11, with the §17.2 defects fixed):
+//! - the requested model (or the default) is tried first; a retryable failure (429, 5xx,
+//!   timeout, connection) is retried per [`RetryPolicy`];
+//! - if it still fails **before its first token**, the fallback model is tried once, with the
+//!   same retry policy (not after an auth failure: the same key would be refused again);
+//! - once a token has been sent nothing is retried or replaced: the stream ends with an
+//!   error event, so no text is ever duplicated;
+//! - deadlines: a whole completion gets `PROVIDER_TIMEOUT_SECS`; a stream gets
+//!   `FIRST_TOKEN_TIMEOUT_SECS` to produce its first token and `IDLE_TIMEOUT_SECS` between
+//!   tokens;
+//! - dropping the stream returned by [`Generator::stream`] drops the provider stream (the mock
+//!   stops, HTTP requests are aborted) and counts a cancellation in [`GenerationStats`].
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::schemas::{GenerateRequest, GenerateResponse, DEFAULT_MAX_TOKENS};
+use common::AppError;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use tracing::Instrument;
+
+use crate::providers::{Completion, Delta, DeltaStream, Provider, ProviderError, ProviderRequest};
+use crate::registry::ModelRegistry;
+use crate::retry::RetryPolicy;
+use crate::stats::GenerationStats;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Whole non-streaming call.
+    pub total: Duration,
+    /// From opening a stream to its first token.
+    pub first_token: Duration,
+    /// Between two tokens of a stream.
+    pub idle: Duration,
+}
+
+/// One event of a generation stream, before SSE framing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEvent {
+    Token(String),
+    Done,
+    /// The failure message (may span lines; the SSE layer flattens it).
+    Error(String),
+}
+
+pub struct Generator {
+    provider: Arc<dyn Provider>,
+    registry: ModelRegistry,
+    retry: RetryPolicy,
+    timeouts: Timeouts,
+    stats: Arc<GenerationStats>,
+}
+
+impl Generator {
+    pub fn new(
+        provider: Arc<dyn Provider>,
+        registry: ModelRegistry,
+        retry: RetryPolicy,
+        timeouts: Timeouts,
+        stats: Arc<GenerationStats>,
+    ) -> Self {
+        Self {
+            provider,
+            registry,
+            retry,
+            timeouts,
+            stats,
+        }
+    }
+
+    pub fn registry(&self) -> &ModelRegistry {
+        &self.registry
+    }
+
+    pub fn provider_name(&self) -> &'static str {
+        self.provider.name()
+    }
+
+    fn provider_request(req: &GenerateRequest, model: &str) -> ProviderRequest {
+        ProviderRequest {
+            model: model.to_owned(),
+            system_prompt: req.system_prompt.clone().filter(|s| !s.trim().is_empty()),
+            messages: req.messages.clone().unwrap_or_default(),
+            prompt: req.prompt.clone(),
+            max_tokens: u32::try_from(req.max_tokens)
+                .unwrap_or(u32::try_from(DEFAULT_MAX_TOKENS).unwrap_or(1024)),
+            #[allow(clippy::cast_possible_truncation)]
+            temperature: req.temperature as f32,
+        }
+    }
+
+    /// A whole completion (`POST /inference`).
+    pub async fn complete(&self, req: &GenerateRequest) -> Result<GenerateResponse, AppError> {
+        let started = Instant::now();
+        let mut failures: Vec<(String, ProviderError)> = Vec::new();
+        for (i, model) in self
+            .registry
+            .candidates(req.requested_model())
+            .iter()
+            .enumerate()
+        {
+            if i > 0 {
+                note_fallback(&failures, model);
+            }
+            let preq = Self::provider_request(req, model);
+            let total = self.timeouts.total;
+            let result = self
+                .with_retry(model, || async {
+                    tokio::time::timeout(total, self.provider.complete(&preq))
+                        .await
+                        .unwrap_or_else(|_| Err(ProviderError::timeout("whole call", total)))
+                })
+                .await;
+            match result {
+                Ok(completion) => return Ok(self.response(completion, model, started)),
+                Err(e) => {
+                    let stop = !e.allows_fallback();
+                    failures.push((model.clone(), e));
+                    if stop {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(AppError::Inference(failure_message(false, &failures)))
+    }
+
+    fn response(&self, c: Completion, model: &str, started: Instant) -> GenerateResponse {
+        self.stats.tokens(u64::from(c.usage.completion_tokens));
+        let latency_ms = (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
+        GenerateResponse {
+            text: c.text,
+            model: if c.model.is_empty() {
+                model.to_owned()
+            } else {
+                c.model
+            },
+            usage: c.usage,
+            latency_ms,
+            finish_reason: c.finish_reason,
+        }
+    }
+
+    /// A streamed completion (`POST /inference/stream`). Ends with exactly one
+    /// [`StreamEvent::Done`] or [`StreamEvent::Error`].
+    pub fn stream(self: Arc<Self>, req: GenerateRequest) -> BoxStream<'static, StreamEvent> {
+        let span = tracing::Span::current();
+        async_stream::stream! {
+            let mut guard = StreamGuard::start(self.stats.clone(), span.clone());
+            let mut failures: Vec<(String, ProviderError)> = Vec::new();
+            let mut opened = None;
+            for (i, model) in self.registry.candidates(req.requested_model()).iter().enumerate() {
+                if i > 0 {
+                    span.in_scope(|| note_fallback(&failures, model));
+                }
+                let preq = Self::provider_request(&req, model);
+                let result = self
+                    .with_retry(model, || self.open(&preq))
+                    .instrument(span.clone())
+                    .await;
+                match result {
+                    Ok(stream) => {
+                        opened = Some((model.clone(), stream));
+                        break;
+                    }
+                    Err(e) => {
+                        let stop = !e.allows_fallback();
+                        failures.push((model.clone(), e));
+                        if stop {
+                            break;
+                        }
+                    }
+                }
+            }
+            let Some((model, (first, mut rest))) = opened else {
+                guard.finish(Outcome::Failed);
+                yield StreamEvent::Error(failure_message(true, &failures));
+                return;
+            };
+            if let Some(text) = first.map(|d| d.text).filter(|t| !t.is_empty()) {
+                self.stats.tokens(1);
+                yield StreamEvent::Token(text);
+            }
+            let idle = self.timeouts.idle;
+            loop {
+                match tokio::time::timeout(idle, rest.next()).await {
+                    Ok(Some(Ok(delta))) => {
+                        if !delta.text.is_empty() {
+                            self.stats.tokens(1);
+                            yield StreamEvent::Token(delta.text);
+                        }
+                    }
+                    Ok(Some(Err(e))) => {
+                        span.in_scope(|| tracing::warn!(model = %model, kind = e.kind.as_str(), error = %e, "provider stream failed after its first token"));
+                        metrics::counter!("model_provider_errors_total", "kind" => e.kind.as_str()).increment(1);
+                        guard.finish(Outcome::Failed);
+                        yield StreamEvent::Error(format!("Streaming failed with {model}: {e}"));
+                        return;
+                    }
+                    Ok(None) => break,
+                    Err(_) => {
+                        let e = ProviderError::timeout("between tokens", idle);
+                        span.in_scope(|| tracing::warn!(model = %model, error = %e, "provider stream stalled"));
+                        metrics::counter!("model_provider_errors_total", "kind" => e.kind.as_str()).increment(1);
+                        guard.finish(Outcome::Failed);
+                        yield StreamEvent::Error(format!("Streaming failed with {model}: {e}"));
+                        return;
+                    }
+                }
+            }
+            guard.finish(Outcome::Completed);
+            yield StreamEvent::Done;
+        }
+        .boxed()
+    }
+
+    /// Opens a provider stream and waits for its first non-empty delta (or its end), so that
+    /// failures up to that point can still be retried or fall back.
+    async fn open(
+        &self,
+        preq: &ProviderRequest,
+    ) -> Result<(Option<Delta>, DeltaStream), ProviderError> {
+        let deadline = self.timeouts.first_token;
+        let attempt = async {
+            let mut stream = self.provider.stream(preq).await?;
+            loop {
+                match stream.next().await {
+                    Some(Ok(d)) if d.text.is_empty() && d.finish_reason.is_none() => continue,
+                    Some(Ok(d)) => return Ok((Some(d), stream)),
+                    Some(Err(e)) => return Err(e),
+                    None => return Ok((None, stream)),
+                }
+            }
+        };
+        tokio::time::timeout(deadline, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ProviderError::timeout(
+                    "waiting for the first token",
+                    deadline,
+                ))
+            })
+    }
+
+    /// Runs `attempt` until it succeeds, fails permanently, or the attempts are used up.
+    async fn with_retry<T, F, Fut>(&self, model: &str, mut attempt: F) -> Result<T, ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        let mut n = 1;
+        loop {
+            match attempt().await {
+                Ok(value) => return Ok(value),
+                Err(e) => {
+                    metrics::counter!("model_provider_errors_total", "kind" => e.kind.as_str())
+                        .increment(1);
+                    if !(e.is_retryable() && self.retry.should_retry(n)) {
+                        tracing::warn!(model, attempt = n, kind = e.kind.as_str(), error = %e, "provider call failed");
+                        return Err(e);
+                    }
+                    let delay = self.retry.delay(n, e.retry_after, &mut rand::thread_rng());
+                    tracing::info!(
+                        model,
+                        attempt = n,
+                        kind = e.kind.as_str(),
+                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        error = %e,
+                        "provider call failed, retrying"
+                    );
+                    metrics::counter!("model_provider_retries_total").increment(1);
+                    tokio::time::sleep(delay).await;
+                    n += 1;
+                }
+            }
+        }
+    }
+}
+
+fn note_fallback(failures: &[(String, ProviderError)], fallback: &str) {
+    if let Some((primary, e)) = failures.last() {
+        tracing::warn!(primary = %primary, fallback, error = %e, "primary model failed, trying the fallback");
+    }
+    metrics::counter!("model_fallbacks_total").increment(1);
+}
+
+/// The client-facing failure message (contract §7.1 wording, plus the causes).
+fn failure_message(streaming: bool, failures: &[(String, ProviderError)]) -> String {
+    match failures {
+        [(model, e)] if streaming => format!("Streaming failed with {model}: {e}"),
+        [(model, e)] => format!("Inference failed with {model}: {e}"),
+        [(a, ea), (b, eb), ..] => {
+            let causes = format!("{a}: {ea}; {b}: {eb}");
+            if streaming {
+                format!("Streaming failed with both {a} and {b} ({causes})")
+            } else {
+                format!("Both {a} and {b} failed ({causes})")
+            }
+        }
+        [] => "No model was tried".to_owned(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Completed,
+    Failed,
+}
+
+/// Counts a stream's start and end; a stream dropped before it finished was cancelled by
+/// its client (the provider stream it owned is dropped with it).
+struct StreamGuard {
+    stats: Arc<GenerationStats>,
+    span: tracing::Span,
+    finished: bool,
+}
+
+impl StreamGuard {
+    fn start(stats: Arc<GenerationStats>, span: tracing::Span) -> Self {
+        stats.stream_started();
+        Self {
+            stats,
+            span,
+            finished: false,
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        self.finished = true;
+        match outcome {
+            Outcome::Completed => self.stats.stream_completed(),
+            Outcome::Failed => self.stats.stream_failed(),
+        }
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.stats.stream_cancelled();
+            self.span.in_scope(|| {
+                tracing::info!("client went away; stream cancelled and provider stream dropped")
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::ErrorKind;
+    use async_trait::async_trait;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    /// One scripted call: the model it is for and what it returns.
+    type Step = (String, Result<Vec<&'static str>, ErrorKind>);
+
+    /// A provider that plays a script: one entry per call, per model.
+    struct Scripted {
+        script: Mutex<Vec<Step>>,
+        calls: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Provider for Scripted {
+        fn name(&self) -> &'static str {
+            "scripted"
+        }
+        async fn complete(&self, req: &ProviderRequest) -> Result<Completion, ProviderError> {
+            let tokens = self.next(&req.model)?;
+            Ok(Completion {
+                text: tokens.concat(),
+                model: req.model.clone(),
+                usage: common::schemas::Usage::new(1, u32::try_from(tokens.len()).unwrap()),
+                finish_reason: Some("stop".into()),
+            })
+        }
+        async fn stream(&self, req: &ProviderRequest) -> Result<DeltaStream, ProviderError> {
+            let tokens = self.next(&req.model)?;
+            Ok(futures::stream::iter(tokens.into_iter().map(|t| {
+                Ok(Delta {
+                    text: t.into(),
+                    finish_reason: None,
+                })
+            }))
+            .boxed())
+        }
+    }
+
+    impl Scripted {
+        fn new(script: Vec<(&str, Result<Vec<&'static str>, ErrorKind>)>) -> Arc<Self> {
+            Arc::new(Self {
+                script: Mutex::new(script.into_iter().map(|(m, r)| (m.to_owned(), r)).collect()),
+                calls: AtomicUsize::new(0),
+            })
+        }
+        fn next(&self, model: &str) -> Result<Vec<&'static str>, ProviderError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let mut script = self.script.lock().unwrap();
+            let i = script
+                .iter()
+                .position(|(m, _)| m == model)
+                .expect("unexpected call");
+            let (_, result) = script.remove(i);
+            result.map_err(|kind| ProviderError::new(kind, "scripted failure"))
+        }
+    }
+
+    fn generator(provider: Arc<Scripted>, fallback: Option<&str>) -> Arc<Generator> {
+        Arc::new(Generator::new(
+            provider,
+            ModelRegistry::new("test", "primary", fallback, &[]),
+            RetryPolicy::new(3, Duration::from_millis(1)),
+            Timeouts {
+                total: Duration::from_secs(5),
+                first_token: Duration::from_secs(5),
+                idle: Duration::from_secs(5),
+            },
+            Arc::new(GenerationStats::default()),
+        ))
+    }
+
+    #[tokio::test]
+    async fn retryable_failures_are_retried_then_succeed() {
+        let p = Scripted::new(vec![
+            ("primary", Err(ErrorKind::RateLimited)),
+            ("primary", Err(ErrorKind::Server)),
+            ("primary", Ok(vec!["ok"])),
+        ]);
+        let g = generator(p.clone(), Some("fb"));
+        let r = g.complete(&GenerateRequest::new("hi")).await.unwrap();
+        assert_eq!((r.text.as_str(), r.model.as_str()), ("ok", "primary"));
+        assert_eq!(p.calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn permanent_failures_skip_retries_and_use_the_fallback() {
+        let p = Scripted::new(vec![
+            ("primary", Err(ErrorKind::Client)),
+            ("fb", Ok(vec!["from fb"])),
+        ]);
+        let g = generator(p.clone(), Some("fb"));
+        let r = g.complete(&GenerateRequest::new("hi")).await.unwrap();
+        assert_eq!(r.model, "fb");
+        assert_eq!(p.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn auth_failures_do_not_fall_back() {
+        let p = Scripted::new(vec![("primary", Err(ErrorKind::Auth))]);
+        let g = generator(p.clone(), Some("fb"));
+        let e = g.complete(&GenerateRequest::new("hi")).await.unwrap_err();
+        assert_eq!(e.code(), "INFERENCE_ERROR");
+        assert!(
+            e.to_string().starts_with("Inference failed with primary"),
+            "{e}"
+        );
+        assert_eq!(p.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn both_models_failing_names_both() {
+        let p = Scripted::new(vec![
+            ("primary", Err(ErrorKind::Client)),
+            ("fb", Err(ErrorKind::Client)),
+        ]);
+        let g = generator(p, Some("fb"));
+        let events: Vec<_> = g.stream(GenerateRequest::new("hi")).collect().await;
+        match events.as_slice() {
+            [StreamEvent::Error(m)] => assert!(
+                m.starts_with("Streaming failed with both primary and fb"),
+                "{m}"
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn stream_retries_then_streams_then_done() {
+        let p = Scripted::new(vec![
+            ("primary", Err(ErrorKind::Timeout)),
+            ("primary", Ok(vec!["a ", "", "b "])),
+        ]);
+        let g = generator(p, None);
+        let events: Vec<_> = g.clone().stream(GenerateRequest::new("hi")).collect().await;
+        assert_eq!(
+            events,
+            [
+                StreamEvent::Token("a ".into()),
+                StreamEvent::Token("b ".into()),
+                StreamEvent::Done
+            ]
+        );
+        let s = g.stats.snapshot();
+        assert_eq!(
+            (s.streams_started, s.streams_completed, s.tokens_generated),
+            (1, 1, 2)
+        );
+    }
+
+    #[tokio::test]
+    async fn dropping_a_stream_counts_a_cancellation() {
+        let p = Scripted::new(vec![("primary", Ok(vec!["a ", "b ", "c "]))]);
+        let g = generator(p, None);
+        let mut s = g.clone().stream(GenerateRequest::new("hi"));
+        assert_eq!(s.next().await, Some(StreamEvent::Token("a ".into())));
+        drop(s);
+        assert_eq!(g.stats.snapshot().streams_cancelled, 1);
+    }
+}

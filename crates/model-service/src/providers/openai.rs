@@ -1,0 +1,499 @@
+//! OpenAI-compatible provider (Groq, OpenAI, Ollama, vLLM, llama.cpp server…) through
+//! async-openai.
+//!
+//! - The HTTP client is our own reqwest client with a connect timeout and a read (idle)
+//!   timeout; the generation layer adds first-token, between-chunk and total deadlines.
+//! - async-openai's built-in retry layer is replaced by a plain transport service
+//!   ([`transport`]) so that retry and fallback are decided in one place
+//!   ([`crate::generation`]). The transport also turns every non-2xx answer into an
+//!   [`HttpStatusError`] carrying the status and `Retry-After`, which async-openai would drop.
+//! - Responses are parsed leniently (`*_byot` methods with our own small structs), so servers
+//!   that omit fields OpenAI always sends still work.
+//! - Error messages name the HTTP status, never the URL or the key; for 401/403 the provider's
+//!   own text is left out because some providers echo part of the key.
+//! - Dropping a stream drops async-openai's reader, which aborts the HTTP request.
+
+use std::time::Duration;
+
+use async_openai::config::OpenAIConfig;
+use async_openai::error::{OpenAIError, StreamError};
+use async_openai::middleware::HttpRequestFactory;
+use async_openai::types::chat::{
+    ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
+    ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
+    CreateChatCompletionRequest, CreateChatCompletionRequestArgs,
+};
+use async_openai::Client;
+use async_trait::async_trait;
+use common::config::Secret;
+use common::schemas::{Role, Usage};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Completion, Delta, DeltaStream, ErrorKind, Provider, ProviderError, ProviderRequest};
+use crate::retry::{parse_retry_after_ms, parse_retry_after_secs};
+
+/// Longest provider error text passed on to clients.
+const DETAIL_MAX_CHARS: usize = 200;
+
+#[derive(Debug, Clone)]
+pub struct OpenAiSettings {
+    pub name: &'static str,
+    pub base_url: String,
+    pub api_key: Secret,
+    pub connect_timeout: Duration,
+    /// Longest silence on an open connection (a safety net under the generation deadlines).
+    pub read_timeout: Duration,
+    pub max_completion_tokens: bool,
+}
+
+pub struct OpenAiProvider {
+    name: &'static str,
+    client: Client<OpenAIConfig>,
+    max_completion_tokens: bool,
+}
+
+impl OpenAiProvider {
+    pub fn new(settings: OpenAiSettings) -> anyhow::Result<Self> {
+        // reqwest 0.13 is built without a bundled crypto provider; use ring process-wide.
+        // An error only means one is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest_013::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .read_timeout(settings.read_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot build the provider HTTP client: {e}"))?;
+        let config = OpenAIConfig::new()
+            .with_api_base(settings.base_url)
+            .with_api_key(settings.api_key.expose());
+        let client = Client::with_config(config).with_http_service(transport(http));
+        Ok(Self {
+            name: settings.name,
+            client,
+            max_completion_tokens: settings.max_completion_tokens,
+        })
+    }
+
+    fn request(
+        &self,
+        req: &ProviderRequest,
+        stream: bool,
+    ) -> Result<CreateChatCompletionRequest, ProviderError> {
+        let mut messages: Vec<ChatCompletionRequestMessage> = Vec::new();
+        if let Some(system) = req
+            .system_prompt
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
+            messages.push(system_message(system));
+        }
+        for turn in &req.messages {
+            messages.push(match turn.role {
+                Role::System => system_message(&turn.content),
+                Role::User => user_message(&turn.content),
+                Role::Assistant => assistant_message(&turn.content),
+            });
+        }
+        messages.push(user_message(&req.prompt));
+
+        let mut args = CreateChatCompletionRequestArgs::default();
+        args.model(req.model.clone())
+            .messages(messages)
+            .temperature(req.temperature)
+            .stream(stream);
+        if self.max_completion_tokens {
+            args.max_completion_tokens(req.max_tokens);
+        } else {
+            #[allow(deprecated)]
+            args.max_tokens(req.max_tokens);
+        }
+        args.build().map_err(|e| {
+            ProviderError::new(ErrorKind::Client, format!("invalid provider request: {e}"))
+        })
+    }
+}
+
+fn system_message(content: &str) -> ChatCompletionRequestMessage {
+    ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(content))
+}
+
+fn user_message(content: &str) -> ChatCompletionRequestMessage {
+    ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage::from(content))
+}
+
+fn assistant_message(content: &str) -> ChatCompletionRequestMessage {
+    ChatCompletionRequestMessage::Assistant(ChatCompletionRequestAssistantMessage::from(content))
+}
+
+#[async_trait]
+impl Provider for OpenAiProvider {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    async fn complete(&self, req: &ProviderRequest) -> Result<Completion, ProviderError> {
+        let request = self.request(req, false)?;
+        let response: ChatResponse = self
+            .client
+            .chat()
+            .create_byot(&request)
+            .await
+            .map_err(map_error)?;
+        if let Some(error) = response.error {
+            return Err(body_error(&error));
+        }
+        let choice = response.choices.into_iter().next();
+        let finish_reason = choice.as_ref().and_then(|c| c.finish_reason.clone());
+        let text = choice
+            .and_then(|c| c.message)
+            .and_then(|m| m.content)
+            .unwrap_or_default();
+        let usage = match response.usage {
+            Some(u) => Usage::new(u.prompt_tokens, u.completion_tokens),
+            None => Usage::new(
+                u32::try_from(req.input_chars() / 4).unwrap_or(u32::MAX),
+                u32::try_from(text.chars().count() / 4).unwrap_or(u32::MAX),
+            ),
+        };
+        Ok(Completion {
+            text,
+            model: response
+                .model
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| req.model.clone()),
+            usage,
+            finish_reason,
+        })
+    }
+
+    async fn stream(&self, req: &ProviderRequest) -> Result<DeltaStream, ProviderError> {
+        let request = self.request(req, true)?;
+        let chunks = self
+            .client
+            .chat()
+            .create_stream_byot::<_, ChatChunk>(&request)
+            .await
+            .map_err(map_error)?;
+        Ok(chunks
+            .map(|chunk| {
+                let chunk = chunk.map_err(map_error)?;
+                if let Some(error) = chunk.error {
+                    return Err(body_error(&error));
+                }
+                let choice = chunk.choices.into_iter().next();
+                Ok(Delta {
+                    finish_reason: choice.as_ref().and_then(|c| c.finish_reason.clone()),
+                    text: choice
+                        .and_then(|c| c.delta)
+                        .and_then(|d| d.content)
+                        .unwrap_or_default(),
+                })
+            })
+            .boxed())
+    }
+}
+
+// ---- lenient response shapes -------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+struct ChatResponse {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    choices: Vec<ChatChoice>,
+    #[serde(default)]
+    usage: Option<UsageBody>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChatChoice {
+    #[serde(default)]
+    message: Option<MessageBody>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MessageBody {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct UsageBody {
+    #[serde(default)]
+    prompt_tokens: u32,
+    #[serde(default)]
+    completion_tokens: u32,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChatChunk {
+    #[serde(default)]
+    choices: Vec<ChunkChoice>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChunkChoice {
+    #[serde(default)]
+    delta: Option<MessageBody>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+// ---- transport and errors ----------------------------------------------------------------
+
+/// A non-2xx answer from the provider, with what retry decisions need.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("provider answered HTTP {status}")]
+pub struct HttpStatusError {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    /// The provider's error message (from `{"error":{"message":…}}`), if any.
+    pub detail: Option<String>,
+}
+
+impl HttpStatusError {
+    async fn read(response: reqwest_013::Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let retry_after = header("retry-after-ms")
+            .and_then(parse_retry_after_ms)
+            .or_else(|| header("retry-after").and_then(parse_retry_after_secs));
+        let body = response.bytes().await.unwrap_or_default();
+        let detail = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| error_message(&v));
+        Self {
+            status,
+            retry_after,
+            detail,
+        }
+    }
+
+    fn into_provider_error(self) -> ProviderError {
+        let detail = match self.status {
+            // Some providers quote part of the key in auth errors.
+            401 | 403 => None,
+            _ => self.detail.as_deref().map(clip),
+        };
+        let mut error = ProviderError::from_status(self.status, detail.as_deref());
+        error.retry_after = self.retry_after;
+        error
+    }
+}
+
+/// The HTTP service async-openai sends through: no retries, statuses kept.
+fn transport(
+    http: reqwest_013::Client,
+) -> impl tower::Service<
+    HttpRequestFactory,
+    Response = reqwest_013::Response,
+    Error = OpenAIError,
+    Future = impl Send + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
+    tower::service_fn(move |factory: HttpRequestFactory| {
+        let http = http.clone();
+        async move {
+            let request = factory.build().await?;
+            let response = http.execute(request).await.map_err(OpenAIError::Reqwest)?;
+            if response.status().is_success() {
+                Ok(response)
+            } else {
+                Err(OpenAIError::Boxed(Box::new(
+                    HttpStatusError::read(response).await,
+                )))
+            }
+        }
+    })
+}
+
+/// `{"error":{"message":"…"}}` or `{"error":"…"}` → the message.
+fn error_message(v: &Value) -> Option<String> {
+    let error = v.get("error")?;
+    error
+        .get("message")
+        .and_then(Value::as_str)
+        .or_else(|| error.as_str())
+        .map(str::to_owned)
+}
+
+/// An error object sent inside a 200 answer or a stream chunk.
+fn body_error(error: &Value) -> ProviderError {
+    let wrapped = serde_json::json!({ "error": error });
+    let detail = error_message(&wrapped).unwrap_or_else(|| "unknown error".to_owned());
+    ProviderError::new(
+        ErrorKind::Server,
+        format!("provider reported an error: {}", clip(&detail)),
+    )
+}
+
+fn clip(s: &str) -> String {
+    let flat: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    match flat.char_indices().nth(DETAIL_MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", &flat[..cut]),
+        None => flat,
+    }
+}
+
+/// Maps async-openai's error to ours. Transport errors are logged with their detail (which
+/// may name the URL) and reported to clients generically.
+fn map_error(error: OpenAIError) -> ProviderError {
+    match error {
+        OpenAIError::Boxed(boxed) => match boxed.downcast::<HttpStatusError>() {
+            Ok(status) => status.into_provider_error(),
+            Err(other) => {
+                tracing::warn!(error = %other, "provider transport failed");
+                ProviderError::new(ErrorKind::Connect, "connection to the provider failed")
+            }
+        },
+        OpenAIError::Reqwest(e) => {
+            tracing::warn!(error = %e, "provider request failed");
+            if e.is_timeout() {
+                ProviderError::new(ErrorKind::Timeout, "provider timed out")
+            } else if e.is_connect() {
+                ProviderError::new(ErrorKind::Connect, "could not connect to the provider")
+            } else if e.is_decode() {
+                ProviderError::new(
+                    ErrorKind::InvalidResponse,
+                    "provider sent an unreadable response",
+                )
+            } else {
+                ProviderError::new(ErrorKind::Connect, "connection to the provider failed")
+            }
+        }
+        OpenAIError::ApiError(api) => HttpStatusError {
+            status: api.status_code.as_u16(),
+            retry_after: None,
+            detail: Some(api.api_error.message),
+        }
+        .into_provider_error(),
+        OpenAIError::StreamError(e) => {
+            tracing::warn!(error = %e, "provider stream failed");
+            match *e {
+                StreamError::EventStream(_) => {
+                    ProviderError::new(ErrorKind::Connect, "provider stream was interrupted")
+                }
+                StreamError::UnknownEvent(_) => ProviderError::new(
+                    ErrorKind::InvalidResponse,
+                    "provider sent an unexpected stream event",
+                ),
+            }
+        }
+        OpenAIError::JSONDeserialize(e, _) => {
+            tracing::warn!(error = %e, "provider response did not parse");
+            ProviderError::new(
+                ErrorKind::InvalidResponse,
+                "provider sent a response that could not be parsed",
+            )
+        }
+        OpenAIError::InvalidArgument(message) => ProviderError::new(
+            ErrorKind::Client,
+            format!("invalid provider request: {}", clip(&message)),
+        ),
+        other => {
+            tracing::warn!(error = %other, "provider call failed");
+            ProviderError::new(ErrorKind::InvalidResponse, "provider call failed")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_errors_drop_the_provider_text() {
+        let e = HttpStatusError {
+            status: 401,
+            retry_after: None,
+            detail: Some("Incorrect API key provided: sk-abc***xyz".into()),
+        }
+        .into_provider_error();
+        assert!(!e.message.contains("sk-"));
+        assert_eq!(e.kind, ErrorKind::Auth);
+    }
+
+    #[test]
+    fn status_errors_keep_retry_after_and_a_clipped_single_line_detail() {
+        let e = HttpStatusError {
+            status: 429,
+            retry_after: Some(Duration::from_secs(1)),
+            detail: Some(format!("line one\nline two {}", "x".repeat(500))),
+        }
+        .into_provider_error();
+        assert_eq!(e.retry_after, Some(Duration::from_secs(1)));
+        assert!(!e.message.contains('\n'));
+        assert!(e.message.chars().count() < 300);
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn error_messages_are_found_in_both_shapes() {
+        assert_eq!(
+            error_message(&serde_json::json!({"error": {"message": "m"}})).as_deref(),
+            Some("m")
+        );
+        assert_eq!(
+            error_message(&serde_json::json!({"error": "m"})).as_deref(),
+            Some("m")
+        );
+        assert_eq!(error_message(&serde_json::json!({"x": 1})), None);
+    }
+
+    #[test]
+    fn requests_carry_system_prompt_history_and_prompt_in_order() {
+        let provider = OpenAiProvider::new(OpenAiSettings {
+            name: "openai",
+            base_url: "http://127.0.0.1:9/v1".into(),
+            api_key: "k".into(),
+            connect_timeout: Duration::from_secs(1),
+            read_timeout: Duration::from_secs(1),
+            max_completion_tokens: false,
+        })
+        .unwrap();
+        let req = ProviderRequest {
+            model: "m".into(),
+            system_prompt: Some("sys".into()),
+            messages: vec![
+                common::schemas::ChatTurn {
+                    role: Role::User,
+                    content: "u1".into(),
+                },
+                common::schemas::ChatTurn {
+                    role: Role::Assistant,
+                    content: "a1".into(),
+                },
+            ],
+            prompt: "now".into(),
+            max_tokens: 7,
+            temperature: 0.5,
+        };
+        let body = serde_json::to_value(provider.request(&req, true).unwrap()).unwrap();
+        let roles: Vec<_> = body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["role"].clone())
+            .collect();
+        assert_eq!(roles, ["system", "user", "assistant", "user"]);
+        assert_eq!(body["messages"][3]["content"], "now");
+        assert_eq!(body["max_tokens"], 7);
+        assert_eq!(body["stream"], true);
+        assert_eq!(body["model"], "m");
+    }
+}

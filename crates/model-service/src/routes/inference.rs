@@ -1,0 +1,37 @@
+//! `POST /inference` (whole answer) and `POST /inference/stream` (SSE, contract §6).
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use axum::{Json, Router};
+use common::extract::ValidJson;
+use common::schemas::{GenerateRequest, GenerateResponse};
+use common::AppResult;
+
+use crate::{sse, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/inference", post(inference))
+        .route("/inference/stream", post(inference_stream))
+}
+
+/// 200 with the answer; 422 for invalid input; 502 `INFERENCE_ERROR` when the model and its
+/// fallback both fail.
+#[tracing::instrument(skip_all, fields(model = req.requested_model().unwrap_or("default")))]
+async fn inference(
+    State(state): State<AppState>,
+    ValidJson(req): ValidJson<GenerateRequest>,
+) -> AppResult<Json<GenerateResponse>> {
+    Ok(Json(state.generator.complete(&req).await?))
+}
+
+/// 200 and an SSE body; 422 for invalid input (before any stream starts). Failures after the
+/// headers are sent arrive as `data: [ERROR] …`.
+#[tracing::instrument(skip_all, fields(model = req.requested_model().unwrap_or("default")))]
+async fn inference_stream(
+    State(state): State<AppState>,
+    ValidJson(req): ValidJson<GenerateRequest>,
+) -> Response {
+    sse::response(state.generator.clone().stream(req))
+}

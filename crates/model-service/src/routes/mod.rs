@@ -1,0 +1,16 @@
+//! HTTP routes of the model service (contract §7.1, plus `GET /api/v1/models`).
+
+mod health;
+mod inference;
+mod models;
+
+use axum::Router;
+
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(health::router())
+        .merge(inference::router())
+        .merge(models::router())
+}

@@ -1,0 +1,90 @@
+//! SSE framing of a generation stream, exactly as contract §6 defines it:
+//!
+//! ```text
+//! data: <token as a JSON string literal>\n\n     (per token)
+//! data: [DONE]\n\n                                (normal end)
+//! data: [ERROR] <message on one line>\n\n         (failure; no [DONE] follows)
+//! ```
+//!
+//! No `event:`/`id:`/`retry:` fields and no heartbeats. Control characters in error messages
+//! (newlines above all) become spaces so a message can never break the framing (§17.2).
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+
+use crate::generation::StreamEvent;
+
+pub const CONTENT_TYPE: &str = "text/event-stream; charset=utf-8";
+
+/// The bytes of one event.
+pub fn frame(event: &StreamEvent) -> Bytes {
+    match event {
+        StreamEvent::Token(token) => {
+            let json = serde_json::to_string(token).unwrap_or_else(|_| "\"\"".to_owned());
+            Bytes::from(format!("data: {json}\n\n"))
+        }
+        StreamEvent::Done => Bytes::from_static(b"data: [DONE]\n\n"),
+        StreamEvent::Error(message) => {
+            Bytes::from(format!("data: [ERROR] {}\n\n", one_line(message)))
+        }
+    }
+}
+
+/// `message` with every control character (CR, LF, tab…) replaced by a space and runs of
+/// spaces collapsed, trimmed.
+pub fn one_line(message: &str) -> String {
+    let replaced: String = message
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    replaced
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A 200 streaming response with the contract's headers.
+pub fn response(events: BoxStream<'static, StreamEvent>) -> Response {
+    let body = Body::from_stream(events.map(|e| Ok::<_, Infallible>(frame(&e))));
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_json_string_literals() {
+        assert_eq!(
+            frame(&StreamEvent::Token("Hi ".into())),
+            "data: \"Hi \"\n\n"
+        );
+        assert_eq!(
+            frame(&StreamEvent::Token("\"there\"\n\tx\\".into())),
+            "data: \"\\\"there\\\"\\n\\tx\\\\\"\n\n"
+        );
+        assert_eq!(frame(&StreamEvent::Token("é ".into())), "data: \"é \"\n\n");
+    }
+
+    #[test]
+    fn sentinels_are_not_json() {
+        assert_eq!(frame(&StreamEvent::Done), "data: [DONE]\n\n");
+        assert_eq!(
+            frame(&StreamEvent::Error("line one\r\nline two\n\nthree".into())),
+            "data: [ERROR] line one line two three\n\n"
+        );
+    }
+}
