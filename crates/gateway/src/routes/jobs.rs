@@ -1,14 +1,152 @@
-//! Not yet implemented.
+//! Batch jobs: a validating proxy to the worker service.
+//!
+//! `POST /api/v1/jobs` (202), `GET /api/v1/jobs/{job_id}`, and the additive
+//! `GET /api/v1/jobs` (newest first, paged) and `POST /api/v1/jobs/{job_id}/cancel`.
+//! Requests are validated here first (422 without a downstream call); a job id that is not a
+//! UUID is answered 404 `JOB_NOT_FOUND` here, and a valid one is sent in its canonical form,
+//! so client input never reaches the worker URL unescaped (contract §17.2). Worker envelopes
+//! (404, 409, 422) are relayed with their status; an unreachable worker is 503.
 
-use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use common::error::ErrorEnvelope;
+use common::extract::{ValidJson, ValidQuery};
+use common::schemas::{JobList, JobListQuery, JobResponse, JobStatus, JobSubmission, PromptError};
+use common::{AppError, AppResult};
+use reqwest::Method;
 use utoipa::OpenApi;
+use uuid::Uuid;
 
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/jobs", post(submit_job).get(list_jobs))
+        .route("/api/v1/jobs/{job_id}", get(get_job))
+        .route("/api/v1/jobs/{job_id}/cancel", post(cancel_job))
 }
 
 #[derive(OpenApi)]
-#[openapi()]
+#[openapi(
+    paths(submit_job, get_job, list_jobs, cancel_job),
+    components(schemas(JobSubmission, JobResponse, JobStatus, JobList, PromptError))
+)]
 pub struct ApiDoc;
+
+/// Submits a batch of prompts; the job runs in the background.
+///
+/// Poll `GET /api/v1/jobs/{job_id}` for progress. Each prompt's answer is stored as soon as it
+/// is known; a job survives worker crashes and restarts.
+#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs",
+    request_body = JobSubmission,
+    responses(
+        (status = 202, description = "Accepted: the job is `pending`", body = JobResponse),
+        (status = 422, description = "Invalid request (1–100 prompts of 1–10 000 characters, max_tokens 1–8192)", body = ErrorEnvelope),
+        (status = 503, description = "The worker service is unavailable", body = ErrorEnvelope),
+    ))]
+pub async fn submit_job(
+    State(state): State<AppState>,
+    ValidJson(submission): ValidJson<JobSubmission>,
+) -> AppResult<(StatusCode, Json<JobResponse>)> {
+    let job: JobResponse = state
+        .worker
+        .send_json(state.worker.request(Method::POST, "/jobs").json(&submission))
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+/// A job's status, progress counters, results (answered prompts in prompt order), error and
+/// timestamps.
+#[utoipa::path(get, path = "/api/v1/jobs/{job_id}", tag = "jobs",
+    params(("job_id" = String, Path, description = "The job id (a UUID, any case)")),
+    responses(
+        (status = 200, description = "The job", body = JobResponse),
+        (status = 404, description = "No such job (also for ids that are not UUIDs): `JOB_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 503, description = "The worker service is unavailable", body = ErrorEnvelope),
+    ))]
+pub async fn get_job(State(state): State<AppState>, Path(job_id): Path<String>) -> AppResult<Json<JobResponse>> {
+    let id = parse_job_id(&job_id)?;
+    let job = state
+        .worker
+        .send_json(state.worker.request(Method::GET, &format!("/jobs/{id}")))
+        .await?;
+    Ok(Json(job))
+}
+
+/// Lists jobs, newest first. Pass `next_before` from a page as `before` to get the next one.
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs",
+    params(JobListQuery),
+    responses(
+        (status = 200, description = "A page of jobs, newest first", body = JobList),
+        (status = 422, description = "Invalid `limit` or `before`", body = ErrorEnvelope),
+        (status = 503, description = "The worker service is unavailable", body = ErrorEnvelope),
+    ))]
+pub async fn list_jobs(
+    State(state): State<AppState>,
+    ValidQuery(query): ValidQuery<JobListQuery>,
+) -> AppResult<Json<JobList>> {
+    // Rebuilt from the validated values: nothing the client sent is forwarded verbatim.
+    let mut params: Vec<(&str, String)> = vec![("limit", query.limit().to_string())];
+    if let Some(before) = query.before_id() {
+        params.push(("before", before.to_string()));
+    }
+    let list = state
+        .worker
+        .send_json(state.worker.request(Method::GET, "/jobs").query(&params))
+        .await?;
+    Ok(Json(list))
+}
+
+/// Cancels a job. A pending job is cancelled at once and never starts; a running job stops
+/// after its in-flight prompts, keeps its results and ends `cancelled` (the answer shows
+/// `cancel_requested: true` until then). A finished job cannot be cancelled (409).
+#[utoipa::path(post, path = "/api/v1/jobs/{job_id}/cancel", tag = "jobs",
+    params(("job_id" = String, Path, description = "The job id (a UUID, any case)")),
+    responses(
+        (status = 200, description = "The job after the cancel request", body = JobResponse),
+        (status = 404, description = "No such job: `JOB_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 409, description = "The job has already finished: `CONFLICT`", body = ErrorEnvelope),
+        (status = 503, description = "The worker service is unavailable", body = ErrorEnvelope),
+    ))]
+pub async fn cancel_job(State(state): State<AppState>, Path(job_id): Path<String>) -> AppResult<Json<JobResponse>> {
+    let id = parse_job_id(&job_id)?;
+    let job = state
+        .worker
+        .send_json(state.worker.request(Method::POST, &format!("/jobs/{id}/cancel")))
+        .await?;
+    Ok(Json(job))
+}
+
+/// Parses a job id (a UUID in any case). Anything else names no job: 404 `JOB_NOT_FOUND`
+/// (contract §19.3), without calling the worker.
+fn parse_job_id(raw: &str) -> AppResult<Uuid> {
+    Uuid::parse_str(raw.trim()).map_err(|_| {
+        let shown: String = raw.chars().take(100).collect();
+        AppError::NotFound {
+            code: "JOB_NOT_FOUND",
+            message: format!("Job not found: {shown}"),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_canonicalised_before_forwarding() {
+        let id = parse_job_id("6F9619FF-8B86-D011-B42D-00C04FC964FF").map(|u| u.to_string());
+        assert_eq!(id.ok().as_deref(), Some("6f9619ff-8b86-d011-b42d-00c04fc964ff"));
+    }
+
+    #[test]
+    fn non_uuid_ids_are_job_not_found() {
+        for raw in ["nonexistent-id", "../health", "x?y=1", ""] {
+            let err = parse_job_id(raw).err();
+            assert_eq!(err.as_ref().map(AppError::code), Some("JOB_NOT_FOUND"), "{raw}");
+            assert_eq!(err.map(|e| e.status()), Some(StatusCode::NOT_FOUND));
+        }
+    }
+}
