@@ -24,6 +24,7 @@ if [ "${FORCE:-0}" = 1 ] || [ ! -f dist/index.html ]; then
   needs_build=1
 else
   newer=$(find src public index.html package.json package-lock.json vite.config.ts tsconfig.json \
+    tailwind.config.js postcss.config.js \
     -newer dist/index.html -print -quit 2>/dev/null || true)
   [ -n "$newer" ] && needs_build=1
 fi

@@ -30,6 +30,27 @@ function qs(params: Record<string, string | number | undefined>): string {
   return parts.length ? `?${parts.join("&")}` : "";
 }
 
+let openApiPaths: Promise<Set<string> | null> | null = null;
+
+/**
+ * Whether the gateway's OpenAPI document lists `path` (true/false), or null when there is no
+ * document. Lets optional, additive routes be discovered without provoking 404s.
+ */
+export async function documentedRoute(path: string): Promise<boolean | null> {
+  openApiPaths ??= rawRequest("/openapi.json", { timeoutMs: 5000 })
+    .then(async (res) => {
+      if (!res.ok || !isJson(res)) return null;
+      const doc = (await res.json()) as { paths?: Record<string, unknown> };
+      return doc.paths ? new Set(Object.keys(doc.paths)) : null;
+    })
+    .catch(() => {
+      openApiPaths = null; // retry on the next call
+      return null;
+    });
+  const paths = await openApiPaths;
+  return paths ? paths.has(path) : null;
+}
+
 export const api = {
   health: (signal?: AbortSignal) => request<HealthResponse>("/health", { signal, timeoutMs: 5000 }),
 
@@ -55,15 +76,8 @@ export const api = {
    * when the document itself is unavailable is the route probed directly.
    */
   async hasMetricsSummary(): Promise<boolean> {
-    try {
-      const res = await rawRequest("/openapi.json", { timeoutMs: 5000 });
-      if (res.ok && isJson(res)) {
-        const doc = (await res.json()) as { paths?: Record<string, unknown> };
-        return doc.paths !== undefined && `${V1}/metrics/summary` in doc.paths;
-      }
-    } catch {
-      /* fall through to the direct probe */
-    }
+    const known = await documentedRoute(`${V1}/metrics/summary`);
+    if (known !== null) return known;
     return (await api.metricsSummary()) !== null;
   },
 
@@ -115,6 +129,14 @@ export const api = {
   },
 
   workshopContent: (path: string) => request<WorkshopContent>(`${V1}/workshop/content${qs({ path })}`),
+  /** Sable's additive docs index; null on servers without it. */
+  async workshopIndex(): Promise<{ path: string; title: string }[] | null> {
+    if ((await documentedRoute(`${V1}/workshop/index`)) === false) return null;
+    const res = await rawRequest(`${V1}/workshop/index`);
+    if (!res.ok || !isJson(res)) return null;
+    const body = (await res.json()) as { documents?: { path: string; title: string }[] };
+    return Array.isArray(body.documents) ? body.documents : null;
+  },
 };
 
 /** Fetches a URL and saves it as a file, taking the name from Content-Disposition when present. */

@@ -12,20 +12,41 @@ export const DOCS: { path: string; title: string; blurb: string }[] = [
   { path: "CHANGELOG.md", title: "Changelog", blurb: "What changed, release by release." },
 ];
 
+interface DocEntry {
+  path: string;
+  title: string;
+  blurb?: string;
+}
+
 export function LearnIndex() {
+  const [docs, setDocs] = useState<DocEntry[]>(DOCS);
+  useEffect(() => {
+    let live = true;
+    api
+      .workshopIndex()
+      .then((list) => {
+        if (!live || !list) return;
+        const known = new Set(DOCS.map((d) => d.path));
+        setDocs([...DOCS, ...list.filter((d) => !known.has(d.path))]);
+      })
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, []);
   return (
     <div className="h-full overflow-y-auto">
       <div className="mx-auto max-w-3xl p-4 sm:p-6">
         <h2 className="text-xl font-semibold">Learn</h2>
         <p className="mt-1 text-sm text-zinc-500">This project's own documentation, served by the gateway.</p>
         <ul className="mt-5 grid grid-cols-1 gap-3 sm:grid-cols-2">
-          {DOCS.map((d) => (
+          {docs.map((d) => (
             <li key={d.path}>
               <Link to={`/learn/${d.path}`} className="card block h-full hover:border-accent-500">
                 <span className="flex items-center gap-2 font-medium">
                   <FileText size={16} aria-hidden /> {d.title}
                 </span>
-                <span className="mt-1 block text-sm text-zinc-500">{d.blurb}</span>
+                {d.blurb && <span className="mt-1 block text-sm text-zinc-500">{d.blurb}</span>}
                 <code className="mt-2 block text-xs text-zinc-400">{d.path}</code>
               </Link>
             </li>
@@ -81,7 +102,7 @@ export function LearnDoc() {
             ))}
           </div>
         )}
-        {state.kind === "ok" && <Markdown text={state.content} />}
+        {state.kind === "ok" && <Markdown text={state.content} docBase={path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ""} />}
         {state.kind === "missing" && (
           <div className="card text-sm">
             <p className="font-medium">Content not yet available</p>

@@ -1,5 +1,6 @@
-import { isValidElement, memo, type ReactNode } from "react";
+import { isValidElement, memo, useMemo, type ReactNode } from "react";
 import ReactMarkdown, { type Components } from "react-markdown";
+import { Link } from "react-router";
 import remarkGfm from "remark-gfm";
 import { CodeBlock } from "./CodeBlock";
 import { Mermaid } from "./Mermaid";
@@ -7,6 +8,27 @@ import { Mermaid } from "./Mermaid";
 interface Props {
   text: string;
   streaming?: boolean;
+  /**
+   * Directory of the document being shown (Learn pages). Relative links to other `.md` files
+   * then open inside the reader instead of leaving the app.
+   */
+  docBase?: string;
+}
+
+/** Resolves `href` against `base` (a directory, "" for the root); null when it leaves the root. */
+export function resolveDocLink(base: string, href: string): string | null {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(href) || href.startsWith("/") || href.startsWith("#")) return null;
+  const [pathPart = "", hash = ""] = href.split("#", 2);
+  if (!pathPart.toLowerCase().endsWith(".md")) return null;
+  const parts = base ? base.split("/") : [];
+  for (const seg of pathPart.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") {
+      if (parts.length === 0) return null;
+      parts.pop();
+    } else parts.push(seg);
+  }
+  return parts.join("/") + (hash ? `#${hash}` : "");
 }
 
 function textOf(node: ReactNode): string {
@@ -17,7 +39,7 @@ function textOf(node: ReactNode): string {
   return "";
 }
 
-function buildComponents(streaming: boolean): Components {
+function buildComponents(streaming: boolean, docBase?: string): Components {
   return {
     pre({ children }) {
       const child = Array.isArray(children) ? children[0] : children;
@@ -32,6 +54,11 @@ function buildComponents(streaming: boolean): Components {
       return <code className={className ?? "inline-code"}>{children}</code>;
     },
     a({ children, href }) {
+      if (docBase !== undefined && href) {
+        const doc = resolveDocLink(docBase, href);
+        if (doc !== null) return <Link to={`/learn/${doc}`}>{children}</Link>;
+        if (href.startsWith("#")) return <a href={href}>{children}</a>;
+      }
       return (
         <a href={href} target="_blank" rel="noopener noreferrer">
           {children}
@@ -55,10 +82,14 @@ const streamingComponents = buildComponents(true);
 const staticComponents = buildComponents(false);
 
 /** The one markdown renderer used by chat answers and the Learn pages (GFM, code, mermaid). */
-export const Markdown = memo(function Markdown({ text, streaming = false }: Props) {
+export const Markdown = memo(function Markdown({ text, streaming = false, docBase }: Props) {
+  const components = useMemo(
+    () => (docBase !== undefined ? buildComponents(false, docBase) : streaming ? streamingComponents : staticComponents),
+    [docBase, streaming],
+  );
   return (
     <div className="prose-sable">
-      <ReactMarkdown remarkPlugins={[remarkGfm]} components={streaming ? streamingComponents : staticComponents}>
+      <ReactMarkdown remarkPlugins={[remarkGfm]} components={components}>
         {text}
       </ReactMarkdown>
     </div>
