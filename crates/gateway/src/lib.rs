@@ -4,6 +4,8 @@
 //! chat persistence in Postgres, forwards batch jobs to the worker service, serves the
 //! documentation reader, the OpenAPI document, and in local runs the built frontend.
 
+pub mod chat;
+pub mod chat_repo;
 pub mod config;
 pub mod conversation;
 pub mod cors;
@@ -41,6 +43,7 @@ pub fn app(state: AppState) -> Router {
 
 /// Connects to the database, applies migrations, and builds the state.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    common::metrics::install();
     let db = common::db::connect(&config.database).await.map_err(|e| {
         anyhow::anyhow!(
             "cannot connect to the database at {}: {e}. Start one with `make db-up` (Docker) or set DATABASE_URL",
@@ -61,7 +64,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!("migrations applied");
         return Ok(());
     }
-    common::metrics::install();
     let shutdown = common::shutdown::install();
     let grace = Duration::from_secs(config.service.shutdown_grace_secs);
     let listener = common::server::bind(config.addr).await?;

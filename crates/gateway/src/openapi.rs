@@ -30,6 +30,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(routes::models::ApiDoc::openapi());
     doc.merge(routes::chat::ApiDoc::openapi());
     doc.merge(routes::jobs::ApiDoc::openapi());
+    doc.merge(routes::metrics::ApiDoc::openapi());
     doc.merge(routes::workshop::ApiDoc::openapi());
     doc
 }

@@ -81,6 +81,7 @@ pub async fn stream_generation(
             };
             let mut out = BytesMut::new();
             let mut finished = false;
+            let mut tokens = 0u64;
             for event in batch {
                 let event = match event {
                     Ok(event) => event,
@@ -115,7 +116,11 @@ pub async fn stream_generation(
                     break;
                 }
                 if let Some(r) = recorder.as_mut() { r.token(&data); }
+                tokens += 1;
                 put_event(&mut out, &data);
+            }
+            if tokens > 0 {
+                common::metrics::window::record_tokens(tokens);
             }
             if !out.is_empty() {
                 yield Ok(out.freeze());

@@ -5,6 +5,7 @@ pub mod chat;
 pub mod generate;
 pub mod health;
 pub mod jobs;
+pub mod metrics;
 pub mod models;
 pub mod workshop;
 
@@ -19,5 +20,6 @@ pub fn router() -> Router<AppState> {
         .merge(models::router())
         .merge(chat::router())
         .merge(jobs::router())
+        .merge(metrics::router())
         .merge(workshop::router())
 }
