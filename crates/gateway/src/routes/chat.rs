@@ -1,14 +1,302 @@
-//! Not yet implemented.
+//! Chat sessions (contract §5.6) plus the additive search, paging and export endpoints.
+//!
+//! Status codes: 201 create/append, 200 reads and PATCH, 204 delete; a malformed session id is
+//! 400 and an unknown (or another user's) session 404, both with the envelope and the
+//! reference's string `detail`; invalid bodies and queries are 422 and are checked before the
+//! id (contract §3.1).
 
-use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use common::error::ErrorEnvelope;
+use common::extract::{ValidJson, ValidQuery};
+use common::schemas::{
+    ChatMessageCreate, ChatMessageOut, ChatSearchHit, ChatSearchQuery, ChatSearchResponse,
+    ChatSessionCreate, ChatSessionDetail, ChatSessionOut, ChatSessionUpdate, ExportFormat,
+    ExportQuery, Role, SessionCursor, SessionListQuery,
+};
+use common::AppResult;
 use utoipa::OpenApi;
 
+use crate::chat::{export, parse_session_id, session_not_found, CurrentUser};
+use crate::chat_repo;
 use crate::state::AppState;
+
+/// Response header of a full session-list page: the `before` value of the next page.
+pub const NEXT_CURSOR: HeaderName = HeaderName::from_static("x-next-cursor");
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            "/api/v1/chat/sessions",
+            post(create_session).get(list_sessions),
+        )
+        .route(
+            "/api/v1/chat/sessions/{id}",
+            get(get_session)
+                .patch(update_session)
+                .delete(delete_session),
+        )
+        .route("/api/v1/chat/sessions/{id}/messages", post(append_message))
+        .route("/api/v1/chat/sessions/{id}/export", get(export_session))
+        .route("/api/v1/chat/search", get(search))
 }
 
 #[derive(OpenApi)]
-#[openapi()]
+#[openapi(
+    paths(
+        create_session,
+        list_sessions,
+        get_session,
+        update_session,
+        delete_session,
+        append_message,
+        export_session,
+        search
+    ),
+    components(schemas(
+        ChatSessionCreate,
+        ChatSessionUpdate,
+        ChatSessionOut,
+        ChatSessionDetail,
+        ChatMessageCreate,
+        ChatMessageOut,
+        ChatSearchResponse,
+        ChatSearchHit,
+        ExportFormat,
+        Role
+    )),
+    tags((name = "chat", description = "Chat sessions and messages, stored in Postgres; search and export"))
+)]
 pub struct ApiDoc;
+
+/// Creates a session. A missing, null or empty title becomes "New Chat".
+#[utoipa::path(post, path = "/api/v1/chat/sessions", tag = "chat",
+    request_body = ChatSessionCreate,
+    responses(
+        (status = 201, description = "The new session (message_count 0, created_at == updated_at)", body = ChatSessionOut),
+        (status = 422, description = "Invalid body (title over 200 code points, system_prompt over 20 000, no JSON body)", body = ErrorEnvelope),
+    ))]
+pub async fn create_session(
+    State(state): State<AppState>,
+    CurrentUser(user_id): CurrentUser,
+    ValidJson(body): ValidJson<ChatSessionCreate>,
+) -> AppResult<(StatusCode, Json<ChatSessionOut>)> {
+    let session = chat_repo::create_session(
+        &state.db,
+        user_id,
+        body.effective_title(),
+        body.system_prompt.as_deref(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+/// Lists the caller's sessions, most recently updated first, with message counts.
+///
+/// Without parameters: the first 100, as the reference. Paging (additive): `limit` (1..=200)
+/// and `before`, a keyset cursor `<updated_at>,<id>` of the last session already seen (or just
+/// `<updated_at>`, meaning strictly older). A full page carries the next page's `before` value
+/// in the `X-Next-Cursor` header. A session that is updated while a client pages moves to the
+/// top and is not seen again in that walk.
+#[utoipa::path(get, path = "/api/v1/chat/sessions", tag = "chat",
+    params(SessionListQuery),
+    responses(
+        (status = 200, description = "Sessions, newest updated first (a plain array)", body = Vec<ChatSessionOut>,
+            headers(("x-next-cursor" = String, description = "Present when the page is full: pass it as `before` for the next page"))),
+        (status = 422, description = "Invalid limit or cursor", body = ErrorEnvelope),
+    ))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    CurrentUser(user_id): CurrentUser,
+    ValidQuery(query): ValidQuery<SessionListQuery>,
+) -> AppResult<Response> {
+    let limit = query.limit();
+    let sessions = chat_repo::list_sessions(&state.db, user_id, limit, query.cursor()).await?;
+    let mut headers = HeaderMap::new();
+    if usize::try_from(limit).is_ok_and(|limit| sessions.len() == limit) {
+        if let Some(last) = sessions.last() {
+            if let Ok(value) = HeaderValue::from_str(&SessionCursor::after(last).encode()) {
+                headers.insert(NEXT_CURSOR, value);
+            }
+        }
+    }
+    Ok((headers, Json(sessions)).into_response())
+}
+
+/// Returns one session with its messages in insertion order.
+#[utoipa::path(get, path = "/api/v1/chat/sessions/{id}", tag = "chat",
+    params(("id" = String, Path, description = "Session id (any UUID spelling: hyphen-less, braced, urn:uuid:)")),
+    responses(
+        (status = 200, description = "The session and its messages", body = ChatSessionDetail),
+        (status = 400, description = "Malformed id (`detail`: \"Invalid session id\")", body = ErrorEnvelope),
+        (status = 404, description = "No such session (`detail`: \"Session not found\")", body = ErrorEnvelope),
+    ))]
+pub async fn get_session(
+    State(state): State<AppState>,
+    CurrentUser(user_id): CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<ChatSessionDetail>> {
+    let id = parse_session_id(&id)?;
+    chat_repo::get_session(&state.db, user_id, id)
+        .await?
+        .map(Json)
+        .ok_or_else(session_not_found)
+}
+
+/// Renames a session or changes its system prompt. Absent or null fields are left unchanged
+/// (so the system prompt cannot be cleared, as in the reference); an empty title is applied.
+/// `updated_at` moves only when a value actually changes.
+#[utoipa::path(patch, path = "/api/v1/chat/sessions/{id}", tag = "chat",
+    params(("id" = String, Path, description = "Session id")),
+    request_body = ChatSessionUpdate,
+    responses(
+        (status = 200, description = "The updated session, with its real message count", body = ChatSessionOut),
+        (status = 400, description = "Malformed id", body = ErrorEnvelope),
+        (status = 404, description = "No such session", body = ErrorEnvelope),
+        (status = 422, description = "Invalid body (checked before the id)", body = ErrorEnvelope),
+    ))]
+pub async fn update_session(
+    State(state): State<AppState>,
+    CurrentUser(user_id): CurrentUser,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<ChatSessionUpdate>,
+) -> AppResult<Json<ChatSessionOut>> {
+    let id = parse_session_id(&id)?;
+    chat_repo::update_session(
+        &state.db,
+        user_id,
+        id,
+        body.title.as_deref(),
+        body.system_prompt.as_deref(),
+    )
+    .await?
+    .map(Json)
+    .ok_or_else(session_not_found)
+}
+
+/// Deletes a session and its messages.
+#[utoipa::path(delete, path = "/api/v1/chat/sessions/{id}", tag = "chat",
+    params(("id" = String, Path, description = "Session id")),
+    responses(
+        (status = 204, description = "Deleted (empty body)"),
+        (status = 400, description = "Malformed id", body = ErrorEnvelope),
+        (status = 404, description = "No such session (also on a repeated delete)", body = ErrorEnvelope),
+    ))]
+pub async fn delete_session(
+    State(state): State<AppState>,
+    CurrentUser(user_id): CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    let id = parse_session_id(&id)?;
+    if chat_repo::delete_session(&state.db, user_id, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(session_not_found())
+    }
+}
+
+/// Appends a message. In the same transaction the session's `updated_at` is bumped (it moves
+/// to the top of the list) and its message count incremented. `meta` is stored verbatim.
+#[utoipa::path(post, path = "/api/v1/chat/sessions/{id}/messages", tag = "chat",
+    params(("id" = String, Path, description = "Session id")),
+    request_body = ChatMessageCreate,
+    responses(
+        (status = 201, description = "The stored message", body = ChatMessageOut),
+        (status = 400, description = "Malformed id", body = ErrorEnvelope),
+        (status = 404, description = "No such session", body = ErrorEnvelope),
+        (status = 422, description = "Invalid body: bad role, empty or over-long content, meta not an object or over 16 KiB", body = ErrorEnvelope),
+    ))]
+pub async fn append_message(
+    State(state): State<AppState>,
+    CurrentUser(user_id): CurrentUser,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<ChatMessageCreate>,
+) -> AppResult<(StatusCode, Json<ChatMessageOut>)> {
+    let id = parse_session_id(&id)?;
+    let message = chat_repo::append_message(
+        &state.db,
+        user_id,
+        id,
+        body.role,
+        &body.content,
+        body.meta.as_ref(),
+        None,
+    )
+    .await?
+    .ok_or_else(session_not_found)?;
+    Ok((StatusCode::CREATED, Json(message)))
+}
+
+/// Downloads a session: `markdown` (default; `# title`, export time, `## You` /
+/// `## Assistant` / `## System` per message) or `json` (the `ChatSessionDetail`), as an
+/// attachment named after the title.
+#[utoipa::path(get, path = "/api/v1/chat/sessions/{id}/export", tag = "chat",
+    params(("id" = String, Path, description = "Session id"), ExportQuery),
+    responses(
+        (status = 200, description = "The session as a file", content(
+            (String = "text/markdown"),
+            (ChatSessionDetail = "application/json"),
+        ), headers(("content-disposition" = String, description = "attachment; filename=\"<title-slug>.md|json\""))),
+        (status = 400, description = "Malformed id", body = ErrorEnvelope),
+        (status = 404, description = "No such session", body = ErrorEnvelope),
+        (status = 422, description = "Unknown format", body = ErrorEnvelope),
+    ))]
+pub async fn export_session(
+    State(state): State<AppState>,
+    CurrentUser(user_id): CurrentUser,
+    Path(id): Path<String>,
+    ValidQuery(query): ValidQuery<ExportQuery>,
+) -> AppResult<Response> {
+    let id = parse_session_id(&id)?;
+    let session = chat_repo::get_session(&state.db, user_id, id)
+        .await?
+        .ok_or_else(session_not_found)?;
+    let title = session.session.title.clone();
+    let response = match query.format.unwrap_or_default() {
+        ExportFormat::Markdown => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "text/markdown; charset=utf-8".to_owned(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    export::content_disposition(&title, "md"),
+                ),
+            ],
+            export::markdown(&session, chrono::Utc::now()),
+        )
+            .into_response(),
+        ExportFormat::Json => (
+            [(
+                header::CONTENT_DISPOSITION,
+                export::content_disposition(&title, "json"),
+            )],
+            Json(session),
+        )
+            .into_response(),
+    };
+    Ok(response)
+}
+
+/// Full-text search over the caller's messages (Postgres `websearch_to_tsquery('english', q)`
+/// against a GIN-indexed tsvector), best `ts_rank_cd` first. Snippets are HTML-escaped with the
+/// matched words wrapped in `<mark>`…`</mark>`.
+#[utoipa::path(get, path = "/api/v1/chat/search", tag = "chat",
+    params(ChatSearchQuery),
+    responses(
+        (status = 200, description = "Matches, best first", body = ChatSearchResponse),
+        (status = 422, description = "q missing, blank or over 200 code points; limit outside 1..=100", body = ErrorEnvelope),
+    ))]
+pub async fn search(
+    State(state): State<AppState>,
+    CurrentUser(user_id): CurrentUser,
+    ValidQuery(query): ValidQuery<ChatSearchQuery>,
+) -> AppResult<Json<ChatSearchResponse>> {
+    let results =
+        chat_repo::search_messages(&state.db, user_id, query.q.trim(), query.limit()).await?;
+    Ok(Json(ChatSearchResponse { results }))
+}

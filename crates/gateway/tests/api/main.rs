@@ -2,4 +2,9 @@
 //! database; cross-service tests start the model service in the same process.
 
 mod basics;
+mod generate;
+mod chat;
+mod chat_store;
+mod conversation;
 mod helpers;
+mod search;

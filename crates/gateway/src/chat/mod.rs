@@ -1,0 +1,144 @@
+//! Chat persistence: who the caller is, how session ids and errors look, and the helpers the
+//! chat routes and the generate relay share. The SQL lives in [`crate::chat_repo`].
+
+pub mod export;
+pub mod snippet;
+
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use common::schemas::chat_limits::TITLE_MAX_CHARS;
+use common::AppError;
+use uuid::Uuid;
+
+/// The seeded user every request is attributed to until accounts exist (contract §5.6,
+/// `migrations/20261123000001_initial_schema.sql`): `00000000-0000-0000-0000-000000000001`.
+pub const DEFAULT_USER_ID: Uuid = Uuid::from_u128(1);
+
+/// The caller's user id. Every chat query is scoped by it; today it is always
+/// [`DEFAULT_USER_ID`], and authentication will replace this extractor only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CurrentUser(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(DEFAULT_USER_ID))
+    }
+}
+
+/// 400 for a path id that is not a UUID: the envelope (code `VALIDATION_ERROR`) plus the
+/// reference's `"detail":"Invalid session id"` (contract §5.6, §19.3).
+pub fn invalid_session_id() -> AppError {
+    AppError::detailed(
+        StatusCode::BAD_REQUEST,
+        "VALIDATION_ERROR",
+        "Invalid session id",
+    )
+}
+
+/// 404 for a session that does not exist or is not the caller's: the envelope (code
+/// `NOT_FOUND`) plus `"detail":"Session not found"`.
+pub fn session_not_found() -> AppError {
+    AppError::detailed(StatusCode::NOT_FOUND, "NOT_FOUND", "Session not found")
+}
+
+/// Parses a session id as leniently as the reference (Python's `uuid.UUID`): any case, with or
+/// without hyphens, `{braced}`, `urn:uuid:` prefixed.
+pub fn parse_session_id(raw: &str) -> Result<Uuid, AppError> {
+    if let Ok(id) = Uuid::parse_str(raw) {
+        return Ok(id);
+    }
+    let stripped = raw.replace("urn:", "").replace("uuid:", "");
+    let hex: String = stripped
+        .trim_matches(|c| c == '{' || c == '}')
+        .chars()
+        .filter(|&c| c != '-')
+        .collect();
+    if hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Uuid::parse_str(&hex).map_err(|_| invalid_session_id())
+    } else {
+        Err(invalid_session_id())
+    }
+}
+
+/// The title a session gets from its first user message: trimmed, inner whitespace collapsed
+/// to single spaces, at most [`TITLE_MAX_CHARS`] code points. `None` when nothing is left.
+pub fn title_from_message(content: &str) -> Option<String> {
+    let mut title = String::new();
+    let mut len = 0;
+    for word in content.split_whitespace() {
+        let sep = usize::from(!title.is_empty());
+        if len + sep >= TITLE_MAX_CHARS {
+            break;
+        }
+        if sep == 1 {
+            title.push(' ');
+            len += 1;
+        }
+        for c in word.chars() {
+            if len == TITLE_MAX_CHARS {
+                break;
+            }
+            title.push(c);
+            len += 1;
+        }
+    }
+    (!title.is_empty()).then_some(title)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_parse_leniently() {
+        let id = Uuid::parse_str("3f2a0c1e-9b7d-4c1e-8a55-0123456789ab").unwrap();
+        for raw in [
+            "3f2a0c1e-9b7d-4c1e-8a55-0123456789ab",
+            "3F2A0C1E-9B7D-4C1E-8A55-0123456789AB",
+            "3f2a0c1e9b7d4c1e8a550123456789ab",
+            "{3f2a0c1e-9b7d-4c1e-8a55-0123456789ab}",
+            "urn:uuid:3f2a0c1e-9b7d-4c1e-8a55-0123456789ab",
+            "3f2a-0c1e9b7d4c1e8a550123456789ab",
+        ] {
+            assert_eq!(parse_session_id(raw).unwrap(), id, "{raw}");
+        }
+        for raw in [
+            "",
+            "nope",
+            "3f2a0c1e-9b7d-4c1e-8a55-0123456789a",
+            "3f2a0c1e-9b7d-4c1e-8a55-0123456789abc",
+            "zz2a0c1e9b7d4c1e8a550123456789ab",
+        ] {
+            let err = parse_session_id(raw).unwrap_err();
+            assert_eq!(err.status(), StatusCode::BAD_REQUEST, "{raw}");
+            assert_eq!(err.body()["detail"], "Invalid session id");
+        }
+    }
+
+    #[test]
+    fn titles_are_trimmed_collapsed_and_capped() {
+        assert_eq!(
+            title_from_message("  Plan a\n\n trip\tto  Rome  ").as_deref(),
+            Some("Plan a trip to Rome")
+        );
+        assert_eq!(title_from_message(" \n\t "), None);
+        let long = title_from_message(&"é".repeat(500)).unwrap();
+        assert_eq!(long.chars().count(), 200);
+        let words = title_from_message(&"ab ".repeat(300)).unwrap();
+        assert!(words.chars().count() <= 200);
+        assert!(!words.ends_with(' '));
+    }
+
+    #[test]
+    fn the_default_user_is_the_seeded_one() {
+        assert_eq!(
+            DEFAULT_USER_ID.to_string(),
+            "00000000-0000-0000-0000-000000000001"
+        );
+    }
+}
