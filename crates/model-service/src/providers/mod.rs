@@ -195,7 +195,13 @@ pub fn build(config: &Config, resolved: &Resolved) -> anyhow::Result<Arc<dyn Pro
             base_url: base_url.clone(),
             api_key: resolved.api_key.clone(),
             connect_timeout: config.connect_timeout(),
-            read_timeout: config.idle_timeout().max(config.first_token_timeout()),
+            // A safety net only: the generation layer's deadlines fire first. A whole
+            // (non-streaming) answer can be silent for the entire provider timeout.
+            read_timeout: config
+                .provider_timeout()
+                .max(config.first_token_timeout())
+                .max(config.idle_timeout())
+                + Duration::from_secs(5),
             max_completion_tokens: *max_completion_tokens,
         })?),
     })
