@@ -43,7 +43,7 @@ PIDS=()
 TEST_DB_URL=""
 status=1
 
-log() { printf '[test_nginx] %s\n' "$*"; }
+log() { printf '[test_nginx %3ds] %s\n' "$SECONDS" "$*"; }
 
 cleanup() {
     local rc=$?
