@@ -28,7 +28,8 @@ pub struct Config {
         long,
         env = "GROQ_API_KEY",
         default_value = "",
-        hide_default_value = true
+        hide_default_value = true,
+        hide_env_values = true
     )]
     pub groq_api_key: Secret,
 
@@ -37,7 +38,8 @@ pub struct Config {
         long,
         env = "OPENAI_API_KEY",
         default_value = "",
-        hide_default_value = true
+        hide_default_value = true,
+        hide_env_values = true
     )]
     pub openai_api_key: Secret,
 
