@@ -1,6 +1,9 @@
 //! Gateway integration tests: the real router on 127.0.0.1:0 against a fresh Postgres
 //! database; cross-service tests start the model service in the same process.
 
+// Test code fails loudly: unwrap/expect/panic are the assertions here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod basics;
 mod generate;
 mod chat;
