@@ -7,14 +7,22 @@ use clap::Parser;
 use common::config::{DatabaseArgs, HttpClientArgs, ServiceArgs};
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "worker-service", version, about = "Sable worker-service: the durable batch-job queue")]
+#[command(
+    name = "worker-service",
+    version,
+    about = "Sable worker-service: the durable batch-job queue"
+)]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "WORKER_SERVICE_ADDR", default_value = "0.0.0.0:8002")]
     pub addr: SocketAddr,
 
     /// Base URL of the model service (its `POST /inference` answers each prompt).
-    #[arg(long, env = "MODEL_SERVICE_URL", default_value = "http://127.0.0.1:8001")]
+    #[arg(
+        long,
+        env = "MODEL_SERVICE_URL",
+        default_value = "http://127.0.0.1:8001"
+    )]
     pub model_service_url: String,
 
     /// This worker's name in job leases (`locked_by`); default `<hostname>-<pid>-<random>`.
@@ -105,9 +113,7 @@ impl Config {
 
     /// The configured worker id, or `<hostname>-<pid>-<random>`.
     pub fn worker_id(&self) -> String {
-        self.worker_id
-            .clone()
-            .unwrap_or_else(default_worker_id)
+        self.worker_id.clone().unwrap_or_else(default_worker_id)
     }
 
     pub fn lease(&self) -> Duration {

@@ -181,7 +181,9 @@ pub enum CancelOutcome {
     /// The job had already finished (its status).
     AlreadyFinished(JobStatus),
     /// Pending: cancelled at once. Running: cancel requested (the worker is told).
-    Accepted { was_running: bool },
+    Accepted {
+        was_running: bool,
+    },
 }
 
 #[tracing::instrument(skip(pool))]
@@ -212,13 +214,16 @@ pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<CancelOutcome, sqlx::Erro
             Ok(CancelOutcome::Accepted { was_running })
         }
         None => {
-            let status: Option<(String,)> = sqlx::query_as("SELECT status FROM batch_jobs WHERE id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await?;
+            let status: Option<(String,)> =
+                sqlx::query_as("SELECT status FROM batch_jobs WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await?;
             Ok(match status {
                 None => CancelOutcome::NotFound,
-                Some((s,)) => CancelOutcome::AlreadyFinished(s.parse().unwrap_or(JobStatus::Failed)),
+                Some((s,)) => {
+                    CancelOutcome::AlreadyFinished(s.parse().unwrap_or(JobStatus::Failed))
+                }
             })
         }
     }
@@ -226,8 +231,9 @@ pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<CancelOutcome, sqlx::Erro
 
 /// Jobs waiting to be claimed (for the queue-depth gauge).
 pub async fn pending_count(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) =
-        sqlx::query_as("SELECT count(*) FROM batch_jobs WHERE status = 'pending'").fetch_one(pool).await?;
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM batch_jobs WHERE status = 'pending'")
+        .fetch_one(pool)
+        .await?;
     Ok(n)
 }
 

@@ -89,19 +89,33 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 
 /// Starts this process's queue worker (claims until `shutdown` is cancelled).
 pub fn start_worker(state: &AppState, shutdown: CancellationToken) -> Worker {
-    Worker::start(state.db.clone(), state.model.clone(), state.queue_config(), shutdown)
+    Worker::start(
+        state.db.clone(),
+        state.model.clone(),
+        state.queue_config(),
+        shutdown,
+    )
 }
 
 /// Serves the API and runs the worker until `shutdown`; then stops claiming, lets in-flight
 /// prompts finish within the grace period, releases unfinished jobs, and returns.
-pub async fn serve(state: AppState, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let grace = state.config.shutdown_grace();
     let worker = (!state.config.worker_disabled).then(|| start_worker(&state, shutdown.clone()));
     let served = common::server::serve(listener, app(state), shutdown, grace).await;
     if let Some(worker) = worker {
         // The worker enforces the grace period itself; the margin covers the final writes.
-        if tokio::time::timeout(grace + Duration::from_secs(5), worker.join()).await.is_err() {
-            tracing::warn!("worker did not stop in time; unreleased jobs return after their lease expires");
+        if tokio::time::timeout(grace + Duration::from_secs(5), worker.join())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "worker did not stop in time; unreleased jobs return after their lease expires"
+            );
         }
     }
     served?;

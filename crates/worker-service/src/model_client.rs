@@ -28,7 +28,12 @@ pub async fn generate(
     let mut request = GenerateRequest::new(prompt);
     request.model = model.map(str::to_owned);
     request.max_tokens = max_tokens;
-    let response = match client.request(Method::POST, "/inference").json(&request).send().await {
+    let response = match client
+        .request(Method::POST, "/inference")
+        .json(&request)
+        .send()
+        .await
+    {
         Ok(r) => r,
         Err(e) => return transport(&e),
     };
@@ -67,11 +72,15 @@ pub fn classify_error(status: StatusCode, body: &[u8]) -> PromptOutcome {
         None => format!("{prefix}."),
     };
     if status == StatusCode::TOO_MANY_REQUESTS {
-        PromptOutcome::Transient(with("The model service is rate limited (HTTP 429)".to_owned()))
+        PromptOutcome::Transient(with(
+            "The model service is rate limited (HTTP 429)".to_owned(),
+        ))
     } else if status == StatusCode::REQUEST_TIMEOUT || status.is_server_error() {
         PromptOutcome::Transient(with(format!("The model service failed (HTTP {code})")))
     } else {
-        PromptOutcome::Permanent(with(format!("The model service rejected the prompt (HTTP {code})")))
+        PromptOutcome::Permanent(with(format!(
+            "The model service rejected the prompt (HTTP {code})"
+        )))
     }
 }
 
@@ -79,13 +88,7 @@ pub fn classify_error(status: StatusCode, body: &[u8]) -> PromptOutcome {
 pub fn sanitize(message: &str) -> String {
     let one_line = message
         .split_whitespace()
-        .map(|word| {
-            if word.contains("://") {
-                "<url>"
-            } else {
-                word
-            }
-        })
+        .map(|word| if word.contains("://") { "<url>" } else { word })
         .collect::<Vec<_>>()
         .join(" ");
     if one_line.chars().count() > 300 {

@@ -52,7 +52,12 @@ pub async fn submit_job(
 ) -> AppResult<(StatusCode, Json<JobResponse>)> {
     let job: JobResponse = state
         .worker
-        .send_json(state.worker.request(Method::POST, "/jobs").json(&submission))
+        .send_json(
+            state
+                .worker
+                .request(Method::POST, "/jobs")
+                .json(&submission),
+        )
         .await?;
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
@@ -66,7 +71,10 @@ pub async fn submit_job(
         (status = 404, description = "No such job (also for ids that are not UUIDs): `JOB_NOT_FOUND`", body = ErrorEnvelope),
         (status = 503, description = "The worker service is unavailable", body = ErrorEnvelope),
     ))]
-pub async fn get_job(State(state): State<AppState>, Path(job_id): Path<String>) -> AppResult<Json<JobResponse>> {
+pub async fn get_job(
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+) -> AppResult<Json<JobResponse>> {
     let id = parse_job_id(&job_id)?;
     let job = state
         .worker
@@ -110,11 +118,18 @@ pub async fn list_jobs(
         (status = 409, description = "The job has already finished: `CONFLICT`", body = ErrorEnvelope),
         (status = 503, description = "The worker service is unavailable", body = ErrorEnvelope),
     ))]
-pub async fn cancel_job(State(state): State<AppState>, Path(job_id): Path<String>) -> AppResult<Json<JobResponse>> {
+pub async fn cancel_job(
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+) -> AppResult<Json<JobResponse>> {
     let id = parse_job_id(&job_id)?;
     let job = state
         .worker
-        .send_json(state.worker.request(Method::POST, &format!("/jobs/{id}/cancel")))
+        .send_json(
+            state
+                .worker
+                .request(Method::POST, &format!("/jobs/{id}/cancel")),
+        )
         .await?;
     Ok(Json(job))
 }
@@ -138,14 +153,21 @@ mod tests {
     #[test]
     fn ids_are_canonicalised_before_forwarding() {
         let id = parse_job_id("6F9619FF-8B86-D011-B42D-00C04FC964FF").map(|u| u.to_string());
-        assert_eq!(id.ok().as_deref(), Some("6f9619ff-8b86-d011-b42d-00c04fc964ff"));
+        assert_eq!(
+            id.ok().as_deref(),
+            Some("6f9619ff-8b86-d011-b42d-00c04fc964ff")
+        );
     }
 
     #[test]
     fn non_uuid_ids_are_job_not_found() {
         for raw in ["nonexistent-id", "../health", "x?y=1", ""] {
             let err = parse_job_id(raw).err();
-            assert_eq!(err.as_ref().map(AppError::code), Some("JOB_NOT_FOUND"), "{raw}");
+            assert_eq!(
+                err.as_ref().map(AppError::code),
+                Some("JOB_NOT_FOUND"),
+                "{raw}"
+            );
             assert_eq!(err.map(|e| e.status()), Some(StatusCode::NOT_FOUND));
         }
     }

@@ -67,7 +67,11 @@ async fn claim_batch(
     metrics::counter!("worker_jobs_claimed_total").increment(count as u64);
 
     // Jobs resumed after a crash or a retry: learn which slots are already written.
-    let resumed: Vec<Uuid> = claimed.iter().filter(|j| j.filled > 0).map(|j| j.id).collect();
+    let resumed: Vec<Uuid> = claimed
+        .iter()
+        .filter(|j| j.filled > 0)
+        .map(|j| j.id)
+        .collect();
     let mut filled: HashMap<Uuid, Vec<FilledSlot>> = HashMap::new();
     let mut slots_unknown = false;
     if !resumed.is_empty() {
@@ -98,7 +102,14 @@ async fn claim_batch(
         let slots = filled.remove(&job.id).unwrap_or_default();
         let held = inner.hold(job.id, job.attempts);
         tracing::debug!(job_id = %job.id, attempt = job.attempts, resumed_slots = slots.len(), "claimed job");
-        jobs.spawn(processor::run(inner.clone(), job, slots, held, shutdown.clone(), permit));
+        jobs.spawn(processor::run(
+            inner.clone(),
+            job,
+            slots,
+            held,
+            shutdown.clone(),
+            permit,
+        ));
     }
     Ok(count)
 }

@@ -39,7 +39,8 @@ pub(crate) async fn beat(inner: &Inner) {
             return;
         }
     };
-    let states: HashMap<Uuid, job_repo::LeaseState> = states.into_iter().map(|s| (s.id, s)).collect();
+    let states: HashMap<Uuid, job_repo::LeaseState> =
+        states.into_iter().map(|s| (s.id, s)).collect();
     for (id, h) in held {
         match states.get(&id) {
             Some(state) if state.attempts == h.attempt => {

@@ -139,7 +139,12 @@ pub struct Worker {
 
 impl Worker {
     /// Starts the dispatcher, the listener, the heartbeat and the reaper.
-    pub fn start(pool: PgPool, model: ServiceClient, config: QueueConfig, shutdown: CancellationToken) -> Self {
+    pub fn start(
+        pool: PgPool,
+        model: ServiceClient,
+        config: QueueConfig,
+        shutdown: CancellationToken,
+    ) -> Self {
         let id = config.worker_id.clone();
         let inner = Arc::new(Inner {
             pool,

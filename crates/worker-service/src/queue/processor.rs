@@ -58,7 +58,13 @@ pub(crate) async fn run(
     .await;
 }
 
-async fn process(inner: &Arc<Inner>, mut job: ClaimedJob, filled: Vec<FilledSlot>, held: &Held, shutdown: &CancellationToken) {
+async fn process(
+    inner: &Arc<Inner>,
+    mut job: ClaimedJob,
+    filled: Vec<FilledSlot>,
+    held: &Held,
+    shutdown: &CancellationToken,
+) {
     let total = usize::try_from(job.total_prompts).unwrap_or(0);
     let mut done = vec![false; total];
     let mut errors: BTreeMap<i32, String> = BTreeMap::new();
@@ -191,8 +197,14 @@ async fn process(inner: &Arc<Inner>, mut job: ClaimedJob, filled: Vec<FilledSlot
     match stop {
         Some(Stop::Abandon) | None => {}
         Some(Stop::Cancel) => {
-            let finish = Finish { status: JobStatus::Cancelled, error: None };
-            if matches!(write(inner, &job, &[], Some(&finish)).await, Some(Fenced::Written { .. })) {
+            let finish = Finish {
+                status: JobStatus::Cancelled,
+                error: None,
+            };
+            if matches!(
+                write(inner, &job, &[], Some(&finish)).await,
+                Some(Fenced::Written { .. })
+            ) {
                 tracing::info!("job cancelled");
                 record_finish(&finish);
             }
@@ -202,9 +214,14 @@ async fn process(inner: &Arc<Inner>, mut job: ClaimedJob, filled: Vec<FilledSlot
             let plural = if attempts == 1 { "" } else { "s" };
             let finish = Finish {
                 status: JobStatus::Failed,
-                error: Some(format!("{message} Gave up after {attempts} attempt{plural}.")),
+                error: Some(format!(
+                    "{message} Gave up after {attempts} attempt{plural}."
+                )),
             };
-            if matches!(write(inner, &job, &[], Some(&finish)).await, Some(Fenced::Written { .. })) {
+            if matches!(
+                write(inner, &job, &[], Some(&finish)).await,
+                Some(Fenced::Written { .. })
+            ) {
                 tracing::warn!(error = ?finish.error, "job failed: out of attempts");
                 record_finish(&finish);
             }
@@ -212,27 +229,52 @@ async fn process(inner: &Arc<Inner>, mut job: ClaimedJob, filled: Vec<FilledSlot
         Some(Stop::Transient(message)) => {
             let cfg = &inner.config;
             let delay = backoff::delay(job.attempts, cfg.retry_base_delay, cfg.retry_max_delay);
-            let released =
-                job_repo::release(&inner.pool, job.id, &cfg.worker_id, job.attempts, delay, Some(&message), false).await;
+            let released = job_repo::release(
+                &inner.pool,
+                job.id,
+                &cfg.worker_id,
+                job.attempts,
+                delay,
+                Some(&message),
+                false,
+            )
+            .await;
             match released {
                 Ok(Fenced::Written { .. }) => {
-                    tracing::info!(delay_ms = delay.as_millis() as u64, "job released for a retry");
+                    tracing::info!(
+                        delay_ms = delay.as_millis() as u64,
+                        "job released for a retry"
+                    );
                     metrics::counter!("worker_jobs_retried_total").increment(1);
                     schedule_wake(inner.clone(), delay, shutdown.clone());
                 }
                 Ok(Fenced::LeaseLost) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot release the job; its lease will expire"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot release the job; its lease will expire")
+                }
             }
         }
         Some(Stop::Shutdown) => {
             let cfg = &inner.config;
-            match job_repo::release(&inner.pool, job.id, &cfg.worker_id, job.attempts, Duration::ZERO, None, true).await {
+            match job_repo::release(
+                &inner.pool,
+                job.id,
+                &cfg.worker_id,
+                job.attempts,
+                Duration::ZERO,
+                None,
+                true,
+            )
+            .await
+            {
                 Ok(Fenced::Written { .. }) => {
                     tracing::info!("job released at shutdown");
                     let _ = job_repo::notify_queue(&inner.pool).await;
                 }
                 Ok(Fenced::LeaseLost) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot release the job at shutdown; its lease will expire"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot release the job at shutdown; its lease will expire")
+                }
             }
         }
     }
@@ -242,7 +284,10 @@ async fn process(inner: &Arc<Inner>, mut job: ClaimedJob, filled: Vec<FilledSlot
 /// answered, `failed` (naming the first failed prompt) when any prompt failed permanently.
 fn final_state(errors: &BTreeMap<i32, String>, total: usize) -> Finish {
     match errors.iter().next() {
-        None => Finish { status: JobStatus::Completed, error: None },
+        None => Finish {
+            status: JobStatus::Completed,
+            error: None,
+        },
         Some((idx, message)) => Finish {
             status: JobStatus::Failed,
             error: Some(format!(
@@ -255,16 +300,31 @@ fn final_state(errors: &BTreeMap<i32, String>, total: usize) -> Finish {
 }
 
 fn record_finish(finish: &Finish) {
-    metrics::counter!("worker_jobs_finished_total", "status" => finish.status.as_str()).increment(1);
+    metrics::counter!("worker_jobs_finished_total", "status" => finish.status.as_str())
+        .increment(1);
 }
 
 /// A fenced write, retried briefly on database errors. `None`: the database kept failing (or
 /// refused the write); the caller abandons the job and its lease expires.
-async fn write(inner: &Inner, job: &ClaimedJob, slots: &[SlotWrite], finish: Option<&Finish>) -> Option<Fenced> {
+async fn write(
+    inner: &Inner,
+    job: &ClaimedJob,
+    slots: &[SlotWrite],
+    finish: Option<&Finish>,
+) -> Option<Fenced> {
     let cfg = &inner.config;
     let mut delay = Duration::from_millis(100);
     for attempt in 1..=3 {
-        match job_repo::write_slots(&inner.pool, job.id, &cfg.worker_id, job.attempts, slots, finish).await {
+        match job_repo::write_slots(
+            &inner.pool,
+            job.id,
+            &cfg.worker_id,
+            job.attempts,
+            slots,
+            finish,
+        )
+        .await
+        {
             Ok(Fenced::LeaseLost) => {
                 tracing::warn!("write refused: the lease was taken over");
                 return Some(Fenced::LeaseLost);
@@ -322,6 +382,9 @@ mod tests {
         let errors = BTreeMap::from([(4, "bad".to_owned()), (1, "worse".to_owned())]);
         let f = final_state(&errors, 10);
         assert_eq!(f.status, JobStatus::Failed);
-        assert_eq!(f.error.as_deref(), Some("2 of 10 prompts failed; first, prompt #2: worse"));
+        assert_eq!(
+            f.error.as_deref(),
+            Some("2 of 10 prompts failed; first, prompt #2: worse")
+        );
     }
 }

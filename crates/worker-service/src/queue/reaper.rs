@@ -19,9 +19,14 @@ pub(crate) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
         }
         match job_repo::reap_expired(&inner.pool).await {
             Ok(reaped) if reaped != job_repo::Reaped::default() => {
-                tracing::info!(requeued = reaped.requeued, cancelled = reaped.cancelled,
-                    failed = reaped.failed, "reaped jobs with expired leases");
-                metrics::counter!("worker_jobs_reaped_total").increment(reaped.requeued + reaped.cancelled + reaped.failed);
+                tracing::info!(
+                    requeued = reaped.requeued,
+                    cancelled = reaped.cancelled,
+                    failed = reaped.failed,
+                    "reaped jobs with expired leases"
+                );
+                metrics::counter!("worker_jobs_reaped_total")
+                    .increment(reaped.requeued + reaped.cancelled + reaped.failed);
                 inner.wake.notify_one();
             }
             Ok(_) => {}

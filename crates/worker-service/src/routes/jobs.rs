@@ -22,7 +22,10 @@ pub async fn submit(
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
 
-pub async fn get(State(state): State<AppState>, Path(raw_id): Path<String>) -> AppResult<Json<JobResponse>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+) -> AppResult<Json<JobResponse>> {
     let id = parse_id(&raw_id)?;
     job_repo::find(&state.db, id)
         .await?
@@ -41,7 +44,10 @@ pub async fn list(
 /// Pending: cancelled at once. Running: the worker stops after its in-flight prompts, keeps
 /// the results, and ends the job `cancelled` (the answer shows `cancel_requested: true`).
 /// Finished: 409.
-pub async fn cancel(State(state): State<AppState>, Path(raw_id): Path<String>) -> AppResult<Json<JobResponse>> {
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+) -> AppResult<Json<JobResponse>> {
     let id = parse_id(&raw_id)?;
     match job_repo::cancel(&state.db, id).await? {
         CancelOutcome::NotFound => Err(not_found(&raw_id)),

@@ -1,0 +1,301 @@
+//! The queue at work: parallel draining, pickup by NOTIFY, retries, permanent failures,
+//! cancel during a run.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::schemas::{JobResponse, JobStatus};
+use common::test_support::fresh_database;
+use futures::StreamExt;
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_job_completes_with_results_in_prompt_order() {
+    let db = fresh_database().await;
+    let fake = spawn_fake_model().await;
+    let svc = spawn_service(&db.url, &fake.url, &[]).await;
+    let c = client();
+    let ps = prompts("ordered", 5);
+    let job = submit(&c, &svc.base, &ps).await;
+    wait_for_status(&db.pool, job.job_id, "completed", Duration::from_secs(10)).await;
+    let done = get_job(&c, &svc.base, job.job_id).await;
+    assert_eq!(done.completed_prompts, 5);
+    assert_eq!(
+        done.results,
+        ps.iter()
+            .map(|p| format!("answer: {p}"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(done.result_indexes, vec![0, 1, 2, 3, 4]);
+    assert_eq!(done.error, None);
+    assert_eq!(done.attempts, 1);
+    assert!(done.completed_at.is_some() && done.started_at.is_some());
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn an_idle_worker_is_woken_by_notify_not_the_poll() {
+    let db = fresh_database().await;
+    let fake = spawn_fake_model().await;
+    // The safety-net poll is a minute away: only LISTEN/NOTIFY can start this job in time.
+    let svc = spawn_service(&db.url, &fake.url, &["--poll-interval-ms", "60000"]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let c = client();
+    for i in 0..3 {
+        let job = submit(&c, &svc.base, &[format!("wake {i}")]).await;
+        wait_for_status(&db.pool, job.job_id, "completed", Duration::from_secs(10)).await;
+    }
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn five_hundred_jobs_are_drained_by_three_workers_and_a_worker_process() {
+    let db = fresh_database().await;
+    let fake = spawn_fake_model().await;
+    fake.model.set_delay(Duration::from_millis(3));
+    let mut process = spawn_worker_process(&db.url, &fake.url, "process-worker", &[]).await;
+    let api = spawn_service(&db.url, &fake.url, &[]).await;
+    let w2 = spawn_service(&db.url, &fake.url, &[]).await;
+    let w3 = spawn_service(&db.url, &fake.url, &[]).await;
+    let c = client();
+
+    // Watch which workers hold jobs while the queue drains.
+    let watcher_pool = db.pool.clone();
+    let watcher = tokio::spawn(async move {
+        let mut seen = HashSet::new();
+        for _ in 0..2000 {
+            let holders: Vec<(String,)> = sqlx::query_as(
+                "SELECT DISTINCT locked_by FROM batch_jobs WHERE locked_by IS NOT NULL",
+            )
+            .fetch_all(&watcher_pool)
+            .await
+            .unwrap_or_default();
+            seen.extend(holders.into_iter().map(|(w,)| w));
+            let (left,): (i64,) =
+                sqlx::query_as("SELECT count(*) FROM batch_jobs WHERE status <> 'completed'")
+                    .fetch_one(&watcher_pool)
+                    .await
+                    .unwrap();
+            if left == 0 && seen.len() >= 4 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        seen
+    });
+
+    let submissions: Vec<Vec<String>> = (0..500)
+        .map(|j| prompts(&format!("job {j} prompt"), 1 + j % 4))
+        .collect();
+    let expected_prompts: usize = submissions.iter().map(Vec::len).sum();
+    let jobs: Vec<JobResponse> = futures::stream::iter(submissions)
+        .map(|ps| {
+            let c = c.clone();
+            let base = api.base.clone();
+            async move { submit(&c, &base, &ps).await }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    assert_eq!(jobs.len(), 500);
+
+    let drained = wait_until(Duration::from_secs(45), || async {
+        let (left,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM batch_jobs WHERE status <> 'completed'")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        left == 0
+    })
+    .await;
+    assert!(drained, "queue not drained");
+
+    // Every job completed once, on its first claim, with every slot written once.
+    let rows: Vec<(Uuid, i32, i32, i32, i32, i64)> = sqlx::query_as(
+        "SELECT j.id, j.attempts, j.total_prompts, j.completed_prompts, j.failed_prompts,
+                (SELECT count(*) FROM batch_job_results r WHERE r.job_id = j.id AND r.text IS NOT NULL)
+           FROM batch_jobs j",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 500);
+    for (id, attempts, total, completed, failed, slots) in rows {
+        assert_eq!(attempts, 1, "job {id} claimed more than once");
+        assert_eq!(
+            (completed, failed, slots),
+            (total, 0, i64::from(total)),
+            "job {id}"
+        );
+    }
+    // The model was called exactly once per prompt (each prompt text is unique).
+    let calls = fake.model.all_calls();
+    assert_eq!(calls.len(), expected_prompts);
+    assert!(calls.values().all(|n| *n == 1), "a prompt was sent twice");
+
+    let seen = watcher.await.unwrap();
+    assert!(
+        seen.contains("process-worker"),
+        "the worker process took part: {seen:?}"
+    );
+    assert!(seen.len() >= 3, "several workers took part: {seen:?}");
+
+    process.kill_9().await;
+    for svc in [api, w2, w3] {
+        svc.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_with_backoff_until_success() {
+    let db = fresh_database().await;
+    let fake = spawn_fake_model().await;
+    let svc = spawn_service(&db.url, &fake.url, &[]).await;
+    let c = client();
+    let a = "[fail:2:503] flaky".to_owned();
+    let b = "[fail:1:429] rate limited".to_owned();
+    let ok = "steady".to_owned();
+    let job = submit(&c, &svc.base, &[a.clone(), b.clone(), ok.clone()]).await;
+    wait_for_status(&db.pool, job.job_id, "completed", Duration::from_secs(15)).await;
+    let done = get_job(&c, &svc.base, job.job_id).await;
+    assert_eq!(done.attempts, 3);
+    assert_eq!(done.results.len(), 3);
+    assert_eq!(done.error, None);
+    assert!(
+        done.last_error.is_some(),
+        "the last transient error is kept for display"
+    );
+    // At most one call per prompt per attempt; answered prompts are never asked again.
+    assert_eq!(fake.model.calls(&a), 3);
+    assert_eq!(fake.model.calls(&b), 2);
+    assert_eq!(fake.model.calls(&ok), 1);
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn exhausted_retries_fail_the_job_with_a_readable_error() {
+    let db = fresh_database().await;
+    let fake = spawn_fake_model().await;
+    let svc = spawn_service(&db.url, &fake.url, &["--job-max-attempts", "3"]).await;
+    let c = client();
+    let down = "[fail:99:503] never".to_owned();
+    let job = submit(&c, &svc.base, &[down.clone(), "fine".to_owned()]).await;
+    wait_for_status(&db.pool, job.job_id, "failed", Duration::from_secs(15)).await;
+    let failed = get_job(&c, &svc.base, job.job_id).await;
+    let error = failed.error.expect("an error message");
+    assert!(
+        error.contains("HTTP 503") && error.contains("Gave up after 3 attempts"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("http://") && !error.contains('\n'),
+        "no URLs, one line: {error}"
+    );
+    assert_eq!(failed.attempts, 3);
+    assert_eq!(fake.model.calls(&down), 3);
+    assert_eq!(
+        failed.results,
+        vec!["answer: fine".to_owned()],
+        "partial results are kept"
+    );
+    svc.stop().await;
+
+    // Model service unreachable: the same, with a message that names no address.
+    let unreachable = spawn_service(
+        &db.url,
+        &closed_port_url().await,
+        &["--job-max-attempts", "2"],
+    )
+    .await;
+    let job = submit(&c, &unreachable.base, &["x".to_owned()]).await;
+    wait_for_status(&db.pool, job.job_id, "failed", Duration::from_secs(15)).await;
+    let failed = get_job(&c, &unreachable.base, job.job_id).await;
+    assert_eq!(
+        failed.error.as_deref(),
+        Some("The model service is unavailable. Gave up after 2 attempts.")
+    );
+    unreachable.stop().await;
+}
+
+#[tokio::test]
+async fn a_permanently_failing_prompt_records_its_error_and_fails_the_job() {
+    let db = fresh_database().await;
+    let fake = spawn_fake_model().await;
+    let svc = spawn_service(&db.url, &fake.url, &[]).await;
+    let c = client();
+    let bad = "[reject] bad".to_owned();
+    let job = submit(
+        &c,
+        &svc.base,
+        &["first".to_owned(), bad.clone(), "third".to_owned()],
+    )
+    .await;
+    wait_for_status(&db.pool, job.job_id, "failed", Duration::from_secs(10)).await;
+    let done = get_job(&c, &svc.base, job.job_id).await;
+    assert_eq!(done.status, JobStatus::Failed);
+    assert_eq!(
+        done.results,
+        vec!["answer: first".to_owned(), "answer: third".to_owned()]
+    );
+    assert_eq!(done.result_indexes, vec![0, 2]);
+    assert_eq!(done.completed_prompts, 2);
+    assert_eq!(done.failed_prompts, 1);
+    assert_eq!(done.prompt_errors.len(), 1);
+    assert_eq!(done.prompt_errors[0].index, 1);
+    assert!(done.prompt_errors[0].message.contains("HTTP 422"));
+    let error = done.error.unwrap();
+    assert!(
+        error.starts_with("1 of 3 prompts failed; first, prompt #2:"),
+        "{error}"
+    );
+    assert_eq!(done.attempts, 1, "a permanent failure is not retried");
+    assert_eq!(fake.model.calls(&bad), 1);
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn cancelling_a_running_job_stops_it_after_in_flight_prompts_and_keeps_results() {
+    let db = fresh_database().await;
+    let fake = spawn_fake_model().await;
+    let svc = spawn_service(&db.url, &fake.url, &["--worker-max-prompts", "2"]).await;
+    let c = client();
+    let ps = prompts("[slow:150] long job", 12);
+    let job = submit(&c, &svc.base, &ps).await;
+    let progressed = wait_until(Duration::from_secs(10), || async {
+        get_job(&c, &svc.base, job.job_id).await.completed_prompts >= 2
+    })
+    .await;
+    assert!(progressed);
+
+    let response = c
+        .post(svc.url(&format!("/jobs/{}/cancel", job.job_id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let requested: JobResponse = response.json().await.unwrap();
+    assert!(requested.cancel_requested);
+    assert!(matches!(
+        requested.status,
+        JobStatus::Running | JobStatus::Cancelled
+    ));
+
+    wait_for_status(&db.pool, job.job_id, "cancelled", Duration::from_secs(10)).await;
+    let calls_at_end = fake.model.total_calls();
+    let done = get_job(&c, &svc.base, job.job_id).await;
+    assert!(
+        done.completed_prompts >= 2 && done.completed_prompts < 12,
+        "{done:?}"
+    );
+    assert_eq!(done.results.len() as i32, done.completed_prompts);
+    assert!(done.completed_at.is_some());
+    // Every prompt that was sent has its result kept, and nothing is sent afterwards.
+    assert_eq!(calls_at_end, done.completed_prompts as u64);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(fake.model.total_calls(), calls_at_end);
+    svc.stop().await;
+}

@@ -1,0 +1,185 @@
+//! The queue's SQL directly: exclusive claims, fenced writes, the reaper.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::schemas::{JobStatus, JobSubmission};
+use common::test_support::fresh_database;
+use sqlx::PgPool;
+use uuid::Uuid;
+use worker_service::job_repo::{self, Fenced, Finish, SlotWrite};
+
+async fn insert(pool: &PgPool, n_prompts: usize) -> Uuid {
+    let id = Uuid::now_v7();
+    let submission = JobSubmission {
+        prompts: (0..n_prompts).map(|i| format!("p{i}")).collect(),
+        model: None,
+        max_tokens: 16,
+    };
+    job_repo::insert(pool, id, &submission, 3).await.unwrap();
+    id
+}
+
+fn answer(idx: i32) -> SlotWrite {
+    SlotWrite {
+        idx,
+        text: Some(format!("a{idx}")),
+        error: None,
+    }
+}
+
+#[tokio::test]
+async fn concurrent_claims_never_hand_out_a_job_twice() {
+    let db = fresh_database().await;
+    for _ in 0..60 {
+        insert(&db.pool, 1).await;
+    }
+    let mut tasks = Vec::new();
+    for w in 0..6 {
+        let pool = db.pool.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = job_repo::claim(&pool, &format!("w{w}"), Duration::from_secs(30), 7)
+                    .await
+                    .unwrap();
+                if got.is_empty() {
+                    break;
+                }
+                mine.extend(got.into_iter().map(|j| j.id));
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let unique: HashSet<Uuid> = all.iter().copied().collect();
+    assert_eq!(all.len(), 60);
+    assert_eq!(unique.len(), 60);
+}
+
+#[tokio::test]
+async fn writes_are_fenced_by_the_claim_and_slots_are_written_once() {
+    let db = fresh_database().await;
+    let id = insert(&db.pool, 3).await;
+    let lease = Duration::from_secs(30);
+    let first = job_repo::claim(&db.pool, "w1", lease, 1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        job_repo::write_slots(&db.pool, id, "w1", 1, &[answer(0)], None)
+            .await
+            .unwrap(),
+        Fenced::Written {
+            cancel_requested: false
+        }
+    );
+
+    // w1's lease expires and w2 takes the job over.
+    sqlx::query("UPDATE batch_jobs SET locked_until = now() - interval '1 second' WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let second = job_repo::claim(&db.pool, "w2", lease, 1).await.unwrap();
+    assert_eq!((second[0].attempts, second[0].filled), (2, 1));
+
+    // The old owner can write nothing any more.
+    assert_eq!(
+        job_repo::write_slots(&db.pool, id, "w1", 1, &[answer(1)], None)
+            .await
+            .unwrap(),
+        Fenced::LeaseLost
+    );
+    // The new owner cannot write a slot twice; the failed statement changes nothing.
+    assert!(
+        job_repo::write_slots(&db.pool, id, "w2", 2, &[answer(1), answer(0)], None)
+            .await
+            .is_err()
+    );
+    let finish = Finish {
+        status: JobStatus::Completed,
+        error: None,
+    };
+    assert_eq!(
+        job_repo::write_slots(
+            &db.pool,
+            id,
+            "w2",
+            2,
+            &[answer(1), answer(2)],
+            Some(&finish)
+        )
+        .await
+        .unwrap(),
+        Fenced::Written {
+            cancel_requested: false
+        }
+    );
+    let job = job_repo::find(&db.pool, id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Completed);
+    assert_eq!(job.completed_prompts, 3);
+    assert_eq!(job.results, vec!["a0", "a1", "a2"]);
+    let (locked_by,): (Option<String>,) =
+        sqlx::query_as("SELECT locked_by FROM batch_jobs WHERE id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(locked_by, None);
+}
+
+#[tokio::test]
+async fn the_reaper_requeues_cancels_or_fails_jobs_with_expired_leases() {
+    let db = fresh_database().await;
+    let requeue = insert(&db.pool, 1).await;
+    let cancel = insert(&db.pool, 1).await;
+    let exhausted = insert(&db.pool, 1).await;
+    let healthy = insert(&db.pool, 1).await;
+    sqlx::query(
+        "UPDATE batch_jobs SET status = 'running', locked_by = 'ghost', attempts = 1,
+                locked_until = now() - interval '5 seconds'",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE batch_jobs SET cancel_requested = true WHERE id = $1")
+        .bind(cancel)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE batch_jobs SET attempts = max_attempts WHERE id = $1")
+        .bind(exhausted)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE batch_jobs SET locked_until = now() + interval '1 minute' WHERE id = $1")
+        .bind(healthy)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let reaped = job_repo::reap_expired(&db.pool).await.unwrap();
+    assert_eq!(
+        (reaped.requeued, reaped.cancelled, reaped.failed),
+        (1, 1, 1)
+    );
+    let get = |id| {
+        let pool = db.pool.clone();
+        async move { job_repo::find(&pool, id).await.unwrap().unwrap() }
+    };
+    assert_eq!(get(requeue).await.status, JobStatus::Pending);
+    assert_eq!(get(cancel).await.status, JobStatus::Cancelled);
+    let failed = get(exhausted).await;
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert!(failed.error.unwrap().contains("interrupted 3 times"));
+    assert_eq!(get(healthy).await.status, JobStatus::Running);
+    // Nothing more to do on a second pass.
+    assert_eq!(
+        job_repo::reap_expired(&db.pool).await.unwrap(),
+        job_repo::Reaped::default()
+    );
+}
