@@ -24,6 +24,8 @@ let page;
 let userDataDir = "";
 /** @type {string[]} */
 const consoleErrors = [];
+/** While the outage test blocks requests on purpose, their network errors are expected. */
+let simulatingOutage = false;
 /** Session created by the first test, reused by later ones. */
 let chatUrl = "";
 const firstPrompt = `Tell me about zebra${RUN} migrations`;
@@ -59,7 +61,7 @@ before(async () => {
   page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(15_000);
   page.on("console", (msg) => {
-    if (msg.type() === "error") consoleErrors.push(`${msg.text()} @ ${msg.location().url ?? ""}`);
+    if (msg.type() === "error" && !simulatingOutage) consoleErrors.push(`${msg.text()} @ ${msg.location().url ?? ""}`);
   });
   page.on("pageerror", (err) => consoleErrors.push(`pageerror: ${err.message}`));
 });
@@ -109,7 +111,13 @@ describe("Sable UI against the real stack", () => {
   });
 
   test("stopping a slow answer keeps the partial text", async () => {
-    await sendMessage(`Please write a long essay about stop${RUN} behaviour with many many words in it`);
+    // The mock echoes up to 200 characters of the prompt, one word per token: a long prompt
+    // gives a long answer, so Stop lands mid-stream.
+    await sendMessage(
+      `Please write a long essay about stop${RUN} behaviour: ` +
+        "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen " +
+        "sixteen seventeen eighteen nineteen twenty twenty-one twenty-two twenty-three twenty-four",
+    );
     const bubble = page.locator('[data-testid="message-assistant"][data-status="streaming"]');
     await bubble.locator(".message-content").waitFor();
     await page.getByRole("button", { name: "Stop generating" }).click();
@@ -207,6 +215,7 @@ describe("Sable UI against the real stack", () => {
       assert.ok(text.includes(prompts[i]), `result ${i + 1} does not show its prompt`);
       assert.ok(!text.includes("no result"), `result ${i + 1} is missing`);
     }
+    await page.waitForTimeout(500); // let the progress bar's width transition finish
     await page.screenshot({ path: join(OUT, "jobs.png"), fullPage: false });
   });
 
@@ -222,7 +231,8 @@ describe("Sable UI against the real stack", () => {
     });
     const names = await cards.evaluateAll((cs) => cs.map((c) => c.getAttribute("data-service")));
     assert.deepEqual(names, ["API Gateway", "Database", "Model Service", "Worker Service"]);
-    await page.waitForTimeout(1500); // let the metrics probe settle (charts or the "not available" note)
+    // Let the metrics probe settle and, when the gateway has metrics, a few samples arrive.
+    await page.waitForTimeout(4000);
     await page.screenshot({ path: join(OUT, "dashboard.png"), fullPage: true });
   });
 
@@ -245,6 +255,26 @@ describe("Sable UI against the real stack", () => {
     await input.fill("dashboard");
     await input.press("Enter");
     await page.waitForURL(`${BASE}/dashboard`);
+  });
+
+  test("an offline banner appears while the gateway is unreachable and clears itself", async () => {
+    await page.goto(`${BASE}/`);
+    await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
+    simulatingOutage = true;
+    const block = (route) => route.abort("connectionrefused");
+    await page.route("**/health", block);
+    await page.route("**/api/**", block);
+    try {
+      await page.getByRole("link", { name: "Dashboard" }).click(); // its requests now fail
+      await page.getByTestId("offline-banner").waitFor({ timeout: 15_000 });
+      await page.unroute("**/health", block);
+      await page.unroute("**/api/**", block);
+      await page.getByTestId("offline-banner").waitFor({ state: "detached", timeout: 15_000 });
+    } finally {
+      await page.unrouteAll({ behavior: "ignoreErrors" });
+      await page.waitForTimeout(300);
+      simulatingOutage = false;
+    }
   });
 
   test("no browser console errors were logged", () => {

@@ -14,6 +14,8 @@ export class ApiError extends Error {
   }
 }
 
+export const NETWORK_ERROR_EVENT = "sable:network-error";
+
 /** True when the request never reached the server (offline, refused, aborted by timeout). */
 export class NetworkError extends Error {
   constructor(message: string) {
@@ -90,6 +92,8 @@ export async function rawRequest(path: string, opts: RequestOptions = {}): Promi
     signal?.removeEventListener("abort", onAbort);
     if (signal?.aborted) throw e;
     const msg = e instanceof Error ? e.message : String(e);
+    // Lets the health poll re-check at once, so the offline banner appears without waiting.
+    if (typeof window !== "undefined") window.dispatchEvent(new Event(NETWORK_ERROR_EVENT));
     throw new NetworkError(ctrl.signal.aborted ? "Request timed out" : `Cannot reach the server (${msg})`);
   } finally {
     clearTimeout(timer);

@@ -107,8 +107,8 @@ export function ChatPage() {
               message={m}
               isLastAssistant={m.id === lastAssistantId}
               busy={streaming !== null}
-              onRegenerate={() => void regenerate()}
-              onEdit={(t) => void editAndResend(m.id, t)}
+              onRegenerate={regenerate}
+              onEdit={editAndResend}
             />
           ))}
         </div>

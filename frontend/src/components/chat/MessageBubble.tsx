@@ -10,8 +10,9 @@ interface Props {
   message: UiMessage;
   isLastAssistant: boolean;
   busy: boolean;
-  onRegenerate: () => void;
-  onEdit: (text: string) => void;
+  /** Stable store actions, so bubbles that did not change skip re-rendering while tokens stream. */
+  onRegenerate: () => Promise<void>;
+  onEdit: (messageId: string, text: string) => Promise<void>;
 }
 
 function CopyButton({ text, label }: { text: string; label: string }) {
@@ -61,7 +62,7 @@ export const MessageBubble = memo(function MessageBubble({ message: m, isLastAss
             onSubmit={(e) => {
               e.preventDefault();
               setEditing(false);
-              onEdit(draft);
+              void onEdit(m.id, draft);
             }}
           >
             <label htmlFor={`edit-${m.id}`} className="sr-only">
@@ -139,7 +140,7 @@ export const MessageBubble = memo(function MessageBubble({ message: m, isLastAss
         <div className="mt-1 flex items-center gap-1">
           <CopyButton text={m.content} label="Copy answer" />
           {isLastAssistant && (
-            <button type="button" className="btn-icon h-7 w-7" aria-label="Regenerate answer" disabled={busy} onClick={onRegenerate}>
+            <button type="button" className="btn-icon h-7 w-7" aria-label="Regenerate answer" disabled={busy} onClick={() => void onRegenerate()}>
               <RefreshCw size={14} />
             </button>
           )}

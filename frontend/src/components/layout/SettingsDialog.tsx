@@ -19,10 +19,13 @@ export function ModelSelect({ id, compact = false }: { id: string; compact?: boo
       id={id}
       value={model}
       onChange={(e) => set({ model: e.target.value })}
-      className={compact ? "input h-8 w-auto max-w-[14rem] py-0 text-xs" : "input"}
+      className={compact ? "input h-8 w-auto max-w-[16rem] py-0 text-xs" : "input"}
+      title={model || defaultModel || undefined}
       aria-label="Model"
     >
-      <option value="">{defaultModel ? `Default (${defaultModel})` : status === "error" ? "Server default" : "Default"}</option>
+      <option value="">
+        {defaultModel ? (compact ? `${defaultModel} (default)` : `Server default (${defaultModel})`) : status === "error" ? "Server default" : "Default"}
+      </option>
       {models.map((m) => (
         <option key={m.id} value={m.id}>
           {compact ? m.id : `${m.id} · ${m.provider}${m.description ? ` — ${m.description}` : ""}`}
