@@ -145,8 +145,32 @@ describe("Sable UI against the real stack", () => {
     assert.ok((await assistant().count()) >= 1, "no assistant message after reload");
     const firstAnswer = ((await assistant().first().locator(".message-content").textContent()) ?? "").trim();
     assert.ok(firstAnswer.length > 0, "stored answer is empty");
+    // The stopped answer was stored by the server, partial and marked as stopped.
+    const stored = page.locator('[data-testid="message-assistant"][data-status="stopped"]');
+    await stored.first().waitFor();
+    assert.ok((((await stored.first().locator(".message-content").textContent()) ?? "").trim()).length > 0);
     const active = page.locator('[data-testid="session-item"] a[aria-current="page"]');
     await active.waitFor();
+  });
+
+  test("regenerate and edit-and-resend stream new answers", async () => {
+    await page.goto(chatUrl);
+    await page.locator('[data-testid="message-assistant"]').first().waitFor();
+    const before = await assistant().count();
+    await lastAssistant().getByRole("button", { name: "Regenerate answer" }).click();
+    await page.locator('[data-testid="message-assistant"][data-status="streaming"]').waitFor();
+    await page.locator('[data-testid="message-assistant"][data-status="streaming"]').waitFor({ state: "detached" });
+    assert.equal(await lastAssistant().getAttribute("data-status"), "done");
+    assert.equal(await assistant().count(), before, "regenerate should replace the last answer in view");
+
+    const lastUser = page.locator('[data-testid="message-user"]').last();
+    await lastUser.hover();
+    await lastUser.getByRole("button", { name: "Edit and resend message" }).click();
+    await page.getByLabel("Edit message").fill(`edited question ${RUN}`);
+    await page.getByRole("button", { name: "Save & send" }).click();
+    await page.locator('[data-testid="message-user"]', { hasText: `edited question ${RUN}` }).waitFor();
+    await page.locator('[data-testid="message-assistant"][data-status="streaming"]').waitFor({ state: "detached" });
+    assert.match((await lastAssistant().locator(".message-content").textContent()) ?? "", new RegExp(`edited question ${RUN}`));
   });
 
   test("search finds a message and opens its conversation", async () => {

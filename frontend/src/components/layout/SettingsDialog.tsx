@@ -1,5 +1,5 @@
 import { X } from "lucide-react";
-import { useEffect } from "react";
+import { useEffect, useState } from "react";
 import { PERSONAS } from "@/lib/personas";
 import { useModels } from "@/stores/models";
 import { MAX_TOKENS_LIMIT, SYSTEM_PROMPT_LIMIT, useSettings, type Theme } from "@/stores/settings";
@@ -33,6 +33,33 @@ export function ModelSelect({ id, compact = false }: { id: string; compact?: boo
       ))}
       {model && !known && <option value={model}>{model}</option>}
     </select>
+  );
+}
+
+/** Number field that lets the user clear and retype; values are committed when valid or on blur. */
+function MaxTokensInput({ value, onCommit }: { value: number; onCommit: (n: number) => void }) {
+  const [draft, setDraft] = useState(String(value));
+  useEffect(() => setDraft(String(value)), [value]);
+  const valid = (t: string) => /^\d+$/.test(t) && Number(t) >= 1 && Number(t) <= MAX_TOKENS_LIMIT;
+  return (
+    <input
+      id="set-max"
+      type="number"
+      inputMode="numeric"
+      min={1}
+      max={MAX_TOKENS_LIMIT}
+      value={draft}
+      aria-invalid={!valid(draft)}
+      onChange={(e) => {
+        setDraft(e.target.value);
+        if (valid(e.target.value)) onCommit(Number(e.target.value));
+      }}
+      onBlur={() => {
+        if (!valid(draft)) onCommit(draft.trim() === "" ? value : Number(draft));
+        setDraft(String(useSettings.getState().maxTokens));
+      }}
+      className="input w-40 aria-[invalid=true]:border-red-500"
+    />
   );
 }
 
@@ -78,15 +105,7 @@ export function SettingsDialog() {
           <label htmlFor="set-max" className="mb-1 block font-medium">
             Max tokens <span className="font-normal text-zinc-500">(1–{MAX_TOKENS_LIMIT})</span>
           </label>
-          <input
-            id="set-max"
-            type="number"
-            min={1}
-            max={MAX_TOKENS_LIMIT}
-            value={s.maxTokens}
-            onChange={(e) => s.set({ maxTokens: Number(e.target.value) })}
-            className="input w-40"
-          />
+          <MaxTokensInput value={s.maxTokens} onCommit={(n) => s.set({ maxTokens: n })} />
         </div>
         <fieldset>
           <legend className="mb-1 font-medium">System prompt</legend>
