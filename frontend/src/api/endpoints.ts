@@ -121,11 +121,13 @@ export const api = {
   getJob: (id: string) => request<JobResponse>(`${V1}/jobs/${enc(id)}`),
   cancelJob: (id: string) => request<JobResponse>(`${V1}/jobs/${enc(id)}/cancel`, { method: "POST", body: {} }),
   /** Returns null when the server has no list endpoint (reference servers). */
-  async listJobs(limit = 50, before?: string): Promise<JobResponse[] | null> {
+  async listJobs(limit = 50, before?: string): Promise<{ jobs: JobResponse[]; nextBefore: string | null } | null> {
+    if ((await documentedRoute(`${V1}/jobs`)) === false) return null;
     const res = await rawRequest(`${V1}/jobs${qs({ limit, before })}`);
     if (res.status === 404 || res.status === 405) return null;
     if (!res.ok) throw await errorFromResponse(res);
-    return ((await res.json()) as JobsListResponse).jobs;
+    const body = (await res.json()) as JobsListResponse;
+    return { jobs: body.jobs, nextBefore: body.next_before ?? null };
   },
 
   workshopContent: (path: string) => request<WorkshopContent>(`${V1}/workshop/content${qs({ path })}`),

@@ -17,7 +17,7 @@ const job = (over: Partial<JobResponse> = {}): JobResponse => ({
 });
 
 beforeEach(() => {
-  useJobs.setState({ jobs: [], prompts: {}, knownIds: [], status: "idle" });
+  useJobs.setState({ jobs: [], prompts: {}, knownIds: [], status: "idle", nextBefore: null });
   useToasts.setState({ toasts: [] });
 });
 afterEach(() => vi.unstubAllGlobals());
@@ -55,12 +55,27 @@ describe("jobs store", () => {
   });
 
   it("loads from the list endpoint, or from known ids when the server has none", async () => {
-    mockFetch(() => json({ jobs: [job({ job_id: "a", created_at: "2026-01-01T00:00:00Z" }), job({ job_id: "b", created_at: "2026-01-02T00:00:00Z" })] }));
+    mockFetch((c) =>
+      c.url === "/openapi.json"
+        ? json({ paths: {} }, 404)
+        : c.url.includes("before=b")
+          ? json({ jobs: [job({ job_id: "c", created_at: "2025-12-31T00:00:00Z" })], next_before: null })
+          : json({
+              jobs: [job({ job_id: "a", created_at: "2026-01-01T00:00:00Z" }), job({ job_id: "b", created_at: "2026-01-02T00:00:00Z" })],
+              next_before: "b",
+            }),
+    );
     await useJobs.getState().load();
     expect(useJobs.getState().jobs.map((j) => j.job_id)).toEqual(["b", "a"]);
+    expect(useJobs.getState().nextBefore).toBe("b");
+    await useJobs.getState().loadMore();
+    expect(useJobs.getState().jobs.map((j) => j.job_id)).toEqual(["b", "a", "c"]);
+    expect(useJobs.getState().nextBefore).toBeNull();
 
     useJobs.setState({ jobs: [], knownIds: ["k"] });
-    mockFetch((c) => (c.url.startsWith("/api/v1/jobs?") ? json({ detail: "Not Found" }, 404) : json(job({ job_id: "k" }))));
+    mockFetch((c) =>
+      c.url.startsWith("/api/v1/jobs?") || c.url === "/openapi.json" ? json({ detail: "Not Found" }, 404) : json(job({ job_id: "k" })),
+    );
     await useJobs.getState().load();
     expect(useJobs.getState().jobs.map((j) => j.job_id)).toEqual(["k"]);
   });

@@ -21,7 +21,10 @@ interface JobsState {
   /** Job ids submitted from this browser, used when the server has no list endpoint. */
   knownIds: string[];
   status: "idle" | "loading" | "ready" | "error";
+  /** Cursor for the next (older) page of the server's job list; null when there is none. */
+  nextBefore: string | null;
   load: () => Promise<void>;
+  loadMore: () => Promise<void>;
   submit: (prompts: string[], model?: string, maxTokens?: number) => Promise<JobResponse | null>;
   refresh: (id: string) => Promise<void>;
   refreshActive: () => Promise<void>;
@@ -74,13 +77,14 @@ export const useJobs = create<JobsState>()(
         prompts: {},
         knownIds: [],
         status: "idle",
+        nextBefore: null,
 
         load: async () => {
           set({ status: "loading" });
           try {
-            const list = await api.listJobs(50);
-            if (list) {
-              set({ jobs: list.reduce(upsert, [] as JobResponse[]), status: "ready" });
+            const page = await api.listJobs(50);
+            if (page) {
+              set({ jobs: page.jobs.reduce(upsert, [] as JobResponse[]), status: "ready", nextBefore: page.nextBefore });
               return;
             }
             // No list endpoint: fetch the jobs this browser submitted.
@@ -89,6 +93,18 @@ export const useJobs = create<JobsState>()(
           } catch (e) {
             set({ status: "error" });
             toast.error("Could not load jobs", describeError(e));
+          }
+        },
+
+        loadMore: async () => {
+          const before = get().nextBefore;
+          if (!before) return;
+          try {
+            const page = await api.listJobs(50, before);
+            if (!page) return;
+            set((s) => ({ jobs: page.jobs.reduce(upsert, s.jobs), nextBefore: page.nextBefore }));
+          } catch (e) {
+            toast.error("Could not load more jobs", describeError(e));
           }
         },
 

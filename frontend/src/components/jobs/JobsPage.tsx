@@ -142,7 +142,7 @@ function JobCard({ job }: { job: JobResponse }) {
 }
 
 export function JobsPage() {
-  const { jobs, status, load, submit } = useJobs();
+  const { jobs, status, load, loadMore, nextBefore, submit } = useJobs();
   const { model, maxTokens } = useSettings();
   const [text, setText] = useState("");
   const [busy, setBusy] = useState(false);
@@ -228,6 +228,11 @@ export function JobsPage() {
               <JobCard key={j.job_id} job={j} />
             ))}
           </ul>
+          {nextBefore && (
+            <button type="button" className="btn-secondary mt-3 w-full" onClick={() => void loadMore()}>
+              Load older jobs
+            </button>
+          )}
         </section>
       </div>
     </div>

@@ -222,6 +222,7 @@ export function Sidebar({ mobile = false }: { mobile?: boolean }) {
             value={q}
             onChange={(e) => setQ(e.target.value)}
             placeholder="Search messages"
+            maxLength={200}
             aria-label="Search conversations"
             className="input pl-8"
           />
