@@ -25,10 +25,6 @@ use reqwest::Method;
 use crate::conversation::{Conversation, StreamMeta};
 use crate::state::AppState;
 
-/// Request header asking the model service for a trailing `event: meta` (model, usage,
-/// finish reason) that the gateway consumes and never forwards.
-pub const STREAM_META_HEADER: &str = "x-sable-stream-meta";
-
 /// Most events written in one chunk when several are ready at once.
 const MAX_EVENTS_PER_WRITE: usize = 64;
 
@@ -47,7 +43,7 @@ pub async fn stream_generation(
             state
                 .model
                 .streaming_request(Method::POST, "/inference/stream")
-                .header(STREAM_META_HEADER, "1")
+                .header(common::schemas::STREAM_META_HEADER, "1")
                 .json(&request),
         )
         .await;

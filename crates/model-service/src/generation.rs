@@ -43,6 +43,14 @@ pub struct Timeouts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamEvent {
     Token(String),
+    /// Sent just before `Done`: what answered and how much. Internal to Sable — the gateway
+    /// asks for it (`x-sable-stream-meta: 1`) to store the answer's metadata, and never
+    /// forwards it; public streams keep the contract's bytes.
+    Meta {
+        model: String,
+        usage: common::schemas::Usage,
+        finish_reason: Option<String>,
+    },
     Done,
     /// The failure message (may span lines; the SSE layer flattens it).
     Error(String),
@@ -182,16 +190,23 @@ impl Generator {
                 yield StreamEvent::Error(failure_message(true, &failures));
                 return;
             };
+            let mut completion_tokens: u32 = 0;
+            let mut finish_reason = first.as_ref().and_then(|d| d.finish_reason.clone());
             if let Some(text) = first.map(|d| d.text).filter(|t| !t.is_empty()) {
                 self.stats.tokens(1);
+                completion_tokens += 1;
                 yield StreamEvent::Token(text);
             }
             let idle = self.timeouts.idle;
             loop {
                 match tokio::time::timeout(idle, rest.next()).await {
                     Ok(Some(Ok(delta))) => {
+                        if delta.finish_reason.is_some() {
+                            finish_reason = delta.finish_reason;
+                        }
                         if !delta.text.is_empty() {
                             self.stats.tokens(1);
+                            completion_tokens += 1;
                             yield StreamEvent::Token(delta.text);
                         }
                     }
@@ -214,6 +229,11 @@ impl Generator {
                 }
             }
             guard.finish(Outcome::Completed);
+            yield StreamEvent::Meta {
+                model,
+                usage: common::schemas::Usage::new(estimate_prompt_tokens(&req), completion_tokens),
+                finish_reason: Some(finish_reason.unwrap_or_else(|| "stop".to_owned())),
+            };
             yield StreamEvent::Done;
         }
         .boxed()
@@ -348,6 +368,21 @@ impl Drop for StreamGuard {
             });
         }
     }
+}
+
+/// Providers do not report usage on streams (without extra options), so prompt tokens are
+/// estimated the way the mock counts them: characters of everything sent, divided by four.
+fn estimate_prompt_tokens(req: &GenerateRequest) -> u32 {
+    let chars = req.prompt.chars().count()
+        + req.system_prompt.as_deref().map_or(0, |s| s.chars().count())
+        + req
+            .messages
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|m| m.content.chars().count())
+            .sum::<usize>();
+    u32::try_from(chars / 4).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -494,6 +529,11 @@ mod tests {
             [
                 StreamEvent::Token("a ".into()),
                 StreamEvent::Token("b ".into()),
+                StreamEvent::Meta {
+                    model: "primary".into(),
+                    usage: common::schemas::Usage::new(0, 2),
+                    finish_reason: Some("stop".into()),
+                },
                 StreamEvent::Done
             ]
         );

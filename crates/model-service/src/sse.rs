@@ -29,6 +29,14 @@ pub fn frame(event: &StreamEvent) -> Bytes {
             let json = serde_json::to_string(token).unwrap_or_else(|_| "\"\"".to_owned());
             Bytes::from(format!("data: {json}\n\n"))
         }
+        StreamEvent::Meta {
+            model,
+            usage,
+            finish_reason,
+        } => {
+            let json = serde_json::json!({ "model": model, "usage": usage, "finish_reason": finish_reason });
+            Bytes::from(format!("event: meta\ndata: {json}\n\n"))
+        }
         StreamEvent::Done => Bytes::from_static(b"data: [DONE]\n\n"),
         StreamEvent::Error(message) => {
             Bytes::from(format!("data: [ERROR] {}\n\n", one_line(message)))
@@ -50,8 +58,12 @@ pub fn one_line(message: &str) -> String {
         .join(" ")
 }
 
-/// A 200 streaming response with the contract's headers.
-pub fn response(events: BoxStream<'static, StreamEvent>) -> Response {
+/// A 200 streaming response with the contract's headers; `with_meta` keeps the internal
+/// metadata event.
+pub fn response(events: BoxStream<'static, StreamEvent>, with_meta: bool) -> Response {
+    let events = events.filter(move |e| {
+        std::future::ready(with_meta || !matches!(e, StreamEvent::Meta { .. }))
+    });
     let body = Body::from_stream(events.map(|e| Ok::<_, Infallible>(frame(&e))));
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::OK;

@@ -5,6 +5,10 @@ use super::limits::*;
 use super::{DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE};
 use crate::validation::{body, Checker, FieldError, Validate};
 
+/// Header with which the gateway asks the model service for the internal trailing
+/// `event: meta` of a stream (model, usage, finish reason). Public streams never carry it.
+pub const STREAM_META_HEADER: &str = "x-sable-stream-meta";
+
 /// `POST /api/v1/generate` and `/api/v1/generate/stream` request (contract §5.2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct GenerateRequest {

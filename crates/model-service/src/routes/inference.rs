@@ -1,6 +1,7 @@
 //! `POST /inference` (whole answer) and `POST /inference/stream` (SSE, contract §6).
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -31,7 +32,9 @@ async fn inference(
 #[tracing::instrument(skip_all, fields(model = req.requested_model().unwrap_or("default")))]
 async fn inference_stream(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ValidJson(req): ValidJson<GenerateRequest>,
 ) -> Response {
-    sse::response(state.generator.clone().stream(req))
+    let with_meta = headers.get(common::schemas::STREAM_META_HEADER).is_some_and(|v| v == "1");
+    sse::response(state.generator.clone().stream(req), with_meta)
 }
