@@ -534,3 +534,99 @@ pub async fn notify_queue(pool: &PgPool) -> Result<(), sqlx::Error> {
         .await
         .map(|_| ())
 }
+
+/// One job's part of a batched write (see [`write_slots_batch`]).
+#[derive(Debug, Clone)]
+pub struct JobWrite {
+    pub job: Uuid,
+    pub attempt: i32,
+    pub slots: Vec<SlotWrite>,
+    pub finish: Option<Finish>,
+}
+
+/// [`write_slots`] for several jobs in one statement (one commit), each fenced by its own
+/// claim. Returns, per job, whether the write happened (`LeaseLost` when its claim no longer
+/// holds it). A failure fails the whole statement: nothing is written.
+#[tracing::instrument(skip(pool, writes), fields(jobs = writes.len()))]
+pub async fn write_slots_batch(
+    pool: &PgPool,
+    worker: &str,
+    writes: &[JobWrite],
+) -> Result<Vec<Fenced>, sqlx::Error> {
+    let mut job_ids = Vec::with_capacity(writes.len());
+    let mut attempts = Vec::with_capacity(writes.len());
+    let mut oks = Vec::with_capacity(writes.len());
+    let mut faileds = Vec::with_capacity(writes.len());
+    let mut statuses: Vec<Option<&str>> = Vec::with_capacity(writes.len());
+    let mut finish_errors: Vec<Option<&str>> = Vec::with_capacity(writes.len());
+    let (mut slot_jobs, mut slot_idx, mut slot_texts, mut slot_errors) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for w in writes {
+        let ok = w.slots.iter().filter(|s| s.text.is_some()).count();
+        job_ids.push(w.job);
+        attempts.push(w.attempt);
+        oks.push(i32::try_from(ok).unwrap_or(0));
+        faileds.push(i32::try_from(w.slots.len() - ok).unwrap_or(0));
+        statuses.push(w.finish.as_ref().map(|f| f.status.as_str()));
+        finish_errors.push(w.finish.as_ref().and_then(|f| f.error.as_deref()));
+        for s in &w.slots {
+            slot_jobs.push(w.job);
+            slot_idx.push(s.idx);
+            slot_texts.push(s.text.as_deref());
+            slot_errors.push(s.error.as_deref());
+        }
+    }
+    let rows: Vec<(Uuid, i32, bool)> = sqlx::query_as(
+        "WITH input AS (
+             SELECT * FROM unnest($2::uuid[], $3::int4[], $4::int4[], $5::int4[], $6::text[], $7::text[])
+                 AS u(job_id, attempt, ok, failed, status, error)
+         ),
+         job AS (
+             UPDATE batch_jobs j
+                SET completed_prompts = j.completed_prompts + i.ok,
+                    failed_prompts = j.failed_prompts + i.failed,
+                    updated_at = now(),
+                    status = COALESCE(i.status, j.status),
+                    error = CASE WHEN i.status IS NULL THEN j.error ELSE i.error END,
+                    completed_at = CASE WHEN i.status IS NULL THEN j.completed_at ELSE now() END,
+                    locked_by = CASE WHEN i.status IS NULL THEN j.locked_by END,
+                    locked_until = CASE WHEN i.status IS NULL THEN j.locked_until END
+               FROM input i
+              WHERE j.id = i.job_id AND j.locked_by = $1 AND j.attempts = i.attempt AND j.status = 'running'
+              RETURNING j.id, j.attempts, j.cancel_requested
+         ),
+         ins AS (
+             INSERT INTO batch_job_results (job_id, idx, text, error, attempt)
+             SELECT s.job_id, s.idx, s.text, s.error, job.attempts
+               FROM unnest($8::uuid[], $9::int4[], $10::text[], $11::text[]) AS s(job_id, idx, text, error)
+               JOIN job ON job.id = s.job_id
+             RETURNING job_id
+         )
+         SELECT job.id, job.attempts, job.cancel_requested FROM job",
+    )
+    .bind(worker)
+    .bind(&job_ids)
+    .bind(&attempts)
+    .bind(&oks)
+    .bind(&faileds)
+    .bind(&statuses)
+    .bind(&finish_errors)
+    .bind(&slot_jobs)
+    .bind(&slot_idx)
+    .bind(&slot_texts)
+    .bind(&slot_errors)
+    .fetch_all(pool)
+    .await?;
+    Ok(writes
+        .iter()
+        .map(|w| {
+            rows.iter()
+                .find(|(id, attempt, _)| *id == w.job && *attempt == w.attempt)
+                .map_or(Fenced::LeaseLost, |(_, _, cancel_requested)| {
+                    Fenced::Written {
+                        cancel_requested: *cancel_requested,
+                    }
+                })
+        })
+        .collect())
+}

@@ -17,6 +17,7 @@ pub mod lease;
 pub mod notify;
 pub mod processor;
 pub mod reaper;
+pub mod writer;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,7 +25,7 @@ use std::time::Duration;
 
 use common::http::ServiceClient;
 use sqlx::PgPool;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -83,6 +84,8 @@ pub(crate) struct Inner {
     pub wake: Notify,
     /// Prompts in flight over all jobs (`WORKER_MAX_PROMPTS`).
     pub prompt_slots: Arc<Semaphore>,
+    /// Progress writes go through the group-commit writer.
+    pub writer: mpsc::Sender<writer::WriteRequest>,
     held: Mutex<HashMap<Uuid, Held>>,
 }
 
@@ -146,15 +149,17 @@ impl Worker {
         shutdown: CancellationToken,
     ) -> Self {
         let id = config.worker_id.clone();
+        let (writes, write_requests) = mpsc::channel(1024);
         let inner = Arc::new(Inner {
             pool,
             model,
+            writer: writes,
             prompt_slots: Arc::new(Semaphore::new(config.max_prompts)),
             config,
             wake: Notify::new(),
             held: Mutex::new(HashMap::new()),
         });
-        let task = tokio::spawn(run(inner, shutdown));
+        let task = tokio::spawn(run(inner, write_requests, shutdown));
         Self { id, task }
     }
 
@@ -170,7 +175,11 @@ impl Worker {
     }
 }
 
-async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
+async fn run(
+    inner: Arc<Inner>,
+    write_requests: mpsc::Receiver<writer::WriteRequest>,
+    shutdown: CancellationToken,
+) {
     tracing::info!(worker_id = %inner.config.worker_id, max_jobs = inner.config.max_jobs,
         max_prompts = inner.config.max_prompts, "worker started");
     // Support tasks outlive the shutdown signal until every job is finished or released: held
@@ -180,13 +189,14 @@ async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
     let listener = tokio::spawn(notify::run(inner.clone(), support.clone()));
     let heartbeat = tokio::spawn(lease::run(inner.clone(), support.clone()));
     let reaper = tokio::spawn(reaper::run(inner.clone(), shutdown.clone()));
+    let writer = tokio::spawn(writer::run(inner.clone(), write_requests, support.clone()));
 
     claim::run(inner.clone(), shutdown, jobs.clone()).await;
 
     jobs.close();
     jobs.wait().await;
     support.cancel();
-    for task in [listener, heartbeat, reaper] {
+    for task in [listener, heartbeat, reaper, writer] {
         let _ = task.await;
     }
     tracing::info!(worker_id = %inner.config.worker_id, "worker stopped");

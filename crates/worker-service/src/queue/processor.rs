@@ -20,13 +20,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::schemas::JobStatus;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::writer::WriteRequest;
 use super::{backoff, Held, Inner};
-use crate::job_repo::{self, ClaimedJob, Fenced, FilledSlot, Finish, SlotWrite};
+use crate::job_repo::{self, ClaimedJob, Fenced, FilledSlot, Finish, JobWrite, SlotWrite};
 use crate::model_client::{self, PromptOutcome};
 
 /// Why a job stopped before all its slots were written.
@@ -312,19 +313,9 @@ async fn write(
     slots: &[SlotWrite],
     finish: Option<&Finish>,
 ) -> Option<Fenced> {
-    let cfg = &inner.config;
     let mut delay = Duration::from_millis(100);
     for attempt in 1..=3 {
-        match job_repo::write_slots(
-            &inner.pool,
-            job.id,
-            &cfg.worker_id,
-            job.attempts,
-            slots,
-            finish,
-        )
-        .await
-        {
+        match group_write(inner, job, slots, finish).await {
             Ok(Fenced::LeaseLost) => {
                 tracing::warn!("write refused: the lease was taken over");
                 return Some(Fenced::LeaseLost);
@@ -344,6 +335,28 @@ async fn write(
         }
     }
     None
+}
+
+/// Hands a write to the worker's group-commit writer and waits for its outcome.
+async fn group_write(
+    inner: &Inner,
+    job: &ClaimedJob,
+    slots: &[SlotWrite],
+    finish: Option<&Finish>,
+) -> Result<Fenced, sqlx::Error> {
+    let (reply, outcome) = oneshot::channel();
+    let write = JobWrite {
+        job: job.id,
+        attempt: job.attempts,
+        slots: slots.to_vec(),
+        finish: finish.cloned(),
+    };
+    inner
+        .writer
+        .send(WriteRequest { write, reply })
+        .await
+        .map_err(|_| sqlx::Error::PoolClosed)?;
+    outcome.await.map_err(|_| sqlx::Error::PoolClosed)?
 }
 
 /// Wakes idle workers when a retried job falls due.

@@ -183,3 +183,74 @@ async fn the_reaper_requeues_cancels_or_fails_jobs_with_expired_leases() {
         job_repo::Reaped::default()
     );
 }
+
+#[tokio::test]
+async fn a_batched_write_fences_each_job_by_its_own_claim() {
+    use worker_service::job_repo::JobWrite;
+    let db = fresh_database().await;
+    let a = insert(&db.pool, 2).await;
+    let b = insert(&db.pool, 1).await;
+    let claimed = job_repo::claim(&db.pool, "w1", Duration::from_secs(30), 2)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    let finish = Finish {
+        status: JobStatus::Completed,
+        error: None,
+    };
+    let writes = vec![
+        JobWrite {
+            job: a,
+            attempt: 1,
+            slots: vec![answer(0)],
+            finish: None,
+        },
+        // A stale attempt number: refused, while the other job's write goes through.
+        JobWrite {
+            job: b,
+            attempt: 7,
+            slots: vec![answer(0)],
+            finish: Some(finish.clone()),
+        },
+    ];
+    let results = job_repo::write_slots_batch(&db.pool, "w1", &writes)
+        .await
+        .unwrap();
+    assert_eq!(
+        results,
+        vec![
+            Fenced::Written {
+                cancel_requested: false
+            },
+            Fenced::LeaseLost
+        ]
+    );
+    let writes = vec![
+        JobWrite {
+            job: a,
+            attempt: 1,
+            slots: vec![answer(1)],
+            finish: Some(finish.clone()),
+        },
+        JobWrite {
+            job: b,
+            attempt: 1,
+            slots: vec![answer(0)],
+            finish: Some(finish),
+        },
+    ];
+    let results = job_repo::write_slots_batch(&db.pool, "w1", &writes)
+        .await
+        .unwrap();
+    assert!(results.iter().all(|r| matches!(r, Fenced::Written { .. })));
+    let a = job_repo::find(&db.pool, a).await.unwrap().unwrap();
+    let b = job_repo::find(&db.pool, b).await.unwrap().unwrap();
+    assert_eq!(
+        (a.status, a.completed_prompts, a.results.len()),
+        (JobStatus::Completed, 2, 2)
+    );
+    assert_eq!(
+        (b.status, b.completed_prompts, b.results.len()),
+        (JobStatus::Completed, 1, 1)
+    );
+}
