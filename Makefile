@@ -63,14 +63,14 @@ dev-setup: setup db-up db-migrate ## setup + Postgres in Docker + migrations
 
 dev-setup-native: setup db-up-native db-migrate ## setup + local Postgres + migrations
 
-db-up: ## Start Postgres in Docker (compose service "postgres")
-	$(COMPOSE) up -d postgres
+db-up: ## Start Postgres in Docker on 127.0.0.1:$${POSTGRES_PORT:-5432} (needs .env with POSTGRES_PASSWORD)
+	@bash scripts/deploy/db_up.sh
 
 db-up-native: ## Find a reachable Postgres or start a project-local one under .data/
 	@bash -c 'source scripts/lib/db.sh && ensure_database_server'
 
 db-down: ## Stop the Docker Postgres (data kept) and the project-local cluster
-	-$(COMPOSE) stop postgres
+	-$(COMPOSE) -f docker-compose.yml -f docker-compose.dev.yml stop postgres
 	@bash -c 'source scripts/lib/db.sh && stop_local_cluster'
 
 db-migrate: ## Apply migrations to DATABASE_URL (or the found/started database)
