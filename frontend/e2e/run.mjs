@@ -171,6 +171,15 @@ describe("Sable UI against the real stack", () => {
     await page.locator('[data-testid="message-user"]', { hasText: `edited question ${RUN}` }).waitFor();
     await page.locator('[data-testid="message-assistant"][data-status="streaming"]').waitFor({ state: "detached" });
     assert.match((await lastAssistant().locator(".message-content").textContent()) ?? "", new RegExp(`edited question ${RUN}`));
+
+    // The server replaced the turns instead of piling them up: a reload shows what the tab showed.
+    const shownUsers = await page.locator('[data-testid="message-user"]').allTextContents();
+    const shownAnswers = await assistant().count();
+    await page.waitForTimeout(300); // the answer is stored as the stream ends
+    await page.reload();
+    await page.locator('[data-testid="message-user"]', { hasText: `edited question ${RUN}` }).waitFor();
+    assert.deepEqual(await page.locator('[data-testid="message-user"]').allTextContents(), shownUsers, "stored questions differ after reload");
+    assert.equal(await assistant().count(), shownAnswers, "regenerate/edit left extra answers on the server");
   });
 
   test("search finds a message and opens its conversation", async () => {

@@ -283,6 +283,58 @@ pub async fn append_message(
     row.map(ChatMessageOut::try_from).transpose()
 }
 
+/// Removes message `message_id` and every later message of the session, for "regenerate"
+/// and "edit and resend": the new turn then replaces them instead of piling up after them.
+/// `Ok(false)` when the session is not the caller's or the message is not in it.
+///
+/// Locks the session row first (as appends do), so the removal and the message count stay
+/// consistent with concurrent appends.
+#[tracing::instrument(skip_all, fields(session_id = %session_id, message_id = %message_id))]
+pub async fn truncate_from(
+    db: &PgPool,
+    user_id: Uuid,
+    session_id: Uuid,
+    message_id: Uuid,
+) -> AppResult<bool> {
+    let mut tx = db.begin().await?;
+    let owned: Option<(Uuid,)> =
+        sqlx::query_as("SELECT id FROM chat_sessions WHERE id = $1 AND user_id = $2 FOR UPDATE")
+            .bind(session_id)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if owned.is_none() {
+        return Ok(false);
+    }
+    let removed: Option<i64> = sqlx::query_scalar(
+        "WITH target AS ( \
+             SELECT created_at, seq FROM chat_messages WHERE id = $2 AND session_id = $1 \
+         ), gone AS ( \
+             DELETE FROM chat_messages m USING target \
+             WHERE m.session_id = $1 AND (m.created_at, m.seq) >= (target.created_at, target.seq) \
+             RETURNING 1 \
+         ) \
+         SELECT CASE WHEN EXISTS (SELECT 1 FROM target) THEN (SELECT count(*) FROM gone) END",
+    )
+    .bind(session_id)
+    .bind(message_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let Some(removed) = removed else {
+        return Ok(false);
+    };
+    sqlx::query(
+        "UPDATE chat_sessions SET message_count = message_count - $2, updated_at = clock_timestamp() \
+         WHERE id = $1",
+    )
+    .bind(session_id)
+    .bind(i32::try_from(removed).unwrap_or(i32::MAX))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// Full-text search over the caller's messages, best `ts_rank_cd` first.
 ///
 /// The 1..=`limit` best matches are found first (GIN index, `websearch_to_tsquery`), and only

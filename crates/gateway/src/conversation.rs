@@ -22,6 +22,9 @@ use crate::state::AppState;
 #[derive(Debug)]
 pub struct Conversation {
     pub session_id: Uuid,
+    /// The stored user turn, returned to the client as `X-User-Message-Id` so it can later
+    /// regenerate or edit from it (`replace_from_message_id`).
+    pub user_message_id: Uuid,
     /// The model asked for (or "" for the default) until the model service tells us.
     requested_model: String,
 }
@@ -50,6 +53,18 @@ pub async fn begin(
             "Input should be a valid UUID",
         ))
     })?;
+    if let Some(raw) = request.replace_from_message_id.take() {
+        let message_id = Uuid::parse_str(raw.trim()).map_err(|_| {
+            AppError::validation(FieldError::new(
+                "uuid_parsing",
+                &["body", "replace_from_message_id"],
+                "Input should be a valid UUID",
+            ))
+        })?;
+        if !chat_repo::truncate_from(&state.db, DEFAULT_USER_ID, session_id, message_id).await? {
+            return Err(AppError::not_found("Message not found in this session"));
+        }
+    }
     let context = chat_repo::load_context(
         &state.db,
         DEFAULT_USER_ID,
@@ -61,14 +76,28 @@ pub async fn begin(
         request.system_prompt = context.system_prompt;
     }
     request.messages = Some(context.turns);
-    chat_repo::store_user_turn(&state.db, DEFAULT_USER_ID, session_id, &request.prompt).await?;
+    let user_message_id =
+        chat_repo::store_user_turn(&state.db, DEFAULT_USER_ID, session_id, &request.prompt).await?;
     Ok(Some(Conversation {
         session_id,
+        user_message_id,
         requested_model: request.requested_model().unwrap_or_default().to_owned(),
     }))
 }
 
+/// Response header naming the stored user turn.
+pub const USER_MESSAGE_ID_HEADER: &str = "x-user-message-id";
+
 impl Conversation {
+    /// The `X-User-Message-Id` header for the response.
+    pub fn header(&self) -> (axum::http::HeaderName, axum::http::HeaderValue) {
+        (
+            axum::http::HeaderName::from_static(USER_MESSAGE_ID_HEADER),
+            axum::http::HeaderValue::from_str(&self.user_message_id.to_string())
+                .unwrap_or_else(|_| axum::http::HeaderValue::from_static("")),
+        )
+    }
+
     /// Stores the answer of a non-streaming generation (or nothing when it failed: the user
     /// turn stays, and the client saw the error).
     pub async fn finish_sync(self, state: &AppState, result: &AppResult<GenerateResponse>) {

@@ -30,6 +30,8 @@ export interface GenerateRequest {
   system_prompt?: string | null;
   /** Additive: the server stores the user and assistant turns itself. */
   session_id?: string;
+  /** Additive (with session_id): this stored message and every later one are replaced. */
+  replace_from_message_id?: string;
 }
 
 export interface ModelInfo {

@@ -29,6 +29,8 @@ export interface UiMessage {
   meta: MessageMeta;
   status: MessageStatus;
   error?: string;
+  /** The server's id of a message created in this tab (local ids start with `local-`). */
+  serverId?: string;
 }
 
 export const NEW_CHAT_TITLE = "New Chat";
@@ -127,7 +129,15 @@ export const useChat = create<ChatState>()((set, get) => {
     }));
 
   /** Streams an answer to `prompt` into a fresh assistant bubble appended to the session. */
-  const runStream = async (sessionId: string, prompt: string): Promise<void> => {
+  /** The stored id of a message, when the server has told us (messages loaded from it have it). */
+  const serverIdOf = (m: UiMessage | undefined): string | undefined =>
+    m ? (m.serverId ?? (m.id.startsWith("local-") ? undefined : m.id)) : undefined;
+
+  const runStream = async (
+    sessionId: string,
+    prompt: string,
+    opts: { userMessageId?: string; replaceFrom?: string } = {},
+  ): Promise<void> => {
     const settings = useSettings.getState();
     const session = get().sessions.find((x) => x.id === sessionId);
     const systemPrompt = settings.systemPrompt.trim() || session?.system_prompt || undefined;
@@ -160,6 +170,7 @@ export const useChat = create<ChatState>()((set, get) => {
           max_tokens: settings.maxTokens,
           system_prompt: systemPrompt,
           session_id: sessionId,
+          replace_from_message_id: opts.replaceFrom,
         },
         (token) => {
           if (ttft === undefined) ttft = Math.round(performance.now() - started);
@@ -167,6 +178,9 @@ export const useChat = create<ChatState>()((set, get) => {
           patchMessage(sessionId, messageId, (m) => ({ ...m, content: m.content + token }));
         },
         ctrl.signal,
+        (serverId) => {
+          if (opts.userMessageId) patchMessage(sessionId, opts.userMessageId, (m) => ({ ...m, serverId }));
+        },
       );
       const latencyMs = Math.round(performance.now() - started);
       patchMessage(sessionId, messageId, (m) => ({
@@ -204,6 +218,7 @@ export const useChat = create<ChatState>()((set, get) => {
       status: "done",
     };
     set((s) => ({ messages: { ...s.messages, [sessionId]: [...(s.messages[sessionId] ?? []), msg] } }));
+    return msg.id;
   };
 
   return {
@@ -295,8 +310,8 @@ export const useChat = create<ChatState>()((set, get) => {
           void get().rename(sessionId, text.slice(0, 50));
         }
       }
-      appendUser(sessionId, text);
-      void runStream(sessionId, text);
+      const userMessageId = appendUser(sessionId, text);
+      void runStream(sessionId, text, { userMessageId });
       return sessionId;
     },
 
@@ -310,8 +325,11 @@ export const useChat = create<ChatState>()((set, get) => {
       const lastUser = list[lastUserIdx];
       if (!lastUser) return;
       // Drop the answers after the last question; the new answer replaces them in view.
+      // The server replaces the stored question and its answers with the new turn; when the
+      // question's stored id is unknown, the new turn is appended instead.
+      const replaceFrom = serverIdOf(lastUser);
       set((s) => ({ messages: { ...s.messages, [sessionId]: list.slice(0, lastUserIdx + 1) } }));
-      await runStream(sessionId, lastUser.content);
+      await runStream(sessionId, lastUser.content, { userMessageId: lastUser.id, replaceFrom });
     },
 
     editAndResend: async (messageId, raw) => {
@@ -321,9 +339,10 @@ export const useChat = create<ChatState>()((set, get) => {
       const list = get().messages[sessionId] ?? [];
       const idx = list.findIndex((m) => m.id === messageId);
       if (idx < 0) return;
+      const replaceFrom = serverIdOf(list[idx]);
       set((s) => ({ messages: { ...s.messages, [sessionId]: list.slice(0, idx) } }));
-      appendUser(sessionId, text);
-      await runStream(sessionId, text);
+      const userMessageId = appendUser(sessionId, text);
+      await runStream(sessionId, text, { userMessageId, replaceFrom });
     },
 
     rename: async (id, raw) => {

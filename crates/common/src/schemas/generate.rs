@@ -31,6 +31,10 @@ pub struct GenerateRequest {
     /// Additive: a chat session to store both turns in and to take earlier turns from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// Additive, with `session_id`: a message of that session which, with every later
+    /// message, is replaced by this turn (regenerate, or edit and resend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace_from_message_id: Option<String>,
     /// Additive: earlier turns of the conversation, oldest first, sent before `prompt`.
     /// The gateway fills this from the session when `session_id` is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,6 +58,7 @@ impl GenerateRequest {
             temperature: DEFAULT_TEMPERATURE,
             system_prompt: None,
             session_id: None,
+            replace_from_message_id: None,
             messages: None,
         }
     }
@@ -103,6 +108,24 @@ impl Validate for GenerateRequest {
                         "Input should be a valid UUID",
                     )
                     .with_input(serde_json::json!(session_id)),
+                );
+            }
+        }
+        if let Some(id) = &self.replace_from_message_id {
+            if self.session_id.is_none() {
+                c.push(FieldError::new(
+                    "missing",
+                    &["body", "session_id"],
+                    "session_id is required with replace_from_message_id",
+                ));
+            } else if uuid::Uuid::parse_str(id.trim()).is_err() {
+                c.push(
+                    FieldError::new(
+                        "uuid_parsing",
+                        &["body", "replace_from_message_id"],
+                        "Input should be a valid UUID",
+                    )
+                    .with_input(serde_json::json!(id)),
                 );
             }
         }

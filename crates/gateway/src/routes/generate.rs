@@ -10,6 +10,7 @@ use common::AppResult;
 use reqwest::Method;
 use utoipa::OpenApi;
 
+use crate::conversation::Conversation;
 use crate::relay;
 use crate::state::AppState;
 
@@ -39,7 +40,7 @@ pub struct ApiDoc;
 #[utoipa::path(post, path = "/api/v1/generate", tag = "generation",
     request_body = GenerateRequest,
     responses(
-        (status = 200, description = "The generated answer", body = GenerateResponse),
+        (status = 200, description = "The generated answer; with `session_id`, header `X-User-Message-Id` names the stored user turn", body = GenerateResponse),
         (status = 404, description = "Unknown session_id", body = common::error::ErrorEnvelope),
         (status = 422, description = "Invalid request (the detail list names each field)", body = common::error::ErrorEnvelope),
         (status = 502, description = "The provider failed (after retries and fallback)", body = common::error::ErrorEnvelope),
@@ -82,5 +83,10 @@ pub async fn generate_stream(
     ValidJson(mut request): ValidJson<GenerateRequest>,
 ) -> AppResult<Response> {
     let conversation = crate::conversation::begin(&state, &mut request).await?;
-    Ok(relay::stream_generation(state, request, conversation).await)
+    let header = conversation.as_ref().map(Conversation::header);
+    let mut response = relay::stream_generation(state, request, conversation).await;
+    if let Some((name, value)) = header {
+        response.headers_mut().insert(name, value);
+    }
+    Ok(response)
 }

@@ -176,3 +176,53 @@ async fn without_session_nothing_is_stored() {
         .unwrap();
     assert_eq!(count, 0);
 }
+
+#[tokio::test]
+async fn replace_from_message_id_replaces_the_tail_instead_of_appending() {
+    let (app, _model) = spawn_stack().await;
+    let id = new_session(&app, json!({})).await;
+    for prompt in ["first", "second"] {
+        let r = app.post_json("/api/v1/generate", &json!({"prompt": prompt, "session_id": id})).await;
+        assert_eq!(r.status(), 200);
+    }
+    let session = session_with_messages(&app, &id, 4).await;
+    let second_question = session["messages"][2]["id"].as_str().unwrap().to_owned();
+    // The stream response names the stored user turn, so a client can replace from it.
+    let response = app.post_json("/api/v1/generate/stream", &json!({"prompt": "third", "session_id": id})).await;
+    let third_question = response.headers()["x-user-message-id"].to_str().unwrap().to_owned();
+    response.text().await.unwrap();
+    let session = session_with_messages(&app, &id, 6).await;
+    assert_eq!(session["messages"][4]["id"], third_question.as_str());
+
+    // Edit and resend the second question: it and its answer are replaced.
+    let body: Value = app
+        .post_json(
+            "/api/v1/generate",
+            &json!({"prompt": "second, edited", "session_id": id, "replace_from_message_id": second_question}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(body["text"].as_str().unwrap().contains("I was given 2 earlier turn"), "{body}");
+    let session = session_with_messages(&app, &id, 4).await;
+    assert_eq!(session["message_count"], 4);
+    let contents: Vec<&str> = session["messages"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+    assert_eq!(contents[0], "first");
+    assert_eq!(contents[2], "second, edited");
+
+    // A message that is not in the session: 404, nothing removed.
+    let response = app
+        .post_json(
+            "/api/v1/generate/stream",
+            &json!({"prompt": "x", "session_id": id, "replace_from_message_id": uuid::Uuid::new_v4()}),
+        )
+        .await;
+    assert_envelope(response, 404, "NOT_FOUND").await;
+    let response = app
+        .post_json("/api/v1/generate", &json!({"prompt": "x", "replace_from_message_id": second_question}))
+        .await;
+    assert_envelope(response, 422, "VALIDATION_ERROR").await;
+    let session = session_with_messages(&app, &id, 4).await;
+    assert_eq!(session["message_count"], 4);
+}
