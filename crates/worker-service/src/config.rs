@@ -100,6 +100,16 @@ impl Config {
         if self.job_max_attempts < 1 {
             return Err("JOB_MAX_ATTEMPTS must be at least 1".to_owned());
         }
+        if !self.worker_disabled && self.database.database_max_connections < 3 {
+            return Err(
+                "DATABASE_MAX_CONNECTIONS must be at least 3 for a worker (LISTEN holds one connection)".to_owned(),
+            );
+        }
+        if !self.worker_disabled && self.database.database_max_connections < 3 {
+            return Err(
+                "DATABASE_MAX_CONNECTIONS must be at least 3 for a worker (LISTEN holds one connection)".to_owned(),
+            );
+        }
         if self.poll_interval_ms == 0 {
             return Err("POLL_INTERVAL_MS must be at least 1".to_owned());
         }

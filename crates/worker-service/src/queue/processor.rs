@@ -162,11 +162,18 @@ async fn process(
                 let prompts = prompts.clone();
                 let model = model.clone();
                 let client = inner.model.clone();
+                let job_id = job.id;
                 inflight.spawn(async move {
                     let _permit = permit;
                     let started = Instant::now();
                     let prompt = prompts.get(idx).map_or("", String::as_str);
-                    let outcome = model_client::generate(&client, prompt, model.as_deref(), max_tokens).await;
+                    // The model service logs this call under the job's id and prompt index.
+                    let request_id = format!("job-{job_id}-{idx}");
+                    let outcome = common::request_id::scope(
+                        request_id,
+                        model_client::generate(&client, prompt, model.as_deref(), max_tokens),
+                    )
+                    .await;
                     let kind = match &outcome {
                         PromptOutcome::Answer(_) => "answer",
                         PromptOutcome::Permanent(_) => "permanent_error",

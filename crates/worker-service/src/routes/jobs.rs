@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::job_repo::{self, CancelOutcome};
 use crate::AppState;
 
+#[tracing::instrument(skip_all, fields(prompts = submission.prompts.len()))]
 pub async fn submit(
     State(state): State<AppState>,
     ValidJson(submission): ValidJson<JobSubmission>,
@@ -22,6 +23,7 @@ pub async fn submit(
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
 
+#[tracing::instrument(skip(state))]
 pub async fn get(
     State(state): State<AppState>,
     Path(raw_id): Path<String>,
@@ -33,6 +35,7 @@ pub async fn get(
         .ok_or_else(|| not_found(&raw_id))
 }
 
+#[tracing::instrument(skip(state))]
 pub async fn list(
     State(state): State<AppState>,
     ValidQuery(query): ValidQuery<JobListQuery>,
@@ -44,6 +47,7 @@ pub async fn list(
 /// Pending: cancelled at once. Running: the worker stops after its in-flight prompts, keeps
 /// the results, and ends the job `cancelled` (the answer shows `cancel_requested: true`).
 /// Finished: 409.
+#[tracing::instrument(skip(state))]
 pub async fn cancel(
     State(state): State<AppState>,
     Path(raw_id): Path<String>,
