@@ -16,6 +16,7 @@ pub mod request_id;
 pub mod schemas;
 pub mod server;
 pub mod shutdown;
+pub mod sse;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod test_support;

@@ -14,7 +14,6 @@ use std::convert::Infallible;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::{BufMut, Bytes, BytesMut};
 use common::schemas::GenerateRequest;
@@ -54,7 +53,7 @@ pub async fn stream_generation(
             Err(e) => {
                 let message = e.public_message();
                 if let Some(r) = recorder.as_mut() { r.fail(&message); }
-                yield Ok::<Bytes, Infallible>(error_event(&message));
+                yield Ok::<Bytes, Infallible>(common::sse::error_event(&message));
                 return;
             }
         };
@@ -65,13 +64,13 @@ pub async fn stream_generation(
                 Ok(None) => {
                     let message = "The model service ended the stream unexpectedly";
                     if let Some(r) = recorder.as_mut() { r.fail(message); }
-                    yield Ok(error_event(message));
+                    yield Ok(common::sse::error_event(message));
                     return;
                 }
                 Err(_) => {
                     let message = "The model service stopped responding";
                     if let Some(r) = recorder.as_mut() { r.fail(message); }
-                    yield Ok(error_event(message));
+                    yield Ok(common::sse::error_event(message));
                     return;
                 }
             };
@@ -98,7 +97,12 @@ pub async fn stream_generation(
                     }
                     continue;
                 }
-                let data = event.data.replace(['\r', '\n'], " ");
+                // Token payloads are JSON (no raw line breaks); only a sentinel could carry one.
+                let data = if event.data.contains(['\r', '\n']) {
+                    common::sse::one_line(&event.data)
+                } else {
+                    event.data
+                };
                 if data == "[DONE]" {
                     if let Some(r) = recorder.as_mut() { r.done(); }
                     put_event(&mut out, &data);
@@ -127,7 +131,7 @@ pub async fn stream_generation(
         }
     };
 
-    sse_response(Body::from_stream(body))
+    common::sse::response(Body::from_stream(body))
 }
 
 fn put_event(out: &mut BytesMut, data: &str) {
@@ -135,39 +139,4 @@ fn put_event(out: &mut BytesMut, data: &str) {
     out.put_slice(b"data: ");
     out.put_slice(data.as_bytes());
     out.put_slice(b"\n\n");
-}
-
-/// One `[ERROR]` event; the message is kept on one line so SSE framing holds (§17.2).
-pub fn error_event(message: &str) -> Bytes {
-    let mut out = BytesMut::new();
-    put_event(
-        &mut out,
-        &format!("[ERROR] {}", message.replace(['\r', '\n'], " ")),
-    );
-    out.freeze()
-}
-
-/// The contract's SSE response head (§6).
-pub fn sse_response(body: Body) -> Response {
-    let mut response = Response::new(body);
-    *response.status_mut() = StatusCode::OK;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_events_stay_on_one_line() {
-        let e = error_event("first\nsecond\r\nthird");
-        assert_eq!(&e[..], b"data: [ERROR] first second  third\n\n");
-    }
 }

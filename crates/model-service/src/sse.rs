@@ -12,7 +12,6 @@
 use std::convert::Infallible;
 
 use axum::body::Body;
-use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -20,7 +19,7 @@ use futures::StreamExt;
 
 use crate::generation::StreamEvent;
 
-pub const CONTENT_TYPE: &str = "text/event-stream; charset=utf-8";
+pub use common::sse::CONTENT_TYPE;
 
 /// The bytes of one event.
 pub fn frame(event: &StreamEvent) -> Bytes {
@@ -38,24 +37,8 @@ pub fn frame(event: &StreamEvent) -> Bytes {
             Bytes::from(format!("event: meta\ndata: {json}\n\n"))
         }
         StreamEvent::Done => Bytes::from_static(b"data: [DONE]\n\n"),
-        StreamEvent::Error(message) => {
-            Bytes::from(format!("data: [ERROR] {}\n\n", one_line(message)))
-        }
+        StreamEvent::Error(message) => common::sse::error_event(message),
     }
-}
-
-/// `message` with every control character (CR, LF, tab…) replaced by a space and runs of
-/// spaces collapsed, trimmed.
-pub fn one_line(message: &str) -> String {
-    let replaced: String = message
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    replaced
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// A 200 streaming response with the contract's headers; `with_meta` keeps the internal
@@ -65,13 +48,7 @@ pub fn response(events: BoxStream<'static, StreamEvent>, with_meta: bool) -> Res
         std::future::ready(with_meta || !matches!(e, StreamEvent::Meta { .. }))
     });
     let body = Body::from_stream(events.map(|e| Ok::<_, Infallible>(frame(&e))));
-    let mut response = Response::new(body);
-    *response.status_mut() = StatusCode::OK;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
+    common::sse::response(body)
 }
 
 #[cfg(test)]
