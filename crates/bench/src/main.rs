@@ -67,14 +67,31 @@ async fn main() -> anyhow::Result<()> {
         .timeout(Duration::from_secs(120))
         .build()?;
     match cli.scenario {
-        Scenario::Sync { url, clients, seconds } => sync(&client, &cli.label, &url, clients, seconds).await,
-        Scenario::Sse { url, streams, rounds, tokens } => sse(&client, &cli.label, &url, streams, rounds, tokens).await,
-        Scenario::Chat { base, clients, seconds } => chat(&client, &cli.label, &base, clients, seconds).await,
+        Scenario::Sync {
+            url,
+            clients,
+            seconds,
+        } => sync(&client, &cli.label, &url, clients, seconds).await,
+        Scenario::Sse {
+            url,
+            streams,
+            rounds,
+            tokens,
+        } => sse(&client, &cli.label, &url, streams, rounds, tokens).await,
+        Scenario::Chat {
+            base,
+            clients,
+            seconds,
+        } => chat(&client, &cli.label, &base, clients, seconds).await,
     }
 }
 
 /// Runs `clients` loops of `op` for `seconds`; returns every successful op's latency.
-async fn closed_loop<F, Fut>(clients: usize, seconds: f64, op: F) -> anyhow::Result<(Vec<Duration>, Duration)>
+async fn closed_loop<F, Fut>(
+    clients: usize,
+    seconds: f64,
+    op: F,
+) -> anyhow::Result<(Vec<Duration>, Duration)>
 where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
@@ -101,10 +118,21 @@ where
     Ok((all, started.elapsed()))
 }
 
-async fn sync(client: &reqwest::Client, label: &str, url: &str, clients: usize, seconds: f64) -> anyhow::Result<()> {
+async fn sync(
+    client: &reqwest::Client,
+    label: &str,
+    url: &str,
+    clients: usize,
+    seconds: f64,
+) -> anyhow::Result<()> {
     let body = json!({"prompt": "Explain microservices in one sentence", "max_tokens": 32});
     // Warm the connection pool.
-    client.post(url).json(&body).send().await?.error_for_status()?;
+    client
+        .post(url)
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()?;
     let (client, url2) = (client.clone(), url.to_owned());
     let (latencies, elapsed) = closed_loop(clients, seconds, move || {
         let (client, url, body) = (client.clone(), url2.clone(), body.clone());
@@ -128,7 +156,14 @@ async fn sync(client: &reqwest::Client, label: &str, url: &str, clients: usize, 
     Ok(())
 }
 
-async fn sse(client: &reqwest::Client, label: &str, url: &str, streams: usize, rounds: usize, tokens: u32) -> anyhow::Result<()> {
+async fn sse(
+    client: &reqwest::Client,
+    label: &str,
+    url: &str,
+    streams: usize,
+    rounds: usize,
+    tokens: u32,
+) -> anyhow::Result<()> {
     let body = json!({"prompt": "benchmark ".repeat(300), "max_tokens": tokens});
     let mut ttfts = Vec::new();
     let mut totals = Vec::new();
@@ -141,7 +176,12 @@ async fn sse(client: &reqwest::Client, label: &str, url: &str, streams: usize, r
             let (client, url, body) = (client.clone(), url.to_owned(), body.clone());
             tasks.push(tokio::spawn(async move {
                 let t = Instant::now();
-                let response = client.post(&url).json(&body).send().await?.error_for_status()?;
+                let response = client
+                    .post(&url)
+                    .json(&body)
+                    .send()
+                    .await?
+                    .error_for_status()?;
                 let mut stream = response.bytes_stream();
                 let mut ttft = None;
                 let mut count = 0usize;
@@ -186,7 +226,13 @@ fn count_events(chunk: &[u8]) -> usize {
     chunk.windows(6).filter(|w| w == b"data: ").count()
 }
 
-async fn chat(client: &reqwest::Client, label: &str, base: &str, clients: usize, seconds: f64) -> anyhow::Result<()> {
+async fn chat(
+    client: &reqwest::Client,
+    label: &str,
+    base: &str,
+    clients: usize,
+    seconds: f64,
+) -> anyhow::Result<()> {
     let (client, base) = (client.clone(), base.trim_end_matches('/').to_owned());
     let (latencies, elapsed) = closed_loop(clients, seconds, move || {
         let (client, base) = (client.clone(), base.clone());
@@ -200,7 +246,10 @@ async fn chat(client: &reqwest::Client, label: &str, base: &str, clients: usize,
                 .json()
                 .await?;
             let id = session["id"].as_str().context("session id")?;
-            for (role, content) in [("user", "hello there"), ("assistant", "hi, how can I help?")] {
+            for (role, content) in [
+                ("user", "hello there"),
+                ("assistant", "hi, how can I help?"),
+            ] {
                 client
                     .post(format!("{base}/api/v1/chat/sessions/{id}/messages"))
                     .json(&json!({"role": role, "content": content}))

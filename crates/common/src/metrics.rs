@@ -72,7 +72,12 @@ pub mod window {
     }
 
     impl Second {
-        const EMPTY: Second = Second { at: u64::MAX, requests: 0, tokens: 0, latency: [0; BUCKETS] };
+        const EMPTY: Second = Second {
+            at: u64::MAX,
+            requests: 0,
+            tokens: 0,
+            latency: [0; BUCKETS],
+        };
     }
 
     struct Window {
@@ -82,7 +87,12 @@ pub mod window {
 
     fn window() -> &'static Mutex<Window> {
         static WINDOW: OnceLock<Mutex<Window>> = OnceLock::new();
-        WINDOW.get_or_init(|| Mutex::new(Window { started: Instant::now(), seconds: [Second::EMPTY; SECONDS] }))
+        WINDOW.get_or_init(|| {
+            Mutex::new(Window {
+                started: Instant::now(),
+                seconds: [Second::EMPTY; SECONDS],
+            })
+        })
     }
 
     fn with_current<F: FnOnce(&mut Second)>(f: F) {
@@ -90,7 +100,10 @@ pub mod window {
             let now = w.started.elapsed().as_secs();
             let slot = &mut w.seconds[(now % SECONDS as u64) as usize];
             if slot.at != now {
-                *slot = Second { at: now, ..Second::EMPTY };
+                *slot = Second {
+                    at: now,
+                    ..Second::EMPTY
+                };
             }
             f(slot);
         }
@@ -135,7 +148,9 @@ pub mod window {
 
     pub fn summary(span: usize) -> Summary {
         let span = span.clamp(1, SECONDS - 1);
-        let Ok(w) = window().lock() else { return Summary::default() };
+        let Ok(w) = window().lock() else {
+            return Summary::default();
+        };
         let now = w.started.elapsed().as_secs();
         let (mut requests, mut tokens, mut latency) = (0u64, 0u64, [0u64; BUCKETS]);
         for s in &w.seconds {

@@ -107,7 +107,12 @@ impl Conversation {
             latency_ms: response.latency_ms,
             ttft_ms: None,
             usage: Some(response.usage),
-            finish_reason: Some(response.finish_reason.clone().unwrap_or_else(|| "stop".to_owned())),
+            finish_reason: Some(
+                response
+                    .finish_reason
+                    .clone()
+                    .unwrap_or_else(|| "stop".to_owned()),
+            ),
             stopped: false,
             error: None,
         };
@@ -175,15 +180,19 @@ impl Recorder {
 
     fn assistant_meta(&self) -> AssistantMeta {
         let ms = |d: std::time::Duration| (d.as_secs_f64() * 100_000.0).round() / 100.0;
-        let model = self.meta.model.clone().or_else(|| {
-            Some(self.conversation.requested_model.clone()).filter(|m| !m.is_empty())
-        });
+        let model =
+            self.meta.model.clone().or_else(|| {
+                Some(self.conversation.requested_model.clone()).filter(|m| !m.is_empty())
+            });
         let (stopped, finish_reason, error) = match &self.outcome {
             Outcome::Streaming => (true, "stopped".to_owned(), None),
             Outcome::Failed(message) => (false, "error".to_owned(), Some(message.clone())),
             Outcome::Done => (
                 false,
-                self.meta.finish_reason.clone().unwrap_or_else(|| "stop".to_owned()),
+                self.meta
+                    .finish_reason
+                    .clone()
+                    .unwrap_or_else(|| "stop".to_owned()),
                 None,
             ),
         };
@@ -191,7 +200,11 @@ impl Recorder {
             model,
             latency_ms: ms(self.started.elapsed()),
             ttft_ms: self.first_token_at.map(|t| ms(t - self.started)),
-            usage: Some(self.meta.usage.unwrap_or_else(|| Usage::new(0, self.tokens))),
+            usage: Some(
+                self.meta
+                    .usage
+                    .unwrap_or_else(|| Usage::new(0, self.tokens)),
+            ),
             finish_reason: Some(finish_reason),
             stopped,
             error,
@@ -230,4 +243,3 @@ async fn store_assistant(state: &AppState, session_id: Uuid, text: &str, meta: A
         tracing::error!(error = ?e, %session_id, "could not store the assistant turn");
     }
 }
-

@@ -374,7 +374,10 @@ impl Drop for StreamGuard {
 /// estimated the way the mock counts them: characters of everything sent, divided by four.
 fn estimate_prompt_tokens(req: &GenerateRequest) -> u32 {
     let chars = req.prompt.chars().count()
-        + req.system_prompt.as_deref().map_or(0, |s| s.chars().count())
+        + req
+            .system_prompt
+            .as_deref()
+            .map_or(0, |s| s.chars().count())
         + req
             .messages
             .as_deref()

@@ -44,9 +44,8 @@ pub fn frame(event: &StreamEvent) -> Bytes {
 /// A 200 streaming response with the contract's headers; `with_meta` keeps the internal
 /// metadata event.
 pub fn response(events: BoxStream<'static, StreamEvent>, with_meta: bool) -> Response {
-    let events = events.filter(move |e| {
-        std::future::ready(with_meta || !matches!(e, StreamEvent::Meta { .. }))
-    });
+    let events = events
+        .filter(move |e| std::future::ready(with_meta || !matches!(e, StreamEvent::Meta { .. })));
     let body = Body::from_stream(events.map(|e| Ok::<_, Infallible>(frame(&e))));
     common::sse::response(body)
 }

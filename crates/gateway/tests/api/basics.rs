@@ -338,10 +338,22 @@ async fn metrics_summary_and_prometheus_are_served() {
     let app = spawn_app().await;
     // Some API traffic for the window (validation failures count as requests too).
     for _ in 0..3 {
-        app.post_json("/api/v1/generate", &json!({"prompt": ""})).await;
+        app.post_json("/api/v1/generate", &json!({"prompt": ""}))
+            .await;
     }
-    let summary: serde_json::Value = app.get("/api/v1/metrics/summary").await.json().await.unwrap();
-    for key in ["requests_per_sec", "tokens_per_sec", "queue_depth", "jobs_per_sec", "window_secs"] {
+    let summary: serde_json::Value = app
+        .get("/api/v1/metrics/summary")
+        .await
+        .json()
+        .await
+        .unwrap();
+    for key in [
+        "requests_per_sec",
+        "tokens_per_sec",
+        "queue_depth",
+        "jobs_per_sec",
+        "window_secs",
+    ] {
         assert!(summary[key].is_number(), "{key} in {summary}");
     }
     assert_eq!(summary["queue_depth"], 0);

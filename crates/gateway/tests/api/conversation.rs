@@ -20,7 +20,12 @@ async fn new_session(app: &TestApp, body: Value) -> String {
 /// when the stream ends, just after the last byte is sent).
 async fn session_with_messages(app: &TestApp, id: &str, count: usize) -> Value {
     for _ in 0..100 {
-        let session: Value = app.get(&format!("/api/v1/chat/sessions/{id}")).await.json().await.unwrap();
+        let session: Value = app
+            .get(&format!("/api/v1/chat/sessions/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
         if session["messages"].as_array().map(Vec::len) == Some(count) {
             return session;
         }
@@ -34,7 +39,10 @@ async fn stream_with_session_stores_both_turns_with_meta() {
     let (app, _model) = spawn_stack().await;
     let id = new_session(&app, json!({})).await;
     let body = app
-        .post_json("/api/v1/generate/stream", &json!({"prompt": "What is Rust?", "session_id": id}))
+        .post_json(
+            "/api/v1/generate/stream",
+            &json!({"prompt": "What is Rust?", "session_id": id}),
+        )
         .await
         .text()
         .await
@@ -47,18 +55,33 @@ async fn stream_with_session_stores_both_turns_with_meta() {
         .collect();
 
     let session = session_with_messages(&app, &id, 2).await;
-    assert_eq!(session["title"], "What is Rust?", "auto-titled from the first user message");
+    assert_eq!(
+        session["title"], "What is Rust?",
+        "auto-titled from the first user message"
+    );
     let messages = session["messages"].as_array().unwrap();
     assert_eq!(messages[0]["role"], "user");
     assert_eq!(messages[0]["content"], "What is Rust?");
     assert_eq!(messages[1]["role"], "assistant");
     assert_eq!(messages[1]["content"], streamed.as_str());
     let meta = &messages[1]["meta"];
-    assert!(meta["model"].as_str().unwrap().contains("llama-3.3-70b-versatile"), "{meta}");
+    assert!(
+        meta["model"]
+            .as_str()
+            .unwrap()
+            .contains("llama-3.3-70b-versatile"),
+        "{meta}"
+    );
     assert_eq!(meta["stopped"], false);
     assert_eq!(meta["finish_reason"], "stop");
-    assert!(meta["latency_ms"].is_number() && meta["ttft_ms"].is_number(), "{meta}");
-    assert!(meta["usage"]["completion_tokens"].as_u64().unwrap() > 0, "{meta}");
+    assert!(
+        meta["latency_ms"].is_number() && meta["ttft_ms"].is_number(),
+        "{meta}"
+    );
+    assert!(
+        meta["usage"]["completion_tokens"].as_u64().unwrap() > 0,
+        "{meta}"
+    );
 }
 
 #[tokio::test]
@@ -74,7 +97,11 @@ async fn dropped_stream_stores_the_partial_answer_as_stopped() {
     let mut stream = response.bytes_stream();
     let mut seen = String::new();
     while seen.matches("data: ").count() < 2 {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next()).await.unwrap().unwrap().unwrap();
+        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
     drop(stream);
@@ -94,7 +121,10 @@ async fn dropped_stream_stores_the_partial_answer_as_stopped() {
         .iter()
         .map(|t| serde_json::from_str::<String>(t).unwrap())
         .collect();
-    assert!(!partial.is_empty() && partial.starts_with(&received), "{partial:?} vs {received:?}");
+    assert!(
+        !partial.is_empty() && partial.starts_with(&received),
+        "{partial:?} vs {received:?}"
+    );
 }
 
 #[tokio::test]
@@ -102,16 +132,31 @@ async fn the_model_receives_the_system_prompt_and_earlier_turns() {
     let (app, _model) = spawn_stack().await;
     let id = new_session(&app, json!({"system_prompt": "You are terse."})).await;
     let first: Value = app
-        .post_json("/api/v1/generate", &json!({"prompt": "first question", "session_id": id}))
+        .post_json(
+            "/api/v1/generate",
+            &json!({"prompt": "first question", "session_id": id}),
+        )
         .await
         .json()
         .await
         .unwrap();
-    assert!(first["text"].as_str().unwrap().contains("System prompt: \"You are terse.\""), "{first}");
-    assert!(!first["text"].as_str().unwrap().contains("earlier turn"), "{first}");
+    assert!(
+        first["text"]
+            .as_str()
+            .unwrap()
+            .contains("System prompt: \"You are terse.\""),
+        "{first}"
+    );
+    assert!(
+        !first["text"].as_str().unwrap().contains("earlier turn"),
+        "{first}"
+    );
 
     let second: Value = app
-        .post_json("/api/v1/generate", &json!({"prompt": "second question", "session_id": id}))
+        .post_json(
+            "/api/v1/generate",
+            &json!({"prompt": "second question", "session_id": id}),
+        )
         .await
         .json()
         .await
@@ -126,7 +171,9 @@ async fn the_model_receives_the_system_prompt_and_earlier_turns() {
 
 #[tokio::test]
 async fn context_budget_drops_the_oldest_turns_first() {
-    let model = model_service::spawn(model_service::config::Config::for_tests()).await.unwrap();
+    let model = model_service::spawn(model_service::config::Config::for_tests())
+        .await
+        .unwrap();
     let down = crate::helpers::closed_port_url().await;
     let app = crate::helpers::spawn_app_with(
         &format!("http://{}", model.addr),
@@ -137,18 +184,27 @@ async fn context_budget_drops_the_oldest_turns_first() {
     let id = new_session(&app, json!({})).await;
     for content in ["a".repeat(50), "b".repeat(20), "c".repeat(20)] {
         let r = app
-            .post_json(&format!("/api/v1/chat/sessions/{id}/messages"), &json!({"role": "user", "content": content}))
+            .post_json(
+                &format!("/api/v1/chat/sessions/{id}/messages"),
+                &json!({"role": "user", "content": content}),
+            )
             .await;
         assert_eq!(r.status(), 201);
     }
     let body: Value = app
-        .post_json("/api/v1/generate", &json!({"prompt": "now", "session_id": id}))
+        .post_json(
+            "/api/v1/generate",
+            &json!({"prompt": "now", "session_id": id}),
+        )
         .await
         .json()
         .await
         .unwrap();
     let text = body["text"].as_str().unwrap();
-    assert!(text.contains("I was given 2 earlier turn"), "only the two newest fit in 60 chars: {text}");
+    assert!(
+        text.contains("I was given 2 earlier turn"),
+        "only the two newest fit in 60 chars: {text}"
+    );
 }
 
 #[tokio::test]
@@ -156,9 +212,13 @@ async fn unknown_or_malformed_sessions_are_rejected_before_generating() {
     let (app, model) = spawn_stack().await;
     let missing = uuid::Uuid::new_v4();
     for path in ["/api/v1/generate", "/api/v1/generate/stream"] {
-        let response = app.post_json(path, &json!({"prompt": "hi", "session_id": missing})).await;
+        let response = app
+            .post_json(path, &json!({"prompt": "hi", "session_id": missing}))
+            .await;
         assert_envelope(response, 404, "NOT_FOUND").await;
-        let response = app.post_json(path, &json!({"prompt": "hi", "session_id": "nope"})).await;
+        let response = app
+            .post_json(path, &json!({"prompt": "hi", "session_id": "nope"}))
+            .await;
         let body = assert_envelope(response, 422, "VALIDATION_ERROR").await;
         assert_eq!(body["detail"][0]["loc"], json!(["body", "session_id"]));
     }
@@ -168,7 +228,9 @@ async fn unknown_or_malformed_sessions_are_rejected_before_generating() {
 #[tokio::test]
 async fn without_session_nothing_is_stored() {
     let (app, _model) = spawn_stack().await;
-    let response = app.post_json("/api/v1/generate", &json!({"prompt": "hi"})).await;
+    let response = app
+        .post_json("/api/v1/generate", &json!({"prompt": "hi"}))
+        .await;
     assert_eq!(response.status(), 200);
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM chat_messages")
         .fetch_one(&app.db.pool)
@@ -182,14 +244,27 @@ async fn replace_from_message_id_replaces_the_tail_instead_of_appending() {
     let (app, _model) = spawn_stack().await;
     let id = new_session(&app, json!({})).await;
     for prompt in ["first", "second"] {
-        let r = app.post_json("/api/v1/generate", &json!({"prompt": prompt, "session_id": id})).await;
+        let r = app
+            .post_json(
+                "/api/v1/generate",
+                &json!({"prompt": prompt, "session_id": id}),
+            )
+            .await;
         assert_eq!(r.status(), 200);
     }
     let session = session_with_messages(&app, &id, 4).await;
     let second_question = session["messages"][2]["id"].as_str().unwrap().to_owned();
     // The stream response names the stored user turn, so a client can replace from it.
-    let response = app.post_json("/api/v1/generate/stream", &json!({"prompt": "third", "session_id": id})).await;
-    let third_question = response.headers()["x-user-message-id"].to_str().unwrap().to_owned();
+    let response = app
+        .post_json(
+            "/api/v1/generate/stream",
+            &json!({"prompt": "third", "session_id": id}),
+        )
+        .await;
+    let third_question = response.headers()["x-user-message-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     response.text().await.unwrap();
     let session = session_with_messages(&app, &id, 6).await;
     assert_eq!(session["messages"][4]["id"], third_question.as_str());
@@ -204,10 +279,21 @@ async fn replace_from_message_id_replaces_the_tail_instead_of_appending() {
         .json()
         .await
         .unwrap();
-    assert!(body["text"].as_str().unwrap().contains("I was given 2 earlier turn"), "{body}");
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .contains("I was given 2 earlier turn"),
+        "{body}"
+    );
     let session = session_with_messages(&app, &id, 4).await;
     assert_eq!(session["message_count"], 4);
-    let contents: Vec<&str> = session["messages"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+    let contents: Vec<&str> = session["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
     assert_eq!(contents[0], "first");
     assert_eq!(contents[2], "second, edited");
 
@@ -220,7 +306,10 @@ async fn replace_from_message_id_replaces_the_tail_instead_of_appending() {
         .await;
     assert_envelope(response, 404, "NOT_FOUND").await;
     let response = app
-        .post_json("/api/v1/generate", &json!({"prompt": "x", "replace_from_message_id": second_question}))
+        .post_json(
+            "/api/v1/generate",
+            &json!({"prompt": "x", "replace_from_message_id": second_question}),
+        )
         .await;
     assert_envelope(response, 422, "VALIDATION_ERROR").await;
     let session = session_with_messages(&app, &id, 4).await;

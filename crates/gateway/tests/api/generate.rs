@@ -19,10 +19,16 @@ pub async fn spawn_stack() -> (TestApp, model_service::RunningService) {
 
 /// Splits an SSE body into the payloads of its `data:` lines, checking the framing.
 pub fn sse_payloads(body: &str) -> Vec<String> {
-    assert!(body.ends_with("\n\n"), "events end with a blank line: {body:?}");
+    assert!(
+        body.ends_with("\n\n"),
+        "events end with a blank line: {body:?}"
+    );
     body.split_terminator("\n\n")
         .map(|event| {
-            assert!(!event.contains('\n'), "exactly one line per event: {event:?}");
+            assert!(
+                !event.contains('\n'),
+                "exactly one line per event: {event:?}"
+            );
             event
                 .strip_prefix("data: ")
                 .unwrap_or_else(|| panic!("event without `data: `: {event:?}"))
@@ -35,12 +41,21 @@ pub fn sse_payloads(body: &str) -> Vec<String> {
 async fn sync_generate_returns_the_contract_json_from_the_mock() {
     let (app, _model) = spawn_stack().await;
     let response = app
-        .post_json("/api/v1/generate", &json!({"prompt": "Explain microservices in one sentence"}))
+        .post_json(
+            "/api/v1/generate",
+            &json!({"prompt": "Explain microservices in one sentence"}),
+        )
         .await;
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
-    assert!(body["text"].as_str().unwrap().contains("Explain microservices"));
-    assert!(body["model"].as_str().unwrap().contains("llama-3.3-70b-versatile"));
+    assert!(body["text"]
+        .as_str()
+        .unwrap()
+        .contains("Explain microservices"));
+    assert!(body["model"]
+        .as_str()
+        .unwrap()
+        .contains("llama-3.3-70b-versatile"));
     let usage = &body["usage"];
     assert_eq!(
         usage["total_tokens"].as_u64().unwrap(),
@@ -49,19 +64,30 @@ async fn sync_generate_returns_the_contract_json_from_the_mock() {
     assert!(body["latency_ms"].is_number());
 
     let response = app
-        .post_json("/api/v1/generate", &json!({"prompt": "hi", "model": "llama-3.1-8b-instant"}))
+        .post_json(
+            "/api/v1/generate",
+            &json!({"prompt": "hi", "model": "llama-3.1-8b-instant"}),
+        )
         .await;
     let body: serde_json::Value = response.json().await.unwrap();
-    assert!(body["model"].as_str().unwrap().contains("llama-3.1-8b-instant"));
+    assert!(body["model"]
+        .as_str()
+        .unwrap()
+        .contains("llama-3.1-8b-instant"));
 }
 
 #[tokio::test]
 async fn sse_through_the_gateway_is_framed_per_contract() {
     let (app, _model) = spawn_stack().await;
     let prompt = "Say \"hi\"\nthen stop — ünïcode \\ ok";
-    let response = app.post_json("/api/v1/generate/stream", &json!({"prompt": prompt})).await;
+    let response = app
+        .post_json("/api/v1/generate/stream", &json!({"prompt": prompt}))
+        .await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-type"], "text/event-stream; charset=utf-8");
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/event-stream; charset=utf-8"
+    );
     assert_eq!(response.headers()["cache-control"], "no-cache");
     assert_eq!(response.headers()["x-accel-buffering"], "no");
     assert!(response.headers().contains_key("x-request-id"));
@@ -72,10 +98,16 @@ async fn sse_through_the_gateway_is_framed_per_contract() {
     assert!(!tokens.is_empty());
     let mut text = String::new();
     for token in tokens {
-        assert!(token.starts_with('"'), "token payloads are JSON strings: {token}");
+        assert!(
+            token.starts_with('"'),
+            "token payloads are JSON strings: {token}"
+        );
         text.push_str(&serde_json::from_str::<String>(token).unwrap());
     }
-    assert!(text.contains(prompt), "the prompt survives JSON encoding: {text:?}");
+    assert!(
+        text.contains(prompt),
+        "the prompt survives JSON encoding: {text:?}"
+    );
     assert_eq!(body.matches("[DONE]").count(), 1);
     assert!(!body.contains("[ERROR]"));
 }
@@ -84,7 +116,10 @@ async fn sse_through_the_gateway_is_framed_per_contract() {
 async fn provider_error_mid_stream_ends_with_one_error_event() {
     let (app, _model) = spawn_stack().await;
     let response = app
-        .post_json("/api/v1/generate/stream", &json!({"prompt": "[mock:error-after=2] go on"}))
+        .post_json(
+            "/api/v1/generate/stream",
+            &json!({"prompt": "[mock:error-after=2] go on"}),
+        )
         .await;
     let body = response.text().await.unwrap();
     let payloads = sse_payloads(&body);
@@ -98,7 +133,10 @@ async fn provider_error_mid_stream_ends_with_one_error_event() {
 async fn provider_error_before_first_token_is_a_single_line_error_event() {
     let (app, _model) = spawn_stack().await;
     let body = app
-        .post_json("/api/v1/generate/stream", &json!({"prompt": "[mock:error] now"}))
+        .post_json(
+            "/api/v1/generate/stream",
+            &json!({"prompt": "[mock:error] now"}),
+        )
         .await
         .text()
         .await
@@ -107,7 +145,9 @@ async fn provider_error_before_first_token_is_a_single_line_error_event() {
     assert_eq!(payloads.len(), 1, "{payloads:?}");
     assert!(payloads[0].starts_with("[ERROR] "));
 
-    let response = app.post_json("/api/v1/generate", &json!({"prompt": "[mock:error] now"})).await;
+    let response = app
+        .post_json("/api/v1/generate", &json!({"prompt": "[mock:error] now"}))
+        .await;
     crate::helpers::assert_envelope(response, 502, "INFERENCE_ERROR").await;
 }
 
@@ -115,7 +155,10 @@ async fn provider_error_before_first_token_is_a_single_line_error_event() {
 async fn stream_stops_provider_when_client_disconnects() {
     let (app, model) = spawn_stack().await;
     let response = app
-        .post_json("/api/v1/generate/stream", &json!({"prompt": "[mock:slow] tell me a long story"}))
+        .post_json(
+            "/api/v1/generate/stream",
+            &json!({"prompt": "[mock:slow] tell me a long story"}),
+        )
         .await;
     assert_eq!(response.status(), 200);
     let mut stream = response.bytes_stream();
@@ -140,7 +183,10 @@ async fn stream_stops_provider_when_client_disconnects() {
     // Generation stopped: no more tokens are produced (the mock emits one per 200 ms).
     tokio::time::sleep(Duration::from_millis(600)).await;
     let later = model.state.stats.snapshot();
-    assert_eq!(later.tokens_generated, after.tokens_generated, "no orphan generation");
+    assert_eq!(
+        later.tokens_generated, after.tokens_generated,
+        "no orphan generation"
+    );
 }
 
 #[tokio::test]
@@ -180,5 +226,9 @@ async fn models_are_listed_through_the_gateway() {
     let (app, _model) = spawn_stack().await;
     let body: serde_json::Value = app.get("/api/v1/models").await.json().await.unwrap();
     assert_eq!(body["default"], "llama-3.3-70b-versatile");
-    assert!(body["models"].as_array().unwrap().iter().any(|m| m["id"] == "llama-3.3-70b-versatile"));
+    assert!(body["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["id"] == "llama-3.3-70b-versatile"));
 }

@@ -5,9 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod basics;
-mod generate;
 mod chat;
 mod chat_store;
 mod conversation;
+mod generate;
 mod helpers;
 mod search;

@@ -35,6 +35,8 @@ async fn inference_stream(
     headers: HeaderMap,
     ValidJson(req): ValidJson<GenerateRequest>,
 ) -> Response {
-    let with_meta = headers.get(common::schemas::STREAM_META_HEADER).is_some_and(|v| v == "1");
+    let with_meta = headers
+        .get(common::schemas::STREAM_META_HEADER)
+        .is_some_and(|v| v == "1");
     sse::response(state.generator.clone().stream(req), with_meta)
 }
