@@ -23,6 +23,30 @@ pub async fn connect(args: &DatabaseArgs) -> Result<PgPool, sqlx::Error> {
         .await
 }
 
+/// Why a service could not open its database at start-up; the message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot connect to the database at {url}: {source}. Start one with `make db-up` (Docker) or `make db-up-native`, or set DATABASE_URL")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("cannot apply the database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Connects and, unless `skip_migrations`, applies the migrations: what every service that
+/// owns data does at start-up.
+pub async fn open(args: &DatabaseArgs, skip_migrations: bool) -> Result<PgPool, StartupError> {
+    let pool = connect(args)
+        .await
+        .map_err(|source| StartupError::Connect {
+            url: redact_url(&args.database_url),
+            source,
+        })?;
+    if !skip_migrations {
+        migrate(&pool).await?;
+    }
+    Ok(pool)
+}
+
 /// Applies pending migrations. Safe to call from several services at once: sqlx takes an
 /// advisory lock while migrating.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {

@@ -44,23 +44,14 @@ pub fn app(state: AppState) -> Router {
 /// Connects to the database, applies migrations, and builds the state.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     common::metrics::install();
-    let db = common::db::connect(&config.database).await.map_err(|e| {
-        anyhow::anyhow!(
-            "cannot connect to the database at {}: {e}. Start one with `make db-up` (Docker) or set DATABASE_URL",
-            common::db::redact_url(&config.database.database_url)
-        )
-    })?;
-    if !config.skip_migrations {
-        common::db::migrate(&db).await?;
-    }
+    let db = common::db::open(&config.database, config.skip_migrations).await?;
     Ok(AppState::new(config, db))
 }
 
 /// Builds the gateway from its config and serves until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.migrate_only {
-        let db = common::db::connect(&config.database).await?;
-        common::db::migrate(&db).await?;
+        common::db::open(&config.database, false).await?;
         tracing::info!("migrations applied");
         return Ok(());
     }

@@ -75,15 +75,7 @@ pub fn app(state: AppState) -> Router {
 /// serialises concurrent migrators with an advisory lock).
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     config.validate().map_err(anyhow::Error::msg)?;
-    let db = common::db::connect(&config.database).await.map_err(|e| {
-        anyhow::anyhow!(
-            "cannot connect to the database at {}: {e}. Start one with `make db-up` (Docker) or set DATABASE_URL",
-            common::db::redact_url(&config.database.database_url)
-        )
-    })?;
-    if !config.skip_migrations {
-        common::db::migrate(&db).await?;
-    }
+    let db = common::db::open(&config.database, config.skip_migrations).await?;
     Ok(AppState::new(config, db))
 }
 
