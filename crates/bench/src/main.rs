@@ -164,7 +164,8 @@ async fn sse(
     rounds: usize,
     tokens: u32,
 ) -> anyhow::Result<()> {
-    let body = json!({"prompt": "benchmark ".repeat(300), "max_tokens": tokens});
+    let body =
+        json!({"prompt": format!("[mock:tokens={tokens}] benchmark stream"), "max_tokens": tokens});
     let mut ttfts = Vec::new();
     let mut totals = Vec::new();
     let mut events = 0usize;

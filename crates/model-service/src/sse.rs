@@ -21,6 +21,9 @@ use crate::generation::StreamEvent;
 
 pub use common::sse::CONTENT_TYPE;
 
+/// Most events written in one chunk when several are ready at once.
+const MAX_EVENTS_PER_WRITE: usize = 64;
+
 /// The bytes of one event.
 pub fn frame(event: &StreamEvent) -> Bytes {
     match event {
@@ -46,7 +49,20 @@ pub fn frame(event: &StreamEvent) -> Bytes {
 pub fn response(events: BoxStream<'static, StreamEvent>, with_meta: bool) -> Response {
     let events = events
         .filter(move |e| std::future::ready(with_meta || !matches!(e, StreamEvent::Meta { .. })));
-    let body = Body::from_stream(events.map(|e| Ok::<_, Infallible>(frame(&e))));
+    // Events that are already produced go out in one write; a lone event is never held back.
+    let body = Body::from_stream(events.ready_chunks(MAX_EVENTS_PER_WRITE).map(|batch| {
+        let bytes = match batch.as_slice() {
+            [one] => frame(one),
+            many => {
+                let mut out = bytes::BytesMut::new();
+                for event in many {
+                    out.extend_from_slice(&frame(event));
+                }
+                out.freeze()
+            }
+        };
+        Ok::<_, Infallible>(bytes)
+    }));
     common::sse::response(body)
 }
 

@@ -34,6 +34,7 @@
 //! | `[mock:error]` | fails before the first token (stream and whole completion). The error message has two lines, to check that `[ERROR]` events stay on one line. Not retryable; the fallback model is tried and fails the same way. |
 //! | `[mock:error-after=N]` | streams N tokens, then fails (no fallback after a token); a whole completion fails. |
 //! | `[mock:slow]` | 200 ms before every token, whatever the configured delays. |
+//! | `[mock:tokens=N]` | the answer is exactly N tokens (filler words after the usual text), still capped by `max_tokens`: long streams for benchmarks. |
 
 use std::time::Duration;
 
@@ -42,6 +43,9 @@ use common::schemas::Usage;
 use futures::StreamExt;
 
 use super::{Completion, Delta, DeltaStream, ErrorKind, Provider, ProviderError, ProviderRequest};
+
+/// Marker prefix `[mock:tokens=N]`: answer with exactly N tokens.
+pub const TOKENS_MARKER: &str = "[mock:tokens=";
 
 /// Marker that makes the mock fail before its first token.
 pub const ERROR_MARKER: &str = "[mock:error]";
@@ -75,18 +79,23 @@ struct Hooks {
     fail_before_first: bool,
     fail_after: Option<usize>,
     slow: bool,
+    tokens: Option<usize>,
 }
 
 impl Hooks {
     fn parse(prompt: &str) -> Self {
-        let fail_after = prompt.find(ERROR_AFTER_MARKER).and_then(|i| {
-            let rest = &prompt[i + ERROR_AFTER_MARKER.len()..];
-            rest.split(']').next()?.trim().parse().ok()
-        });
+        let number_after = |marker: &str| {
+            prompt.find(marker).and_then(|i| {
+                let rest = &prompt[i + marker.len()..];
+                rest.split(']').next()?.trim().parse().ok()
+            })
+        };
         Self {
             fail_before_first: prompt.contains(ERROR_MARKER),
-            fail_after,
+            fail_after: number_after(ERROR_AFTER_MARKER),
             slow: prompt.contains(SLOW_MARKER),
+            // Bounded so a prompt cannot ask the mock for unbounded memory.
+            tokens: number_after(TOKENS_MARKER).map(|n: usize| n.min(100_000)),
         }
     }
 }
@@ -108,6 +117,13 @@ impl MockProvider {
     /// The deterministic answer to `req` (tokens already cut at `max_tokens`).
     pub fn plan(req: &ProviderRequest) -> Plan {
         let mut tokens = tokenize(&answer_text(req));
+        if let Some(n) = Hooks::parse(&req.prompt).tokens {
+            tokens.truncate(n);
+            let filler = ["lorem ", "ipsum ", "dolor ", "sit ", "amet "];
+            while tokens.len() < n {
+                tokens.push(filler[tokens.len() % filler.len()].to_owned());
+            }
+        }
         let limit = usize::try_from(req.max_tokens).unwrap_or(usize::MAX).max(1);
         let finish_reason = if tokens.len() > limit {
             tokens.truncate(limit);
@@ -173,12 +189,18 @@ impl Provider for MockProvider {
         let (first, each) = self.delays(hooks);
         let stream = async_stream::stream! {
             let count = plan.tokens.len();
+            // Token i is due at start + first + i·each: absolute deadlines, so timer
+            // granularity does not add up over a long answer as relative sleeps would.
+            let start = tokio::time::Instant::now();
             for (i, token) in plan.tokens.into_iter().enumerate() {
                 if hooks.fail_after == Some(i) {
                     yield Err(injected(format!("mock provider failure after {i} tokens")));
                     return;
                 }
-                sleep(if i == 0 { first } else { each }).await;
+                let due = first + each.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
+                if !due.is_zero() {
+                    tokio::time::sleep_until(start + due).await;
+                }
                 let finish_reason = (i + 1 == count).then(|| plan.finish_reason.to_owned());
                 yield Ok(Delta { text: token, finish_reason });
             }
@@ -312,6 +334,19 @@ mod tests {
     }
 
     #[test]
+    fn tokens_hook_makes_answers_of_exactly_n_tokens() {
+        let mut r = req("[mock:tokens=300] go");
+        r.max_tokens = 8192;
+        assert_eq!(MockProvider::plan(&r).tokens.len(), 300);
+        r.max_tokens = 100;
+        let plan = MockProvider::plan(&r);
+        assert_eq!((plan.tokens.len(), plan.finish_reason), (100, "length"));
+        r.prompt = "[mock:tokens=2] a b c d".into();
+        r.max_tokens = 8192;
+        assert_eq!(MockProvider::plan(&r).tokens.len(), 2);
+    }
+
+    #[test]
     fn plan_honours_max_tokens_and_counts_usage() {
         let mut r = req("one two three four five six");
         let plan = MockProvider::plan(&r);
@@ -332,6 +367,7 @@ mod tests {
         assert_eq!(Hooks::parse("[mock:error-after=3]").fail_after, Some(3));
         assert!(!Hooks::parse("[mock:error-after=3]").fail_before_first);
         assert!(Hooks::parse("[mock:slow] hi").slow);
+        assert_eq!(Hooks::parse("[mock:tokens=256] hi").tokens, Some(256));
         assert_eq!(Hooks::parse("plain"), Hooks::default());
     }
 
