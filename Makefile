@@ -63,7 +63,7 @@ dev-setup: setup db-up db-migrate ## setup + Postgres in Docker + migrations
 
 dev-setup-native: setup db-up-native db-migrate ## setup + local Postgres + migrations
 
-db-up: ## Start Postgres in Docker on 127.0.0.1:$${POSTGRES_PORT:-5432} (needs .env with POSTGRES_PASSWORD)
+db-up: ## Start Postgres in Docker on 127.0.0.1 (POSTGRES_PORT, default 5432; needs POSTGRES_PASSWORD in .env)
 	@bash scripts/deploy/db_up.sh
 
 db-up-native: ## Find a reachable Postgres or start a project-local one under .data/
