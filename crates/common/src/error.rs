@@ -205,6 +205,44 @@ impl IntoResponse for AppError {
     }
 }
 
+/// Rewrites an error that a framework extractor answered in plain text (e.g. a path segment
+/// with invalid percent-encoding) into the envelope, so no client ever sees a plain-text error.
+/// Our own errors are JSON already and pass through untouched.
+pub async fn envelope_plain_text_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_plain_text = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !is_plain_text {
+        return response;
+    }
+    const MAX_MESSAGE_BYTES: usize = 4096;
+    let text = axum::body::to_bytes(response.into_body(), MAX_MESSAGE_BYTES)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let code = match status {
+        StatusCode::BAD_REQUEST => "BAD_REQUEST",
+        StatusCode::NOT_FOUND => "NOT_FOUND",
+        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+        StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::UNPROCESSABLE_ENTITY => "VALIDATION_ERROR",
+        s if s.is_server_error() => "INTERNAL_ERROR",
+        _ => "BAD_REQUEST",
+    };
+    let message = if status.is_server_error() || text.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_owned()
+    } else {
+        text
+    };
+    let body = json!({
+        "error": { "code": code, "message": message, "request_id": request_id::current() }
+    });
+    (status, Json(body)).into_response()
+}
+
 /// The error envelope as documented in the OpenAPI description.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorEnvelope {
@@ -301,6 +339,32 @@ mod tests {
         assert_eq!(err.status(), StatusCode::NOT_FOUND);
         assert_eq!(err.code(), "JOB_NOT_FOUND");
         assert_eq!(err.public_message(), "Job not found: x");
+    }
+
+    #[tokio::test]
+    async fn plain_text_framework_errors_become_envelopes() {
+        let plain = (
+            StatusCode::BAD_REQUEST,
+            "Invalid URL: Invalid UTF-8 in `id`",
+        )
+            .into_response();
+        let response = envelope_plain_text_errors(plain).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body = axum::body::to_bytes(response.into_body(), 10_000)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "BAD_REQUEST");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid UTF-8"));
+
+        let ok = (StatusCode::OK, "fine").into_response();
+        assert_eq!(
+            envelope_plain_text_errors(ok).await.status(),
+            StatusCode::OK
+        );
     }
 
     #[test]

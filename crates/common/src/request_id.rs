@@ -69,7 +69,14 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
     let span = tracing::info_span!("request", request_id = %id, method = %method, path = %path);
 
     let mut response = CURRENT
-        .scope(id.clone(), next.run(req).instrument(span.clone()))
+        .scope(
+            id.clone(),
+            async {
+                let response = next.run(req).await;
+                crate::error::envelope_plain_text_errors(response).await
+            }
+            .instrument(span.clone()),
+        )
         .await;
 
     let elapsed = started.elapsed();

@@ -360,3 +360,23 @@ async fn metrics_summary_and_prometheus_are_served() {
     let text = app.get("/metrics").await.text().await.unwrap();
     assert!(text.contains("http_requests_total"), "{text}");
 }
+
+#[tokio::test]
+async fn malformed_path_segments_answer_with_the_envelope() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/v1/jobs/%FF",
+        "/api/v1/chat/sessions/%FF",
+        "/api/v1/chat/sessions/%FF/messages",
+    ] {
+        let response = app.get(path).await;
+        assert!(response.status().is_client_error(), "{path}");
+        let status = response.status().as_u16();
+        let code = if status == 405 {
+            "METHOD_NOT_ALLOWED"
+        } else {
+            "BAD_REQUEST"
+        };
+        assert_envelope(response, status, code).await;
+    }
+}
