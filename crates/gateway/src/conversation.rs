@@ -212,6 +212,21 @@ impl Recorder {
     }
 }
 
+impl Recorder {
+    /// Stores the answer now. The relay awaits this before it sends the final `[DONE]` or
+    /// `[ERROR]`, so a client that reloads on `[DONE]` finds the answer saved.
+    pub async fn store(mut self) {
+        if self.text.is_empty() {
+            return;
+        }
+        let meta = self.assistant_meta();
+        let text = std::mem::take(&mut self.text);
+        store_assistant(&self.state, self.conversation.session_id, &text, meta).await;
+    }
+}
+
+/// A recorder dropped before [`Recorder::store`] ran means the client went away mid-stream:
+/// the partial answer is stored in the background, marked `stopped`.
 impl Drop for Recorder {
     fn drop(&mut self) {
         // Nothing was produced: the user turn stays and the client saw the error (if any).

@@ -52,7 +52,7 @@ pub async fn stream_generation(
             Ok(response) => response,
             Err(e) => {
                 let message = e.public_message();
-                if let Some(r) = recorder.as_mut() { r.fail(&message); }
+                if let Some(mut r) = recorder.take() { r.fail(&message); r.store().await; }
                 yield Ok::<Bytes, Infallible>(common::sse::error_event(&message));
                 return;
             }
@@ -63,13 +63,13 @@ pub async fn stream_generation(
                 Ok(Some(batch)) => batch,
                 Ok(None) => {
                     let message = "The model service ended the stream unexpectedly";
-                    if let Some(r) = recorder.as_mut() { r.fail(message); }
+                    if let Some(mut r) = recorder.take() { r.fail(message); r.store().await; }
                     yield Ok(common::sse::error_event(message));
                     return;
                 }
                 Err(_) => {
                     let message = "The model service stopped responding";
-                    if let Some(r) = recorder.as_mut() { r.fail(message); }
+                    if let Some(mut r) = recorder.take() { r.fail(message); r.store().await; }
                     yield Ok(common::sse::error_event(message));
                     return;
                 }
@@ -121,6 +121,10 @@ pub async fn stream_generation(
             }
             if tokens > 0 {
                 common::metrics::window::record_tokens(tokens);
+            }
+            if finished {
+                // Saved before the final event goes out: `[DONE]` means stored.
+                if let Some(r) = recorder.take() { r.store().await; }
             }
             if !out.is_empty() {
                 yield Ok(out.freeze());

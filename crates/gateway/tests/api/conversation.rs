@@ -54,7 +54,18 @@ async fn stream_with_session_stores_both_turns_with_meta() {
         .map(|t| serde_json::from_str::<String>(t).unwrap())
         .collect();
 
-    let session = session_with_messages(&app, &id, 2).await;
+    // Stored before [DONE] was sent: no waiting needed.
+    let session: Value = app
+        .get(&format!("/api/v1/chat/sessions/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        session["messages"].as_array().unwrap().len(),
+        2,
+        "{session}"
+    );
     assert_eq!(
         session["title"], "What is Rust?",
         "auto-titled from the first user message"
