@@ -56,3 +56,29 @@ pub fn database_url_for(name: &str) -> String {
         Err(_) => format!("postgres://postgres@127.0.0.1:5432/{name}"),
     }
 }
+
+/// Serves `router` on 127.0.0.1:0 in the background and returns its address.
+#[allow(clippy::expect_used)]
+pub async fn serve(router: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router.into_make_service()).await {
+            tracing::error!(error = %e, "test server failed");
+        }
+    });
+    addr
+}
+
+/// A local URL where nothing listens (connections are refused at once): a service that is down.
+#[allow(clippy::expect_used)]
+pub async fn closed_port_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    drop(listener);
+    format!("http://{addr}")
+}

@@ -1,11 +1,11 @@
 //! `spawn_app()` and friends: mount real routers on random local ports.
 
-use std::net::SocketAddr;
-
-use axum::Router;
 use clap::Parser;
 use common::test_support::{fresh_database, TestDb};
 use gateway::{AppState, Config};
+
+/// Shared with every crate's tests.
+pub use common::test_support::{closed_port_url, serve};
 
 pub struct TestApp {
     pub base: String,
@@ -35,30 +35,6 @@ impl TestApp {
             .await
             .expect("request failed")
     }
-}
-
-/// Serves `router` on 127.0.0.1:0 in the background and returns its address.
-pub async fn serve(router: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service())
-            .await
-            .expect("server failed");
-    });
-    addr
-}
-
-/// A local address where nothing listens (connections are refused at once).
-pub async fn closed_port_url() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    drop(listener);
-    format!("http://{addr}")
 }
 
 /// The gateway with its downstream services unreachable.

@@ -4,7 +4,6 @@
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,6 +23,9 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use worker_service::config::Config;
 use worker_service::AppState;
+
+/// Shared with every crate's tests.
+pub use common::test_support::{closed_port_url, serve};
 
 // ---------------------------------------------------------------------------------------------
 // Fake model service
@@ -152,29 +154,6 @@ pub async fn spawn_fake_model() -> FakeModelServer {
         url: format!("http://{addr}"),
         model,
     }
-}
-
-pub async fn serve(router: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service())
-            .await
-            .expect("server failed");
-    });
-    addr
-}
-
-/// A local address where nothing listens (connections are refused at once).
-pub async fn closed_port_url() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    drop(listener);
-    format!("http://{addr}")
 }
 
 // ---------------------------------------------------------------------------------------------
