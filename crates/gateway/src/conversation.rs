@@ -216,12 +216,19 @@ impl Recorder {
     /// Stores the answer now. The relay awaits this before it sends the final `[DONE]` or
     /// `[ERROR]`, so a client that reloads on `[DONE]` finds the answer saved.
     pub async fn store(mut self) {
+        if let Some((text, meta)) = self.take_answer() {
+            store_assistant(&self.state, self.conversation.session_id, &text, meta).await;
+        }
+    }
+
+    /// The answer and its metadata, once; `None` when nothing was produced (the user turn
+    /// stays and the client saw the error, if any).
+    fn take_answer(&mut self) -> Option<(String, AssistantMeta)> {
         if self.text.is_empty() {
-            return;
+            return None;
         }
         let meta = self.assistant_meta();
-        let text = std::mem::take(&mut self.text);
-        store_assistant(&self.state, self.conversation.session_id, &text, meta).await;
+        Some((std::mem::take(&mut self.text), meta))
     }
 }
 
@@ -229,17 +236,14 @@ impl Recorder {
 /// the partial answer is stored in the background, marked `stopped`.
 impl Drop for Recorder {
     fn drop(&mut self) {
-        // Nothing was produced: the user turn stays and the client saw the error (if any).
-        if self.text.is_empty() {
-            return;
-        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let meta = self.assistant_meta();
+        let Some((text, meta)) = self.take_answer() else {
+            return;
+        };
         let state = self.state.clone();
         let session_id = self.conversation.session_id;
-        let text = std::mem::take(&mut self.text);
         let request_id = self
             .request_id
             .take()
