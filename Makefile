@@ -45,9 +45,11 @@ test-nginx: ## The nginx config in front of the real gateway and frontend build
 validate-compose: ## Validate docker-compose.yml (docker compose config, or a structural check)
 	@bash scripts/validate_compose.sh
 
-lint: ## clippy with -D warnings and rustfmt --check
+lint: ## clippy with -D warnings, rustfmt --check, ESLint (frontend, zero warnings)
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo fmt --all -- --check
+	[ -d frontend/node_modules ] || (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
+	cd frontend && npm run --silent lint
 
 fmt: ## Format the Rust code
 	cargo fmt --all

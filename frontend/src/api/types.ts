@@ -18,7 +18,8 @@ export interface DependencyCheck {
 }
 
 export interface ReadyResponse {
-  status: "ready" | "degraded" | string;
+  /** "ready" or "degraded" (other values from other servers are shown as they are). */
+  status: string;
   checks: Record<string, DependencyCheck | undefined>;
 }
 

@@ -23,11 +23,11 @@ export function useActions() {
     () => ({
       newChat: () => {
         useChat.getState().newChat();
-        navigate("/");
+        void navigate("/");
         setTimeout(focusComposer, 0);
       },
       focusInput: () => {
-        if (!document.getElementById("chat-input")) navigate("/");
+        if (!document.getElementById("chat-input")) void navigate("/");
         setTimeout(focusComposer, 0);
       },
       toggleSidebar: () => useUi.getState().toggleSidebar(),
@@ -41,7 +41,7 @@ export function useActions() {
         const s = sessions.find((x) => x.id === activeId);
         if (s) void exportSession(s.id, s.title, "markdown");
       },
-      go: (path: string) => navigate(path),
+      go: (path: string) => void navigate(path),
     }),
     [navigate],
   );

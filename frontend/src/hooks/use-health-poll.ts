@@ -2,56 +2,40 @@ import { useEffect } from "react";
 import { NETWORK_ERROR_EVENT } from "@/api/client";
 import { api } from "@/api/endpoints";
 import { useUi } from "@/stores/ui";
+import { usePoll } from "./use-poll";
 
 const OK_INTERVAL = 10_000;
 const DOWN_INTERVAL = 3_000;
+export const RECONNECTED_EVENT = "sable:reconnected";
 
-/** Polls GET /health; drives the offline banner, polling faster while the gateway is down. */
+async function checkHealth(): Promise<number> {
+  let ok: boolean;
+  try {
+    await api.health();
+    ok = true;
+  } catch {
+    ok = false;
+  }
+  const wasOnline = useUi.getState().online;
+  useUi.getState().setOnline(ok);
+  if (ok && !wasOnline) window.dispatchEvent(new Event(RECONNECTED_EVENT));
+  return ok ? OK_INTERVAL : DOWN_INTERVAL;
+}
+
+/**
+ * Polls GET /health; drives the offline banner, polling faster while the gateway is down.
+ * Coming back online, or a failed request elsewhere (at most one per second), checks at once.
+ */
 export function useHealthPoll(): void {
+  usePoll(checkHealth, OK_INTERVAL, {
+    kickOn: ["online", NETWORK_ERROR_EVENT],
+    kickThrottleMs: 1000,
+    // While offline the loop already polls fast; failed requests then add nothing.
+    kickIf: (ev) => ev.type === "online" || useUi.getState().online,
+  });
   useEffect(() => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let stopped = false;
-    let inFlight = false;
-    const tick = async () => {
-      inFlight = true;
-      let ok = false;
-      try {
-        await api.health();
-        ok = true;
-      } catch {
-        ok = false;
-      }
-      inFlight = false;
-      if (stopped) return;
-      const wasOnline = useUi.getState().online;
-      useUi.getState().setOnline(ok);
-      if (ok && !wasOnline) window.dispatchEvent(new Event("sable:reconnected"));
-      clearTimeout(timer);
-      timer = setTimeout(tick, ok ? OK_INTERVAL : DOWN_INTERVAL);
-    };
-    const kick = () => {
-      if (inFlight || stopped) return;
-      clearTimeout(timer);
-      void tick();
-    };
     const onOffline = () => useUi.getState().setOnline(false);
-    // A failed request elsewhere triggers an immediate check (at most one per second).
-    let lastKick = 0;
-    const onNetworkError = () => {
-      if (!useUi.getState().online || Date.now() - lastKick < 1000) return;
-      lastKick = Date.now();
-      kick();
-    };
-    void tick();
-    window.addEventListener("online", kick);
     window.addEventListener("offline", onOffline);
-    window.addEventListener(NETWORK_ERROR_EVENT, onNetworkError);
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-      window.removeEventListener("online", kick);
-      window.removeEventListener("offline", onOffline);
-      window.removeEventListener(NETWORK_ERROR_EVENT, onNetworkError);
-    };
+    return () => window.removeEventListener("offline", onOffline);
   }, []);
 }

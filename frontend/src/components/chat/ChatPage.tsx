@@ -31,7 +31,7 @@ export function ChatPage() {
   useEffect(() => {
     if (sessionId) {
       void openSession(sessionId).then((ok) => {
-        if (!ok) navigate("/", { replace: true });
+        if (!ok) void navigate("/", { replace: true });
       });
     } else {
       newChat();
@@ -55,7 +55,7 @@ export function ChatPage() {
   const onSend = async (text: string) => {
     scrollToBottom();
     const id = await send(text);
-    if (id && id !== sessionId) navigate(`/chat/${id}`, { replace: !sessionId });
+    if (id && id !== sessionId) void navigate(`/chat/${id}`, { replace: !sessionId });
   };
 
   return (

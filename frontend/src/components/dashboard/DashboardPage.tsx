@@ -1,6 +1,7 @@
-import { lazy, Suspense, useEffect, useState } from "react";
+import { lazy, Suspense, useCallback, useRef, useState } from "react";
 import { api } from "@/api/endpoints";
 import type { HealthResponse, MetricsSummary, ReadyResponse } from "@/api/types";
+import { type PollControl, usePoll } from "@/hooks/use-poll";
 import { formatMs } from "@/lib/format";
 
 const Charts = lazy(() => import("./Charts"));
@@ -61,64 +62,46 @@ export function DashboardPage() {
   const [metricsAvailable, setMetricsAvailable] = useState<boolean | null>(null);
   const [history, setHistory] = useState<MetricsPoint[]>([]);
 
-  useEffect(() => {
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const tick = async () => {
-      const t0 = performance.now();
-      const [h, r] = await Promise.allSettled([api.health(), api.ready()]);
-      if (stopped) return;
-      if (h.status === "fulfilled") setGateway({ health: h.value, ok: true, latency: performance.now() - t0 });
-      else setGateway({ health: null, ok: false });
-      if (r.status === "fulfilled") {
-        setReady(r.value);
-        setReadyFailed(false);
-      } else {
-        setReady(null);
-        setReadyFailed(true);
-      }
-      setCheckedAt(Date.now());
-      timer = setTimeout(tick, HEALTH_MS);
-    };
-    void tick();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
+  const pollHealth = useCallback(async () => {
+    const t0 = performance.now();
+    const [h, r] = await Promise.allSettled([api.health(), api.ready()]);
+    if (h.status === "fulfilled") setGateway({ health: h.value, ok: true, latency: performance.now() - t0 });
+    else setGateway({ health: null, ok: false });
+    if (r.status === "fulfilled") {
+      setReady(r.value);
+      setReadyFailed(false);
+    } else {
+      setReady(null);
+      setReadyFailed(true);
+    }
+    setCheckedAt(Date.now());
   }, []);
+  usePoll(pollHealth, HEALTH_MS);
 
-  useEffect(() => {
-    let stopped = false;
-    let available = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const tick = async () => {
-      try {
-        if (!available) {
-          available = await api.hasMetricsSummary();
-          if (!available) {
-            if (!stopped) setMetricsAvailable(false); // health cards only; no more probing
-            return;
-          }
-        }
-        const m = await api.metricsSummary();
-        if (stopped) return;
-        if (m === null) {
-          setMetricsAvailable(false); // endpoint absent: health cards only, no more probing
+  const metricsKnown = useRef(false);
+  const pollMetrics = useCallback(async ({ stop }: PollControl) => {
+    try {
+      if (!metricsKnown.current) {
+        metricsKnown.current = await api.hasMetricsSummary();
+        if (!metricsKnown.current) {
+          setMetricsAvailable(false); // health cards only; no more probing
+          stop();
           return;
         }
-        setMetricsAvailable(true);
-        setHistory((h) => [...h, { ...m, t: Date.now() }].slice(-HISTORY));
-      } catch {
-        /* transient; keep the last values */
       }
-      if (!stopped) timer = setTimeout(tick, METRICS_MS);
-    };
-    void tick();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
+      const m = await api.metricsSummary();
+      if (m === null) {
+        setMetricsAvailable(false); // endpoint absent: health cards only, no more probing
+        stop();
+        return;
+      }
+      setMetricsAvailable(true);
+      setHistory((h) => [...h, { ...m, t: Date.now() }].slice(-HISTORY));
+    } catch {
+      /* transient; keep the last values */
+    }
   }, []);
+  usePoll(pollMetrics, METRICS_MS);
 
   const g = gateway.health;
   const latest = history.at(-1);

@@ -2,7 +2,7 @@ import { Menu, PanelLeftOpen, Search, Settings } from "lucide-react";
 import { useEffect } from "react";
 import { Outlet, useLocation } from "react-router";
 import { MOD } from "@/hooks/use-commands";
-import { useHealthPoll } from "@/hooks/use-health-poll";
+import { RECONNECTED_EVENT, useHealthPoll } from "@/hooks/use-health-poll";
 import { useShortcuts } from "@/hooks/use-shortcuts";
 import { useTheme } from "@/hooks/use-theme";
 import { useChat } from "@/stores/chat";
@@ -32,8 +32,8 @@ export function AppShell() {
   useEffect(() => {
     void loadSessions();
     const onReconnect = () => void loadSessions();
-    window.addEventListener("sable:reconnected", onReconnect);
-    return () => window.removeEventListener("sable:reconnected", onReconnect);
+    window.addEventListener(RECONNECTED_EVENT, onReconnect);
+    return () => window.removeEventListener(RECONNECTED_EVENT, onReconnect);
   }, [loadSessions]);
 
   useEffect(() => {

@@ -12,12 +12,15 @@ export function CommandPalette() {
   const [sel, setSel] = useState(0);
   const listRef = useRef<HTMLUListElement>(null);
 
-  useEffect(() => {
+  // Reset the query each time the palette opens (state adjusted during render, not in an effect).
+  const [wasOpen, setWasOpen] = useState(open);
+  if (open !== wasOpen) {
+    setWasOpen(open);
     if (open) {
       setQ("");
       setSel(0);
     }
-  }, [open]);
+  }
 
   const filtered = useMemo(() => {
     const needle = q.trim().toLowerCase();
@@ -25,7 +28,6 @@ export function CommandPalette() {
     return commands.filter((c) => `${c.label} ${c.group}`.toLowerCase().includes(needle));
   }, [q, commands]);
 
-  useEffect(() => setSel(0), [q]);
   useEffect(() => {
     listRef.current?.querySelector(`[data-index="${sel}"]`)?.scrollIntoView({ block: "nearest" });
   }, [sel]);
@@ -37,7 +39,6 @@ export function CommandPalette() {
     c.run();
   };
 
-  let lastGroup = "";
   return (
     <Dialog open={open} onClose={() => setOpen(false)} title="Command palette" className="max-w-xl overflow-hidden">
       <div className="flex items-center gap-2 border-b border-zinc-200 px-3 dark:border-zinc-800">
@@ -45,7 +46,10 @@ export function CommandPalette() {
         <input
           autoFocus
           value={q}
-          onChange={(e) => setQ(e.target.value)}
+          onChange={(e) => {
+            setQ(e.target.value);
+            setSel(0);
+          }}
           onKeyDown={(e) => {
             if (e.key === "ArrowDown") {
               e.preventDefault();
@@ -70,8 +74,7 @@ export function CommandPalette() {
       <ul id="palette-list" ref={listRef} role="listbox" aria-label="Commands" className="max-h-80 overflow-y-auto p-1">
         {filtered.length === 0 && <li className="p-4 text-center text-sm text-zinc-500">No matching commands</li>}
         {filtered.map((c, i) => {
-          const header = c.group !== lastGroup ? c.group : null;
-          lastGroup = c.group;
+          const header = c.group !== filtered[i - 1]?.group ? c.group : null;
           return (
             <li key={c.id} role="presentation">
               {header && <div className="px-2 pb-1 pt-2 text-xs font-medium text-zinc-500">{header}</div>}

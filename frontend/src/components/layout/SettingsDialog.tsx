@@ -39,7 +39,11 @@ export function ModelSelect({ id, compact = false }: { id: string; compact?: boo
 /** Number field that lets the user clear and retype; values are committed when valid or on blur. */
 function MaxTokensInput({ value, onCommit }: { value: number; onCommit: (n: number) => void }) {
   const [draft, setDraft] = useState(String(value));
-  useEffect(() => setDraft(String(value)), [value]);
+  const [committed, setCommitted] = useState(value);
+  if (value !== committed) {
+    setCommitted(value);
+    setDraft(String(value));
+  }
   const valid = (t: string) => /^\d+$/.test(t) && Number(t) >= 1 && Number(t) <= MAX_TOKENS_LIMIT;
   return (
     <input

@@ -61,7 +61,11 @@ function SessionItem({ s, active, onDelete }: { s: ChatSessionOut; active: boole
   const [title, setTitle] = useState(s.title);
   const close = useUi((st) => st.setMobileSidebar);
 
-  useEffect(() => setTitle(s.title), [s.title]);
+  const [serverTitle, setServerTitle] = useState(s.title);
+  if (s.title !== serverTitle) {
+    setServerTitle(s.title);
+    setTitle(s.title);
+  }
 
   if (editing) {
     return (
@@ -146,33 +150,26 @@ export function Sidebar({ mobile = false }: { mobile?: boolean }) {
   const { pathname } = useLocation();
   const setMobile = useUi((s) => s.setMobileSidebar);
   const [q, setQ] = useState("");
-  const [results, setResults] = useState<SearchResult[] | null>(null);
-  const [searching, setSearching] = useState(false);
+  const [found, setFound] = useState<{ query: string; results: SearchResult[] } | null>(null);
   const [pendingDelete, setPendingDelete] = useState<ChatSessionOut | null>(null);
   const abortRef = useRef<AbortController | null>(null);
 
   useEffect(() => {
     const query = q.trim();
     abortRef.current?.abort();
-    if (!query) {
-      setResults(null);
-      setSearching(false);
-      return;
-    }
+    if (!query) return;
     const ctrl = new AbortController();
     abortRef.current = ctrl;
-    setSearching(true);
     const t = setTimeout(() => {
       api
         .search(query, 20, ctrl.signal)
-        .then((r) => !ctrl.signal.aborted && setResults(r.results))
+        .then((r) => !ctrl.signal.aborted && setFound({ query, results: r.results }))
         .catch((e: unknown) => {
           if (!ctrl.signal.aborted) {
-            setResults([]);
+            setFound({ query, results: [] });
             console.warn("search failed", describeError(e));
           }
-        })
-        .finally(() => !ctrl.signal.aborted && setSearching(false));
+        });
     }, 250);
     return () => {
       clearTimeout(t);
@@ -180,13 +177,18 @@ export function Sidebar({ mobile = false }: { mobile?: boolean }) {
     };
   }, [q]);
 
+  // Derived: the last results stay visible while a new query is on its way.
+  const query = q.trim();
+  const results = query ? (found?.results ?? null) : null;
+  const searching = query !== "" && found?.query !== query;
+
   const confirmDelete = async () => {
     const s = pendingDelete;
     setPendingDelete(null);
     if (!s) return;
     const wasActive = s.id === activeId;
     const ok = await remove(s.id);
-    if (ok && wasActive) navigate("/");
+    if (ok && wasActive) void navigate("/");
   };
 
   return (
@@ -234,7 +236,7 @@ export function Sidebar({ mobile = false }: { mobile?: boolean }) {
             results={results}
             onPick={(r) => {
               setMobile(false);
-              navigate(`/chat/${r.session_id}#m-${r.message_id}`);
+              void navigate(`/chat/${r.session_id}#m-${r.message_id}`);
             }}
           />
         ) : (

@@ -66,24 +66,26 @@ type DocState =
 export function LearnDoc() {
   const params = useParams();
   const path = params["*"] ?? "";
-  const [state, setState] = useState<DocState>({ kind: "loading" });
   const [attempt, setAttempt] = useState(0);
+  // The loaded state is keyed by what was asked for, so a new path or a retry reads as loading.
+  const key = `${attempt}:${path}`;
+  const [loaded, setLoaded] = useState<{ key: string; state: DocState } | null>(null);
+  const state: DocState = loaded?.key === key ? loaded.state : { kind: "loading" };
 
   useEffect(() => {
     let live = true;
-    setState({ kind: "loading" });
+    const setState = (s: DocState) => live && setLoaded({ key, state: s });
     api
       .workshopContent(path)
-      .then((r) => live && setState({ kind: "ok", content: r.content }))
+      .then((r) => setState({ kind: "ok", content: r.content }))
       .catch((e: unknown) => {
-        if (!live) return;
         if (e instanceof ApiError && e.status >= 400 && e.status < 500) setState({ kind: "missing", message: e.message });
         else setState({ kind: "error", message: describeError(e) });
       });
     return () => {
       live = false;
     };
-  }, [path, attempt]);
+  }, [path, key]);
 
   return (
     <div className="h-full overflow-y-auto">

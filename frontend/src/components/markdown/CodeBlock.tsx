@@ -9,15 +9,13 @@ interface Props {
 }
 
 export function CodeBlock({ code, language }: Props) {
-  const [html, setHtml] = useState<string | null>(null);
+  const [highlighted, setHtml] = useState<string | null>(null);
+  const html = language ? highlighted : null;
   const [copied, setCopied] = useState(false);
 
   useEffect(() => {
     let live = true;
-    if (!language) {
-      setHtml(null);
-      return;
-    }
+    if (!language) return;
     highlight(code, language)
       .then((h) => live && setHtml(h))
       .catch(() => live && setHtml(null));

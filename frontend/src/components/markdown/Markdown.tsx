@@ -42,7 +42,7 @@ function textOf(node: ReactNode): string {
 function buildComponents(streaming: boolean, docBase?: string): Components {
   return {
     pre({ children }) {
-      const child = Array.isArray(children) ? children[0] : children;
+      const child: unknown = Array.isArray(children) ? (children as unknown[])[0] : children;
       let className = "";
       if (isValidElement<{ className?: string }>(child)) className = child.props.className ?? "";
       const lang = /language-([\w+#.-]+)/.exec(className)?.[1] ?? "";

@@ -1,7 +1,8 @@
+import type MermaidDefault from "mermaid";
 import { useEffect, useId, useRef, useState } from "react";
 import { resolveDark, useSettings } from "@/stores/settings";
 
-type MermaidApi = (typeof import("mermaid"))["default"];
+type MermaidApi = typeof MermaidDefault;
 let loading: Promise<MermaidApi> | null = null;
 const loadMermaid = () => {
   loading ??= import("mermaid").then((m) => m.default);
@@ -26,7 +27,7 @@ export function Mermaid({ source, streaming }: Props) {
   useEffect(() => {
     if (streaming) return;
     let live = true;
-    (async () => {
+    void (async () => {
       try {
         const mermaid = await loadMermaid();
         mermaid.initialize({
