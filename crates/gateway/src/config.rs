@@ -60,6 +60,11 @@ pub struct Config {
     #[arg(long)]
     pub migrate_only: bool,
 
+    /// Print the OpenAPI document (the one served at `/openapi.json`) and exit; needs no
+    /// database. The frontend generates its API types from it.
+    #[arg(long)]
+    pub print_openapi: bool,
+
     #[command(flatten)]
     pub database: DatabaseArgs,
 

@@ -4,10 +4,9 @@
 //! chat persistence in Postgres, forwards batch jobs to the worker service, serves the
 //! documentation reader, the OpenAPI document, and in local runs the built frontend.
 
+pub mod auth;
 pub mod chat;
-pub mod chat_repo;
 pub mod config;
-pub mod conversation;
 pub mod cors;
 pub mod openapi;
 pub mod relay;
@@ -50,6 +49,10 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 
 /// Builds the gateway from its config and serves until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    if config.print_openapi {
+        println!("{}", openapi::document().to_pretty_json()?);
+        return Ok(());
+    }
     if config.migrate_only {
         common::db::open(&config.database, false).await?;
         tracing::info!("migrations applied");

@@ -15,17 +15,18 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::response::Response;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use common::schemas::GenerateRequest;
+use common::sse::{Event, MAX_EVENTS_PER_WRITE};
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use reqwest::Method;
 
-use crate::conversation::{Conversation, StreamMeta};
+use crate::chat::conversation::{Conversation, Recorder};
 use crate::state::AppState;
 
-/// Most events written in one chunk when several are ready at once.
-const MAX_EVENTS_PER_WRITE: usize = 64;
+/// Ends a stream with `[ERROR]` when its answer could not be stored: `[DONE]` means saved.
+const NOT_SAVED: &str = "the answer could not be saved";
 
 pub async fn stream_generation(
     state: AppState,
@@ -48,89 +49,65 @@ pub async fn stream_generation(
         .await;
 
     let body = async_stream::stream! {
-        let response = match upstream {
-            Ok(response) => response,
+        let mut events = match upstream {
+            Ok(response) => response.bytes_stream().eventsource().ready_chunks(MAX_EVENTS_PER_WRITE),
             Err(e) => {
-                let message = e.public_message();
-                if let Some(mut r) = recorder.take() { r.fail(&message); r.store().await; }
-                yield Ok::<Bytes, Infallible>(common::sse::error_event(&message));
+                let last = Event::Error(e.public_message());
+                yield Ok::<Bytes, Infallible>(finish(recorder.take(), last).await.encode());
                 return;
             }
         };
-        let mut events = response.bytes_stream().eventsource().ready_chunks(MAX_EVENTS_PER_WRITE);
         loop {
             let batch = match tokio::time::timeout(idle_timeout, events.next()).await {
                 Ok(Some(batch)) => batch,
                 Ok(None) => {
-                    let message = "The model service ended the stream unexpectedly";
-                    if let Some(mut r) = recorder.take() { r.fail(message); r.store().await; }
-                    yield Ok(common::sse::error_event(message));
+                    let last = Event::Error("The model service ended the stream unexpectedly".into());
+                    yield Ok(finish(recorder.take(), last).await.encode());
                     return;
                 }
                 Err(_) => {
-                    let message = "The model service stopped responding";
-                    if let Some(mut r) = recorder.take() { r.fail(message); r.store().await; }
-                    yield Ok(common::sse::error_event(message));
+                    let last = Event::Error("The model service stopped responding".into());
+                    yield Ok(finish(recorder.take(), last).await.encode());
                     return;
                 }
             };
             let mut out = BytesMut::new();
-            let mut finished = false;
+            let mut last = None;
             let mut tokens = 0u64;
             for event in batch {
                 let event = match event {
-                    Ok(event) => event,
+                    Ok(event) => Event::decode(&event.event, &event.data),
                     Err(e) => {
                         tracing::warn!(error = %e, "upstream stream broke");
-                        let message = "The connection to the model service was lost";
-                        if let Some(r) = recorder.as_mut() { r.fail(message); }
-                        put_event(&mut out, &format!("[ERROR] {message}"));
-                        finished = true;
+                        Some(Event::Error("The connection to the model service was lost".into()))
+                    }
+                };
+                match event {
+                    Some(Event::Token(token)) => {
+                        if let Some(r) = recorder.as_mut() { r.token(&token); }
+                        tokens += 1;
+                        Event::Token(token).encode_into(&mut out);
+                    }
+                    Some(Event::Meta(meta)) => {
+                        if let Some(r) = recorder.as_mut() { r.meta(meta); }
+                    }
+                    Some(end) => {
+                        last = Some(end);
                         break;
                     }
-                };
-                if event.event == "meta" {
-                    if let Some(r) = recorder.as_mut() {
-                        if let Ok(meta) = serde_json::from_str::<StreamMeta>(&event.data) {
-                            r.meta(meta);
-                        }
-                    }
-                    continue;
+                    None => {}
                 }
-                // Token payloads are JSON (no raw line breaks); only a sentinel could carry one.
-                let data = if event.data.contains(['\r', '\n']) {
-                    common::sse::one_line(&event.data)
-                } else {
-                    event.data
-                };
-                if data == "[DONE]" {
-                    if let Some(r) = recorder.as_mut() { r.done(); }
-                    put_event(&mut out, &data);
-                    finished = true;
-                    break;
-                }
-                if let Some(message) = data.strip_prefix("[ERROR]") {
-                    if let Some(r) = recorder.as_mut() { r.fail(message.trim()); }
-                    put_event(&mut out, &data);
-                    finished = true;
-                    break;
-                }
-                if let Some(r) = recorder.as_mut() { r.token(&data); }
-                tokens += 1;
-                put_event(&mut out, &data);
             }
             if tokens > 0 {
                 common::metrics::window::record_tokens(tokens);
             }
-            if finished {
-                // Saved before the final event goes out: `[DONE]` means stored.
-                if let Some(r) = recorder.take() { r.store().await; }
+            if let Some(last) = last {
+                finish(recorder.take(), last).await.encode_into(&mut out);
+                yield Ok(out.freeze());
+                return;
             }
             if !out.is_empty() {
                 yield Ok(out.freeze());
-            }
-            if finished {
-                return;
             }
         }
     };
@@ -138,9 +115,20 @@ pub async fn stream_generation(
     common::sse::response(Body::from_stream(body))
 }
 
-fn put_event(out: &mut BytesMut, data: &str) {
-    out.reserve(data.len() + 8);
-    out.put_slice(b"data: ");
-    out.put_slice(data.as_bytes());
-    out.put_slice(b"\n\n");
+/// The one way a relayed stream ends: the answer is stored first, then the final event
+/// (`last`, a `[DONE]` or an `[ERROR]`) is returned for sending — `[ERROR]` instead of
+/// `[DONE]` when the answer could not be saved.
+async fn finish(recorder: Option<Recorder>, last: Event) -> Event {
+    let Some(recorder) = recorder else {
+        return last;
+    };
+    let outcome = match &last {
+        Event::Error(message) => Err(message.as_str()),
+        _ => Ok(()),
+    };
+    if recorder.finish(outcome).await || !matches!(last, Event::Done) {
+        last
+    } else {
+        Event::Error(NOT_SAVED.into())
+    }
 }

@@ -39,22 +39,8 @@ pub struct Timeouts {
     pub idle: Duration,
 }
 
-/// One event of a generation stream, before SSE framing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StreamEvent {
-    Token(String),
-    /// Sent just before `Done`: what answered and how much. Internal to Sable — the gateway
-    /// asks for it (`x-sable-stream-meta: 1`) to store the answer's metadata, and never
-    /// forwards it; public streams keep the contract's bytes.
-    Meta {
-        model: String,
-        usage: common::schemas::Usage,
-        finish_reason: Option<String>,
-    },
-    Done,
-    /// The failure message (may span lines; the SSE layer flattens it).
-    Error(String),
-}
+/// One event of a generation stream; the wire format lives in `common::sse`.
+pub use common::sse::{Event as StreamEvent, StreamMeta};
 
 pub struct Generator {
     provider: Arc<dyn Provider>,
@@ -229,11 +215,11 @@ impl Generator {
                 }
             }
             guard.finish(Outcome::Completed);
-            yield StreamEvent::Meta {
+            yield StreamEvent::Meta(StreamMeta {
                 model,
                 usage: common::schemas::Usage::new(estimate_prompt_tokens(&req), completion_tokens),
                 finish_reason: Some(finish_reason.unwrap_or_else(|| "stop".to_owned())),
-            };
+            });
             yield StreamEvent::Done;
         }
         .boxed()
@@ -532,11 +518,11 @@ mod tests {
             [
                 StreamEvent::Token("a ".into()),
                 StreamEvent::Token("b ".into()),
-                StreamEvent::Meta {
+                StreamEvent::Meta(StreamMeta {
                     model: "primary".into(),
                     usage: common::schemas::Usage::new(0, 2),
                     finish_reason: Some("stop".into()),
-                },
+                }),
                 StreamEvent::Done
             ]
         );

@@ -9,18 +9,21 @@
 use std::time::Instant;
 
 use common::schemas::{GenerateRequest, GenerateResponse, Usage};
+use common::sse::StreamMeta;
 use common::validation::FieldError;
 use common::{AppError, AppResult};
-use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::chat::DEFAULT_USER_ID;
-use crate::chat_repo::{self, AssistantMeta};
+use crate::auth::CurrentUser;
+use crate::chat::repo::{self as chat_repo, AssistantMeta, RepoError};
+use crate::chat::session_not_found;
 use crate::state::AppState;
 
 /// A generation that belongs to a chat session.
 #[derive(Debug)]
 pub struct Conversation {
+    /// Whose session it is: every write below is scoped by this user.
+    user_id: Uuid,
     pub session_id: Uuid,
     /// The stored user turn, returned to the client as `X-User-Message-Id` so it can later
     /// regenerate or edit from it (`replace_from_message_id`).
@@ -29,18 +32,11 @@ pub struct Conversation {
     requested_model: String,
 }
 
-/// Metadata the model service sends at the end of a stream (`event: meta`).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct StreamMeta {
-    pub model: Option<String>,
-    pub usage: Option<Usage>,
-    pub finish_reason: Option<String>,
-}
-
 /// Loads the session's context into `request` and stores the user turn. Without
 /// `session_id` nothing happens and the request is the reference's single-turn request.
 pub async fn begin(
     state: &AppState,
+    user: CurrentUser,
     request: &mut GenerateRequest,
 ) -> AppResult<Option<Conversation>> {
     let Some(raw) = request.session_id.as_deref() else {
@@ -61,24 +57,28 @@ pub async fn begin(
                 "Input should be a valid UUID",
             ))
         })?;
-        if !chat_repo::truncate_from(&state.db, DEFAULT_USER_ID, session_id, message_id).await? {
+        if !chat_repo::truncate_from(&state.db, user.id, session_id, message_id).await? {
             return Err(AppError::not_found("Message not found in this session"));
         }
     }
     let context = chat_repo::load_context(
         &state.db,
-        DEFAULT_USER_ID,
+        user.id,
         session_id,
         state.config.context_budget_chars,
     )
-    .await?;
+    .await?
+    .ok_or_else(session_not_found)?;
     if request.system_prompt.as_deref().is_none_or(str::is_empty) {
         request.system_prompt = context.system_prompt;
     }
     request.messages = Some(context.turns);
     let user_message_id =
-        chat_repo::store_user_turn(&state.db, DEFAULT_USER_ID, session_id, &request.prompt).await?;
+        chat_repo::store_user_turn(&state.db, user.id, session_id, &request.prompt)
+            .await?
+            .ok_or_else(session_not_found)?;
     Ok(Some(Conversation {
+        user_id: user.id,
         session_id,
         user_message_id,
         requested_model: request.requested_model().unwrap_or_default().to_owned(),
@@ -116,7 +116,8 @@ impl Conversation {
             stopped: false,
             error: None,
         };
-        store_assistant(state, self.session_id, &response.text, meta).await;
+        // A failed save is logged; the client already has its answer.
+        let _ = store_assistant(state, self.user_id, self.session_id, &response.text, meta).await;
     }
 
     /// A recorder for a streamed answer; `started` is when the request arrived.
@@ -128,7 +129,7 @@ impl Conversation {
             first_token_at: None,
             text: String::new(),
             tokens: 0,
-            meta: StreamMeta::default(),
+            meta: None,
             outcome: Outcome::Streaming,
             request_id: common::request_id::current(),
         }
@@ -150,48 +151,34 @@ pub struct Recorder {
     first_token_at: Option<Instant>,
     text: String,
     tokens: u32,
-    meta: StreamMeta,
+    meta: Option<StreamMeta>,
     outcome: Outcome,
     request_id: Option<String>,
 }
 
 impl Recorder {
-    /// `data` is the JSON-encoded token as relayed.
-    pub fn token(&mut self, data: &str) {
+    pub fn token(&mut self, token: &str) {
         self.first_token_at.get_or_insert_with(Instant::now);
         self.tokens += 1;
-        match serde_json::from_str::<String>(data) {
-            Ok(token) => self.text.push_str(&token),
-            Err(_) => self.text.push_str(data),
-        }
+        self.text.push_str(token);
     }
 
     pub fn meta(&mut self, meta: StreamMeta) {
-        self.meta = meta;
-    }
-
-    pub fn done(&mut self) {
-        self.outcome = Outcome::Done;
-    }
-
-    pub fn fail(&mut self, message: &str) {
-        self.outcome = Outcome::Failed(message.to_owned());
+        self.meta = Some(meta);
     }
 
     fn assistant_meta(&self) -> AssistantMeta {
         let ms = |d: std::time::Duration| (d.as_secs_f64() * 100_000.0).round() / 100.0;
-        let model =
-            self.meta.model.clone().or_else(|| {
-                Some(self.conversation.requested_model.clone()).filter(|m| !m.is_empty())
-            });
+        let meta = self.meta.as_ref();
+        let model = meta
+            .map(|m| m.model.clone())
+            .or_else(|| Some(self.conversation.requested_model.clone()).filter(|m| !m.is_empty()));
         let (stopped, finish_reason, error) = match &self.outcome {
             Outcome::Streaming => (true, "stopped".to_owned(), None),
             Outcome::Failed(message) => (false, "error".to_owned(), Some(message.clone())),
             Outcome::Done => (
                 false,
-                self.meta
-                    .finish_reason
-                    .clone()
+                meta.and_then(|m| m.finish_reason.clone())
                     .unwrap_or_else(|| "stop".to_owned()),
                 None,
             ),
@@ -200,11 +187,7 @@ impl Recorder {
             model,
             latency_ms: ms(self.started.elapsed()),
             ttft_ms: self.first_token_at.map(|t| ms(t - self.started)),
-            usage: Some(
-                self.meta
-                    .usage
-                    .unwrap_or_else(|| Usage::new(0, self.tokens)),
-            ),
+            usage: Some(meta.map_or_else(|| Usage::new(0, self.tokens), |m| m.usage)),
             finish_reason: Some(finish_reason),
             stopped,
             error,
@@ -213,12 +196,22 @@ impl Recorder {
 }
 
 impl Recorder {
-    /// Stores the answer now. The relay awaits this before it sends the final `[DONE]` or
-    /// `[ERROR]`, so a client that reloads on `[DONE]` finds the answer saved.
-    pub async fn store(mut self) {
-        if let Some((text, meta)) = self.take_answer() {
-            store_assistant(&self.state, self.conversation.session_id, &text, meta).await;
-        }
+    /// Records how the stream ended (`Ok` for `[DONE]`, `Err(message)` for `[ERROR]`) and
+    /// stores the answer now. The relay awaits this before it sends the final event, so a
+    /// client that reloads on `[DONE]` finds the answer saved. `false` when the answer could
+    /// not be saved (the relay then ends with `[ERROR]` instead of `[DONE]`).
+    pub async fn finish(mut self, outcome: Result<(), &str>) -> bool {
+        self.outcome = match outcome {
+            Ok(()) => Outcome::Done,
+            Err(message) => Outcome::Failed(message.to_owned()),
+        };
+        let Some((text, meta)) = self.take_answer() else {
+            return true;
+        };
+        let c = &self.conversation;
+        store_assistant(&self.state, c.user_id, c.session_id, &text, meta)
+            .await
+            .is_ok()
     }
 
     /// The answer and its metadata, once; `None` when nothing was produced (the user turn
@@ -243,22 +236,37 @@ impl Drop for Recorder {
             return;
         };
         let state = self.state.clone();
-        let session_id = self.conversation.session_id;
+        let (user_id, session_id) = (self.conversation.user_id, self.conversation.session_id);
         let request_id = self
             .request_id
             .take()
             .unwrap_or_else(common::request_id::generate);
         // The client may be gone; the answer is stored regardless.
         runtime.spawn(common::request_id::scope(request_id, async move {
-            store_assistant(&state, session_id, &text, meta).await;
+            let _ = store_assistant(&state, user_id, session_id, &text, meta).await;
         }));
     }
 }
 
-async fn store_assistant(state: &AppState, session_id: Uuid, text: &str, meta: AssistantMeta) {
-    if let Err(e) =
-        chat_repo::store_assistant_turn(&state.db, DEFAULT_USER_ID, session_id, text, meta).await
-    {
-        tracing::error!(error = ?e, %session_id, "could not store the assistant turn");
+/// Stores an answer; a failure (or a session deleted meanwhile) is logged and reported as
+/// `Err(())` — the caller decides what the client is told.
+async fn store_assistant(
+    state: &AppState,
+    user_id: Uuid,
+    session_id: Uuid,
+    text: &str,
+    meta: AssistantMeta,
+) -> Result<(), ()> {
+    match chat_repo::store_assistant_turn(&state.db, user_id, session_id, text, meta).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => {
+            tracing::warn!(%session_id, "the session was deleted before its answer was stored");
+            Err(())
+        }
+        Err(e) => {
+            let e: &RepoError = &e;
+            tracing::error!(error = ?e, %session_id, "could not store the assistant turn");
+            Err(())
+        }
     }
 }

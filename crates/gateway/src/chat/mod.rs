@@ -1,34 +1,16 @@
-//! Chat persistence: who the caller is, how session ids and errors look, and the helpers the
-//! chat routes and the generate relay share. The SQL lives in [`crate::chat_repo`].
+//! Chat: sessions and messages (`repo`, all the SQL), server-side conversations
+//! (`conversation`: context for the model, storing streamed turns), `export` and search
+//! `snippet`s, plus the id parsing and errors the chat routes and the relay share.
 
+pub mod conversation;
 pub mod export;
+pub mod repo;
 pub mod snippet;
 
-use std::convert::Infallible;
-
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use common::schemas::chat_limits::TITLE_MAX_CHARS;
 use common::AppError;
 use uuid::Uuid;
-
-/// The seeded user every request is attributed to until accounts exist (contract §5.6,
-/// `migrations/20261123000001_initial_schema.sql`): `00000000-0000-0000-0000-000000000001`.
-pub const DEFAULT_USER_ID: Uuid = Uuid::from_u128(1);
-
-/// The caller's user id. Every chat query is scoped by it; today it is always
-/// [`DEFAULT_USER_ID`], and authentication will replace this extractor only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CurrentUser(pub Uuid);
-
-impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(DEFAULT_USER_ID))
-    }
-}
 
 /// 400 for a path id that is not a UUID: the envelope (code `VALIDATION_ERROR`) plus the
 /// reference's `"detail":"Invalid session id"` (contract §5.6, §19.3).
@@ -132,13 +114,5 @@ mod tests {
         let words = title_from_message(&"ab ".repeat(300)).unwrap();
         assert!(words.chars().count() <= 200);
         assert!(!words.ends_with(' '));
-    }
-
-    #[test]
-    fn the_default_user_is_the_seeded_one() {
-        assert_eq!(
-            DEFAULT_USER_ID.to_string(),
-            "00000000-0000-0000-0000-000000000001"
-        );
     }
 }

@@ -1,7 +1,9 @@
 //! All chat SQL: sessions, messages, search, and the conversation storage the generate relay
 //! uses (`load_context`, `store_user_turn`, `store_assistant_turn`).
 //!
-//! Every query is scoped by the caller's user id: a session of another user is "not found".
+//! Every query is scoped by the caller's user id: a session of another user is "not found"
+//! (`None` / `false`). Functions return domain results ([`RepoResult`]); the route layer maps
+//! them to the HTTP envelope.
 //! Ordering of messages is `(created_at, seq)`; see
 //! `migrations/20261123002000_chat_order_counts_search.sql` for why that order is stable.
 
@@ -12,13 +14,34 @@ use common::schemas::{
     ChatMessageOut, ChatSearchHit, ChatSessionDetail, ChatSessionOut, ChatTurn, Role,
     SessionCursor, Usage,
 };
-use common::{AppError, AppResult};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
-use crate::chat::{session_not_found, snippet, title_from_message};
+use crate::chat::{snippet, title_from_message};
+
+/// What can go wrong below the routes: the database, or a row the schema should not allow.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("unexpected data in the database: {0}")]
+    Corrupt(String),
+}
+
+pub type RepoResult<T> = Result<T, RepoError>;
+
+/// Database errors keep their own mapping (503 when the pool is exhausted or the server
+/// unreachable); corrupt rows are a generic 500 with the cause in the log.
+impl From<RepoError> for common::AppError {
+    fn from(e: RepoError) -> Self {
+        match e {
+            RepoError::Database(e) => e.into(),
+            RepoError::Corrupt(message) => Self::internal(message),
+        }
+    }
+}
 
 /// The columns of a `ChatSessionOut`, in [`SessionRow`] order.
 macro_rules! session_columns {
@@ -70,8 +93,8 @@ struct MessageRow {
 }
 
 impl TryFrom<MessageRow> for ChatMessageOut {
-    type Error = AppError;
-    fn try_from(r: MessageRow) -> AppResult<Self> {
+    type Error = RepoError;
+    fn try_from(r: MessageRow) -> RepoResult<Self> {
         Ok(Self {
             id: r.id,
             session_id: r.session_id,
@@ -84,14 +107,12 @@ impl TryFrom<MessageRow> for ChatMessageOut {
 }
 
 /// Roles are constrained by a CHECK in the schema; anything else is a broken database.
-fn parse_role(role: &str) -> AppResult<Role> {
+fn parse_role(role: &str) -> RepoResult<Role> {
     match role {
         "user" => Ok(Role::User),
         "assistant" => Ok(Role::Assistant),
         "system" => Ok(Role::System),
-        other => Err(AppError::internal(format!(
-            "unknown chat role in the database: {other:?}"
-        ))),
+        other => Err(RepoError::Corrupt(format!("unknown chat role {other:?}"))),
     }
 }
 
@@ -102,7 +123,7 @@ pub async fn create_session(
     user_id: Uuid,
     title: &str,
     system_prompt: Option<&str>,
-) -> AppResult<ChatSessionOut> {
+) -> RepoResult<ChatSessionOut> {
     let row: SessionRow = sqlx::query_as(concat!(
         "INSERT INTO chat_sessions (id, user_id, title, system_prompt) VALUES ($1, $2, $3, $4) RETURNING ",
         session_columns!()
@@ -125,7 +146,7 @@ pub async fn list_sessions(
     user_id: Uuid,
     limit: i64,
     cursor: Option<SessionCursor>,
-) -> AppResult<Vec<ChatSessionOut>> {
+) -> RepoResult<Vec<ChatSessionOut>> {
     let rows: Vec<SessionRow> = match cursor {
         None => {
             sqlx::query_as(concat!(
@@ -164,7 +185,7 @@ pub async fn get_session(
     db: &PgPool,
     user_id: Uuid,
     session_id: Uuid,
-) -> AppResult<Option<ChatSessionDetail>> {
+) -> RepoResult<Option<ChatSessionDetail>> {
     let Some(row): Option<SessionRow> = sqlx::query_as(concat!(
         "SELECT ",
         session_columns!(),
@@ -188,7 +209,7 @@ pub async fn get_session(
     let messages = messages
         .into_iter()
         .map(ChatMessageOut::try_from)
-        .collect::<AppResult<Vec<_>>>()?;
+        .collect::<RepoResult<Vec<_>>>()?;
     let mut session = ChatSessionOut::from(row);
     // The count of exactly what is returned (a concurrent append may land between the reads).
     session.message_count = i64::try_from(messages.len()).unwrap_or(i64::MAX);
@@ -204,7 +225,7 @@ pub async fn update_session(
     session_id: Uuid,
     title: Option<&str>,
     system_prompt: Option<&str>,
-) -> AppResult<Option<ChatSessionOut>> {
+) -> RepoResult<Option<ChatSessionOut>> {
     let row: Option<SessionRow> = sqlx::query_as(concat!(
         "UPDATE chat_sessions SET \
              title = COALESCE($3, title), \
@@ -226,7 +247,7 @@ pub async fn update_session(
 
 /// Deletes a session and (by cascade) its messages; `false` when it is not the caller's.
 #[tracing::instrument(skip_all, fields(session_id = %session_id))]
-pub async fn delete_session(db: &PgPool, user_id: Uuid, session_id: Uuid) -> AppResult<bool> {
+pub async fn delete_session(db: &PgPool, user_id: Uuid, session_id: Uuid) -> RepoResult<bool> {
     let result = sqlx::query("DELETE FROM chat_sessions WHERE id = $1 AND user_id = $2")
         .bind(session_id)
         .bind(user_id)
@@ -252,7 +273,7 @@ pub async fn append_message(
     content: &str,
     meta: Option<&Value>,
     auto_title: Option<&str>,
-) -> AppResult<Option<ChatMessageOut>> {
+) -> RepoResult<Option<ChatMessageOut>> {
     let row: Option<MessageRow> = sqlx::query_as(concat!(
         "WITH session AS ( \
              UPDATE chat_sessions SET \
@@ -295,7 +316,7 @@ pub async fn truncate_from(
     user_id: Uuid,
     session_id: Uuid,
     message_id: Uuid,
-) -> AppResult<bool> {
+) -> RepoResult<bool> {
     let mut tx = db.begin().await?;
     let owned: Option<(Uuid,)> =
         sqlx::query_as("SELECT id FROM chat_sessions WHERE id = $1 AND user_id = $2 FOR UPDATE")
@@ -346,7 +367,7 @@ pub async fn search_messages(
     user_id: Uuid,
     q: &str,
     limit: i64,
-) -> AppResult<Vec<ChatSearchHit>> {
+) -> RepoResult<Vec<ChatSearchHit>> {
     #[derive(FromRow)]
     struct HitRow {
         session_id: Uuid,
@@ -426,15 +447,14 @@ pub struct AssistantMeta {
 /// newest kept and oldest dropped first once their total length exceeds `budget_chars` code
 /// points (and at most `MESSAGES_MAX` turns, the model service's limit). Empty turns (an answer
 /// stopped before its first token) are skipped. Call it *before* [`store_user_turn`], so the
-/// new prompt is not part of its own context. Fails with the 404 envelope ("Session not
-/// found") when the session is not the caller's.
+/// new prompt is not part of its own context. `None` when the session is not the caller's.
 #[tracing::instrument(skip_all, fields(session_id = %session_id, budget_chars))]
 pub async fn load_context(
     db: &PgPool,
     user_id: Uuid,
     session_id: Uuid,
     budget_chars: usize,
-) -> AppResult<SessionContext> {
+) -> RepoResult<Option<SessionContext>> {
     let budget = i64::try_from(budget_chars).unwrap_or(i64::MAX);
     let max_turns = i64::try_from(MESSAGES_MAX).unwrap_or(i64::MAX);
     // The window sums lengths newest first; the running sum only grows, so the rows within
@@ -462,7 +482,7 @@ pub async fn load_context(
     .fetch_all(db)
     .await?;
     let Some((system_prompt, _, _)) = rows.first() else {
-        return Err(session_not_found());
+        return Ok(None);
     };
     let system_prompt = system_prompt.clone().filter(|p| !p.is_empty());
     let mut turns = Vec::with_capacity(rows.len());
@@ -474,22 +494,22 @@ pub async fn load_context(
             });
         }
     }
-    Ok(SessionContext {
+    Ok(Some(SessionContext {
         system_prompt,
         turns,
-    })
+    }))
 }
 
 /// Stores the user's prompt in the session (before the model is called) and returns the
 /// message id. A session still titled "New Chat" without an earlier user message is titled
 /// from this prompt (trimmed, whitespace collapsed, at most 200 code points), once.
-/// 404 envelope when the session is not the caller's (e.g. deleted meanwhile).
+/// `None` when the session is not the caller's (e.g. deleted meanwhile).
 pub async fn store_user_turn(
     db: &PgPool,
     user_id: Uuid,
     session_id: Uuid,
     content: &str,
-) -> AppResult<Uuid> {
+) -> RepoResult<Option<Uuid>> {
     let title = title_from_message(content);
     append_message(
         db,
@@ -500,25 +520,24 @@ pub async fn store_user_turn(
         None,
         title.as_deref(),
     )
-    .await?
-    .map(|m| m.id)
-    .ok_or_else(session_not_found)
+    .await
+    .map(|m| m.map(|m| m.id))
 }
 
 /// Stores the assistant's answer (complete, partial with `meta.stopped`, or failed with
 /// `meta.error`) and returns the message id. `meta` is normally an [`AssistantMeta`] (any
 /// serializable object, e.g. a `serde_json::Value`, is accepted). `content` may be empty
 /// (stopped before the first token); such turns are kept for the record but left out of later
-/// contexts. 404 envelope when the session is gone (deleted mid-stream).
+/// contexts. `None` when the session is gone (deleted mid-stream).
 pub async fn store_assistant_turn<M: Serialize>(
     db: &PgPool,
     user_id: Uuid,
     session_id: Uuid,
     content: &str,
     meta: M,
-) -> AppResult<Uuid> {
+) -> RepoResult<Option<Uuid>> {
     let meta = serde_json::to_value(&meta)
-        .map_err(|e| AppError::internal(format!("assistant meta: {e}")))?;
+        .map_err(|e| RepoError::Corrupt(format!("assistant meta: {e}")))?;
     append_message(
         db,
         user_id,
@@ -528,7 +547,6 @@ pub async fn store_assistant_turn<M: Serialize>(
         Some(&meta),
         None,
     )
-    .await?
-    .map(|m| m.id)
-    .ok_or_else(session_not_found)
+    .await
+    .map(|m| m.map(|m| m.id))
 }

@@ -20,8 +20,9 @@ use common::schemas::{
 use common::AppResult;
 use utoipa::OpenApi;
 
-use crate::chat::{export, parse_session_id, session_not_found, CurrentUser};
-use crate::chat_repo;
+use crate::auth::CurrentUser;
+use crate::chat::repo as chat_repo;
+use crate::chat::{export, parse_session_id, session_not_found};
 use crate::state::AppState;
 
 /// Response header of a full session-list page: the `before` value of the next page.
@@ -81,7 +82,7 @@ pub struct ApiDoc;
     ))]
 pub async fn create_session(
     State(state): State<AppState>,
-    CurrentUser(user_id): CurrentUser,
+    CurrentUser { id: user_id, .. }: CurrentUser,
     ValidJson(body): ValidJson<ChatSessionCreate>,
 ) -> AppResult<(StatusCode, Json<ChatSessionOut>)> {
     let session = chat_repo::create_session(
@@ -110,7 +111,7 @@ pub async fn create_session(
     ))]
 pub async fn list_sessions(
     State(state): State<AppState>,
-    CurrentUser(user_id): CurrentUser,
+    CurrentUser { id: user_id, .. }: CurrentUser,
     ValidQuery(query): ValidQuery<SessionListQuery>,
 ) -> AppResult<Response> {
     let limit = query.limit();
@@ -136,7 +137,7 @@ pub async fn list_sessions(
     ))]
 pub async fn get_session(
     State(state): State<AppState>,
-    CurrentUser(user_id): CurrentUser,
+    CurrentUser { id: user_id, .. }: CurrentUser,
     Path(id): Path<String>,
 ) -> AppResult<Json<ChatSessionDetail>> {
     let id = parse_session_id(&id)?;
@@ -160,7 +161,7 @@ pub async fn get_session(
     ))]
 pub async fn update_session(
     State(state): State<AppState>,
-    CurrentUser(user_id): CurrentUser,
+    CurrentUser { id: user_id, .. }: CurrentUser,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<ChatSessionUpdate>,
 ) -> AppResult<Json<ChatSessionOut>> {
@@ -187,7 +188,7 @@ pub async fn update_session(
     ))]
 pub async fn delete_session(
     State(state): State<AppState>,
-    CurrentUser(user_id): CurrentUser,
+    CurrentUser { id: user_id, .. }: CurrentUser,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
     let id = parse_session_id(&id)?;
@@ -211,7 +212,7 @@ pub async fn delete_session(
     ))]
 pub async fn append_message(
     State(state): State<AppState>,
-    CurrentUser(user_id): CurrentUser,
+    CurrentUser { id: user_id, .. }: CurrentUser,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<ChatMessageCreate>,
 ) -> AppResult<(StatusCode, Json<ChatMessageOut>)> {
@@ -246,7 +247,7 @@ pub async fn append_message(
     ))]
 pub async fn export_session(
     State(state): State<AppState>,
-    CurrentUser(user_id): CurrentUser,
+    CurrentUser { id: user_id, .. }: CurrentUser,
     Path(id): Path<String>,
     ValidQuery(query): ValidQuery<ExportQuery>,
 ) -> AppResult<Response> {
@@ -293,7 +294,7 @@ pub async fn export_session(
     ))]
 pub async fn search(
     State(state): State<AppState>,
-    CurrentUser(user_id): CurrentUser,
+    CurrentUser { id: user_id, .. }: CurrentUser,
     ValidQuery(query): ValidQuery<ChatSearchQuery>,
 ) -> AppResult<Json<ChatSearchResponse>> {
     let results =

@@ -10,7 +10,8 @@ use common::AppResult;
 use reqwest::Method;
 use utoipa::OpenApi;
 
-use crate::conversation::Conversation;
+use crate::auth::CurrentUser;
+use crate::chat::conversation::{self, Conversation};
 use crate::relay;
 use crate::state::AppState;
 
@@ -48,9 +49,10 @@ pub struct ApiDoc;
     ))]
 pub async fn generate(
     State(state): State<AppState>,
+    user: CurrentUser,
     ValidJson(mut request): ValidJson<GenerateRequest>,
 ) -> AppResult<Json<GenerateResponse>> {
-    let conversation = crate::conversation::begin(&state, &mut request).await?;
+    let conversation = conversation::begin(&state, user, &mut request).await?;
     let result: AppResult<GenerateResponse> = state
         .model
         .send_json(
@@ -80,9 +82,10 @@ pub async fn generate(
     ))]
 pub async fn generate_stream(
     State(state): State<AppState>,
+    user: CurrentUser,
     ValidJson(mut request): ValidJson<GenerateRequest>,
 ) -> AppResult<Response> {
-    let conversation = crate::conversation::begin(&state, &mut request).await?;
+    let conversation = conversation::begin(&state, user, &mut request).await?;
     let header = conversation.as_ref().map(Conversation::header);
     let mut response = relay::stream_generation(state, request, conversation).await;
     if let Some((name, value)) = header {

@@ -180,7 +180,7 @@ async fn search_never_returns_another_users_messages() {
 
     // The scoping query itself, run as the other user, sees only theirs.
     let theirs =
-        gateway::chat_repo::search_messages(&app.state.db, other_user, "quarterly budget", 20)
+        gateway::chat::repo::search_messages(&app.state.db, other_user, "quarterly budget", 20)
             .await
             .unwrap();
     assert_eq!(theirs.len(), 1);
