@@ -91,6 +91,12 @@ run-frontend: ## Vite dev server on :5173, proxying /api and /health to :8000
 build-frontend: ## Build frontend/dist (skipped when up to date)
 	@bash scripts/build_frontend.sh
 
+.PHONY: api-types
+api-types: ## Regenerate frontend/src/api/schema.gen.ts from the gateway's OpenAPI document
+	cargo build -q -p gateway --bin gateway
+	[ -d frontend/node_modules ] || (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
+	GATEWAY_BIN=target/debug/gateway bash frontend/tools/gen-api-types.sh
+
 clean: ## Remove build outputs (keeps .data/ with the local database)
 	cargo clean
 	rm -rf frontend/dist frontend/test-output bench-output

@@ -58,6 +58,9 @@ for b in gateway model-service worker-service; do
   [ -x "$BIN/$b" ] || die "missing $BIN/$b (cargo build --bins)"
 done
 
+step "generated API types match the gateway's OpenAPI document"
+GATEWAY_BIN="$BIN/gateway" bash "$FE/tools/check-api-types.sh"
+
 step "database"
 # shellcheck source=lib/db.sh
 source "$ROOT/scripts/lib/db.sh"

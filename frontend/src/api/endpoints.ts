@@ -2,19 +2,21 @@
 import { errorFromResponse, rawRequest, request } from "./client";
 import { consumeSse, type StreamEnd } from "./sse";
 import type {
+  ChatMessageCreate,
   ChatMessageOut,
   ChatSessionDetail,
+  ChatSessionCreate,
   ChatSessionOut,
+  ChatSessionUpdate,
+  DocIndex,
   GenerateRequest,
   HealthResponse,
   JobResponse,
   JobsListResponse,
   JobSubmission,
-  JsonObject,
   MetricsSummary,
   ModelsResponse,
   ReadyResponse,
-  Role,
   SearchResponse,
   WorkshopContent,
 } from "./types";
@@ -109,12 +111,12 @@ export const api = {
   listSessions: (limit?: number, before?: string) =>
     request<ChatSessionOut[]>(`${V1}/chat/sessions${qs({ limit, before })}`),
   getSession: (id: string) => request<ChatSessionDetail>(`${V1}/chat/sessions/${enc(id)}`),
-  createSession: (body: { title?: string | null; system_prompt?: string | null }) =>
+  createSession: (body: ChatSessionCreate) =>
     request<ChatSessionOut>(`${V1}/chat/sessions`, { method: "POST", body }),
-  updateSession: (id: string, body: { title?: string | null; system_prompt?: string | null }) =>
+  updateSession: (id: string, body: ChatSessionUpdate) =>
     request<ChatSessionOut>(`${V1}/chat/sessions/${enc(id)}`, { method: "PATCH", body }),
   deleteSession: (id: string) => request<void>(`${V1}/chat/sessions/${enc(id)}`, { method: "DELETE" }),
-  addMessage: (id: string, body: { role: Role; content: string; meta?: JsonObject | null }) =>
+  addMessage: (id: string, body: ChatMessageCreate) =>
     request<ChatMessageOut>(`${V1}/chat/sessions/${enc(id)}/messages`, { method: "POST", body }),
   search: (q: string, limit = 20, signal?: AbortSignal) =>
     request<SearchResponse>(`${V1}/chat/search${qs({ q, limit })}`, { signal }),
@@ -140,7 +142,7 @@ export const api = {
     if ((await documentedRoute(`${V1}/workshop/index`)) === false) return null;
     const res = await rawRequest(`${V1}/workshop/index`);
     if (!res.ok || !isJson(res)) return null;
-    const body = (await res.json()) as { documents?: { path: string; title: string }[] };
+    const body = (await res.json()) as Partial<DocIndex>;
     return Array.isArray(body.documents) ? body.documents : null;
   },
 };

@@ -1,142 +1,54 @@
-/** Wire shapes from the API contract (§8) plus Sable's additive endpoints. */
+/**
+ * Wire shapes. Everything the gateway's OpenAPI document describes is derived from the
+ * generated `schema.gen.ts` (`make api-types` regenerates it; scripts/test_frontend.sh fails
+ * when it is stale). Hand-written here only: what the document does not describe precisely
+ * (free-form JSON `meta`, request fields the server defaults) and what the UI tolerates from
+ * other servers (a readiness answer without `service`/`version`).
+ */
+import type { components } from "./schema.gen";
 
-export type Role = "user" | "assistant" | "system";
-
-export interface HealthResponse {
-  status: string;
-  service: string;
-  version: string;
-  environment: string;
-}
-
-export type DependencyStatus = "up" | "down";
-
-export interface DependencyCheck {
-  status: DependencyStatus;
-  latency_ms?: number;
-  error?: string;
-}
-
-export interface ReadyResponse {
-  /** "ready" or "degraded" (other values from other servers are shown as they are). */
-  status: string;
-  checks: Record<string, DependencyCheck | undefined>;
-}
-
-export interface GenerateRequest {
-  prompt: string;
-  model?: string | null;
-  max_tokens?: number;
-  temperature?: number;
-  system_prompt?: string | null;
-  /** Additive: the server stores the user and assistant turns itself. */
-  session_id?: string;
-  /** Additive (with session_id): this stored message and every later one are replaced. */
-  replace_from_message_id?: string;
-}
-
-export interface ModelInfo {
-  id: string;
-  provider: string;
-  description?: string;
-}
-
-export interface ModelsResponse {
-  models: ModelInfo[];
-  default: string;
-  fallback?: string;
-}
+type S = components["schemas"];
+/** Makes the listed keys optional (the server fills a default when they are absent). */
+type Optional<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
 
 export type JsonObject = { [key: string]: JsonValue };
 export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
 
-export interface ChatSessionOut {
-  id: string;
-  user_id: string;
-  title: string;
-  system_prompt: string | null;
-  created_at: string;
-  updated_at: string;
-  message_count: number;
-}
+export type Role = S["Role"];
+export type HealthResponse = S["HealthResponse"];
+export type ErrorEnvelope = S["ErrorEnvelope"];
 
-export interface ChatMessageOut {
-  id: string;
-  session_id: string;
-  role: Role;
-  content: string;
-  meta: JsonObject | null;
-  created_at: string;
-}
+export type DependencyCheck = Optional<S["CheckResult"], "latency_ms">;
+/** `status` is "ready" or "degraded"; other servers may omit service/version. */
+export type ReadyResponse = Optional<S["ReadinessResponse"], "service" | "version" | "checks"> & {
+  checks: Record<string, DependencyCheck | undefined>;
+};
 
-export interface ChatSessionDetail extends ChatSessionOut {
-  messages: ChatMessageOut[];
-}
+/** `max_tokens` and `temperature` have server defaults (the document lists them as required). */
+export type GenerateRequest = Optional<S["GenerateRequest"], "max_tokens" | "temperature">;
+export type GenerateResponse = S["GenerateResponse"];
 
-export interface SearchResult {
-  session_id: string;
-  session_title: string;
-  message_id: string;
-  role: Role;
-  /** Matched words wrapped in <mark>…</mark>, everything else HTML-escaped. */
-  snippet: string;
-  created_at: string;
-  rank: number;
-}
+export type ModelInfo = Optional<S["ModelInfo"], "role">;
+export type ModelsResponse = Omit<Optional<S["ModelsResponse"], "provider">, "models"> & { models: ModelInfo[] };
 
-export interface SearchResponse {
-  results: SearchResult[];
-}
+/** `meta` is free-form JSON; the document describes it only as an object. */
+export type ChatMessageOut = Omit<S["ChatMessageOut"], "meta"> & { meta?: JsonObject | null };
+export type ChatSessionOut = S["ChatSessionOut"];
+export type ChatSessionDetail = Omit<S["ChatSessionDetail"], "messages"> & { messages: ChatMessageOut[] };
+export type ChatSessionCreate = S["ChatSessionCreate"];
+export type ChatSessionUpdate = S["ChatSessionUpdate"];
+export type ChatMessageCreate = Omit<S["ChatMessageCreate"], "meta"> & { meta?: JsonObject | null };
 
-export type JobStatus = "pending" | "running" | "completed" | "failed" | "cancelled";
+/** `snippet`: matched words wrapped in <mark>…</mark>, everything else HTML-escaped. */
+export type SearchResult = S["ChatSearchHit"];
+export type SearchResponse = S["ChatSearchResponse"];
 
-export interface JobResponse {
-  job_id: string;
-  status: JobStatus;
-  created_at: string;
-  completed_at: string | null;
-  total_prompts: number;
-  completed_prompts: number;
-  results: string[];
-  error: string | null;
-  /** Additive fields a server may send. */
-  prompts?: string[];
-  model?: string | null;
-  max_tokens?: number | null;
-  failed_prompts?: number;
-  /** `result_indexes[k]` is the 0-based prompt index that `results[k]` answers. */
-  result_indexes?: number[];
-  prompt_errors?: { index: number; message: string }[];
-  attempts?: number;
-  max_attempts?: number;
-  cancel_requested?: boolean;
-  last_error?: string | null;
-  started_at?: string | null;
-  updated_at?: string | null;
-}
+export type JobStatus = S["JobStatus"];
+export type JobResponse = S["JobResponse"];
+export type JobSubmission = Optional<S["JobSubmission"], "max_tokens">;
+export type JobsListResponse = S["JobList"];
 
-export interface JobSubmission {
-  prompts: string[];
-  model?: string | null;
-  max_tokens?: number;
-}
+export type WorkshopContent = S["ContentResponse"];
+export type DocIndex = S["DocIndex"];
 
-export interface JobsListResponse {
-  jobs: JobResponse[];
-  next_before?: string | null;
-}
-
-export interface WorkshopContent {
-  content: string;
-  path: string;
-}
-
-export interface MetricsSummary {
-  requests_per_sec: number;
-  p50_ms: number;
-  p99_ms: number;
-  tokens_per_sec: number;
-  queue_depth: number;
-  jobs_per_sec: number;
-  window_secs?: number;
-}
+export type MetricsSummary = Optional<S["MetricsSummary"], "window_secs">;

@@ -72,7 +72,7 @@ function num(v: unknown): number | undefined {
 }
 
 /** Reads the per-answer numbers whichever spelling the server stored them under. */
-export function metaFromServer(meta: JsonObject | null): MessageMeta {
+export function metaFromServer(meta: JsonObject | null | undefined): MessageMeta {
   if (!meta) return {};
   const usage = meta["usage"];
   const usageTokens =

@@ -131,7 +131,7 @@ export function DashboardPage() {
               const c = ready?.checks[key];
               const state: CardState = c ? (c.status === "up" ? "up" : "down") : readyFailed || gateway.ok === false ? "down" : "unknown";
               return (
-                <HealthCard key={key} name={name} state={state} latencyMs={c?.latency_ms} detail={c?.error} checkedAt={checkedAt} />
+                <HealthCard key={key} name={name} state={state} latencyMs={c?.latency_ms} detail={c?.error ?? undefined} checkedAt={checkedAt} />
               );
             })}
           </div>
