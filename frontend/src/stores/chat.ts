@@ -6,7 +6,7 @@
 import { create } from "zustand";
 import { ApiError, describeError } from "@/api/client";
 import { api } from "@/api/endpoints";
-import { StreamError } from "@/api/sse";
+import { stopStream, streamAnswer } from "@/hooks/use-stream";
 import type { ChatMessageOut, ChatSessionOut, JsonObject, Role } from "@/api/types";
 import { effectiveModel } from "./models";
 import { useSettings } from "./settings";
@@ -63,7 +63,6 @@ export interface ChatState {
   remove: (id: string) => Promise<boolean>;
 }
 
-let controller: AbortController | null = null;
 let localSeq = 0;
 const localId = (p: string) => `local-${p}-${Date.now().toString(36)}-${(localSeq++).toString(36)}`;
 
@@ -128,27 +127,24 @@ export const useChat = create<ChatState>()((set, get) => {
       ),
     }));
 
-  /** Streams an answer to `prompt` into a fresh assistant bubble appended to the session. */
   /** The stored id of a message, when the server has told us (messages loaded from it have it). */
   const serverIdOf = (m: UiMessage | undefined): string | undefined =>
     m ? (m.serverId ?? (m.id.startsWith("local-") ? undefined : m.id)) : undefined;
 
+  /** Streams an answer to `prompt` into a fresh assistant bubble appended to the session. */
   const runStream = async (
     sessionId: string,
     prompt: string,
     opts: { userMessageId?: string; replaceFrom?: string } = {},
   ): Promise<void> => {
-    const settings = useSettings.getState();
     const session = get().sessions.find((x) => x.id === sessionId);
-    const systemPrompt = settings.systemPrompt.trim() || session?.system_prompt || undefined;
-    const model = effectiveModel(settings.model);
     const messageId = localId("a");
     const assistant: UiMessage = {
       id: messageId,
       role: "assistant",
       content: "",
       createdAt: new Date().toISOString(),
-      meta: { model },
+      meta: { model: effectiveModel(useSettings.getState().model) },
       status: "streaming",
     };
     set((s) => ({
@@ -156,56 +152,24 @@ export const useChat = create<ChatState>()((set, get) => {
       streaming: { sessionId, messageId },
     }));
 
-    const ctrl = new AbortController();
-    controller = ctrl;
-    const started = performance.now();
-    let ttft: number | undefined;
-    let tokens = 0;
-    try {
-      await api.generateStream(
-        {
-          prompt,
-          model: settings.model || undefined,
-          temperature: settings.temperature,
-          max_tokens: settings.maxTokens,
-          system_prompt: systemPrompt,
-          session_id: sessionId,
-          replace_from_message_id: opts.replaceFrom,
-        },
-        (token) => {
-          if (ttft === undefined) ttft = Math.round(performance.now() - started);
-          tokens += 1;
-          patchMessage(sessionId, messageId, (m) => ({ ...m, content: m.content + token }));
-        },
-        ctrl.signal,
-        (serverId) => {
+    const outcome = await streamAnswer(
+      { sessionId, prompt, sessionSystemPrompt: session?.system_prompt, replaceFrom: opts.replaceFrom },
+      {
+        onToken: (token) => patchMessage(sessionId, messageId, (m) => ({ ...m, content: m.content + token })),
+        onUserMessageId: (serverId) => {
           if (opts.userMessageId) patchMessage(sessionId, opts.userMessageId, (m) => ({ ...m, serverId }));
         },
-      );
-      const latencyMs = Math.round(performance.now() - started);
-      patchMessage(sessionId, messageId, (m) => ({
-        ...m,
-        status: "done",
-        meta: { ...m.meta, latencyMs, ttftMs: ttft, tokens },
-      }));
-    } catch (e) {
-      const latencyMs = Math.round(performance.now() - started);
-      if (ctrl.signal.aborted) {
-        patchMessage(sessionId, messageId, (m) => ({
-          ...m,
-          status: "stopped",
-          meta: { ...m.meta, latencyMs, ttftMs: ttft, tokens },
-        }));
-      } else {
-        const msg = e instanceof StreamError ? e.message : describeError(e);
-        patchMessage(sessionId, messageId, (m) => ({ ...m, status: "error", error: msg }));
-        toast.error("Generation failed", msg);
-      }
-    } finally {
-      if (controller === ctrl) controller = null;
-      if (get().streaming?.messageId === messageId) set({ streaming: null });
-      touchSession(sessionId, 2);
+      },
+    );
+    if (outcome.status === "error") {
+      patchMessage(sessionId, messageId, (m) => ({ ...m, status: "error", error: outcome.error }));
+      toast.error("Generation failed", outcome.error);
+    } else {
+      const { status, latencyMs, ttftMs, tokens } = outcome;
+      patchMessage(sessionId, messageId, (m) => ({ ...m, status, meta: { ...m.meta, latencyMs, ttftMs, tokens } }));
     }
+    if (get().streaming?.messageId === messageId) set({ streaming: null });
+    touchSession(sessionId, 2);
   };
 
   const appendUser = (sessionId: string, text: string) => {
@@ -315,7 +279,7 @@ export const useChat = create<ChatState>()((set, get) => {
       return sessionId;
     },
 
-    stop: () => controller?.abort(),
+    stop: stopStream,
 
     regenerate: async () => {
       const sessionId = get().activeId;

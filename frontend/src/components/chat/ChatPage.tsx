@@ -2,6 +2,7 @@ import { ArrowDown, Download } from "lucide-react";
 import { useEffect, useRef } from "react";
 import { useLocation, useNavigate, useParams } from "react-router";
 import { useAutoScroll } from "@/hooks/use-auto-scroll";
+import { useStream } from "@/hooks/use-stream";
 import { exportSession } from "@/lib/export";
 import { useChat, type UiMessage } from "@/stores/chat";
 import { Composer } from "./Composer";
@@ -22,9 +23,9 @@ export function ChatPage() {
   const activeId = useChat((s) => s.activeId);
   const messages = useChat((s) => (s.activeId ? (s.messages[s.activeId] ?? EMPTY) : EMPTY));
   const loading = useChat((s) => s.loading !== null && s.loading === s.activeId);
-  const streaming = useChat((s) => s.streaming);
+  const { streaming, stop } = useStream();
   const session = useChat((s) => s.sessions.find((x) => x.id === s.activeId));
-  const { openSession, newChat, send, stop, regenerate, editAndResend } = useChat.getState();
+  const { openSession, newChat, send, regenerate, editAndResend } = useChat.getState();
   const { container, content, atBottom, scrollToBottom } = useAutoScroll<HTMLDivElement, HTMLDivElement>();
   const scrolledHash = useRef<string | null>(null);
 

@@ -1,0 +1,39 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { json, mockFetch, sseBody, until } from "@/test/fetch-mock";
+import { useSettings } from "@/stores/settings";
+import { buildGenerateRequest, stopStream, streamAnswer } from "./use-stream";
+
+beforeEach(() => useSettings.getState().reset());
+afterEach(() => vi.unstubAllGlobals());
+
+describe("streamAnswer", () => {
+  it("delivers tokens, counts them and reports done with timings", async () => {
+    mockFetch((c, signal) => (c.url === "/api/v1/generate/stream" ? sseBody(["a", "b", "c"], "done", signal) : json({}, 500)));
+    const tokens: string[] = [];
+    const out = await streamAnswer({ sessionId: "s", prompt: "hi" }, { onToken: (t) => tokens.push(t) });
+    expect(tokens).toEqual(["a", "b", "c"]);
+    expect(out).toMatchObject({ status: "done", tokens: 3 });
+    expect(out.ttftMs).toBeTypeOf("number");
+  });
+
+  it("reports [ERROR] as an error outcome and never rejects", async () => {
+    mockFetch((_c, signal) => sseBody(["x"], { error: "model exploded" }, signal));
+    const out = await streamAnswer({ sessionId: "s", prompt: "hi" }, { onToken: () => undefined });
+    expect(out).toMatchObject({ status: "error", error: "model exploded", tokens: 1 });
+  });
+
+  it("stopStream ends the stream as stopped", async () => {
+    mockFetch((_c, signal) => sseBody(["partial"], "hang", signal));
+    let got = "";
+    const p = streamAnswer({ sessionId: "s", prompt: "hi" }, { onToken: (t) => (got += t) });
+    await until(() => got === "partial");
+    stopStream();
+    await expect(p).resolves.toMatchObject({ status: "stopped", tokens: 1 });
+  });
+
+  it("the settings' system prompt takes precedence over the session's", () => {
+    expect(buildGenerateRequest({ sessionId: "s", prompt: "p", sessionSystemPrompt: "session" }).system_prompt).toBe("session");
+    useSettings.getState().set({ systemPrompt: "mine" });
+    expect(buildGenerateRequest({ sessionId: "s", prompt: "p", sessionSystemPrompt: "session" }).system_prompt).toBe("mine");
+  });
+});

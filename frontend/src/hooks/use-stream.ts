@@ -1,0 +1,90 @@
+/**
+ * Streaming one answer: the generate request built from the settings, the SSE fetch, timing
+ * (time to first token, latency, token count) and stop. The chat store calls `streamAnswer`
+ * and keeps only the resulting messages; components read the streaming state via `useStream`.
+ */
+import { describeError } from "@/api/client";
+import { api } from "@/api/endpoints";
+import { StreamError } from "@/api/sse";
+import type { GenerateRequest } from "@/api/types";
+import { useChat } from "@/stores/chat";
+import { useSettings } from "@/stores/settings";
+
+export interface StreamRequest {
+  sessionId: string;
+  prompt: string;
+  /** The session's own system prompt; the one in the settings takes precedence. */
+  sessionSystemPrompt?: string | null;
+  /** Stored message id: it and every later message are replaced by the new turn. */
+  replaceFrom?: string;
+}
+
+export interface StreamStats {
+  latencyMs: number;
+  ttftMs?: number;
+  tokens: number;
+}
+
+export type StreamOutcome = StreamStats &
+  ({ status: "done" } | { status: "stopped" } | { status: "error"; error: string });
+
+export interface StreamHandlers {
+  onToken: (token: string) => void;
+  /** The server's id of the stored user turn (X-User-Message-Id). */
+  onUserMessageId?: (id: string) => void;
+}
+
+/** The generate request for a chat turn, from the current settings. */
+export function buildGenerateRequest(r: StreamRequest): GenerateRequest {
+  const settings = useSettings.getState();
+  return {
+    prompt: r.prompt,
+    model: settings.model || undefined,
+    temperature: settings.temperature,
+    max_tokens: settings.maxTokens,
+    system_prompt: settings.systemPrompt.trim() || r.sessionSystemPrompt || undefined,
+    session_id: r.sessionId,
+    replace_from_message_id: r.replaceFrom,
+  };
+}
+
+let active: AbortController | null = null;
+
+/** Stops the answer currently streaming (its partial text is kept, status "stopped"). */
+export function stopStream(): void {
+  active?.abort();
+}
+
+/** Streams one answer; never rejects — failures come back as `{status: "error"}`. */
+export async function streamAnswer(r: StreamRequest, handlers: StreamHandlers): Promise<StreamOutcome> {
+  const ctrl = new AbortController();
+  active = ctrl;
+  const started = performance.now();
+  let ttftMs: number | undefined;
+  let tokens = 0;
+  const stats = (): StreamStats => ({ latencyMs: Math.round(performance.now() - started), ttftMs, tokens });
+  try {
+    await api.generateStream(
+      buildGenerateRequest(r),
+      (token) => {
+        if (ttftMs === undefined) ttftMs = Math.round(performance.now() - started);
+        tokens += 1;
+        handlers.onToken(token);
+      },
+      ctrl.signal,
+      handlers.onUserMessageId,
+    );
+    return { status: "done", ...stats() };
+  } catch (e) {
+    if (ctrl.signal.aborted) return { status: "stopped", ...stats() };
+    return { status: "error", error: e instanceof StreamError ? e.message : describeError(e), ...stats() };
+  } finally {
+    if (active === ctrl) active = null;
+  }
+}
+
+/** For components: which answer is streaming (null when none), and how to stop it. */
+export function useStream() {
+  const streaming = useChat((s) => s.streaming);
+  return { streaming, stop: stopStream };
+}
