@@ -6,7 +6,9 @@
 //! A 5xx never leaks internals: the cause is logged with the request id, the client gets a
 //! generic message.
 
-use axum::http::StatusCode;
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -66,13 +68,19 @@ pub enum AppError {
     #[error("{0}")]
     ServiceUnavailable(String),
 
-    /// An error envelope received from a downstream Sable service, relayed unchanged.
+    /// An error envelope received from a downstream Sable service, relayed unchanged (status,
+    /// code, `retryable`, `Retry-After`); also how the model service reports a classified
+    /// provider failure (see [`AppError::classified`]).
     #[error("{message}")]
     Upstream {
         status: StatusCode,
         code: String,
         message: String,
         detail: Option<Value>,
+        /// Whether the same request may succeed later (`None`: the upstream did not say).
+        retryable: Option<bool>,
+        /// How long the upstream asked callers to wait (sent on as `Retry-After`).
+        retry_after: Option<Duration>,
     },
 
     #[error("database error")]
@@ -114,6 +122,45 @@ impl AppError {
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::Internal(message.into())
+    }
+
+    /// A failure of a known class: its own status and code, whether a retry can help, and how
+    /// long to wait first (rendered as `Retry-After`). The model service reports provider
+    /// failures this way; `message` must be client-safe.
+    pub fn classified(
+        status: StatusCode,
+        code: impl Into<String>,
+        message: impl Into<String>,
+        retryable: bool,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        Self::Upstream {
+            status,
+            code: code.into(),
+            message: message.into(),
+            detail: None,
+            retryable: Some(retryable),
+            retry_after,
+        }
+    }
+
+    /// Whether repeating the same request later may succeed, when that is known: the
+    /// envelope's additive `retryable` field. `None` leaves the field out.
+    pub fn retryable(&self) -> Option<bool> {
+        match self {
+            Self::Upstream { retryable, .. } => *retryable,
+            Self::ServiceUnavailable(_) | Self::RateLimited(_) => Some(true),
+            Self::Database(e) if is_pool_exhausted(e) => Some(true),
+            _ => None,
+        }
+    }
+
+    /// How long the caller should wait before retrying (the `Retry-After` header).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Upstream { retry_after, .. } => *retry_after,
+            _ => None,
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -175,6 +222,9 @@ impl AppError {
                 "request_id": request_id::current(),
             }
         });
+        if let Some(retryable) = self.retryable() {
+            body["error"]["retryable"] = json!(retryable);
+        }
         match self {
             Self::Validation(errors) => body["detail"] = json!(errors),
             Self::Detailed { message, .. } => body["detail"] = json!(message),
@@ -201,7 +251,15 @@ impl IntoResponse for AppError {
         } else {
             tracing::debug!(error = %self, code = self.code(), status = status.as_u16(), "request rejected");
         }
-        (status, Json(self.body())).into_response()
+        let mut response = (status, Json(self.body())).into_response();
+        if let Some(after) = self.retry_after() {
+            // Whole seconds, rounded up: a client never retries before the upstream asked.
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }
 
@@ -258,11 +316,25 @@ pub struct ErrorBody {
     pub code: String,
     pub message: String,
     pub request_id: Option<String>,
+    /// Additive: whether the same request may succeed later (present when known, e.g. on
+    /// provider failures, 429 and 503).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
 }
 
 /// Parses an error envelope produced by another Sable service, so that the gateway can relay
-/// a downstream 404/422 with its code instead of turning it into a 500 (contract §17.2).
+/// a downstream 404/422 with its code instead of turning it into a 500 (contract §17.2). The
+/// envelope's `retryable` is kept; see [`from_upstream_response`] for `Retry-After`.
 pub fn from_upstream(status: StatusCode, body: &[u8]) -> AppError {
+    from_upstream_response(status, None, body)
+}
+
+/// [`from_upstream`] plus the upstream's `Retry-After` header value (seconds), if any.
+pub fn from_upstream_response(
+    status: StatusCode,
+    retry_after: Option<&str>,
+    body: &[u8],
+) -> AppError {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let code = parsed
         .as_ref()
@@ -277,6 +349,12 @@ pub fn from_upstream(status: StatusCode, body: &[u8]) -> AppError {
             status,
             code,
             message,
+            retryable: parsed
+                .as_ref()
+                .and_then(|v| v["error"]["retryable"].as_bool()),
+            retry_after: retry_after
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|secs| Duration::from_secs(secs.min(86_400))),
             detail: parsed.and_then(|mut v| v.get_mut("detail").map(Value::take)),
         },
         _ => AppError::Internal(format!(
@@ -365,6 +443,40 @@ mod tests {
             envelope_plain_text_errors(ok).await.status(),
             StatusCode::OK
         );
+    }
+
+    #[test]
+    fn upstream_class_retryable_and_retry_after_survive_the_hop() {
+        let err = from_upstream_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("3"),
+            br#"{"error":{"code":"RATE_LIMITED","message":"slow down","request_id":"r","retryable":true}}"#,
+        );
+        assert_eq!(err.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(err.code(), "RATE_LIMITED");
+        assert_eq!(err.retryable(), Some(true));
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(3)));
+        assert_eq!(err.body()["error"]["retryable"], true);
+        let response = err.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+
+        let permanent = AppError::classified(
+            StatusCode::BAD_REQUEST,
+            "CONTEXT_TOO_LONG",
+            "too long",
+            false,
+            None,
+        );
+        assert_eq!(permanent.body()["error"]["retryable"], false);
+        assert!(permanent
+            .into_response()
+            .headers()
+            .get(header::RETRY_AFTER)
+            .is_none());
+        // Errors that do not know leave the field out.
+        assert!(AppError::not_found("x").body()["error"]
+            .get("retryable")
+            .is_none());
     }
 
     #[test]

@@ -8,8 +8,11 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 
 use crate::config::HttpClientArgs;
-use crate::error::{from_upstream, AppError};
+use crate::error::{from_upstream_response, AppError};
 use crate::request_id;
+
+/// Largest downstream error body read; an envelope is far smaller.
+pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
 /// Builds the process-wide client. There is deliberately no total timeout on the client:
 /// streams may legitimately run for minutes. Non-streaming calls set one per request.
@@ -70,20 +73,42 @@ impl ServiceClient {
         }
     }
 
-    /// Sends `builder` and returns the response when it is a 2xx; a downstream error
-    /// envelope is relayed with its status and code, a transport failure becomes 503.
+    /// Sends `builder` and returns the response when it is a 2xx. A downstream error envelope
+    /// keeps its class: status, `code`, `retryable` and `Retry-After` travel on unchanged (a
+    /// model service 429 stays a 429 with its delay, a `CONTEXT_TOO_LONG` 400 stays one); a
+    /// transport failure becomes 503. Error bodies are read up to [`MAX_ERROR_BODY_BYTES`].
     pub async fn send(&self, builder: RequestBuilder) -> Result<Response, AppError> {
         let response = builder.send().await.map_err(|e| self.transport_error(&e))?;
         if response.status().is_success() {
             return Ok(response);
         }
+        Err(self.error_from(response).await)
+    }
+
+    /// The error a non-2xx downstream answer stands for (see [`send`](Self::send)).
+    pub async fn error_from(&self, mut response: Response) -> AppError {
         let status =
             StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(&e))?;
-        Err(from_upstream(status, &body))
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = MAX_ERROR_BODY_BYTES.saturating_sub(body.len());
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    if body.len() >= MAX_ERROR_BODY_BYTES {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return self.transport_error(&e),
+            }
+        }
+        from_upstream_response(status, retry_after.as_deref(), &body)
     }
 
     /// [`send`](Self::send) and decode a JSON body.

@@ -2,17 +2,22 @@
 //! fallback, deadlines, and cancellation accounting.
 //!
 //! Rules (contract §11, with the §17.2 defects fixed):
-//! - the requested model (or the default) is tried first; a retryable failure (429, 5xx,
-//!   timeout, connection) is retried per [`RetryPolicy`];
-//! - if it still fails **before its first token**, the fallback model is tried once, with the
-//!   same retry policy (not after an auth failure: the same key would be refused again);
+//! - every provider failure has a class ([`crate::providers::ErrorKind`]); the class decides
+//!   retry, fallback, and what the caller is told: an envelope with the class's `code`,
+//!   status, `retryable` and `Retry-After`, or a stream's `data: [ERROR] <CODE>: <message>`;
+//! - the requested model (or the default) is tried first; a retryable failure (rate limited,
+//!   overloaded, timeout, network) is retried per [`RetryPolicy`];
+//! - if it still fails **before its first token** with a class another model can help with
+//!   (overloaded, timeout, unknown model), the fallback model is tried once, with the same
+//!   retry policy; an invalid, too long or refused request is not sent again;
 //! - once a token has been sent nothing is retried or replaced: the stream ends with an
 //!   error event, so no text is ever duplicated;
 //! - deadlines: a whole completion gets `PROVIDER_TIMEOUT_SECS`; a stream gets
 //!   `FIRST_TOKEN_TIMEOUT_SECS` to produce its first token and `IDLE_TIMEOUT_SECS` between
 //!   tokens;
 //! - dropping the stream returned by [`Generator::stream`] drops the provider stream (the mock
-//!   stops, HTTP requests are aborted) and counts a cancellation in [`GenerationStats`].
+//!   stops, HTTP requests are aborted) and counts a cancellation in [`GenerationStats`]; a
+//!   whole completion whose caller went away (its future dropped) is counted the same way.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -88,8 +93,16 @@ impl Generator {
         }
     }
 
-    /// A whole completion (`POST /inference`).
+    /// A whole completion (`POST /inference`). A failure is the classified envelope of
+    /// [`classified_error`].
     pub async fn complete(&self, req: &GenerateRequest) -> Result<GenerateResponse, AppError> {
+        let mut guard = CompletionGuard::start(self.stats.clone());
+        let result = self.complete_inner(req).await;
+        guard.finished = true;
+        result
+    }
+
+    async fn complete_inner(&self, req: &GenerateRequest) -> Result<GenerateResponse, AppError> {
         let started = Instant::now();
         let mut failures: Vec<(String, ProviderError)> = Vec::new();
         for (i, model) in self
@@ -121,7 +134,7 @@ impl Generator {
                 }
             }
         }
-        Err(AppError::Inference(failure_message(false, &failures)))
+        Err(classified_error(&failures))
     }
 
     fn response(&self, c: Completion, model: &str, started: Instant) -> GenerateResponse {
@@ -173,7 +186,7 @@ impl Generator {
             }
             let Some((model, (first, mut rest))) = opened else {
                 guard.finish(Outcome::Failed);
-                yield StreamEvent::Error(failure_message(true, &failures));
+                yield StreamEvent::Error(error_text(reported(&failures).map(|e| e.kind), &failure_message(true, &failures)));
                 return;
             };
             let mut completion_tokens: u32 = 0;
@@ -200,7 +213,7 @@ impl Generator {
                         span.in_scope(|| tracing::warn!(model = %model, kind = e.kind.as_str(), error = %e, "provider stream failed after its first token"));
                         metrics::counter!("model_provider_errors_total", "kind" => e.kind.as_str()).increment(1);
                         guard.finish(Outcome::Failed);
-                        yield StreamEvent::Error(format!("Streaming failed with {model}: {e}"));
+                        yield StreamEvent::Error(error_text(Some(e.kind), &format!("Streaming failed with {model}: {e}")));
                         return;
                     }
                     Ok(None) => break,
@@ -209,7 +222,7 @@ impl Generator {
                         span.in_scope(|| tracing::warn!(model = %model, error = %e, "provider stream stalled"));
                         metrics::counter!("model_provider_errors_total", "kind" => e.kind.as_str()).increment(1);
                         guard.finish(Outcome::Failed);
-                        yield StreamEvent::Error(format!("Streaming failed with {model}: {e}"));
+                        yield StreamEvent::Error(error_text(Some(e.kind), &format!("Streaming failed with {model}: {e}")));
                         return;
                     }
                 }
@@ -295,6 +308,47 @@ fn note_fallback(failures: &[(String, ProviderError)], fallback: &str) {
     metrics::counter!("model_fallbacks_total").increment(1);
 }
 
+/// The failure whose class the caller is told about when every model tried failed: the last
+/// one, unless an earlier one was retryable and the last is not (the primary being
+/// overloaded is worth a retry even when the fallback model is unknown).
+fn reported(failures: &[(String, ProviderError)]) -> Option<&ProviderError> {
+    let (_, last) = failures.last()?;
+    if last.is_retryable() {
+        return Some(last);
+    }
+    Some(
+        failures
+            .iter()
+            .rev()
+            .map(|(_, e)| e)
+            .find(|e| e.is_retryable())
+            .unwrap_or(last),
+    )
+}
+
+/// The envelope for a failed whole completion: the reported failure's class gives the status,
+/// `code`, `retryable` and `Retry-After`.
+fn classified_error(failures: &[(String, ProviderError)]) -> AppError {
+    let message = failure_message(false, failures);
+    match reported(failures) {
+        Some(e) => AppError::classified(
+            e.kind.status(),
+            e.kind.code(),
+            message,
+            e.is_retryable(),
+            e.retry_after,
+        ),
+        None => AppError::Inference(message),
+    }
+}
+
+/// The text of a stream's `[ERROR]` event: `<CODE>: <message>`, e.g.
+/// `CONTEXT_TOO_LONG: Streaming failed with m: …` (the SSE layer keeps it on one line).
+pub fn error_text(kind: Option<crate::providers::ErrorKind>, message: &str) -> String {
+    let code = kind.map_or("INFERENCE_ERROR", crate::providers::ErrorKind::code);
+    format!("{code}: {message}")
+}
+
 /// The client-facing failure message (contract §7.1 wording, plus the causes).
 fn failure_message(streaming: bool, failures: &[(String, ProviderError)]) -> String {
     match failures {
@@ -316,6 +370,32 @@ fn failure_message(streaming: bool, failures: &[(String, ProviderError)]) -> Str
 enum Outcome {
     Completed,
     Failed,
+}
+
+/// Counts a whole completion whose future was dropped before it finished: its caller went
+/// away, and the provider call it owned was dropped with it.
+struct CompletionGuard {
+    stats: Arc<GenerationStats>,
+    finished: bool,
+}
+
+impl CompletionGuard {
+    fn start(stats: Arc<GenerationStats>) -> Self {
+        stats.completion_started();
+        Self {
+            stats,
+            finished: false,
+        }
+    }
+}
+
+impl Drop for CompletionGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.stats.completion_cancelled();
+            tracing::info!("caller went away; completion cancelled and provider call dropped");
+        }
+    }
 }
 
 /// Counts a stream's start and end; a stream dropped before it finished was cancelled by
@@ -454,7 +534,7 @@ mod tests {
     async fn retryable_failures_are_retried_then_succeed() {
         let p = Scripted::new(vec![
             ("primary", Err(ErrorKind::RateLimited)),
-            ("primary", Err(ErrorKind::Server)),
+            ("primary", Err(ErrorKind::Overloaded)),
             ("primary", Ok(vec!["ok"])),
         ]);
         let g = generator(p.clone(), Some("fb"));
@@ -464,9 +544,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn permanent_failures_skip_retries_and_use_the_fallback() {
+    async fn an_unknown_model_skips_retries_and_uses_the_fallback() {
         let p = Scripted::new(vec![
-            ("primary", Err(ErrorKind::Client)),
+            ("primary", Err(ErrorKind::UnknownModel)),
             ("fb", Ok(vec!["from fb"])),
         ]);
         let g = generator(p.clone(), Some("fb"));
@@ -476,33 +556,86 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn auth_failures_do_not_fall_back() {
-        let p = Scripted::new(vec![("primary", Err(ErrorKind::Auth))]);
-        let g = generator(p.clone(), Some("fb"));
-        let e = g.complete(&GenerateRequest::new("hi")).await.unwrap_err();
-        assert_eq!(e.code(), "INFERENCE_ERROR");
-        assert!(
-            e.to_string().starts_with("Inference failed with primary"),
-            "{e}"
-        );
-        assert_eq!(p.calls.load(Ordering::SeqCst), 1);
+    async fn requests_invalid_everywhere_are_sent_once_and_keep_their_class() {
+        use axum::http::StatusCode;
+        for (kind, status, code) in [
+            (
+                ErrorKind::InvalidRequest,
+                StatusCode::BAD_REQUEST,
+                "INVALID_REQUEST",
+            ),
+            (
+                ErrorKind::ContextTooLong,
+                StatusCode::BAD_REQUEST,
+                "CONTEXT_TOO_LONG",
+            ),
+            (
+                ErrorKind::ContentPolicy,
+                StatusCode::BAD_REQUEST,
+                "CONTENT_POLICY",
+            ),
+            (ErrorKind::Auth, StatusCode::BAD_GATEWAY, "PROVIDER_AUTH"),
+        ] {
+            let p = Scripted::new(vec![("primary", Err(kind))]);
+            let g = generator(p.clone(), Some("fb"));
+            let e = g.complete(&GenerateRequest::new("hi")).await.unwrap_err();
+            assert_eq!((e.status(), e.code()), (status, code));
+            assert_eq!(e.retryable(), Some(false));
+            assert!(
+                e.to_string().starts_with("Inference failed with primary"),
+                "{e}"
+            );
+            assert_eq!(
+                p.calls.load(Ordering::SeqCst),
+                1,
+                "{kind:?}: no retry, no fallback"
+            );
+        }
     }
 
     #[tokio::test]
-    async fn both_models_failing_names_both() {
+    async fn both_models_failing_names_both_and_reports_the_retryable_class() {
         let p = Scripted::new(vec![
-            ("primary", Err(ErrorKind::Client)),
-            ("fb", Err(ErrorKind::Client)),
+            ("primary", Err(ErrorKind::Overloaded)),
+            ("primary", Err(ErrorKind::Overloaded)),
+            ("primary", Err(ErrorKind::Overloaded)),
+            ("fb", Err(ErrorKind::UnknownModel)),
         ]);
         let g = generator(p, Some("fb"));
         let events: Vec<_> = g.stream(GenerateRequest::new("hi")).collect().await;
         match events.as_slice() {
             [StreamEvent::Error(m)] => assert!(
-                m.starts_with("Streaming failed with both primary and fb"),
+                m.starts_with("PROVIDER_OVERLOADED: Streaming failed with both primary and fb"),
                 "{m}"
             ),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn rate_limits_are_retried_but_not_sent_to_the_fallback() {
+        let p = Scripted::new(vec![
+            ("primary", Err(ErrorKind::RateLimited)),
+            ("primary", Err(ErrorKind::RateLimited)),
+            ("primary", Err(ErrorKind::RateLimited)),
+        ]);
+        let g = generator(p.clone(), Some("fb"));
+        let e = g.complete(&GenerateRequest::new("hi")).await.unwrap_err();
+        assert_eq!((e.code(), e.retryable()), ("RATE_LIMITED", Some(true)));
+        assert_eq!(p.calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_completion_counts_a_cancellation() {
+        let p = Scripted::new(vec![]);
+        let g = generator(p, None);
+        let stats = g.stats.clone();
+        {
+            let mut guard = CompletionGuard::start(stats.clone());
+            guard.finished = false;
+        }
+        let s = stats.snapshot();
+        assert_eq!((s.completions_started, s.completions_cancelled), (1, 1));
     }
 
     #[tokio::test]

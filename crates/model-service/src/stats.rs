@@ -24,6 +24,11 @@ pub struct StatsSnapshot {
     pub streams_cancelled: u64,
     /// Tokens taken from providers (streamed deltas plus whole-completion tokens).
     pub tokens_generated: u64,
+    /// Whole completions requested by `POST /inference`.
+    pub completions_started: u64,
+    /// Whole completions abandoned because the caller went away before the answer (e.g. the
+    /// worker cancelled the job); the provider request was dropped with them.
+    pub completions_cancelled: u64,
 }
 
 #[derive(Debug, Default)]
@@ -33,6 +38,8 @@ pub struct GenerationStats {
     streams_failed: AtomicU64,
     streams_cancelled: AtomicU64,
     tokens_generated: AtomicU64,
+    completions_started: AtomicU64,
+    completions_cancelled: AtomicU64,
     changed: Notify,
 }
 
@@ -44,6 +51,8 @@ impl GenerationStats {
             streams_failed: self.streams_failed.load(Ordering::Acquire),
             streams_cancelled: self.streams_cancelled.load(Ordering::Acquire),
             tokens_generated: self.tokens_generated.load(Ordering::Acquire),
+            completions_started: self.completions_started.load(Ordering::Acquire),
+            completions_cancelled: self.completions_cancelled.load(Ordering::Acquire),
         }
     }
 
@@ -98,6 +107,17 @@ impl GenerationStats {
     pub(crate) fn stream_cancelled(&self) {
         self.streams_cancelled.fetch_add(1, Ordering::AcqRel);
         metrics::counter!("model_stream_cancelled_total").increment(1);
+        self.changed.notify_waiters();
+    }
+
+    pub(crate) fn completion_started(&self) {
+        self.completions_started.fetch_add(1, Ordering::AcqRel);
+        self.changed.notify_waiters();
+    }
+
+    pub(crate) fn completion_cancelled(&self) {
+        self.completions_cancelled.fetch_add(1, Ordering::AcqRel);
+        metrics::counter!("model_completions_cancelled_total").increment(1);
         self.changed.notify_waiters();
     }
 

@@ -31,11 +31,27 @@
 //!
 //! | marker | effect |
 //! | --- | --- |
-//! | `[mock:error]` | fails before the first token (stream and whole completion). The error message has two lines, to check that `[ERROR]` events stay on one line. Not retryable; the fallback model is tried and fails the same way. |
+//! | `[mock:error]` | fails before the first token (stream and whole completion) with a failure of no specific class (`INFERENCE_ERROR`, 502, not retryable, no fallback). The error message has two lines, to check that `[ERROR]` events stay on one line. |
 //! | `[mock:error-after=N]` | streams N tokens, then fails (no fallback after a token); a whole completion fails. |
+//! | `[mock:reject]` | the provider refuses the request: `INVALID_REQUEST`, 400, permanent. |
+//! | `[mock:context]` | the prompt is too long for the model: `CONTEXT_TOO_LONG`, 400, permanent. |
+//! | `[mock:policy]` | a content-policy refusal: `CONTENT_POLICY`, 400, permanent. |
+//! | `[mock:unknown-model]` | the provider does not know the model: `UNKNOWN_MODEL`, 404, permanent; the fallback model is tried (and fails the same way). |
+//! | `[mock:auth]` | the provider refuses the key: `PROVIDER_AUTH`, 502, permanent, no fallback. |
+//! | `[mock:ratelimit]` | HTTP 429 with `Retry-After: 1`: `RATE_LIMITED`, retried after the delay, no fallback; the service answers 429 with `Retry-After`. |
+//! | `[mock:overloaded]` | HTTP 503: `PROVIDER_OVERLOADED`, retried, then the fallback model. |
+//! | `[mock:timeout]` | the provider does not answer in time: `PROVIDER_TIMEOUT`, 504, retried, then the fallback (reported at once, without waiting for the deadline). |
+//! | `[mock:network]` | the connection to the provider fails: `PROVIDER_UNREACHABLE`, 502, retried, no fallback. |
+//! | `[mock:flaky=N]` | the first N calls with this exact prompt, counted per model, fail as `[mock:overloaded]`; later ones answer. `[mock:flaky=N:ratelimit]` (or any class marker name above) fails with that class instead. For retry tests. |
+//! | `[mock:delay=MS]` | waits MS milliseconds (at most 60 000) before the first token or the whole answer, whatever the configured delays: slow prompts for cancel and timeout tests. |
 //! | `[mock:slow]` | 200 ms before every token, whatever the configured delays. |
 //! | `[mock:tokens=N]` | the answer is exactly N tokens (filler words after the usual text), still capped by `max_tokens`: long streams for benchmarks. |
+//!
+//! Every class marker fails before the first token, for streams and whole completions alike;
+//! a stream reports it as `data: [ERROR] <CODE>: <message>`.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -55,6 +71,41 @@ pub const ERROR_AFTER_MARKER: &str = "[mock:error-after=";
 pub const SLOW_MARKER: &str = "[mock:slow]";
 pub const SLOW_TOKEN_DELAY: Duration = Duration::from_millis(200);
 
+/// Marker prefix `[mock:flaky=N]` / `[mock:flaky=N:<class>]`: fail the first N calls.
+pub const FLAKY_MARKER: &str = "[mock:flaky=";
+/// Marker prefix `[mock:delay=MS]`: wait MS before the first token.
+pub const DELAY_MARKER: &str = "[mock:delay=";
+/// Longest `[mock:delay=MS]` honoured.
+pub const MAX_MARKER_DELAY: Duration = Duration::from_secs(60);
+/// The `Retry-After` the mock sends with `[mock:ratelimit]`.
+pub const RATE_LIMIT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// The class markers: `[mock:<name>]` fails with that class before the first token.
+const CLASS_MARKERS: &[(&str, ErrorKind, &str)] = &[
+    ("reject", ErrorKind::InvalidRequest, "provider returned HTTP 400 Bad Request: the mock was asked to reject this prompt"),
+    ("context", ErrorKind::ContextTooLong, "provider returned HTTP 400 Bad Request: this prompt exceeds the model's maximum context length (mock)"),
+    ("policy", ErrorKind::ContentPolicy, "provider returned HTTP 400 Bad Request: the prompt was refused by the content policy (mock)"),
+    ("unknown-model", ErrorKind::UnknownModel, "provider returned HTTP 404 Not Found: the model does not exist (mock)"),
+    ("auth", ErrorKind::Auth, "provider returned HTTP 401 Unauthorized"),
+    ("ratelimit", ErrorKind::RateLimited, "provider returned HTTP 429 Too Many Requests (mock)"),
+    ("overloaded", ErrorKind::Overloaded, "provider returned HTTP 503 Service Unavailable (mock)"),
+    ("timeout", ErrorKind::Timeout, "provider timed out (mock)"),
+    ("network", ErrorKind::Network, "could not connect to the provider (mock)"),
+];
+
+/// The failure of the class marker `name` (`reject`, `ratelimit`, …).
+fn class_failure(name: &str) -> Option<ProviderError> {
+    let (_, kind, message) = CLASS_MARKERS.iter().find(|(n, _, _)| *n == name)?;
+    let mut error = ProviderError::new(*kind, *message);
+    if *kind == ErrorKind::RateLimited {
+        error.retry_after = Some(RATE_LIMIT_RETRY_AFTER);
+    }
+    Some(error)
+}
+
+/// Most distinct `[mock:flaky]` prompts remembered (the counts are forgotten beyond it).
+const MAX_FLAKY_ENTRIES: usize = 10_000;
+
 /// The injected failure's message (two lines on purpose).
 pub const INJECTED_ERROR_MESSAGE: &str =
     "mock provider failure requested by [mock:error]\nthis second line must not break SSE framing";
@@ -68,9 +119,11 @@ pub struct MockSettings {
     pub token_delay: Duration,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct MockProvider {
     settings: MockSettings,
+    /// Calls so far per (prompt, model) of prompts carrying `[mock:flaky=N]`.
+    flaky_calls: Mutex<HashMap<(String, String), u32>>,
 }
 
 /// What the prompt's markers ask for.
@@ -78,24 +131,42 @@ pub struct MockProvider {
 struct Hooks {
     fail_before_first: bool,
     fail_after: Option<usize>,
+    /// A class marker: fail with this class before the first token.
+    class: Option<&'static str>,
+    /// `[mock:flaky=N(:class)]`: the first N calls fail with the class.
+    flaky: Option<(u32, &'static str)>,
+    delay: Option<Duration>,
     slow: bool,
     tokens: Option<usize>,
 }
 
 impl Hooks {
     fn parse(prompt: &str) -> Self {
-        let number_after = |marker: &str| {
+        fn number_after<T: std::str::FromStr>(prompt: &str, marker: &str) -> Option<T> {
             prompt.find(marker).and_then(|i| {
                 let rest = &prompt[i + marker.len()..];
                 rest.split(']').next()?.trim().parse().ok()
             })
-        };
+        }
+        let flaky = prompt.find(FLAKY_MARKER).and_then(|i| {
+            let spec = prompt[i + FLAKY_MARKER.len()..].split(']').next()?;
+            let (times, class) = spec.split_once(':').unwrap_or((spec, "overloaded"));
+            let (name, _, _) = CLASS_MARKERS.iter().find(|(n, _, _)| *n == class.trim())?;
+            Some((times.trim().parse().ok()?, *name))
+        });
         Self {
             fail_before_first: prompt.contains(ERROR_MARKER),
-            fail_after: number_after(ERROR_AFTER_MARKER),
+            fail_after: number_after(prompt, ERROR_AFTER_MARKER),
+            class: CLASS_MARKERS
+                .iter()
+                .map(|(name, _, _)| *name)
+                .find(|name| prompt.contains(&format!("[mock:{name}]"))),
+            flaky,
+            delay: number_after(prompt, DELAY_MARKER)
+                .map(|ms: u64| Duration::from_millis(ms).min(MAX_MARKER_DELAY)),
             slow: prompt.contains(SLOW_MARKER),
             // Bounded so a prompt cannot ask the mock for unbounded memory.
-            tokens: number_after(TOKENS_MARKER).map(|n: usize| n.min(100_000)),
+            tokens: number_after(prompt, TOKENS_MARKER).map(|n: usize| n.min(100_000)),
         }
     }
 }
@@ -111,7 +182,34 @@ pub struct Plan {
 
 impl MockProvider {
     pub fn new(settings: MockSettings) -> Self {
-        Self { settings }
+        Self {
+            settings,
+            flaky_calls: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The failure the markers ask for before the first token, if any (counting the call
+    /// for `[mock:flaky]`).
+    fn failure_before_first(&self, hooks: Hooks, req: &ProviderRequest) -> Option<ProviderError> {
+        if hooks.fail_before_first {
+            return Some(injected(INJECTED_ERROR_MESSAGE));
+        }
+        if let Some(name) = hooks.class {
+            return class_failure(name);
+        }
+        let (times, name) = hooks.flaky?;
+        let mut calls = self
+            .flaky_calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if calls.len() >= MAX_FLAKY_ENTRIES {
+            calls.clear();
+        }
+        let n = calls
+            .entry((req.prompt.clone(), req.model.clone()))
+            .or_insert(0);
+        *n += 1;
+        (*n <= times).then(|| class_failure(name)).flatten()
     }
 
     /// The deterministic answer to `req` (tokens already cut at `max_tokens`).
@@ -142,16 +240,17 @@ impl MockProvider {
     }
 
     fn delays(&self, hooks: Hooks) -> (Duration, Duration) {
-        if hooks.slow {
+        let (first, each) = if hooks.slow {
             (SLOW_TOKEN_DELAY, SLOW_TOKEN_DELAY)
         } else {
             (self.settings.first_token_delay, self.settings.token_delay)
-        }
+        };
+        (hooks.delay.unwrap_or(first), each)
     }
 }
 
 fn injected(message: impl Into<String>) -> ProviderError {
-    ProviderError::new(ErrorKind::Injected, message)
+    ProviderError::new(ErrorKind::Other, message)
 }
 
 #[async_trait]
@@ -162,8 +261,8 @@ impl Provider for MockProvider {
 
     async fn complete(&self, req: &ProviderRequest) -> Result<Completion, ProviderError> {
         let hooks = Hooks::parse(&req.prompt);
-        if hooks.fail_before_first {
-            return Err(injected(INJECTED_ERROR_MESSAGE));
+        if let Some(e) = self.failure_before_first(hooks, req) {
+            return Err(e);
         }
         let plan = Self::plan(req);
         let (first, each) = self.delays(hooks);
@@ -182,8 +281,8 @@ impl Provider for MockProvider {
 
     async fn stream(&self, req: &ProviderRequest) -> Result<DeltaStream, ProviderError> {
         let hooks = Hooks::parse(&req.prompt);
-        if hooks.fail_before_first {
-            return Err(injected(INJECTED_ERROR_MESSAGE));
+        if let Some(e) = self.failure_before_first(hooks, req) {
+            return Err(e);
         }
         let plan = Self::plan(req);
         let (first, each) = self.delays(hooks);
@@ -369,6 +468,55 @@ mod tests {
         assert!(Hooks::parse("[mock:slow] hi").slow);
         assert_eq!(Hooks::parse("[mock:tokens=256] hi").tokens, Some(256));
         assert_eq!(Hooks::parse("plain"), Hooks::default());
+        assert_eq!(Hooks::parse("a [mock:context] b").class, Some("context"));
+        assert_eq!(
+            Hooks::parse("[mock:flaky=2]").flaky,
+            Some((2, "overloaded"))
+        );
+        assert_eq!(
+            Hooks::parse("[mock:flaky=1:ratelimit]").flaky,
+            Some((1, "ratelimit"))
+        );
+        assert_eq!(Hooks::parse("[mock:flaky=1:nonsense]").flaky, None);
+        assert_eq!(
+            Hooks::parse("[mock:delay=250]").delay,
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            Hooks::parse("[mock:delay=99999999]").delay,
+            Some(MAX_MARKER_DELAY)
+        );
+    }
+
+    #[tokio::test]
+    async fn class_markers_fail_with_their_class() {
+        let p = MockProvider::new(MockSettings::default());
+        for (name, kind, _) in CLASS_MARKERS {
+            let r = req(&format!("x [mock:{name}] y"));
+            assert_eq!(p.complete(&r).await.unwrap_err().kind, *kind, "{name}");
+            assert_eq!(
+                p.stream(&r).await.err().map(|e| e.kind),
+                Some(*kind),
+                "{name}"
+            );
+        }
+        let limited = p.complete(&req("[mock:ratelimit]")).await.unwrap_err();
+        assert_eq!(limited.retry_after, Some(RATE_LIMIT_RETRY_AFTER));
+    }
+
+    #[tokio::test]
+    async fn flaky_prompts_fail_n_times_per_model_then_answer() {
+        let p = MockProvider::new(MockSettings::default());
+        let mut r = req("[mock:flaky=2] hi");
+        for _ in 0..2 {
+            assert_eq!(
+                p.complete(&r).await.unwrap_err().kind,
+                ErrorKind::Overloaded
+            );
+        }
+        assert!(p.complete(&r).await.is_ok());
+        r.model = "other".into();
+        assert!(p.complete(&r).await.is_err(), "counted per model");
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use axum::http::StatusCode;
 use common::schemas::{ChatTurn, Usage};
 use futures::stream::BoxStream;
 
@@ -81,39 +82,159 @@ pub trait Provider: Send + Sync + 'static {
     async fn stream(&self, req: &ProviderRequest) -> Result<DeltaStream, ProviderError>;
 }
 
-/// Why a provider call failed, coarsely: enough to choose retry or fallback and to label
-/// metrics.
+/// The class of a provider failure. Every failure is put in exactly one class, here in the
+/// model service, and the class travels with it: in this service's error envelope (`code`,
+/// status, `retryable`, `Retry-After`), in the `[ERROR]` event of a stream
+/// (`[ERROR] <CODE>: <message>`), through the gateway, and into the worker's retry decision.
+///
+/// | class | `code` | status | retried | fallback model |
+/// | --- | --- | --- | --- | --- |
+/// | `invalid_request` | `INVALID_REQUEST` | 400 | no | no |
+/// | `context_too_long` | `CONTEXT_TOO_LONG` | 400 | no | no |
+/// | `content_policy` | `CONTENT_POLICY` | 400 | no | no |
+/// | `unknown_model` | `UNKNOWN_MODEL` | 404 | no | yes |
+/// | `auth` | `PROVIDER_AUTH` | 502 | no | no |
+/// | `rate_limited` | `RATE_LIMITED` | 429 (+ `Retry-After`) | yes | no |
+/// | `overloaded` | `PROVIDER_OVERLOADED` | 503 | yes | yes |
+/// | `timeout` | `PROVIDER_TIMEOUT` | 504 | yes | yes |
+/// | `network` | `PROVIDER_UNREACHABLE` | 502 | yes | no |
+/// | `other` | `INFERENCE_ERROR` | 502 | no | no |
+///
+/// "Retried" means both the model service's own attempts and a caller's retry later (the
+/// envelope's `retryable`). The fallback model is tried only where another model can help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// No answer in time (connect, first token, between chunks, whole call).
-    Timeout,
-    /// The connection could not be made or broke.
-    Connect,
-    /// HTTP 429.
-    RateLimited,
-    /// HTTP 5xx (or 408/409, which OpenAI documents as retryable).
-    Server,
+    /// The provider refused the request as malformed (HTTP 400/422 of no more specific kind).
+    InvalidRequest,
+    /// The prompt (with its history) does not fit the model's context window.
+    ContextTooLong,
+    /// The provider's content policy refused the prompt or the answer.
+    ContentPolicy,
+    /// The provider does not know the model (HTTP 404, `model_not_found`).
+    UnknownModel,
     /// HTTP 401/403: the key is wrong, so another model will not help either.
     Auth,
-    /// Any other HTTP 4xx (unknown model, bad parameter…).
-    Client,
-    /// The provider answered something we could not understand.
-    InvalidResponse,
-    /// The mock provider failed because the prompt asked it to.
-    Injected,
+    /// HTTP 429.
+    RateLimited,
+    /// HTTP 5xx (or 409, which OpenAI documents as retryable), or an error object the provider
+    /// sent inside a 200 answer.
+    Overloaded,
+    /// No answer in time (first token, between chunks, whole call; HTTP 408/504).
+    Timeout,
+    /// The connection could not be made or broke, or the provider answered something that
+    /// could not be read.
+    Network,
+    /// A failure of no specific class: the mock's `[mock:error]`.
+    Other,
 }
 
 impl ErrorKind {
+    /// The class name, for logs and metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Timeout => "timeout",
-            Self::Connect => "connect",
-            Self::RateLimited => "rate_limited",
-            Self::Server => "server",
+            Self::InvalidRequest => "invalid_request",
+            Self::ContextTooLong => "context_too_long",
+            Self::ContentPolicy => "content_policy",
+            Self::UnknownModel => "unknown_model",
             Self::Auth => "auth",
-            Self::Client => "client",
-            Self::InvalidResponse => "invalid_response",
-            Self::Injected => "injected",
+            Self::RateLimited => "rate_limited",
+            Self::Overloaded => "overloaded",
+            Self::Timeout => "timeout",
+            Self::Network => "network",
+            Self::Other => "other",
+        }
+    }
+
+    /// The envelope's machine-readable `code`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "INVALID_REQUEST",
+            Self::ContextTooLong => "CONTEXT_TOO_LONG",
+            Self::ContentPolicy => "CONTENT_POLICY",
+            Self::UnknownModel => "UNKNOWN_MODEL",
+            Self::Auth => "PROVIDER_AUTH",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::Overloaded => "PROVIDER_OVERLOADED",
+            Self::Timeout => "PROVIDER_TIMEOUT",
+            Self::Network => "PROVIDER_UNREACHABLE",
+            Self::Other => "INFERENCE_ERROR",
+        }
+    }
+
+    /// The HTTP status this service answers with: 4xx for the caller's fault, 429 passed on,
+    /// 502/503/504 for upstream faults.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidRequest | Self::ContextTooLong | Self::ContentPolicy => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::UnknownModel => StatusCode::NOT_FOUND,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Auth | Self::Network | Self::Other => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// Whether the same request may succeed later: rate limits, overload, timeouts and
+    /// connection failures.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited | Self::Overloaded | Self::Timeout | Self::Network
+        )
+    }
+
+    /// Whether another model may succeed where this one failed.
+    pub fn allows_fallback(self) -> bool {
+        matches!(self, Self::Overloaded | Self::Timeout | Self::UnknownModel)
+    }
+
+    /// Classifies an HTTP error answer of an OpenAI-compatible provider, using its error
+    /// `code`/`type` and message where the status alone is ambiguous (a 400 may be a context
+    /// overflow, a policy refusal or an unknown model).
+    pub fn from_http(status: u16, provider_code: Option<&str>, detail: Option<&str>) -> Self {
+        let text = format!(
+            "{} {}",
+            provider_code.unwrap_or_default(),
+            detail.unwrap_or_default()
+        )
+        .to_lowercase();
+        let mentions = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
+        let context = mentions(&[
+            "context_length",
+            "context length",
+            "context window",
+            "maximum context",
+            "too many tokens",
+            "reduce the length",
+        ]);
+        let policy = mentions(&[
+            "content_policy",
+            "content policy",
+            "content_filter",
+            "safety",
+        ]);
+        let unknown_model = mentions(&["model_not_found", "model_decommissioned"])
+            || (text.contains("model")
+                && mentions(&[
+                    "does not exist",
+                    "not found",
+                    "decommissioned",
+                    "unknown model",
+                ]));
+        match status {
+            401 | 403 => Self::Auth,
+            429 => Self::RateLimited,
+            408 | 504 => Self::Timeout,
+            413 => Self::ContextTooLong,
+            404 => Self::UnknownModel,
+            400..=499 if context => Self::ContextTooLong,
+            400..=499 if policy => Self::ContentPolicy,
+            400..=499 if unknown_model => Self::UnknownModel,
+            409 => Self::Overloaded,
+            400..=499 => Self::InvalidRequest,
+            _ => Self::Overloaded,
         }
     }
 }
@@ -147,14 +268,10 @@ impl ProviderError {
         )
     }
 
-    /// An error for an HTTP status the provider answered with.
-    pub fn from_status(status: u16, detail: Option<&str>) -> Self {
-        let kind = match status {
-            429 => ErrorKind::RateLimited,
-            401 | 403 => ErrorKind::Auth,
-            408 | 409 | 500..=599 => ErrorKind::Server,
-            _ => ErrorKind::Client,
-        };
+    /// An error for an HTTP status the provider answered with (`provider_code` is the
+    /// provider's own error code or type, e.g. `context_length_exceeded`).
+    pub fn from_status(status: u16, provider_code: Option<&str>, detail: Option<&str>) -> Self {
+        let kind = ErrorKind::from_http(status, provider_code, detail);
         let reason = reqwest_013::StatusCode::from_u16(status)
             .ok()
             .and_then(|s| s.canonical_reason())
@@ -166,17 +283,14 @@ impl ProviderError {
         Self::new(kind, message)
     }
 
-    /// 429, 5xx, timeouts and connection failures are worth another attempt.
+    /// See [`ErrorKind::is_retryable`].
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            ErrorKind::Timeout | ErrorKind::Connect | ErrorKind::RateLimited | ErrorKind::Server
-        )
+        self.kind.is_retryable()
     }
 
-    /// Whether trying the fallback model could help: not when the key is refused.
+    /// See [`ErrorKind::allows_fallback`].
     pub fn allows_fallback(&self) -> bool {
-        self.kind != ErrorKind::Auth
+        self.kind.allows_fallback()
     }
 }
 
@@ -212,27 +326,96 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statuses_map_to_retry_and_fallback_decisions() {
+    fn statuses_map_to_classes_with_retry_and_fallback_decisions() {
+        use ErrorKind::*;
         let cases = [
-            (429, true, true),
-            (500, true, true),
-            (503, true, true),
-            (408, true, true),
-            (400, false, true),
-            (404, false, true),
-            (401, false, false),
-            (403, false, false),
+            (429, None, None, RateLimited, true, false),
+            (500, None, None, Overloaded, true, true),
+            (503, None, None, Overloaded, true, true),
+            (504, None, None, Timeout, true, true),
+            (408, None, None, Timeout, true, true),
+            (
+                400,
+                None,
+                Some("bad parameter"),
+                InvalidRequest,
+                false,
+                false,
+            ),
+            (422, None, None, InvalidRequest, false, false),
+            (
+                404,
+                Some("model_not_found"),
+                None,
+                UnknownModel,
+                false,
+                true,
+            ),
+            (
+                400,
+                None,
+                Some("The model `x` does not exist"),
+                UnknownModel,
+                false,
+                true,
+            ),
+            (
+                400,
+                Some("context_length_exceeded"),
+                None,
+                ContextTooLong,
+                false,
+                false,
+            ),
+            (
+                400,
+                None,
+                Some("This model's maximum context length is 8192 tokens"),
+                ContextTooLong,
+                false,
+                false,
+            ),
+            (413, None, None, ContextTooLong, false, false),
+            (
+                400,
+                Some("content_filter"),
+                None,
+                ContentPolicy,
+                false,
+                false,
+            ),
+            (401, None, None, Auth, false, false),
+            (403, None, None, Auth, false, false),
         ];
-        for (status, retry, fallback) in cases {
-            let e = ProviderError::from_status(status, None);
+        for (status, code, detail, kind, retry, fallback) in cases {
+            let e = ProviderError::from_status(status, code, detail);
+            assert_eq!(e.kind, kind, "{status} {code:?} {detail:?}");
             assert_eq!(e.is_retryable(), retry, "{status} retryable");
             assert_eq!(e.allows_fallback(), fallback, "{status} fallback");
         }
     }
 
     #[test]
+    fn caller_faults_are_4xx_and_upstream_faults_5xx() {
+        use ErrorKind::*;
+        for kind in [
+            InvalidRequest,
+            ContextTooLong,
+            ContentPolicy,
+            UnknownModel,
+            RateLimited,
+        ] {
+            assert!(kind.status().is_client_error(), "{kind:?}");
+            assert!(!kind.is_retryable() || kind == RateLimited, "{kind:?}");
+        }
+        for kind in [Auth, Overloaded, Timeout, Network, Other] {
+            assert!(kind.status().is_server_error(), "{kind:?}");
+        }
+    }
+
+    #[test]
     fn status_messages_name_the_status_not_the_url() {
-        let e = ProviderError::from_status(429, Some("slow down"));
+        let e = ProviderError::from_status(429, None, Some("slow down"));
         assert_eq!(
             e.to_string(),
             "provider returned HTTP 429 Too Many Requests: slow down"

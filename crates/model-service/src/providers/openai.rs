@@ -111,7 +111,10 @@ impl OpenAiProvider {
             args.max_tokens(req.max_tokens);
         }
         args.build().map_err(|e| {
-            ProviderError::new(ErrorKind::Client, format!("invalid provider request: {e}"))
+            ProviderError::new(
+                ErrorKind::InvalidRequest,
+                format!("invalid provider request: {e}"),
+            )
         })
     }
 }
@@ -258,6 +261,8 @@ pub struct HttpStatusError {
     pub retry_after: Option<Duration>,
     /// The provider's error message (from `{"error":{"message":…}}`), if any.
     pub detail: Option<String>,
+    /// The provider's error `code` (or `type`), e.g. `context_length_exceeded`.
+    pub provider_code: Option<String>,
 }
 
 impl HttpStatusError {
@@ -269,13 +274,14 @@ impl HttpStatusError {
             .and_then(parse_retry_after_ms)
             .or_else(|| header("retry-after").and_then(parse_retry_after_secs));
         let body = response.bytes().await.unwrap_or_default();
-        let detail = serde_json::from_slice::<Value>(&body)
-            .ok()
-            .and_then(|v| error_message(&v));
+        let parsed = serde_json::from_slice::<Value>(&body).ok();
+        let detail = parsed.as_ref().and_then(error_message);
+        let provider_code = parsed.as_ref().and_then(error_code);
         Self {
             status,
             retry_after,
             detail,
+            provider_code,
         }
     }
 
@@ -285,7 +291,13 @@ impl HttpStatusError {
             401 | 403 => None,
             _ => self.detail.as_deref().map(clip),
         };
-        let mut error = ProviderError::from_status(self.status, detail.as_deref());
+        let kind = ErrorKind::from_http(
+            self.status,
+            self.provider_code.as_deref(),
+            self.detail.as_deref(),
+        );
+        let mut error = ProviderError::from_status(self.status, None, detail.as_deref());
+        error.kind = kind;
         error.retry_after = self.retry_after;
         error
     }
@@ -329,12 +341,27 @@ fn error_message(v: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// An error object sent inside a 200 answer or a stream chunk.
+/// `{"error":{"code":"…"}}` (or its `type`) → the provider's error code.
+fn error_code(v: &Value) -> Option<String> {
+    let error = v.get("error")?;
+    error
+        .get("code")
+        .and_then(Value::as_str)
+        .or_else(|| error.get("type").and_then(Value::as_str))
+        .map(str::to_owned)
+}
+
+/// An error object sent inside a 200 answer or a stream chunk: a context or policy refusal
+/// keeps its class, anything else counts as the provider failing (overloaded).
 fn body_error(error: &Value) -> ProviderError {
     let wrapped = serde_json::json!({ "error": error });
     let detail = error_message(&wrapped).unwrap_or_else(|| "unknown error".to_owned());
+    let kind = match ErrorKind::from_http(400, error_code(&wrapped).as_deref(), Some(&detail)) {
+        kind @ (ErrorKind::ContextTooLong | ErrorKind::ContentPolicy) => kind,
+        _ => ErrorKind::Overloaded,
+    };
     ProviderError::new(
-        ErrorKind::Server,
+        kind,
         format!("provider reported an error: {}", clip(&detail)),
     )
 }
@@ -358,7 +385,7 @@ fn map_error(error: OpenAIError) -> ProviderError {
             Ok(status) => status.into_provider_error(),
             Err(other) => {
                 tracing::warn!(error = %other, "provider transport failed");
-                ProviderError::new(ErrorKind::Connect, "connection to the provider failed")
+                ProviderError::new(ErrorKind::Network, "connection to the provider failed")
             }
         },
         OpenAIError::Reqwest(e) => {
@@ -366,19 +393,21 @@ fn map_error(error: OpenAIError) -> ProviderError {
             if e.is_timeout() {
                 ProviderError::new(ErrorKind::Timeout, "provider timed out")
             } else if e.is_connect() {
-                ProviderError::new(ErrorKind::Connect, "could not connect to the provider")
+                ProviderError::new(ErrorKind::Network, "could not connect to the provider")
             } else if e.is_decode() {
-                ProviderError::new(
-                    ErrorKind::InvalidResponse,
-                    "provider sent an unreadable response",
-                )
+                ProviderError::new(ErrorKind::Network, "provider sent an unreadable response")
             } else {
-                ProviderError::new(ErrorKind::Connect, "connection to the provider failed")
+                ProviderError::new(ErrorKind::Network, "connection to the provider failed")
             }
         }
         OpenAIError::ApiError(api) => HttpStatusError {
             status: api.status_code.as_u16(),
             retry_after: None,
+            provider_code: api
+                .api_error
+                .code
+                .clone()
+                .or_else(|| api.api_error.r#type.clone()),
             detail: Some(api.api_error.message),
         }
         .into_provider_error(),
@@ -386,10 +415,10 @@ fn map_error(error: OpenAIError) -> ProviderError {
             tracing::warn!(error = %e, "provider stream failed");
             match *e {
                 StreamError::EventStream(_) => {
-                    ProviderError::new(ErrorKind::Connect, "provider stream was interrupted")
+                    ProviderError::new(ErrorKind::Network, "provider stream was interrupted")
                 }
                 StreamError::UnknownEvent(_) => ProviderError::new(
-                    ErrorKind::InvalidResponse,
+                    ErrorKind::Network,
                     "provider sent an unexpected stream event",
                 ),
             }
@@ -397,17 +426,17 @@ fn map_error(error: OpenAIError) -> ProviderError {
         OpenAIError::JSONDeserialize(e, _) => {
             tracing::warn!(error = %e, "provider response did not parse");
             ProviderError::new(
-                ErrorKind::InvalidResponse,
+                ErrorKind::Network,
                 "provider sent a response that could not be parsed",
             )
         }
         OpenAIError::InvalidArgument(message) => ProviderError::new(
-            ErrorKind::Client,
+            ErrorKind::InvalidRequest,
             format!("invalid provider request: {}", clip(&message)),
         ),
         other => {
             tracing::warn!(error = %other, "provider call failed");
-            ProviderError::new(ErrorKind::InvalidResponse, "provider call failed")
+            ProviderError::new(ErrorKind::Network, "provider call failed")
         }
     }
 }
@@ -422,6 +451,7 @@ mod tests {
             status: 401,
             retry_after: None,
             detail: Some("Incorrect API key provided: sk-abc***xyz".into()),
+            provider_code: None,
         }
         .into_provider_error();
         assert!(!e.message.contains("sk-"));
@@ -434,12 +464,29 @@ mod tests {
             status: 429,
             retry_after: Some(Duration::from_secs(1)),
             detail: Some(format!("line one\nline two {}", "x".repeat(500))),
+            provider_code: None,
         }
         .into_provider_error();
         assert_eq!(e.retry_after, Some(Duration::from_secs(1)));
         assert!(!e.message.contains('\n'));
         assert!(e.message.chars().count() < 300);
         assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn provider_codes_classify_ambiguous_400s() {
+        let e = HttpStatusError {
+            status: 400,
+            retry_after: None,
+            detail: Some("Please reduce the length of the messages.".into()),
+            provider_code: Some("context_length_exceeded".into()),
+        }
+        .into_provider_error();
+        assert_eq!(e.kind, ErrorKind::ContextTooLong);
+        let e = body_error(&serde_json::json!({"message": "flagged", "code": "content_filter"}));
+        assert_eq!(e.kind, ErrorKind::ContentPolicy);
+        let e = body_error(&serde_json::json!({"message": "internal"}));
+        assert_eq!(e.kind, ErrorKind::Overloaded);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_envelope, spawn_app};
+use crate::helpers::{assert_envelope, spawn_app, sse_payloads};
 
 #[tokio::test]
 async fn inference_returns_the_contract_shape_from_the_default_model() {
@@ -116,7 +116,7 @@ async fn the_mock_sees_system_prompt_and_earlier_turns() {
 }
 
 #[tokio::test]
-async fn provider_failure_is_a_502_inference_error_naming_both_models() {
+async fn an_unclassified_provider_failure_is_a_permanent_502_inference_error() {
     let app = spawn_app().await;
     let body = assert_envelope(
         app.post_json("/inference", &json!({"prompt": "[mock:error] please"}))
@@ -127,8 +127,85 @@ async fn provider_failure_is_a_502_inference_error_naming_both_models() {
     .await;
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
-        message.starts_with("Both llama-3.3-70b-versatile and llama-3.1-8b-instant failed"),
-        "{message}"
+        message.starts_with("Inference failed with llama-3.3-70b-versatile:"),
+        "no fallback for a failure of no known class: {message}"
+    );
+    assert_eq!(body["error"]["retryable"], false);
+}
+
+/// Each mock class marker, the status, code and `retryable` the service answers with, and
+/// whether the fallback model was tried (the message names both models then).
+const CLASS_CASES: &[(&str, u16, &str, bool, bool)] = &[
+    ("[mock:reject]", 400, "INVALID_REQUEST", false, false),
+    ("[mock:context]", 400, "CONTEXT_TOO_LONG", false, false),
+    ("[mock:policy]", 400, "CONTENT_POLICY", false, false),
+    ("[mock:unknown-model]", 404, "UNKNOWN_MODEL", false, true),
+    ("[mock:auth]", 502, "PROVIDER_AUTH", false, false),
+    ("[mock:ratelimit]", 429, "RATE_LIMITED", true, false),
+    ("[mock:overloaded]", 503, "PROVIDER_OVERLOADED", true, true),
+    ("[mock:timeout]", 504, "PROVIDER_TIMEOUT", true, true),
+    ("[mock:network]", 502, "PROVIDER_UNREACHABLE", true, false),
+];
+
+#[tokio::test]
+async fn every_failure_class_has_its_status_code_and_retryable_flag() {
+    let app = spawn_app().await;
+    for (marker, status, code, retryable, fallback) in CLASS_CASES {
+        let response = app
+            .post_json("/inference", &json!({"prompt": format!("{marker} please")}))
+            .await;
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = assert_envelope(response, *status, code).await;
+        assert_eq!(body["error"]["retryable"], *retryable, "{marker}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert_eq!(
+            message.starts_with("Both llama-3.3-70b-versatile and llama-3.1-8b-instant failed"),
+            *fallback,
+            "{marker}: {message}"
+        );
+        assert_eq!(
+            retry_after.as_deref(),
+            (*code == "RATE_LIMITED").then_some("1"),
+            "{marker}: Retry-After only when the provider gave one"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_failure_class_reaches_a_stream_as_a_coded_error_event() {
+    let app = spawn_app().await;
+    for (marker, _, code, _, _) in CLASS_CASES {
+        let body = app
+            .post_json(
+                "/inference/stream",
+                &json!({"prompt": format!("{marker} please")}),
+            )
+            .await
+            .text()
+            .await
+            .unwrap();
+        let payloads = sse_payloads(&body);
+        assert_eq!(payloads.len(), 1, "{marker}: {body:?}");
+        assert!(
+            payloads[0].starts_with(&format!("[ERROR] {code}: Streaming failed with ")),
+            "{marker}: {payloads:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_flaky_prompt_is_retried_inside_the_service_and_answers() {
+    let app = spawn_app().await;
+    let response = app
+        .post_json("/inference", &json!({"prompt": "[mock:flaky=2] hello"}))
+        .await;
+    assert_eq!(
+        response.status(),
+        200,
+        "3 attempts per model cover 2 failures"
     );
 }
 

@@ -133,15 +133,16 @@ async fn server_errors_are_retried_then_the_fallback_answers() {
 }
 
 #[tokio::test]
-async fn both_models_failing_is_a_502_without_internals() {
+async fn both_models_failing_is_a_retryable_503_without_internals() {
     let fake = FakeOpenAi::start().await;
     let app = spawn_openai(&fake, "broken-500", "denied-401").await;
     let body = assert_envelope(
         app.post_json("/inference", &json!({"prompt": "hi"})).await,
-        502,
-        "INFERENCE_ERROR",
+        503,
+        "PROVIDER_OVERLOADED",
     )
     .await;
+    assert_eq!(body["error"]["retryable"], true, "the primary may recover");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
         message.starts_with("Both broken-500 and denied-401 failed"),
@@ -159,9 +160,10 @@ async fn unauthorized_is_permanent_no_retry_no_fallback() {
     let body = assert_envelope(
         app.post_json("/inference", &json!({"prompt": "hi"})).await,
         502,
-        "INFERENCE_ERROR",
+        "PROVIDER_AUTH",
     )
     .await;
+    assert_eq!(body["error"]["retryable"], false);
     let message = body["error"]["message"].as_str().unwrap();
     assert_eq!(
         message,
@@ -178,7 +180,7 @@ async fn unauthorized_is_permanent_no_retry_no_fallback() {
     let body = stream_body(&app, json!({"prompt": "hi"})).await;
     assert_eq!(
         body,
-        "data: [ERROR] Streaming failed with denied-401: provider returned HTTP 401 Unauthorized\n\n"
+        "data: [ERROR] PROVIDER_AUTH: Streaming failed with denied-401: provider returned HTTP 401 Unauthorized\n\n"
     );
 }
 
@@ -190,8 +192,8 @@ async fn a_stalled_provider_times_out_within_the_configured_deadline() {
     let started = Instant::now();
     let body = assert_envelope(
         app.post_json("/inference", &json!({"prompt": "hi"})).await,
-        502,
-        "INFERENCE_ERROR",
+        504,
+        "PROVIDER_TIMEOUT",
     )
     .await;
     let message = body["error"]["message"].as_str().unwrap();
@@ -207,7 +209,9 @@ async fn a_stalled_provider_times_out_within_the_configured_deadline() {
     let started = Instant::now();
     let body = stream_body(&app, json!({"prompt": "hi"})).await;
     assert!(
-        body.starts_with("data: [ERROR] Streaming failed with stall: provider timed out"),
+        body.starts_with(
+            "data: [ERROR] PROVIDER_TIMEOUT: Streaming failed with stall: provider timed out"
+        ),
         "{body}"
     );
     assert!(started.elapsed() < Duration::from_secs(15));
@@ -222,8 +226,9 @@ async fn a_stream_that_stalls_after_a_token_ends_with_an_error() {
     assert_eq!(payloads.len(), 2, "{payloads:?}");
     assert_eq!(payloads[0], "\"Hello\"");
     assert!(
-        payloads[1]
-            .starts_with("[ERROR] Streaming failed with stall-after-first: provider timed out"),
+        payloads[1].starts_with(
+            "[ERROR] PROVIDER_TIMEOUT: Streaming failed with stall-after-first: provider timed out"
+        ),
         "{payloads:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
@@ -238,7 +243,7 @@ async fn mid_stream_failure_ends_with_error_and_no_duplicate_text() {
     assert_eq!(payloads.len(), 2, "{payloads:?}");
     assert_eq!(payloads[0], "\"Hello\"");
     assert!(
-        payloads[1].starts_with("[ERROR] Streaming failed with midfail: "),
+        payloads[1].starts_with("[ERROR] PROVIDER_UNREACHABLE: Streaming failed with midfail: "),
         "{payloads:?}"
     );
     assert_no_leak(&fake, &payloads[1]);

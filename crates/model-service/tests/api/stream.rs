@@ -96,7 +96,7 @@ async fn failure_before_the_first_token_is_one_single_line_error_event() {
     let error = &payloads[0];
     assert!(
         error.starts_with(
-            "[ERROR] Streaming failed with both llama-3.3-70b-versatile and llama-3.1-8b-instant"
+            "[ERROR] INFERENCE_ERROR: Streaming failed with llama-3.3-70b-versatile: mock provider failure"
         ),
         "{error}"
     );
@@ -130,7 +130,7 @@ async fn failure_after_tokens_ends_with_error_and_never_falls_back() {
             r#""[Mock ""#,
             r#""response ""#,
             r#""from ""#,
-            "[ERROR] Streaming failed with llama-3.3-70b-versatile: mock provider failure after 3 tokens",
+            "[ERROR] INFERENCE_ERROR: Streaming failed with llama-3.3-70b-versatile: mock provider failure after 3 tokens",
         ]
     );
 }
