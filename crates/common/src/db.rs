@@ -30,6 +30,10 @@ pub enum StartupError {
     Connect { url: String, source: sqlx::Error },
     #[error("cannot apply the database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the database schema is at version {found} but this build needs {needed}; the gateway applies migrations at start-up (or run `make db-migrate`)")]
+    SchemaBehind { found: i64, needed: i64 },
+    #[error("cannot read the database schema version: {0}")]
+    SchemaVersion(sqlx::Error),
 }
 
 /// Connects and, unless `skip_migrations`, applies the migrations: what every service that
@@ -45,6 +49,44 @@ pub async fn open(args: &DatabaseArgs, skip_migrations: bool) -> Result<PgPool, 
         migrate(&pool).await?;
     }
     Ok(pool)
+}
+
+/// Connects and waits (up to `wait`) until the schema has every migration this build embeds:
+/// for services that use the database but do not own its schema. The gateway is the one
+/// component that applies migrations (ARCHITECTURE.md); the worker starts with this.
+pub async fn open_when_migrated(args: &DatabaseArgs, wait: Duration) -> Result<PgPool, StartupError> {
+    let pool = open(args, true).await?;
+    let needed = latest_migration();
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let found = schema_version(&pool).await.map_err(StartupError::SchemaVersion)?;
+        if found >= needed {
+            return Ok(pool);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(StartupError::SchemaBehind { found, needed });
+        }
+        tracing::info!(found, needed, "waiting for the gateway to apply the database migrations");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The newest migration version embedded in this build.
+pub fn latest_migration() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// The newest successfully applied migration (0 on an empty database).
+pub async fn schema_version(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    if !exists {
+        return Ok(0);
+    }
+    sqlx::query_scalar("SELECT COALESCE(max(version), 0) FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await
 }
 
 /// Applies pending migrations. Safe to call from several services at once: sqlx takes an

@@ -114,7 +114,6 @@ fn worker_config(db_url: &str, model_url: &str) -> Config {
         db_url,
         "--model-service-url",
         model_url,
-        "--skip-migrations",
     ])
     .expect("config")
 }

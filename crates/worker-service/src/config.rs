@@ -68,10 +68,6 @@ pub struct Config {
     #[arg(long, env = "WORKER_DISABLED", default_value_t = false)]
     pub worker_disabled: bool,
 
-    /// Skip applying migrations at start-up (when another component owns them).
-    #[arg(long, env = "SKIP_MIGRATIONS", default_value_t = false)]
-    pub skip_migrations: bool,
-
     #[command(flatten)]
     pub database: DatabaseArgs,
 

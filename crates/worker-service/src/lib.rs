@@ -71,11 +71,15 @@ pub fn app(state: AppState) -> Router {
     common::server::with_common_layers(router)
 }
 
-/// Validates the config, connects to the database and applies migrations (idempotent; sqlx
-/// serialises concurrent migrators with an advisory lock).
+/// How long start-up waits for the gateway to migrate a new database (compose starts all
+/// services together).
+const SCHEMA_WAIT: Duration = Duration::from_secs(60);
+
+/// Validates the config, connects to the database and waits until its schema is current.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     config.validate().map_err(anyhow::Error::msg)?;
-    let db = common::db::open(&config.database, config.skip_migrations).await?;
+    // The gateway owns the schema; the worker waits for it (ARCHITECTURE.md, "Migrations").
+    let db = common::db::open_when_migrated(&config.database, SCHEMA_WAIT).await?;
     Ok(AppState::new(config, db))
 }
 

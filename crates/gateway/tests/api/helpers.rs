@@ -5,7 +5,7 @@ use common::test_support::{fresh_database, TestDb};
 use gateway::{AppState, Config};
 
 /// Shared with every crate's tests.
-pub use common::test_support::{closed_port_url, serve};
+pub use common::test_support::{assert_envelope, closed_port_url, serve};
 
 pub struct TestApp {
     pub base: String,
@@ -76,33 +76,4 @@ pub async fn spawn_app_with(model_url: &str, worker_url: &str, extra: &[&str]) -
         state,
         db,
     }
-}
-
-/// Asserts the contract's error envelope and returns the body.
-pub async fn assert_envelope(
-    response: reqwest::Response,
-    status: u16,
-    code: &str,
-) -> serde_json::Value {
-    assert_eq!(response.status().as_u16(), status, "unexpected status");
-    let request_id = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .expect("x-request-id on error responses");
-    let body: serde_json::Value = response.json().await.expect("JSON error body");
-    assert_eq!(body["error"]["code"], code, "body: {body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "body: {body}"
-    );
-    assert_eq!(
-        body["error"]["request_id"],
-        request_id.as_str(),
-        "request id in body matches header"
-    );
-    body
 }

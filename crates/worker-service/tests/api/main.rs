@@ -3,7 +3,6 @@
 //! real process matters, the `worker-service` binary itself.
 
 mod api;
-mod gateway_proxy;
 mod helpers;
 mod queue;
 mod recovery;

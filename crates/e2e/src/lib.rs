@@ -1,0 +1,165 @@
+//! The whole product in one process for end-to-end tests: the model service (mock provider),
+//! the worker service and the gateway, each on its own `127.0.0.1:0` port, sharing one fresh
+//! Postgres database. Tests drive only the gateway's public API, as a client would.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::time::Duration;
+
+use clap::Parser;
+use common::test_support::{fresh_database, serve, TestDb};
+use tokio_util::sync::CancellationToken;
+
+pub use common::test_support::{assert_envelope, closed_port_url};
+
+/// The three services, running. Dropping it stops the model and worker services.
+pub struct Stack {
+    /// The gateway's base URL, e.g. `http://127.0.0.1:41234`.
+    pub gateway: String,
+    pub gateway_state: gateway::AppState,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    model: model_service::RunningService,
+    worker_shutdown: CancellationToken,
+}
+
+impl Stack {
+    /// All three services with a mock that answers at once.
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// All three services; `gateway_flags` are extra gateway command-line flags (a flag given
+    /// here overrides the default one, e.g. `--worker-service-url`).
+    pub async fn start_with(gateway_flags: &[&str]) -> Self {
+        common::telemetry::init_for_tests();
+        common::metrics::install();
+        let db = fresh_database().await;
+        let model = model_service::spawn(model_service::config::Config::for_tests())
+            .await
+            .expect("model service starts");
+        let model_url = model.base_url();
+
+        let worker_config = worker_service::config::Config::try_parse_from([
+            "worker-service",
+            "--addr",
+            "127.0.0.1:0",
+            "--database-url",
+            &db.url,
+            "--model-service-url",
+            &model_url,
+            "--lease-secs",
+            "5",
+            "--heartbeat-secs",
+            "1",
+            "--poll-interval-ms",
+            "250",
+        ])
+        .expect("worker config");
+        let worker_state = worker_service::build_state(worker_config)
+            .await
+            .expect("worker state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let worker_url = format!("http://{}", listener.local_addr().expect("addr"));
+        let worker_shutdown = CancellationToken::new();
+        tokio::spawn(worker_service::serve(
+            worker_state,
+            listener,
+            worker_shutdown.clone(),
+        ));
+
+        let defaults = [
+            ("--addr", "127.0.0.1:0"),
+            ("--database-url", db.url.as_str()),
+            ("--model-service-url", model_url.as_str()),
+            ("--worker-service-url", worker_url.as_str()),
+        ];
+        let mut args = vec!["gateway"];
+        for (flag, value) in defaults {
+            if !gateway_flags.contains(&flag) {
+                args.extend([flag, value]);
+            }
+        }
+        args.extend_from_slice(gateway_flags);
+        let config = gateway::Config::try_parse_from(args).expect("gateway config");
+        let gateway_state = gateway::build_state(config).await.expect("gateway state");
+        let addr = serve(gateway::app(gateway_state.clone())).await;
+        Self {
+            gateway: format!("http://{addr}"),
+            gateway_state,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            db,
+            model,
+            worker_shutdown,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway)
+    }
+
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// GET, asserting 200, as JSON.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status().as_u16(), 200, "GET {path}");
+        response.json().await.expect("JSON body")
+    }
+
+    /// Polls `GET /api/v1/jobs/{id}` until the job has `status` (or panics after `timeout`).
+    pub async fn wait_for_job(
+        &self,
+        id: &str,
+        status: &str,
+        timeout: Duration,
+    ) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let job = self.get_json(&format!("/api/v1/jobs/{id}")).await;
+            if job["status"] == status {
+                return job;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job {id} did not reach {status} within {timeout:?}: {job}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.model.shutdown.cancel();
+        self.worker_shutdown.cancel();
+    }
+}
+
+/// The `data:` payloads of an SSE body, in order.
+pub fn sse_payloads(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter(|e| !e.is_empty())
+        .filter_map(|e| e.strip_prefix("data: ").map(str::to_owned))
+        .collect()
+}

@@ -1,0 +1,9 @@
+//! End-to-end: the three services in one process (mock provider), driven through the
+//! gateway's public API only.
+
+// Test code fails loudly: unwrap/expect/panic are the assertions here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod chat;
+mod jobs;
+mod startup;
