@@ -7,6 +7,7 @@
 #   SKIP_E2E=1            stop after the build (no browser, no services)
 #   SKIP_CARGO_BUILD=1    use the existing target/debug binaries
 #   E2E_PORT_BASE=18000   gateway port; model and worker use +1 and +2
+#   E2E_AUTH_MODE=off     the gateway's AUTH_MODE (jwt: the suite signs up and checks accounts)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 FE="$ROOT/frontend"
@@ -126,7 +127,7 @@ wait_healthy worker-service "$WORKER_PORT"
 start gateway gateway \
   DATABASE_URL="$E2E_DATABASE_URL" GATEWAY_ADDR="127.0.0.1:$GW_PORT" \
   MODEL_SERVICE_URL="http://127.0.0.1:$MODEL_PORT" WORKER_SERVICE_URL="http://127.0.0.1:$WORKER_PORT" \
-  FRONTEND_DIR="$FE/dist" DOCS_ROOT="$ROOT"
+  FRONTEND_DIR="$FE/dist" DOCS_ROOT="$ROOT" AUTH_MODE="${E2E_AUTH_MODE:-off}"
 wait_healthy gateway "$GW_PORT"
 
 step "browser tests (playwright-core + $CHROMIUM)"

@@ -26,9 +26,47 @@ let userDataDir = "";
 const consoleErrors = [];
 /** While the outage test blocks requests on purpose, their network errors are expected. */
 let simulatingOutage = false;
+/** While a test provokes 401/404 answers on purpose, Chromium's "Failed to load resource" logs are expected. */
+let expectingHttpErrors = false;
 /** Session created by the first test, reused by later ones. */
 let chatUrl = "";
 const firstPrompt = `Tell me about zebra${RUN} migrations`;
+
+/**
+ * The gateway's accounts mode: "jwt" (sign-in required), "off", or "none" when it has no
+ * accounts routes yet. Asked from Node, so the browser logs no 404.
+ */
+async function authMode() {
+  try {
+    const res = await fetch(`${BASE}/api/v1/auth/config`);
+    if (!res.ok) return "none";
+    const body = await res.json();
+    return body.auth_mode === "jwt" ? "jwt" : "off";
+  } catch {
+    return "none";
+  }
+}
+const AUTH = await authMode();
+const JWT_ONLY = AUTH === "jwt" ? false : `accounts are ${AUTH === "off" ? "off" : "not available"} on this gateway`;
+const PASSWORD = `e2e-Passw0rd-${RUN}`;
+const userA = { name: "Ada E2E", email: `ada-${RUN}@example.com` };
+const userB = { name: "Bob E2E", email: `bob-${RUN}@example.com` };
+
+async function signUp(user) {
+  await page.goto(`${BASE}/sign-up`);
+  await page.getByLabel("Name (optional)").fill(user.name);
+  await page.getByLabel("Email").fill(user.email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
+}
+
+async function signOut() {
+  await page.getByTestId("account-link").click();
+  await page.waitForURL(`${BASE}/account`);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(/\/sign-in/);
+}
 
 const assistant = () => page.locator('[data-testid="message-assistant"]');
 const lastAssistant = () => assistant().last();
@@ -61,7 +99,7 @@ before(async () => {
   page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(15_000);
   page.on("console", (msg) => {
-    if (msg.type() === "error" && !simulatingOutage) consoleErrors.push(`${msg.text()} @ ${msg.location().url ?? ""}`);
+    if (msg.type() === "error" && !simulatingOutage && !(expectingHttpErrors && /status of (401|403|404)/.test(msg.text()))) consoleErrors.push(`${msg.text()} @ ${msg.location().url ?? ""}`);
   });
   page.on("pageerror", (err) => consoleErrors.push(`pageerror: ${err.message}`));
 });
@@ -72,6 +110,23 @@ after(async () => {
 });
 
 describe("Sable UI against the real stack", () => {
+  test("accounts: a visitor is sent to sign-in and signs up", { skip: JWT_ONLY }, async () => {
+    await page.goto(`${BASE}/`);
+    await page.waitForURL(/\/sign-in/);
+    await page.getByRole("heading", { name: "Sign in to Sable" }).waitFor();
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await page.screenshot({ path: join(OUT, "sign-in.png"), fullPage: false });
+    await page.getByRole("link", { name: "Create an account" }).click();
+    await page.getByRole("heading", { name: "Create your Sable account" }).waitFor();
+    await page.screenshot({ path: join(OUT, "sign-up.png"), fullPage: false });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await signUp(userA);
+    // The access token lives in memory only: a reload restores the session from the cookie.
+    await page.reload();
+    await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
+    assert.match(page.url(), new RegExp(`^${BASE}/$`));
+  });
+
   test("a message streams in with intermediate renders before the final answer", async () => {
     await page.goto(`${BASE}/`);
     await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
@@ -308,6 +363,67 @@ describe("Sable UI against the real stack", () => {
       await page.waitForTimeout(300);
       simulatingOutage = false;
     }
+  });
+
+  test("accounts: API keys are created (shown once) and revoked", { skip: JWT_ONLY }, async () => {
+    await page.goto(`${BASE}/account`);
+    await page.getByTestId("account-email").filter({ hasText: userA.email }).waitFor();
+    await page.getByLabel("Key name").fill(`e2e key ${RUN}`);
+    await page.getByRole("button", { name: "Create key" }).click();
+    const value = ((await page.getByTestId("api-key-value").textContent()) ?? "").trim();
+    assert.match(value, /^sk-sable-/);
+    const item = page.getByTestId("api-key-item").filter({ hasText: `e2e key ${RUN}` });
+    await item.waitFor();
+    // The key works as a bearer token for the API.
+    const res = await fetch(`${BASE}/api/v1/chat/sessions`, { headers: { Authorization: `Bearer ${value}` } });
+    assert.equal(res.status, 200, "the new API key was not accepted");
+    await page.screenshot({ path: join(OUT, "account.png"), fullPage: false });
+    await page.reload();
+    await item.waitFor();
+    assert.equal(await page.getByTestId("api-key-value").count(), 0, "the key was shown again after a reload");
+    await item.getByRole("button", { name: `Revoke key e2e key ${RUN}` }).click();
+    await page.getByRole("dialog", { name: "Revoke API key?" }).getByRole("button", { name: "Revoke" }).click();
+    await item.waitFor({ state: "detached" });
+    const after = await fetch(`${BASE}/api/v1/chat/sessions`, { headers: { Authorization: `Bearer ${value}` } });
+    assert.equal(after.status, 401, "a revoked API key still works");
+  });
+
+  test("accounts: a second user does not see the first user's chats", { skip: JWT_ONLY }, async () => {
+    const secret = `private walrus${RUN} notes`;
+    await page.goto(`${BASE}/`);
+    await sendMessage(secret);
+    await page.waitForURL(/\/chat\/[0-9a-f-]{36}/);
+    const privateUrl = page.url();
+    await page.locator('[data-testid="message-assistant"][data-status="done"]').waitFor();
+    await signOut();
+
+    await signUp(userB);
+    await page.waitForTimeout(500);
+    assert.equal(await sessionItems().filter({ hasText: `walrus${RUN}` }).count(), 0, "user B sees user A's chat in the sidebar");
+    await page.getByLabel("Search conversations").fill(`walrus${RUN}`);
+    await page.getByText("No messages match.").waitFor();
+    await page.getByLabel("Search conversations").fill("");
+    expectingHttpErrors = true;
+    try {
+      await page.goto(privateUrl);
+      await page.getByText(/Conversation not found|Could not open conversation/).first().waitFor();
+      await page.waitForURL(`${BASE}/`);
+      await page.goto(`${BASE}/jobs`);
+      await page.waitForTimeout(800);
+      assert.equal(await page.getByTestId("job-card").count(), 0, "user B sees user A's jobs");
+
+      // Back to user A: a wrong password is refused, the right one shows A's chat again.
+      await signOut();
+      await page.getByLabel("Email").fill(userA.email);
+      await page.getByLabel("Password").fill("not-the-password");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByText("Wrong email or password.").waitFor();
+    } finally {
+      expectingHttpErrors = false;
+    }
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await sessionItems().filter({ hasText: `walrus${RUN}` }).first().waitFor();
   });
 
   test("no browser console errors were logged", () => {

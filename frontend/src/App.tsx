@@ -1,4 +1,6 @@
 import { createBrowserRouter, Navigate, RouterProvider } from "react-router";
+import { AccountPage } from "./components/auth/AccountPage";
+import { RequireAuth, SignInPage, SignUpPage } from "./components/auth/AuthPages";
 import { ChatPage } from "./components/chat/ChatPage";
 import { DashboardPage } from "./components/dashboard/DashboardPage";
 import { JobsPage } from "./components/jobs/JobsPage";
@@ -6,9 +8,15 @@ import { AppShell } from "./components/layout/AppShell";
 import { LearnDoc, LearnIndex } from "./components/learn/LearnPage";
 
 const router = createBrowserRouter([
+  { path: "/sign-in", element: <SignInPage /> },
+  { path: "/sign-up", element: <SignUpPage /> },
   {
     path: "/",
-    element: <AppShell />,
+    element: (
+      <RequireAuth>
+        <AppShell />
+      </RequireAuth>
+    ),
     children: [
       { index: true, element: <ChatPage /> },
       { path: "chat/:sessionId", element: <ChatPage /> },
@@ -16,6 +24,7 @@ const router = createBrowserRouter([
       { path: "dashboard", element: <DashboardPage /> },
       { path: "learn", element: <LearnIndex /> },
       { path: "learn/*", element: <LearnDoc /> },
+      { path: "account", element: <AccountPage /> },
       { path: "*", element: <Navigate to="/" replace /> },
     ],
   },

@@ -4,6 +4,8 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly requestId: string | null;
+  /** For validation errors: the request field the first `detail` entry names (e.g. "password"). */
+  field?: string;
 
   constructor(status: number, code: string, message: string, requestId: string | null) {
     super(message);
@@ -48,7 +50,9 @@ export async function errorFromResponse(res: Response): Promise<ApiError> {
           if (typeof env["code"] === "string") code = env["code"];
           if (typeof env["message"] === "string") message = env["message"];
           const rid = env["request_id"];
-          if (typeof rid === "string") return new ApiError(res.status, code, message, rid);
+          const err = new ApiError(res.status, code, message, typeof rid === "string" ? rid : requestId);
+          err.field = fieldOf(body);
+          return err;
         } else if (typeof body["detail"] === "string") {
           message = body["detail"];
         } else if (Array.isArray(body["detail"])) {
@@ -66,23 +70,75 @@ export async function errorFromResponse(res: Response): Promise<ApiError> {
   return new ApiError(res.status, code, message, requestId);
 }
 
+/** The last string of `detail[0].loc` (["body", "password"] → "password"), when present. */
+function fieldOf(body: Record<string, unknown>): string | undefined {
+  const detail = body["detail"];
+  if (!Array.isArray(detail)) return undefined;
+  const first: unknown = detail[0];
+  if (!isRecord(first) || !Array.isArray(first["loc"])) return undefined;
+  const last: unknown = first["loc"].at(-1);
+  return typeof last === "string" && last !== "body" ? last : undefined;
+}
+
 export interface RequestOptions {
   method?: string;
   body?: unknown;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** Leave out the bearer token and the 401 refresh-and-retry (the auth routes themselves). */
+  anonymous?: boolean;
 }
 
+/**
+ * How requests authenticate, installed by the auth store (the client does not import it).
+ * `token()` is the in-memory access token (null when signed out or auth is off); `refresh()`
+ * tries once to get a new one (resolving null on failure); `unauthorized()` is called when a
+ * 401 survives the refresh, to send the user to sign-in.
+ */
+export interface AuthHooks {
+  token: () => string | null;
+  refresh: () => Promise<string | null>;
+  unauthorized: () => void;
+}
+
+let auth: AuthHooks | null = null;
+
+export function setAuthHooks(hooks: AuthHooks | null): void {
+  auth = hooks;
+}
+
+/**
+ * One request; with auth hooks installed it sends `Authorization: Bearer …`, and a 401 triggers
+ * one refresh and one retry, then `unauthorized()`.
+ */
 export async function rawRequest(path: string, opts: RequestOptions = {}): Promise<Response> {
+  const hooks = opts.anonymous ? null : auth;
+  const token = hooks?.token() ?? null;
+  const res = await send(path, opts, token);
+  if (res.status !== 401 || !hooks) return res;
+  const fresh = await hooks.refresh();
+  if (fresh) {
+    const again = await send(path, opts, fresh);
+    if (again.status !== 401) return again;
+    hooks.unauthorized();
+    return again;
+  }
+  hooks.unauthorized();
+  return res;
+}
+
+async function send(path: string, opts: RequestOptions, token: string | null): Promise<Response> {
   const { method = "GET", body, signal, timeoutMs = 30_000 } = opts;
   const ctrl = new AbortController();
   const timer = setTimeout(() => ctrl.abort(new DOMException("timeout", "TimeoutError")), timeoutMs);
   const onAbort = () => ctrl.abort(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
-  const init: RequestInit = { method, signal: ctrl.signal, headers: { Accept: "application/json" } };
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (token) headers["Authorization"] = `Bearer ${token}`;
+  const init: RequestInit = { method, signal: ctrl.signal, headers, credentials: "same-origin" };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
-    init.headers = { Accept: "application/json", "Content-Type": "application/json" };
+    headers["Content-Type"] = "application/json";
   }
   try {
     // The caller's signal stays linked after the headers arrive so that aborting it also

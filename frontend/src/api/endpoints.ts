@@ -39,7 +39,7 @@ let openApiPaths: Promise<Set<string> | null> | null = null;
  * document. Lets optional, additive routes be discovered without provoking 404s.
  */
 export async function documentedRoute(path: string): Promise<boolean | null> {
-  openApiPaths ??= rawRequest("/openapi.json", { timeoutMs: 5000 })
+  openApiPaths ??= rawRequest("/openapi.json", { timeoutMs: 5000, anonymous: true })
     .then(async (res) => {
       if (!res.ok || !isJson(res)) return null;
       const doc = (await res.json()) as { paths?: Record<string, unknown> };
@@ -54,11 +54,11 @@ export async function documentedRoute(path: string): Promise<boolean | null> {
 }
 
 export const api = {
-  health: (signal?: AbortSignal) => request<HealthResponse>("/health", { signal, timeoutMs: 5000 }),
+  health: (signal?: AbortSignal) => request<HealthResponse>("/health", { signal, timeoutMs: 5000, anonymous: true }),
 
   /** /health/ready answers 503 with the same body when degraded, so read it either way. */
   async ready(signal?: AbortSignal): Promise<ReadyResponse> {
-    const res = await rawRequest("/health/ready", { signal, timeoutMs: 5000 });
+    const res = await rawRequest("/health/ready", { signal, timeoutMs: 5000, anonymous: true });
     const text = await res.text();
     try {
       const body = JSON.parse(text) as ReadyResponse;

@@ -4,6 +4,7 @@ export interface Call {
   method: string;
   url: string;
   body: unknown;
+  headers: Record<string, string>;
 }
 
 type Handler = (call: Call, signal: AbortSignal | null) => Response | Promise<Response>;
@@ -57,6 +58,7 @@ export function mockFetch(handler: Handler): Call[] {
         method: init?.method ?? "GET",
         url,
         body: typeof init?.body === "string" ? (JSON.parse(init.body) as unknown) : undefined,
+        headers: Object.fromEntries([...new Headers(init?.headers).entries()].map(([k, v]) => [k.toLowerCase(), v])),
       };
       calls.push(call);
       return handler(call, init?.signal ?? null);

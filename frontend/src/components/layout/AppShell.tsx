@@ -1,10 +1,11 @@
-import { Menu, PanelLeftOpen, Search, Settings } from "lucide-react";
+import { Menu, PanelLeftOpen, Search, Settings, UserRound } from "lucide-react";
 import { useEffect } from "react";
-import { Outlet, useLocation } from "react-router";
+import { Link, Outlet, useLocation } from "react-router";
 import { MOD } from "@/hooks/use-commands";
 import { RECONNECTED_EVENT, useHealthPoll } from "@/hooks/use-health-poll";
 import { useShortcuts } from "@/hooks/use-shortcuts";
 import { useTheme } from "@/hooks/use-theme";
+import { useAuth } from "@/stores/auth";
 import { useChat } from "@/stores/chat";
 import { useUi } from "@/stores/ui";
 import { CommandPalette } from "./CommandPalette";
@@ -17,6 +18,7 @@ function pageTitle(path: string): string {
   if (path.startsWith("/jobs")) return "Batch Jobs";
   if (path.startsWith("/dashboard")) return "Dashboard";
   if (path.startsWith("/learn")) return "Learn";
+  if (path.startsWith("/account")) return "Account";
   return "Chat";
 }
 
@@ -28,6 +30,7 @@ export function AppShell() {
   const loadSessions = useChat((s) => s.loadSessions);
   const { pathname } = useLocation();
   const title = pageTitle(pathname);
+  const user = useAuth((s) => s.user);
 
   useEffect(() => {
     void loadSessions();
@@ -86,6 +89,17 @@ export function AppShell() {
               <button type="button" className="btn-icon" aria-label="Open settings" onClick={() => setSettings(true)}>
                 <Settings size={18} />
               </button>
+              {user && (
+                <Link
+                  to="/account"
+                  className="btn-icon"
+                  aria-label={`Account (${user.email})`}
+                  title={user.display_name ? `${user.display_name} · ${user.email}` : user.email}
+                  data-testid="account-link"
+                >
+                  <UserRound size={18} />
+                </Link>
+              )}
             </div>
           </header>
           <main id="main" tabIndex={-1} className="min-h-0 flex-1 overflow-hidden outline-none">

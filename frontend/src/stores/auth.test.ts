@@ -1,0 +1,183 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ApiError } from "@/api/client";
+import { api } from "@/api/endpoints";
+import { authErrorMessage } from "@/components/auth/AuthPages";
+import { type Call, json, mockFetch } from "@/test/fetch-mock";
+import { refreshDelay, SIGNED_IN_HINT_KEY, useAuth } from "./auth";
+import { useChat } from "./chat";
+
+const USER = { id: "u1", email: "ada@example.com", display_name: "Ada", role: "user" as const };
+const tokens = (access: string, expiresIn = 900) => ({
+  access_token: access,
+  refresh_token: `r-${access}`,
+  token_type: "bearer",
+  expires_in: expiresIn,
+  user: USER,
+});
+const JWT = { auth_mode: "jwt", registration: "open" };
+const envelope = (status: number, code: string) =>
+  json({ error: { code, message: code.toLowerCase(), request_id: "req-1" } }, status);
+
+type Route = (c: Call) => Response | undefined;
+/** Answers /openapi.json with 404 (routes are then probed directly) and the auth config. */
+function server(route: Route, config: object = JWT) {
+  return mockFetch((c) => {
+    if (c.url === "/openapi.json") return json({}, 404);
+    if (c.url === "/api/v1/auth/config") return json(config);
+    return route(c) ?? json({ error: { code: "NOT_FOUND", message: "no", request_id: null } }, 404);
+  });
+}
+const calls = (cs: Call[], url: string) => cs.filter((c) => c.url === url);
+
+const initial = useAuth.getState();
+beforeEach(() => {
+  useAuth.setState({ ...initial, status: "loading", config: null, user: null, accessToken: null, expiresAt: null, notice: null }, true);
+  localStorage.clear();
+});
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
+
+describe("auth store", () => {
+  it("with auth_mode off the app runs without sign-in and sends no Authorization header", async () => {
+    const cs = server((c) => (c.url === "/api/v1/models" ? json({ models: [], default: "m" }) : undefined), {
+      auth_mode: "off",
+      registration: "closed",
+    });
+    await useAuth.getState().init();
+    expect(useAuth.getState().status).toBe("off");
+    await api.models();
+    expect(calls(cs, "/api/v1/models")[0]?.headers["authorization"]).toBeUndefined();
+    expect(calls(cs, "/api/v1/auth/refresh")).toHaveLength(0);
+  });
+
+  it("a first visit (no sign-in hint) goes to sign-in without trying the cookie", async () => {
+    const cs = server(() => undefined);
+    await useAuth.getState().init();
+    expect(useAuth.getState().status).toBe("signed-out");
+    expect(calls(cs, "/api/v1/auth/refresh")).toHaveLength(0);
+  });
+
+  it("a page load restores the session from the refresh cookie (POST /refresh with {})", async () => {
+    localStorage.setItem(SIGNED_IN_HINT_KEY, "1");
+    const cs = server((c) => {
+      if (c.url === "/api/v1/auth/refresh") return json(tokens("A1"));
+      if (c.url === "/api/v1/models") return json({ models: [], default: "m" });
+    });
+    await useAuth.getState().init();
+    expect(useAuth.getState()).toMatchObject({ status: "signed-in", accessToken: "A1", user: USER });
+    expect(calls(cs, "/api/v1/auth/refresh")[0]?.body).toEqual({});
+    await api.models();
+    expect(calls(cs, "/api/v1/models")[0]?.headers["authorization"]).toBe("Bearer A1");
+  });
+
+  it("an expired cookie on load means signed out, and the hint is dropped", async () => {
+    localStorage.setItem(SIGNED_IN_HINT_KEY, "1");
+    server((c) => (c.url === "/api/v1/auth/refresh" ? envelope(401, "UNAUTHORIZED") : undefined));
+    await useAuth.getState().init();
+    expect(useAuth.getState().status).toBe("signed-out");
+    expect(localStorage.getItem(SIGNED_IN_HINT_KEY)).toBeNull();
+  });
+
+  it("signing in keeps the token in memory only and refreshes it a minute before it expires", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    let n = 0;
+    const cs = server((c) => {
+      if (c.url === "/api/v1/auth/login") return json(tokens("L1", 900));
+      if (c.url === "/api/v1/auth/refresh") return json(tokens(`R${++n}`, 900));
+    });
+    await useAuth.getState().init();
+    await useAuth.getState().signIn("ada@example.com", "secret-password");
+    expect(calls(cs, "/api/v1/auth/login")[0]?.body).toEqual({ email: "ada@example.com", password: "secret-password" });
+    expect(useAuth.getState().accessToken).toBe("L1");
+    expect(JSON.stringify({ ...localStorage })).not.toContain("L1");
+
+    await vi.advanceTimersByTimeAsync(839_000);
+    expect(calls(cs, "/api/v1/auth/refresh")).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(calls(cs, "/api/v1/auth/refresh")).toHaveLength(1);
+    expect(useAuth.getState().accessToken).toBe("R1");
+    // …and again before the new token runs out.
+    await vi.advanceTimersByTimeAsync(840_000);
+    expect(useAuth.getState().accessToken).toBe("R2");
+  });
+
+  it("a 401 on a call refreshes once and retries with the new token", async () => {
+    const cs = server((c) => {
+      if (c.url === "/api/v1/auth/login") return json(tokens("OLD"));
+      if (c.url === "/api/v1/auth/refresh") return json(tokens("NEW"));
+      if (c.url === "/api/v1/models") {
+        return c.headers["authorization"] === "Bearer NEW" ? json({ models: [], default: "m" }) : envelope(401, "UNAUTHORIZED");
+      }
+    });
+    await useAuth.getState().init();
+    await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
+    await expect(api.models()).resolves.toEqual({ models: [], default: "m" });
+    expect(calls(cs, "/api/v1/models").map((c) => c.headers["authorization"])).toEqual(["Bearer OLD", "Bearer NEW"]);
+    expect(calls(cs, "/api/v1/auth/refresh")).toHaveLength(1);
+    expect(useAuth.getState().status).toBe("signed-in");
+  });
+
+  it("a 401 that a refresh cannot cure signs out, says why, and forgets the user's chats", async () => {
+    const cs = server((c) => {
+      if (c.url === "/api/v1/auth/login") return json(tokens("OLD"));
+      if (c.url === "/api/v1/auth/refresh") return envelope(401, "UNAUTHORIZED");
+      if (c.url === "/api/v1/models") return envelope(401, "UNAUTHORIZED");
+    });
+    await useAuth.getState().init();
+    await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
+    useChat.setState({ sessions: [{ id: "s", user_id: "u1", title: "t", created_at: "", updated_at: "", message_count: 0 }] });
+    await expect(api.models()).rejects.toMatchObject({ status: 401 });
+    expect(calls(cs, "/api/v1/models")).toHaveLength(1);
+    expect(useAuth.getState()).toMatchObject({ status: "signed-out", accessToken: null });
+    expect(useAuth.getState().notice).toMatch(/sign in again/);
+    expect(useChat.getState().sessions).toEqual([]);
+  });
+
+  it("concurrent 401s share one refresh", async () => {
+    let refreshes = 0;
+    server((c) => {
+      if (c.url === "/api/v1/auth/login") return json(tokens("OLD"));
+      if (c.url === "/api/v1/auth/refresh") {
+        refreshes += 1;
+        return json(tokens("NEW"));
+      }
+      if (c.url.startsWith("/api/v1/")) {
+        return c.headers["authorization"] === "Bearer NEW" ? json({ models: [], default: "m" }) : envelope(401, "UNAUTHORIZED");
+      }
+    });
+    await useAuth.getState().init();
+    await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
+    await Promise.all([api.models(), api.models(), api.models()]);
+    expect(refreshes).toBe(1);
+  });
+
+  it("sign-out calls /logout, drops the token and the hint", async () => {
+    const cs = server((c) => {
+      if (c.url === "/api/v1/auth/login") return json(tokens("T"));
+      if (c.url === "/api/v1/auth/logout") return new Response(null, { status: 204 });
+    });
+    await useAuth.getState().init();
+    await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
+    expect(localStorage.getItem(SIGNED_IN_HINT_KEY)).toBe("1");
+    await useAuth.getState().signOut();
+    expect(calls(cs, "/api/v1/auth/logout")).toHaveLength(1);
+    expect(useAuth.getState()).toMatchObject({ status: "signed-out", accessToken: null, user: null, notice: null });
+    expect(localStorage.getItem(SIGNED_IN_HINT_KEY)).toBeNull();
+  });
+
+  it("refreshDelay refreshes a minute early, or a fifth early for short tokens", () => {
+    expect(refreshDelay(900_000)).toBe(840_000);
+    expect(refreshDelay(60_000)).toBe(48_000);
+    expect(refreshDelay(0)).toBe(1000);
+  });
+
+  it("maps accounts errors to short sentences", () => {
+    expect(authErrorMessage(new ApiError(401, "INVALID_CREDENTIALS", "x", "r"), "in").message).toBe("Wrong email or password.");
+    expect(authErrorMessage(new ApiError(409, "CONFLICT", "x", "r"), "up")).toMatchObject({ field: "email" });
+    const weak = new ApiError(422, "VALIDATION_ERROR", "Invalid request: password: too short", "r");
+    weak.field = "password";
+    expect(authErrorMessage(weak, "up")).toEqual({ message: "Password: too short", field: "password" });
+  });
+});

@@ -1,0 +1,176 @@
+/**
+ * Accounts. The access token lives in memory only; a page load gets one from the httpOnly
+ * refresh cookie (POST /auth/refresh with `{}`), and it is refreshed silently shortly before
+ * it expires. Every API call carries it (hooks installed into api/client); a 401 triggers one
+ * refresh-and-retry, then sign-in. With `auth_mode: "off"` (or a gateway without accounts)
+ * nothing changes: no header, no sign-in.
+ */
+import { create } from "zustand";
+import { type AuthConfig, type AuthUser, authApi, OFF_CONFIG, type TokenResponse } from "@/api/auth";
+import { ApiError, setAuthHooks } from "@/api/client";
+import { useChat } from "./chat";
+import { useJobs } from "./jobs";
+
+/** Set while this browser is signed in, so a first visit does not try (and 401) a refresh. */
+export const SIGNED_IN_HINT_KEY = "sable-signed-in";
+/** Retry a refresh that failed for network reasons after this long (the token stays). */
+const RETRY_MS = 10_000;
+
+export type AuthStatus = "loading" | "off" | "signed-out" | "signed-in";
+
+export interface AuthState {
+  status: AuthStatus;
+  config: AuthConfig | null;
+  user: AuthUser | null;
+  accessToken: string | null;
+  /** Epoch ms when the access token expires. */
+  expiresAt: number | null;
+  /** Why the user was sent to sign-in (session expired), shown on the form. */
+  notice: string | null;
+
+  init: () => Promise<void>;
+  signIn: (email: string, password: string) => Promise<void>;
+  signUp: (email: string, password: string, displayName?: string) => Promise<void>;
+  signOut: () => Promise<void>;
+  /** Gets a new access token from the refresh cookie; null when that failed. Single-flight. */
+  refresh: () => Promise<string | null>;
+  /** Drops the session locally (a 401 that a refresh could not cure), with a notice for sign-in. */
+  expire: (notice: string) => void;
+}
+
+/** When to refresh a token that lives `expiresInMs`: a minute early, or a fifth early when short-lived. */
+export function refreshDelay(expiresInMs: number): number {
+  const lead = Math.min(60_000, expiresInMs / 5);
+  return Math.max(1000, expiresInMs - lead);
+}
+
+let timer: ReturnType<typeof setTimeout> | undefined;
+let inflight: Promise<string | null> | null = null;
+
+function schedule(ms: number) {
+  clearTimeout(timer);
+  timer = setTimeout(() => void useAuth.getState().refresh(), ms);
+}
+
+function hint(on: boolean) {
+  try {
+    if (on) localStorage.setItem(SIGNED_IN_HINT_KEY, "1");
+    else localStorage.removeItem(SIGNED_IN_HINT_KEY);
+  } catch {
+    /* storage unavailable */
+  }
+}
+
+function hasHint(): boolean {
+  try {
+    return localStorage.getItem(SIGNED_IN_HINT_KEY) === "1";
+  } catch {
+    return false;
+  }
+}
+
+/** Forgets everything cached for the previous user. */
+function resetUserCaches() {
+  useChat.setState({ sessions: [], sessionsStatus: "idle", hasMore: false, messages: {}, activeId: null, loading: null });
+  useJobs.setState({ jobs: [], status: "idle", nextBefore: null });
+}
+
+export const useAuth = create<AuthState>()((set, get) => {
+  const accept = (t: TokenResponse) => {
+    const previous = get().user?.id;
+    if (previous !== t.user.id) resetUserCaches();
+    const ms = Math.max(0, t.expires_in * 1000);
+    set({ status: "signed-in", user: t.user, accessToken: t.access_token, expiresAt: Date.now() + ms, notice: null });
+    hint(true);
+    schedule(refreshDelay(ms));
+  };
+
+  const signedOut = (notice: string | null = null) => {
+    clearTimeout(timer);
+    const wasSignedIn = get().status === "signed-in";
+    set({ status: "signed-out", user: null, accessToken: null, expiresAt: null, notice });
+    hint(false);
+    if (wasSignedIn) {
+      useChat.getState().stop();
+      resetUserCaches();
+    }
+  };
+
+  return {
+    status: "loading",
+    config: null,
+    user: null,
+    accessToken: null,
+    expiresAt: null,
+    notice: null,
+
+    init: async () => {
+      let config: AuthConfig;
+      try {
+        config = await authApi.config();
+      } catch {
+        // Gateway unreachable: behave as today (the offline banner explains); try again on reload.
+        config = OFF_CONFIG;
+      }
+      set({ config });
+      if (config.auth_mode !== "jwt") {
+        set({ status: "off" });
+        return;
+      }
+      if (!hasHint() || !(await get().refresh())) {
+        if (get().status !== "signed-in") signedOut();
+      }
+    },
+
+    signIn: async (email, password) => {
+      accept(await authApi.login({ email, password }));
+    },
+
+    signUp: async (email, password, displayName) => {
+      const name = displayName?.trim();
+      accept(await authApi.register({ email, password, ...(name ? { display_name: name } : {}) }));
+    },
+
+    signOut: async () => {
+      try {
+        await authApi.logout();
+      } catch {
+        /* the cookie may already be gone; sign out locally regardless */
+      }
+      signedOut();
+    },
+
+    refresh: () => {
+      if (get().config?.auth_mode !== "jwt") return Promise.resolve(null);
+      inflight ??= authApi
+        .refresh()
+        .then((t) => {
+          accept(t);
+          return t.access_token;
+        })
+        .catch((e: unknown) => {
+          if (e instanceof ApiError) {
+            // The refresh cookie is missing, expired or revoked: sign in again.
+            signedOut(get().status === "signed-in" ? "Your session has ended. Please sign in again." : null);
+          } else if (get().status === "signed-in") {
+            schedule(RETRY_MS); // network trouble: keep the token while it lasts, try again soon
+          }
+          return null;
+        })
+        .finally(() => {
+          inflight = null;
+        });
+      return inflight;
+    },
+
+    expire: (notice) => {
+      if (get().config?.auth_mode === "jwt" && get().status === "signed-in") signedOut(notice);
+    },
+  };
+});
+
+setAuthHooks({
+  token: () => useAuth.getState().accessToken,
+  refresh: () => useAuth.getState().refresh(),
+  unauthorized: () => useAuth.getState().expire("Your session has ended. Please sign in again."),
+});
