@@ -4,15 +4,14 @@
 //! The id lives in a task-local for the duration of the handler so that error envelopes and
 //! outgoing HTTP calls can read it without threading it through every function.
 
-use std::time::Instant;
-
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
-use tracing::Instrument;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
+/// Stamped by [`crate::telemetry::trace`]; named here with the id header that clients read
+/// together with it (CORS exposes both).
 pub const PROCESS_TIME: HeaderName = HeaderName::from_static("x-process-time");
 
 /// Longest client-supplied id we accept; longer or odd ones are replaced (contract §17.2:
@@ -47,65 +46,24 @@ pub fn generate() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Middleware: assigns the id, logs one line per request, records metrics, and stamps
-/// `X-Request-ID` and `X-Process-Time` on the response.
-pub async fn middleware(mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
+/// Layer (outermost of [`crate::server::common_layers`]): takes the client's id when it is
+/// sane ([`accept`]) or generates one, puts it on the request (so inner layers and proxies see
+/// the same id), makes it [`current`] for everything the request runs, and stamps it as
+/// `X-Request-ID` on the response.
+pub async fn assign(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(&HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| accept(v))
         .map_or_else(generate, str::to_owned);
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        req.headers_mut().insert(HEADER, value);
+    let value = HeaderValue::from_str(&id).ok();
+    if let Some(value) = &value {
+        req.headers_mut().insert(HEADER, value.clone());
     }
-    let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let path = req.uri().path().to_owned();
-    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %path);
-
-    let mut response = CURRENT
-        .scope(
-            id.clone(),
-            async {
-                let response = next.run(req).await;
-                crate::error::envelope_plain_text_errors(response).await
-            }
-            .instrument(span.clone()),
-        )
-        .await;
-
-    let elapsed = started.elapsed();
-    let status = response.status();
-    span.in_scope(|| {
-        let ms = elapsed.as_secs_f64() * 1000.0;
-        if status.is_server_error() {
-            tracing::warn!(
-                status = status.as_u16(),
-                latency_ms = ms,
-                "request finished"
-            );
-        } else {
-            tracing::info!(
-                status = status.as_u16(),
-                latency_ms = ms,
-                "request finished"
-            );
-        }
-    });
-    crate::metrics::record_request(method.as_str(), &route, status.as_u16(), elapsed);
-
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        headers.insert(HEADER, value);
-    }
-    let process_time = format!("{:.2}ms", elapsed.as_secs_f64() * 1000.0);
-    if let Ok(value) = HeaderValue::from_str(&process_time) {
-        headers.insert(PROCESS_TIME, value);
+    let mut response = CURRENT.scope(id, next.run(req)).await;
+    if let Some(value) = value {
+        response.headers_mut().insert(HEADER, value);
     }
     response
 }

@@ -3,13 +3,15 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::AppError;
-use crate::request_id;
+use crate::{metrics, request_id, telemetry};
 
 /// Largest accepted request body (nginx's `client_max_body_size` matches it).
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
@@ -27,12 +29,32 @@ pub fn envelope_fallbacks(router: Router) -> Router {
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
 }
 
-/// The body limit and the request-id/logging/metrics middleware (outermost, so that every
-/// response carries `X-Request-ID`). Apply last: routes added afterwards are not covered.
+/// The shared layers, outermost first:
+///
+/// 1. [`request_id::assign`] — the request id, so every response (even one a later layer
+///    produces) carries `X-Request-ID` and everything below can read [`request_id::current`];
+/// 2. [`telemetry::trace`] — the request span, one log line, `X-Process-Time`;
+/// 3. [`metrics::track`] — Prometheus counters by route template;
+/// 4. [`envelope_errors`] — plain-text framework errors become the envelope (inside the id
+///    scope, so the envelope names the request id; inside trace and metrics, which see the
+///    final status);
+/// 5. the body limit.
+///
+/// Apply last: routes added afterwards are not covered. Service-specific layers (e.g. the
+/// gateway's dashboard window, CORS) go inside or outside this stack as they need.
 pub fn common_layers(router: Router) -> Router {
     router
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(axum::middleware::from_fn(request_id::middleware))
+        .layer(middleware::from_fn(envelope_errors))
+        .layer(middleware::from_fn(metrics::track))
+        .layer(middleware::from_fn(telemetry::trace))
+        .layer(middleware::from_fn(request_id::assign))
+}
+
+/// Layer: an error that a framework extractor answered in plain text (e.g. a malformed path
+/// segment) is rewritten into the error envelope; see [`crate::error::envelope_plain_text_errors`].
+pub async fn envelope_errors(req: Request, next: Next) -> Response {
+    crate::error::envelope_plain_text_errors(next.run(req).await).await
 }
 
 /// Binds `addr`, logging a clear sentence when the port is taken.
@@ -62,5 +84,49 @@ pub async fn serve(
             tracing::warn!(grace_secs = grace.as_secs(), "grace period over, closing remaining connections");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn every_response_carries_the_id_and_time_and_plain_text_errors_name_the_same_id() {
+        let app = with_common_layers(Router::new().route(
+            "/plain",
+            get(|| async { (StatusCode::BAD_REQUEST, "nope") }),
+        ));
+        let request = Request::builder()
+            .uri("/plain")
+            .header(request_id::HEADER, "test-42")
+            .body(Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers()[request_id::HEADER], "test-42");
+        let time = response.headers()[request_id::PROCESS_TIME]
+            .to_str()
+            .unwrap();
+        assert!(time.strip_suffix("ms").unwrap().parse::<f64>().is_ok());
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "BAD_REQUEST");
+        assert_eq!(body["error"]["message"], "nope");
+        assert_eq!(body["error"]["request_id"], "test-42");
+
+        // Unknown paths too, with a generated id.
+        let request = Request::builder().uri("/x").body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert!(response.headers().contains_key(request_id::HEADER));
+        assert!(response.headers().contains_key(request_id::PROCESS_TIME));
     }
 }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod chat;
 pub mod config;
 pub mod cors;
+pub mod metrics_window;
 pub mod openapi;
 pub mod relay;
 pub mod routes;
@@ -27,6 +28,7 @@ pub const SERVICE_NAME: &str = "api-gateway";
 pub fn app(state: AppState) -> Router {
     let cors = cors::layer(&state.config.allowed_origins);
     let frontend = state.config.frontend_dir.clone();
+    let window = state.metrics_window.clone();
     let mut router = Router::new()
         .merge(routes::router())
         .merge(openapi::router())
@@ -37,6 +39,11 @@ pub fn app(state: AppState) -> Router {
         // Replaces the 404 fallback for non-API paths with the SPA's index.html.
         router = spa::mount(router, &dir);
     }
+    // Inside the shared layers: the dashboard's window counts API routes only.
+    router = router.layer(axum::middleware::from_fn_with_state(
+        window,
+        metrics_window::record,
+    ));
     common::server::common_layers(router).layer(cors)
 }
 

@@ -99,7 +99,7 @@ pub async fn stream_generation(
                 }
             }
             if tokens > 0 {
-                common::metrics::window::record_tokens(tokens);
+                state.metrics_window.record_tokens(tokens);
             }
             if let Some(last) = last {
                 finish(recorder.take(), last).await.encode_into(&mut out);

@@ -6,6 +6,7 @@ use common::http::ServiceClient;
 use sqlx::PgPool;
 
 use crate::config::Config;
+use crate::metrics_window::MetricsWindow;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -13,6 +14,8 @@ pub struct AppState {
     pub db: PgPool,
     pub model: ServiceClient,
     pub worker: ServiceClient,
+    /// The dashboard's rolling window of API traffic and streamed tokens.
+    pub metrics_window: Arc<MetricsWindow>,
 }
 
 impl AppState {
@@ -32,6 +35,7 @@ impl AppState {
             db,
             model,
             worker,
+            metrics_window: Arc::new(MetricsWindow::new()),
         }
     }
 }

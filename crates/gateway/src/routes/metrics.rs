@@ -1,11 +1,11 @@
 //! `GET /api/v1/metrics/summary`: a small live summary for the dashboard's charts (additive).
 //! Request rate and latency are the gateway's own (API routes only, over the last
-//! `window_secs` seconds); queue figures come from the jobs table.
+//! `window_secs` seconds, from [`crate::metrics_window`]); queue figures come from the jobs
+//! table.
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use common::metrics::window;
 use common::AppResult;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
@@ -46,7 +46,7 @@ pub struct MetricsSummary {
 #[utoipa::path(get, path = "/api/v1/metrics/summary", tag = "metrics",
     responses((status = 200, description = "Rolling summary", body = MetricsSummary)))]
 pub async fn summary(State(state): State<AppState>) -> AppResult<Json<MetricsSummary>> {
-    let live = window::summary(WINDOW_SECS);
+    let live = state.metrics_window.summary(WINDOW_SECS);
     let (queue_depth, finished): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM batch_jobs WHERE status IN ('pending', 'running')), \
                 (SELECT count(*) FROM batch_jobs WHERE completed_at > now() - make_interval(secs => $1))",

@@ -1,0 +1,342 @@
+//! The dashboard's live figures (`GET /api/v1/metrics/summary`): a short rolling window of the
+//! API traffic and streamed tokens this gateway served. Prometheus (`GET /metrics`) remains the
+//! source for anything durable; this is gateway state, held in [`crate::AppState`].
+//!
+//! Recording is on the path of every API request, so it takes no lock: each second of the
+//! window is a slot of atomic counters, and the first request of a new second claims the slot
+//! (one compare-and-swap) and clears it; a request that meets a slot being cleared waits the
+//! few dozen stores that takes (a bounded spin: if the clearing thread is descheduled, the
+//! sample is dropped, which a dashboard figure can afford).
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// Seconds of history kept.
+pub const SECONDS: usize = 60;
+/// Latency histogram: bucket i holds latencies below `BASE_MS * GROWTH^i`.
+const BUCKETS: usize = 48;
+const BASE_MS: f64 = 0.05;
+const GROWTH: f64 = 1.4;
+/// The route whose polling is not counted (the dashboard must not measure itself).
+const SUMMARY_ROUTE: &str = "/api/v1/metrics/summary";
+
+/// `at` of a slot that never held a second.
+const EMPTY: u64 = u64::MAX;
+/// `at` of a slot being cleared for a new second.
+const CLEARING: u64 = u64::MAX - 1;
+/// How long a request waits for another to finish clearing a slot before dropping its sample.
+const CLEARING_SPINS: usize = 10_000;
+
+struct Second {
+    /// Which second (since `started`) the counters belong to, or [`EMPTY`] / [`CLEARING`].
+    at: AtomicU64,
+    requests: AtomicU64,
+    tokens: AtomicU64,
+    latency: [AtomicU32; BUCKETS],
+}
+
+impl Second {
+    fn new() -> Self {
+        Self {
+            at: AtomicU64::new(EMPTY),
+            requests: AtomicU64::new(0),
+            tokens: AtomicU64::new(0),
+            latency: std::array::from_fn(|_| AtomicU32::new(0)),
+        }
+    }
+}
+
+/// Rates and latency percentiles over the last complete seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Summary {
+    pub requests_per_sec: f64,
+    pub tokens_per_sec: f64,
+    /// Upper bounds of the histogram buckets (about 40 % resolution); `None` without data.
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+/// A lock-free rolling window of per-second counters.
+pub struct MetricsWindow {
+    started: Instant,
+    seconds: Box<[Second]>,
+}
+
+impl Default for MetricsWindow {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for MetricsWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsWindow")
+            .field("seconds", &SECONDS)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MetricsWindow {
+    pub fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            seconds: (0..SECONDS).map(|_| Second::new()).collect(),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// Counts one API request that took `elapsed`.
+    pub fn record_request(&self, elapsed: Duration) {
+        self.record_request_at(self.now(), elapsed);
+    }
+
+    /// Counts `n` streamed tokens relayed to a client.
+    pub fn record_tokens(&self, n: u64) {
+        self.record_tokens_at(self.now(), n);
+    }
+
+    /// Rates and latency percentiles over the last `span` complete seconds (the current one is
+    /// still filling and is left out).
+    pub fn summary(&self, span: usize) -> Summary {
+        self.summary_at(self.now(), span)
+    }
+
+    fn record_request_at(&self, now: u64, elapsed: Duration) {
+        let bucket = bucket_of(elapsed.as_secs_f64() * 1000.0);
+        if let Some(slot) = self.slot(now) {
+            slot.requests.fetch_add(1, Ordering::Relaxed);
+            slot.latency[bucket].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn record_tokens_at(&self, now: u64, n: u64) {
+        if let Some(slot) = self.slot(now) {
+            slot.tokens.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// The slot of second `now`, cleared first if it still holds an older second; `None` while
+    /// another thread is clearing it.
+    fn slot(&self, now: u64) -> Option<&Second> {
+        let index = usize::try_from(now % SECONDS as u64).unwrap_or(0);
+        let slot = &self.seconds[index];
+        let at = slot.at.load(Ordering::Acquire);
+        if at == now {
+            return Some(slot);
+        }
+        if at == CLEARING {
+            return Self::when_cleared(slot, now);
+        }
+        if at != EMPTY && at > now {
+            return None;
+        }
+        if slot
+            .at
+            .compare_exchange(at, CLEARING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // Another request claimed it first.
+            return Self::when_cleared(slot, now);
+        }
+        slot.requests.store(0, Ordering::Relaxed);
+        slot.tokens.store(0, Ordering::Relaxed);
+        for bucket in &slot.latency {
+            bucket.store(0, Ordering::Relaxed);
+        }
+        slot.at.store(now, Ordering::Release);
+        Some(slot)
+    }
+
+    /// Waits (briefly, without blocking) for another thread to finish clearing `slot` for
+    /// second `now`; clearing is a few dozen stores, so this almost never gives up.
+    fn when_cleared(slot: &Second, now: u64) -> Option<&Second> {
+        for _ in 0..CLEARING_SPINS {
+            match slot.at.load(Ordering::Acquire) {
+                CLEARING => std::hint::spin_loop(),
+                at => return (at == now).then_some(slot),
+            }
+        }
+        None
+    }
+
+    fn summary_at(&self, now: u64, span: usize) -> Summary {
+        let span = span.clamp(1, SECONDS - 1);
+        let (mut requests, mut tokens, mut latency) = (0u64, 0u64, [0u64; BUCKETS]);
+        for s in self.seconds.iter() {
+            let at = s.at.load(Ordering::Acquire);
+            if at < now && now - at <= span as u64 {
+                requests += s.requests.load(Ordering::Relaxed);
+                tokens += s.tokens.load(Ordering::Relaxed);
+                for (total, n) in latency.iter_mut().zip(&s.latency) {
+                    *total += u64::from(n.load(Ordering::Relaxed));
+                }
+            }
+        }
+        let counted: u64 = latency.iter().sum();
+        let percentile = |p: f64| -> Option<f64> {
+            if counted == 0 {
+                return None;
+            }
+            let target = ((p / 100.0) * counted as f64).ceil().max(1.0) as u64;
+            let mut seen = 0;
+            latency.iter().enumerate().find_map(|(i, n)| {
+                seen += n;
+                (seen >= target).then(|| (upper_bound_ms(i) * 100.0).round() / 100.0)
+            })
+        };
+        Summary {
+            requests_per_sec: requests as f64 / span as f64,
+            tokens_per_sec: tokens as f64 / span as f64,
+            p50_ms: percentile(50.0),
+            p99_ms: percentile(99.0),
+        }
+    }
+}
+
+fn bucket_of(ms: f64) -> usize {
+    let mut bound = BASE_MS;
+    for i in 0..BUCKETS {
+        if ms < bound {
+            return i;
+        }
+        bound *= GROWTH;
+    }
+    BUCKETS - 1
+}
+
+fn upper_bound_ms(bucket: usize) -> f64 {
+    BASE_MS * GROWTH.powi(i32::try_from(bucket).unwrap_or(i32::MAX))
+}
+
+/// Middleware (gateway only): counts every request to an `/api/` route, except the summary's
+/// own polling, in the window. Static files, health checks and unmatched paths are not counted.
+pub async fn record(
+    State(window): State<Arc<MetricsWindow>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let counted = req
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|p| p.as_str().starts_with("/api/") && p.as_str() != SUMMARY_ROUTE);
+    if !counted {
+        return next.run(req).await;
+    }
+    let started = Instant::now();
+    let response = next.run(req).await;
+    window.record_request(started.elapsed());
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl MetricsWindow {
+        fn total_requests(&self) -> u64 {
+            self.seconds
+                .iter()
+                .map(|s| s.requests.load(Ordering::Relaxed))
+                .sum()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_layer_counts_api_routes_but_not_the_summary_health_or_unmatched_paths() {
+        use axum::body::Body;
+        use axum::routing::get;
+        use tower::ServiceExt;
+
+        let window = Arc::new(MetricsWindow::new());
+        let app = axum::Router::new()
+            .route("/api/v1/things/{id}", get(|| async { "thing" }))
+            .route(SUMMARY_ROUTE, get(|| async { "summary" }))
+            .route("/health", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(window.clone(), record));
+        for path in [
+            "/api/v1/things/1",
+            "/api/v1/things/2",
+            SUMMARY_ROUTE,
+            "/health",
+            "/api/v1/nope",
+        ] {
+            let request = Request::builder().uri(path).body(Body::empty()).unwrap();
+            app.clone().oneshot(request).await.unwrap();
+        }
+        assert_eq!(window.total_requests(), 2);
+    }
+
+    #[test]
+    fn buckets_are_monotonic() {
+        assert_eq!(bucket_of(0.0), 0);
+        assert!(bucket_of(1.0) < bucket_of(10.0));
+        assert!(upper_bound_ms(bucket_of(7.0)) >= 7.0);
+        assert_eq!(bucket_of(1e12), BUCKETS - 1);
+    }
+
+    #[test]
+    fn summary_counts_complete_seconds_within_the_span() {
+        let w = MetricsWindow::new();
+        for _ in 0..10 {
+            w.record_request_at(5, Duration::from_millis(2));
+        }
+        w.record_request_at(6, Duration::from_millis(100));
+        w.record_tokens_at(6, 40);
+        w.record_request_at(7, Duration::from_millis(1)); // still filling at now = 7
+
+        let s = w.summary_at(7, 2);
+        assert_eq!(s.requests_per_sec, 11.0 / 2.0);
+        assert_eq!(s.tokens_per_sec, 20.0);
+        let p50 = s.p50_ms.unwrap();
+        assert!((2.0..3.0).contains(&p50), "p50 {p50}");
+        assert!(s.p99_ms.unwrap() >= 100.0);
+
+        // Only second 6 is within a span of 1.
+        assert_eq!(w.summary_at(7, 1).requests_per_sec, 1.0);
+        assert_eq!(w.summary_at(7, 1).tokens_per_sec, 40.0);
+    }
+
+    #[test]
+    fn a_slot_is_cleared_when_its_second_comes_round_again() {
+        let w = MetricsWindow::new();
+        w.record_request_at(3, Duration::from_millis(1));
+        w.record_request_at(3 + SECONDS as u64, Duration::from_millis(1));
+        let s = w.summary_at(4 + SECONDS as u64, 1);
+        assert_eq!(s.requests_per_sec, 1.0);
+        // The old second is gone, not added to the new one.
+        assert_eq!(w.summary_at(4, 1).requests_per_sec, 0.0);
+    }
+
+    #[test]
+    fn no_traffic_means_no_percentiles() {
+        let s = MetricsWindow::new().summary_at(10, 5);
+        assert_eq!(s, Summary::default());
+    }
+
+    #[test]
+    fn concurrent_recording_loses_nothing_within_a_second() {
+        let w = Arc::new(MetricsWindow::new());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let w = Arc::clone(&w);
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        w.record_request_at(1, Duration::from_millis(1));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(w.summary_at(2, 1).requests_per_sec, 4000.0);
+    }
+}
