@@ -449,11 +449,6 @@ export interface components {
             code: string;
             message: string;
             request_id?: string | null;
-            /**
-             * @description Additive: whether the same request may succeed later (present when known, e.g. on
-             *     provider failures, 429 and 503).
-             */
-            retryable?: boolean | null;
         };
         /** @description The error envelope as documented in the OpenAPI description. */
         ErrorEnvelope: {
@@ -528,9 +523,9 @@ export interface components {
             status: string;
             version: string;
         };
-        /** @description `GET /api/v1/jobs` response: newest first, summaries only. */
+        /** @description `GET /api/v1/jobs` response: newest first. */
         JobList: {
-            jobs: components["schemas"]["JobSummary"][];
+            jobs: components["schemas"]["JobResponse"][];
             /**
              * Format: uuid
              * @description Pass as `before` to get the next (older) page; null on the last page.
@@ -556,9 +551,7 @@ export interface components {
             error?: string | null;
             /**
              * Format: int32
-             * @description Prompts that failed permanently (their errors are in `prompt_errors`). A job whose
-             *     every prompt finished ends `completed` even when some failed: `failed_prompts > 0`
-             *     says so.
+             * @description Prompts that failed permanently (their errors are in `prompt_errors`).
              */
             failed_prompts?: number;
             /** Format: uuid */
@@ -571,8 +564,6 @@ export interface components {
             max_tokens?: number | null;
             /** @description The requested model (null: the model service's default). */
             model?: string | null;
-            /** @description The job's name, if one was given at submission. */
-            name?: string | null;
             /** @description One entry per prompt that failed permanently, in prompt order. */
             prompt_errors?: components["schemas"]["PromptError"][];
             /** @description The submitted prompts, in order. */
@@ -605,44 +596,8 @@ export interface components {
              */
             max_tokens: number;
             model?: string | null;
-            /** @description Additive: a name to tell jobs apart, at most 200 code points (blank means none). */
-            name?: string | null;
             /** @description 1..=100 prompts, each 1..=10 000 code points. */
             prompts: string[];
-        };
-        /**
-         * @description One job in `GET /api/v1/jobs`: status and progress without prompts and results (the full
-         *     job is `GET /api/v1/jobs/{job_id}`).
-         */
-        JobSummary: {
-            /** Format: int32 */
-            attempts: number;
-            cancel_requested: boolean;
-            /** Format: date-time */
-            completed_at?: string | null;
-            /** Format: int32 */
-            completed_prompts: number;
-            /** Format: date-time */
-            created_at: string;
-            error?: string | null;
-            /** Format: int32 */
-            failed_prompts: number;
-            /** Format: uuid */
-            job_id: string;
-            last_error?: string | null;
-            /** Format: int32 */
-            max_attempts: number;
-            model?: string | null;
-            name?: string | null;
-            /** @description The first prompt's first 100 code points (`…` when cut), to label unnamed jobs. */
-            preview: string;
-            /** Format: date-time */
-            started_at?: string | null;
-            status: components["schemas"]["JobStatus"];
-            /** Format: int32 */
-            total_prompts: number;
-            /** Format: date-time */
-            updated_at?: string | null;
         };
         MetricsSummary: {
             /**
@@ -693,11 +648,6 @@ export interface components {
         };
         /** @description A prompt of a job that failed permanently (e.g. rejected by the model service). */
         PromptError: {
-            /**
-             * @description The model service's error code, e.g. `CONTEXT_TOO_LONG`, `CONTENT_POLICY` (null when
-             *     unknown).
-             */
-            code?: string | null;
             /**
              * Format: int32
              * @description 0-based prompt index.

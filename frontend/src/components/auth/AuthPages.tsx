@@ -7,6 +7,16 @@ import { useAuth } from "@/stores/auth";
 
 export const MIN_PASSWORD = 8;
 
+const EMAIL_RE = /^[^\s@]+@[^\s@]+$/;
+
+/** Checks done before asking the server (the server checks again). */
+function checkForm(email: string, password: string, signUp: boolean): FormError | null {
+  if (!EMAIL_RE.test(email.trim())) return { message: "Enter an email address like name@example.com.", field: "email" };
+  if (!password) return { message: "Enter your password.", field: "password" };
+  if (signUp && [...password].length < MIN_PASSWORD) return { message: `Use at least ${MIN_PASSWORD} characters.`, field: "password" };
+  return null;
+}
+
 /** Where to go after signing in: `?next=` when it is a path inside the app. */
 function useNext(): string {
   const [params] = useSearchParams();
@@ -140,6 +150,11 @@ export function SignInPage() {
 
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
+    const invalid = checkForm(email, password, false);
+    if (invalid) {
+      setError(invalid);
+      return;
+    }
     setBusy(true);
     setError(null);
     try {
@@ -158,7 +173,7 @@ export function SignInPage() {
         </p>
       )}
       <FormAlert error={error} />
-      <form className="space-y-4" onSubmit={(e) => void onSubmit(e)} aria-label="Sign in" noValidate={false}>
+      <form className="space-y-4" onSubmit={(e) => void onSubmit(e)} aria-label="Sign in" noValidate>
         <Field id="email" label="Email" type="email" value={email} onChange={setEmail} autoComplete="email" required autoFocus
           error={error?.field === "email" ? error.message : undefined} />
         <Field id="password" label="Password" type="password" value={password} onChange={setPassword} autoComplete="current-password" required
@@ -191,8 +206,9 @@ export function SignUpPage() {
 
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
-    if (password.length < MIN_PASSWORD) {
-      setError({ message: `Use at least ${MIN_PASSWORD} characters.`, field: "password" });
+    const invalid = checkForm(email, password, true);
+    if (invalid) {
+      setError(invalid);
       return;
     }
     setBusy(true);
@@ -220,7 +236,7 @@ export function SignUpPage() {
   return (
     <AuthFrame title="Create your Sable account" subtitle="Chats you start are private to your account.">
       <FormAlert error={error} />
-      <form className="space-y-4" onSubmit={(e) => void onSubmit(e)} aria-label="Create account">
+      <form className="space-y-4" onSubmit={(e) => void onSubmit(e)} aria-label="Create account" noValidate>
         <Field id="display_name" label="Name (optional)" type="text" value={name} onChange={setName} autoComplete="name" autoFocus
           error={error?.field === "display_name" ? error.message : undefined} />
         <Field id="email" label="Email" type="email" value={email} onChange={setEmail} autoComplete="email" required
