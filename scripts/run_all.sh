@@ -28,6 +28,18 @@ BIN="$ROOT/target/release"
 step "migrations"
 "$BIN/gateway" --migrate-only
 
+# Accounts are on by default: the token-signing secret is generated once and kept in the
+# local data directory (never in the repository).
+if [ "${AUTH_MODE:-jwt}" = jwt ] && [ -z "${JWT_SECRET:-}" ]; then
+  mkdir -p .data/secrets && chmod 700 .data/secrets
+  if [ ! -s .data/secrets/jwt_secret ]; then
+    (umask 077; head -c 48 /dev/urandom | base64 | tr -d '\n=' > .data/secrets/jwt_secret)
+    FIRST_START=1
+  fi
+  JWT_SECRET="$(cat .data/secrets/jwt_secret)"
+  export JWT_SECRET
+fi
+
 export MODEL_SERVICE_URL="${MODEL_SERVICE_URL:-http://127.0.0.1:8001}"
 export WORKER_SERVICE_URL="${WORKER_SERVICE_URL:-http://127.0.0.1:8002}"
 export DOCS_ROOT="${DOCS_ROOT:-$ROOT}"
@@ -69,5 +81,14 @@ cat <<MSG
   Ctrl-C stops everything.
 
 MSG
+if [ "${AUTH_MODE:-jwt}" = jwt ] && [ "${FIRST_START:-0}" = 1 ]; then
+  cat <<MSG
+  First start: create your account at http://localhost:8000/ (the first one is the admin),
+  or from a shell:
+    curl -s localhost:8000/api/v1/auth/register -H 'content-type: application/json' \\
+      -d '{"email":"you@example.com","password":"at least 10 characters"}'
+
+MSG
+fi
 wait -n "${pids[@]}" || true
 echo "[run] a service exited; stopping the others" >&2

@@ -75,6 +75,8 @@ impl Stack {
             ("--database-url", db.url.as_str()),
             ("--model-service-url", model_url.as_str()),
             ("--worker-service-url", worker_url.as_str()),
+            // The reference-compatible single-user mode, unless the test asks for accounts.
+            ("--auth-mode", "off"),
         ];
         let mut args = vec!["gateway"];
         for (flag, value) in defaults {

@@ -29,7 +29,8 @@ pub struct Config {
     )]
     pub worker_service_url: String,
 
-    /// Comma-separated origins allowed by CORS (credentials allowed).
+    /// Comma-separated origins allowed by CORS, e.g. `https://chat.example.com` (credentials
+    /// are allowed, so `*` is refused).
     #[arg(
         long,
         env = "ALLOWED_ORIGINS",
@@ -66,6 +67,9 @@ pub struct Config {
     pub print_openapi: bool,
 
     #[command(flatten)]
+    pub auth: crate::auth::AuthArgs,
+
+    #[command(flatten)]
     pub database: DatabaseArgs,
 
     #[command(flatten)]
@@ -73,4 +77,80 @@ pub struct Config {
 
     #[command(flatten)]
     pub service: ServiceArgs,
+}
+
+impl Config {
+    /// Checks every setting at start-up ([`crate::run`] calls it); the error is one sentence
+    /// for the operator and never contains a secret.
+    pub fn validate(&self) -> Result<(), String> {
+        self.service.validate()?;
+        self.database.validate()?;
+        self.http.validate()?;
+        for (name, url) in [
+            ("MODEL_SERVICE_URL", &self.model_service_url),
+            ("WORKER_SERVICE_URL", &self.worker_service_url),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!("{name} must start with http:// or https://"));
+            }
+        }
+        crate::cors::validate(&self.allowed_origins)?;
+        if self.context_budget_chars == 0 {
+            return Err("CONTEXT_BUDGET_CHARS must be at least 1".to_owned());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Config {
+        Config::try_parse_from(std::iter::once("gateway").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(parse(&[]).validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_wildcard_origin_is_refused_with_one_sentence() {
+        let err = parse(&["--allowed-origins", "*"]).validate().unwrap_err();
+        assert!(
+            err.contains("ALLOWED_ORIGINS") && err.contains('*'),
+            "{err}"
+        );
+        let err = parse(&["--allowed-origins", "http://a.example, *"])
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("ALLOWED_ORIGINS"), "{err}");
+    }
+
+    #[test]
+    fn odd_origins_and_service_urls_are_refused() {
+        for origins in ["localhost:3000", "http://a.example/path", "http://a b"] {
+            let err = parse(&["--allowed-origins", origins])
+                .validate()
+                .unwrap_err();
+            assert!(err.contains("ALLOWED_ORIGINS"), "{origins}: {err}");
+        }
+        let err = parse(&["--model-service-url", "127.0.0.1:8001"])
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("MODEL_SERVICE_URL"), "{err}");
+    }
+
+    #[test]
+    fn secrets_hide_their_values_in_help() {
+        for arg in Config::command().get_arguments() {
+            let env = arg.get_env().and_then(|e| e.to_str()).unwrap_or_default();
+            if env == "DATABASE_URL" || env.ends_with("_SECRET") || env.ends_with("_KEY") {
+                assert!(arg.is_hide_env_values_set(), "{env} must hide its value");
+            }
+        }
+    }
 }

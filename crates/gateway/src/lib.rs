@@ -15,8 +15,6 @@ pub mod routes;
 pub mod spa;
 pub mod state;
 
-use std::time::Duration;
-
 use axum::Router;
 
 pub use crate::config::Config;
@@ -50,8 +48,9 @@ pub fn app(state: AppState) -> Router {
 /// Connects to the database, applies migrations, and builds the state.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     common::metrics::install();
+    let auth = auth::Auth::new(&config.auth).map_err(anyhow::Error::msg)?;
     let db = common::db::open(&config.database, config.skip_migrations).await?;
-    Ok(AppState::new(config, db))
+    Ok(AppState::new(config, db, auth))
 }
 
 /// Builds the gateway from its config and serves until SIGINT/SIGTERM.
@@ -60,13 +59,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         println!("{}", openapi::document().to_pretty_json()?);
         return Ok(());
     }
+    config.validate().map_err(anyhow::Error::msg)?;
     if config.migrate_only {
         common::db::open(&config.database, false).await?;
         tracing::info!("migrations applied");
         return Ok(());
     }
     let shutdown = common::shutdown::install();
-    let grace = Duration::from_secs(config.service.shutdown_grace_secs);
+    let grace = config.service.shutdown_grace;
     let listener = common::server::bind(config.addr).await?;
     let state = build_state(config).await?;
     tracing::info!(addr = %listener.local_addr()?, "gateway listening");

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use common::http::ServiceClient;
 use sqlx::PgPool;
 
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::metrics_window::MetricsWindow;
 
@@ -16,10 +17,12 @@ pub struct AppState {
     pub worker: ServiceClient,
     /// The dashboard's rolling window of API traffic and streamed tokens.
     pub metrics_window: Arc<MetricsWindow>,
+    /// How callers are identified (`AUTH_MODE`, token signing).
+    pub auth: Arc<Auth>,
 }
 
 impl AppState {
-    pub fn new(config: Config, db: PgPool) -> Self {
+    pub fn new(config: Config, db: PgPool, auth: Auth) -> Self {
         let http = common::http::build_client(&config.http);
         let timeout = config.http.request_timeout();
         let model = ServiceClient::new(
@@ -36,6 +39,7 @@ impl AppState {
             model,
             worker,
             metrics_window: Arc::new(MetricsWindow::new()),
+            auth: Arc::new(auth),
         }
     }
 }

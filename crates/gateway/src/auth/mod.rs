@@ -1,30 +1,224 @@
-//! Who is calling. Every handler that touches data takes a [`CurrentUser`]; the repositories
-//! scope every query by its id.
+//! Who is calling. Every handler that touches data takes a [`CurrentUser`]: a JWT access
+//! token, a Sable API key (`Authorization: Bearer …` either way) or, only in
+//! `AUTH_MODE=off`, the seeded default user. The repositories scope every query by its id.
+//!
+//! `config` (settings), `password` (argon2id, policy), `tokens` (JWTs, random secrets),
+//! `repo` (account SQL); the HTTP routes are in `crate::routes::auth`.
 
-use std::convert::Infallible;
+pub mod config;
+pub mod password;
+pub mod repo;
+pub mod tokens;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use common::AppError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
+pub use self::config::{AuthArgs, AuthMode, Registration};
+use self::tokens::{AccessTokens, TokenProblem, API_KEY_PREFIX};
+use crate::state::AppState;
+
 /// The seeded user (contract §5.6, `migrations/20261123000001_initial_schema.sql`):
-/// `00000000-0000-0000-0000-000000000001`.
+/// `00000000-0000-0000-0000-000000000001`. Every request acts as this user in `AUTH_MODE=off`.
 pub const DEFAULT_USER_ID: Uuid = Uuid::from_u128(1);
 
-/// The caller. Today always the seeded [`DEFAULT_USER_ID`]; authentication replaces this
-/// extractor only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    User,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::User => "user",
+        }
+    }
+}
+
+impl TryFrom<String> for Role {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        match value.as_str() {
+            "admin" => Ok(Self::Admin),
+            "user" => Ok(Self::User),
+            other => Err(format!("unknown role {other:?}")),
+        }
+    }
+}
+
+/// The authentication machinery the gateway's state carries.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub mode: AuthMode,
+    /// Present in `jwt` mode.
+    pub tokens: Option<AccessTokens>,
+    pub args: AuthArgs,
+}
+
+impl Auth {
+    /// Fails with one sentence when the settings cannot work (e.g. jwt without a secret).
+    pub fn new(args: &AuthArgs) -> Result<Self, String> {
+        args.validate()?;
+        let tokens = match (args.auth_mode, &args.jwt_secret) {
+            (AuthMode::Jwt, Some(secret)) => Some(AccessTokens::new(
+                secret.expose().trim(),
+                args.access_token_ttl_secs,
+            )),
+            _ => None,
+        };
+        Ok(Self {
+            mode: args.auth_mode,
+            tokens,
+            args: args.clone(),
+        })
+    }
+}
+
+/// The caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CurrentUser {
     pub id: Uuid,
+    pub role: Role,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
-    type Rejection = Infallible;
+impl CurrentUser {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
 
-    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self {
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AuthError> {
+        if let Some(user) = parts.extensions.get::<CurrentUser>() {
+            return Ok(*user);
+        }
+        let user = authenticate(parts, state).await.inspect_err(|e| {
+            metrics::counter!("auth_failures_total", "kind" => e.kind()).increment(1);
+        })?;
+        parts.extensions.insert(user);
+        Ok(user)
+    }
+}
+
+/// The bearer credential of a request, if any.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credential) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credential.trim())
+        .filter(|c| !c.is_empty())
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<CurrentUser, AuthError> {
+    let auth = &state.auth;
+    let Some(tokens) = auth.tokens.as_ref().filter(|_| auth.mode == AuthMode::Jwt) else {
+        // AUTH_MODE=off: one implicit user, who also operates the install.
+        return Ok(CurrentUser {
             id: DEFAULT_USER_ID,
-        })
+            role: Role::Admin,
+        });
+    };
+    let credential = bearer(parts).ok_or(AuthError::Missing)?;
+    if credential.starts_with(API_KEY_PREFIX) {
+        return match repo::api_key_owner(&state.db, &tokens::digest(credential)).await {
+            Ok(Some((id, role))) => Ok(CurrentUser { id, role }),
+            Ok(None) => Err(AuthError::BadKey),
+            Err(e) => Err(AuthError::Unavailable(e.into())),
+        };
+    }
+    match tokens.check(credential) {
+        Ok((id, role)) => Ok(CurrentUser { id, role }),
+        Err(TokenProblem::Expired) => Err(AuthError::Expired),
+        Err(TokenProblem::Invalid) => Err(AuthError::Invalid),
+    }
+}
+
+/// An admin caller; anyone else gets 403 (after the usual 401 when not signed in).
+#[derive(Debug, Clone, Copy)]
+pub struct AdminUser(pub CurrentUser);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let user = CurrentUser::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if user.is_admin() {
+            Ok(Self(user))
+        } else {
+            Err(AppError::detailed(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "This needs an administrator account",
+            )
+            .into_response())
+        }
+    }
+}
+
+/// Why a request could not be authenticated: 401 with the envelope (code `UNAUTHORIZED`) and
+/// `WWW-Authenticate: Bearer` (RFC 6750), or 503 when the database could not be asked.
+#[derive(Debug)]
+pub enum AuthError {
+    Missing,
+    Invalid,
+    Expired,
+    BadKey,
+    Unavailable(AppError),
+}
+
+impl AuthError {
+    /// The `kind` label of `auth_failures_total`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Invalid => "invalid_token",
+            Self::Expired => "expired_token",
+            Self::BadKey => "invalid_api_key",
+            Self::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        let (message, challenge) = match self {
+            Self::Unavailable(e) => return e.into_response(),
+            Self::Missing => (
+                "Sign in first: this endpoint needs `Authorization: Bearer <access token or API key>`",
+                "Bearer",
+            ),
+            Self::Invalid => (
+                "The access token is not valid",
+                "Bearer error=\"invalid_token\"",
+            ),
+            Self::Expired => (
+                "The access token has expired: refresh it or sign in again",
+                "Bearer error=\"invalid_token\", error_description=\"expired\"",
+            ),
+            Self::BadKey => (
+                "The API key is not valid or has been revoked",
+                "Bearer error=\"invalid_token\"",
+            ),
+        };
+        let mut response =
+            AppError::detailed(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message).into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        response
     }
 }
 
@@ -38,5 +232,21 @@ mod tests {
             DEFAULT_USER_ID.to_string(),
             "00000000-0000-0000-0000-000000000001"
         );
+    }
+
+    #[test]
+    fn bearer_credentials_are_read_leniently() {
+        let parts = |value: &str| {
+            let (parts, ()) = axum::http::Request::builder()
+                .header("authorization", value)
+                .body(())
+                .unwrap()
+                .into_parts();
+            parts
+        };
+        assert_eq!(bearer(&parts("Bearer abc")), Some("abc"));
+        assert_eq!(bearer(&parts("bearer   abc ")), Some("abc"));
+        assert_eq!(bearer(&parts("Basic abc")), None);
+        assert_eq!(bearer(&parts("Bearer ")), None);
     }
 }

@@ -45,7 +45,10 @@ pub struct MetricsSummary {
 /// Live figures for the dashboard.
 #[utoipa::path(get, path = "/api/v1/metrics/summary", tag = "metrics",
     responses((status = 200, description = "Rolling summary", body = MetricsSummary)))]
-pub async fn summary(State(state): State<AppState>) -> AppResult<Json<MetricsSummary>> {
+pub async fn summary(
+    State(state): State<AppState>,
+    _user: crate::auth::CurrentUser,
+) -> AppResult<Json<MetricsSummary>> {
     let live = state.metrics_window.summary(WINDOW_SECS);
     let (queue_depth, finished): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM batch_jobs WHERE status IN ('pending', 'running')), \

@@ -1,6 +1,7 @@
 //! The gateway's routes, one module per resource. Each module exposes `router()` and an
 //! `ApiDoc` (utoipa) that `openapi.rs` merges into the published document.
 
+pub mod auth;
 pub mod chat;
 pub mod generate;
 pub mod health;
@@ -16,6 +17,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(health::router())
+        .merge(auth::router())
         .merge(generate::router())
         .merge(models::router())
         .merge(chat::router())

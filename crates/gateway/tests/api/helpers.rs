@@ -63,6 +63,10 @@ pub async fn spawn_app_with(model_url: &str, worker_url: &str, extra: &[&str]) -
         "--stream-idle-timeout-secs".to_owned(),
         "5".to_owned(),
     ];
+    // The reference-compatible single-user mode, unless the test asks for accounts.
+    if !extra.contains(&"--auth-mode") {
+        args.extend(["--auth-mode".to_owned(), "off".to_owned()]);
+    }
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     let config = Config::try_parse_from(args).expect("valid test config");
     let state = gateway::build_state(config).await.expect("gateway state");
