@@ -26,7 +26,7 @@ start_stack() { # prefix-port token-delay-ms
   WORKER_SERVICE_ADDR=127.0.0.1:${p}2 DATABASE_URL=$DB_URL MODEL_SERVICE_URL=http://127.0.0.1:${p}1 \
     RUST_LOG=warn "$BIN/worker-service" >"$OUT/worker-$p.log" 2>&1 & pids+=($!)
   GATEWAY_ADDR=127.0.0.1:${p}0 DATABASE_URL=$DB_URL MODEL_SERVICE_URL=http://127.0.0.1:${p}1 \
-    WORKER_SERVICE_URL=http://127.0.0.1:${p}2 DATABASE_MAX_CONNECTIONS=32 RUST_LOG=warn \
+    WORKER_SERVICE_URL=http://127.0.0.1:${p}2 DATABASE_MAX_CONNECTIONS=32 RUST_LOG=warn AUTH_MODE=off \
     "$BIN/gateway" >"$OUT/gateway-$p.log" 2>&1 & pids+=($!)
   for _ in $(seq 1 200); do
     curl -fsS "http://127.0.0.1:${p}0/health/ready" >/dev/null 2>&1 && return 0
