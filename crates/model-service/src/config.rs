@@ -90,10 +90,16 @@ pub struct Config {
     #[arg(long, env = "RETRY_MAX_ATTEMPTS", default_value_t = 3)]
     pub retry_max_attempts: u32,
 
-    /// Base delay of the exponential backoff between attempts, in milliseconds (jittered,
-    /// doubled per attempt, capped at 5 s; a provider's Retry-After wins, capped at 10 s).
-    #[arg(long, env = "RETRY_BASE_DELAY_MS", default_value_t = 200)]
-    pub retry_base_delay_ms: u64,
+    /// Base delay of the exponential backoff between provider attempts, in milliseconds
+    /// (jittered, doubled per attempt, capped at 5 s; a provider's Retry-After wins, capped at
+    /// 10 s) [default: 200].
+    #[arg(long, env = "PROVIDER_RETRY_BASE_DELAY_MS")]
+    pub provider_retry_base_delay_ms: Option<u64>,
+
+    /// Deprecated name of PROVIDER_RETRY_BASE_DELAY_MS (it also named the worker's job
+    /// backoff); still read, with a warning at start-up.
+    #[arg(long = "retry-base-delay-ms", env = "RETRY_BASE_DELAY_MS", hide = true)]
+    pub legacy_retry_base_delay_ms: Option<u64>,
 
     #[command(flatten)]
     pub service: ServiceArgs,
@@ -194,7 +200,8 @@ impl Config {
             first_token_timeout_secs: 10.0,
             idle_timeout_secs: 10.0,
             retry_max_attempts: 3,
-            retry_base_delay_ms: 10,
+            provider_retry_base_delay_ms: Some(10),
+            legacy_retry_base_delay_ms: None,
             service: ServiceArgs {
                 environment: "test".to_owned(),
                 log_format: LogFormat::Pretty,
@@ -301,7 +308,30 @@ impl Config {
     pub fn idle_timeout(&self) -> Duration {
         secs(self.idle_timeout_secs)
     }
+
+    /// `PROVIDER_RETRY_BASE_DELAY_MS`, else the deprecated `RETRY_BASE_DELAY_MS`, else 200 ms.
+    pub fn provider_retry_base_delay(&self) -> Duration {
+        Duration::from_millis(
+            self.provider_retry_base_delay_ms
+                .or(self.legacy_retry_base_delay_ms)
+                .unwrap_or(DEFAULT_PROVIDER_RETRY_BASE_DELAY_MS),
+        )
+    }
+
+    /// A warning for each deprecated setting in use, for the start-up log.
+    pub fn deprecations(&self) -> Vec<String> {
+        match (
+            self.legacy_retry_base_delay_ms.is_some(),
+            self.provider_retry_base_delay_ms.is_some(),
+        ) {
+            (true, true) => vec!["RETRY_BASE_DELAY_MS is deprecated and ignored because PROVIDER_RETRY_BASE_DELAY_MS is set; remove it".to_owned()],
+            (true, false) => vec!["RETRY_BASE_DELAY_MS is deprecated; rename it to PROVIDER_RETRY_BASE_DELAY_MS (it is still honoured)".to_owned()],
+            _ => Vec::new(),
+        }
+    }
 }
+
+const DEFAULT_PROVIDER_RETRY_BASE_DELAY_MS: u64 = 200;
 
 /// Seconds as a duration; nonsense (negative, NaN) becomes a small positive value rather than
 /// a panic, and huge values are capped at a day.
@@ -442,5 +472,36 @@ mod tests {
         assert_eq!(secs(0.25), Duration::from_millis(250));
         assert_eq!(secs(-1.0), Duration::from_millis(1));
         assert_eq!(secs(f64::NAN), Duration::from_millis(1));
+    }
+}
+
+#[cfg(test)]
+mod deprecation_tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Config {
+        let mut all = vec!["model-service"];
+        all.extend_from_slice(args);
+        Config::parse_from(all)
+    }
+
+    #[test]
+    fn provider_retry_delay_has_a_new_name_and_the_old_one_still_works() {
+        assert_eq!(
+            parse(&[]).provider_retry_base_delay(),
+            Duration::from_millis(200)
+        );
+        assert!(parse(&[]).deprecations().is_empty());
+        let old = parse(&["--retry-base-delay-ms", "50"]);
+        assert_eq!(old.provider_retry_base_delay(), Duration::from_millis(50));
+        assert!(old.deprecations()[0].contains("rename it to PROVIDER_RETRY_BASE_DELAY_MS"));
+        let both = parse(&[
+            "--retry-base-delay-ms",
+            "50",
+            "--provider-retry-base-delay-ms",
+            "70",
+        ]);
+        assert_eq!(both.provider_retry_base_delay(), Duration::from_millis(70));
+        assert!(both.deprecations()[0].contains("ignored"));
     }
 }

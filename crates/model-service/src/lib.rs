@@ -61,6 +61,9 @@ pub struct AppState {
 /// sentence when the configuration cannot work (e.g. `PROVIDER=groq` without a key).
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     common::metrics::install();
+    for warning in config.deprecations() {
+        tracing::warn!("{warning}");
+    }
     let resolved = config.resolve()?;
     let provider = providers::build(&config, &resolved)?;
     let registry = ModelRegistry::from_resolved(&resolved);
@@ -70,7 +73,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         registry,
         RetryPolicy::new(
             config.retry_max_attempts,
-            Duration::from_millis(config.retry_base_delay_ms),
+            config.provider_retry_base_delay(),
         ),
         Timeouts {
             total: config.provider_timeout(),

@@ -56,13 +56,24 @@ pub struct Config {
     #[arg(long, env = "JOB_MAX_ATTEMPTS", default_value_t = 5)]
     pub job_max_attempts: i32,
 
-    /// First retry delay after a transient failure; doubles per attempt, with jitter.
-    #[arg(long, env = "RETRY_BASE_DELAY_MS", default_value_t = 1000)]
-    pub retry_base_delay_ms: u64,
+    /// First delay before a job's next attempt after a transient failure, in milliseconds;
+    /// doubles per attempt, with jitter (at least the model service's Retry-After) [default:
+    /// 1000].
+    #[arg(long, env = "JOB_RETRY_BASE_DELAY_MS")]
+    pub job_retry_base_delay_ms: Option<u64>,
 
-    /// Longest retry delay.
-    #[arg(long, env = "RETRY_MAX_DELAY_MS", default_value_t = 60_000)]
-    pub retry_max_delay_ms: u64,
+    /// Longest delay between two attempts of a job, in milliseconds [default: 60000].
+    #[arg(long, env = "JOB_RETRY_MAX_DELAY_MS")]
+    pub job_retry_max_delay_ms: Option<u64>,
+
+    /// Deprecated name of JOB_RETRY_BASE_DELAY_MS (it also named the model service's provider
+    /// backoff); still read, with a warning at start-up.
+    #[arg(long = "retry-base-delay-ms", env = "RETRY_BASE_DELAY_MS", hide = true)]
+    pub legacy_retry_base_delay_ms: Option<u64>,
+
+    /// Deprecated name of JOB_RETRY_MAX_DELAY_MS; still read, with a warning at start-up.
+    #[arg(long = "retry-max-delay-ms", env = "RETRY_MAX_DELAY_MS", hide = true)]
+    pub legacy_retry_max_delay_ms: Option<u64>,
 
     /// Serve the HTTP API only: do not claim or process jobs.
     #[arg(long, env = "WORKER_DISABLED", default_value_t = false)]
@@ -134,7 +145,57 @@ impl Config {
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.service.shutdown_grace_secs)
     }
+
+    /// `JOB_RETRY_BASE_DELAY_MS`, else the deprecated `RETRY_BASE_DELAY_MS`, else 1 s.
+    pub fn job_retry_base_delay(&self) -> Duration {
+        Duration::from_millis(
+            self.job_retry_base_delay_ms
+                .or(self.legacy_retry_base_delay_ms)
+                .unwrap_or(DEFAULT_JOB_RETRY_BASE_DELAY_MS),
+        )
+    }
+
+    /// `JOB_RETRY_MAX_DELAY_MS`, else the deprecated `RETRY_MAX_DELAY_MS`, else 60 s.
+    pub fn job_retry_max_delay(&self) -> Duration {
+        Duration::from_millis(
+            self.job_retry_max_delay_ms
+                .or(self.legacy_retry_max_delay_ms)
+                .unwrap_or(DEFAULT_JOB_RETRY_MAX_DELAY_MS),
+        )
+    }
+
+    /// One warning per deprecated setting in use, for the start-up log.
+    pub fn deprecations(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let pairs = [
+            (
+                self.legacy_retry_base_delay_ms.is_some(),
+                self.job_retry_base_delay_ms.is_some(),
+                "RETRY_BASE_DELAY_MS",
+                "JOB_RETRY_BASE_DELAY_MS",
+            ),
+            (
+                self.legacy_retry_max_delay_ms.is_some(),
+                self.job_retry_max_delay_ms.is_some(),
+                "RETRY_MAX_DELAY_MS",
+                "JOB_RETRY_MAX_DELAY_MS",
+            ),
+        ];
+        for (old_set, new_set, old, new) in pairs {
+            if old_set {
+                warnings.push(if new_set {
+                    format!("{old} is deprecated and ignored because {new} is set; remove it")
+                } else {
+                    format!("{old} is deprecated; rename it to {new} (it is still honoured)")
+                });
+            }
+        }
+        warnings
+    }
 }
+
+const DEFAULT_JOB_RETRY_BASE_DELAY_MS: u64 = 1000;
+const DEFAULT_JOB_RETRY_MAX_DELAY_MS: u64 = 60_000;
 
 fn default_worker_id() -> String {
     let host = std::env::var("HOSTNAME")
@@ -170,6 +231,29 @@ mod tests {
     fn heartbeat_must_fit_in_the_lease() {
         let err = config(&["--lease-secs", "10", "--heartbeat-secs", "6"]).validate();
         assert!(err.is_err_and(|e| e.contains("HEARTBEAT_SECS")));
+    }
+
+    #[test]
+    fn job_retry_delays_have_new_names_and_the_old_ones_still_work() {
+        let c = config(&[]);
+        assert_eq!(c.job_retry_base_delay(), Duration::from_secs(1));
+        assert_eq!(c.job_retry_max_delay(), Duration::from_secs(60));
+        assert!(c.deprecations().is_empty());
+
+        let c = config(&["--retry-base-delay-ms", "50", "--retry-max-delay-ms", "500"]);
+        assert_eq!(c.job_retry_base_delay(), Duration::from_millis(50));
+        assert_eq!(c.job_retry_max_delay(), Duration::from_millis(500));
+        assert_eq!(c.deprecations().len(), 2);
+        assert!(c.deprecations()[0].contains("rename it to JOB_RETRY_BASE_DELAY_MS"));
+
+        let c = config(&[
+            "--retry-base-delay-ms",
+            "50",
+            "--job-retry-base-delay-ms",
+            "70",
+        ]);
+        assert_eq!(c.job_retry_base_delay(), Duration::from_millis(70));
+        assert!(c.deprecations()[0].contains("ignored"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use common::health::{check, HealthResponse, ReadinessResponse};
+use common::health::{probe, HealthResponse, ReadinessResponse};
 use common::http::ServiceClient;
 use reqwest::Method;
 use utoipa::OpenApi;
@@ -43,6 +43,7 @@ pub async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
 }
 
 /// Readiness: checks the database, the model service and the worker service concurrently.
+/// A dependency that is down says only `unreachable` or `timed out`; the cause is logged.
 #[utoipa::path(get, path = "/health/ready", tag = "health",
     responses(
         (status = 200, description = "Every dependency is up", body = ReadinessResponse),
@@ -50,9 +51,9 @@ pub async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
     ))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadinessResponse>) {
     let (database, model, worker) = tokio::join!(
-        check(PROBE_TIMEOUT, common::db::ping(&state.db)),
-        check(PROBE_TIMEOUT, probe_health(&state.model)),
-        check(PROBE_TIMEOUT, probe_health(&state.worker)),
+        probe("database", PROBE_TIMEOUT, common::db::ping(&state.db)),
+        probe("model_service", PROBE_TIMEOUT, probe_health(&state.model)),
+        probe("worker_service", PROBE_TIMEOUT, probe_health(&state.worker)),
     );
     let checks = BTreeMap::from([
         ("database".to_owned(), database),

@@ -25,7 +25,7 @@ async fn spawn_openai(fake: &FakeOpenAi, default: &str, fallback: &str) -> TestA
     config.first_token_timeout_secs = 1.0;
     config.idle_timeout_secs = 1.0;
     config.provider_timeout_secs = 1.0;
-    config.retry_base_delay_ms = 10;
+    config.provider_retry_base_delay_ms = Some(10);
     spawn_with(config).await
 }
 

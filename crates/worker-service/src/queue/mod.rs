@@ -58,8 +58,8 @@ impl QueueConfig {
             lease: config.lease(),
             heartbeat: config.heartbeat(),
             poll_interval: config.poll_interval(),
-            retry_base_delay: Duration::from_millis(config.retry_base_delay_ms),
-            retry_max_delay: Duration::from_millis(config.retry_max_delay_ms),
+            retry_base_delay: config.job_retry_base_delay(),
+            retry_max_delay: config.job_retry_max_delay(),
             shutdown_grace: config.shutdown_grace(),
         }
     }
