@@ -13,6 +13,7 @@ import type {
   HealthResponse,
   JobResponse,
   JobsListResponse,
+  JobView,
   JobSubmission,
   MetricsSummary,
   ModelsResponse,
@@ -127,13 +128,14 @@ export const api = {
   getJob: (id: string) => request<JobResponse>(`${V1}/jobs/${enc(id)}`),
   cancelJob: (id: string) => request<JobResponse>(`${V1}/jobs/${enc(id)}/cancel`, { method: "POST", body: {} }),
   /** Returns null when the server has no list endpoint (reference servers). */
-  async listJobs(limit = 50, before?: string): Promise<{ jobs: JobResponse[]; nextBefore: string | null } | null> {
+  async listJobs(limit = 50, before?: string): Promise<{ jobs: JobView[]; nextBefore: string | null } | null> {
     if ((await documentedRoute(`${V1}/jobs`)) === false) return null;
     const res = await rawRequest(`${V1}/jobs${qs({ limit, before })}`);
     if (res.status === 404 || res.status === 405) return null;
     if (!res.ok) throw await errorFromResponse(res);
     const body = (await res.json()) as JobsListResponse;
-    return { jobs: body.jobs, nextBefore: body.next_before ?? null };
+    const jobs = body.jobs.map((j): JobView => (j.results ? { ...j, results: j.results } : { ...j, results: [], summary: true }));
+    return { jobs, nextBefore: body.next_before ?? null };
   },
 
   workshopContent: (path: string) => request<WorkshopContent>(`${V1}/workshop/content${qs({ path })}`),

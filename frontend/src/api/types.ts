@@ -46,7 +46,17 @@ export type SearchResponse = S["ChatSearchResponse"];
 export type JobStatus = S["JobStatus"];
 export type JobResponse = S["JobResponse"];
 export type JobSubmission = Optional<S["JobSubmission"], "max_tokens">;
-export type JobsListResponse = S["JobList"];
+/**
+ * One job in `GET /jobs`. A gateway may list summaries without `results`/`prompts` (with a
+ * `preview` of the first prompt); the card then fetches the full job when it is opened.
+ */
+export type JobListItem = Omit<JobResponse, "results"> & { results?: string[]; preview?: string; name?: string | null };
+export interface JobsListResponse {
+  jobs: JobListItem[];
+  next_before?: string | null;
+}
+/** A job as the UI keeps it: `summary` is true while only the list's summary is known. */
+export type JobView = JobResponse & { summary?: boolean; preview?: string; name?: string | null };
 
 export type WorkshopContent = S["ContentResponse"];
 export type DocIndex = S["DocIndex"];

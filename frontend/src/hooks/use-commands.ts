@@ -1,6 +1,7 @@
 import { useMemo } from "react";
 import { useNavigate } from "react-router";
 import { exportSession } from "@/lib/export";
+import { useAuth } from "@/stores/auth";
 import { useChat } from "@/stores/chat";
 import { resolveDark, useSettings } from "@/stores/settings";
 import { focusComposer, useUi } from "@/stores/ui";
@@ -51,6 +52,7 @@ export function useCommands(): Command[] {
   const a = useActions();
   const sessions = useChat((s) => s.sessions);
   const dark = resolveDark(useSettings((s) => s.theme));
+  const signedIn = useAuth((s) => s.status === "signed-in");
   return useMemo(() => {
     const cmds: Command[] = [
       { id: "new", group: "Actions", label: "New chat", hint: `${MOD}+Shift+O`, run: a.newChat },
@@ -64,6 +66,17 @@ export function useCommands(): Command[] {
       { id: "go-dash", group: "Navigate", label: "Go to Dashboard", run: () => a.go("/dashboard") },
       { id: "go-learn", group: "Navigate", label: "Go to Learn", run: () => a.go("/learn") },
     ];
+    if (signedIn) {
+      cmds.push(
+        { id: "go-account", group: "Navigate", label: "Go to Account (API keys)", run: () => a.go("/account") },
+        {
+          id: "sign-out",
+          group: "Actions",
+          label: "Sign out",
+          run: () => void useAuth.getState().signOut().then(() => a.go("/sign-in")),
+        },
+      );
+    }
     for (const s of sessions.slice(0, 8)) {
       cmds.push({
         id: `s-${s.id}`,
@@ -74,5 +87,5 @@ export function useCommands(): Command[] {
       });
     }
     return cmds;
-  }, [a, sessions, dark]);
+  }, [a, sessions, dark, signedIn]);
 }

@@ -36,6 +36,21 @@ describe("prompt parsing", () => {
 });
 
 describe("jobs store", () => {
+  it("a listed summary (no results) is fetched in full on refresh", async () => {
+    const { results: _r, ...summary } = job({ status: "completed", completed_prompts: 2 });
+    mockFetch((c) => {
+      if (c.url === "/openapi.json") return json({}, 404);
+      if (c.url.startsWith("/api/v1/jobs?")) return json({ jobs: [{ ...summary, preview: "p1" }], next_before: null });
+      if (c.url === "/api/v1/jobs/j1") return json(job({ status: "completed", completed_prompts: 2, results: ["r1", "r2"] }));
+      return json({}, 404);
+    });
+    await useJobs.getState().load();
+    expect(useJobs.getState().jobs[0]).toMatchObject({ results: [], summary: true, preview: "p1" });
+    await useJobs.getState().refresh("j1");
+    expect(useJobs.getState().jobs[0]?.results).toEqual(["r1", "r2"]);
+    expect(useJobs.getState().jobs[0]?.summary).toBeUndefined();
+  });
+
   it("submits, remembers the prompts and lists the job", async () => {
     const calls = mockFetch(() => json(job(), 202));
     const j = await useJobs.getState().submit(["p1", "p2"], "", 256);

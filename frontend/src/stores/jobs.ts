@@ -6,7 +6,7 @@ import { create } from "zustand";
 import { persist } from "zustand/middleware";
 import { describeError } from "@/api/client";
 import { api } from "@/api/endpoints";
-import type { JobResponse } from "@/api/types";
+import type { JobResponse, JobView } from "@/api/types";
 import { toast } from "./toasts";
 
 export const JOBS_KEY = "sable-jobs";
@@ -15,7 +15,7 @@ export const MAX_PROMPTS = 100;
 export const isActive = (j: JobResponse) => j.status === "pending" || j.status === "running";
 
 interface JobsState {
-  jobs: JobResponse[];
+  jobs: JobView[];
   /** Submitted prompts per job id (persisted). */
   prompts: Record<string, string[]>;
   /** Job ids submitted from this browser, used when the server has no list endpoint. */
@@ -31,7 +31,7 @@ interface JobsState {
   cancel: (id: string) => Promise<void>;
 }
 
-function upsert(list: JobResponse[], job: JobResponse): JobResponse[] {
+function upsert(list: JobView[], job: JobView): JobView[] {
   const rest = list.filter((j) => j.job_id !== job.job_id);
   return [job, ...rest].sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
 }
@@ -84,7 +84,7 @@ export const useJobs = create<JobsState>()(
           try {
             const page = await api.listJobs(50);
             if (page) {
-              set({ jobs: page.jobs.reduce(upsert, [] as JobResponse[]), status: "ready", nextBefore: page.nextBefore });
+              set({ jobs: page.jobs.reduce(upsert, [] as JobView[]), status: "ready", nextBefore: page.nextBefore });
               return;
             }
             // No list endpoint: fetch the jobs this browser submitted.

@@ -1,7 +1,7 @@
 import { ChevronDown, ChevronRight, FileUp, X } from "lucide-react";
 import { useEffect, useRef, useState } from "react";
 import { saveBlob } from "@/api/endpoints";
-import type { JobResponse, JobStatus } from "@/api/types";
+import type { JobStatus, JobView } from "@/api/types";
 import { useJobPoll } from "@/hooks/use-job-poll";
 import { relativeTime, shortId } from "@/lib/format";
 import {
@@ -34,7 +34,7 @@ const BAR: Record<JobStatus, string> = {
   cancelled: "bg-amber-500",
 };
 
-function JobCard({ job }: { job: JobResponse }) {
+function JobCard({ job }: { job: JobView }) {
   const remembered = useJobs((s) => s.prompts);
   const cancel = useJobs((s) => s.cancel);
   const [open, setOpen] = useState(false);
@@ -105,13 +105,17 @@ function JobCard({ job }: { job: JobResponse }) {
           Retrying (attempt {job.attempts ?? "?"}/{job.max_attempts ?? "?"}): {job.last_error}
         </p>
       )}
-      {(job.results.length > 0 || prompts.length > 0) && (
+      {(job.results.length > 0 || prompts.length > 0 || (job.summary && job.completed_prompts > 0)) && (
         <div className="mt-2">
           <button
             type="button"
             className="inline-flex items-center gap-1 text-sm text-accent-600 hover:underline dark:text-violet-300"
             aria-expanded={open}
-            onClick={() => setOpen((o) => !o)}
+            onClick={() => {
+              // A listed summary has no results: fetch the full job on first open.
+              if (!open && job.summary) void useJobs.getState().refresh(job.job_id);
+              setOpen((o) => !o);
+            }}
           >
             {open ? <ChevronDown size={14} /> : <ChevronRight size={14} />} {open ? "Hide results" : "Show results"}
           </button>
