@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::schemas::{JobResponse, JobStatus, JobSubmission, PromptError};
+use common::schemas::{JobResponse, JobStats, JobStatus, JobSubmission, JobSummary, PromptError};
 use sqlx::types::Json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -21,23 +21,33 @@ pub const QUEUE_CHANNEL: &str = "batch_jobs";
 pub const CANCEL_CHANNEL: &str = "batch_jobs_cancel";
 
 const JOB_COLUMNS: &str = "
-    j.id, j.status, j.created_at, j.completed_at, j.total_prompts, j.completed_prompts,
+    j.id, j.name, j.status, j.created_at, j.completed_at, j.total_prompts, j.completed_prompts,
     j.failed_prompts, j.error, j.prompts, j.model, j.max_tokens, j.attempts, j.max_attempts,
     j.cancel_requested, j.last_error, j.started_at, j.updated_at,
-    r.texts, r.text_idx, r.errors, r.error_idx";
+    r.texts, r.text_idx, r.errors, r.error_idx, r.error_codes";
+
+/// The columns of a [`JobSummary`]: no prompts, no results.
+const SUMMARY_COLUMNS: &str = "
+    j.id, j.name, j.status, j.created_at, j.completed_at, j.started_at, j.updated_at,
+    j.total_prompts, j.completed_prompts, j.failed_prompts, j.model, j.error, j.last_error,
+    j.attempts, j.max_attempts, j.cancel_requested,
+    CASE WHEN char_length(j.prompts->>0) > 100 THEN left(j.prompts->>0, 100) || '…'
+         ELSE COALESCE(j.prompts->>0, '') END AS preview";
 
 const RESULTS_JOIN: &str = "
     LEFT JOIN LATERAL (
         SELECT array_agg(text ORDER BY idx) FILTER (WHERE text IS NOT NULL) AS texts,
                array_agg(idx ORDER BY idx) FILTER (WHERE text IS NOT NULL) AS text_idx,
                array_agg(error ORDER BY idx) FILTER (WHERE error IS NOT NULL) AS errors,
-               array_agg(idx ORDER BY idx) FILTER (WHERE error IS NOT NULL) AS error_idx
+               array_agg(idx ORDER BY idx) FILTER (WHERE error IS NOT NULL) AS error_idx,
+               array_agg(error_code ORDER BY idx) FILTER (WHERE error IS NOT NULL) AS error_codes
           FROM batch_job_results WHERE job_id = j.id
     ) r ON true";
 
 #[derive(Debug, sqlx::FromRow)]
 struct JobRow {
     id: Uuid,
+    name: Option<String>,
     status: String,
     created_at: DateTime<Utc>,
     completed_at: Option<DateTime<Utc>>,
@@ -58,20 +68,27 @@ struct JobRow {
     text_idx: Option<Vec<i32>>,
     errors: Option<Vec<String>>,
     error_idx: Option<Vec<i32>>,
+    error_codes: Option<Vec<Option<String>>>,
 }
 
 impl JobRow {
     fn into_response(self) -> JobResponse {
         let status = self.status.parse().unwrap_or(JobStatus::Failed);
+        let mut codes = self.error_codes.unwrap_or_default().into_iter();
         let prompt_errors = self
             .error_idx
             .unwrap_or_default()
             .into_iter()
             .zip(self.errors.unwrap_or_default())
-            .map(|(index, message)| PromptError { index, message })
+            .map(|(index, message)| PromptError {
+                index,
+                message,
+                code: codes.next().flatten(),
+            })
             .collect();
         JobResponse {
             job_id: self.id,
+            name: self.name,
             status,
             created_at: self.created_at,
             completed_at: self.completed_at,
@@ -95,14 +112,62 @@ impl JobRow {
     }
 }
 
+#[derive(Debug, sqlx::FromRow)]
+struct SummaryRow {
+    id: Uuid,
+    name: Option<String>,
+    status: String,
+    created_at: DateTime<Utc>,
+    completed_at: Option<DateTime<Utc>>,
+    started_at: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+    total_prompts: i32,
+    completed_prompts: i32,
+    failed_prompts: i32,
+    model: Option<String>,
+    error: Option<String>,
+    last_error: Option<String>,
+    attempts: i32,
+    max_attempts: i32,
+    cancel_requested: bool,
+    preview: String,
+}
+
+impl SummaryRow {
+    fn into_summary(self) -> JobSummary {
+        JobSummary {
+            job_id: self.id,
+            name: self.name,
+            preview: self.preview,
+            status: self.status.parse().unwrap_or(JobStatus::Failed),
+            created_at: self.created_at,
+            completed_at: self.completed_at,
+            started_at: self.started_at,
+            updated_at: Some(self.updated_at),
+            total_prompts: self.total_prompts,
+            completed_prompts: self.completed_prompts,
+            failed_prompts: self.failed_prompts,
+            model: self.model,
+            error: self.error,
+            last_error: self.last_error,
+            attempts: self.attempts,
+            max_attempts: self.max_attempts,
+            cancel_requested: self.cancel_requested,
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
-// API side
+// API side: every statement is scoped by the owner (`user_id`), so another user's job is not
+// found, exactly like a missing one.
 // ---------------------------------------------------------------------------------------------
 
-/// Inserts a pending job (the insert trigger wakes idle workers) and returns it.
+/// Inserts a pending job owned by `owner` (the insert trigger wakes idle workers) and
+/// returns it.
 #[tracing::instrument(skip(pool, submission), fields(job_id = %id, prompts = submission.prompts.len()))]
 pub async fn insert(
     pool: &PgPool,
+    owner: Uuid,
     id: Uuid,
     submission: &JobSubmission,
     max_attempts: i32,
@@ -116,11 +181,12 @@ pub async fn insert(
     let max_tokens = i32::try_from(submission.max_tokens).unwrap_or(i32::MAX);
     let row: JobRow = sqlx::query_as(&format!(
         "WITH j AS (
-             INSERT INTO batch_jobs (id, status, model, max_tokens, prompts, total_prompts, max_attempts)
-             VALUES ($1, 'pending', $2, $3, $4, $5, $6)
+             INSERT INTO batch_jobs (id, status, model, max_tokens, prompts, total_prompts, max_attempts, user_id, name)
+             VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8)
              RETURNING *
          ),
-         r AS (SELECT NULL::text[] AS texts, NULL::int4[] AS text_idx, NULL::text[] AS errors, NULL::int4[] AS error_idx)
+         r AS (SELECT NULL::text[] AS texts, NULL::int4[] AS text_idx, NULL::text[] AS errors,
+                      NULL::int4[] AS error_idx, NULL::text[] AS error_codes)
          SELECT {JOB_COLUMNS} FROM j, r"
     ))
     .bind(id)
@@ -129,42 +195,53 @@ pub async fn insert(
     .bind(Json(&submission.prompts))
     .bind(total)
     .bind(max_attempts)
+    .bind(owner)
+    .bind(submission.clean_name())
     .fetch_one(pool)
     .await?;
     Ok(row.into_response())
 }
 
 #[tracing::instrument(skip(pool))]
-pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<JobResponse>, sqlx::Error> {
+pub async fn find(
+    pool: &PgPool,
+    owner: Uuid,
+    id: Uuid,
+) -> Result<Option<JobResponse>, sqlx::Error> {
     let row: Option<JobRow> = sqlx::query_as(&format!(
-        "SELECT {JOB_COLUMNS} FROM batch_jobs j {RESULTS_JOIN} WHERE j.id = $1"
+        "SELECT {JOB_COLUMNS} FROM batch_jobs j {RESULTS_JOIN} WHERE j.id = $1 AND j.user_id = $2"
     ))
     .bind(id)
+    .bind(owner)
     .fetch_optional(pool)
     .await?;
     Ok(row.map(JobRow::into_response))
 }
 
-/// Newest first; `before` is the id of the last job of the previous page. Returns the page
-/// and the cursor of the next one (`None` on the last page).
+/// The owner's jobs as summaries, newest first; `before` is the id of the last job of the
+/// previous page. Returns the page and the cursor of the next one (`None` on the last page).
 #[tracing::instrument(skip(pool))]
 pub async fn list(
     pool: &PgPool,
+    owner: Uuid,
     limit: i64,
     before: Option<Uuid>,
-) -> Result<(Vec<JobResponse>, Option<Uuid>), sqlx::Error> {
-    let rows: Vec<JobRow> = sqlx::query_as(&format!(
-        "SELECT {JOB_COLUMNS} FROM batch_jobs j {RESULTS_JOIN}
-          WHERE $1::uuid IS NULL
-             OR (j.created_at, j.id) < (SELECT created_at, id FROM batch_jobs WHERE id = $1)
+) -> Result<(Vec<JobSummary>, Option<Uuid>), sqlx::Error> {
+    let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM batch_jobs j
+          WHERE j.user_id = $3
+            AND ($1::uuid IS NULL
+                 OR (j.created_at, j.id) < (SELECT created_at, id FROM batch_jobs
+                                             WHERE id = $1 AND user_id = $3))
           ORDER BY j.created_at DESC, j.id DESC
           LIMIT $2"
     ))
     .bind(before)
     .bind(limit + 1)
+    .bind(owner)
     .fetch_all(pool)
     .await?;
-    let mut jobs: Vec<JobResponse> = rows.into_iter().map(JobRow::into_response).collect();
+    let mut jobs: Vec<JobSummary> = rows.into_iter().map(SummaryRow::into_summary).collect();
     let next = if jobs.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
         jobs.pop();
         jobs.last().map(|j| j.job_id)
@@ -186,19 +263,22 @@ pub enum CancelOutcome {
     },
 }
 
+/// Cancels the owner's job. A running job's worker learns of it by NOTIFY (and by its next
+/// heartbeat or write, should the notification be missed).
 #[tracing::instrument(skip(pool))]
-pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<CancelOutcome, sqlx::Error> {
+pub async fn cancel(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<CancelOutcome, sqlx::Error> {
     let was: Option<(String,)> = sqlx::query_as(
         "UPDATE batch_jobs j
             SET status = CASE WHEN j.status = 'pending' THEN 'cancelled' ELSE j.status END,
                 completed_at = CASE WHEN j.status = 'pending' THEN now() ELSE j.completed_at END,
                 cancel_requested = true,
                 updated_at = now()
-           FROM (SELECT id, status FROM batch_jobs WHERE id = $1 FOR UPDATE) old
+           FROM (SELECT id, status FROM batch_jobs WHERE id = $1 AND user_id = $2 FOR UPDATE) old
           WHERE j.id = old.id AND old.status IN ('pending', 'running')
           RETURNING old.status",
     )
     .bind(id)
+    .bind(owner)
     .fetch_optional(pool)
     .await?;
     match was {
@@ -215,8 +295,9 @@ pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<CancelOutcome, sqlx::Erro
         }
         None => {
             let status: Option<(String,)> =
-                sqlx::query_as("SELECT status FROM batch_jobs WHERE id = $1")
+                sqlx::query_as("SELECT status FROM batch_jobs WHERE id = $1 AND user_id = $2")
                     .bind(id)
+                    .bind(owner)
                     .fetch_optional(pool)
                     .await?;
             Ok(match status {
@@ -227,6 +308,37 @@ pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<CancelOutcome, sqlx::Erro
             })
         }
     }
+}
+
+/// Job counts by status and the number finished in the last 60 s: the owner's jobs, or every
+/// job when `owner` is `None` (the dashboard's system view).
+#[tracing::instrument(skip(pool))]
+pub async fn stats(pool: &PgPool, owner: Option<Uuid>) -> Result<JobStats, sqlx::Error> {
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT status, count(*),
+                count(*) FILTER (WHERE completed_at > now() - interval '60 seconds')
+           FROM batch_jobs
+          WHERE $1::uuid IS NULL OR user_id = $1
+          GROUP BY status",
+    )
+    .bind(owner)
+    .fetch_all(pool)
+    .await?;
+    let mut stats = JobStats::default();
+    for (status, count, recent) in rows {
+        let slot = match status.parse() {
+            Ok(JobStatus::Pending) => &mut stats.by_status.pending,
+            Ok(JobStatus::Running) => &mut stats.by_status.running,
+            Ok(JobStatus::Completed) => &mut stats.by_status.completed,
+            Ok(JobStatus::Failed) => &mut stats.by_status.failed,
+            Ok(JobStatus::Cancelled) => &mut stats.by_status.cancelled,
+            Err(_) => continue,
+        };
+        *slot += count;
+        stats.finished_last_60s += recent;
+    }
+    stats.active = stats.by_status.pending + stats.by_status.running;
+    Ok(stats)
 }
 
 /// Jobs waiting to be claimed (for the queue-depth gauge).
@@ -309,6 +421,16 @@ pub async fn filled_slots(pool: &PgPool, jobs: &[Uuid]) -> Result<Vec<FilledSlot
         .await
 }
 
+/// The jobs among `jobs` whose cancel has been requested. Run right after a claim is
+/// recorded as held: a cancel NOTIFY that arrived between the claim and the hold found no
+/// held job and was dropped, but its committed flag is seen here.
+pub async fn cancel_requested(pool: &PgPool, jobs: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM batch_jobs WHERE id = ANY($1) AND cancel_requested")
+        .bind(jobs)
+        .fetch_all(pool)
+        .await
+}
+
 /// One held job as seen by the heartbeat.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LeaseState {
@@ -339,12 +461,33 @@ pub async fn heartbeat(
     .await
 }
 
-/// One prompt's outcome to record.
+/// One prompt's outcome to record: its answer, or its error (with the error's code).
 #[derive(Debug, Clone)]
 pub struct SlotWrite {
     pub idx: i32,
     pub text: Option<String>,
     pub error: Option<String>,
+    pub error_code: Option<String>,
+}
+
+impl SlotWrite {
+    pub fn answer(idx: i32, text: String) -> Self {
+        Self {
+            idx,
+            text: Some(text),
+            error: None,
+            error_code: None,
+        }
+    }
+
+    pub fn error(idx: i32, code: String, message: String) -> Self {
+        Self {
+            idx,
+            text: None,
+            error: Some(message),
+            error_code: Some(code),
+        }
+    }
 }
 
 /// How a job ends when its last slot is written (or when it is stopped).
@@ -361,74 +504,6 @@ pub enum Fenced {
     Written { cancel_requested: bool },
     /// The claim no longer holds the job: nothing was written.
     LeaseLost,
-}
-
-/// Writes `slots` and moves the counters in one statement, fenced by the claim; with
-/// `finish`, the same statement ends the job and releases the lease.
-#[tracing::instrument(skip(pool, slots, finish), fields(job_id = %job, slots = slots.len()))]
-pub async fn write_slots(
-    pool: &PgPool,
-    job: Uuid,
-    worker: &str,
-    attempt: i32,
-    slots: &[SlotWrite],
-    finish: Option<&Finish>,
-) -> Result<Fenced, sqlx::Error> {
-    let idx: Vec<i32> = slots.iter().map(|s| s.idx).collect();
-    let texts: Vec<Option<String>> = slots.iter().map(|s| s.text.clone()).collect();
-    let errors: Vec<Option<String>> = slots.iter().map(|s| s.error.clone()).collect();
-    let ok = i32::try_from(slots.iter().filter(|s| s.text.is_some()).count()).unwrap_or(0);
-    let failed = i32::try_from(slots.len()).unwrap_or(0) - ok;
-    let row: Option<(bool, i64)> = sqlx::query_as(
-        "WITH job AS (
-             UPDATE batch_jobs
-                SET completed_prompts = completed_prompts + $4,
-                    failed_prompts = failed_prompts + $5,
-                    updated_at = now(),
-                    status = COALESCE($9::text, status),
-                    error = CASE WHEN $9::text IS NULL THEN error ELSE $10::text END,
-                    completed_at = CASE WHEN $9::text IS NULL THEN completed_at ELSE now() END,
-                    locked_by = CASE WHEN $9::text IS NULL THEN locked_by END,
-                    locked_until = CASE WHEN $9::text IS NULL THEN locked_until END
-              WHERE id = $1 AND locked_by = $2 AND attempts = $3 AND status = 'running'
-              RETURNING id, attempts, cancel_requested
-         ),
-         ins AS (
-             INSERT INTO batch_job_results (job_id, idx, text, error, attempt)
-             SELECT job.id, s.idx, s.text, s.error, job.attempts
-               FROM job, unnest($6::int4[], $7::text[], $8::text[]) AS s(idx, text, error)
-             RETURNING idx
-         )
-         SELECT job.cancel_requested, (SELECT count(*) FROM ins) FROM job",
-    )
-    .bind(job)
-    .bind(worker)
-    .bind(attempt)
-    .bind(ok)
-    .bind(failed)
-    .bind(&idx)
-    .bind(&texts)
-    .bind(&errors)
-    .bind(finish.map(|f| f.status.as_str()))
-    .bind(finish.and_then(|f| f.error.as_deref()))
-    .fetch_optional(pool)
-    .await?;
-    Ok(match row {
-        Some((cancel_requested, _)) => Fenced::Written { cancel_requested },
-        None => Fenced::LeaseLost,
-    })
-}
-
-/// Ends a held job without writing slots (cancelled, or failed after its attempts).
-#[tracing::instrument(skip(pool, finish), fields(job_id = %job, status = finish.status.as_str()))]
-pub async fn finish(
-    pool: &PgPool,
-    job: Uuid,
-    worker: &str,
-    attempt: i32,
-    finish: &Finish,
-) -> Result<Fenced, sqlx::Error> {
-    write_slots(pool, job, worker, attempt, &[], Some(finish)).await
 }
 
 /// Gives a held job back to the queue: `pending` again, due after `delay`, unless a cancel was
@@ -544,9 +619,10 @@ pub struct JobWrite {
     pub finish: Option<Finish>,
 }
 
-/// [`write_slots`] for several jobs in one statement (one commit), each fenced by its own
-/// claim. Returns, per job, whether the write happened (`LeaseLost` when its claim no longer
-/// holds it). A failure fails the whole statement: nothing is written.
+/// Writes the slots of one or more jobs and moves their counters in one statement (one
+/// commit), each job fenced by its own claim; a job's `finish` ends it and releases its lease
+/// in the same statement. Returns, per job, whether the write happened (`LeaseLost` when its
+/// claim no longer holds it). A failure fails the whole statement: nothing is written.
 #[tracing::instrument(skip(pool, writes), fields(jobs = writes.len()))]
 pub async fn write_slots_batch(
     pool: &PgPool,
@@ -559,8 +635,8 @@ pub async fn write_slots_batch(
     let mut faileds = Vec::with_capacity(writes.len());
     let mut statuses: Vec<Option<&str>> = Vec::with_capacity(writes.len());
     let mut finish_errors: Vec<Option<&str>> = Vec::with_capacity(writes.len());
-    let (mut slot_jobs, mut slot_idx, mut slot_texts, mut slot_errors) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut slot_jobs, mut slot_idx, mut slot_texts, mut slot_errors, mut slot_codes) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for w in writes {
         let ok = w.slots.iter().filter(|s| s.text.is_some()).count();
         job_ids.push(w.job);
@@ -574,6 +650,7 @@ pub async fn write_slots_batch(
             slot_idx.push(s.idx);
             slot_texts.push(s.text.as_deref());
             slot_errors.push(s.error.as_deref());
+            slot_codes.push(s.error_code.as_deref());
         }
     }
     let rows: Vec<(Uuid, i32, bool)> = sqlx::query_as(
@@ -596,9 +673,10 @@ pub async fn write_slots_batch(
               RETURNING j.id, j.attempts, j.cancel_requested
          ),
          ins AS (
-             INSERT INTO batch_job_results (job_id, idx, text, error, attempt)
-             SELECT s.job_id, s.idx, s.text, s.error, job.attempts
-               FROM unnest($8::uuid[], $9::int4[], $10::text[], $11::text[]) AS s(job_id, idx, text, error)
+             INSERT INTO batch_job_results (job_id, idx, text, error, error_code, attempt)
+             SELECT s.job_id, s.idx, s.text, s.error, s.error_code, job.attempts
+               FROM unnest($8::uuid[], $9::int4[], $10::text[], $11::text[], $12::text[])
+                    AS s(job_id, idx, text, error, error_code)
                JOIN job ON job.id = s.job_id
              RETURNING job_id
          )
@@ -615,6 +693,7 @@ pub async fn write_slots_batch(
     .bind(&slot_idx)
     .bind(&slot_texts)
     .bind(&slot_errors)
+    .bind(&slot_codes)
     .fetch_all(pool)
     .await?;
     Ok(writes

@@ -1,5 +1,10 @@
 //! Sable worker-service: owns the `batch_jobs` queue.
 //!
+//! Routes: `GET /health`, `/health/ready`, `/metrics`; `POST /jobs` (202), `GET /jobs`
+//! (summaries, newest first), `GET /jobs/stats` (counts for the dashboard),
+//! `GET /jobs/{id}`, `POST /jobs/{id}/cancel` — see [`routes::jobs`], including how jobs are
+//! owned (`X-Sable-User-Id`).
+//!
 //! It accepts job submissions over HTTP (202), and every process also runs a [`queue::Worker`]
 //! that claims jobs with `FOR UPDATE SKIP LOCKED`, calls the model service per prompt, and
 //! writes each result into its slot as it lands. Any number of processes may share one
@@ -65,6 +70,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health/ready", get(routes::health::ready))
         .route("/metrics", get(common::metrics::render))
         .route("/jobs", post(routes::jobs::submit).get(routes::jobs::list))
+        .route("/jobs/stats", get(routes::jobs::stats))
         .route("/jobs/{job_id}", get(routes::jobs::get))
         .route("/jobs/{job_id}/cancel", post(routes::jobs::cancel))
         .with_state(state);
@@ -78,6 +84,9 @@ const SCHEMA_WAIT: Duration = Duration::from_secs(60);
 /// Validates the config, connects to the database and waits until its schema is current.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     config.validate().map_err(anyhow::Error::msg)?;
+    for warning in config.deprecations() {
+        tracing::warn!("{warning}");
+    }
     // The gateway owns the schema; the worker waits for it (ARCHITECTURE.md, "Migrations").
     let db = common::db::open_when_migrated(&config.database, SCHEMA_WAIT).await?;
     Ok(AppState::new(config, db))

@@ -1,24 +1,54 @@
 //! Calls the model service for one prompt and classifies the outcome for the queue: an answer,
-//! a permanent failure (recorded in the prompt's slot), or a transient one (the job is retried
-//! with backoff). Messages are single sentences for users: no URLs, no library text.
+//! a permanent failure (recorded in the prompt's slot at once), or a transient one (the job is
+//! retried with backoff).
+//!
+//! The decision follows the class the model service put in its error envelope: `retryable`
+//! says whether another attempt can help (rate limited, overloaded, timeout, network: yes;
+//! invalid request, context too long, content policy, unknown model, auth: no), and
+//! `Retry-After` how long to wait at least. Only when an answer carries no `retryable` flag
+//! (an older or foreign service) does the status decide: 408, 429 and 5xx are transient.
+//! Messages are single sentences for users: no URLs, no library text.
+
+use std::time::Duration;
 
 use common::http::ServiceClient;
 use common::schemas::{GenerateRequest, GenerateResponse};
+use common::AppError;
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
 
 /// What became of one prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PromptOutcome {
     Answer(String),
-    /// The model service rejected the prompt (4xx other than 408/429): retrying cannot help.
-    Permanent(String),
-    /// Worth retrying later: model service down or overloaded, 429, timeout, 5xx.
-    Transient(String),
+    /// Retrying cannot help (the model service said `retryable: false`): the prompt's error.
+    Permanent {
+        /// The model service's error code, e.g. `CONTEXT_TOO_LONG`.
+        code: String,
+        message: String,
+    },
+    /// Worth retrying later: model service down or overloaded, rate limited, timeout.
+    Transient {
+        /// `<CODE>: <message>`, shown as the job's `last_error`.
+        message: String,
+        /// The least delay the model service asked for (`Retry-After`).
+        retry_after: Option<Duration>,
+    },
+}
+
+impl PromptOutcome {
+    /// A label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Answer(_) => "answer",
+            Self::Permanent { .. } => "permanent_error",
+            Self::Transient { .. } => "transient_error",
+        }
+    }
 }
 
 /// Sends one prompt to `POST /inference` with only `prompt`, `model` and `max_tokens`
-/// (contract §7.2).
+/// (contract §7.2). Dropping the returned future aborts the request, and the model service
+/// then drops its provider call (cancel).
 pub async fn generate(
     client: &ServiceClient,
     prompt: &str,
@@ -28,59 +58,36 @@ pub async fn generate(
     let mut request = GenerateRequest::new(prompt);
     request.model = model.map(str::to_owned);
     request.max_tokens = max_tokens;
-    let response = match client
-        .request(Method::POST, "/inference")
-        .json(&request)
-        .send()
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return transport(&e),
-    };
-    let status = response.status();
-    if status.is_success() {
-        return match response.json::<GenerateResponse>().await {
-            Ok(body) => PromptOutcome::Answer(body.text),
-            Err(e) if e.is_decode() => {
-                PromptOutcome::Transient("The model service sent an unreadable answer.".to_owned())
-            }
-            Err(e) => transport(&e),
-        };
-    }
-    let body = response.bytes().await.unwrap_or_default();
-    classify_error(status, &body)
-}
-
-fn transport(e: &reqwest::Error) -> PromptOutcome {
-    tracing::debug!(error = %e, "model service call failed");
-    if e.is_timeout() {
-        PromptOutcome::Transient("The model service timed out.".to_owned())
-    } else {
-        PromptOutcome::Transient("The model service is unavailable.".to_owned())
+    let sent = client
+        .send_json::<GenerateResponse>(client.request(Method::POST, "/inference").json(&request))
+        .await;
+    match sent {
+        Ok(body) => PromptOutcome::Answer(body.text),
+        Err(e) => classify(&e),
     }
 }
 
-/// Maps a non-2xx answer to an outcome, using the envelope's message when there is one.
-pub fn classify_error(status: StatusCode, body: &[u8]) -> PromptOutcome {
-    let message = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(sanitize))
-        .filter(|m| !m.is_empty());
-    let code = status.as_u16();
-    let with = |prefix: String| match &message {
-        Some(m) => format!("{prefix}: {m}"),
-        None => format!("{prefix}."),
+/// Maps a failed call to an outcome (see the module docs).
+pub fn classify(error: &AppError) -> PromptOutcome {
+    let status = error.status();
+    let retryable = error.retryable().unwrap_or(
+        status == StatusCode::TOO_MANY_REQUESTS
+            || status == StatusCode::REQUEST_TIMEOUT
+            || status.is_server_error(),
+    );
+    let message = match error {
+        // A body we could not read says nothing useful to a user.
+        AppError::Internal(_) => "The model service sent an unreadable answer.".to_owned(),
+        other => sanitize(&other.public_message()),
     };
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        PromptOutcome::Transient(with(
-            "The model service is rate limited (HTTP 429)".to_owned(),
-        ))
-    } else if status == StatusCode::REQUEST_TIMEOUT || status.is_server_error() {
-        PromptOutcome::Transient(with(format!("The model service failed (HTTP {code})")))
+    let code = error.code().to_owned();
+    if retryable {
+        PromptOutcome::Transient {
+            message: format!("{code}: {message}"),
+            retry_after: error.retry_after(),
+        }
     } else {
-        PromptOutcome::Permanent(with(format!(
-            "The model service rejected the prompt (HTTP {code})"
-        )))
+        PromptOutcome::Permanent { code, message }
     }
 }
 
@@ -103,35 +110,69 @@ pub fn sanitize(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::error::from_upstream_response;
 
-    #[test]
-    fn rate_limits_and_5xx_are_transient() {
-        assert!(matches!(
-            classify_error(StatusCode::TOO_MANY_REQUESTS, b""),
-            PromptOutcome::Transient(_)
-        ));
-        assert!(matches!(
-            classify_error(StatusCode::SERVICE_UNAVAILABLE, b"{}"),
-            PromptOutcome::Transient(_)
-        ));
-        assert!(matches!(
-            classify_error(StatusCode::BAD_GATEWAY, b"oops"),
-            PromptOutcome::Transient(_)
-        ));
+    fn upstream(status: u16, retry_after: Option<&str>, body: &str) -> AppError {
+        from_upstream_response(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            retry_after,
+            body.as_bytes(),
+        )
     }
 
     #[test]
-    fn validation_errors_are_permanent_and_carry_the_message() {
-        let outcome = classify_error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            br#"{"error":{"code":"VALIDATION_ERROR","message":"Invalid request: prompt: too long"}}"#,
+    fn the_envelopes_retryable_flag_decides() {
+        // A 502 that the model service marks permanent (e.g. the provider refused the key).
+        let auth = upstream(
+            502,
+            None,
+            r#"{"error":{"code":"PROVIDER_AUTH","message":"refused","retryable":false}}"#,
         );
         assert_eq!(
-            outcome,
-            PromptOutcome::Permanent(
-                "The model service rejected the prompt (HTTP 422): Invalid request: prompt: too long".to_owned()
-            )
+            classify(&auth),
+            PromptOutcome::Permanent {
+                code: "PROVIDER_AUTH".into(),
+                message: "refused".into()
+            }
         );
+        let limited = upstream(
+            429,
+            Some("2"),
+            r#"{"error":{"code":"RATE_LIMITED","message":"slow down","retryable":true}}"#,
+        );
+        assert_eq!(
+            classify(&limited),
+            PromptOutcome::Transient {
+                message: "RATE_LIMITED: slow down".into(),
+                retry_after: Some(Duration::from_secs(2))
+            }
+        );
+    }
+
+    #[test]
+    fn without_a_flag_the_status_decides() {
+        let old = upstream(503, None, r#"{"error":{"code":"X","message":"busy"}}"#);
+        assert!(matches!(classify(&old), PromptOutcome::Transient { .. }));
+        let invalid = upstream(
+            422,
+            None,
+            r#"{"error":{"code":"VALIDATION_ERROR","message":"Invalid request: prompt: too long"}}"#,
+        );
+        assert_eq!(
+            classify(&invalid),
+            PromptOutcome::Permanent {
+                code: "VALIDATION_ERROR".into(),
+                message: "Invalid request: prompt: too long".into()
+            }
+        );
+        let unavailable = AppError::ServiceUnavailable("The model service is unavailable".into());
+        assert!(matches!(
+            classify(&unavailable),
+            PromptOutcome::Transient {
+                retry_after: None,
+                ..
+            }
+        ));
     }
 
     #[test]

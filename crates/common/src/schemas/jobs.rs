@@ -6,6 +6,18 @@ use super::limits::*;
 use super::DEFAULT_MAX_TOKENS;
 use crate::validation::{body, Checker, FieldError, Validate};
 
+/// The header in which the gateway tells the worker service who is calling (a UUID). The
+/// worker writes it as the job's owner and scopes every read, list and cancel by it; another
+/// user's job is answered 404 exactly like a missing one. Absent: [`DEFAULT_JOB_OWNER`].
+pub const USER_ID_HEADER: &str = "x-sable-user-id";
+
+/// The seeded default user (`00000000-0000-0000-0000-000000000001`), owner of jobs submitted
+/// without [`USER_ID_HEADER`].
+pub const DEFAULT_JOB_OWNER: uuid::Uuid = uuid::Uuid::from_u128(1);
+
+/// Longest job name, in code points.
+pub const JOB_NAME_MAX_CHARS: usize = 200;
+
 /// `POST /api/v1/jobs` request (contract §5.4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct JobSubmission {
@@ -16,6 +28,19 @@ pub struct JobSubmission {
     #[serde(default = "default_max_tokens")]
     #[schema(default = 1024, minimum = 1, maximum = 8192)]
     pub max_tokens: i64,
+    /// Additive: a name to tell jobs apart, at most 200 code points (blank means none).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl JobSubmission {
+    /// The name, trimmed; `None` when absent or blank.
+    pub fn clean_name(&self) -> Option<&str> {
+        self.name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+    }
 }
 
 fn default_max_tokens() -> i64 {
@@ -47,6 +72,9 @@ impl Validate for JobSubmission {
         );
         if let Some(model) = &self.model {
             c.str_len(body("model"), model, 0, MODEL_NAME_MAX_CHARS);
+        }
+        if let Some(name) = &self.name {
+            c.str_len(body("name"), name, 0, JOB_NAME_MAX_CHARS);
         }
         c.finish()
     }
@@ -109,6 +137,9 @@ pub struct JobResponse {
     pub error: Option<String>,
 
     // Additive fields (absent from the reference; clients may ignore them).
+    /// The job's name, if one was given at submission.
+    #[serde(default)]
+    pub name: Option<String>,
     /// The submitted prompts, in order.
     #[serde(default)]
     pub prompts: Vec<String>,
@@ -117,7 +148,9 @@ pub struct JobResponse {
     pub model: Option<String>,
     #[serde(default)]
     pub max_tokens: Option<i64>,
-    /// Prompts that failed permanently (their errors are in `prompt_errors`).
+    /// Prompts that failed permanently (their errors are in `prompt_errors`). A job whose
+    /// every prompt finished ends `completed` even when some failed: `failed_prompts > 0`
+    /// says so.
     #[serde(default)]
     pub failed_prompts: i32,
     /// `result_indexes[k]` is the prompt index (0-based) that `results[k]` answers.
@@ -149,12 +182,61 @@ pub struct PromptError {
     /// 0-based prompt index.
     pub index: i32,
     pub message: String,
+    /// The model service's error code, e.g. `CONTEXT_TOO_LONG`, `CONTENT_POLICY` (null when
+    /// unknown).
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
-/// `GET /api/v1/jobs` response: newest first.
+/// One job in `GET /api/v1/jobs`: status and progress without prompts and results (the full
+/// job is `GET /api/v1/jobs/{job_id}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobSummary {
+    pub job_id: uuid::Uuid,
+    pub name: Option<String>,
+    /// The first prompt's first 100 code points (`…` when cut), to label unnamed jobs.
+    pub preview: String,
+    pub status: JobStatus,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub total_prompts: i32,
+    pub completed_prompts: i32,
+    pub failed_prompts: i32,
+    pub model: Option<String>,
+    pub error: Option<String>,
+    pub last_error: Option<String>,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub cancel_requested: bool,
+}
+
+/// `GET /jobs/stats` of the worker service: job counts for the dashboard. Scoped to the
+/// caller when `X-Sable-User-Id` is sent, over every job when it is not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobStats {
+    /// Jobs per status; every status is present (0 when none).
+    pub by_status: JobStatusCounts,
+    /// `pending` + `running`.
+    pub active: i64,
+    /// Jobs that ended (`completed`, `failed` or `cancelled`) in the last 60 seconds.
+    pub finished_last_60s: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobStatusCounts {
+    pub pending: i64,
+    pub running: i64,
+    pub completed: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+}
+
+/// `GET /api/v1/jobs` response: newest first, summaries only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct JobList {
-    pub jobs: Vec<JobResponse>,
+    pub jobs: Vec<JobSummary>,
     /// Pass as `before` to get the next (older) page; null on the last page.
     pub next_before: Option<uuid::Uuid>,
 }

@@ -6,6 +6,9 @@
 //! UUID is answered 404 `JOB_NOT_FOUND` here, and a valid one is sent in its canonical form,
 //! so client input never reaches the worker URL unescaped (contract §17.2). Worker envelopes
 //! (404, 409, 422) are relayed with their status; an unreachable worker is 503.
+//!
+//! Every call names the caller to the worker in `X-Sable-User-Id` (from [`CurrentUser`]): jobs
+//! are owned, and another user's job is 404 `JOB_NOT_FOUND` like a missing one.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,13 +16,30 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use common::error::ErrorEnvelope;
 use common::extract::{ValidJson, ValidQuery};
-use common::schemas::{JobList, JobListQuery, JobResponse, JobStatus, JobSubmission, PromptError};
+use common::schemas::{
+    JobList, JobListQuery, JobResponse, JobStatus, JobSubmission, JobSummary, PromptError,
+    USER_ID_HEADER,
+};
 use common::{AppError, AppResult};
-use reqwest::Method;
+use reqwest::{Method, RequestBuilder};
 use utoipa::OpenApi;
 use uuid::Uuid;
 
+use crate::auth::CurrentUser;
 use crate::state::AppState;
+
+/// A request to the worker service on behalf of `user`.
+fn worker_request(
+    state: &AppState,
+    user: CurrentUser,
+    method: Method,
+    path: &str,
+) -> RequestBuilder {
+    state
+        .worker
+        .request(method, path)
+        .header(USER_ID_HEADER, user.id.to_string())
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -31,7 +51,14 @@ pub fn router() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     paths(submit_job, get_job, list_jobs, cancel_job),
-    components(schemas(JobSubmission, JobResponse, JobStatus, JobList, PromptError))
+    components(schemas(
+        JobSubmission,
+        JobResponse,
+        JobStatus,
+        JobList,
+        JobSummary,
+        PromptError
+    ))
 )]
 pub struct ApiDoc;
 
@@ -43,21 +70,17 @@ pub struct ApiDoc;
     request_body = JobSubmission,
     responses(
         (status = 202, description = "Accepted: the job is `pending`", body = JobResponse),
-        (status = 422, description = "Invalid request (1–100 prompts of 1–10 000 characters, max_tokens 1–8192)", body = ErrorEnvelope),
+        (status = 422, description = "Invalid request (1–100 prompts of 1–10 000 characters, max_tokens 1–8192, name at most 200 characters)", body = ErrorEnvelope),
         (status = 503, description = "The worker service is unavailable", body = ErrorEnvelope),
     ))]
 pub async fn submit_job(
     State(state): State<AppState>,
+    user: CurrentUser,
     ValidJson(submission): ValidJson<JobSubmission>,
 ) -> AppResult<(StatusCode, Json<JobResponse>)> {
     let job: JobResponse = state
         .worker
-        .send_json(
-            state
-                .worker
-                .request(Method::POST, "/jobs")
-                .json(&submission),
-        )
+        .send_json(worker_request(&state, user, Method::POST, "/jobs").json(&submission))
         .await?;
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
@@ -73,17 +96,25 @@ pub async fn submit_job(
     ))]
 pub async fn get_job(
     State(state): State<AppState>,
+    user: CurrentUser,
     Path(job_id): Path<String>,
 ) -> AppResult<Json<JobResponse>> {
     let id = parse_job_id(&job_id)?;
     let job = state
         .worker
-        .send_json(state.worker.request(Method::GET, &format!("/jobs/{id}")))
+        .send_json(worker_request(
+            &state,
+            user,
+            Method::GET,
+            &format!("/jobs/{id}"),
+        ))
         .await?;
     Ok(Json(job))
 }
 
-/// Lists jobs, newest first. Pass `next_before` from a page as `before` to get the next one.
+/// Lists the caller's jobs, newest first, as summaries (no prompts or results: the full job
+/// is `GET /api/v1/jobs/{job_id}`). Pass `next_before` from a page as `before` to get the
+/// next one.
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs",
     params(JobListQuery),
     responses(
@@ -93,6 +124,7 @@ pub async fn get_job(
     ))]
 pub async fn list_jobs(
     State(state): State<AppState>,
+    user: CurrentUser,
     ValidQuery(query): ValidQuery<JobListQuery>,
 ) -> AppResult<Json<JobList>> {
     // Rebuilt from the validated values: nothing the client sent is forwarded verbatim.
@@ -102,14 +134,15 @@ pub async fn list_jobs(
     }
     let list = state
         .worker
-        .send_json(state.worker.request(Method::GET, "/jobs").query(&params))
+        .send_json(worker_request(&state, user, Method::GET, "/jobs").query(&params))
         .await?;
     Ok(Json(list))
 }
 
-/// Cancels a job. A pending job is cancelled at once and never starts; a running job stops
-/// after its in-flight prompts, keeps its results and ends `cancelled` (the answer shows
-/// `cancel_requested: true` until then). A finished job cannot be cancelled (409).
+/// Cancels a job. A pending job is cancelled at once and never starts; a running job's
+/// in-flight model requests are aborted, the answers already stored are kept, and it ends
+/// `cancelled` (the answer shows `cancel_requested: true` until then). A finished job cannot
+/// be cancelled (409).
 #[utoipa::path(post, path = "/api/v1/jobs/{job_id}/cancel", tag = "jobs",
     params(("job_id" = String, Path, description = "The job id (a UUID, any case)")),
     responses(
@@ -120,16 +153,18 @@ pub async fn list_jobs(
     ))]
 pub async fn cancel_job(
     State(state): State<AppState>,
+    user: CurrentUser,
     Path(job_id): Path<String>,
 ) -> AppResult<Json<JobResponse>> {
     let id = parse_job_id(&job_id)?;
     let job = state
         .worker
-        .send_json(
-            state
-                .worker
-                .request(Method::POST, &format!("/jobs/{id}/cancel")),
-        )
+        .send_json(worker_request(
+            &state,
+            user,
+            Method::POST,
+            &format!("/jobs/{id}/cancel"),
+        ))
         .await?;
     Ok(Json(job))
 }

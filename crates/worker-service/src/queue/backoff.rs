@@ -1,16 +1,35 @@
-//! Retry delays after transient failures: exponential in the attempt number, capped, with
-//! jitter so that jobs failed by the same outage do not all come back at the same instant.
+//! The worker's one backoff helper: exponential in the attempt number, capped, with jitter so
+//! that retries caused by the same outage do not all come back at the same instant. Used for
+//! job retries after transient failures (`JOB_RETRY_BASE_DELAY_MS`, `JOB_RETRY_MAX_DELAY_MS`)
+//! and for retrying a failed progress write.
 
 use std::time::Duration;
 
-/// The delay before the job's next attempt after attempt `attempt` (1-based) failed:
-/// `base × 2^(attempt-1)`, capped at `max`, then a uniformly random point in its upper half.
-pub fn delay(attempt: i32, base: Duration, max: Duration) -> Duration {
-    let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-    let full = base.saturating_mul(1u32 << exp).min(max);
-    let half = full / 2;
-    let jitter = rand::random::<f64>();
-    half + half.mul_f64(jitter)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub base: Duration,
+    pub max: Duration,
+}
+
+impl Backoff {
+    pub const fn new(base: Duration, max: Duration) -> Self {
+        Self { base, max }
+    }
+
+    /// The un-jittered delay after failed attempt `attempt` (1-based): `base × 2^(attempt-1)`,
+    /// capped at `max`.
+    pub fn full(&self, attempt: u32) -> Duration {
+        let exp = attempt.saturating_sub(1).min(30);
+        self.base.saturating_mul(1u32 << exp).min(self.max)
+    }
+
+    /// The delay after failed attempt `attempt`: a uniformly random point in the upper half of
+    /// [`full`](Self::full).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let full = self.full(attempt);
+        let half = full / 2;
+        half + half.mul_f64(rand::random::<f64>())
+    }
 }
 
 #[cfg(test)]
@@ -19,12 +38,12 @@ mod tests {
 
     #[test]
     fn grows_exponentially_within_jitter_bounds() {
-        let base = Duration::from_millis(100);
-        let max = Duration::from_secs(60);
+        let b = Backoff::new(Duration::from_millis(100), Duration::from_secs(60));
         for attempt in 1..=5 {
             let full = Duration::from_millis(100 * (1 << (attempt - 1)));
+            assert_eq!(b.full(attempt), full);
             for _ in 0..50 {
-                let d = delay(attempt, base, max);
+                let d = b.delay(attempt);
                 assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
             }
         }
@@ -32,8 +51,10 @@ mod tests {
 
     #[test]
     fn is_capped() {
-        let d = delay(40, Duration::from_secs(1), Duration::from_secs(10));
-        assert!(d <= Duration::from_secs(10));
-        assert!(d >= Duration::from_secs(5));
+        let b = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
+        let d = b.delay(40);
+        assert!(d <= Duration::from_secs(10) && d >= Duration::from_secs(5));
+        assert_eq!(b.full(u32::MAX), Duration::from_secs(10));
+        assert_eq!(b.full(0), Duration::from_secs(1));
     }
 }

@@ -90,6 +90,7 @@ async fn claim_batch(
         }
     }
 
+    let mut held_ids = Vec::with_capacity(count);
     for job in claimed {
         if slots_unknown && job.filled > 0 {
             continue;
@@ -101,6 +102,7 @@ async fn claim_batch(
         };
         let slots = filled.remove(&job.id).unwrap_or_default();
         let held = inner.hold(job.id, job.attempts);
+        held_ids.push(job.id);
         tracing::debug!(job_id = %job.id, attempt = job.attempts, resumed_slots = slots.len(), "claimed job");
         jobs.spawn(processor::run(
             inner.clone(),
@@ -111,5 +113,28 @@ async fn claim_batch(
             permit,
         ));
     }
+    deliver_early_cancels(inner, &held_ids).await;
     Ok(count)
+}
+
+/// A cancel NOTIFY that reached the listener between the claim and the hold found no held job
+/// and was dropped. The cancel committed before its NOTIFY was sent, so one look at the flags
+/// after holding sees every such cancel (later ones find the job held). Without this, a job
+/// whose prompts were all in flight would only learn of the cancel at its next heartbeat.
+async fn deliver_early_cancels(inner: &Inner, held: &[Uuid]) {
+    if held.is_empty() {
+        return;
+    }
+    match job_repo::cancel_requested(&inner.pool, held).await {
+        Ok(ids) => {
+            for id in ids {
+                if let Some(h) = inner.get(id) {
+                    tracing::info!(job_id = %id, "cancel requested while the job was being claimed");
+                    h.cancel.cancel();
+                }
+            }
+        }
+        // The heartbeat reads the same flag within HEARTBEAT_SECS.
+        Err(e) => tracing::warn!(error = %e, "cannot check new claims for cancels"),
+    }
 }

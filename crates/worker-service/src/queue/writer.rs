@@ -1,8 +1,9 @@
 //! Group commit for progress writes: processors hand their fenced writes to this task, which
 //! sends whatever has accumulated as one statement ([`job_repo::write_slots_batch`]). An idle
 //! worker writes each result at once; a busy one writes many jobs' results per commit.
-//! If a batched statement fails, its writes are retried one by one so that one bad write
-//! (which the fence or the slot key refused) cannot hold back the others.
+//! If a batched statement fails, its writes are sent again one job per statement so that one
+//! bad write (which the fence or the slot key refused) cannot hold back the others; retrying a
+//! failed write with backoff is the processor's part.
 
 use std::sync::Arc;
 
@@ -62,16 +63,10 @@ async fn flush(inner: &Inner, batch: Vec<WriteRequest>) {
         }
     }
     for request in batch {
-        let w = &request.write;
-        let result = job_repo::write_slots(
-            &inner.pool,
-            w.job,
-            worker,
-            w.attempt,
-            &w.slots,
-            w.finish.as_ref(),
-        )
-        .await;
+        let result =
+            job_repo::write_slots_batch(&inner.pool, worker, std::slice::from_ref(&request.write))
+                .await
+                .map(|fenced| fenced.into_iter().next().unwrap_or(Fenced::LeaseLost));
         let _ = request.reply.send(result);
     }
 }

@@ -13,8 +13,8 @@ use crate::helpers::*;
 #[tokio::test]
 async fn submit_answers_202_with_a_pending_job_in_the_contract_shape() {
     let db = fresh_database().await;
-    let fake = spawn_fake_model().await;
-    let svc = spawn_service(&db.url, &fake.url, &["--worker-disabled"]).await;
+    let model = spawn_model().await;
+    let svc = spawn_service(&db.url, &model.url, &["--worker-disabled"]).await;
     let response = client()
         .post(svc.url("/jobs"))
         .json(&json!({"prompts": ["a", "b"], "max_tokens": 64}))
@@ -201,8 +201,8 @@ async fn list_is_newest_first_and_paged_by_cursor() {
 #[tokio::test]
 async fn a_cancelled_pending_job_never_starts() {
     let db = fresh_database().await;
-    let fake = spawn_fake_model().await;
-    let api = spawn_service(&db.url, &fake.url, &["--worker-disabled"]).await;
+    let model = spawn_model().await;
+    let api = spawn_service(&db.url, &model.url, &["--worker-disabled"]).await;
     let c = client();
     let job = submit(&c, &api.base, &["never run".to_owned()]).await;
     let response = c
@@ -216,10 +216,10 @@ async fn a_cancelled_pending_job_never_starts() {
     assert!(cancelled.completed_at.is_some());
 
     // A worker that starts afterwards does not touch it, and a second cancel is a conflict.
-    let worker = spawn_service(&db.url, &fake.url, &[]).await;
+    let worker = spawn_service(&db.url, &model.url, &[]).await;
     let other = submit(&c, &worker.base, &["runs".to_owned()]).await;
     wait_for_status(&db.pool, other.job_id, "completed", Duration::from_secs(10)).await;
-    assert_eq!(fake.model.calls("never run"), 0);
+    assert_eq!(model.calls("never run"), 0);
     assert_eq!(status_of(&db.pool, job.job_id).await, "cancelled");
     let again = c
         .post(api.url(&format!("/jobs/{}/cancel", job.job_id)))
@@ -234,8 +234,8 @@ async fn a_cancelled_pending_job_never_starts() {
 #[tokio::test]
 async fn cancelling_a_finished_job_is_409_conflict() {
     let db = fresh_database().await;
-    let fake = spawn_fake_model().await;
-    let svc = spawn_service(&db.url, &fake.url, &[]).await;
+    let model = spawn_model().await;
+    let svc = spawn_service(&db.url, &model.url, &[]).await;
     let c = client();
     let job = submit(&c, &svc.base, &["quick".to_owned()]).await;
     wait_for_status(&db.pool, job.job_id, "completed", Duration::from_secs(10)).await;
@@ -255,8 +255,8 @@ async fn cancelling_a_finished_job_is_409_conflict() {
 #[tokio::test]
 async fn health_ready_and_metrics() {
     let db = fresh_database().await;
-    let fake = spawn_fake_model().await;
-    let svc = spawn_service(&db.url, &fake.url, &[]).await;
+    let model = spawn_model().await;
+    let svc = spawn_service(&db.url, &model.url, &[]).await;
     let c = client();
     let health: Value = c
         .get(svc.url("/health"))

@@ -1,5 +1,5 @@
-//! Test support: a controllable fake model service, `spawn_service()`, a worker process, and
-//! polling helpers.
+//! Test support: the real model service in-process (mock provider), `spawn_service()`, a
+//! worker process, and polling helpers.
 
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -9,13 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::Next;
 use clap::Parser;
-use common::schemas::{GenerateRequest, GenerateResponse, JobResponse, Usage};
+use common::schemas::JobResponse;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
@@ -28,28 +26,26 @@ use worker_service::AppState;
 pub use common::test_support::{closed_port_url, serve};
 
 // ---------------------------------------------------------------------------------------------
-// Fake model service
+// The real model service, in this process
 // ---------------------------------------------------------------------------------------------
 
-/// A model service whose behaviour is set by directives inside each prompt:
-/// - `[fail:N:CODE]` — the first N calls with this prompt answer HTTP CODE, later ones succeed;
-/// - `[reject]` — always 422 (a permanent failure);
-/// - `[slow:MS]` — wait MS milliseconds before answering;
+/// The real model service (mock provider) in this process, so the worker meets exactly the
+/// statuses, error classes and `retryable` flags it meets in production. Each prompt's
+/// behaviour is set by the mock's markers (`model_service::providers::mock`):
+/// `[mock:reject]`, `[mock:overloaded]`, `[mock:flaky=N]`, `[mock:delay=MS]`, …
 ///
-/// plus a global delay. It counts calls per prompt. The answer is `answer: <prompt>`.
-#[derive(Clone, Default)]
-pub struct FakeModel {
+/// A thin observing layer in front of the real router counts `POST /inference` calls per
+/// prompt; it changes nothing in the request or the answer. The service runs with one
+/// provider attempt per model (`RETRY_MAX_ATTEMPTS=1`), so `[mock:flaky=N]` makes exactly the
+/// first N calls from the worker fail.
+pub struct ModelServer {
+    pub url: String,
+    pub state: model_service::AppState,
     calls: Arc<Mutex<HashMap<String, u32>>>,
-    delay_ms: Arc<AtomicU64>,
     total: Arc<AtomicU64>,
 }
 
-pub struct FakeModelServer {
-    pub url: String,
-    pub model: FakeModel,
-}
-
-impl FakeModel {
+impl ModelServer {
     pub fn calls(&self, prompt: &str) -> u32 {
         self.calls.lock().unwrap().get(prompt).copied().unwrap_or(0)
     }
@@ -62,97 +58,64 @@ impl FakeModel {
         self.total.load(Ordering::SeqCst)
     }
 
-    pub fn set_delay(&self, delay: Duration) {
-        self.delay_ms
-            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    pub fn stats(&self) -> model_service::stats::StatsSnapshot {
+        self.state.stats.snapshot()
     }
 }
 
-fn directive<'a>(prompt: &'a str, name: &str) -> Option<&'a str> {
-    let start = prompt.find(&format!("[{name}"))? + name.len() + 1;
-    let end = start + prompt[start..].find(']')?;
-    Some(prompt[start..end].trim_start_matches(':'))
+/// The mock's answer to `prompt` from the default model (what a job's result holds).
+pub fn answer(prompt: &str) -> String {
+    format!("[Mock response from llama-3.3-70b-versatile] Simulated response to: {prompt}")
 }
 
-async fn inference(
-    State(model): State<FakeModel>,
-    Json(request): Json<GenerateRequest>,
-) -> Response {
-    let prompt = request.prompt.clone();
-    let call = {
-        let mut calls = model.calls.lock().unwrap();
-        let n = calls.entry(prompt.clone()).or_insert(0);
-        *n += 1;
-        *n
-    };
-    model.total.fetch_add(1, Ordering::SeqCst);
-    let mut delay = model.delay_ms.load(Ordering::SeqCst);
-    if let Some(ms) = directive(&prompt, "slow").and_then(|s| s.parse::<u64>().ok()) {
-        delay += ms;
-    }
-    if delay > 0 {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-    }
-    if directive(&prompt, "reject").is_some() {
-        return envelope(
-            422,
-            "VALIDATION_ERROR",
-            "Invalid request: prompt: not allowed by the fake",
-        );
-    }
-    if let Some(spec) = directive(&prompt, "fail") {
-        let mut parts = spec.split(':');
-        let times: u32 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(1);
-        let code: u16 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(503);
-        if call <= times {
-            let code_name = if code == 429 {
-                "RATE_LIMITED"
-            } else {
-                "SERVICE_UNAVAILABLE"
-            };
-            return envelope(
-                code,
-                code_name,
-                "The provider is overloaded, see http://internal.example:9000/status\nretry later",
-            );
-        }
-    }
-    Json(GenerateResponse {
-        text: format!("answer: {prompt}"),
-        model: request.model.unwrap_or_else(|| "fake-model".to_owned()),
-        usage: Usage {
-            prompt_tokens: 1,
-            completion_tokens: 2,
-            total_tokens: 3,
+/// The model service for worker tests: mock provider, no delays, one attempt per model.
+pub fn model_config() -> model_service::config::Config {
+    let mut config = model_service::config::Config::for_tests();
+    config.retry_max_attempts = 1;
+    config
+}
+
+pub async fn spawn_model() -> ModelServer {
+    spawn_model_with(model_config()).await
+}
+
+pub async fn spawn_model_with(config: model_service::config::Config) -> ModelServer {
+    common::telemetry::init_for_tests();
+    let state = model_service::build_state(config)
+        .await
+        .expect("model service state");
+    let calls: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+    let total = Arc::new(AtomicU64::new(0));
+    let (c, t) = (calls.clone(), total.clone());
+    let observed = model_service::app(state.clone()).layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| {
+            let (calls, total) = (c.clone(), t.clone());
+            async move {
+                if request.uri().path() != "/inference" {
+                    return next.run(request).await;
+                }
+                let (parts, body) = request.into_parts();
+                let bytes = axum::body::to_bytes(body, 1 << 20)
+                    .await
+                    .unwrap_or_default();
+                if let Some(prompt) = serde_json::from_slice::<Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v["prompt"].as_str().map(str::to_owned))
+                {
+                    *calls.lock().unwrap().entry(prompt).or_insert(0) += 1;
+                }
+                total.fetch_add(1, Ordering::SeqCst);
+                next.run(Request::from_parts(parts, Body::from(bytes)))
+                    .await
+            }
         },
-        latency_ms: 0.0,
-        finish_reason: None,
-    })
-    .into_response()
-}
-
-fn envelope(status: u16, code: &str, message: &str) -> Response {
-    let status = StatusCode::from_u16(status).unwrap();
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": message, "request_id": null}})),
-    )
-        .into_response()
-}
-
-pub async fn spawn_fake_model() -> FakeModelServer {
-    let model = FakeModel::default();
-    let router = Router::new()
-        .route("/inference", post(inference))
-        .route(
-            "/health",
-            get(|| async { Json(json!({"status": "healthy"})) }),
-        )
-        .with_state(model.clone());
-    let addr = serve(router).await;
-    FakeModelServer {
+    ));
+    let addr = serve(observed).await;
+    ModelServer {
         url: format!("http://{addr}"),
-        model,
+        state,
+        calls,
+        total,
     }
 }
 
@@ -168,9 +131,9 @@ pub const TEST_FLAGS: &[&str] = &[
     "1",
     "--poll-interval-ms",
     "250",
-    "--retry-base-delay-ms",
+    "--job-retry-base-delay-ms",
     "50",
-    "--retry-max-delay-ms",
+    "--job-retry-max-delay-ms",
     "200",
     "--database-max-connections",
     "6",

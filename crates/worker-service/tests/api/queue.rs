@@ -16,8 +16,8 @@ use crate::helpers::*;
 #[tokio::test]
 async fn a_job_completes_with_results_in_prompt_order() {
     let db = fresh_database().await;
-    let fake = spawn_fake_model().await;
-    let svc = spawn_service(&db.url, &fake.url, &[]).await;
+    let model = spawn_model().await;
+    let svc = spawn_service(&db.url, &model.url, &[]).await;
     let c = client();
     let ps = prompts("ordered", 5);
     let job = submit(&c, &svc.base, &ps).await;
@@ -26,9 +26,7 @@ async fn a_job_completes_with_results_in_prompt_order() {
     assert_eq!(done.completed_prompts, 5);
     assert_eq!(
         done.results,
-        ps.iter()
-            .map(|p| format!("answer: {p}"))
-            .collect::<Vec<_>>()
+        ps.iter().map(|p| answer(p)).collect::<Vec<_>>()
     );
     assert_eq!(done.result_indexes, vec![0, 1, 2, 3, 4]);
     assert_eq!(done.error, None);
@@ -40,9 +38,9 @@ async fn a_job_completes_with_results_in_prompt_order() {
 #[tokio::test]
 async fn an_idle_worker_is_woken_by_notify_not_the_poll() {
     let db = fresh_database().await;
-    let fake = spawn_fake_model().await;
+    let model = spawn_model().await;
     // The safety-net poll is a minute away: only LISTEN/NOTIFY can start this job in time.
-    let svc = spawn_service(&db.url, &fake.url, &["--poll-interval-ms", "60000"]).await;
+    let svc = spawn_service(&db.url, &model.url, &["--poll-interval-ms", "60000"]).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let c = client();
     for i in 0..3 {
@@ -55,12 +53,13 @@ async fn an_idle_worker_is_woken_by_notify_not_the_poll() {
 #[tokio::test]
 async fn five_hundred_jobs_are_drained_by_three_workers_and_a_worker_process() {
     let db = fresh_database().await;
-    let fake = spawn_fake_model().await;
-    fake.model.set_delay(Duration::from_millis(3));
-    let mut process = spawn_worker_process(&db.url, &fake.url, "process-worker", &[]).await;
-    let api = spawn_service(&db.url, &fake.url, &[]).await;
-    let w2 = spawn_service(&db.url, &fake.url, &[]).await;
-    let w3 = spawn_service(&db.url, &fake.url, &[]).await;
+    let mut config = model_config();
+    config.mock_first_token_delay_ms = 3;
+    let model = spawn_model_with(config).await;
+    let mut process = spawn_worker_process(&db.url, &model.url, "process-worker", &[]).await;
+    let api = spawn_service(&db.url, &model.url, &[]).await;
+    let w2 = spawn_service(&db.url, &model.url, &[]).await;
+    let w3 = spawn_service(&db.url, &model.url, &[]).await;
     let c = client();
 
     // Watch which workers hold jobs while the queue drains.
@@ -133,7 +132,7 @@ async fn five_hundred_jobs_are_drained_by_three_workers_and_a_worker_process() {
         );
     }
     // The model was called exactly once per prompt (each prompt text is unique).
-    let calls = fake.model.all_calls();
+    let calls = model.all_calls();
     assert_eq!(calls.len(), expected_prompts);
     assert!(calls.values().all(|n| *n == 1), "a prompt was sent twice");
 
@@ -153,42 +152,46 @@ async fn five_hundred_jobs_are_drained_by_three_workers_and_a_worker_process() {
 #[tokio::test]
 async fn transient_failures_are_retried_with_backoff_until_success() {
     let db = fresh_database().await;
-    let fake = spawn_fake_model().await;
-    let svc = spawn_service(&db.url, &fake.url, &[]).await;
+    let model = spawn_model().await;
+    let svc = spawn_service(&db.url, &model.url, &[]).await;
     let c = client();
-    let a = "[fail:2:503] flaky".to_owned();
-    let b = "[fail:1:429] rate limited".to_owned();
+    // Overloaded twice (503, retryable), then rate limited once (429 + Retry-After).
+    let a = "[mock:flaky=2] flaky".to_owned();
+    let b = "[mock:flaky=1:ratelimit] rate limited".to_owned();
     let ok = "steady".to_owned();
     let job = submit(&c, &svc.base, &[a.clone(), b.clone(), ok.clone()]).await;
     wait_for_status(&db.pool, job.job_id, "completed", Duration::from_secs(15)).await;
     let done = get_job(&c, &svc.base, job.job_id).await;
     assert_eq!(done.attempts, 3);
-    assert_eq!(done.results.len(), 3);
-    assert_eq!(done.error, None);
+    assert_eq!(done.results, vec![answer(&a), answer(&b), answer(&ok)]);
+    assert_eq!((done.error, done.failed_prompts), (None, 0));
+    let last_error = done.last_error.expect("the last transient error is kept");
     assert!(
-        done.last_error.is_some(),
-        "the last transient error is kept for display"
+        last_error.starts_with("PROVIDER_OVERLOADED: "),
+        "{last_error}"
     );
     // At most one call per prompt per attempt; answered prompts are never asked again.
-    assert_eq!(fake.model.calls(&a), 3);
-    assert_eq!(fake.model.calls(&b), 2);
-    assert_eq!(fake.model.calls(&ok), 1);
+    assert_eq!(model.calls(&a), 3);
+    assert_eq!(model.calls(&b), 2);
+    assert_eq!(model.calls(&ok), 1);
     svc.stop().await;
 }
 
 #[tokio::test]
 async fn exhausted_retries_fail_the_job_with_a_readable_error() {
     let db = fresh_database().await;
-    let fake = spawn_fake_model().await;
-    let svc = spawn_service(&db.url, &fake.url, &["--job-max-attempts", "3"]).await;
+    let model = spawn_model().await;
+    let svc = spawn_service(&db.url, &model.url, &["--job-max-attempts", "3"]).await;
     let c = client();
-    let down = "[fail:99:503] never".to_owned();
+    let down = "[mock:overloaded] never".to_owned();
     let job = submit(&c, &svc.base, &[down.clone(), "fine".to_owned()]).await;
     wait_for_status(&db.pool, job.job_id, "failed", Duration::from_secs(15)).await;
     let failed = get_job(&c, &svc.base, job.job_id).await;
     let error = failed.error.expect("an error message");
     assert!(
-        error.contains("HTTP 503") && error.contains("Gave up after 3 attempts"),
+        error.starts_with("PROVIDER_OVERLOADED: ")
+            && error.contains("HTTP 503")
+            && error.ends_with("Gave up after 3 attempts."),
         "{error}"
     );
     assert!(
@@ -196,10 +199,10 @@ async fn exhausted_retries_fail_the_job_with_a_readable_error() {
         "no URLs, one line: {error}"
     );
     assert_eq!(failed.attempts, 3);
-    assert_eq!(fake.model.calls(&down), 3);
+    assert_eq!(model.calls(&down), 3);
     assert_eq!(
         failed.results,
-        vec!["answer: fine".to_owned()],
+        vec![answer("fine")],
         "partial results are kept"
     );
     svc.stop().await;
@@ -216,54 +219,123 @@ async fn exhausted_retries_fail_the_job_with_a_readable_error() {
     let failed = get_job(&c, &unreachable.base, job.job_id).await;
     assert_eq!(
         failed.error.as_deref(),
-        Some("The model service is unavailable. Gave up after 2 attempts.")
+        Some("SERVICE_UNAVAILABLE: The model service is unavailable. Gave up after 2 attempts.")
     );
     unreachable.stop().await;
 }
 
 #[tokio::test]
-async fn a_permanently_failing_prompt_records_its_error_and_fails_the_job() {
+async fn a_rejected_prompt_is_that_prompts_error_at_once_and_the_job_completes() {
     let db = fresh_database().await;
-    let fake = spawn_fake_model().await;
-    let svc = spawn_service(&db.url, &fake.url, &[]).await;
+    let model = spawn_model().await;
+    let svc = spawn_service(&db.url, &model.url, &[]).await;
     let c = client();
-    let bad = "[reject] bad".to_owned();
+    let bad = "[mock:reject] bad".to_owned();
     let job = submit(
         &c,
         &svc.base,
         &["first".to_owned(), bad.clone(), "third".to_owned()],
     )
     .await;
+    wait_for_status(&db.pool, job.job_id, "completed", Duration::from_secs(10)).await;
+    let done = get_job(&c, &svc.base, job.job_id).await;
+    assert_eq!(done.status, JobStatus::Completed);
+    assert_eq!(done.results, vec![answer("first"), answer("third")]);
+    assert_eq!(done.result_indexes, vec![0, 2]);
+    assert_eq!((done.completed_prompts, done.failed_prompts), (2, 1));
+    assert_eq!(done.error, None, "the job did not fail; one prompt did");
+    assert_eq!(done.prompt_errors.len(), 1);
+    let e = &done.prompt_errors[0];
+    assert_eq!(e.index, 1);
+    assert_eq!(e.code.as_deref(), Some("INVALID_REQUEST"));
+    assert!(e.message.contains("HTTP 400"), "{}", e.message);
+    assert_eq!(done.attempts, 1, "a permanent failure is not retried");
+    assert_eq!(model.calls(&bad), 1, "nor sent to the fallback model");
+    assert_eq!(done.last_error, None);
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn a_job_whose_every_prompt_is_refused_fails() {
+    let db = fresh_database().await;
+    let model = spawn_model().await;
+    let svc = spawn_service(&db.url, &model.url, &[]).await;
+    let c = client();
+    let ps = vec!["[mock:context] a".to_owned(), "[mock:policy] b".to_owned()];
+    let job = submit(&c, &svc.base, &ps).await;
     wait_for_status(&db.pool, job.job_id, "failed", Duration::from_secs(10)).await;
     let done = get_job(&c, &svc.base, job.job_id).await;
-    assert_eq!(done.status, JobStatus::Failed);
+    assert_eq!((done.failed_prompts, done.attempts), (2, 1));
+    let codes: Vec<_> = done.prompt_errors.iter().map(|e| e.code.clone()).collect();
     assert_eq!(
-        done.results,
-        vec!["answer: first".to_owned(), "answer: third".to_owned()]
+        codes,
+        [
+            Some("CONTEXT_TOO_LONG".to_owned()),
+            Some("CONTENT_POLICY".to_owned())
+        ]
     );
-    assert_eq!(done.result_indexes, vec![0, 2]);
-    assert_eq!(done.completed_prompts, 2);
-    assert_eq!(done.failed_prompts, 1);
-    assert_eq!(done.prompt_errors.len(), 1);
-    assert_eq!(done.prompt_errors[0].index, 1);
-    assert!(done.prompt_errors[0].message.contains("HTTP 422"));
-    let error = done.error.unwrap();
     assert!(
-        error.starts_with("1 of 3 prompts failed; first, prompt #2:"),
-        "{error}"
+        done.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("All 2 prompts failed; first, prompt #1:")),
+        "{:?}",
+        done.error
     );
-    assert_eq!(done.attempts, 1, "a permanent failure is not retried");
-    assert_eq!(fake.model.calls(&bad), 1);
     svc.stop().await;
+}
+
+/// The retry decision for every class the real model service reports, through the worker's
+/// own client: permanent classes become the prompt's error, the others a retry.
+#[tokio::test]
+async fn every_error_class_of_the_real_model_service_gets_the_right_retry_decision() {
+    use worker_service::model_client::{self, PromptOutcome};
+    let model = spawn_model().await;
+    let http = reqwest::Client::new();
+    let client = common::http::ServiceClient::new(
+        http,
+        &model.url,
+        "model service",
+        Duration::from_secs(10),
+    );
+    let cases = [
+        ("[mock:reject]", Some("INVALID_REQUEST")),
+        ("[mock:context]", Some("CONTEXT_TOO_LONG")),
+        ("[mock:policy]", Some("CONTENT_POLICY")),
+        ("[mock:unknown-model]", Some("UNKNOWN_MODEL")),
+        ("[mock:auth]", Some("PROVIDER_AUTH")),
+        ("[mock:error]", Some("INFERENCE_ERROR")),
+        ("[mock:ratelimit]", None),
+        ("[mock:overloaded]", None),
+        ("[mock:timeout]", None),
+        ("[mock:network]", None),
+    ];
+    for (marker, permanent) in cases {
+        let outcome = model_client::generate(&client, &format!("{marker} x"), None, 16).await;
+        match (outcome, permanent) {
+            (PromptOutcome::Permanent { code, .. }, Some(expected)) => {
+                assert_eq!(code, expected, "{marker}")
+            }
+            (PromptOutcome::Transient { retry_after, .. }, None) => assert_eq!(
+                retry_after.is_some(),
+                marker == "[mock:ratelimit]",
+                "{marker}: Retry-After reaches the worker"
+            ),
+            (other, _) => panic!("{marker}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        model_client::generate(&client, "fine", None, 16).await,
+        PromptOutcome::Answer(_)
+    ));
 }
 
 #[tokio::test]
 async fn cancelling_a_running_job_stops_it_after_in_flight_prompts_and_keeps_results() {
     let db = fresh_database().await;
-    let fake = spawn_fake_model().await;
-    let svc = spawn_service(&db.url, &fake.url, &["--worker-max-prompts", "2"]).await;
+    let model = spawn_model().await;
+    let svc = spawn_service(&db.url, &model.url, &["--worker-max-prompts", "2"]).await;
     let c = client();
-    let ps = prompts("[slow:150] long job", 12);
+    let ps = prompts("[mock:delay=150] long job", 12);
     let job = submit(&c, &svc.base, &ps).await;
     let progressed = wait_until(Duration::from_secs(10), || async {
         get_job(&c, &svc.base, job.job_id).await.completed_prompts >= 2
@@ -285,7 +357,7 @@ async fn cancelling_a_running_job_stops_it_after_in_flight_prompts_and_keeps_res
     ));
 
     wait_for_status(&db.pool, job.job_id, "cancelled", Duration::from_secs(10)).await;
-    let calls_at_end = fake.model.total_calls();
+    let calls_at_end = model.total_calls();
     let done = get_job(&c, &svc.base, job.job_id).await;
     assert!(
         done.completed_prompts >= 2 && done.completed_prompts < 12,
@@ -293,9 +365,58 @@ async fn cancelling_a_running_job_stops_it_after_in_flight_prompts_and_keeps_res
     );
     assert_eq!(done.results.len() as i32, done.completed_prompts);
     assert!(done.completed_at.is_some());
-    // Every prompt that was sent has its result kept, and nothing is sent afterwards.
-    assert_eq!(calls_at_end, done.completed_prompts as u64);
+    // Nothing is sent after the cancel; each call either answered or was aborted.
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(fake.model.total_calls(), calls_at_end);
+    assert_eq!(model.total_calls(), calls_at_end);
+    let stats = model.stats();
+    assert_eq!(
+        u64::try_from(done.completed_prompts).unwrap() + stats.completions_cancelled,
+        calls_at_end,
+        "{stats:?}"
+    );
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn cancel_aborts_in_flight_model_requests_even_when_every_prompt_is_in_flight() {
+    let db = fresh_database().await;
+    let model = spawn_model().await;
+    let svc = spawn_service(&db.url, &model.url, &[]).await;
+    let c = client();
+    // Two quick prompts whose answers must be kept, four that would take 20 s.
+    let mut ps = vec!["quick one".to_owned(), "quick two".to_owned()];
+    ps.extend(prompts("[mock:delay=20000] slow", 4));
+    let job = submit(&c, &svc.base, &ps).await;
+    let all_sent = wait_until(Duration::from_secs(10), || async {
+        get_job(&c, &svc.base, job.job_id).await.completed_prompts == 2
+            && model.stats().completions_started == 6
+    })
+    .await;
+    assert!(all_sent, "{:?}", model.stats());
+
+    let started = std::time::Instant::now();
+    let response = c
+        .post(svc.url(&format!("/jobs/{}/cancel", job.job_id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    wait_for_status(&db.pool, job.job_id, "cancelled", Duration::from_secs(5)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "cancelled without waiting for the slow prompts: {:?}",
+        started.elapsed()
+    );
+    let done = get_job(&c, &svc.base, job.job_id).await;
+    assert_eq!(done.status, JobStatus::Cancelled);
+    assert_eq!(done.results, vec![answer("quick one"), answer("quick two")]);
+    assert_eq!((done.completed_prompts, done.failed_prompts), (2, 0));
+    // The model service saw its four provider calls dropped.
+    let seen = model
+        .state
+        .stats
+        .wait_for(Duration::from_secs(5), |s| s.completions_cancelled == 4)
+        .await;
+    assert!(seen.is_ok(), "{seen:?}");
     svc.stop().await;
 }

@@ -13,18 +13,18 @@ use crate::helpers::*;
 #[tokio::test]
 async fn a_killed_worker_process_job_is_taken_over_after_its_lease_expires() {
     let db = fresh_database().await;
-    let fake = spawn_fake_model().await;
+    let model = spawn_model().await;
     let mut process = spawn_worker_process(
         &db.url,
-        &fake.url,
+        &model.url,
         "doomed-worker",
         &[("WORKER_MAX_PROMPTS", "1")],
     )
     .await;
     // The API of a second service only: it must not claim before the kill.
-    let api = spawn_service(&db.url, &fake.url, &["--worker-disabled"]).await;
+    let api = spawn_service(&db.url, &model.url, &["--worker-disabled"]).await;
     let c = client();
-    let ps = prompts("[slow:150] crash test", 8);
+    let ps = prompts("[mock:delay=150] crash test", 8);
     let job = submit(&c, &api.base, &ps).await;
 
     let progressed = wait_until(Duration::from_secs(10), || async {
@@ -46,15 +46,13 @@ async fn a_killed_worker_process_job_is_taken_over_after_its_lease_expires() {
             .unwrap();
     assert_eq!(holder.as_deref(), Some("doomed-worker"));
 
-    let rescuer = spawn_service(&db.url, &fake.url, &[]).await;
+    let rescuer = spawn_service(&db.url, &model.url, &[]).await;
     wait_for_status(&db.pool, job.job_id, "completed", Duration::from_secs(20)).await;
     let done = get_job(&c, &api.base, job.job_id).await;
     assert_eq!(done.attempts, 2);
     assert_eq!(
         done.results,
-        ps.iter()
-            .map(|p| format!("answer: {p}"))
-            .collect::<Vec<_>>()
+        ps.iter().map(|p| answer(p)).collect::<Vec<_>>()
     );
 
     // Each slot exactly once; those written before the crash kept and not recomputed.
@@ -67,11 +65,11 @@ async fn a_killed_worker_process_job_is_taken_over_after_its_lease_expires() {
         let prompt = &ps[*idx as usize];
         if before.contains(idx) {
             assert_eq!(*attempt, 1);
-            assert_eq!(fake.model.calls(prompt), 1, "slot {idx} recomputed");
+            assert_eq!(model.calls(prompt), 1, "slot {idx} recomputed");
         } else {
             assert_eq!(*attempt, 2);
             // At most once per attempt (the prompt in flight at the kill was sent twice).
-            assert!(fake.model.calls(prompt) <= 2, "slot {idx}");
+            assert!(model.calls(prompt) <= 2, "slot {idx}");
         }
     }
     rescuer.stop().await;
@@ -81,9 +79,9 @@ async fn a_killed_worker_process_job_is_taken_over_after_its_lease_expires() {
 #[tokio::test]
 async fn after_a_restart_of_the_whole_service_every_pending_job_completes() {
     let db = fresh_database().await;
-    let fake = spawn_fake_model().await;
+    let model = spawn_model().await;
     let flags = ["--worker-max-jobs", "2", "--worker-max-prompts", "2"];
-    let first = spawn_service(&db.url, &fake.url, &flags).await;
+    let first = spawn_service(&db.url, &model.url, &flags).await;
     let c = client();
     let mut ids: Vec<Uuid> = Vec::new();
     for j in 0..12 {
@@ -91,7 +89,7 @@ async fn after_a_restart_of_the_whole_service_every_pending_job_completes() {
             submit(
                 &c,
                 &first.base,
-                &prompts(&format!("[slow:60] restart {j}"), 3),
+                &prompts(&format!("[mock:delay=60] restart {j}"), 3),
             )
             .await
             .job_id,
@@ -133,16 +131,16 @@ async fn after_a_restart_of_the_whole_service_every_pending_job_completes() {
         "{states:?}"
     );
 
-    let second = spawn_service(&db.url, &fake.url, &flags).await;
+    let second = spawn_service(&db.url, &model.url, &flags).await;
     for id in &ids {
         wait_for_status(&db.pool, *id, "completed", Duration::from_secs(20)).await;
         assert_eq!(slots(&db.pool, *id).await.len(), 3);
     }
     // In-flight prompts finished within the grace period and were kept: nothing was asked twice.
     assert!(
-        fake.model.all_calls().values().all(|n| *n == 1),
+        model.all_calls().values().all(|n| *n == 1),
         "{:?}",
-        fake.model.all_calls()
+        model.all_calls()
     );
     second.stop().await;
 }
@@ -150,10 +148,10 @@ async fn after_a_restart_of_the_whole_service_every_pending_job_completes() {
 #[tokio::test]
 async fn shutdown_releases_jobs_whose_prompts_outlast_the_grace_period() {
     let db = fresh_database().await;
-    let fake = spawn_fake_model().await;
-    let svc = spawn_service(&db.url, &fake.url, &["--shutdown-grace-secs", "1"]).await;
+    let model = spawn_model().await;
+    let svc = spawn_service(&db.url, &model.url, &["--shutdown-grace-secs", "1"]).await;
     let c = client();
-    let job = submit(&c, &svc.base, &["[slow:30000] endless".to_owned()]).await;
+    let job = submit(&c, &svc.base, &["[mock:delay=30000] endless".to_owned()]).await;
     wait_for_status(&db.pool, job.job_id, "running", Duration::from_secs(10)).await;
     let begun = std::time::Instant::now();
     svc.stop().await;

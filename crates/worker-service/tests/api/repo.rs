@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::schemas::{JobStatus, JobSubmission};
+use common::schemas::{JobStatus, JobSubmission, DEFAULT_JOB_OWNER};
 use common::test_support::fresh_database;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -17,17 +17,34 @@ async fn insert(pool: &PgPool, n_prompts: usize) -> Uuid {
         prompts: (0..n_prompts).map(|i| format!("p{i}")).collect(),
         model: None,
         max_tokens: 16,
+        name: None,
     };
-    job_repo::insert(pool, id, &submission, 3).await.unwrap();
+    job_repo::insert(pool, DEFAULT_JOB_OWNER, id, &submission, 3)
+        .await
+        .unwrap();
     id
 }
 
 fn answer(idx: i32) -> SlotWrite {
-    SlotWrite {
-        idx,
-        text: Some(format!("a{idx}")),
-        error: None,
-    }
+    SlotWrite::answer(idx, format!("a{idx}"))
+}
+
+/// One job's fenced write, as the worker's writer sends it.
+async fn write_slots(
+    pool: &PgPool,
+    job: Uuid,
+    worker: &str,
+    attempt: i32,
+    slots: &[SlotWrite],
+    finish: Option<&Finish>,
+) -> Result<Fenced, sqlx::Error> {
+    let write = job_repo::JobWrite {
+        job,
+        attempt,
+        slots: slots.to_vec(),
+        finish: finish.cloned(),
+    };
+    Ok(job_repo::write_slots_batch(pool, worker, &[write]).await?[0])
 }
 
 #[tokio::test]
@@ -70,7 +87,7 @@ async fn writes_are_fenced_by_the_claim_and_slots_are_written_once() {
     let first = job_repo::claim(&db.pool, "w1", lease, 1).await.unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(
-        job_repo::write_slots(&db.pool, id, "w1", 1, &[answer(0)], None)
+        write_slots(&db.pool, id, "w1", 1, &[answer(0)], None)
             .await
             .unwrap(),
         Fenced::Written {
@@ -89,14 +106,14 @@ async fn writes_are_fenced_by_the_claim_and_slots_are_written_once() {
 
     // The old owner can write nothing any more.
     assert_eq!(
-        job_repo::write_slots(&db.pool, id, "w1", 1, &[answer(1)], None)
+        write_slots(&db.pool, id, "w1", 1, &[answer(1)], None)
             .await
             .unwrap(),
         Fenced::LeaseLost
     );
     // The new owner cannot write a slot twice; the failed statement changes nothing.
     assert!(
-        job_repo::write_slots(&db.pool, id, "w2", 2, &[answer(1), answer(0)], None)
+        write_slots(&db.pool, id, "w2", 2, &[answer(1), answer(0)], None)
             .await
             .is_err()
     );
@@ -105,7 +122,7 @@ async fn writes_are_fenced_by_the_claim_and_slots_are_written_once() {
         error: None,
     };
     assert_eq!(
-        job_repo::write_slots(
+        write_slots(
             &db.pool,
             id,
             "w2",
@@ -119,7 +136,10 @@ async fn writes_are_fenced_by_the_claim_and_slots_are_written_once() {
             cancel_requested: false
         }
     );
-    let job = job_repo::find(&db.pool, id).await.unwrap().unwrap();
+    let job = job_repo::find(&db.pool, DEFAULT_JOB_OWNER, id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(job.status, JobStatus::Completed);
     assert_eq!(job.completed_prompts, 3);
     assert_eq!(job.results, vec!["a0", "a1", "a2"]);
@@ -169,7 +189,12 @@ async fn the_reaper_requeues_cancels_or_fails_jobs_with_expired_leases() {
     );
     let get = |id| {
         let pool = db.pool.clone();
-        async move { job_repo::find(&pool, id).await.unwrap().unwrap() }
+        async move {
+            job_repo::find(&pool, DEFAULT_JOB_OWNER, id)
+                .await
+                .unwrap()
+                .unwrap()
+        }
     };
     assert_eq!(get(requeue).await.status, JobStatus::Pending);
     assert_eq!(get(cancel).await.status, JobStatus::Cancelled);
@@ -243,8 +268,14 @@ async fn a_batched_write_fences_each_job_by_its_own_claim() {
         .await
         .unwrap();
     assert!(results.iter().all(|r| matches!(r, Fenced::Written { .. })));
-    let a = job_repo::find(&db.pool, a).await.unwrap().unwrap();
-    let b = job_repo::find(&db.pool, b).await.unwrap().unwrap();
+    let a = job_repo::find(&db.pool, DEFAULT_JOB_OWNER, a)
+        .await
+        .unwrap()
+        .unwrap();
+    let b = job_repo::find(&db.pool, DEFAULT_JOB_OWNER, b)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (a.status, a.completed_prompts, a.results.len()),
         (JobStatus::Completed, 2, 2)
