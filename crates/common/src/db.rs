@@ -5,7 +5,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
-use crate::config::DatabaseArgs;
+use crate::config::{DatabaseArgs, ExposeSecret};
 
 /// The migrations in `migrations/` at the workspace root, embedded at compile time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
@@ -13,7 +13,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations"
 /// Opens the pool, waiting up to the acquire timeout for the first connection so a service
 /// started together with its database does not fail on a race.
 pub async fn connect(args: &DatabaseArgs) -> Result<PgPool, sqlx::Error> {
-    let options: PgConnectOptions = args.database_url.parse()?;
+    let options: PgConnectOptions = args.database_url.expose_secret().parse()?;
     PgPoolOptions::new()
         .max_connections(args.database_max_connections)
         .min_connections(1)
@@ -42,7 +42,7 @@ pub async fn open(args: &DatabaseArgs, skip_migrations: bool) -> Result<PgPool, 
     let pool = connect(args)
         .await
         .map_err(|source| StartupError::Connect {
-            url: redact_url(&args.database_url),
+            url: redact_url(args.database_url.expose_secret()),
             source,
         })?;
     if !skip_migrations {

@@ -206,7 +206,7 @@ impl Config {
                 environment: "test".to_owned(),
                 log_format: LogFormat::Pretty,
                 log_filter: "info".to_owned(),
-                shutdown_grace_secs: 1,
+                shutdown_grace: Duration::from_secs(1),
             },
         }
     }

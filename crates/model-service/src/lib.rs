@@ -107,7 +107,7 @@ pub fn app(state: AppState) -> Router {
 /// Builds the service from its config and serves until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let shutdown = common::shutdown::install();
-    let grace = Duration::from_secs(config.service.shutdown_grace_secs);
+    let grace = config.service.shutdown_grace;
     let addr = config.addr;
     let state = build_state(config).await?;
     let listener = common::server::bind(addr).await?;

@@ -143,7 +143,7 @@ impl Config {
         Duration::from_millis(self.poll_interval_ms)
     }
     pub fn shutdown_grace(&self) -> Duration {
-        Duration::from_secs(self.service.shutdown_grace_secs)
+        self.service.shutdown_grace
     }
 
     /// `JOB_RETRY_BASE_DELAY_MS`, else the deprecated `RETRY_BASE_DELAY_MS`, else 1 s.
