@@ -74,7 +74,8 @@ impl Validate for JobSubmission {
             c.str_len(body("model"), model, 0, MODEL_NAME_MAX_CHARS);
         }
         if let Some(name) = &self.name {
-            c.str_len(body("name"), name, 0, JOB_NAME_MAX_CHARS);
+            // Counted without surrounding whitespace, which is not stored.
+            c.str_len(body("name"), name.trim(), 0, JOB_NAME_MAX_CHARS);
         }
         c.finish()
     }

@@ -282,3 +282,276 @@ async fn health_ready_and_metrics() {
     assert_eq!(body["checks"]["model_service"]["status"], "down");
     down.stop().await;
 }
+
+#[tokio::test]
+async fn jobs_have_an_optional_name_of_at_most_200_code_points() {
+    let db = fresh_database().await;
+    let svc = spawn_service(&db.url, &closed_port_url().await, &["--worker-disabled"]).await;
+    let c = client();
+    let name = "é".repeat(200);
+    let response = c
+        .post(svc.url("/jobs"))
+        .json(&json!({"prompts": ["a"], "name": format!("  {name} ")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let job: JobResponse = response.json().await.unwrap();
+    assert_eq!(job.name.as_deref(), Some(name.as_str()), "trimmed, kept");
+    assert_eq!(
+        get_job(&c, &svc.base, job.job_id).await.name.as_deref(),
+        Some(name.as_str())
+    );
+
+    let unnamed = submit(&c, &svc.base, &["b".to_owned()]).await;
+    assert_eq!(unnamed.name, None);
+    let blank = c
+        .post(svc.url("/jobs"))
+        .json(&json!({"prompts": ["c"], "name": "   "}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(blank.json::<JobResponse>().await.unwrap().name, None);
+
+    let too_long = c
+        .post(svc.url("/jobs"))
+        .json(&json!({"prompts": ["d"], "name": "x".repeat(201)}))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_envelope(too_long, 422, "VALIDATION_ERROR").await;
+    assert_eq!(body["detail"][0]["loc"], json!(["body", "name"]));
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn the_list_holds_summaries_without_prompts_or_results() {
+    let db = fresh_database().await;
+    let svc = spawn_service(&db.url, &closed_port_url().await, &["--worker-disabled"]).await;
+    let c = client();
+    let long = "word ".repeat(40);
+    let job = c
+        .post(svc.url("/jobs"))
+        .json(&json!({"prompts": [long, "second"], "name": "Nightly"}))
+        .send()
+        .await
+        .unwrap()
+        .json::<JobResponse>()
+        .await
+        .unwrap();
+    let list: Value = c
+        .get(svc.url("/jobs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let summary = &list["jobs"][0];
+    assert_eq!(summary["job_id"], job.job_id.to_string());
+    assert_eq!(summary["name"], "Nightly");
+    assert_eq!(summary["status"], "pending");
+    assert_eq!(summary["total_prompts"], 2);
+    assert_eq!(summary["failed_prompts"], 0);
+    let preview = summary["preview"].as_str().unwrap();
+    assert_eq!(
+        preview.chars().count(),
+        101,
+        "100 code points and an ellipsis"
+    );
+    assert!(preview.ends_with('…'));
+    for absent in ["prompts", "results", "result_indexes", "prompt_errors"] {
+        assert!(summary.get(absent).is_none(), "{absent} in {summary}");
+    }
+    svc.stop().await;
+}
+
+async fn as_user(
+    c: &reqwest::Client,
+    user: &str,
+    request: reqwest::RequestBuilder,
+) -> reqwest::Response {
+    let _ = c;
+    request
+        .header("x-sable-user-id", user)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A second user in the `users` table (the default one is seeded by the migrations).
+async fn create_user(pool: &sqlx::PgPool) -> uuid::Uuid {
+    let id = uuid::Uuid::new_v4();
+    sqlx::query("INSERT INTO users (id, email) VALUES ($1, $2)")
+        .bind(id)
+        .bind(format!("{id}@example.test"))
+        .execute(pool)
+        .await
+        .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn another_users_job_is_not_found_exactly_like_a_missing_one() {
+    let db = fresh_database().await;
+    let svc = spawn_service(&db.url, &closed_port_url().await, &["--worker-disabled"]).await;
+    let c = client();
+    let alice = create_user(&db.pool).await.to_string();
+    let bob = create_user(&db.pool).await.to_string();
+    let response = as_user(
+        &c,
+        &alice,
+        c.post(svc.url("/jobs")).json(&json!({"prompts": ["mine"]})),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 202);
+    let job: JobResponse = response.json().await.unwrap();
+    let (owner,): (Option<uuid::Uuid>,) =
+        sqlx::query_as("SELECT user_id FROM batch_jobs WHERE id = $1")
+            .bind(job.job_id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(owner.map(|o| o.to_string()), Some(alice.clone()));
+
+    let id = job.job_id;
+    let missing = uuid::Uuid::new_v4();
+    for (path, method) in [
+        (format!("/jobs/{id}"), "GET"),
+        (format!("/jobs/{id}/cancel"), "POST"),
+    ] {
+        let theirs = as_user(&c, &bob, c.request(method.parse().unwrap(), svc.url(&path))).await;
+        let body = assert_envelope(theirs, 404, "JOB_NOT_FOUND").await;
+        let nothing = as_user(
+            &c,
+            &bob,
+            c.request(
+                method.parse().unwrap(),
+                svc.url(&path.replace(&id.to_string(), &missing.to_string())),
+            ),
+        )
+        .await;
+        let other = assert_envelope(nothing, 404, "JOB_NOT_FOUND").await;
+        assert_eq!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .replace(&id.to_string(), "ID"),
+            other["error"]["message"]
+                .as_str()
+                .unwrap()
+                .replace(&missing.to_string(), "ID"),
+            "the same answer as for a missing job"
+        );
+    }
+    // Nor is it listed for Bob, nor for the default user (no header); Alice sees it.
+    let list_of = |user: Option<String>| {
+        let mut request = c.get(svc.url("/jobs"));
+        if let Some(user) = user {
+            request = request.header("x-sable-user-id", user);
+        }
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<JobList>()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(list_of(Some(bob.clone())).await.jobs.is_empty());
+    assert!(list_of(None).await.jobs.is_empty());
+    assert_eq!(list_of(Some(alice.clone())).await.jobs[0].job_id, id);
+    // The job is still pending: Bob's cancel did nothing.
+    let alices = as_user(&c, &alice, c.get(svc.url(&format!("/jobs/{id}")))).await;
+    let alices: JobResponse = alices.json().await.unwrap();
+    assert_eq!(
+        (alices.status, alices.cancel_requested),
+        (JobStatus::Pending, false)
+    );
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn without_the_header_jobs_belong_to_the_default_user_and_a_bad_header_is_400() {
+    let db = fresh_database().await;
+    let svc = spawn_service(&db.url, &closed_port_url().await, &["--worker-disabled"]).await;
+    let c = client();
+    let job = submit(&c, &svc.base, &["default".to_owned()]).await;
+    let default_user = "00000000-0000-0000-0000-000000000001";
+    let seen = as_user(
+        &c,
+        default_user,
+        c.get(svc.url(&format!("/jobs/{}", job.job_id))),
+    )
+    .await;
+    assert_eq!(seen.status().as_u16(), 200);
+
+    let bad = as_user(&c, "not-a-uuid", c.get(svc.url("/jobs"))).await;
+    assert_envelope(bad, 400, "BAD_REQUEST").await;
+    let unknown = as_user(
+        &c,
+        &uuid::Uuid::new_v4().to_string(),
+        c.post(svc.url("/jobs")).json(&json!({"prompts": ["x"]})),
+    )
+    .await;
+    assert_envelope(unknown, 400, "UNKNOWN_USER").await;
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn stats_count_jobs_by_status_per_user_or_system_wide() {
+    let db = fresh_database().await;
+    let svc = spawn_service(&db.url, &closed_port_url().await, &["--worker-disabled"]).await;
+    let c = client();
+    let alice = create_user(&db.pool).await.to_string();
+    for p in ["a", "b"] {
+        submit(&c, &svc.base, &[p.to_owned()]).await;
+    }
+    let theirs = as_user(
+        &c,
+        &alice,
+        c.post(svc.url("/jobs")).json(&json!({"prompts": ["c"]})),
+    )
+    .await
+    .json::<JobResponse>()
+    .await
+    .unwrap();
+    let cancelled = as_user(
+        &c,
+        &alice,
+        c.post(svc.url(&format!("/jobs/{}/cancel", theirs.job_id))),
+    )
+    .await;
+    assert_eq!(cancelled.status().as_u16(), 200);
+
+    let all: Value = c
+        .get(svc.url("/jobs/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        all,
+        json!({
+            "by_status": {"pending": 2, "running": 0, "completed": 0, "failed": 0, "cancelled": 1},
+            "active": 2,
+            "finished_last_60s": 1
+        })
+    );
+    let hers: Value = as_user(&c, &alice, c.get(svc.url("/jobs/stats")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hers["by_status"]["pending"], 0);
+    assert_eq!(hers["by_status"]["cancelled"], 1);
+    assert_eq!(
+        (hers["active"].clone(), hers["finished_last_60s"].clone()),
+        (json!(0), json!(1))
+    );
+    svc.stop().await;
+}
