@@ -7,7 +7,8 @@
 #   SKIP_E2E=1            stop after the build (no browser, no services)
 #   SKIP_CARGO_BUILD=1    use the existing target/debug binaries
 #   E2E_PORT_BASE=18000   gateway port; model and worker use +1 and +2
-#   E2E_AUTH_MODE=off     the gateway's AUTH_MODE (jwt: the suite signs up and checks accounts)
+#   E2E_AUTH_MODE=jwt     the gateway's AUTH_MODE (jwt: the suite signs up and checks accounts;
+#                         off: the single-user UI without sign-in, the accounts tests are skipped)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 FE="$ROOT/frontend"
@@ -127,7 +128,8 @@ wait_healthy worker-service "$WORKER_PORT"
 start gateway gateway \
   DATABASE_URL="$E2E_DATABASE_URL" GATEWAY_ADDR="127.0.0.1:$GW_PORT" \
   MODEL_SERVICE_URL="http://127.0.0.1:$MODEL_PORT" WORKER_SERVICE_URL="http://127.0.0.1:$WORKER_PORT" \
-  FRONTEND_DIR="$FE/dist" DOCS_ROOT="$ROOT" AUTH_MODE="${E2E_AUTH_MODE:-off}"
+  FRONTEND_DIR="$FE/dist" DOCS_ROOT="$ROOT" AUTH_MODE="${E2E_AUTH_MODE:-jwt}" \
+  JWT_SECRET="e2e-$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')"
 wait_healthy gateway "$GW_PORT"
 
 step "browser tests (playwright-core + $CHROMIUM)"

@@ -1,48 +1,25 @@
-/**
- * Accounts routes under /api/v1/auth. Hand-written shapes: derive them from schema.gen.ts
- * once the gateway's OpenAPI document describes these routes.
- */
+/** Accounts routes under /api/v1/auth; shapes derived from the generated schema. */
 import { errorFromResponse, rawRequest, request } from "./client";
 import { documentedRoute } from "./endpoints";
+import type { components } from "./schema.gen";
 
+type S = components["schemas"];
 const AUTH = "/api/v1/auth";
 
-export type AuthMode = "jwt" | "off";
-
-export interface AuthConfig {
-  auth_mode: AuthMode;
-  registration: "open" | "closed";
-}
-
-export interface AuthUser {
-  id: string;
-  email: string;
-  display_name: string | null;
-  role: "admin" | "user";
-  created_at?: string;
-}
-
-export interface TokenResponse {
-  access_token: string;
-  refresh_token: string;
-  token_type: "bearer";
-  /** Seconds until the access token expires. */
-  expires_in: number;
-  user: AuthUser;
-}
-
-export interface ApiKey {
-  id: string;
-  name: string;
-  prefix: string;
-  created_at: string;
-  last_used_at: string | null;
-}
-
+export type AuthMode = S["AuthMode"];
+export type AuthConfig = S["AuthConfigOut"];
+/**
+ * An account. The gateway's document names both the account role and the chat-turn role
+ * "Role", so it describes `role` with the chat enum; the account role is admin | user.
+ */
+export type AuthUser = Omit<S["User"], "role"> & { role: "admin" | "user" };
+/** `expires_in`: seconds until the access token expires. */
+export type TokenResponse = Omit<S["TokenResponse"], "user"> & { user: AuthUser };
+export type ApiKey = S["ApiKey"];
 /** Only the answer to creating a key carries the key itself, once. */
-export interface NewApiKey extends ApiKey {
-  key: string;
-}
+export type NewApiKey = S["ApiKeyCreated"];
+type RegisterRequest = S["RegisterRequest"];
+type LoginRequest = S["LoginRequest"];
 
 export const OFF_CONFIG: AuthConfig = { auth_mode: "off", registration: "closed" };
 
@@ -58,9 +35,9 @@ export const authApi = {
     if (!res.ok) throw await errorFromResponse(res);
     return (await res.json()) as AuthConfig;
   },
-  login: (body: { email: string; password: string }) =>
+  login: (body: LoginRequest) =>
     request<TokenResponse>(`${AUTH}/login`, { method: "POST", body, anonymous: true }),
-  register: (body: { email: string; password: string; display_name?: string }) =>
+  register: (body: RegisterRequest) =>
     request<TokenResponse>(`${AUTH}/register`, { method: "POST", body, anonymous: true }),
   /** Without a token the httpOnly `sable_refresh` cookie is used (and rotated). */
   refresh: (refreshToken?: string) =>

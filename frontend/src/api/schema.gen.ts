@@ -4,6 +4,173 @@
  */
 
 export interface paths {
+    "/api/v1/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every account (admins only). */
+        get: operations["list_users"];
+        put?: never;
+        /** Creates an account (admins only; the way in when `REGISTRATION=closed`). */
+        post: operations["create_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How the UI should behave: whether accounts are on and whether anyone may register. */
+        get: operations["auth_config"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's live API keys (never the keys themselves). */
+        get: operations["list_keys"];
+        put?: never;
+        /**
+         * Creates an API key for scripts: `Authorization: Bearer sk-sable-…` works wherever an access
+         *     token does. The key is in this answer only.
+         */
+        post: operations["create_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revokes one of the caller's keys at once. */
+        delete: operations["revoke_key"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Signs in with email and password. A wrong password, an unknown email and a locked account
+         *     all get the same answer.
+         */
+        post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Signs out: revokes the refresh token's whole sign-in and clears the cookie. Access tokens
+         *     already issued stay valid until they expire (at most the access-token lifetime).
+         */
+        post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in account. */
+        get: operations["me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchanges a refresh token (body, or the cookie when the body has none) for a new pair.
+         *     Each refresh token works once; presenting one again revokes every token of that sign-in.
+         */
+        post: operations["refresh"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Creates an account and signs it in. The first account becomes the admin. */
+        post: operations["register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/chat/search": {
         parameters: {
             query?: never;
@@ -164,7 +331,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lists jobs, newest first. Pass `next_before` from a page as `before` to get the next one. */
+        /**
+         * Lists the caller's jobs, newest first, as summaries (no prompts or results: the full job
+         *     is `GET /api/v1/jobs/{job_id}`). Pass `next_before` from a page as `before` to get the
+         *     next one.
+         */
         get: operations["list_jobs"];
         put?: never;
         /**
@@ -209,9 +380,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Cancels a job. A pending job is cancelled at once and never starts; a running job stops
-         *     after its in-flight prompts, keeps its results and ends `cancelled` (the answer shows
-         *     `cancel_requested: true` until then). A finished job cannot be cancelled (409).
+         * Cancels a job. A pending job is cancelled at once and never starts; a running job's
+         *     in-flight model requests are aborted, the answers already stored are kept, and it ends
+         *     `cancelled` (the answer shows `cancel_requested: true` until then). A finished job cannot
+         *     be cancelled (409).
          */
         post: operations["cancel_job"];
         delete?: never;
@@ -312,7 +484,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: checks the database, the model service and the worker service concurrently. */
+        /**
+         * Readiness: checks the database, the model service and the worker service concurrently.
+         *     A dependency that is down says only `unreachable` or `timed out`; the cause is logged.
+         */
         get: operations["ready"];
         put?: never;
         post?: never;
@@ -326,6 +501,47 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AdminUserCreate: {
+            display_name?: string | null;
+            email: string;
+            password: string;
+            role?: null | components["schemas"]["Role"];
+        };
+        /** @description An API key as listed (never the key itself). */
+        ApiKey: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            last_used_at?: string | null;
+            name: string;
+            /** @description The key's first characters, e.g. `sk-sable-AbC12x`. */
+            prefix: string;
+        };
+        ApiKeyCreate: {
+            /** @example laptop scripts */
+            name: string;
+        };
+        /** @description A new key: shown once, never again. */
+        ApiKeyCreated: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /** @description The key itself (`sk-sable-…`). Store it now: only its hash is kept. */
+            key: string;
+            /** Format: date-time */
+            last_used_at?: string | null;
+            name: string;
+            prefix: string;
+        };
+        AuthConfigOut: {
+            auth_mode: components["schemas"]["AuthMode"];
+            registration: components["schemas"]["Registration"];
+        };
+        /** @enum {string} */
+        AuthMode: "jwt" | "off";
         /** @description `POST /api/v1/chat/sessions/{id}/messages` body. */
         ChatMessageCreate: {
             /** @description 1..=100 000 code points. */
@@ -425,6 +641,10 @@ export interface components {
             role: components["schemas"]["Role"];
         };
         CheckResult: {
+            /**
+             * @description Why a check is down, in a fixed word: `unreachable` or `timed out` (never the
+             *     driver's text; the log line with the request id has the cause).
+             */
             error?: string | null;
             /** Format: double */
             latency_ms: number;
@@ -449,6 +669,11 @@ export interface components {
             code: string;
             message: string;
             request_id?: string | null;
+            /**
+             * @description Additive: whether the same request may succeed later (present when known, e.g. on
+             *     provider failures, 429 and 503).
+             */
+            retryable?: boolean | null;
         };
         /** @description The error envelope as documented in the OpenAPI description. */
         ErrorEnvelope: {
@@ -523,9 +748,9 @@ export interface components {
             status: string;
             version: string;
         };
-        /** @description `GET /api/v1/jobs` response: newest first. */
+        /** @description `GET /api/v1/jobs` response: newest first, summaries only. */
         JobList: {
-            jobs: components["schemas"]["JobResponse"][];
+            jobs: components["schemas"]["JobSummary"][];
             /**
              * Format: uuid
              * @description Pass as `before` to get the next (older) page; null on the last page.
@@ -551,7 +776,9 @@ export interface components {
             error?: string | null;
             /**
              * Format: int32
-             * @description Prompts that failed permanently (their errors are in `prompt_errors`).
+             * @description Prompts that failed permanently (their errors are in `prompt_errors`). A job whose
+             *     every prompt finished ends `completed` even when some failed: `failed_prompts > 0`
+             *     says so.
              */
             failed_prompts?: number;
             /** Format: uuid */
@@ -564,6 +791,8 @@ export interface components {
             max_tokens?: number | null;
             /** @description The requested model (null: the model service's default). */
             model?: string | null;
+            /** @description The job's name, if one was given at submission. */
+            name?: string | null;
             /** @description One entry per prompt that failed permanently, in prompt order. */
             prompt_errors?: components["schemas"]["PromptError"][];
             /** @description The submitted prompts, in order. */
@@ -596,8 +825,48 @@ export interface components {
              */
             max_tokens: number;
             model?: string | null;
+            /** @description Additive: a name to tell jobs apart, at most 200 code points (blank means none). */
+            name?: string | null;
             /** @description 1..=100 prompts, each 1..=10 000 code points. */
             prompts: string[];
+        };
+        /**
+         * @description One job in `GET /api/v1/jobs`: status and progress without prompts and results (the full
+         *     job is `GET /api/v1/jobs/{job_id}`).
+         */
+        JobSummary: {
+            /** Format: int32 */
+            attempts: number;
+            cancel_requested: boolean;
+            /** Format: date-time */
+            completed_at?: string | null;
+            /** Format: int32 */
+            completed_prompts: number;
+            /** Format: date-time */
+            created_at: string;
+            error?: string | null;
+            /** Format: int32 */
+            failed_prompts: number;
+            /** Format: uuid */
+            job_id: string;
+            last_error?: string | null;
+            /** Format: int32 */
+            max_attempts: number;
+            model?: string | null;
+            name?: string | null;
+            /** @description The first prompt's first 100 code points (`…` when cut), to label unnamed jobs. */
+            preview: string;
+            /** Format: date-time */
+            started_at?: string | null;
+            status: components["schemas"]["JobStatus"];
+            /** Format: int32 */
+            total_prompts: number;
+            /** Format: date-time */
+            updated_at?: string | null;
+        };
+        LoginRequest: {
+            email: string;
+            password: string;
         };
         MetricsSummary: {
             /**
@@ -649,6 +918,11 @@ export interface components {
         /** @description A prompt of a job that failed permanently (e.g. rejected by the model service). */
         PromptError: {
             /**
+             * @description The model service's error code, e.g. `CONTEXT_TOO_LONG`, `CONTENT_POLICY` (null when
+             *     unknown).
+             */
+            code?: string | null;
+            /**
              * Format: int32
              * @description 0-based prompt index.
              */
@@ -665,11 +939,38 @@ export interface components {
             status: string;
             version: string;
         };
+        /** @description The refresh token in the body, or (browsers) none: the `sable_refresh` cookie is used. */
+        RefreshRequest: {
+            refresh_token?: string | null;
+        };
+        RegisterRequest: {
+            display_name?: string | null;
+            /** @example ada@example.com */
+            email: string;
+            /** @description At least 10 characters, not the email address. */
+            password: string;
+        };
+        /** @enum {string} */
+        Registration: "open" | "closed";
         /**
          * @description Who said a turn.
          * @enum {string}
          */
         Role: "user" | "assistant" | "system";
+        TokenResponse: {
+            /** @description Send as `Authorization: Bearer <access_token>`. */
+            access_token: string;
+            /**
+             * Format: int64
+             * @description Seconds until the access token expires.
+             */
+            expires_in: number;
+            /** @description Single use: `POST /api/v1/auth/refresh` returns a new pair. */
+            refresh_token: string;
+            /** @example bearer */
+            token_type: string;
+            user: components["schemas"]["User"];
+        };
         /** @description Token counts; `total_tokens` is always the sum of the other two. */
         Usage: {
             /** Format: int32 */
@@ -678,6 +979,16 @@ export interface components {
             prompt_tokens: number;
             /** Format: int32 */
             total_tokens: number;
+        };
+        /** @description A user as the API shows it. */
+        User: {
+            /** Format: date-time */
+            created_at: string;
+            display_name?: string | null;
+            email: string;
+            /** Format: uuid */
+            id: string;
+            role: components["schemas"]["Role"];
         };
     };
     responses: never;
@@ -688,6 +999,429 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_users: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accounts, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"][];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    create_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminUserCreate"];
+            };
+        };
+        responses: {
+            /** @description The account */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The email is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid email, password or name */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    auth_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Auth mode and registration policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthConfigOut"];
+                };
+            };
+        };
+    };
+    list_keys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Keys, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"][];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    create_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApiKeyCreate"];
+            };
+        };
+        responses: {
+            /** @description The key, shown once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyCreated"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Name missing or over 100 characters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    revoke_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such key of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in; the refresh token is also set as an httpOnly cookie */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description Wrong email or password (also: unknown email, locked account) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Accounts are off */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing email or password */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefreshRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed out (also when the token was unknown) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    refresh: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefreshRequest"];
+            };
+        };
+        responses: {
+            /** @description A new pair; the cookie is rotated too */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description Unknown, expired, revoked or already used refresh token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    register: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in; the refresh token is also set as an httpOnly cookie */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description Registration is closed (REGISTRATION=closed) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Accounts are off (AUTH_MODE=off) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The email is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid email, password (under 10 characters, or the email) or name */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     search: {
         parameters: {
             query: {
@@ -1210,7 +1944,7 @@ export interface operations {
                     "application/json": components["schemas"]["JobResponse"];
                 };
             };
-            /** @description Invalid request (1–100 prompts of 1–10 000 characters, max_tokens 1–8192) */
+            /** @description Invalid request (1–100 prompts of 1–10 000 characters, max_tokens 1–8192, name at most 200 characters) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -69,6 +69,17 @@ function hasHint(): boolean {
   }
 }
 
+/**
+ * Refresh tokens are single-use and a reused one revokes the whole sign-in, so tabs of the same
+ * browser must not refresh at the same moment with the same cookie: a Web Lock serializes them
+ * (the tab that waits then sends the already rotated cookie).
+ */
+async function refreshExclusively(): Promise<TokenResponse> {
+  const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
+  if (!locks) return authApi.refresh();
+  return await locks.request("sable-auth-refresh", () => authApi.refresh());
+}
+
 /** Forgets everything cached for the previous user. */
 function resetUserCaches() {
   useChat.setState({ sessions: [], sessionsStatus: "idle", hasMore: false, messages: {}, activeId: null, loading: null });
@@ -142,8 +153,7 @@ export const useAuth = create<AuthState>()((set, get) => {
 
     refresh: () => {
       if (get().config?.auth_mode !== "jwt") return Promise.resolve(null);
-      inflight ??= authApi
-        .refresh()
+      inflight ??= refreshExclusively()
         .then((t) => {
           accept(t);
           return t.access_token;

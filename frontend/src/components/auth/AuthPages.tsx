@@ -5,7 +5,8 @@ import { ApiError, describeError, NetworkError } from "@/api/client";
 import { useTheme } from "@/hooks/use-theme";
 import { useAuth } from "@/stores/auth";
 
-export const MIN_PASSWORD = 8;
+/** The gateway's policy: at least 10 characters, not the email (it checks again). */
+export const MIN_PASSWORD = 10;
 
 const EMAIL_RE = /^[^\s@]+@[^\s@]+$/;
 
@@ -14,6 +15,9 @@ function checkForm(email: string, password: string, signUp: boolean): FormError 
   if (!EMAIL_RE.test(email.trim())) return { message: "Enter an email address like name@example.com.", field: "email" };
   if (!password) return { message: "Enter your password.", field: "password" };
   if (signUp && [...password].length < MIN_PASSWORD) return { message: `Use at least ${MIN_PASSWORD} characters.`, field: "password" };
+  if (signUp && password.trim().toLowerCase() === email.trim().toLowerCase()) {
+    return { message: "Choose a password that is not your email address.", field: "password" };
+  }
   return null;
 }
 
