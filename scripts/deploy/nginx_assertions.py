@@ -24,8 +24,8 @@ import urllib.parse
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
-    "x-frame-options": "SAMEORIGIN",
-    "referrer-policy": "strict-origin-when-cross-origin",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
 }
 IMMUTABLE = "public, max-age=31536000, immutable"
 BODY_LIMIT = 1024 * 1024
@@ -74,6 +74,17 @@ def check_security_headers(r: Result, where: str, headers) -> None:
     r.check(len(rid) == 1 and rid[0] != "", f"{where}: one X-Request-ID", f"got {rid}")
 
 
+def check_csp(r: Result, where: str, csp: str) -> None:
+    """The UI policy: no inline or eval'd script but by hash, no framing at all."""
+    directives = {d.split()[0]: d.split()[1:] for d in (p.strip() for p in csp.split(";")) if d}
+    script_src = directives.get("script-src", directives.get("default-src", []))
+    r.check(bool(script_src) and not any(t in ("'unsafe-inline'", "'unsafe-eval'", "*", "data:") for t in script_src),
+            f"{where}: script-src allows no inline/eval/wildcard script", " ".join(script_src))
+    r.check(directives.get("frame-ancestors") == ["'none'"], f"{where}: frame-ancestors 'none'",
+            str(directives.get("frame-ancestors")))
+    r.check(directives.get("object-src") == ["'none'"], f"{where}: object-src 'none'", str(directives.get("object-src")))
+
+
 def main_phase(r: Result, c: Client, dist: str, gateway_port: int) -> None:
     with open(os.path.join(dist, "index.html"), "rb") as f:
         index_html = f.read()
@@ -88,8 +99,10 @@ def main_phase(r: Result, c: Client, dist: str, gateway_port: int) -> None:
     r.check(h.get("content-type", "").startswith("text/html"), "/ is text/html", h.get("content-type", ""))
     r.check(h.get("cache-control") == "no-cache", "index.html: Cache-Control no-cache", str(h.get("cache-control")))
     check_security_headers(r, "/", h)
-    csp = h.get("content-security-policy", "")
-    r.check("default-src 'self'" in csp and "frame-ancestors" in csp, "/: Content-Security-Policy present", csp)
+    csps = header_values(h, "content-security-policy")
+    csp = csps[0] if csps else ""
+    r.check(len(csps) == 1 and "default-src 'self'" in csp, "/: one Content-Security-Policy", str(csps))
+    check_csp(r, "/", csp)
     for script in re.findall(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", index_html, re.S):
         digest = base64.b64encode(hashlib.sha256(script).digest()).decode()
         r.check(f"'sha256-{digest}'" in csp, "CSP allows the inline script of index.html",
@@ -97,6 +110,8 @@ def main_phase(r: Result, c: Client, dist: str, gateway_port: int) -> None:
 
     st, h, body = c.request("GET", "/chat/abc")
     r.check(st == 200 and body == index_html, "unknown client route /chat/abc falls back to index.html", f"status {st}")
+    check_security_headers(r, "/chat/abc", h)
+    check_csp(r, "/chat/abc", h.get("content-security-policy", ""))
     r.check(h.get("cache-control") == "no-cache", "fallback index.html: Cache-Control no-cache", str(h.get("cache-control")))
     st, h, body = c.request("GET", "/jobs")
     r.check(st == 200 and body == index_html, "client route /jobs falls back to index.html", f"status {st}")
@@ -145,6 +160,9 @@ def main_phase(r: Result, c: Client, dist: str, gateway_port: int) -> None:
     r.check(st < 400 and b'id="root"' not in body, "/docs reaches the gateway (not the SPA)", f"{st} {body[:80]!r}")
     st, h, body = c.request("GET", "/metrics")
     r.check(st == 404, "/metrics is not exposed at the edge", str(st))
+    st, h, body = c.request("GET", "/api/v1/does-not-exist")
+    r.check(st == 404 and b'"NOT_FOUND"' in body, "an unknown API route is the gateway's 404 envelope", f"{st} {body[:120]!r}")
+    check_security_headers(r, "gateway 404", h)
 
     print("== request ids")
     st, h, _ = c.request("GET", "/health", headers={"X-Request-ID": "nginx-test-123"})

@@ -38,6 +38,13 @@ pub struct Config {
     )]
     pub allowed_origins: String,
 
+    /// Comma-separated hosts the gateway answers for (`Host` header), e.g.
+    /// `localhost,127.0.0.1,chat.example.com`; `host:port` pins a port, `.example.com` allows
+    /// subdomains. Unset: any host. Others get 400 (`/health` stays reachable), which stops
+    /// DNS-rebinding pages from reaching a local install.
+    #[arg(long, env = "ALLOWED_HOSTS")]
+    pub allowed_hosts: Option<String>,
+
     /// Directory of the built frontend (`frontend/dist`); served at `/` with SPA fallback
     /// when set and present.
     #[arg(long, env = "FRONTEND_DIR")]
@@ -95,6 +102,7 @@ impl Config {
             }
         }
         crate::cors::validate(&self.allowed_origins)?;
+        crate::edge::AllowedHosts::parse(self.allowed_hosts.as_deref()).validate()?;
         if self.context_budget_chars == 0 {
             return Err("CONTEXT_BUDGET_CHARS must be at least 1".to_owned());
         }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod chat;
 pub mod config;
 pub mod cors;
+pub mod edge;
 pub mod metrics_window;
 pub mod openapi;
 pub mod relay;
@@ -27,6 +28,9 @@ pub fn app(state: AppState) -> Router {
     let cors = cors::layer(&state.config.allowed_origins);
     let frontend = state.config.frontend_dir.clone();
     let window = state.metrics_window.clone();
+    let allowed_hosts = std::sync::Arc::new(edge::AllowedHosts::parse(
+        state.config.allowed_hosts.as_deref(),
+    ));
     let mut router = Router::new()
         .merge(routes::router())
         .merge(openapi::router())
@@ -42,7 +46,15 @@ pub fn app(state: AppState) -> Router {
         window,
         metrics_window::record,
     ));
-    common::server::common_layers(router).layer(cors)
+    // Inside the shared layers, so a refused host is logged and answered with a request id.
+    router = router.layer(axum::middleware::from_fn_with_state(
+        allowed_hosts,
+        edge::check_host,
+    ));
+    // Outermost: every answer, CORS preflights included, carries the security headers.
+    common::server::common_layers(router)
+        .layer(cors)
+        .layer(axum::middleware::from_fn(edge::security_headers))
 }
 
 /// Connects to the database, applies migrations, and builds the state.
