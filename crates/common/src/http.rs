@@ -136,3 +136,116 @@ impl ServiceClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use axum::http::HeaderValue;
+    use axum::response::IntoResponse;
+    use axum::routing::post;
+
+    /// A downstream service answering `status` with `body` (and `Retry-After` when given).
+    async fn downstream(status: u16, retry_after: Option<&'static str>, body: String) -> String {
+        let app = axum::Router::new().route(
+            "/x",
+            post(move || {
+                let body = body.clone();
+                async move {
+                    let mut response = (
+                        StatusCode::from_u16(status).unwrap(),
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        body,
+                    )
+                        .into_response();
+                    if let Some(v) = retry_after {
+                        response
+                            .headers_mut()
+                            .insert("retry-after", HeaderValue::from_static(v));
+                    }
+                    response
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
+
+    fn client(url: &str) -> ServiceClient {
+        ServiceClient::new(
+            reqwest::Client::new(),
+            url,
+            "model service",
+            Duration::from_secs(5),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_upstream_class_survives_the_hop_with_status_retryable_and_retry_after() {
+        let url = downstream(
+            429,
+            Some("2"),
+            r#"{"error":{"code":"RATE_LIMITED","message":"slow down","request_id":"r","retryable":true}}"#
+                .to_owned(),
+        )
+        .await;
+        let c = client(&url);
+        let e = c
+            .send(c.request(Method::POST, "/x"))
+            .await
+            .expect_err("429");
+        assert_eq!(
+            (e.status(), e.code(), e.retryable()),
+            (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", Some(true))
+        );
+        // Relayed by this service: the same status, code, flag and delay.
+        let response = e.into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["retry-after"], "2");
+        let body = axum::body::to_bytes(response.into_body(), 10_000)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "RATE_LIMITED");
+        assert_eq!(body["error"]["retryable"], true);
+        assert_eq!(body["error"]["message"], "slow down");
+
+        let url = downstream(
+            400,
+            None,
+            r#"{"error":{"code":"CONTEXT_TOO_LONG","message":"too long","retryable":false}}"#
+                .to_owned(),
+        )
+        .await;
+        let c = client(&url);
+        let e = c
+            .send(c.request(Method::POST, "/x"))
+            .await
+            .expect_err("400");
+        assert_eq!(
+            (e.status(), e.code(), e.retryable(), e.retry_after()),
+            (
+                StatusCode::BAD_REQUEST,
+                "CONTEXT_TOO_LONG",
+                Some(false),
+                None
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn huge_error_bodies_are_read_up_to_the_cap() {
+        let url = downstream(502, None, "x".repeat(4 * MAX_ERROR_BODY_BYTES)).await;
+        let c = client(&url);
+        let e = c
+            .send(c.request(Method::POST, "/x"))
+            .await
+            .expect_err("502");
+        // Not an envelope: a generic 500 whose message leaks nothing.
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.public_message(), "Internal server error");
+    }
+}

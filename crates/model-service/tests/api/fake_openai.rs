@@ -7,6 +7,9 @@
 //! | `flaky-429` | first request: 429 with `Retry-After: 0`; then like `ok-*` |
 //! | `broken-500` | always 500 with a plain-text body |
 //! | `denied-401` | always 401 with an error that quotes part of the key |
+//! | `context-400` | always 400 `context_length_exceeded` (OpenAI's wording) |
+//! | `missing-404` | always 404 `model_not_found` |
+//! | `limited-429` | always 429 with `Retry-After: 1` |
 //! | `stall` | accepts the request, never answers |
 //! | `stall-after-first` | streams "Hello", then stays silent |
 //! | `midfail` | streams "Hello", then breaks the connection |
@@ -111,6 +114,30 @@ async fn chat(
         "denied-401" => (
             StatusCode::UNAUTHORIZED,
             Json(json!({"error": {"message": "Incorrect API key provided: test-s***-key", "type": "invalid_request_error"}})),
+        )
+            .into_response(),
+        "context-400" => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": {
+                "message": "This model's maximum context length is 8192 tokens. However, your messages resulted in 9001 tokens.",
+                "type": "invalid_request_error",
+                "code": "context_length_exceeded"
+            }})),
+        )
+            .into_response(),
+        "missing-404" => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": {
+                "message": "The model `missing-404` does not exist or you do not have access to it.",
+                "type": "invalid_request_error",
+                "code": "model_not_found"
+            }})),
+        )
+            .into_response(),
+        "limited-429" => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            Json(json!({"error": {"message": "Rate limit reached", "type": "rate_limit_error"}})),
         )
             .into_response(),
         "stall" => std::future::pending().await,

@@ -322,3 +322,65 @@ async fn client_disconnect_aborts_the_provider_request() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_context_overflow_is_a_permanent_400_sent_once_and_never_to_the_fallback() {
+    let fake = FakeOpenAi::start().await;
+    let app = spawn_openai(&fake, "context-400", "ok-fallback").await;
+    let body = assert_envelope(
+        app.post_json("/inference", &json!({"prompt": "hi"})).await,
+        400,
+        "CONTEXT_TOO_LONG",
+    )
+    .await;
+    assert_eq!(body["error"]["retryable"], false);
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("maximum context length"), "{message}");
+    assert_no_leak(&fake, message);
+    assert_eq!(fake.count("context-400"), 1, "no retry");
+    assert_eq!(fake.count("ok-fallback"), 0, "too long everywhere");
+
+    let body = stream_body(&app, json!({"prompt": "hi"})).await;
+    assert!(
+        body.starts_with("data: [ERROR] CONTEXT_TOO_LONG: Streaming failed with context-400: "),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_model_falls_back_to_the_second_model() {
+    let fake = FakeOpenAi::start().await;
+    let app = spawn_openai(&fake, "missing-404", "ok-fallback").await;
+    let response = app.post_json("/inference", &json!({"prompt": "hi"})).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["model"], "ok-fallback");
+    assert_eq!(fake.count("missing-404"), 1, "no retry of an unknown model");
+}
+
+#[tokio::test]
+async fn a_rate_limit_is_retried_then_passed_on_as_429_with_its_delay() {
+    let fake = FakeOpenAi::start().await;
+    let app = spawn_openai(&fake, "limited-429", "ok-fallback").await;
+    let started = Instant::now();
+    let response = app.post_json("/inference", &json!({"prompt": "hi"})).await;
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body = assert_envelope(response, 429, "RATE_LIMITED").await;
+    assert_eq!(body["error"]["retryable"], true);
+    assert_eq!(fake.count("limited-429"), 3, "RETRY_MAX_ATTEMPTS attempts");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "the provider's Retry-After was honoured between attempts"
+    );
+    assert_eq!(
+        fake.count("ok-fallback"),
+        0,
+        "another model shares the limit"
+    );
+}
