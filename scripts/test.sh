@@ -7,12 +7,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/db.sh
+source scripts/lib/redis.sh
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 step "database"
 ensure_database_server
 drop_test_databases
+
+step "redis (shared rate-limit tests)"
+ensure_redis
+echo "TEST_REDIS_URL=$TEST_REDIS_URL"
 
 step "Rust tests (workspace)"
 # Integration tests create their own databases on this server.

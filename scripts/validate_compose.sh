@@ -51,9 +51,11 @@ fi
 
 cat >"$TMP/validate.env" <<EOF
 POSTGRES_PASSWORD=validate-only-not-a-secret
+JWT_SECRET=validate-only-not-a-secret-0123456789
 SABLE_ENV_FILE=$TMP/validate.env
 EOF
-echo "SABLE_ENV_FILE=$TMP/validate.env" >"$TMP/empty.env"
+printf 'SABLE_ENV_FILE=%s\nJWT_SECRET=validate-only-not-a-secret-0123456789\n' "$TMP/validate.env" >"$TMP/empty.env"
+printf 'SABLE_ENV_FILE=%s\nPOSTGRES_PASSWORD=validate-only-not-a-secret\n' "$TMP/validate.env" >"$TMP/nojwt.env"
 
 # A clean environment: only what the file itself and the env file provide.
 compose_config() {
@@ -87,6 +89,13 @@ else
         ok "POSTGRES_PASSWORD is required (config fails clearly without it)"
     else
         bad "config failed without POSTGRES_PASSWORD, but not because of it: $(cat "$TMP/err")"
+    fi
+    if compose_config "$TMP/nojwt.env" -f docker-compose.yml >/dev/null 2>"$TMP/err"; then
+        bad "config succeeded without JWT_SECRET (the gateway's signing secret must be required)"
+    elif grep -q JWT_SECRET "$TMP/err"; then
+        ok "JWT_SECRET is required (config fails clearly without it)"
+    else
+        bad "config failed without JWT_SECRET, but not because of it: $(cat "$TMP/err")"
     fi
     if [ -s "$TMP/base.yml" ] && grep -q 'validate-only-not-a-secret' "$TMP/base.yml" \
         && ! grep -q 'validate-only-not-a-secret' docker-compose.yml docker-compose.dev.yml; then

@@ -22,8 +22,11 @@ import sys
 
 import yaml
 
-EXPECTED_SERVICES = {"postgres", "gateway", "model-service", "worker-service", "frontend", "nginx"}
-DB_CLIENTS = {"gateway", "worker-service"}
+EXPECTED_SERVICES = {"postgres", "redis", "migrate", "gateway", "model-service", "worker-service", "frontend", "nginx"}
+DB_CLIENTS = {"gateway", "worker-service", "migrate"}
+# Runs once and exits (the migrations): no healthcheck, no restart; others wait for it with
+# condition: service_completed_successfully.
+ONE_SHOT = {"migrate"}
 PUBLIC_SERVICE = "nginx"
 RESTART_OK = {"always", "unless-stopped", "on-failure"}
 SECRET_KEY = re.compile(r"(PASSWORD|SECRET|TOKEN|API_KEY|PRIVATE_KEY)$")
@@ -87,8 +90,11 @@ class Checker:
     def check_service(self, name: str, svc: dict) -> None:
         hc = svc.get("healthcheck") or {}
         test = hc.get("test")
-        self.check(bool(test) and not hc.get("disable") and test != ["NONE"], f"{name}: needs a healthcheck")
-        self.check(svc.get("restart") in RESTART_OK, f"{name}: restart policy must be one of {sorted(RESTART_OK)}, got {svc.get('restart')!r}")
+        if name in ONE_SHOT:
+            self.check(str(svc.get("restart")) == "no", f"{name}: a one-shot service must not restart")
+        else:
+            self.check(bool(test) and not hc.get("disable") and test != ["NONE"], f"{name}: needs a healthcheck")
+            self.check(svc.get("restart") in RESTART_OK, f"{name}: restart policy must be one of {sorted(RESTART_OK)}, got {svc.get('restart')!r}")
         limits = ((svc.get("deploy") or {}).get("resources") or {}).get("limits") or {}
         self.check("memory" in limits and "cpus" in limits, f"{name}: needs deploy.resources.limits (cpus and memory)")
         if name != PUBLIC_SERVICE:
@@ -126,13 +132,16 @@ class Checker:
             if not isinstance(deps, dict):
                 continue
             for dep, spec in deps.items():
-                self.check((spec or {}).get("condition") == "service_healthy",
-                           f"{name}: depends_on {dep} must use condition: service_healthy")
+                wanted = "service_completed_successfully" if dep in ONE_SHOT else "service_healthy"
+                self.check((spec or {}).get("condition") == wanted,
+                           f"{name}: depends_on {dep} must use condition: {wanted}")
                 self.check(dep in svcs, f"{name}: depends_on unknown service {dep}")
-        must = {"gateway": {"postgres"}, "worker-service": {"postgres"}, "nginx": {"gateway", "frontend"}}
+        # The database through the migrations: nothing that uses the schema starts before them.
+        must = {"migrate": {"postgres"}, "gateway": {"migrate", "redis"}, "worker-service": {"migrate"},
+                "nginx": {"gateway", "frontend"}}
         for name, needed in must.items():
             have = set(((svcs.get(name) or {}).get("depends_on") or {}))
-            self.check(needed <= have, f"{name}: must wait for {sorted(needed)} to be healthy")
+            self.check(needed <= have, f"{name}: must wait for {sorted(needed)}")
 
     def check_networks(self, svcs: dict) -> None:
         nets = self.c.get("networks") or {}
@@ -140,7 +149,8 @@ class Checker:
         self.check(bool((nets.get("data") or {}).get("internal")), "network data must be internal: true")
         self.check(bool((nets.get("app") or {}).get("internal")), "network app must be internal: true")
         on_data = {n for n, s in svcs.items() if "data" in self.networks_of(s or {})}
-        self.check(on_data == DB_CLIENTS | {"postgres"}, f"only postgres, gateway and worker-service may be on data, found {sorted(on_data)}")
+        self.check(on_data == DB_CLIENTS | {"postgres", "redis"}, f"only postgres, redis and their clients ({sorted(DB_CLIENTS)}) may be on data, found {sorted(on_data)}")
+        self.check(self.networks_of(svcs.get("redis") or {}) == {"data"}, "redis must be on data only")
         self.check(self.networks_of(svcs.get("postgres") or {}) == {"data"}, "postgres must be on data only")
         self.check(self.networks_of(svcs.get("nginx") or {}) == {"edge"}, "nginx must be on edge only")
         self.check(self.networks_of(svcs.get("frontend") or {}) == {"edge"}, "frontend must be on edge only")
@@ -283,7 +293,10 @@ def self_test(root: str, base: dict) -> int:
     cases = {
         "no healthcheck": lambda c: s(c)["model-service"].pop("healthcheck"),
         "depends_on list form": lambda c: s(c)["gateway"].__setitem__("depends_on", ["postgres"]),
-        "service_started": lambda c: s(c)["gateway"]["depends_on"]["postgres"].__setitem__("condition", "service_started"),
+        "service_started": lambda c: s(c)["gateway"]["depends_on"]["model-service"].__setitem__("condition", "service_started"),
+        "gateway before migrations": lambda c: s(c)["gateway"]["depends_on"].pop("migrate"),
+        "migrate waited for as healthy": lambda c: s(c)["worker-service"]["depends_on"]["migrate"].__setitem__("condition", "service_healthy"),
+        "redis published": lambda c: s(c)["redis"].__setitem__("ports", ["6379:6379"]),
         "published db port": lambda c: s(c)["postgres"].__setitem__("ports", ["5432:5432"]),
         "model on data": lambda c: s(c)["model-service"]["networks"].append("data"),
         "data not internal": lambda c: c["networks"].__setitem__("data", {}),

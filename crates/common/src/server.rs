@@ -73,7 +73,11 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let signal = shutdown.clone();
-    let server = axum::serve(listener, router.into_make_service())
+    // Connect info gives the gateway the peer address its rate limits fall back to.
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
         .with_graceful_shutdown(async move { signal.cancelled().await });
     tokio::select! {
         result = server => result,

@@ -77,6 +77,8 @@ impl Stack {
             ("--worker-service-url", worker_url.as_str()),
             // The reference-compatible single-user mode, unless the test asks for accounts.
             ("--auth-mode", "off"),
+            // Limits have their own tests; elsewhere a test may send more than a person would.
+            ("--rate-limit", "off"),
         ];
         let mut args = vec!["gateway"];
         for (flag, value) in defaults {

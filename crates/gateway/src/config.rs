@@ -51,9 +51,10 @@ pub struct Config {
     pub frontend_dir: Option<PathBuf>,
 
     /// Root of the documentation served by `/api/v1/workshop/content` (README.md,
-    /// ARCHITECTURE.md, docs/*.md). Defaults to the working directory.
-    #[arg(long, env = "DOCS_ROOT", default_value = ".")]
-    pub docs_root: PathBuf,
+    /// ARCHITECTURE.md, docs/*.md). Unset: the checkout the binary was built from, while it
+    /// still holds README.md; otherwise the reader serves nothing. Never the working directory.
+    #[arg(long, env = "DOCS_ROOT")]
+    pub docs_root: Option<PathBuf>,
 
     /// Budget, in characters, of earlier turns sent to the model with a session's prompt;
     /// the oldest turns are dropped first.
@@ -75,6 +76,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub auth: crate::auth::AuthArgs,
+
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
 
     #[command(flatten)]
     pub database: DatabaseArgs,

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod chat;
 pub mod config;
 pub mod cors;
+pub mod limits;
 pub mod edge;
 pub mod metrics_window;
 pub mod openapi;
@@ -31,8 +32,12 @@ pub fn app(state: AppState) -> Router {
     let allowed_hosts = std::sync::Arc::new(edge::AllowedHosts::parse(
         state.config.allowed_hosts.as_deref(),
     ));
+    // Limits run on matched routes only (after routing, so the route template decides the
+    // class), before the handlers.
+    let limits = axum::middleware::from_fn_with_state(state.clone(), limits::enforce);
     let mut router = Router::new()
         .merge(routes::router())
+        .route_layer(limits)
         .merge(openapi::router())
         .route("/metrics", axum::routing::get(common::metrics::render))
         .with_state(state);
@@ -61,8 +66,25 @@ pub fn app(state: AppState) -> Router {
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     common::metrics::install();
     let auth = auth::Auth::new(&config.auth).map_err(anyhow::Error::msg)?;
+    let limits = limits::Limits::new(&config.limits).map_err(anyhow::Error::msg)?;
     let db = common::db::open(&config.database, config.skip_migrations).await?;
-    Ok(AppState::new(config, db, auth))
+    let state = AppState::new(config, db, auth, limits);
+    if let Some(limits) = state.limits.clone() {
+        // Idle in-memory buckets are forgotten once a minute. The task holds only a weak
+        // reference, so it ends with the state.
+        let limits = std::sync::Arc::downgrade(&limits);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                match limits.upgrade() {
+                    Some(limits) => limits.shrink(),
+                    None => break,
+                }
+            }
+        });
+    }
+    Ok(state)
 }
 
 /// Builds the gateway from its config and serves until SIGINT/SIGTERM.

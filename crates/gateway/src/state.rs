@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::limits::Limits;
 use crate::metrics_window::MetricsWindow;
 
 #[derive(Clone)]
@@ -19,10 +20,12 @@ pub struct AppState {
     pub metrics_window: Arc<MetricsWindow>,
     /// How callers are identified (`AUTH_MODE`, token signing).
     pub auth: Arc<Auth>,
+    /// Rate and stream limits; `None` with `RATE_LIMIT=off`.
+    pub limits: Option<Arc<Limits>>,
 }
 
 impl AppState {
-    pub fn new(config: Config, db: PgPool, auth: Auth) -> Self {
+    pub fn new(config: Config, db: PgPool, auth: Auth, limits: Option<Limits>) -> Self {
         let http = common::http::build_client(&config.http);
         let timeout = config.http.request_timeout();
         let model = ServiceClient::new(
@@ -40,6 +43,7 @@ impl AppState {
             worker,
             metrics_window: Arc::new(MetricsWindow::new()),
             auth: Arc::new(auth),
+            limits: limits.map(Arc::new),
         }
     }
 }

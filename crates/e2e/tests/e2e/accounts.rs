@@ -32,7 +32,10 @@ async fn register(stack: &Stack, email: &str) -> Value {
         .unwrap_or_default()
         .to_owned();
     assert!(cookie.starts_with("sable_refresh="), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     response.json().await.unwrap()
 }
 
@@ -63,27 +66,46 @@ async fn sign_up_sign_in_refresh_rotation_and_reuse_detection() {
     let first = register(&stack, "Ada@Example.com").await;
     assert_eq!(first["token_type"], "bearer");
     assert_eq!(first["expires_in"], 900);
-    assert_eq!(first["user"]["role"], "admin", "the first account is the admin");
+    assert_eq!(
+        first["user"]["role"], "admin",
+        "the first account is the admin"
+    );
     let second = register(&stack, "bob@example.com").await;
     assert_eq!(second["user"]["role"], "user");
 
     // Emails are unique case-insensitively; the policy names the field and echoes nothing.
     let dup = stack
-        .post("/api/v1/auth/register", &json!({"email": "ada@example.COM", "password": PASSWORD}))
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "ada@example.COM", "password": PASSWORD}),
+        )
         .await;
     assert_envelope(dup, 409, "CONFLICT").await;
     for (password, why) in [("Xq7!zz", "too short"), ("ada2@example.com", "the email")] {
         let weak = stack
-            .post("/api/v1/auth/register", &json!({"email": "ada2@example.com", "password": password}))
+            .post(
+                "/api/v1/auth/register",
+                &json!({"email": "ada2@example.com", "password": password}),
+            )
             .await;
         let body = assert_envelope(weak, 422, "VALIDATION_ERROR").await;
-        assert_eq!(body["detail"][0]["loc"], json!(["body", "password"]), "{why}");
-        assert!(!body.to_string().contains(password), "{why}: password echoed");
+        assert_eq!(
+            body["detail"][0]["loc"],
+            json!(["body", "password"]),
+            "{why}"
+        );
+        assert!(
+            !body.to_string().contains(password),
+            "{why}: password echoed"
+        );
     }
 
     // Login, then /me with the access token.
     let login = stack
-        .post("/api/v1/auth/login", &json!({"email": "ADA@example.com", "password": PASSWORD}))
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": "ADA@example.com", "password": PASSWORD}),
+        )
         .await;
     assert_eq!(login.status(), StatusCode::OK);
     let login: Value = login.json().await.unwrap();
@@ -98,19 +120,28 @@ async fn sign_up_sign_in_refresh_rotation_and_reuse_detection() {
 
     // Refresh rotates; the old token used again revokes the whole family.
     let old = login["refresh_token"].as_str().unwrap().to_owned();
-    let rotated = stack.post("/api/v1/auth/refresh", &json!({"refresh_token": old})).await;
+    let rotated = stack
+        .post("/api/v1/auth/refresh", &json!({"refresh_token": old}))
+        .await;
     assert_eq!(rotated.status(), StatusCode::OK);
     let rotated: Value = rotated.json().await.unwrap();
     let new = rotated["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
-    let reused = stack.post("/api/v1/auth/refresh", &json!({"refresh_token": old})).await;
+    let reused = stack
+        .post("/api/v1/auth/refresh", &json!({"refresh_token": old}))
+        .await;
     assert_envelope(reused, 401, "UNAUTHORIZED").await;
-    let after_theft = stack.post("/api/v1/auth/refresh", &json!({"refresh_token": new})).await;
+    let after_theft = stack
+        .post("/api/v1/auth/refresh", &json!({"refresh_token": new}))
+        .await;
     assert_envelope(after_theft, 401, "UNAUTHORIZED").await;
 
     // The cookie works in place of the body; logout revokes it.
     let fresh = stack
-        .post("/api/v1/auth/login", &json!({"email": "bob@example.com", "password": PASSWORD}))
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": "bob@example.com", "password": PASSWORD}),
+        )
         .await;
     let token: Value = fresh.json().await.unwrap();
     let cookie = format!("sable_refresh={}", token["refresh_token"].as_str().unwrap());
@@ -125,9 +156,13 @@ async fn sign_up_sign_in_refresh_rotation_and_reuse_detection() {
     assert_eq!(by_cookie.status(), StatusCode::OK);
     let by_cookie: Value = by_cookie.json().await.unwrap();
     let current = by_cookie["refresh_token"].as_str().unwrap();
-    let logout = stack.post("/api/v1/auth/logout", &json!({"refresh_token": current})).await;
+    let logout = stack
+        .post("/api/v1/auth/logout", &json!({"refresh_token": current}))
+        .await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
-    let after_logout = stack.post("/api/v1/auth/refresh", &json!({"refresh_token": current})).await;
+    let after_logout = stack
+        .post("/api/v1/auth/refresh", &json!({"refresh_token": current}))
+        .await;
     assert_envelope(after_logout, 401, "UNAUTHORIZED").await;
 }
 
@@ -139,7 +174,10 @@ async fn repeated_wrong_passwords_lock_the_account_without_telling_so() {
         let stack = &stack;
         async move {
             stack
-                .post("/api/v1/auth/login", &json!({"email": email, "password": password}))
+                .post(
+                    "/api/v1/auth/login",
+                    &json!({"email": email, "password": password}),
+                )
                 .await
         }
     };
@@ -173,7 +211,10 @@ async fn repeated_wrong_passwords_lock_the_account_without_telling_so() {
 async fn closed_registration_leaves_account_creation_to_admins() {
     let stack = jwt_stack(&["--registration", "closed"]).await;
     let refused = stack
-        .post("/api/v1/auth/register", &json!({"email": "x@example.com", "password": PASSWORD}))
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "x@example.com", "password": PASSWORD}),
+        )
         .await;
     assert_envelope(refused, 403, "REGISTRATION_CLOSED").await;
     // The operator's way in: an admin created directly in the database, then the admin API.
@@ -189,7 +230,10 @@ async fn closed_registration_leaves_account_creation_to_admins() {
     .unwrap()
     .unwrap();
     let login: Value = stack
-        .post("/api/v1/auth/login", &json!({"email": "root@example.com", "password": PASSWORD}))
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": "root@example.com", "password": PASSWORD}),
+        )
         .await
         .json()
         .await
@@ -204,11 +248,17 @@ async fn closed_registration_leaves_account_creation_to_admins() {
     )
     .await;
     assert_eq!(created.status(), StatusCode::CREATED);
-    let users: Value = call(&stack, Method::GET, "/api/v1/admin/users", Some(admin), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let users: Value = call(
+        &stack,
+        Method::GET,
+        "/api/v1/admin/users",
+        Some(admin),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(users.as_array().unwrap().len(), 2, "{users}");
 }
 
@@ -258,11 +308,17 @@ async fn make_owned(stack: &Stack, token: &str) -> Owned {
     let job = job["job_id"].as_str().unwrap().to_owned();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let status: Value = call(stack, Method::GET, &format!("/api/v1/jobs/{job}"), Some(token), None)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let status: Value = call(
+            stack,
+            Method::GET,
+            &format!("/api/v1/jobs/{job}"),
+            Some(token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
         if status["status"] == "completed" {
             break;
         }
@@ -367,26 +423,140 @@ async fn every_data_endpoint_by_every_kind_of_caller() {
     let key_body = json!({"name": "n"});
     // (method, path, body, what the owner gets, what another user gets)
     let endpoints: Vec<(Method, String, Option<&Value>, Expect, Expect)> = vec![
-        (Method::GET, "/api/v1/chat/sessions".into(), None, Expect::Ok, Expect::OkWithoutOwnersData),
-        (Method::GET, format!("/api/v1/chat/sessions/{s}"), None, Expect::Ok, Expect::Status(404)),
-        (Method::PATCH, format!("/api/v1/chat/sessions/{s}"), Some(&patch), Expect::Ok, Expect::Status(404)),
-        (Method::POST, format!("/api/v1/chat/sessions/{s}/messages"), Some(&message), Expect::Ok, Expect::Status(404)),
-        (Method::GET, format!("/api/v1/chat/sessions/{s}/export"), None, Expect::Ok, Expect::Status(404)),
-        (Method::GET, format!("/api/v1/chat/search?q={w}"), None, Expect::Ok, Expect::OkWithoutOwnersData),
-        (Method::POST, "/api/v1/generate".into(), Some(&gen), Expect::Ok, Expect::Status(404)),
-        (Method::POST, "/api/v1/generate/stream".into(), Some(&gen), Expect::Ok, Expect::Status(404)),
-        (Method::GET, "/api/v1/jobs".into(), None, Expect::Ok, Expect::OkWithoutOwnersData),
-        (Method::GET, format!("/api/v1/jobs/{j}"), None, Expect::Ok, Expect::Status(404)),
-        (Method::POST, format!("/api/v1/jobs/{j}/cancel"), None, Expect::Status(409), Expect::Status(404)),
-        (Method::POST, "/api/v1/jobs".into(), Some(&job), Expect::Ok, Expect::Ok),
-        (Method::GET, "/api/v1/auth/me".into(), None, Expect::Ok, Expect::OkWithoutOwnersData),
-        (Method::GET, "/api/v1/auth/keys".into(), None, Expect::Ok, Expect::OkWithoutOwnersData),
-        (Method::POST, "/api/v1/auth/keys".into(), Some(&key_body), Expect::Ok, Expect::Ok),
-        (Method::DELETE, format!("/api/v1/auth/keys/{k}"), None, Expect::Ok, Expect::Status(404)),
-        (Method::GET, "/api/v1/admin/users".into(), None, Expect::Ok, Expect::Status(403)),
-        (Method::DELETE, format!("/api/v1/chat/sessions/{s}"), None, Expect::Ok, Expect::Status(404)),
+        (
+            Method::GET,
+            "/api/v1/chat/sessions".into(),
+            None,
+            Expect::Ok,
+            Expect::OkWithoutOwnersData,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/chat/sessions/{s}"),
+            None,
+            Expect::Ok,
+            Expect::Status(404),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/chat/sessions/{s}"),
+            Some(&patch),
+            Expect::Ok,
+            Expect::Status(404),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/chat/sessions/{s}/messages"),
+            Some(&message),
+            Expect::Ok,
+            Expect::Status(404),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/chat/sessions/{s}/export"),
+            None,
+            Expect::Ok,
+            Expect::Status(404),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/chat/search?q={w}"),
+            None,
+            Expect::Ok,
+            Expect::OkWithoutOwnersData,
+        ),
+        (
+            Method::POST,
+            "/api/v1/generate".into(),
+            Some(&gen),
+            Expect::Ok,
+            Expect::Status(404),
+        ),
+        (
+            Method::POST,
+            "/api/v1/generate/stream".into(),
+            Some(&gen),
+            Expect::Ok,
+            Expect::Status(404),
+        ),
+        (
+            Method::GET,
+            "/api/v1/jobs".into(),
+            None,
+            Expect::Ok,
+            Expect::OkWithoutOwnersData,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/jobs/{j}"),
+            None,
+            Expect::Ok,
+            Expect::Status(404),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/jobs/{j}/cancel"),
+            None,
+            Expect::Status(409),
+            Expect::Status(404),
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs".into(),
+            Some(&job),
+            Expect::Ok,
+            Expect::Ok,
+        ),
+        (
+            Method::GET,
+            "/api/v1/auth/me".into(),
+            None,
+            Expect::Ok,
+            Expect::OkWithoutOwnersData,
+        ),
+        (
+            Method::GET,
+            "/api/v1/auth/keys".into(),
+            None,
+            Expect::Ok,
+            Expect::OkWithoutOwnersData,
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/keys".into(),
+            Some(&key_body),
+            Expect::Ok,
+            Expect::Ok,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/auth/keys/{k}"),
+            None,
+            Expect::Ok,
+            Expect::Status(404),
+        ),
+        (
+            Method::GET,
+            "/api/v1/admin/users".into(),
+            None,
+            Expect::Ok,
+            Expect::Status(403),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/chat/sessions/{s}"),
+            None,
+            Expect::Ok,
+            Expect::Status(404),
+        ),
     ];
-    let alice_marks = [s.as_str(), j.as_str(), w, "alice@example.com", "Private plans"];
+    let alice_marks = [
+        s.as_str(),
+        j.as_str(),
+        w,
+        "alice@example.com",
+        "Private plans",
+    ];
     let mut checked = 0;
     for (method, path, body, owner, other) in &endpoints {
         // Unauthenticated callers of every kind: 401 with the challenge, nothing else.
@@ -396,17 +566,28 @@ async fn every_data_endpoint_by_every_kind_of_caller() {
             ("malformed token", Some("not-a-token")),
             ("token signed with another secret", Some(forged.as_str())),
             ("revoked API key", Some(revoked_key.as_str())),
-            ("refresh token as bearer", Some(alice["refresh_token"].as_str().unwrap())),
+            (
+                "refresh token as bearer",
+                Some(alice["refresh_token"].as_str().unwrap()),
+            ),
         ] {
             let response = call(&stack, method.clone(), path, credential, *body).await;
             assert_eq!(
-                response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().starts_with("Bearer")),
+                response
+                    .headers()
+                    .get("www-authenticate")
+                    .map(|v| v.to_str().unwrap().starts_with("Bearer")),
                 Some(true),
                 "{method} {path} as {who}"
             );
-            let text = assert_envelope(response, 401, "UNAUTHORIZED").await.to_string();
+            let text = assert_envelope(response, 401, "UNAUTHORIZED")
+                .await
+                .to_string();
             for mark in alice_marks {
-                assert!(!text.contains(mark), "{method} {path} as {who} leaked {mark}");
+                assert!(
+                    !text.contains(mark),
+                    "{method} {path} as {who} leaked {mark}"
+                );
             }
             checked += 1;
         }
@@ -415,27 +596,46 @@ async fn every_data_endpoint_by_every_kind_of_caller() {
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
         match other {
-            Expect::Status(expected) => assert_eq!(status, *expected, "{method} {path} as bob: {text}"),
-            _ => assert!((200..300).contains(&status), "{method} {path} as bob: {status} {text}"),
+            Expect::Status(expected) => {
+                assert_eq!(status, *expected, "{method} {path} as bob: {text}")
+            }
+            _ => assert!(
+                (200..300).contains(&status),
+                "{method} {path} as bob: {status} {text}"
+            ),
         }
         // (A 404 may echo the id Bob himself sent; anything else of Alice's must not appear.)
         let sent = format!("{path} {}", body.map(Value::to_string).unwrap_or_default());
         for mark in alice_marks.iter().filter(|m| !sent.contains(**m)) {
-            assert!(!text.contains(mark), "{method} {path} as bob leaked {mark}: {text}");
+            assert!(
+                !text.contains(mark),
+                "{method} {path} as bob leaked {mark}: {text}"
+            );
         }
         checked += 1;
         // The owner, by access token and by API key (alternating keeps the session alive for
         // the later rows; DELETE runs once).
-        let credential = if checked % 2 == 0 { &alice_token } else { &alice_key };
+        let credential = if checked % 2 == 0 {
+            &alice_token
+        } else {
+            &alice_key
+        };
         let response = call(&stack, method.clone(), path, Some(credential), *body).await;
         let status = response.status().as_u16();
         match owner {
             Expect::Status(expected) => assert_eq!(status, *expected, "{method} {path} as alice"),
-            _ => assert!((200..300).contains(&status), "{method} {path} as alice: {status} {}", response.text().await.unwrap()),
+            _ => assert!(
+                (200..300).contains(&status),
+                "{method} {path} as alice: {status} {}",
+                response.text().await.unwrap()
+            ),
         }
         checked += 1;
     }
-    println!("ownership matrix: {} endpoints x 8 callers = {checked} checks", endpoints.len());
+    println!(
+        "ownership matrix: {} endpoints x 8 callers = {checked} checks",
+        endpoints.len()
+    );
     assert_eq!(checked, endpoints.len() * 8);
 }
 
@@ -460,14 +660,17 @@ async fn every_documented_operation_outside_the_public_list_needs_credentials() 
         if public.contains(&path.as_str()) {
             continue;
         }
-        let concrete = path.replace("{id}", &uuid::Uuid::new_v4().to_string()).replace(
-            "{job_id}",
-            &uuid::Uuid::new_v4().to_string(),
-        );
+        let concrete = path
+            .replace("{id}", &uuid::Uuid::new_v4().to_string())
+            .replace("{job_id}", &uuid::Uuid::new_v4().to_string());
         for method in operations.as_object().unwrap().keys() {
             let method: Method = method.to_uppercase().parse().unwrap();
             let response = call(&stack, method.clone(), &concrete, None, Some(&json!({}))).await;
-            assert_eq!(response.status().as_u16(), 401, "{method} {path} is not protected");
+            assert_eq!(
+                response.status().as_u16(),
+                401,
+                "{method} {path} is not protected"
+            );
             protected += 1;
         }
     }

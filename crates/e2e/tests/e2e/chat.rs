@@ -45,7 +45,11 @@ async fn a_stream_with_a_session_stores_both_turns_and_is_searchable() {
         .to_owned();
     let body = response.text().await.unwrap();
     let payloads = sse_payloads(&body);
-    assert_eq!(payloads.last().map(String::as_str), Some("[DONE]"), "{body}");
+    assert_eq!(
+        payloads.last().map(String::as_str),
+        Some("[DONE]"),
+        "{body}"
+    );
     let streamed: String = payloads[..payloads.len() - 1]
         .iter()
         .map(|p| serde_json::from_str::<String>(p).unwrap())

@@ -23,7 +23,9 @@ async fn a_job_runs_to_completion_and_is_listed() {
         .await;
     let results = done["results"].as_array().unwrap();
     assert_eq!(results.len(), 2, "{done}");
-    assert!(results.iter().all(|r| r.as_str().is_some_and(|r| !r.is_empty())));
+    assert!(results
+        .iter()
+        .all(|r| r.as_str().is_some_and(|r| !r.is_empty())));
 
     let list = stack.get_json("/api/v1/jobs?limit=5").await;
     assert_eq!(list["jobs"][0]["job_id"], id.as_str());
@@ -41,8 +43,12 @@ async fn a_job_runs_to_completion_and_is_listed() {
 #[tokio::test]
 async fn cancelling_a_job_stops_its_in_flight_prompts() {
     let stack = Stack::start().await;
-    let prompts: Vec<String> = (0..4).map(|i| format!("[mock:delay=20000] slow {i}")).collect();
-    let response = stack.post("/api/v1/jobs", &json!({"prompts": prompts})).await;
+    let prompts: Vec<String> = (0..4)
+        .map(|i| format!("[mock:delay=20000] slow {i}"))
+        .collect();
+    let response = stack
+        .post("/api/v1/jobs", &json!({"prompts": prompts}))
+        .await;
     assert_eq!(response.status().as_u16(), 202);
     let job: serde_json::Value = response.json().await.unwrap();
     let id = job["job_id"].as_str().unwrap().to_owned();
@@ -78,7 +84,13 @@ async fn the_gateway_validates_before_forwarding_and_maps_a_missing_worker_to_50
     let invalid = stack.post("/api/v1/jobs", &json!({"prompts": []})).await;
     let body = assert_envelope(invalid, 422, "VALIDATION_ERROR").await;
     assert_eq!(body["detail"][0]["loc"], json!(["body", "prompts"]));
-    for id in ["nonexistent-id", "..%2Fhealth", "%2Fjobs", "x%3Fa=1", "a%20b"] {
+    for id in [
+        "nonexistent-id",
+        "..%2Fhealth",
+        "%2Fjobs",
+        "x%3Fa=1",
+        "a%20b",
+    ] {
         let response = stack.get(&format!("/api/v1/jobs/{id}")).await;
         assert_envelope(response, 404, "JOB_NOT_FOUND").await;
         let response = stack

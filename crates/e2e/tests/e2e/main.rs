@@ -7,4 +7,5 @@
 mod accounts;
 mod chat;
 mod jobs;
+mod limits;
 mod startup;

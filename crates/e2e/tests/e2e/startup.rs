@@ -31,11 +31,18 @@ async fn a_service_that_does_not_own_the_schema_waits_for_it_then_starts() {
 
     let err = open_when_migrated(&args, Duration::ZERO).await.unwrap_err();
     assert!(matches!(err, StartupError::SchemaBehind { needed, .. } if needed == latest));
-    assert!(err.to_string().contains("gateway applies migrations"), "{err}");
+    assert!(
+        err.to_string().contains("gateway applies migrations"),
+        "{err}"
+    );
 
-    let waiting = tokio::spawn(async move { open_when_migrated(&args, Duration::from_secs(10)).await });
+    let waiting =
+        tokio::spawn(async move { open_when_migrated(&args, Duration::from_secs(10)).await });
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(!waiting.is_finished(), "started before the schema was current");
+    assert!(
+        !waiting.is_finished(),
+        "started before the schema was current"
+    );
     sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
          VALUES ($1, $2, true, $3, $4)",

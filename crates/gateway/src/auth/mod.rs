@@ -120,7 +120,11 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
         .filter(|c| !c.is_empty())
 }
 
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<CurrentUser, AuthError> {
+/// Identifies the caller of a request (no caching, no metrics: see the extractor).
+pub(crate) async fn authenticate(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<CurrentUser, AuthError> {
     let auth = &state.auth;
     let Some(tokens) = auth.tokens.as_ref().filter(|_| auth.mode == AuthMode::Jwt) else {
         // AUTH_MODE=off: one implicit user, who also operates the install.
@@ -215,9 +219,10 @@ impl IntoResponse for AuthError {
         };
         let mut response =
             AppError::detailed(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message).into_response();
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
         response
     }
 }

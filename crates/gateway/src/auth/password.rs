@@ -14,9 +14,7 @@ pub const MAX_CHARS: usize = 256;
 /// never echo the password.
 pub fn check_policy(password: &str, email: &str) -> Option<FieldError> {
     let len = password.chars().count();
-    let error = |kind: &str, msg: String| {
-        Some(FieldError::new(kind, &["body", "password"], msg))
-    };
+    let error = |kind: &str, msg: String| Some(FieldError::new(kind, &["body", "password"], msg));
     if len < MIN_CHARS {
         return error(
             "string_too_short",
@@ -30,7 +28,10 @@ pub fn check_policy(password: &str, email: &str) -> Option<FieldError> {
         );
     }
     if password.trim().eq_ignore_ascii_case(email.trim()) {
-        return error("password_is_email", "Password must not be the email address".to_owned());
+        return error(
+            "password_is_email",
+            "Password must not be the email address".to_owned(),
+        );
     }
     None
 }

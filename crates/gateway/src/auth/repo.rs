@@ -174,7 +174,11 @@ pub async fn insert_refresh_token(
 #[derive(Debug, PartialEq, Eq)]
 pub enum RefreshUse {
     /// The token was valid and is now used: issue its successor in `family`.
-    Rotated { user: Uuid, role: Role, family: Uuid },
+    Rotated {
+        user: Uuid,
+        role: Role,
+        family: Uuid,
+    },
     /// The token had already been used: its whole family is now revoked (theft detection).
     Reused,
     /// Unknown, expired or revoked.

@@ -99,7 +99,10 @@ impl Validate for LoginRequest {
             check.push(FieldError::new(
                 "string_length",
                 &["body", "password"],
-                format!("Password should have 1 to {} characters", password::MAX_CHARS),
+                format!(
+                    "Password should have 1 to {} characters",
+                    password::MAX_CHARS
+                ),
             ));
         }
         check.finish()
@@ -258,9 +261,10 @@ pub async fn login(
     let account = repo::credentials(&state.db, body.email.trim()).await?;
     let stored = account.as_ref().and_then(|a| a.password_hash.clone());
     // Always one argon2 verification, whether or not the account exists or is locked.
-    let matches = tokio::task::spawn_blocking(move || password::verify(&body.password, stored.as_deref()))
-        .await
-        .map_err(|e| AppError::internal(format!("password check: {e}")))?;
+    let matches =
+        tokio::task::spawn_blocking(move || password::verify(&body.password, stored.as_deref()))
+            .await
+            .map_err(|e| AppError::internal(format!("password check: {e}")))?;
     let Some(account) = account else {
         return Err(wrong_credentials());
     };
@@ -269,8 +273,13 @@ pub async fn login(
     }
     if !matches {
         let args = &state.auth.args;
-        repo::record_failure(&state.db, account.id, args.login_max_failures, args.login_lockout_secs)
-            .await?;
+        repo::record_failure(
+            &state.db,
+            account.id,
+            args.login_max_failures,
+            args.login_lockout_secs,
+        )
+        .await?;
         return Err(wrong_credentials());
     }
     repo::record_success(&state.db, account.id).await?;

@@ -55,11 +55,22 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness
         probe("model_service", PROBE_TIMEOUT, probe_health(&state.model)),
         probe("worker_service", PROBE_TIMEOUT, probe_health(&state.worker)),
     );
-    let checks = BTreeMap::from([
+    let mut checks = BTreeMap::from([
         ("database".to_owned(), database),
         ("model_service".to_owned(), model),
         ("worker_service".to_owned(), worker),
     ]);
+    // Shared rate limits (Redis): while it is down generation is refused, so not ready.
+    if let Some(limits) = state.limits.as_ref().filter(|l| l.has_shared_store()) {
+        let check = probe("rate_limit_store", PROBE_TIMEOUT, async {
+            if limits.store_reachable().await {
+                Ok(())
+            } else {
+                Err("unreachable")
+            }
+        });
+        checks.insert("rate_limit_store".to_owned(), check.await);
+    }
     let body = ReadinessResponse::new(SERVICE_NAME, checks);
     let status = if body.is_ready() {
         StatusCode::OK

@@ -67,6 +67,10 @@ pub async fn spawn_app_with(model_url: &str, worker_url: &str, extra: &[&str]) -
     if !extra.contains(&"--auth-mode") {
         args.extend(["--auth-mode".to_owned(), "off".to_owned()]);
     }
+    // Limits have their own tests; elsewhere a test may send more than a person would.
+    if !extra.contains(&"--rate-limit") {
+        args.extend(["--rate-limit".to_owned(), "off".to_owned()]);
+    }
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     let config = Config::try_parse_from(args).expect("valid test config");
     let state = gateway::build_state(config).await.expect("gateway state");
