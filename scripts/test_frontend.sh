@@ -129,7 +129,8 @@ start gateway gateway \
   DATABASE_URL="$E2E_DATABASE_URL" GATEWAY_ADDR="127.0.0.1:$GW_PORT" \
   MODEL_SERVICE_URL="http://127.0.0.1:$MODEL_PORT" WORKER_SERVICE_URL="http://127.0.0.1:$WORKER_PORT" \
   FRONTEND_DIR="$FE/dist" DOCS_ROOT="$ROOT" AUTH_MODE="${E2E_AUTH_MODE:-jwt}" \
-  JWT_SECRET="e2e-$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')"
+  JWT_SECRET="e2e-$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')" \
+  RATE_LIMIT_AUTH_PER_MINUTE=600 # every page load refreshes the session; the suite loads many pages
 wait_healthy gateway "$GW_PORT"
 
 step "browser tests (playwright-core + $CHROMIUM)"

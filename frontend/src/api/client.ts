@@ -6,6 +6,8 @@ export class ApiError extends Error {
   readonly requestId: string | null;
   /** For validation errors: the request field the first `detail` entry names (e.g. "password"). */
   field?: string;
+  /** From `Retry-After` (429, 503), in milliseconds. */
+  retryAfterMs?: number;
 
   constructor(status: number, code: string, message: string, requestId: string | null) {
     super(message);
@@ -32,6 +34,13 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 /** Turns any non-2xx response into an ApiError, reading the envelope or a FastAPI-style `detail`. */
 export async function errorFromResponse(res: Response): Promise<ApiError> {
+  const err = await parseError(res);
+  const retryAfter = Number(res.headers.get("retry-after") ?? "");
+  if (res.headers.has("retry-after") && Number.isFinite(retryAfter) && retryAfter >= 0) err.retryAfterMs = retryAfter * 1000;
+  return err;
+}
+
+async function parseError(res: Response): Promise<ApiError> {
   const requestId = res.headers.get("x-request-id");
   let code = "UNKNOWN_ERROR";
   let message = res.statusText || `HTTP ${res.status}`;

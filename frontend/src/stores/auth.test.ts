@@ -135,6 +135,49 @@ describe("auth store", () => {
     expect(useChat.getState().sessions).toEqual([]);
   });
 
+  it("a rate-limited refresh (429) keeps the session and retries after Retry-After", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    let refreshes = 0;
+    server((c) => {
+      if (c.url === "/api/v1/auth/login") return json(tokens("L1", 900));
+      if (c.url === "/api/v1/auth/refresh") {
+        refreshes += 1;
+        if (refreshes === 1) {
+          return new Response(JSON.stringify({ error: { code: "RATE_LIMITED", message: "slow down", request_id: "r" } }), {
+            status: 429,
+            headers: { "content-type": "application/json", "retry-after": "7" },
+          });
+        }
+        return json(tokens("R2", 900));
+      }
+    });
+    await useAuth.getState().init();
+    await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
+    await vi.advanceTimersByTimeAsync(840_000);
+    expect(refreshes).toBe(1);
+    expect(useAuth.getState()).toMatchObject({ status: "signed-in", accessToken: "L1" });
+    await vi.advanceTimersByTimeAsync(7_000);
+    expect(refreshes).toBe(2);
+    expect(useAuth.getState().accessToken).toBe("R2");
+  });
+
+  it("a page load waits out a busy server instead of signing out", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    localStorage.setItem(SIGNED_IN_HINT_KEY, "1");
+    let refreshes = 0;
+    server((c) => {
+      if (c.url === "/api/v1/auth/refresh") {
+        refreshes += 1;
+        return refreshes === 1 ? envelope(503, "SERVICE_UNAVAILABLE") : json(tokens("A1"));
+      }
+    });
+    const done = useAuth.getState().init();
+    await vi.advanceTimersByTimeAsync(10_000);
+    await done;
+    expect(refreshes).toBe(2);
+    expect(useAuth.getState()).toMatchObject({ status: "signed-in", accessToken: "A1" });
+  });
+
   it("concurrent 401s share one refresh", async () => {
     let refreshes = 0;
     server((c) => {

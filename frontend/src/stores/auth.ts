@@ -13,8 +13,15 @@ import { useJobs } from "./jobs";
 
 /** Set while this browser is signed in, so a first visit does not try (and 401) a refresh. */
 export const SIGNED_IN_HINT_KEY = "sable-signed-in";
-/** Retry a refresh that failed for network reasons after this long (the token stays). */
+/** Retry a refresh that failed for transient reasons after this long (the token stays). */
 const RETRY_MS = 10_000;
+const CONFIG_ATTEMPTS = 3;
+const INIT_REFRESH_ATTEMPTS = 3;
+const MAX_INIT_WAIT_MS = 15_000;
+
+type RefreshResult = { token: string } | { token: null; transient: boolean; retryMs: number };
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export type AuthStatus = "loading" | "off" | "signed-out" | "signed-in";
 
@@ -45,7 +52,7 @@ export function refreshDelay(expiresInMs: number): number {
 }
 
 let timer: ReturnType<typeof setTimeout> | undefined;
-let inflight: Promise<string | null> | null = null;
+let inflight: Promise<RefreshResult> | null = null;
 
 function schedule(ms: number) {
   clearTimeout(timer);
@@ -107,6 +114,35 @@ export const useAuth = create<AuthState>()((set, get) => {
     }
   };
 
+  /**
+   * One refresh, shared by concurrent callers. A refused refresh token (401 and other 4xx)
+   * signs out; rate limiting (429), server errors and network trouble are transient: the
+   * session is kept while its token lasts and the refresh is tried again.
+   */
+  const attemptRefresh = (): Promise<RefreshResult> => {
+    if (get().config?.auth_mode !== "jwt") return Promise.resolve({ token: null, transient: false, retryMs: 0 });
+    inflight ??= refreshExclusively()
+      .then((t): RefreshResult => {
+        accept(t);
+        return { token: t.access_token };
+      })
+      .catch((e: unknown): RefreshResult => {
+        const transient = !(e instanceof ApiError) || e.status === 429 || e.status >= 500;
+        const retryMs = e instanceof ApiError && e.retryAfterMs !== undefined ? e.retryAfterMs : RETRY_MS;
+        if (!transient) {
+          // The refresh cookie is missing, expired or revoked: sign in again.
+          signedOut(get().status === "signed-in" ? "Your session has ended. Please sign in again." : null);
+        } else if (get().status === "signed-in") {
+          schedule(retryMs); // keep the token while it lasts and try again
+        }
+        return { token: null, transient, retryMs };
+      })
+      .finally(() => {
+        inflight = null;
+      });
+    return inflight;
+  };
+
   return {
     status: "loading",
     config: null,
@@ -116,21 +152,27 @@ export const useAuth = create<AuthState>()((set, get) => {
     notice: null,
 
     init: async () => {
-      let config: AuthConfig;
-      try {
-        config = await authApi.config();
-      } catch {
-        // Gateway unreachable: behave as today (the offline banner explains); try again on reload.
-        config = OFF_CONFIG;
+      let config: AuthConfig | null = null;
+      for (let attempt = 0; attempt < CONFIG_ATTEMPTS && !config; attempt++) {
+        if (attempt > 0) await sleep(1000 * 2 ** (attempt - 1));
+        config = await authApi.config().catch(() => null);
       }
+      // Gateway unreachable: behave as without accounts (the offline banner explains).
+      config ??= OFF_CONFIG;
       set({ config });
       if (config.auth_mode !== "jwt") {
         set({ status: "off" });
         return;
       }
-      if (!hasHint() || !(await get().refresh())) {
-        if (get().status !== "signed-in") signedOut();
+      if (hasHint()) {
+        // A busy server (429) or a network hiccup delays the start instead of signing out.
+        for (let attempt = 0; attempt < INIT_REFRESH_ATTEMPTS; attempt++) {
+          const r = await attemptRefresh();
+          if (r.token !== null || !r.transient) break;
+          if (attempt + 1 < INIT_REFRESH_ATTEMPTS) await sleep(Math.min(r.retryMs, MAX_INIT_WAIT_MS));
+        }
       }
+      if (get().status !== "signed-in") signedOut();
     },
 
     signIn: async (email, password) => {
@@ -151,27 +193,7 @@ export const useAuth = create<AuthState>()((set, get) => {
       signedOut();
     },
 
-    refresh: () => {
-      if (get().config?.auth_mode !== "jwt") return Promise.resolve(null);
-      inflight ??= refreshExclusively()
-        .then((t) => {
-          accept(t);
-          return t.access_token;
-        })
-        .catch((e: unknown) => {
-          if (e instanceof ApiError) {
-            // The refresh cookie is missing, expired or revoked: sign in again.
-            signedOut(get().status === "signed-in" ? "Your session has ended. Please sign in again." : null);
-          } else if (get().status === "signed-in") {
-            schedule(RETRY_MS); // network trouble: keep the token while it lasts, try again soon
-          }
-          return null;
-        })
-        .finally(() => {
-          inflight = null;
-        });
-      return inflight;
-    },
+    refresh: async () => (await attemptRefresh()).token,
 
     expire: (notice) => {
       if (get().config?.auth_mode === "jwt" && get().status === "signed-in") signedOut(notice);
