@@ -15,6 +15,22 @@ pub const USER_ID_HEADER: &str = "x-sable-user-id";
 /// without [`USER_ID_HEADER`].
 pub const DEFAULT_JOB_OWNER: uuid::Uuid = uuid::Uuid::from_u128(1);
 
+/// Parses a job id: a UUID in any case, surrounding whitespace ignored. Anything else names
+/// no job: 404 `JOB_NOT_FOUND` (contract §19.3), the same answer as for a missing job. Shared
+/// by the gateway (which answers without calling the worker) and the worker.
+pub fn parse_job_id(raw: &str) -> Result<uuid::Uuid, crate::AppError> {
+    uuid::Uuid::parse_str(raw.trim()).map_err(|_| job_not_found(raw))
+}
+
+/// 404 `JOB_NOT_FOUND` naming the id as given (clipped to 100 code points).
+pub fn job_not_found(raw_id: &str) -> crate::AppError {
+    let shown: String = raw_id.chars().take(100).collect();
+    crate::AppError::NotFound {
+        code: "JOB_NOT_FOUND",
+        message: format!("Job not found: {shown}"),
+    }
+}
+
 /// Longest job name, in code points.
 pub const JOB_NAME_MAX_CHARS: usize = 200;
 

@@ -17,13 +17,12 @@ use axum::{Json, Router};
 use common::error::ErrorEnvelope;
 use common::extract::{ValidJson, ValidQuery};
 use common::schemas::{
-    JobList, JobListQuery, JobResponse, JobStatus, JobSubmission, JobSummary, PromptError,
-    USER_ID_HEADER,
+    parse_job_id, JobList, JobListQuery, JobResponse, JobStatus, JobSubmission, JobSummary,
+    PromptError, USER_ID_HEADER,
 };
-use common::{AppError, AppResult};
+use common::AppResult;
 use reqwest::{Method, RequestBuilder};
 use utoipa::OpenApi;
-use uuid::Uuid;
 
 use crate::auth::CurrentUser;
 use crate::state::AppState;
@@ -169,21 +168,10 @@ pub async fn cancel_job(
     Ok(Json(job))
 }
 
-/// Parses a job id (a UUID in any case). Anything else names no job: 404 `JOB_NOT_FOUND`
-/// (contract §19.3), without calling the worker.
-fn parse_job_id(raw: &str) -> AppResult<Uuid> {
-    Uuid::parse_str(raw.trim()).map_err(|_| {
-        let shown: String = raw.chars().take(100).collect();
-        AppError::NotFound {
-            code: "JOB_NOT_FOUND",
-            message: format!("Job not found: {shown}"),
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::AppError;
 
     #[test]
     fn ids_are_canonicalised_before_forwarding() {

@@ -17,8 +17,9 @@ pub fn router() -> Router<AppState> {
         .route("/inference/stream", post(inference_stream))
 }
 
-/// 200 with the answer; 422 for invalid input; 502 `INFERENCE_ERROR` when the model and its
-/// fallback both fail.
+/// 200 with the answer; 422 for invalid input. A provider failure answers with its class
+/// (`crate::providers::ErrorKind`): its status (400/404 for the caller's fault, 429 with
+/// `Retry-After`, 502/503/504 for upstream faults), `code` and `retryable`.
 #[tracing::instrument(skip_all, fields(model = req.requested_model().unwrap_or("default")))]
 async fn inference(
     State(state): State<AppState>,
@@ -28,7 +29,8 @@ async fn inference(
 }
 
 /// 200 and an SSE body; 422 for invalid input (before any stream starts). Failures after the
-/// headers are sent arrive as `data: [ERROR] …`.
+/// headers are sent arrive as one line `data: [ERROR] <CODE>: <message>`, `<CODE>` being the
+/// envelope code of the failure's class (e.g. `CONTEXT_TOO_LONG`, `PROVIDER_TIMEOUT`).
 #[tracing::instrument(skip_all, fields(model = req.requested_model().unwrap_or("default")))]
 async fn inference_stream(
     State(state): State<AppState>,

@@ -14,7 +14,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use common::extract::{ValidJson, ValidQuery};
 use common::schemas::{
-    JobList, JobListQuery, JobResponse, JobStats, JobSubmission, DEFAULT_JOB_OWNER, USER_ID_HEADER,
+    job_not_found as not_found, parse_job_id as parse_id, JobList, JobListQuery, JobResponse,
+    JobStats, JobSubmission, DEFAULT_JOB_OWNER, USER_ID_HEADER,
 };
 use common::{AppError, AppResult};
 use uuid::Uuid;
@@ -145,18 +146,5 @@ pub async fn cancel(
             .await?
             .map(Json)
             .ok_or_else(|| not_found(&raw_id)),
-    }
-}
-
-/// A job id is a UUID in any case; anything else names no job (404, as the reference).
-fn parse_id(raw: &str) -> AppResult<Uuid> {
-    Uuid::parse_str(raw.trim()).map_err(|_| not_found(raw))
-}
-
-pub fn not_found(raw_id: &str) -> AppError {
-    let shown: String = raw_id.chars().take(100).collect();
-    AppError::NotFound {
-        code: "JOB_NOT_FOUND",
-        message: format!("Job not found: {shown}"),
     }
 }

@@ -366,12 +366,8 @@ async fn the_list_holds_summaries_without_prompts_or_results() {
     svc.stop().await;
 }
 
-async fn as_user(
-    c: &reqwest::Client,
-    user: &str,
-    request: reqwest::RequestBuilder,
-) -> reqwest::Response {
-    let _ = c;
+/// Sends `request` as `user` (the gateway's `X-Sable-User-Id`).
+async fn as_user(user: &str, request: reqwest::RequestBuilder) -> reqwest::Response {
     request
         .header("x-sable-user-id", user)
         .send()
@@ -399,7 +395,6 @@ async fn another_users_job_is_not_found_exactly_like_a_missing_one() {
     let alice = create_user(&db.pool).await.to_string();
     let bob = create_user(&db.pool).await.to_string();
     let response = as_user(
-        &c,
         &alice,
         c.post(svc.url("/jobs")).json(&json!({"prompts": ["mine"]})),
     )
@@ -420,10 +415,9 @@ async fn another_users_job_is_not_found_exactly_like_a_missing_one() {
         (format!("/jobs/{id}"), "GET"),
         (format!("/jobs/{id}/cancel"), "POST"),
     ] {
-        let theirs = as_user(&c, &bob, c.request(method.parse().unwrap(), svc.url(&path))).await;
+        let theirs = as_user(&bob, c.request(method.parse().unwrap(), svc.url(&path))).await;
         let body = assert_envelope(theirs, 404, "JOB_NOT_FOUND").await;
         let nothing = as_user(
-            &c,
             &bob,
             c.request(
                 method.parse().unwrap(),
@@ -464,7 +458,7 @@ async fn another_users_job_is_not_found_exactly_like_a_missing_one() {
     assert!(list_of(None).await.jobs.is_empty());
     assert_eq!(list_of(Some(alice.clone())).await.jobs[0].job_id, id);
     // The job is still pending: Bob's cancel did nothing.
-    let alices = as_user(&c, &alice, c.get(svc.url(&format!("/jobs/{id}")))).await;
+    let alices = as_user(&alice, c.get(svc.url(&format!("/jobs/{id}")))).await;
     let alices: JobResponse = alices.json().await.unwrap();
     assert_eq!(
         (alices.status, alices.cancel_requested),
@@ -481,17 +475,15 @@ async fn without_the_header_jobs_belong_to_the_default_user_and_a_bad_header_is_
     let job = submit(&c, &svc.base, &["default".to_owned()]).await;
     let default_user = "00000000-0000-0000-0000-000000000001";
     let seen = as_user(
-        &c,
         default_user,
         c.get(svc.url(&format!("/jobs/{}", job.job_id))),
     )
     .await;
     assert_eq!(seen.status().as_u16(), 200);
 
-    let bad = as_user(&c, "not-a-uuid", c.get(svc.url("/jobs"))).await;
+    let bad = as_user("not-a-uuid", c.get(svc.url("/jobs"))).await;
     assert_envelope(bad, 400, "BAD_REQUEST").await;
     let unknown = as_user(
-        &c,
         &uuid::Uuid::new_v4().to_string(),
         c.post(svc.url("/jobs")).json(&json!({"prompts": ["x"]})),
     )
@@ -510,7 +502,6 @@ async fn stats_count_jobs_by_status_per_user_or_system_wide() {
         submit(&c, &svc.base, &[p.to_owned()]).await;
     }
     let theirs = as_user(
-        &c,
         &alice,
         c.post(svc.url("/jobs")).json(&json!({"prompts": ["c"]})),
     )
@@ -519,7 +510,6 @@ async fn stats_count_jobs_by_status_per_user_or_system_wide() {
     .await
     .unwrap();
     let cancelled = as_user(
-        &c,
         &alice,
         c.post(svc.url(&format!("/jobs/{}/cancel", theirs.job_id))),
     )
@@ -542,7 +532,7 @@ async fn stats_count_jobs_by_status_per_user_or_system_wide() {
             "finished_last_60s": 1
         })
     );
-    let hers: Value = as_user(&c, &alice, c.get(svc.url("/jobs/stats")))
+    let hers: Value = as_user(&alice, c.get(svc.url("/jobs/stats")))
         .await
         .json()
         .await
