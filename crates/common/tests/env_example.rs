@@ -2,7 +2,8 @@
 //! `env = "…"` in a clap definition under `crates/*/src`) or by the Docker Compose files
 //! (`${KEY}`); it advertises no deprecated alias; and a duration written with a unit (`30s`)
 //! is only given to a setting whose parser accepts units. Commented `# KEY=` lines count: they
-//! document a setting too.
+//! document a setting too. And every setting that holds a credential hides its value in
+//! `--help` (issue 11.5).
 
 #![allow(clippy::unwrap_used)]
 
@@ -18,6 +19,8 @@ struct Setting {
     hidden: bool,
     /// Parsed by `common::config::duration_*`, so `30s`, `200ms`… are accepted.
     takes_units: bool,
+    /// Declared `hide_env_values = true`: `--help` does not print its value.
+    value_hidden: bool,
 }
 
 fn root() -> PathBuf {
@@ -77,6 +80,7 @@ fn settings_read_by_binaries() -> BTreeMap<String, Setting> {
             );
             setting.hidden |= attribute.contains("hide = true");
             setting.takes_units |= attribute.contains("value_parser = duration_");
+            setting.value_hidden |= attribute.contains("hide_env_values = true");
         }
     }
     settings
@@ -221,4 +225,26 @@ fn durations_with_units_go_only_to_settings_that_accept_them() {
             );
         }
     }
+}
+
+/// Names that hold credentials: a URL that may carry a password, keys, tokens, secrets.
+fn looks_secret(key: &str) -> bool {
+    ["DATABASE_URL", "REDIS_URL"].contains(&key)
+        || ["_SECRET", "_KEY", "_TOKEN", "_PASSWORD"]
+            .iter()
+            .any(|suffix| key.ends_with(suffix))
+}
+
+#[test]
+fn every_secret_setting_hides_its_value_in_help() {
+    let shown: Vec<String> = settings_read_by_binaries()
+        .into_iter()
+        .filter(|(key, s)| looks_secret(key) && !s.value_hidden)
+        .map(|(key, s)| format!("{key} in {:?}", s.files))
+        .collect();
+    assert!(
+        shown.is_empty(),
+        "these secrets need `hide_env_values = true` so --help does not print them: {}",
+        shown.join(", ")
+    );
 }

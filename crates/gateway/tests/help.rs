@@ -3,10 +3,12 @@
 use std::process::Command;
 
 #[test]
-fn help_never_prints_the_database_password() {
+fn help_never_prints_a_secret() {
     let output = Command::new(env!("CARGO_BIN_EXE_gateway"))
         .arg("--help")
         .env("DATABASE_URL", "postgres://u:hunter2@h/db")
+        .env("JWT_SECRET", "jwt-secret-hunter2-0123456789abcdef")
+        .env("REDIS_URL", "redis://:hunter2@h:6379/0")
         .output()
         .expect("run gateway --help");
     assert!(output.status.success(), "{output:?}");
