@@ -19,7 +19,7 @@ use bytes::{Bytes, BytesMut};
 use common::schemas::GenerateRequest;
 use common::sse::{Event, MAX_EVENTS_PER_WRITE};
 use eventsource_stream::Eventsource;
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use reqwest::Method;
 
 use crate::chat::conversation::{Conversation, Recorder};
@@ -28,11 +28,32 @@ use crate::state::AppState;
 /// Ends a stream with `[ERROR]` when its answer could not be stored: `[DONE]` means saved.
 const NOT_SAVED: &str = "the answer could not be saved";
 
+/// `POST /api/v1/generate/stream`: the contract's framing of [`upstream_events`].
 pub async fn stream_generation(
     state: AppState,
     request: GenerateRequest,
     conversation: Option<Conversation>,
 ) -> Response {
+    let events = upstream_events(state, request, conversation).await;
+    let body = events.filter_map(|batch| {
+        let mut out = BytesMut::new();
+        for event in batch.iter().filter(|e| !matches!(e, Event::Meta(_))) {
+            event.encode_into(&mut out);
+        }
+        std::future::ready((!out.is_empty()).then(|| Ok::<Bytes, Infallible>(out.freeze())))
+    });
+    common::sse::response(Body::from_stream(body))
+}
+
+/// Opens the model service's stream for `request` and yields its events in batches (the
+/// events that were ready together; one batch is one write to the client), ending with
+/// exactly one `Done` or `Error`. With a conversation, the answer is stored before that
+/// final event is yielded. Internal `Meta` events are included for framers that need them.
+pub async fn upstream_events(
+    state: AppState,
+    request: GenerateRequest,
+    conversation: Option<Conversation>,
+) -> impl Stream<Item = Vec<Event>> + Send + 'static {
     let started = Instant::now();
     let idle_timeout = state.config.http.stream_idle_timeout();
     let mut recorder = conversation.map(|c| c.recorder(state.clone(), started));
@@ -48,12 +69,11 @@ pub async fn stream_generation(
         )
         .await;
 
-    let body = async_stream::stream! {
+    async_stream::stream! {
         let mut events = match upstream {
             Ok(response) => response.bytes_stream().eventsource().ready_chunks(MAX_EVENTS_PER_WRITE),
             Err(e) => {
-                let last = Event::Error(e.public_message());
-                yield Ok::<Bytes, Infallible>(finish(recorder.take(), last).await.encode());
+                yield vec![finish(recorder.take(), Event::Error(e.public_message())).await];
                 return;
             }
         };
@@ -62,16 +82,16 @@ pub async fn stream_generation(
                 Ok(Some(batch)) => batch,
                 Ok(None) => {
                     let last = Event::Error("The model service ended the stream unexpectedly".into());
-                    yield Ok(finish(recorder.take(), last).await.encode());
+                    yield vec![finish(recorder.take(), last).await];
                     return;
                 }
                 Err(_) => {
                     let last = Event::Error("The model service stopped responding".into());
-                    yield Ok(finish(recorder.take(), last).await.encode());
+                    yield vec![finish(recorder.take(), last).await];
                     return;
                 }
             };
-            let mut out = BytesMut::new();
+            let mut out = Vec::with_capacity(batch.len());
             let mut last = None;
             let mut tokens = 0u64;
             for event in batch {
@@ -86,10 +106,11 @@ pub async fn stream_generation(
                     Some(Event::Token(token)) => {
                         if let Some(r) = recorder.as_mut() { r.token(&token); }
                         tokens += 1;
-                        Event::Token(token).encode_into(&mut out);
+                        out.push(Event::Token(token));
                     }
                     Some(Event::Meta(meta)) => {
-                        if let Some(r) = recorder.as_mut() { r.meta(meta); }
+                        if let Some(r) = recorder.as_mut() { r.meta(meta.clone()); }
+                        out.push(Event::Meta(meta));
                     }
                     Some(end) => {
                         last = Some(end);
@@ -102,17 +123,15 @@ pub async fn stream_generation(
                 state.metrics_window.record_tokens(tokens);
             }
             if let Some(last) = last {
-                finish(recorder.take(), last).await.encode_into(&mut out);
-                yield Ok(out.freeze());
+                out.push(finish(recorder.take(), last).await);
+                yield out;
                 return;
             }
             if !out.is_empty() {
-                yield Ok(out.freeze());
+                yield out;
             }
         }
-    };
-
-    common::sse::response(Body::from_stream(body))
+    }
 }
 
 /// The one way a relayed stream ends: the answer is stored first, then the final event
