@@ -101,6 +101,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let shutdown = common::shutdown::install();
     let grace = config.service.shutdown_grace;
+    match routes::workshop::docs_root(&config) {
+        Some(root) if root.is_dir() => {
+            tracing::info!(docs_root = %root.display(), "documentation reader serves this directory");
+        }
+        Some(root) => tracing::warn!(
+            docs_root = %root.display(),
+            "DOCS_ROOT is not a directory: the documentation reader answers 404"
+        ),
+        None => tracing::warn!(
+            "no documentation directory (DOCS_ROOT unset and the build checkout is gone): the documentation reader answers 404; set DOCS_ROOT to the directory holding README.md and docs/"
+        ),
+    }
     let listener = common::server::bind(config.addr).await?;
     let state = build_state(config).await?;
     tracing::info!(addr = %listener.local_addr()?, "gateway listening");

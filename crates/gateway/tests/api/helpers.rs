@@ -58,11 +58,16 @@ pub async fn spawn_app_with(model_url: &str, worker_url: &str, extra: &[&str]) -
         model_url.to_owned(),
         "--worker-service-url".to_owned(),
         worker_url.to_owned(),
-        "--docs-root".to_owned(),
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../..").to_owned(),
         "--stream-idle-timeout-secs".to_owned(),
         "5".to_owned(),
     ];
+    // This checkout's documentation, unless the test brings its own.
+    if !extra.contains(&"--docs-root") {
+        args.extend([
+            "--docs-root".to_owned(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../..").to_owned(),
+        ]);
+    }
     // The reference-compatible single-user mode, unless the test asks for accounts.
     if !extra.contains(&"--auth-mode") {
         args.extend(["--auth-mode".to_owned(), "off".to_owned()]);

@@ -8,6 +8,7 @@ mod basics;
 mod chat;
 mod chat_store;
 mod conversation;
+mod docs_reader;
 mod edge;
 mod generate;
 mod helpers;
