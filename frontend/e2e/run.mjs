@@ -334,6 +334,22 @@ describe("Sable UI against the real stack", () => {
     assert.ok(rendered + missing > 0, "Learn page rendered neither content nor a not-found notice");
   });
 
+  test("the message box counts characters near the 10,000 limit and refuses longer messages", async () => {
+    await page.goto(`${BASE}/`);
+    const input = page.getByLabel("Message", { exact: true });
+    await input.fill("x".repeat(9_500));
+    assert.match((await page.getByTestId("char-counter").textContent()) ?? "", /9,500 \/ 10,000/);
+    assert.equal(await page.getByRole("button", { name: "Send message", exact: true }).isEnabled(), true);
+    await input.fill("x".repeat(10_001));
+    assert.match((await page.getByTestId("char-counter").textContent()) ?? "", /too long/);
+    assert.equal(await page.getByRole("button", { name: "Send message", exact: true }).isEnabled(), false);
+    await input.press("Enter");
+    await page.waitForTimeout(300);
+    assert.equal(await input.inputValue(), "x".repeat(10_001), "the text was lost");
+    assert.match(page.url(), new RegExp(`^${BASE}/$`), "an over-long message was sent");
+    await input.fill("");
+  });
+
   test("the command palette opens with Ctrl+K and navigates", async () => {
     await page.goto(`${BASE}/`);
     await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();

@@ -99,9 +99,11 @@ export const api = {
     onToken: (t: string) => void,
     signal: AbortSignal,
     onUserMessageId?: (id: string) => void,
+    onAccepted?: () => void,
   ): Promise<StreamEnd> {
     const res = await rawRequest(`${V1}/generate/stream`, { method: "POST", body, signal, timeoutMs: 600_000 });
     if (!res.ok) throw await errorFromResponse(res);
+    onAccepted?.();
     // With session_id, Sable names the stored user turn so it can be regenerated/edited later.
     const userMessageId = res.headers.get("x-user-message-id");
     if (userMessageId && onUserMessageId) onUserMessageId(userMessageId);

@@ -17,9 +17,10 @@ describe("streamAnswer", () => {
   });
 
   it("reports [ERROR] as an error outcome and never rejects", async () => {
-    mockFetch((_c, signal) => sseBody(["x"], { error: "model exploded" }, signal));
+    mockFetch((_c, signal) => sseBody(["x"], { error: "PROVIDER_OVERLOADED: model exploded" }, signal));
     const out = await streamAnswer({ sessionId: "s", prompt: "hi" }, { onToken: () => undefined });
-    expect(out).toMatchObject({ status: "error", error: "model exploded", tokens: 1 });
+    expect(out).toMatchObject({ status: "error", error: "The model is busy. Try again in a moment.", tokens: 1, accepted: true });
+    expect(out.status === "error" && out.details).toBe("PROVIDER_OVERLOADED · model exploded");
   });
 
   it("stopStream ends the stream as stopped", async () => {

@@ -3,9 +3,8 @@
  * (time to first token, latency, token count) and stop. The chat store calls `streamAnswer`
  * and keeps only the resulting messages; components read the streaming state via `useStream`.
  */
-import { describeError } from "@/api/client";
 import { api } from "@/api/endpoints";
-import { StreamError } from "@/api/sse";
+import { humanError } from "@/lib/errors";
 import type { GenerateRequest } from "@/api/types";
 import { useChat } from "@/stores/chat";
 import { useSettings } from "@/stores/settings";
@@ -25,8 +24,15 @@ export interface StreamStats {
   tokens: number;
 }
 
-export type StreamOutcome = StreamStats &
-  ({ status: "done" } | { status: "stopped" } | { status: "error"; error: string });
+/**
+ * `accepted`: the server answered the request (and stored the user turn); an error before that
+ * means nothing was stored, so the message can simply be sent again.
+ */
+export type StreamOutcome = StreamStats & { accepted: boolean } & (
+    | { status: "done" }
+    | { status: "stopped" }
+    | { status: "error"; error: string; details?: string }
+  );
 
 export interface StreamHandlers {
   onToken: (token: string) => void;
@@ -62,7 +68,8 @@ export async function streamAnswer(r: StreamRequest, handlers: StreamHandlers): 
   const started = performance.now();
   let ttftMs: number | undefined;
   let tokens = 0;
-  const stats = (): StreamStats => ({ latencyMs: Math.round(performance.now() - started), ttftMs, tokens });
+  let accepted = false;
+  const stats = () => ({ latencyMs: Math.round(performance.now() - started), ttftMs, tokens, accepted });
   try {
     await api.generateStream(
       buildGenerateRequest(r),
@@ -73,11 +80,15 @@ export async function streamAnswer(r: StreamRequest, handlers: StreamHandlers): 
       },
       ctrl.signal,
       handlers.onUserMessageId,
+      () => {
+        accepted = true;
+      },
     );
     return { status: "done", ...stats() };
   } catch (e) {
     if (ctrl.signal.aborted) return { status: "stopped", ...stats() };
-    return { status: "error", error: e instanceof StreamError ? e.message : describeError(e), ...stats() };
+    const h = humanError(e);
+    return { status: "error", error: h.message, details: h.details, ...stats() };
   } finally {
     if (active === ctrl) active = null;
   }

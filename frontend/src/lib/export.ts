@@ -1,6 +1,5 @@
-import { describeError } from "@/api/client";
 import { api, downloadFromUrl } from "@/api/endpoints";
-import { toast } from "@/stores/toasts";
+import { toast, toastError } from "@/stores/toasts";
 
 function slug(title: string): string {
   return (
@@ -18,6 +17,6 @@ export async function exportSession(id: string, title: string, format: "markdown
     await downloadFromUrl(api.exportUrl(id, format), `${slug(title)}.${format === "markdown" ? "md" : "json"}`);
     toast.success("Chat exported");
   } catch (e) {
-    toast.error("Export failed", describeError(e));
+    toastError("Export failed", e);
   }
 }

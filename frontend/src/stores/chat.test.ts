@@ -63,15 +63,49 @@ describe("chat store: sending", () => {
     expect(useToasts.getState().toasts).toHaveLength(0);
   });
 
-  it("an [ERROR] event shows the error on the bubble and raises a toast", async () => {
+  it("an [ERROR] event is shown once, on the bubble, as a sentence with the code behind Details", async () => {
     useChat.setState({ sessions: [session({ title: "x", message_count: 2 })], messages: { [SID]: [] }, activeId: SID });
-    mockFetch((c, signal) => (c.url === "/api/v1/generate/stream" ? sseBody(["a"], { error: "boom" }, signal) : json({}, 500)));
-    await useChat.getState().send("q");
+    mockFetch((c, signal) =>
+      c.url === "/api/v1/generate/stream" ? sseBody(["a"], { error: "CONTEXT_TOO_LONG: 9000 tokens" }, signal) : json({}, 500),
+    );
+    let stored: boolean | undefined;
+    await useChat.getState().send("q", (s) => (stored = s));
     await until(() => useChat.getState().streaming === null);
     const a = useChat.getState().messages[SID]?.[1];
     expect(a?.status).toBe("error");
-    expect(a?.error).toBe("boom");
-    expect(useToasts.getState().toasts[0]?.kind).toBe("error");
+    expect(a?.error).toMatch(/conversation is too long/);
+    expect(a?.errorDetails).toContain("CONTEXT_TOO_LONG");
+    expect(useToasts.getState().toasts).toHaveLength(0);
+    expect(stored).toBe(true);
+  });
+
+  it("a refused request stores nothing: the view is restored, one toast, and the composer keeps the text", async () => {
+    useChat.setState({ sessions: [session({ title: "x", message_count: 2 })], messages: { [SID]: [] }, activeId: SID });
+    mockFetch((c) =>
+      c.url === "/api/v1/generate/stream"
+        ? new Response(JSON.stringify({ error: { code: "RATE_LIMITED", message: "slow down", request_id: "req-9" } }), {
+            status: 429,
+            headers: { "content-type": "application/json", "retry-after": "12" },
+          })
+        : json({}, 500),
+    );
+    let stored: boolean | undefined;
+    await useChat.getState().send("q", (s) => (stored = s));
+    await until(() => stored !== undefined);
+    expect(stored).toBe(false);
+    expect(useChat.getState().messages[SID]).toEqual([]);
+    const t = useToasts.getState().toasts;
+    expect(t).toHaveLength(1);
+    expect(t[0]).toMatchObject({ kind: "error", title: "Message not sent", description: "Too many requests right now. Try again in 12 s." });
+    expect(t[0]?.details).toContain("request req-9");
+  });
+
+  it("a message over 10,000 characters is not sent", async () => {
+    const calls = mockFetch(() => json({}, 500));
+    let stored: boolean | undefined;
+    expect(await useChat.getState().send("x".repeat(10_001), (s) => (stored = s))).toBeNull();
+    expect(stored).toBe(false);
+    expect(calls).toHaveLength(0);
   });
 
   it("a stream that ends without [DONE] completes normally", async () => {

@@ -4,13 +4,13 @@
  * caches what the server has plus the answer currently streaming.
  */
 import { create } from "zustand";
-import { ApiError, describeError } from "@/api/client";
+import { ApiError } from "@/api/client";
 import { api } from "@/api/endpoints";
 import { stopStream, streamAnswer } from "@/hooks/use-stream";
 import type { ChatMessageOut, ChatSessionOut, JsonObject, Role } from "@/api/types";
 import { effectiveModel } from "./models";
 import { useSettings } from "./settings";
-import { toast } from "./toasts";
+import { toast, toastError } from "./toasts";
 
 export type MessageStatus = "done" | "streaming" | "stopped" | "error";
 
@@ -29,11 +29,15 @@ export interface UiMessage {
   meta: MessageMeta;
   status: MessageStatus;
   error?: string;
+  /** Code and request id of the error, behind a "Details" disclosure. */
+  errorDetails?: string;
   /** The server's id of a message created in this tab (local ids start with `local-`). */
   serverId?: string;
 }
 
 export const NEW_CHAT_TITLE = "New Chat";
+/** The gateway's prompt limit, in Unicode code points. */
+export const MAX_MESSAGE_CHARS = 10_000;
 const PAGE_SIZE = 50;
 
 interface Streaming {
@@ -54,8 +58,12 @@ export interface ChatState {
   loadMoreSessions: () => Promise<void>;
   openSession: (id: string) => Promise<boolean>;
   newChat: () => void;
-  /** Ensures a session exists, starts streaming the answer, resolves with the session id. */
-  send: (text: string) => Promise<string | null>;
+  /**
+   * Ensures a session exists, starts streaming the answer, resolves with the session id.
+   * `onStored` says whether the server took the message (false: nothing was stored, the
+   * message can be sent again — the composer gives the text back).
+   */
+  send: (text: string, onStored?: (stored: boolean) => void) => Promise<string | null>;
   stop: () => void;
   regenerate: () => Promise<void>;
   editAndResend: (messageId: string, text: string) => Promise<void>;
@@ -135,9 +143,10 @@ export const useChat = create<ChatState>()((set, get) => {
   const runStream = async (
     sessionId: string,
     prompt: string,
-    opts: { userMessageId?: string; replaceFrom?: string } = {},
-  ): Promise<void> => {
+    opts: { userMessageId?: string; replaceFrom?: string; before?: UiMessage[] } = {},
+  ): Promise<boolean> => {
     const session = get().sessions.find((x) => x.id === sessionId);
+    const before = opts.before ?? get().messages[sessionId] ?? [];
     const messageId = localId("a");
     const assistant: UiMessage = {
       id: messageId,
@@ -161,15 +170,20 @@ export const useChat = create<ChatState>()((set, get) => {
         },
       },
     );
-    if (outcome.status === "error") {
-      patchMessage(sessionId, messageId, (m) => ({ ...m, status: "error", error: outcome.error }));
-      toast.error("Generation failed", outcome.error);
+    if (outcome.status === "error" && !outcome.accepted) {
+      // Nothing was stored: the view goes back to what it was and the error is said once.
+      set((s) => ({ messages: { ...s.messages, [sessionId]: before } }));
+      toast.error("Message not sent", outcome.error, outcome.details);
+    } else if (outcome.status === "error") {
+      // Shown in the answer's bubble (one place; no toast).
+      patchMessage(sessionId, messageId, (m) => ({ ...m, status: "error", error: outcome.error, errorDetails: outcome.details }));
     } else {
       const { status, latencyMs, ttftMs, tokens } = outcome;
       patchMessage(sessionId, messageId, (m) => ({ ...m, status, meta: { ...m.meta, latencyMs, ttftMs, tokens } }));
     }
     if (get().streaming?.messageId === messageId) set({ streaming: null });
-    touchSession(sessionId, 2);
+    if (outcome.accepted) touchSession(sessionId, 2);
+    return outcome.accepted;
   };
 
   const appendUser = (sessionId: string, text: string) => {
@@ -206,7 +220,7 @@ export const useChat = create<ChatState>()((set, get) => {
       } catch (e) {
         set({ sessionsStatus: "error" });
         if (!(e instanceof ApiError)) return; // offline: the banner explains it
-        toast.error("Could not load conversations", describeError(e));
+        toastError("Could not load conversations", e);
       }
     },
 
@@ -219,7 +233,7 @@ export const useChat = create<ChatState>()((set, get) => {
         set((s) => ({ sessions: mergeSessions(s.sessions, list) }));
         set({ hasMore: list.length >= PAGE_SIZE && get().sessions.length > before });
       } catch (e) {
-        toast.error("Could not load more conversations", describeError(e));
+        toastError("Could not load more conversations", e);
       }
     },
 
@@ -240,7 +254,7 @@ export const useChat = create<ChatState>()((set, get) => {
           set((s) => ({ sessions: s.sessions.filter((x) => x.id !== id), activeId: null }));
           toast.warning("Conversation not found", "It may have been deleted.");
         } else {
-          toast.error("Could not open conversation", describeError(e));
+          toastError("Could not open conversation", e);
         }
         if (get().activeId === id) set({ activeId: null });
         return false;
@@ -251,9 +265,12 @@ export const useChat = create<ChatState>()((set, get) => {
 
     newChat: () => set({ activeId: null }),
 
-    send: async (raw) => {
+    send: async (raw, onStored) => {
       const text = raw.trim();
-      if (!text || get().streaming) return null;
+      if (!text || get().streaming || [...text].length > MAX_MESSAGE_CHARS) {
+        onStored?.(false);
+        return null;
+      }
       let sessionId = get().activeId;
       if (!sessionId) {
         try {
@@ -265,7 +282,8 @@ export const useChat = create<ChatState>()((set, get) => {
             activeId: created.id,
           }));
         } catch (e) {
-          toast.error("Could not start a conversation", describeError(e));
+          toastError("Could not start a conversation", e);
+          onStored?.(false);
           return null;
         }
       } else {
@@ -274,8 +292,9 @@ export const useChat = create<ChatState>()((set, get) => {
           void get().rename(sessionId, text.slice(0, 50));
         }
       }
+      const before = get().messages[sessionId] ?? [];
       const userMessageId = appendUser(sessionId, text);
-      void runStream(sessionId, text, { userMessageId });
+      void runStream(sessionId, text, { userMessageId, before }).then((stored) => onStored?.(stored));
       return sessionId;
     },
 
@@ -293,7 +312,7 @@ export const useChat = create<ChatState>()((set, get) => {
       // question's stored id is unknown, the new turn is appended instead.
       const replaceFrom = serverIdOf(lastUser);
       set((s) => ({ messages: { ...s.messages, [sessionId]: list.slice(0, lastUserIdx + 1) } }));
-      await runStream(sessionId, lastUser.content, { userMessageId: lastUser.id, replaceFrom });
+      await runStream(sessionId, lastUser.content, { userMessageId: lastUser.id, replaceFrom, before: list });
     },
 
     editAndResend: async (messageId, raw) => {
@@ -306,7 +325,7 @@ export const useChat = create<ChatState>()((set, get) => {
       const replaceFrom = serverIdOf(list[idx]);
       set((s) => ({ messages: { ...s.messages, [sessionId]: list.slice(0, idx) } }));
       const userMessageId = appendUser(sessionId, text);
-      await runStream(sessionId, text, { userMessageId, replaceFrom });
+      await runStream(sessionId, text, { userMessageId, replaceFrom, before: list });
     },
 
     rename: async (id, raw) => {
@@ -324,7 +343,7 @@ export const useChat = create<ChatState>()((set, get) => {
         return true;
       } catch (e) {
         set((s) => ({ sessions: s.sessions.map((x) => (x.id === id ? { ...x, title: prev.title } : x)) }));
-        toast.error("Rename failed", describeError(e));
+        toastError("Rename failed", e);
         return false;
       }
     },
@@ -347,7 +366,7 @@ export const useChat = create<ChatState>()((set, get) => {
       } catch (e) {
         if (e instanceof ApiError && e.status === 404) return true; // already gone
         set({ sessions: before });
-        toast.error("Delete failed", describeError(e));
+        toastError("Delete failed", e);
         return false;
       }
     },

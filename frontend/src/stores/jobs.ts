@@ -4,10 +4,9 @@
  */
 import { create } from "zustand";
 import { persist } from "zustand/middleware";
-import { describeError } from "@/api/client";
 import { api } from "@/api/endpoints";
 import type { JobResponse, JobView } from "@/api/types";
-import { toast } from "./toasts";
+import { toast, toastError } from "./toasts";
 
 export const JOBS_KEY = "sable-jobs";
 export const MAX_PROMPTS = 100;
@@ -92,7 +91,7 @@ export const useJobs = create<JobsState>()(
             set({ jobs: fetched.filter((j): j is JobResponse => j !== null).reduce(upsert, []), status: "ready" });
           } catch (e) {
             set({ status: "error" });
-            toast.error("Could not load jobs", describeError(e));
+            toastError("Could not load jobs", e);
           }
         },
 
@@ -104,7 +103,7 @@ export const useJobs = create<JobsState>()(
             if (!page) return;
             set((s) => ({ jobs: page.jobs.reduce(upsert, s.jobs), nextBefore: page.nextBefore }));
           } catch (e) {
-            toast.error("Could not load more jobs", describeError(e));
+            toastError("Could not load more jobs", e);
           }
         },
 
@@ -118,7 +117,7 @@ export const useJobs = create<JobsState>()(
             }));
             return job;
           } catch (e) {
-            toast.error("Job submission failed", describeError(e));
+            toastError("Job submission failed", e);
             return null;
           }
         },
@@ -144,7 +143,7 @@ export const useJobs = create<JobsState>()(
             set((s) => ({ jobs: upsert(s.jobs, job) }));
             toast.info("Job cancelled");
           } catch (e) {
-            toast.error("Cancel failed", describeError(e));
+            toastError("Cancel failed", e);
           }
         },
       };

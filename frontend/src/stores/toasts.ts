@@ -1,4 +1,5 @@
 import { create } from "zustand";
+import { humanError } from "@/lib/errors";
 
 export type ToastKind = "success" | "info" | "warning" | "error";
 
@@ -7,11 +8,13 @@ export interface Toast {
   kind: ToastKind;
   title: string;
   description?: string;
+  /** Technical details (code, request id) behind a "Details" disclosure. */
+  details?: string;
 }
 
 interface ToastState {
   toasts: Toast[];
-  push: (kind: ToastKind, title: string, description?: string) => number;
+  push: (kind: ToastKind, title: string, description?: string, details?: string) => number;
   dismiss: (id: number) => void;
 }
 
@@ -20,10 +23,12 @@ let nextId = 1;
 
 export const useToasts = create<ToastState>()((set, get) => ({
   toasts: [],
-  push: (kind, title, description) => {
+  push: (kind, title, description, details) => {
     const id = nextId++;
-    set({ toasts: [...get().toasts, { id, kind, title, description }].slice(-MAX_TOASTS) });
-    const ttl = kind === "error" ? 6000 : 4000;
+    // The same message twice stays one toast (its timer restarts).
+    const rest = get().toasts.filter((t) => !(t.kind === kind && t.title === title && t.description === description));
+    set({ toasts: [...rest, { id, kind, title, description, details }].slice(-MAX_TOASTS) });
+    const ttl = kind === "error" ? (details ? 10_000 : 6000) : 4000;
     setTimeout(() => get().dismiss(id), ttl);
     return id;
   },
@@ -34,5 +39,11 @@ export const toast = {
   success: (t: string, d?: string) => useToasts.getState().push("success", t, d),
   info: (t: string, d?: string) => useToasts.getState().push("info", t, d),
   warning: (t: string, d?: string) => useToasts.getState().push("warning", t, d),
-  error: (t: string, d?: string) => useToasts.getState().push("error", t, d),
+  error: (t: string, d?: string, details?: string) => useToasts.getState().push("error", t, d, details),
 };
+
+/** An error toast: a title saying what failed, the error as a short sentence, details behind a disclosure. */
+export function toastError(title: string, e: unknown): number {
+  const h = humanError(e);
+  return toast.error(title, h.message, h.details);
+}

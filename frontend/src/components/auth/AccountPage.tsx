@@ -2,11 +2,11 @@ import { Check, Copy, KeyRound, LogOut, Trash2 } from "lucide-react";
 import { type FormEvent, useEffect, useState } from "react";
 import { useNavigate } from "react-router";
 import { type ApiKey, authApi, type NewApiKey } from "@/api/auth";
-import { describeError } from "@/api/client";
 import { copyText } from "@/lib/clipboard";
+import { humanError } from "@/lib/errors";
 import { relativeTime } from "@/lib/format";
 import { useAuth } from "@/stores/auth";
-import { toast } from "@/stores/toasts";
+import { toast, toastError } from "@/stores/toasts";
 import { ConfirmDialog } from "../ui/Dialog";
 
 const MAX_KEY_NAME = 100;
@@ -59,7 +59,7 @@ function ApiKeys() {
         setKeys(ks);
         setLoadError(null);
       })
-      .catch((e: unknown) => live && setLoadError(describeError(e)));
+      .catch((e: unknown) => live && setLoadError(humanError(e).message));
     return () => {
       live = false;
     };
@@ -77,7 +77,7 @@ function ApiKeys() {
       const { key: _secret, ...listed } = k;
       setKeys((ks) => [listed, ...(ks ?? []).filter((x) => x.id !== k.id)]);
     } catch (err) {
-      toast.error("Could not create the key", describeError(err));
+      toastError("Could not create the key", err);
     } finally {
       setBusy(false);
     }
@@ -93,7 +93,7 @@ function ApiKeys() {
       if (created?.id === k.id) setCreated(null);
       toast.success("Key revoked");
     } catch (err) {
-      toast.error("Could not revoke the key", describeError(err));
+      toastError("Could not revoke the key", err);
     }
   };
 

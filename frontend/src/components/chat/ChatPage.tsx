@@ -53,9 +53,9 @@ export function ChatPage() {
   const streamingHere = streaming !== null && streaming.sessionId === activeId;
   const lastAssistantId = [...messages].reverse().find((m) => m.role === "assistant")?.id;
 
-  const onSend = async (text: string) => {
+  const onSend = async (text: string, onStored: (stored: boolean) => void) => {
     scrollToBottom();
-    const id = await send(text);
+    const id = await send(text, onStored);
     if (id && id !== sessionId) void navigate(`/chat/${id}`, { replace: !sessionId });
   };
 
@@ -93,7 +93,7 @@ export function ChatPage() {
                   <button
                     key={s}
                     type="button"
-                    onClick={() => void onSend(s)}
+                    onClick={() => void onSend(s, () => undefined)}
                     className="rounded-xl border border-zinc-200 px-3 py-2.5 text-left text-sm hover:bg-zinc-50 dark:border-zinc-800 dark:hover:bg-zinc-900"
                   >
                     {s}
@@ -128,7 +128,7 @@ export function ChatPage() {
         <Composer
           streaming={streamingHere}
           disabled={streaming !== null && !streamingHere}
-          onSend={(t) => void onSend(t)}
+          onSend={(t, onStored) => void onSend(t, onStored)}
           onStop={stop}
         />
       </div>

@@ -1,17 +1,26 @@
 import { ArrowUp, Square } from "lucide-react";
 import { useEffect, useRef, useState } from "react";
+import { MAX_MESSAGE_CHARS } from "@/stores/chat";
 import { ModelSelect } from "../layout/SettingsDialog";
+
+/** The counter appears from here on (90 % of the limit). */
+const COUNTER_FROM = Math.floor(MAX_MESSAGE_CHARS * 0.9);
 
 interface Props {
   streaming: boolean;
   disabled: boolean;
-  onSend: (text: string) => void;
+  /** `onStored(false)`: the message was not stored; the composer keeps the text. */
+  onSend: (text: string, onStored: (stored: boolean) => void) => void;
   onStop: () => void;
 }
 
 export function Composer({ streaming, disabled, onSend, onStop }: Props) {
   const [text, setText] = useState("");
+  // While the message is on its way the text stays (read-only) until the server has it.
+  const [sending, setSending] = useState(false);
   const ref = useRef<HTMLTextAreaElement>(null);
+  const chars = [...text].length;
+  const tooLong = chars > MAX_MESSAGE_CHARS;
 
   useEffect(() => {
     const el = ref.current;
@@ -21,9 +30,13 @@ export function Composer({ streaming, disabled, onSend, onStop }: Props) {
   }, [text]);
 
   const submit = () => {
-    if (!text.trim() || streaming || disabled) return;
-    onSend(text);
-    setText("");
+    if (!text.trim() || tooLong || streaming || disabled || sending) return;
+    setSending(true);
+    onSend(text, (stored) => {
+      setSending(false);
+      if (stored) setText("");
+      else ref.current?.focus();
+    });
   };
 
   return (
@@ -43,6 +56,9 @@ export function Composer({ streaming, disabled, onSend, onStop }: Props) {
           ref={ref}
           rows={1}
           value={text}
+          readOnly={sending}
+          aria-invalid={tooLong || undefined}
+          aria-describedby={chars >= COUNTER_FROM ? "chat-input-count" : undefined}
           onChange={(e) => setText(e.target.value)}
           onKeyDown={(e) => {
             if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
@@ -56,7 +72,18 @@ export function Composer({ streaming, disabled, onSend, onStop }: Props) {
         <div className="flex items-center justify-between gap-2 px-2 pb-2">
           <ModelSelect id="composer-model" compact />
           <div className="flex items-center gap-2">
-            {text.length > 20 && <span className="hidden text-xs text-zinc-500 sm:inline">~{Math.ceil(text.length / 4)} tokens</span>}
+            {chars >= COUNTER_FROM ? (
+              <span
+                id="chat-input-count"
+                data-testid="char-counter"
+                className={`text-xs tabular-nums ${tooLong ? "font-medium text-red-600 dark:text-red-400" : "text-zinc-500"}`}
+              >
+                {chars.toLocaleString("en-US")} / {MAX_MESSAGE_CHARS.toLocaleString("en-US")}
+                {tooLong ? " · too long to send" : ""}
+              </span>
+            ) : (
+              text.length > 20 && <span className="hidden text-xs text-zinc-500 sm:inline">~{Math.ceil(text.length / 4)} tokens</span>
+            )}
             {streaming ? (
               <button type="button" onClick={onStop} className="btn-secondary h-8 rounded-full px-3" aria-label="Stop generating">
                 <Square size={14} fill="currentColor" /> Stop
@@ -64,7 +91,7 @@ export function Composer({ streaming, disabled, onSend, onStop }: Props) {
             ) : (
               <button
                 type="submit"
-                disabled={!text.trim() || disabled}
+                disabled={!text.trim() || disabled || tooLong || sending}
                 className="btn-primary h-8 w-8 rounded-full p-0"
                 aria-label="Send message"
               >

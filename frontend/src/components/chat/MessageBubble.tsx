@@ -132,9 +132,15 @@ export const MessageBubble = memo(function MessageBubble({ message: m, isLastAss
         </div>
       )}
       {m.status === "error" && (
-        <p role="alert" className="mt-2 rounded-lg border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-700 dark:border-red-900 dark:bg-red-950 dark:text-red-300">
-          {m.error ?? "Generation failed"}
-        </p>
+        <div role="alert" className="mt-2 rounded-lg border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-700 dark:border-red-900 dark:bg-red-950 dark:text-red-300">
+          {m.error ?? "The answer could not be completed."}
+          {m.errorDetails && (
+            <details className="mt-1 text-xs opacity-80">
+              <summary className="cursor-pointer select-none">Details</summary>
+              <span className="select-all break-all font-mono">{m.errorDetails}</span>
+            </details>
+          )}
+        </div>
       )}
       {!streaming && (
         <div className="mt-1 flex items-center gap-1">

@@ -18,7 +18,8 @@ export function Toasts() {
   const toasts = useToasts((s) => s.toasts);
   const dismiss = useToasts((s) => s.dismiss);
   return (
-    <div className="pointer-events-none fixed bottom-4 right-4 z-[60] flex w-80 max-w-[calc(100vw-2rem)] flex-col gap-2" aria-live="polite">
+    // Top right, under the header: never over the message box at the bottom.
+    <div className="pointer-events-none fixed right-4 top-14 z-[60] flex w-80 max-w-[calc(100vw-2rem)] flex-col gap-2" aria-live="polite">
       {toasts.map((t) => (
         <div
           key={t.id}
@@ -29,6 +30,14 @@ export function Toasts() {
           <div className="min-w-0 flex-1">
             <p className="font-medium">{t.title}</p>
             {t.description && <p className="mt-0.5 break-words text-zinc-600 dark:text-zinc-400">{t.description}</p>}
+            {t.details && (
+              <details className="mt-1 text-xs text-zinc-500">
+                <summary className="cursor-pointer select-none">Details</summary>
+                <p className="mt-1 select-all break-all font-mono" data-testid="toast-details">
+                  {t.details}
+                </p>
+              </details>
+            )}
           </div>
           <button type="button" className="btn-icon h-6 w-6" onClick={() => dismiss(t.id)} aria-label="Dismiss notification">
             <X size={14} />

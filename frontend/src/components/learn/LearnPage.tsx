@@ -1,7 +1,8 @@
 import { ArrowLeft, FileText } from "lucide-react";
 import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router";
-import { ApiError, describeError } from "@/api/client";
+import { ApiError } from "@/api/client";
+import { humanError } from "@/lib/errors";
 import { api } from "@/api/endpoints";
 import { Markdown } from "../markdown/Markdown";
 
@@ -80,7 +81,7 @@ export function LearnDoc() {
       .then((r) => setState({ kind: "ok", content: r.content }))
       .catch((e: unknown) => {
         if (e instanceof ApiError && e.status >= 400 && e.status < 500) setState({ kind: "missing", message: e.message });
-        else setState({ kind: "error", message: describeError(e) });
+        else setState({ kind: "error", message: humanError(e).message });
       });
     return () => {
       live = false;
