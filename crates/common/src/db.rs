@@ -54,19 +54,28 @@ pub async fn open(args: &DatabaseArgs, skip_migrations: bool) -> Result<PgPool, 
 /// Connects and waits (up to `wait`) until the schema has every migration this build embeds:
 /// for services that use the database but do not own its schema. The gateway is the one
 /// component that applies migrations (ARCHITECTURE.md); the worker starts with this.
-pub async fn open_when_migrated(args: &DatabaseArgs, wait: Duration) -> Result<PgPool, StartupError> {
+pub async fn open_when_migrated(
+    args: &DatabaseArgs,
+    wait: Duration,
+) -> Result<PgPool, StartupError> {
     let pool = open(args, true).await?;
     let needed = latest_migration();
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let found = schema_version(&pool).await.map_err(StartupError::SchemaVersion)?;
+        let found = schema_version(&pool)
+            .await
+            .map_err(StartupError::SchemaVersion)?;
         if found >= needed {
             return Ok(pool);
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(StartupError::SchemaBehind { found, needed });
         }
-        tracing::info!(found, needed, "waiting for the gateway to apply the database migrations");
+        tracing::info!(
+            found,
+            needed,
+            "waiting for the gateway to apply the database migrations"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

@@ -78,7 +78,7 @@ pub async fn serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-        .with_graceful_shutdown(async move { signal.cancelled().await });
+    .with_graceful_shutdown(async move { signal.cancelled().await });
     tokio::select! {
         result = server => result,
         () = async {
