@@ -420,3 +420,59 @@ async fn cancel_aborts_in_flight_model_requests_even_when_every_prompt_is_in_fli
     assert!(seen.is_ok(), "{seen:?}");
     svc.stop().await;
 }
+
+/// Issue 12.6: a cancel that lands between the claim and the moment the worker holds the job
+/// finds no held job, and its NOTIFY is dropped. Here a trigger marks the job cancelled in
+/// the very statement that claims it (so no NOTIFY is ever sent, the worst case of that
+/// race). The heartbeat is 10 s away and every prompt would take 20 s: only the check the
+/// worker makes right after holding its claims can end the job in time.
+#[tokio::test]
+async fn a_cancel_that_arrives_while_the_job_is_being_claimed_is_not_lost() {
+    let db = fresh_database().await;
+    sqlx::raw_sql(
+        "CREATE FUNCTION cancel_while_claiming() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF OLD.status = 'pending' AND NEW.status = 'running'
+                AND NEW.name = 'cancel-while-claiming' THEN
+                 NEW.cancel_requested := true;
+             END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER cancel_while_claiming BEFORE UPDATE ON batch_jobs
+             FOR EACH ROW EXECUTE FUNCTION cancel_while_claiming();",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let model = spawn_model().await;
+    let svc = spawn_service(
+        &db.url,
+        &model.url,
+        &["--lease-secs", "30", "--heartbeat-secs", "10"],
+    )
+    .await;
+    let c = client();
+    let started = std::time::Instant::now();
+    let job: JobResponse = c
+        .post(svc.url("/jobs"))
+        .json(&serde_json::json!({
+            "prompts": prompts("[mock:delay=20000] slow", 3),
+            "name": "cancel-while-claiming"
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    wait_for_status(&db.pool, job.job_id, "cancelled", Duration::from_secs(5)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let done = get_job(&c, &svc.base, job.job_id).await;
+    assert_eq!((done.attempts, done.completed_prompts), (1, 0), "{done:?}");
+    assert!(done.cancel_requested);
+    svc.stop().await;
+}
