@@ -162,7 +162,7 @@ impl<'a> JobRun<'a> {
                     stop = Some(Stop::Abandon);
                     self.inflight.abort_all();
                 }
-                () = self.held.cancel.cancelled(), if stop.is_none() || stop == Some(Stop::Shutdown) => {
+                () = self.held.cancel.cancelled(), if !matches!(stop, Some(Stop::Cancel | Stop::Abandon)) => {
                     self.cancel(&mut stop);
                 }
                 Some(first) = self.inflight.join_next(), if !self.inflight.is_empty() => {
@@ -194,7 +194,7 @@ impl<'a> JobRun<'a> {
 
     /// A cancel was requested: abort the in-flight model requests (their connections close,
     /// and the model service drops the provider calls); outcomes that already landed are
-    /// still collected and written.
+    /// still collected and written. A cancel wins over a pending retry or a shutdown release.
     fn cancel(&mut self, stop: &mut Option<Stop>) {
         tracing::info!(
             in_flight = self.inflight.len(),
@@ -288,7 +288,7 @@ impl<'a> JobRun<'a> {
                     record_finish(&finish);
                     return Some(Collected::Finished);
                 }
-                if cancel_requested && matches!(stop, None | Some(Stop::Shutdown)) {
+                if cancel_requested && !matches!(stop, Some(Stop::Cancel | Stop::Abandon)) {
                     self.cancel(stop);
                 }
             }
