@@ -45,11 +45,16 @@ test-nginx: ## The nginx config in front of the real gateway and frontend build
 validate-compose: ## Validate docker-compose.yml (docker compose config, or a structural check)
 	@bash scripts/validate_compose.sh
 
-lint: ## clippy with -D warnings, rustfmt --check, ESLint (frontend, zero warnings)
+lint: ## clippy with -D warnings, rustfmt --check, cargo deny (licenses, sources, bans), ESLint
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo fmt --all -- --check
+	bash scripts/supply_chain.sh lint
 	[ -d frontend/node_modules ] || (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
 	cd frontend && npm run --silent lint
+
+.PHONY: audit
+audit: ## Known vulnerabilities: cargo deny advisories + npm audit (needs network; not in CI)
+	@bash scripts/supply_chain.sh audit
 
 fmt: ## Format the Rust code
 	cargo fmt --all
