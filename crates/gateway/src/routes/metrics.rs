@@ -13,6 +13,7 @@ use reqwest::Method;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
+use crate::auth::CurrentUser;
 use crate::state::AppState;
 
 /// Seconds the rates and percentiles cover.
@@ -50,7 +51,8 @@ pub struct MetricsSummary {
 /// Live figures for the dashboard.
 #[utoipa::path(get, path = "/api/v1/metrics/summary", tag = "metrics",
     responses((status = 200, description = "Rolling summary", body = MetricsSummary)))]
-pub async fn summary(State(state): State<AppState>) -> Json<MetricsSummary> {
+// Signed-in callers only (any user: the figures are system-wide, like the request rates).
+pub async fn summary(State(state): State<AppState>, _caller: CurrentUser) -> Json<MetricsSummary> {
     let live = state.metrics_window.summary(WINDOW_SECS);
     // Queue figures belong to the worker service (it owns `batch_jobs`); system-wide, as the
     // request rates are. When it cannot be reached the live figures are still worth showing,
