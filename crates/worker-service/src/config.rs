@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use common::config::{DatabaseArgs, HttpClientArgs, ServiceArgs};
+use common::config::{duration_ms, duration_secs, DatabaseArgs, HttpClientArgs, ServiceArgs};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -38,42 +38,45 @@ pub struct Config {
     #[arg(long, env = "WORKER_MAX_PROMPTS", default_value_t = 32)]
     pub worker_max_prompts: usize,
 
-    /// Seconds a claim is valid without a heartbeat; after that any worker may take the job.
-    #[arg(long, env = "LEASE_SECS", default_value_t = 30)]
-    pub lease_secs: u64,
+    /// How long a claim is valid without a heartbeat; after that any worker may take the job
+    /// (`30s`; a bare number is seconds).
+    #[arg(long = "lease-secs", env = "LEASE_SECS", value_parser = duration_secs, default_value = "30s")]
+    pub lease: Duration,
 
-    /// Seconds between lease extensions (must be well below LEASE_SECS).
-    #[arg(long, env = "HEARTBEAT_SECS", default_value_t = 10)]
-    pub heartbeat_secs: u64,
+    /// Time between lease extensions, at most half of LEASE_SECS (`10s`; a bare number is
+    /// seconds).
+    #[arg(long = "heartbeat-secs", env = "HEARTBEAT_SECS", value_parser = duration_secs, default_value = "10s")]
+    pub heartbeat: Duration,
 
-    /// Milliseconds between safety-net polls for work (new jobs normally arrive by
-    /// LISTEN/NOTIFY within milliseconds). Also the reaper's period.
-    #[arg(long, env = "POLL_INTERVAL_MS", default_value_t = 2000)]
-    pub poll_interval_ms: u64,
+    /// Time between safety-net polls for work (new jobs normally arrive by LISTEN/NOTIFY within
+    /// milliseconds); also the reaper's period (`2s`; a bare number is milliseconds).
+    #[arg(long = "poll-interval-ms", env = "POLL_INTERVAL_MS", value_parser = duration_ms, default_value = "2s")]
+    pub poll_interval: Duration,
 
     /// Claims a job may use before a transient failure (model service down, 429, timeout)
     /// fails it. Stored per job at submission.
     #[arg(long, env = "JOB_MAX_ATTEMPTS", default_value_t = 5)]
     pub job_max_attempts: i32,
 
-    /// First delay before a job's next attempt after a transient failure, in milliseconds;
-    /// doubles per attempt, with jitter (at least the model service's Retry-After) [default:
-    /// 1000].
-    #[arg(long, env = "JOB_RETRY_BASE_DELAY_MS")]
-    pub job_retry_base_delay_ms: Option<u64>,
+    /// First delay before a job's next attempt after a transient failure; doubles per
+    /// attempt, with jitter, and is at least the model service's Retry-After [default: 1s; a
+    /// bare number is milliseconds].
+    #[arg(long = "job-retry-base-delay-ms", env = "JOB_RETRY_BASE_DELAY_MS", value_parser = duration_ms)]
+    pub job_retry_base_delay: Option<Duration>,
 
-    /// Longest delay between two attempts of a job, in milliseconds [default: 60000].
-    #[arg(long, env = "JOB_RETRY_MAX_DELAY_MS")]
-    pub job_retry_max_delay_ms: Option<u64>,
+    /// Longest delay between two attempts of a job [default: 1m; a bare number is
+    /// milliseconds].
+    #[arg(long = "job-retry-max-delay-ms", env = "JOB_RETRY_MAX_DELAY_MS", value_parser = duration_ms)]
+    pub job_retry_max_delay: Option<Duration>,
 
     /// Deprecated name of JOB_RETRY_BASE_DELAY_MS (it also named the model service's provider
     /// backoff); still read, with a warning at start-up.
-    #[arg(long = "retry-base-delay-ms", env = "RETRY_BASE_DELAY_MS", hide = true)]
-    pub legacy_retry_base_delay_ms: Option<u64>,
+    #[arg(long = "retry-base-delay-ms", env = "RETRY_BASE_DELAY_MS", value_parser = duration_ms, hide = true)]
+    pub legacy_retry_base_delay: Option<Duration>,
 
     /// Deprecated name of JOB_RETRY_MAX_DELAY_MS; still read, with a warning at start-up.
-    #[arg(long = "retry-max-delay-ms", env = "RETRY_MAX_DELAY_MS", hide = true)]
-    pub legacy_retry_max_delay_ms: Option<u64>,
+    #[arg(long = "retry-max-delay-ms", env = "RETRY_MAX_DELAY_MS", value_parser = duration_ms, hide = true)]
+    pub legacy_retry_max_delay: Option<Duration>,
 
     /// Serve the HTTP API only: do not claim or process jobs.
     #[arg(long, env = "WORKER_DISABLED", default_value_t = false)]
@@ -95,13 +98,13 @@ impl Config {
         if self.worker_max_jobs == 0 || self.worker_max_prompts == 0 {
             return Err("WORKER_MAX_JOBS and WORKER_MAX_PROMPTS must be at least 1".to_owned());
         }
-        if self.lease_secs == 0 || self.heartbeat_secs == 0 {
+        if self.lease.is_zero() || self.heartbeat.is_zero() {
             return Err("LEASE_SECS and HEARTBEAT_SECS must be at least 1".to_owned());
         }
-        if self.heartbeat_secs * 2 > self.lease_secs {
+        if self.heartbeat * 2 > self.lease {
             return Err(format!(
-                "HEARTBEAT_SECS ({}) must be at most half of LEASE_SECS ({}) so a lease is renewed before it expires",
-                self.heartbeat_secs, self.lease_secs
+                "HEARTBEAT_SECS ({:?}) must be at most half of LEASE_SECS ({:?}) so a lease is renewed before it expires",
+                self.heartbeat, self.lease
             ));
         }
         if self.job_max_attempts < 1 {
@@ -117,7 +120,7 @@ impl Config {
                 "DATABASE_MAX_CONNECTIONS must be at least 3 for a worker (LISTEN holds one connection)".to_owned(),
             );
         }
-        if self.poll_interval_ms == 0 {
+        if self.poll_interval.is_zero() {
             return Err("POLL_INTERVAL_MS must be at least 1".to_owned());
         }
         if let Some(id) = &self.worker_id {
@@ -134,13 +137,13 @@ impl Config {
     }
 
     pub fn lease(&self) -> Duration {
-        Duration::from_secs(self.lease_secs)
+        self.lease
     }
     pub fn heartbeat(&self) -> Duration {
-        Duration::from_secs(self.heartbeat_secs)
+        self.heartbeat
     }
     pub fn poll_interval(&self) -> Duration {
-        Duration::from_millis(self.poll_interval_ms)
+        self.poll_interval
     }
     pub fn shutdown_grace(&self) -> Duration {
         self.service.shutdown_grace
@@ -148,20 +151,16 @@ impl Config {
 
     /// `JOB_RETRY_BASE_DELAY_MS`, else the deprecated `RETRY_BASE_DELAY_MS`, else 1 s.
     pub fn job_retry_base_delay(&self) -> Duration {
-        Duration::from_millis(
-            self.job_retry_base_delay_ms
-                .or(self.legacy_retry_base_delay_ms)
-                .unwrap_or(DEFAULT_JOB_RETRY_BASE_DELAY_MS),
-        )
+        self.job_retry_base_delay
+            .or(self.legacy_retry_base_delay)
+            .unwrap_or(DEFAULT_JOB_RETRY_BASE_DELAY)
     }
 
     /// `JOB_RETRY_MAX_DELAY_MS`, else the deprecated `RETRY_MAX_DELAY_MS`, else 60 s.
     pub fn job_retry_max_delay(&self) -> Duration {
-        Duration::from_millis(
-            self.job_retry_max_delay_ms
-                .or(self.legacy_retry_max_delay_ms)
-                .unwrap_or(DEFAULT_JOB_RETRY_MAX_DELAY_MS),
-        )
+        self.job_retry_max_delay
+            .or(self.legacy_retry_max_delay)
+            .unwrap_or(DEFAULT_JOB_RETRY_MAX_DELAY)
     }
 
     /// One warning per deprecated setting in use, for the start-up log.
@@ -169,14 +168,14 @@ impl Config {
         let mut warnings = Vec::new();
         let pairs = [
             (
-                self.legacy_retry_base_delay_ms.is_some(),
-                self.job_retry_base_delay_ms.is_some(),
+                self.legacy_retry_base_delay.is_some(),
+                self.job_retry_base_delay.is_some(),
                 "RETRY_BASE_DELAY_MS",
                 "JOB_RETRY_BASE_DELAY_MS",
             ),
             (
-                self.legacy_retry_max_delay_ms.is_some(),
-                self.job_retry_max_delay_ms.is_some(),
+                self.legacy_retry_max_delay.is_some(),
+                self.job_retry_max_delay.is_some(),
                 "RETRY_MAX_DELAY_MS",
                 "JOB_RETRY_MAX_DELAY_MS",
             ),
@@ -194,8 +193,8 @@ impl Config {
     }
 }
 
-const DEFAULT_JOB_RETRY_BASE_DELAY_MS: u64 = 1000;
-const DEFAULT_JOB_RETRY_MAX_DELAY_MS: u64 = 60_000;
+const DEFAULT_JOB_RETRY_BASE_DELAY: Duration = Duration::from_secs(1);
+const DEFAULT_JOB_RETRY_MAX_DELAY: Duration = Duration::from_secs(60);
 
 fn default_worker_id() -> String {
     let host = std::env::var("HOSTNAME")
@@ -254,6 +253,27 @@ mod tests {
         ]);
         assert_eq!(c.job_retry_base_delay(), Duration::from_millis(70));
         assert!(c.deprecations()[0].contains("ignored"));
+    }
+
+    #[test]
+    fn durations_take_units_or_the_unit_in_their_name() {
+        let c = config(&[
+            "--lease-secs",
+            "1m",
+            "--heartbeat-secs",
+            "20",
+            "--poll-interval-ms",
+            "500",
+        ]);
+        assert_eq!(c.lease(), Duration::from_secs(60));
+        assert_eq!(c.heartbeat(), Duration::from_secs(20));
+        assert_eq!(c.poll_interval(), Duration::from_millis(500));
+        assert_eq!(c.validate(), Ok(()));
+        let c = config(&["--job-retry-base-delay-ms", "2s"]);
+        assert_eq!(c.job_retry_base_delay(), Duration::from_secs(2));
+        let mut all = vec!["worker-service", "--lease-secs", "soon"];
+        assert!(Config::try_parse_from(all.drain(..))
+            .is_err_and(|e| e.to_string().contains("not a duration")));
     }
 
     #[test]
