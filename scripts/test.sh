@@ -19,6 +19,19 @@ step "redis (shared rate-limit tests)"
 ensure_redis
 echo "TEST_REDIS_URL=$TEST_REDIS_URL"
 
+step "the official openai Python package (OpenAI-compatible API tests)"
+# A project-local virtualenv under .data/ (PyPI), reused across runs.
+VENV=.data/venv-openai
+if ! "$VENV/bin/python" -c 'import openai' >/dev/null 2>&1; then
+  python3 -m venv "$VENV" 2>/dev/null || {
+    [ "$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$VENV"
+  }
+  "$VENV/bin/pip" install -q --disable-pip-version-check 'openai>=1.40,<4'
+fi
+export OPENAI_PYTHON="$PWD/$VENV/bin/python"
+"$OPENAI_PYTHON" -c 'import openai; print("openai", openai.__version__)'
+
 step "Rust tests (workspace)"
 # Integration tests create their own databases on this server.
 cargo test --workspace --all-targets --locked

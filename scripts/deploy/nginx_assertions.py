@@ -210,6 +210,9 @@ def main_phase(r: Result, c: Client, dist: str, gateway_port: int) -> None:
     print("== SSE through nginx")
     sse(r, c)
 
+    print("== OpenAI-compatible API through nginx")
+    openai_stream(r, c)
+
     print("== upstream keep-alive")
     for _ in range(10):
         c.request("GET", "/health")
@@ -218,6 +221,26 @@ def main_phase(r: Result, c: Client, dist: str, gateway_port: int) -> None:
                          capture_output=True, text=True, check=False).stdout
     idle = [l for l in out.splitlines() if l.strip()]
     r.check(len(idle) >= 1, "idle keep-alive connections to the gateway stay open", f"{len(idle)} established")
+
+
+def openai_stream(r: Result, c: Client) -> None:
+    req = json.dumps({"model": "llama-3.3-70b-versatile", "stream": True,
+                      "messages": [{"role": "user", "content": "Stream a few words please"}]}).encode()
+    conn = http.client.HTTPConnection(c.host, c.port, timeout=60)
+    conn.request("POST", "/v1/chat/completions", body=req,
+                 headers={"Content-Type": "application/json", "Authorization": "Bearer sk-any",
+                          "Accept-Encoding": "gzip"})
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    events = [e for e in body.split(b"\n\n") if e]
+    r.check(resp.status == 200, "/v1/chat/completions stream: 200", f"{resp.status} {body[:200]!r}")
+    r.check(resp.headers.get("content-encoding") is None, "/v1 stream: not compressed")
+    r.check(bool(events) and events[-1] == b"data: [DONE]", "/v1 stream: ends with data: [DONE]",
+            repr(events[-1]) if events else "no events")
+    chunks = [json.loads(e[6:]) for e in events[:-1] if e.startswith(b"data: {")]
+    r.check(len(chunks) >= 3 and all(ch.get("object") == "chat.completion.chunk" for ch in chunks),
+            f"/v1 stream: chat.completion.chunk events ({len(chunks)})")
 
 
 def sse(r: Result, c: Client) -> None:

@@ -8,9 +8,11 @@ pub mod auth;
 pub mod chat;
 pub mod config;
 pub mod cors;
-pub mod limits;
 pub mod edge;
+pub mod limits;
 pub mod metrics_window;
+pub mod observability;
+pub mod openai;
 pub mod openapi;
 pub mod relay;
 pub mod routes;
@@ -29,6 +31,7 @@ pub fn app(state: AppState) -> Router {
     let cors = cors::layer(&state.config.allowed_origins);
     let frontend = state.config.frontend_dir.clone();
     let window = state.metrics_window.clone();
+    let pool = state.db.clone();
     let allowed_hosts = std::sync::Arc::new(edge::AllowedHosts::parse(
         state.config.allowed_hosts.as_deref(),
     ));
@@ -46,6 +49,14 @@ pub fn app(state: AppState) -> Router {
         // Replaces the 404 fallback for non-API paths with the SPA's index.html.
         router = spa::mount(router, &dir);
     }
+    // Gateway overhead: time in the gateway minus time waiting on the other services; pool
+    // gauges published when /metrics is scraped.
+    router = router
+        .layer(axum::middleware::from_fn(observability::overhead))
+        .layer(axum::middleware::from_fn_with_state(
+            (pool, "gateway"),
+            common::observability::pool_gauges,
+        ));
     // Inside the shared layers: the dashboard's window counts API routes only.
     router = router.layer(axum::middleware::from_fn_with_state(
         window,

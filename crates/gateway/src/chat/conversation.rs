@@ -85,6 +85,27 @@ pub async fn begin(
     }))
 }
 
+/// A conversation whose context the client sends itself (OpenAI-compatible clients send the
+/// whole history every time): stores only `prompt` as the user turn now, and the answer when
+/// the recorder finishes. 404 envelope when the session is not the caller's.
+pub async fn attach(
+    state: &AppState,
+    user: CurrentUser,
+    session_id: Uuid,
+    prompt: &str,
+    requested_model: &str,
+) -> AppResult<Conversation> {
+    let user_message_id = chat_repo::store_user_turn(&state.db, user.id, session_id, prompt)
+        .await?
+        .ok_or_else(session_not_found)?;
+    Ok(Conversation {
+        user_id: user.id,
+        session_id,
+        user_message_id,
+        requested_model: requested_model.to_owned(),
+    })
+}
+
 /// Response header naming the stored user turn.
 pub const USER_MESSAGE_ID_HEADER: &str = "x-user-message-id";
 

@@ -270,15 +270,19 @@ impl Drop for StreamSlot {
 /// OpenAPI document, metrics, logout, the auth config).
 pub fn classify(method: &Method, route: &str) -> Option<Class> {
     match (method, route) {
-        (&Method::POST, "/api/v1/generate" | "/api/v1/generate/stream" | "/api/v1/jobs") => {
-            Some(Class::Generate)
-        }
+        (
+            &Method::POST,
+            "/api/v1/generate"
+            | "/api/v1/generate/stream"
+            | "/api/v1/jobs"
+            | "/v1/chat/completions",
+        ) => Some(Class::Generate),
         (
             &Method::POST,
             "/api/v1/auth/login" | "/api/v1/auth/register" | "/api/v1/auth/refresh",
         ) => Some(Class::Auth),
         (_, "/api/v1/auth/config" | "/api/v1/auth/logout") => None,
-        (_, r) if r.starts_with("/api/") => Some(Class::Read),
+        (_, r) if r.starts_with("/api/") || r.starts_with("/v1/") => Some(Class::Read),
         _ => None,
     }
 }

@@ -8,6 +8,7 @@ pub mod health;
 pub mod jobs;
 pub mod metrics;
 pub mod models;
+pub mod openai;
 pub mod workshop;
 
 use axum::Router;
@@ -20,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .merge(auth::router())
         .merge(generate::router())
         .merge(models::router())
+        .merge(openai::router())
         .merge(chat::router())
         .merge(jobs::router())
         .merge(metrics::router())

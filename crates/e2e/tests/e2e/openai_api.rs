@@ -1,0 +1,231 @@
+//! The OpenAI-compatible API driven by real OpenAI clients: `async-openai` here, the official
+//! Python `openai` package through scripts/openai_client_check.py.
+
+use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use async_openai::types::chat::{
+    ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
+    CreateChatCompletionRequestArgs,
+};
+use async_openai::Client;
+use e2e::Stack;
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+const SECRET: &str = "e2e-openai-signing-secret-0123456789abcdef";
+const MODEL: &str = "llama-3.3-70b-versatile";
+
+/// A signed-in user's API key on a jwt-mode stack.
+async fn stack_and_key() -> (Stack, String) {
+    let stack = Stack::start_with(&["--auth-mode", "jwt", "--jwt-secret", SECRET]).await;
+    let login: Value = stack
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "sdk@example.com", "password": "correct horse battery"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key: Value = stack
+        .client
+        .post(stack.url("/api/v1/auth/keys"))
+        .bearer_auth(login["access_token"].as_str().unwrap())
+        .json(&json!({"name": "sdk"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (stack, key["key"].as_str().unwrap().to_owned())
+}
+
+fn client(stack: &Stack, key: &str) -> Client<OpenAIConfig> {
+    // reqwest 0.13 is built without a bundled crypto provider (see model-service).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::with_config(
+        OpenAIConfig::new()
+            .with_api_base(stack.url("/v1"))
+            .with_api_key(key),
+    )
+}
+
+fn api_error(e: OpenAIError) -> (u16, Option<String>) {
+    match e {
+        OpenAIError::ApiError(e) => (e.status_code.as_u16(), e.api_error.code),
+        other => panic!("not an API error: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn async_openai_completes_streams_lists_and_gets_clear_errors() {
+    let (stack, key) = stack_and_key().await;
+    let openai = client(&stack, &key);
+
+    let request = CreateChatCompletionRequestArgs::default()
+        .model(MODEL)
+        .max_tokens(64u32)
+        .messages([
+            ChatCompletionRequestSystemMessage::from("Be brief.").into(),
+            ChatCompletionRequestUserMessage::from("Say hello").into(),
+        ])
+        .build()
+        .unwrap();
+    let answer = openai.chat().create(request.clone()).await.unwrap();
+
+    let text = answer.choices[0]
+        .message
+        .content
+        .clone()
+        .unwrap_or_default();
+    assert!(!text.is_empty());
+    let usage = answer.usage.unwrap();
+    assert_eq!(
+        usage.total_tokens,
+        usage.prompt_tokens + usage.completion_tokens
+    );
+
+    // (With the workspace's `byot` feature, async-openai leaves `stream` to the caller.)
+    let mut streaming = request;
+    streaming.stream = Some(true);
+    let mut stream = openai.chat().create_stream(streaming).await.unwrap();
+    let mut streamed = String::new();
+    let mut finish = None;
+    let mut chunks = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        chunks += 1;
+        if let Some(choice) = chunk.choices.first() {
+            streamed.push_str(choice.delta.content.as_deref().unwrap_or(""));
+            if choice.finish_reason.is_some() {
+                finish = choice.finish_reason;
+            }
+        }
+    }
+    assert!(chunks > 2, "token by token: {chunks} chunks, {streamed:?}");
+    assert!(!streamed.is_empty());
+    assert!(finish.is_some());
+
+    let models = openai.models().list().await.unwrap();
+    assert!(models.data.iter().any(|m| m.id == MODEL), "{models:?}");
+    assert_eq!(openai.models().retrieve(MODEL).await.unwrap().id, MODEL);
+
+    let bad = client(&stack, "sk-sable-not-a-real-key");
+    let (status, code) = api_error(bad.models().list().await.unwrap_err());
+    assert_eq!((status, code.as_deref()), (401, Some("invalid_api_key")));
+
+    let unknown = CreateChatCompletionRequestArgs::default()
+        .model("no-such-model")
+        .messages([ChatCompletionRequestUserMessage::from("hi").into()])
+        .build()
+        .unwrap();
+    let (status, code) = api_error(openai.chat().create(unknown).await.unwrap_err());
+    assert_eq!((status, code.as_deref()), (404, Some("model_not_found")));
+}
+
+#[tokio::test]
+async fn openai_errors_and_optional_session_storage() {
+    let (stack, key) = stack_and_key().await;
+    let post = |body: Value, session: Option<&str>| {
+        let mut request = stack
+            .client
+            .post(stack.url("/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&body);
+        if let Some(s) = session {
+            request = request.header("x-sable-session-id", s);
+        }
+        request.send()
+    };
+    // n != 1 and a tool message: 400 in OpenAI's shape, naming the parameter.
+    for (body, param) in [
+        (
+            json!({"model": MODEL, "n": 2, "messages": [{"role": "user", "content": "x"}]}),
+            "n",
+        ),
+        (
+            json!({"model": MODEL, "messages": [{"role": "tool", "content": "x"}]}),
+            "messages.0.role",
+        ),
+        (json!({"model": MODEL}), "messages"),
+    ] {
+        let response = post(body, None).await.unwrap();
+        assert_eq!(response.status().as_u16(), 400);
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["type"], "invalid_request_error", "{error}");
+        assert_eq!(error["error"]["param"], param, "{error}");
+        assert!(error["error"]["message"].is_string());
+    }
+
+    // Without the header nothing is stored; with it the last user turn and the answer are.
+    let session: Value = stack
+        .client
+        .post(stack.url("/api/v1/chat/sessions"))
+        .bearer_auth(&key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sid = session["id"].as_str().unwrap();
+    let body = json!({"model": MODEL, "stream": true, "stream_options": {"include_usage": true},
+        "messages": [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "ok"},
+                     {"role": "user", "content": "Plan a trip"}]});
+    let streamed = post(body.clone(), Some(sid))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(streamed.ends_with("data: [DONE]\n\n"), "{streamed}");
+    assert!(
+        streamed.contains("\"usage\":{"),
+        "include_usage: {streamed}"
+    );
+    post(body, None).await.unwrap().text().await.unwrap();
+    let detail: Value = stack
+        .client
+        .get(stack.url(&format!("/api/v1/chat/sessions/{sid}")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let messages = detail["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2, "{detail}");
+    assert_eq!(messages[0]["content"], "Plan a trip");
+    assert_eq!(messages[1]["role"], "assistant");
+}
+
+#[tokio::test]
+async fn the_official_python_client_works_against_sable() {
+    let (stack, key) = stack_and_key().await;
+    let python = std::env::var("OPENAI_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/openai_client_check.py"
+    );
+    let output = tokio::process::Command::new(&python)
+        .arg(script)
+        .arg(stack.url("/v1"))
+        .arg(&key)
+        .arg(MODEL)
+        .output()
+        .await
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the openai package check failed (scripts/test.sh installs it: OPENAI_PYTHON):\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("openai client: 5 checks passed"),
+        "{stdout}"
+    );
+}
