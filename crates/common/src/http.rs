@@ -78,7 +78,11 @@ impl ServiceClient {
     /// model service 429 stays a 429 with its delay, a `CONTEXT_TOO_LONG` 400 stays one); a
     /// transport failure becomes 503. Error bodies are read up to [`MAX_ERROR_BODY_BYTES`].
     pub async fn send(&self, builder: RequestBuilder) -> Result<Response, AppError> {
-        let response = builder.send().await.map_err(|e| self.transport_error(&e))?;
+        let started = std::time::Instant::now();
+        let sent = builder.send().await;
+        // Until the response head: what the caller's overhead histogram subtracts.
+        crate::observability::upstream::record(started.elapsed());
+        let response = sent.map_err(|e| self.transport_error(&e))?;
         if response.status().is_success() {
             return Ok(response);
         }

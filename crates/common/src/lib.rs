@@ -12,6 +12,7 @@ pub mod extract;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod observability;
 pub mod request_id;
 pub mod schemas;
 pub mod server;

@@ -17,6 +17,9 @@ pub struct Stack {
     /// The gateway's base URL, e.g. `http://127.0.0.1:41234`.
     pub gateway: String,
     pub gateway_state: gateway::AppState,
+    /// The model and worker services' base URLs (internal; for scraping their `/metrics`).
+    pub model_url: String,
+    pub worker_url: String,
     pub client: reqwest::Client,
     pub db: TestDb,
     model: model_service::RunningService,
@@ -93,6 +96,8 @@ impl Stack {
         Self {
             gateway: format!("http://{addr}"),
             gateway_state,
+            model_url,
+            worker_url,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()

@@ -23,6 +23,7 @@ use futures::{Stream, StreamExt};
 use reqwest::Method;
 
 use crate::chat::conversation::{Conversation, Recorder};
+use crate::observability::{StreamMetrics, StreamOutcome};
 use crate::state::AppState;
 
 /// Ends a stream with `[ERROR]` when its answer could not be stored: `[DONE]` means saved.
@@ -57,6 +58,8 @@ pub async fn upstream_events(
     let started = Instant::now();
     let idle_timeout = state.config.http.stream_idle_timeout();
     let mut recorder = conversation.map(|c| c.recorder(state.clone(), started));
+    // Open-streams gauge, time to first token, duration: recorded when the stream is dropped.
+    let mut stream_metrics = StreamMetrics::start(request.model.as_deref());
 
     let upstream = state
         .model
@@ -73,6 +76,7 @@ pub async fn upstream_events(
         let mut events = match upstream {
             Ok(response) => response.bytes_stream().eventsource().ready_chunks(MAX_EVENTS_PER_WRITE),
             Err(e) => {
+                stream_metrics.finished(StreamOutcome::Error);
                 yield vec![finish(recorder.take(), Event::Error(e.public_message())).await];
                 return;
             }
@@ -81,11 +85,13 @@ pub async fn upstream_events(
             let batch = match tokio::time::timeout(idle_timeout, events.next()).await {
                 Ok(Some(batch)) => batch,
                 Ok(None) => {
+                    stream_metrics.finished(StreamOutcome::Error);
                     let last = Event::Error("The model service ended the stream unexpectedly".into());
                     yield vec![finish(recorder.take(), last).await];
                     return;
                 }
                 Err(_) => {
+                    stream_metrics.finished(StreamOutcome::Error);
                     let last = Event::Error("The model service stopped responding".into());
                     yield vec![finish(recorder.take(), last).await];
                     return;
@@ -109,6 +115,7 @@ pub async fn upstream_events(
                         out.push(Event::Token(token));
                     }
                     Some(Event::Meta(meta)) => {
+                        stream_metrics.model(&meta.model);
                         if let Some(r) = recorder.as_mut() { r.meta(meta.clone()); }
                         out.push(Event::Meta(meta));
                     }
@@ -121,9 +128,12 @@ pub async fn upstream_events(
             }
             if tokens > 0 {
                 state.metrics_window.record_tokens(tokens);
+                stream_metrics.tokens(tokens);
             }
             if let Some(last) = last {
-                out.push(finish(recorder.take(), last).await);
+                let last = finish(recorder.take(), last).await;
+                stream_metrics.finished(if matches!(last, Event::Done) { StreamOutcome::Done } else { StreamOutcome::Error });
+                out.push(last);
                 yield out;
                 return;
             }

@@ -116,6 +116,7 @@ impl Generator {
             }
             let preq = Self::provider_request(req, model);
             let total = self.timeouts.total;
+            let call_started = Instant::now();
             let result = self
                 .with_retry(model, || async {
                     tokio::time::timeout(total, self.provider.complete(&preq))
@@ -124,7 +125,11 @@ impl Generator {
                 })
                 .await;
             match result {
-                Ok(completion) => return Ok(self.response(completion, model, started)),
+                Ok(completion) => {
+                    metrics::histogram!("model_provider_request_duration_seconds", &self.labels(model))
+                        .record(call_started.elapsed().as_secs_f64());
+                    return Ok(self.response(completion, model, started));
+                }
                 Err(e) => {
                     let stop = !e.allows_fallback();
                     failures.push((model.clone(), e));
@@ -137,8 +142,17 @@ impl Generator {
         Err(classified_error(&failures))
     }
 
+    /// `provider` and `model` labels (the model bounded: any id may be requested).
+    fn labels(&self, model: &str) -> [(&'static str, String); 2] {
+        [
+            ("provider", self.provider.name().to_owned()),
+            ("model", common::observability::bounded_label("model", model)),
+        ]
+    }
+
     fn response(&self, c: Completion, model: &str, started: Instant) -> GenerateResponse {
         self.stats.tokens(u64::from(c.usage.completion_tokens));
+        record_usage(model, &c.usage);
         let latency_ms = (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
         GenerateResponse {
             text: c.text,
@@ -159,6 +173,7 @@ impl Generator {
         let span = tracing::Span::current();
         async_stream::stream! {
             let mut guard = StreamGuard::start(self.stats.clone(), span.clone());
+            let stream_started = Instant::now();
             let mut failures: Vec<(String, ProviderError)> = Vec::new();
             let mut opened = None;
             for (i, model) in self.registry.candidates(req.requested_model()).iter().enumerate() {
@@ -189,6 +204,11 @@ impl Generator {
                 yield StreamEvent::Error(error_text(reported(&failures).map(|e| e.kind), &failure_message(true, &failures)));
                 return;
             };
+            let labels = self.labels(&model);
+            metrics::histogram!("model_provider_time_to_first_token_seconds", &labels)
+                .record(stream_started.elapsed().as_secs_f64());
+            // Recorded when this stream ends, however it ends (dropped by the client too).
+            let _duration = DurationGuard::start("model_provider_request_duration_seconds", labels);
             let mut completion_tokens: u32 = 0;
             let mut finish_reason = first.as_ref().and_then(|d| d.finish_reason.clone());
             if let Some(text) = first.map(|d| d.text).filter(|t| !t.is_empty()) {
@@ -228,9 +248,11 @@ impl Generator {
                 }
             }
             guard.finish(Outcome::Completed);
+            let usage = common::schemas::Usage::new(estimate_prompt_tokens(&req), completion_tokens);
+            record_usage(&model, &usage);
             yield StreamEvent::Meta(StreamMeta {
                 model,
-                usage: common::schemas::Usage::new(estimate_prompt_tokens(&req), completion_tokens),
+                usage,
                 finish_reason: Some(finish_reason.unwrap_or_else(|| "stop".to_owned())),
             });
             yield StreamEvent::Done;
@@ -292,7 +314,8 @@ impl Generator {
                         error = %e,
                         "provider call failed, retrying"
                     );
-                    metrics::counter!("model_provider_retries_total").increment(1);
+                    metrics::counter!("model_provider_retries_total", "kind" => e.kind.as_str())
+                        .increment(1);
                     tokio::time::sleep(delay).await;
                     n += 1;
                 }
@@ -305,7 +328,40 @@ fn note_fallback(failures: &[(String, ProviderError)], fallback: &str) {
     if let Some((primary, e)) = failures.last() {
         tracing::warn!(primary = %primary, fallback, error = %e, "primary model failed, trying the fallback");
     }
-    metrics::counter!("model_fallbacks_total").increment(1);
+    let kind = failures.last().map_or("unknown", |(_, e)| e.kind.as_str());
+    metrics::counter!("model_fallbacks_total", "kind" => kind).increment(1);
+}
+
+/// `model_prompt_tokens_total{model}` and `model_completion_tokens_total{model}`.
+fn record_usage(model: &str, usage: &common::schemas::Usage) {
+    let model = common::observability::bounded_label("model", model);
+    metrics::counter!("model_prompt_tokens_total", "model" => model.clone())
+        .increment(u64::from(usage.prompt_tokens));
+    metrics::counter!("model_completion_tokens_total", "model" => model)
+        .increment(u64::from(usage.completion_tokens));
+}
+
+/// Records a histogram of the time from [`start`](Self::start) until it is dropped.
+struct DurationGuard {
+    name: &'static str,
+    labels: [(&'static str, String); 2],
+    started: Instant,
+}
+
+impl DurationGuard {
+    fn start(name: &'static str, labels: [(&'static str, String); 2]) -> Self {
+        Self {
+            name,
+            labels,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Drop for DurationGuard {
+    fn drop(&mut self) {
+        metrics::histogram!(self.name, &self.labels[..]).record(self.started.elapsed().as_secs_f64());
+    }
 }
 
 /// The failure whose class the caller is told about when every model tried failed: the last

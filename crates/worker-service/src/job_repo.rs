@@ -342,6 +342,17 @@ pub async fn stats(pool: &PgPool, owner: Option<Uuid>) -> Result<JobStats, sqlx:
 }
 
 /// Jobs waiting to be claimed (for the queue-depth gauge).
+/// Jobs waiting or running, by status (`pending`, `running`): the queue-depth gauges. Finished
+/// jobs are counted by `worker_jobs_finished_total` instead of scanning the whole table.
+pub async fn active_counts(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT status, count(*) FROM batch_jobs
+          WHERE status IN ('pending', 'running') GROUP BY status",
+    )
+    .fetch_all(pool)
+    .await
+}
+
 pub async fn pending_count(pool: &PgPool) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM batch_jobs WHERE status = 'pending'")
         .fetch_one(pool)
@@ -366,6 +377,10 @@ pub struct ClaimedJob {
     pub total_prompts: i32,
     /// Slots already written by earlier attempts.
     pub filled: i32,
+    /// Seconds from the job's insert to this claim (the queue wait, on its first claim).
+    pub queued_secs: f64,
+    /// Seconds the job had been running before this claim (0 on its first claim).
+    pub running_secs: f64,
 }
 
 /// Claims up to `limit` jobs: pending ones that are due, and running ones whose lease has
@@ -396,7 +411,9 @@ pub async fn claim(
                  LIMIT $3
                  FOR UPDATE SKIP LOCKED)
           RETURNING j.id, j.prompts, j.model, j.max_tokens, j.attempts, j.max_attempts,
-                    j.total_prompts, j.completed_prompts + j.failed_prompts AS filled",
+                    j.total_prompts, j.completed_prompts + j.failed_prompts AS filled,
+                    EXTRACT(EPOCH FROM now() - j.created_at)::float8 AS queued_secs,
+                    EXTRACT(EPOCH FROM now() - j.started_at)::float8 AS running_secs",
     )
     .bind(worker)
     .bind(lease.as_secs_f64())

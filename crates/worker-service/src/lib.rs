@@ -73,6 +73,10 @@ pub fn app(state: AppState) -> Router {
         .route("/jobs/stats", get(routes::jobs::stats))
         .route("/jobs/{job_id}", get(routes::jobs::get))
         .route("/jobs/{job_id}/cancel", post(routes::jobs::cancel))
+        .layer(axum::middleware::from_fn_with_state(
+            (state.db.clone(), "worker"),
+            common::observability::pool_gauges,
+        ))
         .with_state(state);
     common::server::with_common_layers(router)
 }

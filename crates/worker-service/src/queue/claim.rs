@@ -65,6 +65,9 @@ async fn claim_batch(
         return Ok(0);
     }
     metrics::counter!("worker_jobs_claimed_total").increment(count as u64);
+    for job in claimed.iter().filter(|j| j.attempts == 1) {
+        metrics::histogram!("worker_claim_latency_seconds").record(job.queued_secs.max(0.0));
+    }
 
     // Jobs resumed after a crash or a retry: learn which slots are already written.
     let resumed: Vec<Uuid> = claimed

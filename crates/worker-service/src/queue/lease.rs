@@ -41,9 +41,11 @@ pub(crate) async fn beat(inner: &Inner) {
     };
     let states: HashMap<Uuid, job_repo::LeaseState> =
         states.into_iter().map(|s| (s.id, s)).collect();
+    let mut renewed = 0u64;
     for (id, h) in held {
         match states.get(&id) {
             Some(state) if state.attempts == h.attempt => {
+                renewed += 1;
                 if state.cancel_requested {
                     h.cancel.cancel();
                 }
@@ -52,9 +54,11 @@ pub(crate) async fn beat(inner: &Inner) {
                 // Finished meanwhile (then nobody listens), or taken over: stop writing.
                 if inner.get(id).is_some_and(|cur| cur.attempt == h.attempt) {
                     tracing::warn!(job_id = %id, attempt = h.attempt, "lease lost; stopping the job");
+                    metrics::counter!("worker_leases_lost_total").increment(1);
                     h.lost.cancel();
                 }
             }
         }
     }
+    metrics::counter!("worker_lease_renewals_total").increment(renewed);
 }

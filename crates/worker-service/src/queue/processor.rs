@@ -99,6 +99,8 @@ struct JobRun<'a> {
     /// Prompts not yet launched.
     missing: VecDeque<usize>,
     inflight: JoinSet<(i32, PromptOutcome)>,
+    /// When this worker claimed the job (with `job.running_secs`: the job's duration).
+    claimed: Instant,
 }
 
 impl<'a> JobRun<'a> {
@@ -130,6 +132,7 @@ impl<'a> JobRun<'a> {
             missing: (0..total).filter(|i| !done[*i]).collect(),
             inflight: JoinSet::new(),
             job,
+            claimed: Instant::now(),
         }
     }
 
@@ -144,7 +147,7 @@ impl<'a> JobRun<'a> {
                 self.write(&[], Some(&finish)).await,
                 Some(Fenced::Written { .. })
             ) {
-                record_finish(&finish);
+                self.record_finish(&finish);
             }
             return Collected::Finished;
         }
@@ -285,7 +288,7 @@ impl<'a> JobRun<'a> {
         match self.write(&writes, finish.as_ref()).await {
             Some(Fenced::Written { cancel_requested }) => {
                 if let Some(finish) = finish {
-                    record_finish(&finish);
+                    self.record_finish(&finish);
                     return Some(Collected::Finished);
                 }
                 if cancel_requested && !matches!(stop, Some(Stop::Cancel | Stop::Abandon)) {
@@ -315,7 +318,7 @@ impl<'a> JobRun<'a> {
                     Some(Fenced::Written { .. })
                 ) {
                     tracing::info!("job cancelled");
-                    record_finish(&finish);
+                    self.record_finish(&finish);
                 }
             }
             Stop::Transient { message, .. } if self.job.attempts >= self.job.max_attempts => {
@@ -338,7 +341,7 @@ impl<'a> JobRun<'a> {
                     Some(Fenced::Written { .. })
                 ) {
                     tracing::warn!(error = ?finish.error, "job failed: out of attempts");
-                    record_finish(&finish);
+                    self.record_finish(&finish);
                 }
             }
             Stop::Transient {
@@ -366,7 +369,8 @@ impl<'a> JobRun<'a> {
                             delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                             "job released for a retry"
                         );
-                        metrics::counter!("worker_jobs_retried_total").increment(1);
+                        metrics::counter!("worker_jobs_retried_total", "class" => retry_class(&message).to_owned())
+                            .increment(1);
                         schedule_wake(self.inner.clone(), delay, shutdown.clone());
                     }
                     Ok(Fenced::LeaseLost) => {}
@@ -398,6 +402,15 @@ impl<'a> JobRun<'a> {
                 }
             }
         }
+    }
+
+    /// `worker_jobs_finished_total{status}` and `worker_job_duration_seconds{status}` (from the
+    /// job's first start to its end, across attempts).
+    fn record_finish(&self, finish: &Finish) {
+        record_finish(finish);
+        let secs = self.job.running_secs.max(0.0) + self.claimed.elapsed().as_secs_f64();
+        metrics::histogram!("worker_job_duration_seconds", "status" => finish.status.as_str())
+            .record(secs);
     }
 
     fn final_state(&self) -> Finish {
@@ -455,6 +468,22 @@ fn final_state(errors: &BTreeMap<i32, String>, total: usize) -> Finish {
             status: JobStatus::Completed,
             error: None,
         },
+    }
+}
+
+/// The error class of a transient failure (`<CODE>: <message>`) for the retry counter: the
+/// model service's code (`RATE_LIMITED`, `PROVIDER_OVERLOADED`, `SERVICE_UNAVAILABLE`, …), or
+/// `OTHER`.
+fn retry_class(message: &str) -> &str {
+    match message.split_once(':') {
+        Some((code, _))
+            if !code.is_empty()
+                && code.len() <= 40
+                && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') =>
+        {
+            code
+        }
+        _ => "OTHER",
     }
 }
 

@@ -12,6 +12,12 @@ use crate::job_repo;
 pub(crate) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(inner.config.poll_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut depth_refreshed: Option<tokio::time::Instant> = None;
+    // Rare events exist at 0 from the start, so rate() and alerts see them before the first.
+    for outcome in ["requeued", "cancelled", "failed"] {
+        metrics::counter!("worker_jobs_reaped_total", "outcome" => outcome).increment(0);
+    }
+    metrics::counter!("worker_leases_lost_total").increment(0);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -25,15 +31,49 @@ pub(crate) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
                     failed = reaped.failed,
                     "reaped jobs with expired leases"
                 );
-                metrics::counter!("worker_jobs_reaped_total")
-                    .increment(reaped.requeued + reaped.cancelled + reaped.failed);
+                for (outcome, n) in [
+                    ("requeued", reaped.requeued),
+                    ("cancelled", reaped.cancelled),
+                    ("failed", reaped.failed),
+                ] {
+                    if n > 0 {
+                        metrics::counter!("worker_jobs_reaped_total", "outcome" => outcome)
+                            .increment(n);
+                    }
+                }
                 inner.wake.notify_one();
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "reaper pass failed"),
         }
-        if let Ok(depth) = job_repo::pending_count(&inner.pool).await {
-            metrics::gauge!("worker_queue_depth").set(depth as f64);
+        // The depth gauges cost one query, at most every QUEUE_DEPTH_INTERVAL, not per scrape.
+        if depth_refreshed.is_none_or(|t| t.elapsed() >= QUEUE_DEPTH_INTERVAL) {
+            depth_refreshed = Some(tokio::time::Instant::now());
+            refresh_queue_depth(&inner).await;
         }
+    }
+}
+
+/// How often the queue-depth gauges are refreshed (at most).
+pub(crate) const QUEUE_DEPTH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `worker_queue_jobs{status="pending"|"running"}`, and `worker_queue_depth` (pending) as before.
+async fn refresh_queue_depth(inner: &Inner) {
+    match job_repo::active_counts(&inner.pool).await {
+        Ok(counts) => {
+            for status in ["pending", "running"] {
+                let n = counts
+                    .iter()
+                    .find(|(s, _)| s == status)
+                    .map_or(0, |(_, n)| *n);
+                #[allow(clippy::cast_precision_loss)]
+                let n = n as f64;
+                metrics::gauge!("worker_queue_jobs", "status" => status).set(n);
+                if status == "pending" {
+                    metrics::gauge!("worker_queue_depth").set(n);
+                }
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "cannot refresh the queue depth"),
     }
 }

@@ -1,0 +1,113 @@
+//! The gateway's own Prometheus figures (the per-request counters come from the shared
+//! layer in `common::metrics`):
+//!
+//! - `gateway_overhead_seconds{route}` — [`overhead`]: a request's time in the gateway minus
+//!   the time it waited on the model or worker service (until their response head), for
+//!   requests that called one;
+//! - `gateway_open_streams` (gauge), `gateway_stream_duration_seconds{outcome}`,
+//!   `gateway_time_to_first_token_seconds{model}` and `gateway_tokens_relayed_total` —
+//!   [`StreamMetrics`], one per relayed stream.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use common::observability::{bounded_label, upstream};
+
+/// Layer: records `gateway_overhead_seconds{route}` for requests that called another service.
+/// For a stream, the gateway's part ends when the response head is ready (the relay's per-event
+/// work is not counted).
+pub async fn overhead(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let (response, waited) = upstream::measure(next.run(req)).await;
+    if let Some(waited) = waited {
+        let own = started.elapsed().saturating_sub(waited);
+        metrics::histogram!("gateway_overhead_seconds", "route" => route).record(own.as_secs_f64());
+    }
+    response
+}
+
+/// How a relayed stream ended, for `gateway_stream_duration_seconds{outcome}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamOutcome {
+    /// `[DONE]` was sent.
+    Done,
+    /// `[ERROR]` was sent.
+    Error,
+    /// The client went away first (the response body was dropped).
+    Cancelled,
+}
+
+impl StreamOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Error => "error",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One relayed stream's figures. Created when the relay starts (the open-streams gauge goes
+/// up) and recorded when dropped — with the response body, so a client that disconnects is
+/// counted too.
+pub struct StreamMetrics {
+    started: Instant,
+    first_token: Option<Duration>,
+    /// The model that answered (from the model service's metadata event), else the requested.
+    model: Option<String>,
+    outcome: StreamOutcome,
+}
+
+impl StreamMetrics {
+    pub fn start(requested_model: Option<&str>) -> Self {
+        metrics::gauge!("gateway_open_streams").increment(1.0);
+        Self {
+            started: Instant::now(),
+            first_token: None,
+            model: requested_model
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned),
+            outcome: StreamOutcome::Cancelled,
+        }
+    }
+
+    /// `n` tokens were relayed to the client.
+    pub fn tokens(&mut self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        if self.first_token.is_none() {
+            self.first_token = Some(self.started.elapsed());
+        }
+        metrics::counter!("gateway_tokens_relayed_total").increment(n);
+    }
+
+    /// The model service named the model that answered.
+    pub fn model(&mut self, model: &str) {
+        self.model = Some(model.to_owned());
+    }
+
+    pub fn finished(&mut self, outcome: StreamOutcome) {
+        self.outcome = outcome;
+    }
+}
+
+impl Drop for StreamMetrics {
+    fn drop(&mut self) {
+        metrics::gauge!("gateway_open_streams").decrement(1.0);
+        metrics::histogram!("gateway_stream_duration_seconds", "outcome" => self.outcome.as_str())
+            .record(self.started.elapsed().as_secs_f64());
+        if let Some(ttft) = self.first_token {
+            let model = bounded_label("model", self.model.as_deref().unwrap_or("default"));
+            metrics::histogram!("gateway_time_to_first_token_seconds", "model" => model)
+                .record(ttft.as_secs_f64());
+        }
+    }
+}
