@@ -497,6 +497,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Creates a chat completion, as OpenAI's API does (`stream: true` for chunks over SSE). */
+        post: operations["chat_completions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The models this server serves (the model service's registry). */
+        get: operations["list_models_2"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One model. */
+        get: operations["get_model"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -536,12 +587,69 @@ export interface components {
             name: string;
             prefix: string;
         };
+        AssistantMessage: {
+            content: string;
+            refusal?: string | null;
+            /** @description `assistant` */
+            role: string;
+        };
         AuthConfigOut: {
             auth_mode: components["schemas"]["AuthMode"];
             registration: components["schemas"]["Registration"];
         };
         /** @enum {string} */
         AuthMode: "jwt" | "off";
+        ChatCompletion: {
+            choices: components["schemas"]["Choice"][];
+            /** Format: int64 */
+            created: number;
+            id: string;
+            model: string;
+            /** @description `chat.completion` */
+            object: string;
+            system_fingerprint?: string | null;
+            usage: components["schemas"]["Usage"];
+        };
+        ChatCompletionRequest: {
+            /**
+             * Format: int64
+             * @description Preferred over `max_tokens` when both are given.
+             */
+            max_completion_tokens?: number | null;
+            /** Format: int64 */
+            max_tokens?: number | null;
+            messages: components["schemas"]["ChatMessage"][];
+            /** @description A model id from `GET /v1/models`. */
+            model: string;
+            /**
+             * Format: int64
+             * @description Only 1.
+             */
+            n?: number | null;
+            /**
+             * Format: int64
+             * @description Accepted, not used.
+             */
+            seed?: number | null;
+            /** @description Accepted, not used. */
+            stop?: Record<string, never> | null;
+            stream?: boolean | null;
+            stream_options?: null | components["schemas"]["StreamOptions"];
+            /** Format: double */
+            temperature?: number | null;
+            /**
+             * Format: double
+             * @description Accepted, not used.
+             */
+            top_p?: number | null;
+            /** @description Accepted, not used. */
+            user?: string | null;
+        };
+        ChatMessage: {
+            content?: Record<string, never>;
+            /** @description `system`, `developer`, `user` or `assistant`. */
+            role: string;
+        };
         /** @description `POST /api/v1/chat/sessions/{id}/messages` body. */
         ChatMessageCreate: {
             /** @description 1..=100 000 code points. */
@@ -650,6 +758,13 @@ export interface components {
             latency_ms: number;
             /** @description `up` or `down`. */
             status: string;
+        };
+        Choice: {
+            finish_reason: string;
+            /** Format: int32 */
+            index: number;
+            logprobs?: Record<string, never> | null;
+            message: components["schemas"]["AssistantMessage"];
         };
         ContentResponse: {
             content: string;
@@ -908,12 +1023,35 @@ export interface components {
             /** @description `default`, `fallback`, or `available`. */
             role: string;
         };
+        ModelList: {
+            data: components["schemas"]["ModelObject"][];
+            /** @description `list` */
+            object: string;
+        };
+        ModelObject: {
+            /** Format: int64 */
+            created: number;
+            id: string;
+            /** @description `model` */
+            object: string;
+            owned_by: string;
+        };
         /** @description `GET /api/v1/models` response (additive endpoint). */
         ModelsResponse: {
             default: string;
             fallback?: string | null;
             models: components["schemas"]["ModelInfo"][];
             provider: string;
+        };
+        /** @description OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`. */
+        OpenAiError: {
+            error: components["schemas"]["OpenAiErrorBody"];
+        };
+        OpenAiErrorBody: {
+            code?: string | null;
+            message: string;
+            param?: string | null;
+            type: string;
         };
         /** @description A prompt of a job that failed permanently (e.g. rejected by the model service). */
         PromptError: {
@@ -957,6 +1095,10 @@ export interface components {
          * @enum {string}
          */
         Role: "user" | "assistant" | "system";
+        StreamOptions: {
+            /** @description Send a last chunk with the token usage before `[DONE]`. */
+            include_usage?: boolean;
+        };
         TokenResponse: {
             /** @description Send as `Authorization: Bearer <access_token>`. */
             access_token: string;
@@ -2219,6 +2361,157 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReadinessResponse"];
+                };
+            };
+        };
+    };
+    chat_completions: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Store the last user message and the answer in this chat session */
+                "x-sable-session-id"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatCompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description A `chat.completion`, or with `stream: true` SSE `chat.completion.chunk` events ending with `data: [DONE]` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatCompletion"];
+                };
+            };
+            /** @description Invalid request (`param` names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Unknown model, or unknown session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Rate limit (with `Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description The provider failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description The model service is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+        };
+    };
+    list_models_2: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{object: list, data: [model]}` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+        };
+    };
+    get_model: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelObject"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Unknown model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
                 };
             };
         };

@@ -43,6 +43,8 @@ function JobCard({ job }: { job: JobView }) {
   const results = resultsByPrompt(job);
   const errors = errorsByPrompt(job);
   const base = `job-${shortId(job.job_id)}`;
+  // Jobs may carry a name; listed summaries carry a preview of the first prompt.
+  const label = job.name?.trim() || job.preview || prompts[0];
 
   return (
     <li className="card" data-testid="job-card" data-status={job.status} data-job-id={job.job_id}>
@@ -54,6 +56,11 @@ function JobCard({ job }: { job: JobView }) {
           {job.status}
         </span>
         <span className="text-xs text-zinc-500">{relativeTime(job.created_at)}</span>
+        {label && (
+          <span className="min-w-0 max-w-[24rem] truncate text-sm" title={label} data-testid="job-label">
+            {label}
+          </span>
+        )}
         {job.cancel_requested && isActive(job) && <span className="text-xs text-amber-600">cancelling…</span>}
         {(job.failed_prompts ?? 0) > 0 && <span className="text-xs text-red-600">{job.failed_prompts} failed</span>}
         <div className="ml-auto flex gap-1">
