@@ -1,0 +1,597 @@
+//! No secret reaches a log (issue 11.5): the three real binaries run as child processes with
+//! `RUST_LOG=debug` and `LOG_FORMAT=json`, the auth and generation flows are driven through
+//! the gateway over HTTP, and everything the services wrote to stdout and stderr is searched
+//! for every secret value of the run: the database password, the JWT secret, the provider
+//! key, the user's password (and a wrong one), every access and refresh token, the API key,
+//! and credentials that were presented but refused.
+//!
+//! Child processes rather than the in-process `Stack`: the tracing subscriber is global, so
+//! only separate processes give each service exactly its production logging setup. The
+//! binaries are the workspace's `target/<profile>/{gateway,model-service,worker-service}`:
+//! `cargo test --workspace` builds them (their crates have integration tests); for
+//! `cargo test -p e2e` alone run `cargo build --bins` first. The test refuses binaries older
+//! than the sources rather than testing stale code.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `n` random hexadecimal characters.
+fn random(n: usize) -> String {
+    let mut out = String::new();
+    while out.len() < n {
+        out.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    }
+    out.truncate(n);
+    out
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `target/<profile>`: this test runs as `target/<profile>/deps/secrets_in_logs-<hash>`.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>")
+        .to_path_buf()
+}
+
+fn newest_source(dir: &Path, newest: &mut Option<(SystemTime, PathBuf)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_dir() {
+            newest_source(&path, newest);
+        } else if let Ok(modified) = meta.modified() {
+            if newest.as_ref().is_none_or(|(t, _)| modified > *t) {
+                *newest = Some((modified, path));
+            }
+        }
+    }
+}
+
+/// The three binaries, checked to exist and to be newer than every source each is built from.
+fn binaries() -> [PathBuf; 3] {
+    let dir = bin_dir();
+    let root = workspace_root();
+    [
+        ("gateway", "crates/gateway/src"),
+        ("model-service", "crates/model-service/src"),
+        ("worker-service", "crates/worker-service/src"),
+    ]
+    .map(|(name, own_src)| {
+        let mut newest = None;
+        for src in [own_src, "crates/common/src", "migrations"] {
+            newest_source(&root.join(src), &mut newest);
+        }
+        let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        let built = std::fs::metadata(&bin)
+            .and_then(|m| m.modified())
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{} is missing: run `cargo build --bins` (cargo test --workspace builds it)",
+                    bin.display()
+                )
+            });
+        if let Some((changed, source)) = &newest {
+            assert!(
+                built >= *changed,
+                "{} is older than {}: run `cargo build --bins` so this test checks the current code",
+                bin.display(),
+                source.display()
+            );
+        }
+        bin
+    })
+}
+
+/// Every line a service wrote, stdout and stderr together.
+type Lines = Arc<Mutex<Vec<String>>>;
+
+struct Service {
+    name: &'static str,
+    child: Child,
+    lines: Lines,
+}
+
+impl Service {
+    /// Starts `bin` in `cwd` with exactly `env` (plus PATH and HOME) and debug JSON logs, and
+    /// waits for its `listening` line; returns it with its base URL.
+    async fn start(
+        name: &'static str,
+        bin: &Path,
+        cwd: &Path,
+        env: &[(&str, String)],
+    ) -> (Self, String) {
+        let mut command = Command::new(bin);
+        command
+            .current_dir(cwd)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", cwd)
+            .env("RUST_LOG", "debug")
+            .env("LOG_FORMAT", "json")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let lines: Lines = Arc::default();
+        let (addr_tx, mut addr_rx) = tokio::sync::mpsc::unbounded_channel();
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        for reader in [
+            Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+            Box::new(stderr),
+        ] {
+            let lines = lines.clone();
+            let addr_tx = addr_tx.clone();
+            tokio::spawn(async move {
+                let mut reader = BufReader::new(reader).lines();
+                while let Ok(Some(line)) = reader.next_line().await {
+                    if line.contains("listening") {
+                        if let Some(addr) = field(&line, "addr") {
+                            let _ = addr_tx.send(addr);
+                        }
+                    }
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
+        let addr = tokio::time::timeout(START_TIMEOUT, addr_rx.recv())
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| {
+                panic!(
+                    "{name} did not report its address; its output:\n{}",
+                    lines.lock().unwrap().join("\n")
+                )
+            });
+        (Self { name, child, lines }, format!("http://{addr}"))
+    }
+
+    /// SIGTERM (so shutdown is logged too), then waits for the exit.
+    async fn stop(mut self) -> (String, Vec<String>) {
+        if let Some(pid) = self.child.id() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+        if tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+        // Let the readers drain what is left in the pipes.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let lines = self.lines.lock().unwrap().clone();
+        (self.name.to_owned(), lines)
+    }
+}
+
+/// A string field of a JSON log line, wherever the formatter put it.
+fn field(line: &str, name: &str) -> Option<String> {
+    fn find(value: &Value, name: &str) -> Option<String> {
+        match value {
+            Value::Object(map) => map
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or_else(|| map.values().find_map(|v| find(v, name))),
+            _ => None,
+        }
+    }
+    find(&serde_json::from_str(line).ok()?, name)
+}
+
+/// `postgres://user@host/db` with `password` put in as the user's password.
+fn with_password(url: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("database URL has a scheme");
+    let (userinfo, host) = rest.split_once('@').expect("database URL names a user");
+    let user = userinfo.split(':').next().unwrap_or(userinfo);
+    format!("{scheme}://{user}:{password}@{host}")
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+        cookie: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> reqwest::Response {
+        self.send(reqwest::Method::POST, path, bearer, Some(body), None)
+            .await
+    }
+
+    async fn get(&self, path: &str, bearer: Option<&str>) -> reqwest::Response {
+        self.send(reqwest::Method::GET, path, bearer, None, None)
+            .await
+    }
+}
+
+async fn json_ok(response: reqwest::Response, status: StatusCode, what: &str) -> Value {
+    let got = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(got, status, "{what}: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// The `sable_refresh` cookie a response sets.
+fn refresh_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("sable_refresh="))
+        .and_then(|c| c.split(';').next())
+        .expect("a sable_refresh cookie")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn no_secret_appears_in_the_logs_of_the_auth_and_generation_flows() {
+    let [gateway_bin, model_bin, worker_bin] = binaries();
+    let db = common::test_support::fresh_database().await;
+    // The services run in an empty directory, so no `.env` of the checkout is read.
+    let cwd = std::env::temp_dir().join(format!("sable-log-capture-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&cwd).unwrap();
+
+    // Every secret of the run, named for the failure message.
+    let db_password = format!("dbpw{}", random(24));
+    let jwt_secret = format!("jwt{}", random(40));
+    let provider_key = format!("sk-proj-{}", random(40));
+    let password = format!("pw-{}", random(20));
+    let wrong_password = format!("wrong-{}", random(20));
+    let database_url = with_password(&db.url, &db_password);
+    let mut secrets: Vec<(String, String)> = vec![
+        ("DATABASE_URL password".into(), db_password.clone()),
+        ("JWT_SECRET".into(), jwt_secret.clone()),
+        ("OPENAI_API_KEY".into(), provider_key.clone()),
+        ("password".into(), password.clone()),
+        ("wrong password".into(), wrong_password.clone()),
+    ];
+
+    let (model, model_url) = Service::start(
+        "model-service",
+        &model_bin,
+        &cwd,
+        &[
+            ("MODEL_SERVICE_ADDR", "127.0.0.1:0".into()),
+            ("PROVIDER", "mock".into()),
+            ("OPENAI_API_KEY", provider_key.clone()),
+            ("MOCK_FIRST_TOKEN_DELAY_MS", "0".into()),
+            ("MOCK_TOKEN_DELAY_MS", "0".into()),
+        ],
+    )
+    .await;
+    let (worker, worker_url) = Service::start(
+        "worker-service",
+        &worker_bin,
+        &cwd,
+        &[
+            ("WORKER_SERVICE_ADDR", "127.0.0.1:0".into()),
+            ("DATABASE_URL", database_url.clone()),
+            ("MODEL_SERVICE_URL", model_url.clone()),
+            ("POLL_INTERVAL_MS", "200".into()),
+        ],
+    )
+    .await;
+    let (gateway, gateway_url) = Service::start(
+        "gateway",
+        &gateway_bin,
+        &cwd,
+        &[
+            ("GATEWAY_ADDR", "127.0.0.1:0".into()),
+            ("DATABASE_URL", database_url.clone()),
+            ("MODEL_SERVICE_URL", model_url.clone()),
+            ("WORKER_SERVICE_URL", worker_url.clone()),
+            ("AUTH_MODE", "jwt".into()),
+            ("JWT_SECRET", jwt_secret.clone()),
+            ("RATE_LIMIT_AUTH_PER_MINUTE", "1000".into()),
+        ],
+    )
+    .await;
+
+    let api = Client {
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+        base: gateway_url,
+    };
+
+    // Sign up, a refused sign-in, sign in.
+    let email = format!("logs-{}@example.com", random(8).to_lowercase());
+    let registered = api
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": email, "password": password, "display_name": "Logs"}),
+        )
+        .await;
+    let cookie = refresh_cookie(&registered);
+    let registered = json_ok(registered, StatusCode::CREATED, "register").await;
+    let refused = api
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": email, "password": wrong_password}),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let login = json_ok(
+        api.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": email, "password": password}),
+        )
+        .await,
+        StatusCode::OK,
+        "login",
+    )
+    .await;
+
+    // Refresh by body, then by cookie.
+    let by_body = json_ok(
+        api.post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": login["refresh_token"]}),
+        )
+        .await,
+        StatusCode::OK,
+        "refresh (body)",
+    )
+    .await;
+    let by_cookie = api
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({})),
+            Some(&format!(
+                "sable_refresh={}",
+                by_body["refresh_token"].as_str().unwrap()
+            )),
+        )
+        .await;
+    let by_cookie = json_ok(by_cookie, StatusCode::OK, "refresh (cookie)").await;
+    let access = by_cookie["access_token"].as_str().unwrap().to_owned();
+    json_ok(
+        api.get("/api/v1/auth/me", Some(&access)).await,
+        StatusCode::OK,
+        "me",
+    )
+    .await;
+
+    // An API key, used for generation and a job.
+    let key = json_ok(
+        api.post("/api/v1/auth/keys", Some(&access), json!({"name": "logs"}))
+            .await,
+        StatusCode::CREATED,
+        "create key",
+    )
+    .await;
+    let api_key = key["key"].as_str().unwrap().to_owned();
+    let key_prefix = key["prefix"].as_str().unwrap_or_default().to_owned();
+    json_ok(
+        api.get("/api/v1/auth/keys", Some(&access)).await,
+        StatusCode::OK,
+        "list keys",
+    )
+    .await;
+    let generated = json_ok(
+        api.post(
+            "/api/v1/generate",
+            Some(&api_key),
+            json!({"prompt": "Say hello to the logs", "max_tokens": 32}),
+        )
+        .await,
+        StatusCode::OK,
+        "generate",
+    )
+    .await;
+    assert!(generated["text"].as_str().is_some_and(|t| !t.is_empty()));
+
+    // A stored stream: session, then a streamed answer read to the end.
+    let session = json_ok(
+        api.post(
+            "/api/v1/chat/sessions",
+            Some(&access),
+            json!({"title": "logs"}),
+        )
+        .await,
+        StatusCode::CREATED,
+        "create session",
+    )
+    .await;
+    let stream = api
+        .post(
+            "/api/v1/generate/stream",
+            Some(&access),
+            json!({"prompt": "Stream to the logs", "max_tokens": 32, "session_id": session["id"]}),
+        )
+        .await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let body = stream.text().await.unwrap();
+    assert!(body.trim_end().ends_with("data: [DONE]"), "{body}");
+
+    let job = json_ok(
+        api.post(
+            "/api/v1/jobs",
+            Some(&api_key),
+            json!({"prompts": ["one for the logs", "two for the logs"]}),
+        )
+        .await,
+        StatusCode::ACCEPTED,
+        "submit job",
+    )
+    .await;
+    let job_id = job["job_id"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = json_ok(
+            api.get(&format!("/api/v1/jobs/{job_id}"), Some(&api_key))
+                .await,
+            StatusCode::OK,
+            "job",
+        )
+        .await;
+        if status["status"] == "completed" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "job did not complete: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Credentials that are presented and refused must not be logged either.
+    let forged_token = format!("eyJ{}.{}.{}", random(20), random(30), random(43));
+    let forged_key = format!("sk-sable-{}", random(40));
+    for bad in [&forged_token, &forged_key] {
+        let response = api.get("/api/v1/auth/me", Some(bad)).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    // A replayed refresh token (reuse detection), then sign out.
+    let replay = api
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": login["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+    let logout = api
+        .post(
+            "/api/v1/auth/logout",
+            Some(&access),
+            json!({"refresh_token": by_cookie["refresh_token"]}),
+        )
+        .await;
+    assert!(logout.status().is_success(), "logout: {}", logout.status());
+
+    for (name, value) in [
+        ("register access token", &registered["access_token"]),
+        ("register refresh token", &registered["refresh_token"]),
+        ("login access token", &login["access_token"]),
+        ("login refresh token", &login["refresh_token"]),
+        ("refreshed access token", &by_body["access_token"]),
+        ("refreshed refresh token", &by_body["refresh_token"]),
+        ("cookie-refreshed access token", &by_cookie["access_token"]),
+        (
+            "cookie-refreshed refresh token",
+            &by_cookie["refresh_token"],
+        ),
+    ] {
+        secrets.push((name.into(), value.as_str().expect(name).to_owned()));
+    }
+    secrets.push(("refresh cookie".into(), cookie));
+    secrets.push(("API key".into(), api_key.clone()));
+    // The part of the key after its public prefix is what makes it a key.
+    if let Some(rest) = api_key.strip_prefix(&key_prefix).filter(|r| r.len() >= 16) {
+        secrets.push(("API key after its prefix".into(), rest.to_owned()));
+    }
+    secrets.push(("forged bearer token".into(), forged_token));
+    secrets.push(("forged API key".into(), forged_key));
+
+    let mut logs = Vec::new();
+    for service in [gateway, worker, model] {
+        logs.push(service.stop().await);
+    }
+    drop(db);
+    let _ = std::fs::remove_dir_all(&cwd);
+
+    // The capture worked: each service logged the traffic above.
+    let all = |name: &str| -> String {
+        logs.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, l)| l.join("\n"))
+            .unwrap_or_default()
+    };
+    let gateway_log = all("gateway");
+    for path in [
+        "/api/v1/auth/register",
+        "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/keys",
+        "/api/v1/generate/stream",
+        "/api/v1/jobs",
+    ] {
+        assert!(gateway_log.contains(path), "the gateway log has no {path}");
+    }
+    assert!(
+        all("model-service").contains("/inference"),
+        "model-service log"
+    );
+    assert!(
+        all("worker-service").contains(&job_id),
+        "worker-service log names the job"
+    );
+    let total: usize = logs.iter().map(|(_, l)| l.len()).sum();
+    assert!(total > 100, "only {total} log lines at debug level");
+
+    let mut leaks = Vec::new();
+    for (service, lines) in &logs {
+        for (name, secret) in &secrets {
+            assert!(secret.len() >= 12, "{name} is too short to search for");
+            if let Some(line) = lines.iter().find(|l| l.contains(secret.as_str())) {
+                let shown: String = line.chars().take(300).collect();
+                leaks.push(format!("{service} logged the {name}: {shown}"));
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "secrets in the logs ({} log lines searched):\n{}",
+        total,
+        leaks.join("\n")
+    );
+}
