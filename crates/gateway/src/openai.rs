@@ -89,12 +89,12 @@ impl ChatCompletionRequest {
 
     /// Sable's generation request for this conversation: system and developer messages
     /// become the system prompt, the last user message the prompt, the rest earlier turns.
-    pub fn to_generate(&self) -> Result<GenerateRequest, FieldError> {
+    pub fn to_generate(&self) -> Result<GenerateRequest, Box<FieldError>> {
         let mut system = Vec::new();
         let mut turns = Vec::new();
         for (i, message) in self.messages.iter().enumerate() {
             let text = content_text(message.content.as_ref()).ok_or_else(|| {
-                invalid(
+                boxed_invalid(
                     &format!("messages.{i}.content"),
                     "Only text content (a string or text parts) is supported",
                 )
@@ -110,7 +110,7 @@ impl ChatCompletionRequest {
                     content: text,
                 }),
                 other => {
-                    return Err(invalid(
+                    return Err(boxed_invalid(
                         &format!("messages.{i}.role"),
                         &format!("Messages with role {other:?} are not supported"),
                     ))
@@ -120,7 +120,7 @@ impl ChatCompletionRequest {
         let prompt = match turns.pop() {
             Some(last) if last.role == Role::User => last.content,
             _ => {
-                return Err(invalid(
+                return Err(boxed_invalid(
                     "messages",
                     "The conversation must end with a user message",
                 ))
@@ -153,6 +153,10 @@ impl Validate for ChatCompletionRequest {
         }
         errors
     }
+}
+
+fn boxed_invalid(param: &str, message: &str) -> Box<FieldError> {
+    Box::new(invalid(param, message))
 }
 
 fn invalid(param: &str, message: &str) -> FieldError {

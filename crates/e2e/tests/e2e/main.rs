@@ -8,6 +8,6 @@ mod accounts;
 mod chat;
 mod jobs;
 mod limits;
-mod openai_api;
 mod observability;
+mod openai_api;
 mod startup;

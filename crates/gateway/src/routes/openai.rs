@@ -75,7 +75,7 @@ pub async fn chat_completions(
     headers: HeaderMap,
     ValidJson(body): ValidJson<ChatCompletionRequest>,
 ) -> AppResult<Response> {
-    let request = body.to_generate().map_err(AppError::validation)?;
+    let request = body.to_generate().map_err(|e| AppError::validation(*e))?;
     let model = known_model(&state, &body.model).await?;
     let conversation = match session_header(&headers)? {
         Some(session_id) => {
