@@ -47,5 +47,8 @@ bash scripts/test_nginx.sh
 step "docker compose file"
 bash scripts/validate_compose.sh
 
+step "monitoring: promtool, Grafana provisioning, metric names against a live scrape"
+bash scripts/test_monitoring.sh
+
 drop_test_databases
 step "all tests passed"

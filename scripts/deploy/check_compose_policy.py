@@ -32,6 +32,11 @@ RESTART_OK = {"always", "unless-stopped", "on-failure"}
 SECRET_KEY = re.compile(r"(PASSWORD|SECRET|TOKEN|API_KEY|PRIVATE_KEY)$")
 INTERPOLATION_ONLY = re.compile(r"^\$\{[A-Z0-9_]+(:?[-?][^}]*)?\}$")
 URL_PASSWORD = re.compile(r"://[^:/@\s]+:([^@\s]+)@")
+# The `monitoring` profile (docker compose --profile monitoring up): started only on request,
+# never on `data`, no published port; Grafana alone joins `edge` (nginx proxies
+# /monitoring/grafana/ to it) and its admin password comes from .env and is required.
+MONITORING_SERVICES = {"prometheus", "grafana", "jaeger"}
+MONITORING_PROFILE = "monitoring"
 SERVICE_PORTS = {"gateway": 8000, "model-service": 8001, "worker-service": 8002}
 ADDR_VARS = {"gateway": "GATEWAY_ADDR", "model-service": "MODEL_SERVICE_ADDR", "worker-service": "WORKER_SERVICE_ADDR"}
 
@@ -84,6 +89,7 @@ class Checker:
         self.check_networks(svcs)
         self.check_volumes(svcs)
         self.check_workers(svcs.get("worker-service") or {})
+        self.check_monitoring(svcs)
         if self.read_files:
             self.check_files(svcs)
 
@@ -155,7 +161,8 @@ class Checker:
         self.check(self.networks_of(svcs.get("nginx") or {}) == {"edge"}, "nginx must be on edge only")
         self.check(self.networks_of(svcs.get("frontend") or {}) == {"edge"}, "frontend must be on edge only")
         on_edge = {n for n, s in svcs.items() if "edge" in self.networks_of(s or {})}
-        self.check(on_edge == {"nginx", "gateway", "frontend"}, f"edge must hold nginx, gateway and frontend only, found {sorted(on_edge)}")
+        allowed_edge = {"nginx", "gateway", "frontend"} | ({"grafana"} & self.monitoring(svcs))
+        self.check(on_edge == allowed_edge, f"edge must hold nginx, gateway and frontend only (and grafana of the monitoring profile), found {sorted(on_edge)}")
         for name, svc in svcs.items():
             self.check(bool(self.networks_of(svc or {})), f"{name}: must name its networks (no default network)")
             self.check((svc or {}).get("network_mode") is None, f"{name}: network_mode bypasses segmentation")
@@ -167,6 +174,50 @@ class Checker:
         pg = _as_list((svcs.get("postgres") or {}).get("volumes"))
         named = [v.split(":", 1)[0] for v in map(str, pg) if v.endswith(":/var/lib/postgresql/data")]
         self.check(len(named) == 1 and named[0] in vols, "postgres data must live in a named volume declared under volumes:")
+
+    @staticmethod
+    def monitoring(svcs: dict) -> set:
+        """The services of the monitoring profile present in the file."""
+        return {n for n, s in svcs.items() if MONITORING_PROFILE in _as_list((s or {}).get("profiles"))}
+
+    def check_monitoring(self, svcs: dict) -> None:
+        present = MONITORING_SERVICES & set(svcs)
+        if not present:
+            return
+        self.check(present == MONITORING_SERVICES, f"monitoring: expected {sorted(MONITORING_SERVICES)} together, found {sorted(present)}")
+        for name in sorted(present):
+            svc = svcs.get(name) or {}
+            self.check(_as_list(svc.get("profiles")) == [MONITORING_PROFILE],
+                       f"{name}: must run only with the {MONITORING_PROFILE} profile (profiles: [{MONITORING_PROFILE}])")
+            self.check("data" not in self.networks_of(svc), f"{name}: monitoring services must not reach the database network")
+            self.check(MONITORING_PROFILE in self.networks_of(svc), f"{name}: must be on the {MONITORING_PROFILE} network")
+        for name, svc in svcs.items():
+            if name not in MONITORING_SERVICES:
+                self.check(not _as_list((svc or {}).get("profiles")), f"{name}: the product's services run without a profile")
+        nets = self.c.get("networks") or {}
+        self.check(bool((nets.get(MONITORING_PROFILE) or {}).get("internal")), f"network {MONITORING_PROFILE} must be internal: true")
+        prom = svcs.get("prometheus") or {}
+        self.check(any(str(v).startswith("./infra/prometheus:/etc/prometheus") and str(v).endswith(":ro") for v in _as_list(prom.get("volumes"))),
+                   "prometheus: must mount ./infra/prometheus read-only at /etc/prometheus")
+        self.check("app" in self.networks_of(prom), "prometheus: must be on app to scrape the services")
+        graf = svcs.get("grafana") or {}
+        env = self.env_of(graf)
+        pw = str(env.get("GF_SECURITY_ADMIN_PASSWORD", ""))
+        self.check(bool(INTERPOLATION_ONLY.match(pw)) and "GRAFANA_ADMIN_PASSWORD" in pw,
+                   "grafana: GF_SECURITY_ADMIN_PASSWORD must come from .env as ${GRAFANA_ADMIN_PASSWORD...}")
+        entry = " ".join(map(str, _as_list(graf.get("entrypoint"))))
+        self.check(":?" in pw or ("GF_SECURITY_ADMIN_PASSWORD" in entry and "exit 1" in entry),
+                   "grafana: an empty admin password must stop start-up (Grafana would fall back to admin/admin)")
+        self.check(str(env.get("GF_USERS_ALLOW_SIGN_UP", "")).lower() == "false", "grafana: sign-up must be off")
+        self.check(str(env.get("GF_AUTH_ANONYMOUS_ENABLED", "false")).lower() == "false", "grafana: anonymous access must be off")
+        self.check("/monitoring/grafana/" in str(env.get("GF_SERVER_ROOT_URL", "")) and str(env.get("GF_SERVER_SERVE_FROM_SUB_PATH", "")).lower() == "true",
+                   "grafana: must serve from /monitoring/grafana/ (nginx's location)")
+        self.check(any(str(v).startswith("./infra/grafana/provisioning:/etc/grafana/provisioning") for v in _as_list(graf.get("volumes"))),
+                   "grafana: must mount ./infra/grafana/provisioning")
+        self.check(MONITORING_SERVICES - {"grafana"} <= set((graf.get("depends_on") or {})), "grafana: must wait for prometheus and jaeger")
+        jaeger_env = self.env_of(svcs.get("jaeger") or {})
+        self.check(str(jaeger_env.get("COLLECTOR_OTLP_ENABLED", "")).lower() == "true", "jaeger: must accept OTLP (COLLECTOR_OTLP_ENABLED)")
+        self.check("app" in self.networks_of(svcs.get("jaeger") or {}), "jaeger: must be on app to receive the services' traces")
 
     def check_workers(self, svc: dict) -> None:
         self.check((svc.get("deploy") or {}).get("replicas") == 2, "worker-service must run 2 replicas")
@@ -307,6 +358,15 @@ def self_test(root: str, base: dict) -> int:
         "inline url password": lambda c: s(c)["gateway"]["environment"].__setitem__("DATABASE_URL", "postgres://u:hunter2@postgres/db"),
         "inline api key": lambda c: s(c)["model-service"]["environment"].__setitem__("GROQ_API_KEY", "gsk_live"),
         "one worker": lambda c: s(c)["worker-service"]["deploy"].__setitem__("replicas", 1),
+        "grafana without profile": lambda c: s(c)["grafana"].pop("profiles"),
+        "prometheus on data": lambda c: s(c)["prometheus"]["networks"].append("data"),
+        "prometheus on edge": lambda c: s(c)["prometheus"]["networks"].append("edge"),
+        "grafana password inline": lambda c: s(c)["grafana"]["environment"].__setitem__("GF_SECURITY_ADMIN_PASSWORD", "admin"),
+        "grafana password optional": lambda c: s(c)["grafana"].pop("entrypoint"),
+        "grafana anonymous": lambda c: s(c)["grafana"]["environment"].__setitem__("GF_AUTH_ANONYMOUS_ENABLED", "true"),
+        "grafana published": lambda c: s(c)["grafana"].__setitem__("ports", ["3000:3000"]),
+        "monitoring not internal": lambda c: c["networks"].__setitem__("monitoring", {}),
+        "gateway behind a profile": lambda c: s(c)["gateway"].__setitem__("profiles", ["monitoring"]),
         "wrong health port": lambda c: s(c)["gateway"]["healthcheck"].__setitem__("test", ["CMD", "curl", "http://127.0.0.1:9999/health"]),
     }
     weak = []

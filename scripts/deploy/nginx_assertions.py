@@ -160,6 +160,16 @@ def main_phase(r: Result, c: Client, dist: str, gateway_port: int) -> None:
     r.check(st < 400 and b'id="root"' not in body, "/docs reaches the gateway (not the SPA)", f"{st} {body[:80]!r}")
     st, h, body = c.request("GET", "/metrics")
     r.check(st == 404, "/metrics is not exposed at the edge", str(st))
+    # Grafana (compose `monitoring` profile) is not running here: its location must still be
+    # its own (never the SPA), resolve at request time (this proxy started without it) and
+    # answer the JSON envelope with the edge headers.
+    st, h, body = c.request("GET", "/monitoring/grafana/", timeout=15)
+    r.check(st in (502, 503, 504) and b'"SERVICE_UNAVAILABLE"' in body and b'id="root"' not in body,
+            "/monitoring/grafana/ goes to Grafana (503 envelope while the monitoring profile is down)", f"{st} {body[:120]!r}")
+    check_security_headers(r, "/monitoring/grafana/", h)
+    st, h, _ = c.request("GET", "/monitoring/grafana")
+    r.check(st == 301 and header_values(h, "location") == ["/monitoring/grafana/"],
+            "/monitoring/grafana redirects to the sub-path (relative Location)", f"{st} {header_values(h, 'location')}")
     st, h, body = c.request("GET", "/api/v1/does-not-exist")
     r.check(st == 404 and b'"NOT_FOUND"' in body, "an unknown API route is the gateway's 404 envelope", f"{st} {body[:120]!r}")
     check_security_headers(r, "gateway 404", h)
