@@ -84,6 +84,9 @@ pub struct Config {
     pub database: DatabaseArgs,
 
     #[command(flatten)]
+    pub generations: crate::chat::generations::GenerationArgs,
+
+    #[command(flatten)]
     pub http: HttpClientArgs,
 
     #[command(flatten)]

@@ -127,6 +127,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = common::server::bind(config.addr).await?;
     let state = build_state(config).await?;
     tracing::info!(addr = %listener.local_addr()?, "gateway listening");
+    // Server-side generations outlive their connections: after the server stops, they get
+    // what is left of the grace period, then are stopped and stored as stopped.
+    let generations = state.generations.clone();
+    let signalled = std::sync::Arc::new(std::sync::OnceLock::new());
+    tokio::spawn({
+        let (shutdown, signalled) = (shutdown.clone(), signalled.clone());
+        async move {
+            shutdown.cancelled().await;
+            let _ = signalled.set(std::time::Instant::now());
+        }
+    });
     common::server::serve(listener, app(state), shutdown, grace).await?;
+    let spent = signalled
+        .get()
+        .map_or(std::time::Duration::ZERO, std::time::Instant::elapsed);
+    generations.shutdown(grace.saturating_sub(spent)).await;
     Ok(())
 }

@@ -21,6 +21,7 @@ use common::sse::{Event, MAX_EVENTS_PER_WRITE};
 use eventsource_stream::Eventsource;
 use futures::{Stream, StreamExt};
 use reqwest::Method;
+use tokio_util::sync::CancellationToken;
 
 use crate::chat::conversation::{Conversation, Recorder};
 use crate::observability::{StreamMetrics, StreamOutcome};
@@ -55,6 +56,19 @@ pub async fn upstream_events(
     request: GenerateRequest,
     conversation: Option<Conversation>,
 ) -> impl Stream<Item = Vec<Event>> + Send + 'static {
+    upstream_events_until(state, request, conversation, CancellationToken::new()).await
+}
+
+/// [`upstream_events`] that also ends when `stop` is cancelled (an explicit stop of a
+/// server-side generation, or shutdown): the upstream request is dropped (the model service
+/// stops generating), the partial answer is stored with `meta.stopped = true`, and the stream
+/// ends with `[DONE]`.
+pub async fn upstream_events_until(
+    state: AppState,
+    request: GenerateRequest,
+    conversation: Option<Conversation>,
+    stop: CancellationToken,
+) -> impl Stream<Item = Vec<Event>> + Send + 'static {
     let started = Instant::now();
     let idle_timeout = state.config.http.stream_idle_timeout();
     let mut recorder = conversation.map(|c| c.recorder(state.clone(), started));
@@ -82,7 +96,22 @@ pub async fn upstream_events(
             }
         };
         loop {
-            let batch = match tokio::time::timeout(idle_timeout, events.next()).await {
+            let next = tokio::select! {
+                biased;
+                () = stop.cancelled() => None,
+                next = tokio::time::timeout(idle_timeout, events.next()) => Some(next),
+            };
+            let Some(next) = next else {
+                // Closes the connection to the model service, which stops generating.
+                drop(events);
+                stream_metrics.finished(StreamOutcome::Cancelled);
+                if let Some(recorder) = recorder.take() {
+                    recorder.finish_stopped().await;
+                }
+                yield vec![Event::Done];
+                return;
+            };
+            let batch = match next {
                 Ok(Some(batch)) => batch,
                 Ok(None) => {
                     stream_metrics.finished(StreamOutcome::Error);

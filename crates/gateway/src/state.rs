@@ -22,6 +22,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// Rate and stream limits; `None` with `RATE_LIMIT=off`.
     pub limits: Option<Arc<Limits>>,
+    /// Server-side generations of session streams (they outlive the HTTP response).
+    pub generations: Arc<crate::chat::generations::Generations>,
 }
 
 impl AppState {
@@ -36,7 +38,11 @@ impl AppState {
         );
         let worker =
             ServiceClient::new(http, &config.worker_service_url, "worker service", timeout);
+        let generations = Arc::new(crate::chat::generations::Generations::new(
+            &config.generations,
+        ));
         Self {
+            generations,
             config: Arc::new(config),
             db,
             model,

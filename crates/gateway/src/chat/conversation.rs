@@ -235,6 +235,20 @@ impl Recorder {
             .is_ok()
     }
 
+    /// Stores the answer so far as stopped (`meta.stopped = true`, `finish_reason`
+    /// `"stopped"`): an explicit stop or shutdown ended the generation. `false` when it could
+    /// not be saved.
+    pub async fn finish_stopped(mut self) -> bool {
+        self.outcome = Outcome::Streaming;
+        let Some((text, meta)) = self.take_answer() else {
+            return true;
+        };
+        let c = &self.conversation;
+        store_assistant(&self.state, c.user_id, c.session_id, &text, meta)
+            .await
+            .is_ok()
+    }
+
     /// The answer and its metadata, once; `None` when nothing was produced (the user turn
     /// stays and the client saw the error, if any).
     fn take_answer(&mut self) -> Option<(String, AssistantMeta)> {

@@ -4,6 +4,7 @@
 
 pub mod conversation;
 pub mod export;
+pub mod generations;
 pub mod repo;
 pub mod snippet;
 

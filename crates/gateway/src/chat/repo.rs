@@ -216,6 +216,18 @@ pub async fn get_session(
     Ok(Some(ChatSessionDetail { session, messages }))
 }
 
+/// Whether the session exists and is the caller's.
+#[tracing::instrument(skip_all, fields(session_id = %session_id))]
+pub async fn session_exists(db: &PgPool, user_id: Uuid, session_id: Uuid) -> RepoResult<bool> {
+    let found: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM chat_sessions WHERE id = $1 AND user_id = $2")
+            .bind(session_id)
+            .bind(user_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(found.is_some())
+}
+
 /// Applies the non-null fields. `updated_at` advances only when a value actually changes.
 /// Returns the session with its real message count (the reference always said 0).
 #[tracing::instrument(skip_all, fields(session_id = %session_id))]

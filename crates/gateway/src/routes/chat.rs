@@ -22,7 +22,7 @@ use utoipa::OpenApi;
 
 use crate::auth::CurrentUser;
 use crate::chat::repo as chat_repo;
-use crate::chat::{export, parse_session_id, session_not_found};
+use crate::chat::{export, generations, parse_session_id, session_not_found};
 use crate::state::AppState;
 
 /// Response header of a full session-list page: the `before` value of the next page.
@@ -42,6 +42,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/chat/sessions/{id}/messages", post(append_message))
         .route("/api/v1/chat/sessions/{id}/export", get(export_session))
+        .route("/api/v1/chat/sessions/{id}/stop", post(stop_generation))
+        .route("/api/v1/chat/sessions/{id}/stream", get(resume_stream))
         .route("/api/v1/chat/search", get(search))
 }
 
@@ -55,6 +57,8 @@ pub fn router() -> Router<AppState> {
         delete_session,
         append_message,
         export_session,
+        stop_generation,
+        resume_stream,
         search
     ),
     components(schemas(
@@ -67,6 +71,7 @@ pub fn router() -> Router<AppState> {
         ChatSearchResponse,
         ChatSearchHit,
         ExportFormat,
+        StopResponse,
         Role
     )),
     tags((name = "chat", description = "Chat sessions and messages, stored in Postgres; search and export"))
@@ -300,4 +305,96 @@ pub async fn search(
     let results =
         chat_repo::search_messages(&state.db, user_id, query.q.trim(), query.limit()).await?;
     Ok(Json(ChatSearchResponse { results }))
+}
+
+/// Answer of `POST /api/v1/chat/sessions/{id}/stop`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct StopResponse {
+    /// True when a running generation was stopped (its partial answer is stored with
+    /// `meta.stopped = true` before this answer is sent); false when none was running here.
+    pub stopped: bool,
+}
+
+/// Stops the answer being generated in the session: the model-service request is cancelled
+/// and the partial answer stored with `meta.stopped = true` (and `finish_reason`
+/// `"stopped"`); subscribers of the stream get `[DONE]`. Idempotent: when nothing is running,
+/// `{"stopped": false}`.
+#[utoipa::path(post, path = "/api/v1/chat/sessions/{id}/stop", tag = "chat",
+    params(("id" = String, Path, description = "Session id")),
+    responses(
+        (status = 200, description = "Whether a generation was stopped", body = StopResponse),
+        (status = 400, description = "Malformed id", body = ErrorEnvelope),
+        (status = 404, description = "No such session", body = ErrorEnvelope),
+    ))]
+pub async fn stop_generation(
+    State(state): State<AppState>,
+    CurrentUser { id: user_id, .. }: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<StopResponse>> {
+    let id = parse_session_id(&id)?;
+    if state.generations.stop(user_id, id).await {
+        return Ok(Json(StopResponse { stopped: true }));
+    }
+    if chat_repo::session_exists(&state.db, user_id, id).await? {
+        Ok(Json(StopResponse { stopped: false }))
+    } else {
+        Err(session_not_found())
+    }
+}
+
+/// Attaches to the answer being generated in the session: first every token generated so far,
+/// then the live tokens, then `[DONE]` (or `[ERROR] <message>`). Each token event carries
+/// `id: <token index>` (0-based); a client that reconnects with `Last-Event-ID: <n>` gets the
+/// tokens after `n` only. 204 (empty) when nothing is being generated in the session on this
+/// gateway. The response names the generation's user turn in `X-User-Message-Id`.
+#[utoipa::path(get, path = "/api/v1/chat/sessions/{id}/stream", tag = "chat",
+    params(
+        ("id" = String, Path, description = "Session id"),
+        ("last-event-id" = Option<String>, Header, description = "The `id:` of the last token already received"),
+    ),
+    responses(
+        (status = 200, description = "SSE: `id: <n>` + `data: \"<token>\"` events, then `data: [DONE]` or `data: [ERROR] <message>`", content_type = "text/event-stream", body = String),
+        (status = 204, description = "Nothing is being generated in this session"),
+        (status = 400, description = "Malformed id", body = ErrorEnvelope),
+        (status = 404, description = "No such session", body = ErrorEnvelope),
+        (status = 422, description = "Last-Event-ID is not a token index", body = ErrorEnvelope),
+    ))]
+pub async fn resume_stream(
+    State(state): State<AppState>,
+    CurrentUser { id: user_id, .. }: CurrentUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let id = parse_session_id(&id)?;
+    let from = match headers.get("last-event-id") {
+        None => 0,
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .map(|last| last.saturating_add(1))
+            .ok_or_else(|| {
+                common::AppError::validation(common::validation::FieldError::new(
+                    "int_parsing",
+                    &["header", "last-event-id"],
+                    "Last-Event-ID should be the id of a token event (a whole number)",
+                ))
+            })?,
+    };
+    let Some(generation) = state.generations.get(user_id, id) else {
+        return if chat_repo::session_exists(&state.db, user_id, id).await? {
+            Ok(StatusCode::NO_CONTENT.into_response())
+        } else {
+            Err(session_not_found())
+        };
+    };
+    let user_message_id = generation.user_message_id();
+    let mut response = generations::sse_response(generation.events(from), true);
+    if let Some(value) = user_message_id.and_then(|m| HeaderValue::from_str(&m.to_string()).ok()) {
+        response.headers_mut().insert(
+            HeaderName::from_static(crate::chat::conversation::USER_MESSAGE_ID_HEADER),
+            value,
+        );
+    }
+    Ok(response)
 }

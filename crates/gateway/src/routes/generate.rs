@@ -6,12 +6,13 @@ use axum::routing::post;
 use axum::{Json, Router};
 use common::extract::ValidJson;
 use common::schemas::{GenerateRequest, GenerateResponse, Usage};
-use common::AppResult;
+use common::{AppError, AppResult};
 use reqwest::Method;
 use utoipa::OpenApi;
 
 use crate::auth::CurrentUser;
 use crate::chat::conversation::{self, Conversation};
+use crate::chat::generations;
 use crate::relay;
 use crate::state::AppState;
 
@@ -73,21 +74,47 @@ pub async fn generate(
 /// Each token is one event whose data is the token as a JSON string literal; the stream ends
 /// with `data: [DONE]`, or with `data: [ERROR] <message>` on failure (also when the model
 /// service is unreachable). Validation errors are answered with 422 before any stream starts.
+///
+/// With `session_id` the answer is a server-side generation: it goes on when the client
+/// disconnects and is stored when it ends; `POST /api/v1/chat/sessions/{id}/stop` ends it
+/// early, and `GET /api/v1/chat/sessions/{id}/stream` attaches to it again.
 #[utoipa::path(post, path = "/api/v1/generate/stream", tag = "generation",
     request_body = GenerateRequest,
     responses(
         (status = 200, description = "SSE: `data: \"<token>\"` events, then `data: [DONE]` or `data: [ERROR] <message>`", content_type = "text/event-stream", body = String),
         (status = 404, description = "Unknown session_id", body = common::error::ErrorEnvelope),
+        (status = 409, description = "An answer is already being generated in this session", body = common::error::ErrorEnvelope),
         (status = 422, description = "Invalid request", body = common::error::ErrorEnvelope),
+        (status = 429, description = "Too many background generations (per user or per gateway)", body = common::error::ErrorEnvelope),
     ))]
 pub async fn generate_stream(
     State(state): State<AppState>,
     user: CurrentUser,
     ValidJson(mut request): ValidJson<GenerateRequest>,
 ) -> AppResult<Response> {
+    // A session stream is a server-side generation: the session is reserved first (409 when
+    // an answer is already being generated in it, 429 over the background bounds), so nothing
+    // is stored for a request that is refused.
+    let reservation = match request
+        .session_id
+        .as_deref()
+        .map(|raw| uuid::Uuid::parse_str(raw.trim()))
+    {
+        Some(Ok(session_id)) => Some(state.generations.reserve(user.id, session_id)?),
+        // No session, or a malformed id that `begin` rejects with the usual 422.
+        _ => None,
+    };
     let conversation = conversation::begin(&state, user, &mut request).await?;
     let header = conversation.as_ref().map(Conversation::header);
-    let mut response = relay::stream_generation(state, request, conversation).await;
+    let mut response = match (reservation, conversation) {
+        (Some(reservation), Some(conversation)) => {
+            match reservation.start(state, request, conversation) {
+                Some(generation) => generations::sse_response(generation.events(0), false),
+                None => return Err(AppError::internal("the generation did not start")),
+            }
+        }
+        (_, conversation) => relay::stream_generation(state, request, conversation).await,
+    };
     if let Some((name, value)) = header {
         response.headers_mut().insert(name, value);
     }

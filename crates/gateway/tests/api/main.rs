@@ -4,6 +4,7 @@
 // Test code fails loudly: unwrap/expect/panic are the assertions here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod background;
 mod basics;
 mod chat;
 mod chat_store;

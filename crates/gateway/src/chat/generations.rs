@@ -1,0 +1,383 @@
+//! Server-side generations: a stream that names a `session_id` runs as a task owned by the
+//! gateway, not by the HTTP response. The response is only one subscriber; when the client goes
+//! away the generation goes on to the end and is stored as usual. Only an explicit stop
+//! (`POST /api/v1/chat/sessions/{id}/stop`) or the end of the shutdown grace ends it early;
+//! then the partial answer is stored with `meta.stopped = true`.
+//!
+//! The registry ([`Generations`], in `AppState`) maps a session to its running generation
+//! (at most one per session). A [`Generation`] keeps the tokens generated so far and a `watch`
+//! channel that ticks on every batch: a subscriber ([`Generation::events`]) keeps a cursor (a
+//! token index), sends what is stored past it, then waits for the next tick. So a subscriber
+//! that attaches late (`GET /api/v1/chat/sessions/{id}/stream`) first gets everything so far,
+//! then the live tokens, and one that is slow never loses tokens (there is no lagging
+//! broadcast buffer to overflow: the tokens so far are the answer's text, kept anyway).
+//!
+//! Bounds: `MAX_BACKGROUND_GENERATIONS_PER_USER` and `MAX_BACKGROUND_GENERATIONS` (429
+//! `RATE_LIMITED` over either). The registry lives in one process: with several gateway
+//! replicas, only the replica that runs a generation knows it (see the README's Chat section).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::{BufMut, Bytes, BytesMut};
+use common::schemas::GenerateRequest;
+use common::sse::Event;
+use common::{AppError, AppResult};
+use futures::{Stream, StreamExt};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::chat::conversation::Conversation;
+use crate::state::AppState;
+
+/// The limits on background generations (flattened into the gateway's `Config`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct GenerationArgs {
+    /// Most session streams (server-side generations, which go on when the client leaves) one
+    /// user may have running at once; one more is refused with 429.
+    #[arg(
+        long,
+        env = "MAX_BACKGROUND_GENERATIONS_PER_USER",
+        default_value_t = 4,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_background_generations_per_user: u32,
+
+    /// Most session streams running at once in this gateway process, all users together.
+    #[arg(
+        long,
+        env = "MAX_BACKGROUND_GENERATIONS",
+        default_value_t = 256,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_background_generations: u32,
+}
+
+/// How long a stop waits for the partial answer to be stored before answering anyway.
+const STOP_WAIT: Duration = Duration::from_secs(10);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[derive(Default)]
+struct Progress {
+    tokens: Vec<String>,
+    /// `[DONE]` or `[ERROR]`, once the answer is stored.
+    end: Option<Event>,
+}
+
+/// One running generation of a session.
+pub struct Generation {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    /// The stored user turn (set when the generation starts).
+    user_message_id: OnceLock<Uuid>,
+    progress: Mutex<Progress>,
+    changed: watch::Sender<()>,
+    stop: CancellationToken,
+}
+
+impl Generation {
+    fn new(user_id: Uuid, session_id: Uuid) -> Self {
+        Self {
+            session_id,
+            user_id,
+            user_message_id: OnceLock::new(),
+            progress: Mutex::default(),
+            changed: watch::channel(()).0,
+            stop: CancellationToken::new(),
+        }
+    }
+
+    pub fn user_message_id(&self) -> Option<Uuid> {
+        self.user_message_id.get().copied()
+    }
+
+    /// Tokens generated so far.
+    pub fn token_count(&self) -> usize {
+        lock(&self.progress).tokens.len()
+    }
+
+    fn push(&self, batch: Vec<Event>) {
+        {
+            let mut progress = lock(&self.progress);
+            for event in batch {
+                match event {
+                    Event::Token(token) => progress.tokens.push(token),
+                    Event::Meta(_) => {}
+                    end @ (Event::Done | Event::Error(_)) => {
+                        progress.end.get_or_insert(end);
+                    }
+                }
+            }
+        }
+        self.changed.send_modify(|()| {});
+    }
+
+    fn end(&self, event: Event) {
+        lock(&self.progress).end.get_or_insert(event);
+        self.changed.send_modify(|()| {});
+    }
+
+    fn is_finished(&self) -> bool {
+        lock(&self.progress).end.is_some()
+    }
+
+    /// The events from token index `from` on, in batches: `(Some(index), token)` for each
+    /// token, then `(None, end)` for the final `[DONE]`/`[ERROR]`, after which the stream ends.
+    pub fn events(
+        self: Arc<Self>,
+        from: usize,
+    ) -> impl Stream<Item = Vec<(Option<usize>, Event)>> + Send + 'static {
+        let mut ticks = self.changed.subscribe();
+        async_stream::stream! {
+            let mut cursor = from;
+            loop {
+                // Marked seen before reading, so a batch pushed after the read ticks again.
+                ticks.borrow_and_update();
+                let (tokens, end) = {
+                    let progress = lock(&self.progress);
+                    let tokens = progress.tokens.get(cursor..).map(<[String]>::to_vec).unwrap_or_default();
+                    (tokens, progress.end.clone())
+                };
+                let mut out: Vec<(Option<usize>, Event)> = Vec::with_capacity(tokens.len() + 1);
+                for token in tokens {
+                    out.push((Some(cursor), Event::Token(token)));
+                    cursor += 1;
+                }
+                let done = end.is_some();
+                if let Some(end) = end {
+                    out.push((None, end));
+                }
+                if !out.is_empty() {
+                    yield out;
+                }
+                if done || ticks.changed().await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn finished(&self) {
+        let mut ticks = self.changed.subscribe();
+        while !self.is_finished() {
+            if ticks.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The registry of running generations (one per session).
+pub struct Generations {
+    running: Mutex<HashMap<Uuid, Arc<Generation>>>,
+    per_user: usize,
+    total: usize,
+    closed: AtomicBool,
+}
+
+impl Generations {
+    pub fn new(args: &GenerationArgs) -> Self {
+        Self {
+            running: Mutex::default(),
+            per_user: usize::try_from(args.max_background_generations_per_user).unwrap_or(4),
+            total: usize::try_from(args.max_background_generations).unwrap_or(256),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Reserves the session for a new generation: 409 when one is already running in it, 429
+    /// over the per-user or total bound, 503 while shutting down. The reservation is released
+    /// when dropped unless [`Reservation::start`] ran.
+    pub fn reserve(self: &Arc<Self>, user_id: Uuid, session_id: Uuid) -> AppResult<Reservation> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(AppError::ServiceUnavailable(
+                "The gateway is shutting down; try again shortly".to_owned(),
+            ));
+        }
+        let mut running = lock(&self.running);
+        if running.contains_key(&session_id) {
+            return Err(AppError::Conflict(
+                "An answer is already being generated in this session: stop it or wait for it"
+                    .to_owned(),
+            ));
+        }
+        let mine = running.values().filter(|g| g.user_id == user_id).count();
+        if mine >= self.per_user {
+            metrics::counter!("rate_limit_rejections_total", "class" => "background_generations")
+                .increment(1);
+            return Err(AppError::RateLimited(format!(
+                "Too many answers being generated at once (at most {}): wait for one to finish or stop it",
+                self.per_user
+            )));
+        }
+        if running.len() >= self.total {
+            metrics::counter!("rate_limit_rejections_total", "class" => "background_generations")
+                .increment(1);
+            return Err(AppError::RateLimited(
+                "The server is generating too many answers at once; try again shortly".to_owned(),
+            ));
+        }
+        let generation = Arc::new(Generation::new(user_id, session_id));
+        running.insert(session_id, generation.clone());
+        Ok(Reservation {
+            registry: self.clone(),
+            generation: Some(generation),
+        })
+    }
+
+    /// The caller's running generation in `session_id`, if this process runs one.
+    pub fn get(&self, user_id: Uuid, session_id: Uuid) -> Option<Arc<Generation>> {
+        lock(&self.running)
+            .get(&session_id)
+            .filter(|g| g.user_id == user_id)
+            .cloned()
+    }
+
+    /// How many generations are running.
+    pub fn len(&self) -> usize {
+        lock(&self.running).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn remove(&self, generation: &Arc<Generation>) {
+        let mut running = lock(&self.running);
+        if running
+            .get(&generation.session_id)
+            .is_some_and(|g| Arc::ptr_eq(g, generation))
+        {
+            running.remove(&generation.session_id);
+        }
+    }
+
+    /// Stops the caller's generation in `session_id`: cancels the model-service request and
+    /// waits (bounded) until the partial answer is stored. `false` when nothing runs there.
+    pub async fn stop(&self, user_id: Uuid, session_id: Uuid) -> bool {
+        let Some(generation) = self.get(user_id, session_id) else {
+            return false;
+        };
+        generation.stop.cancel();
+        if tokio::time::timeout(STOP_WAIT, generation.finished())
+            .await
+            .is_err()
+        {
+            tracing::warn!(%session_id, "a stopped generation did not finish in time");
+        }
+        true
+    }
+
+    /// At shutdown: refuses new generations, lets the running ones finish for up to `grace`,
+    /// then stops the rest (each stores its partial answer as stopped) and waits for that.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.closed.store(true, Ordering::Relaxed);
+        let deadline = Instant::now() + grace;
+        while !self.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let left: Vec<Arc<Generation>> = lock(&self.running).values().cloned().collect();
+        if left.is_empty() {
+            return;
+        }
+        tracing::warn!(
+            count = left.len(),
+            "grace period over: stopping the answers still being generated"
+        );
+        for generation in &left {
+            generation.stop.cancel();
+        }
+        for generation in left {
+            let _ = tokio::time::timeout(STOP_WAIT, generation.finished()).await;
+        }
+    }
+}
+
+/// A session reserved for a generation that has not started yet.
+pub struct Reservation {
+    registry: Arc<Generations>,
+    generation: Option<Arc<Generation>>,
+}
+
+impl Reservation {
+    /// Starts the generation as a task of its own and returns it; subscribe with
+    /// [`Generation::events`].
+    pub fn start(
+        mut self,
+        state: AppState,
+        request: GenerateRequest,
+        conversation: Conversation,
+    ) -> Option<Arc<Generation>> {
+        let generation = self.generation.take()?;
+        let _ = generation.user_message_id.set(conversation.user_message_id);
+        let guard = Running {
+            registry: self.registry.clone(),
+            generation: generation.clone(),
+        };
+        let request_id = common::request_id::current().unwrap_or_else(common::request_id::generate);
+        let stop = generation.stop.clone();
+        tokio::spawn(common::request_id::scope(request_id, async move {
+            let events =
+                crate::relay::upstream_events_until(state, request, Some(conversation), stop).await;
+            futures::pin_mut!(events);
+            while let Some(batch) = events.next().await {
+                guard.generation.push(batch);
+            }
+            drop(guard);
+        }));
+        Some(generation)
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Some(generation) = self.generation.take() {
+            generation.end(Event::Error("The generation did not start".to_owned()));
+            self.registry.remove(&generation);
+        }
+    }
+}
+
+/// Held by the generation's task: however the task ends (even by a panic or the runtime
+/// going away), subscribers get a final event and the session is free again.
+struct Running {
+    registry: Arc<Generations>,
+    generation: Arc<Generation>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.generation
+            .end(Event::Error("The generation ended unexpectedly".to_owned()));
+        self.registry.remove(&self.generation);
+    }
+}
+
+/// The SSE response of a subscriber. With `ids`, each token event carries `id: <token index>`
+/// (0-based) so a reconnecting client can send `Last-Event-ID`; without, the bytes are
+/// exactly the contract's framing (`POST /api/v1/generate/stream`).
+pub fn sse_response(
+    events: impl Stream<Item = Vec<(Option<usize>, Event)>> + Send + 'static,
+    ids: bool,
+) -> Response {
+    let body = events.map(move |batch| {
+        let mut out = BytesMut::new();
+        for (index, event) in batch {
+            if let (true, Some(index)) = (ids, index) {
+                out.put_slice(format!("id: {index}\n").as_bytes());
+            }
+            event.encode_into(&mut out);
+        }
+        Ok::<Bytes, Infallible>(out.freeze())
+    });
+    common::sse::response(Body::from_stream(body))
+}
