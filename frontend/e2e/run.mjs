@@ -99,7 +99,7 @@ before(async () => {
   page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(15_000);
   page.on("console", (msg) => {
-    if (msg.type() === "error" && !simulatingOutage && !(expectingHttpErrors && /status of (401|403|404)/.test(msg.text()))) consoleErrors.push(`${msg.text()} @ ${msg.location().url ?? ""}`);
+    if (msg.type() === "error" && !simulatingOutage && !(expectingHttpErrors && /status of (401|403|404|429)/.test(msg.text()))) consoleErrors.push(`${msg.text()} @ ${msg.location().url ?? ""}`);
   });
   page.on("pageerror", (err) => consoleErrors.push(`pageerror: ${err.message}`));
 });
@@ -193,6 +193,10 @@ describe("Sable UI against the real stack", () => {
 
   test("after a reload the session and its messages come back from the server", async () => {
     await page.goto(chatUrl);
+    // Reload only once the page has loaded: a reload that cancels the page's in-flight session
+    // refresh leaves the browser with the already used cookie, and the gateway revokes a sign-in
+    // whose refresh token is presented twice.
+    await page.locator('[data-testid="message-user"]').first().waitFor();
     await page.reload();
     await page.locator('[data-testid="message-user"]').first().waitFor();
     const users = await page.locator('[data-testid="message-user"]').allTextContents();
@@ -347,6 +351,40 @@ describe("Sable UI against the real stack", () => {
     await page.waitForTimeout(300);
     assert.equal(await input.inputValue(), "x".repeat(10_001), "the text was lost");
     assert.match(page.url(), new RegExp(`^${BASE}/$`), "an over-long message was sent");
+    await input.fill("");
+  });
+
+  test("a message the server refuses keeps its text in the box and is reported once", async () => {
+    await page.goto(`${BASE}/`);
+    const input = page.getByLabel("Message", { exact: true });
+    const refuse = (route) =>
+      route.fulfill({
+        status: 429,
+        contentType: "application/json",
+        headers: { "retry-after": "9", "x-request-id": `e2e-${RUN}` },
+        body: JSON.stringify({ error: { code: "RATE_LIMITED", message: "Too many requests", request_id: `e2e-${RUN}` } }),
+      });
+    const before = await page.locator('[data-testid="message-user"]').count();
+    expectingHttpErrors = true;
+    await page.route("**/api/v1/generate/stream", refuse);
+    try {
+      await sendMessage(`refused message ${RUN}`);
+      const toast = page.getByRole("alert").filter({ hasText: "Message not sent" });
+      await toast.waitFor();
+      assert.match((await toast.textContent()) ?? "", /Try again in 9 s/);
+      await toast.getByText("Details").click();
+      assert.match((await toast.getByTestId("toast-details").textContent()) ?? "", new RegExp(`RATE_LIMITED.*e2e-${RUN}`));
+      assert.equal(await input.inputValue(), `refused message ${RUN}`, "the typed text was lost");
+      assert.equal(await page.locator('[data-testid="message-user"]').count(), before, "a message that was not stored is shown");
+      assert.equal(await page.getByText("Message not sent").count(), 1, "the error is reported more than once");
+      // The toast sits clear of the message box.
+      const t = await toast.boundingBox();
+      const c = await input.boundingBox();
+      assert.ok(t && c && t.y + t.height <= c.y, "the toast overlaps the message box");
+    } finally {
+      await page.unroute("**/api/v1/generate/stream", refuse);
+      expectingHttpErrors = false;
+    }
     await input.fill("");
   });
 

@@ -39,12 +39,17 @@ export const authApi = {
     request<TokenResponse>(`${AUTH}/login`, { method: "POST", body, anonymous: true }),
   register: (body: RegisterRequest) =>
     request<TokenResponse>(`${AUTH}/register`, { method: "POST", body, anonymous: true }),
-  /** Without a token the httpOnly `sable_refresh` cookie is used (and rotated). */
+  /**
+   * Without a token the httpOnly `sable_refresh` cookie is used (and rotated). keepalive: a
+   * reload while the refresh is in flight must not drop the answer, or the browser would keep
+   * the already used cookie and the next refresh would count as a reuse (revoking the sign-in).
+   */
   refresh: (refreshToken?: string) =>
     request<TokenResponse>(`${AUTH}/refresh`, {
       method: "POST",
       body: refreshToken ? { refresh_token: refreshToken } : {},
       anonymous: true,
+      keepalive: true,
     }),
   logout: () => request<void>(`${AUTH}/logout`, { method: "POST", body: {}, anonymous: true }),
   me: () => request<AuthUser>(`${AUTH}/me`),

@@ -96,6 +96,8 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Leave out the bearer token and the 401 refresh-and-retry (the auth routes themselves). */
   anonymous?: boolean;
+  /** Let the request finish even when the page unloads (fetch keepalive). */
+  keepalive?: boolean;
 }
 
 /**
@@ -145,6 +147,7 @@ async function send(path: string, opts: RequestOptions, token: string | null): P
   const headers: Record<string, string> = { Accept: "application/json" };
   if (token) headers["Authorization"] = `Bearer ${token}`;
   const init: RequestInit = { method, signal: ctrl.signal, headers, credentials: "same-origin" };
+  if (opts.keepalive) init.keepalive = true;
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     headers["Content-Type"] = "application/json";

@@ -111,6 +111,17 @@ export const api = {
     return consumeSse(res.body, onToken);
   },
 
+  /**
+   * Ends the session's server-side generation (the partial answer is stored as stopped and the
+   * stream ends with [DONE]). False when the gateway has no such route: then only closing the
+   * stream stops it.
+   */
+  async stopGeneration(sessionId: string): Promise<boolean> {
+    if ((await documentedRoute(`${V1}/chat/sessions/{id}/stop`)) !== true) return false;
+    await request<unknown>(`${V1}/chat/sessions/${enc(sessionId)}/stop`, { method: "POST", timeoutMs: 10_000 });
+    return true;
+  },
+
   listSessions: (limit?: number, before?: string) =>
     request<ChatSessionOut[]>(`${V1}/chat/sessions${qs({ limit, before })}`),
   getSession: (id: string) => request<ChatSessionDetail>(`${V1}/chat/sessions/${enc(id)}`),

@@ -54,17 +54,38 @@ export function buildGenerateRequest(r: StreamRequest): GenerateRequest {
   };
 }
 
-let active: AbortController | null = null;
+/** How long a stopped stream may take to end by itself before it is cut. */
+const STOP_GRACE_MS = 3000;
 
-/** Stops the answer currently streaming (its partial text is kept, status "stopped"). */
+interface Active {
+  ctrl: AbortController;
+  sessionId: string;
+  stopRequested: boolean;
+  timer?: ReturnType<typeof setTimeout>;
+}
+let active: Active | null = null;
+
+/**
+ * Stops the answer currently streaming (its partial text is kept, status "stopped"). The
+ * gateway generates server-side and keeps going when the client just disconnects, so it is
+ * asked to stop; its stream then ends with what it stored, so the text shown is the text
+ * saved. Without that route (or when asking fails, or the stream does not end within
+ * STOP_GRACE_MS) the stream is cut.
+ */
 export function stopStream(): void {
-  active?.abort();
+  const a = active;
+  if (!a || a.stopRequested) return;
+  a.stopRequested = true;
+  const cut = () => a.ctrl.abort();
+  api.stopGeneration(a.sessionId).then((asked) => !asked && cut(), cut);
+  a.timer = setTimeout(cut, STOP_GRACE_MS);
 }
 
 /** Streams one answer; never rejects — failures come back as `{status: "error"}`. */
 export async function streamAnswer(r: StreamRequest, handlers: StreamHandlers): Promise<StreamOutcome> {
   const ctrl = new AbortController();
-  active = ctrl;
+  const me: Active = { ctrl, sessionId: r.sessionId, stopRequested: false };
+  active = me;
   const started = performance.now();
   let ttftMs: number | undefined;
   let tokens = 0;
@@ -84,13 +105,14 @@ export async function streamAnswer(r: StreamRequest, handlers: StreamHandlers): 
         accepted = true;
       },
     );
-    return { status: "done", ...stats() };
+    return { status: me.stopRequested ? "stopped" : "done", ...stats() };
   } catch (e) {
-    if (ctrl.signal.aborted) return { status: "stopped", ...stats() };
+    if (ctrl.signal.aborted || me.stopRequested) return { status: "stopped", ...stats() };
     const h = humanError(e);
     return { status: "error", error: h.message, details: h.details, ...stats() };
   } finally {
-    if (active === ctrl) active = null;
+    clearTimeout(me.timer);
+    if (active === me) active = null;
   }
 }
 
