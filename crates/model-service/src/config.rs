@@ -8,14 +8,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use common::config::{split_list, Secret, ServiceArgs};
+use common::config::{duration_ms, duration_secs, split_list, Secret, ServiceArgs};
 use common::telemetry::LogFormat;
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "model-service", version, about = "Sable model-service")]
 pub struct Config {
     /// Address to listen on.
-    #[arg(long, env = "MODEL_SERVICE_ADDR", default_value = "0.0.0.0:8001")]
+    #[arg(long, env = "MODEL_SERVICE_ADDR", default_value = "127.0.0.1:8001")]
     pub addr: SocketAddr,
 
     /// Model provider: `auto` (groq if GROQ_API_KEY is set, else openai if OPENAI_API_KEY is
@@ -62,44 +62,48 @@ pub struct Config {
     #[arg(long, env = "MODELS")]
     pub models: Option<String>,
 
-    /// Mock provider: milliseconds before the first token (0 for benchmarks).
-    #[arg(long, env = "MOCK_FIRST_TOKEN_DELAY_MS", default_value_t = 150)]
-    pub mock_first_token_delay_ms: u64,
+    /// Mock provider: time before the first token (0 for benchmarks; `150ms`, a bare number is
+    /// milliseconds).
+    #[arg(long = "mock-first-token-delay-ms", env = "MOCK_FIRST_TOKEN_DELAY_MS", value_parser = duration_ms, default_value = "150ms")]
+    pub mock_first_token_delay: Duration,
 
-    /// Mock provider: milliseconds between tokens (0 for benchmarks).
-    #[arg(long, env = "MOCK_TOKEN_DELAY_MS", default_value_t = 40)]
-    pub mock_token_delay_ms: u64,
+    /// Mock provider: time between tokens (0 for benchmarks; `40ms`, a bare number is
+    /// milliseconds).
+    #[arg(long = "mock-token-delay-ms", env = "MOCK_TOKEN_DELAY_MS", value_parser = duration_ms, default_value = "40ms")]
+    pub mock_token_delay: Duration,
 
-    /// Seconds allowed to open a TCP/TLS connection to the provider.
-    #[arg(long, env = "PROVIDER_CONNECT_TIMEOUT_SECS", default_value_t = 5.0)]
-    pub provider_connect_timeout_secs: f64,
+    /// Time allowed to open a TCP/TLS connection to the provider (`5s`; a bare number is
+    /// seconds, fractions allowed).
+    #[arg(long = "provider-connect-timeout-secs", env = "PROVIDER_CONNECT_TIMEOUT_SECS", value_parser = timeout_secs, default_value = "5s")]
+    pub provider_connect_timeout: Duration,
 
-    /// Seconds allowed for one whole non-streaming provider call.
-    #[arg(long, env = "PROVIDER_TIMEOUT_SECS", default_value_t = 120.0)]
-    pub provider_timeout_secs: f64,
+    /// Time allowed for one whole non-streaming provider call (`2m`).
+    #[arg(long = "provider-timeout-secs", env = "PROVIDER_TIMEOUT_SECS", value_parser = timeout_secs, default_value = "2m")]
+    pub provider_timeout: Duration,
 
-    /// Seconds allowed from sending a streaming request to receiving its first token.
-    #[arg(long, env = "FIRST_TOKEN_TIMEOUT_SECS", default_value_t = 30.0)]
-    pub first_token_timeout_secs: f64,
+    /// Time allowed from sending a streaming request to receiving its first token (`30s`).
+    #[arg(long = "first-token-timeout-secs", env = "FIRST_TOKEN_TIMEOUT_SECS", value_parser = timeout_secs, default_value = "30s")]
+    pub first_token_timeout: Duration,
 
-    /// Seconds a provider stream may stay silent between tokens before it is abandoned.
-    #[arg(long, env = "IDLE_TIMEOUT_SECS", default_value_t = 30.0)]
-    pub idle_timeout_secs: f64,
+    /// Time a provider stream may stay silent between tokens before it is abandoned (`30s`).
+    #[arg(long = "idle-timeout-secs", env = "IDLE_TIMEOUT_SECS", value_parser = timeout_secs, default_value = "30s")]
+    pub idle_timeout: Duration,
 
     /// Attempts per model (first try included) on 429, 5xx, timeouts and connection errors.
     #[arg(long, env = "RETRY_MAX_ATTEMPTS", default_value_t = 3)]
     pub retry_max_attempts: u32,
 
-    /// Base delay of the exponential backoff between provider attempts, in milliseconds
-    /// (jittered, doubled per attempt, capped at 5 s; a provider's Retry-After wins, capped at
-    /// 10 s) [default: 200].
-    #[arg(long, env = "PROVIDER_RETRY_BASE_DELAY_MS")]
-    pub provider_retry_base_delay_ms: Option<u64>,
+    /// Base delay of the exponential backoff between provider attempts (jittered, doubled per
+    /// attempt, capped at 5 s; a provider's Retry-After wins, capped at 10 s) [default: 200ms;
+    /// a bare number is milliseconds].
+    #[arg(long = "provider-retry-base-delay-ms", env = "PROVIDER_RETRY_BASE_DELAY_MS", value_parser = duration_ms)]
+    pub provider_retry_base_delay: Option<Duration>,
 
     /// Deprecated name of PROVIDER_RETRY_BASE_DELAY_MS (it also named the worker's job
     /// backoff); still read, with a warning at start-up.
-    #[arg(long = "retry-base-delay-ms", env = "RETRY_BASE_DELAY_MS", hide = true)]
-    pub legacy_retry_base_delay_ms: Option<u64>,
+    #[arg(long = "retry-base-delay-ms", env = "RETRY_BASE_DELAY_MS", value_parser = duration_ms, hide = true)]
+    pub legacy_retry_base_delay: Option<Duration>,
+
 
     #[command(flatten)]
     pub service: ServiceArgs,
@@ -193,15 +197,15 @@ impl Config {
             default_model: None,
             fallback_model: None,
             models: None,
-            mock_first_token_delay_ms: 0,
-            mock_token_delay_ms: 0,
-            provider_connect_timeout_secs: 2.0,
-            provider_timeout_secs: 10.0,
-            first_token_timeout_secs: 10.0,
-            idle_timeout_secs: 10.0,
+            mock_first_token_delay: Duration::ZERO,
+            mock_token_delay: Duration::ZERO,
+            provider_connect_timeout: Duration::from_secs(2),
+            provider_timeout: Duration::from_secs(10),
+            first_token_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(10),
             retry_max_attempts: 3,
-            provider_retry_base_delay_ms: Some(10),
-            legacy_retry_base_delay_ms: None,
+            provider_retry_base_delay: Some(Duration::from_millis(10)),
+            legacy_retry_base_delay: None,
             service: ServiceArgs {
                 environment: "test".to_owned(),
                 log_format: LogFormat::Pretty,
@@ -297,32 +301,30 @@ impl Config {
     }
 
     pub fn connect_timeout(&self) -> Duration {
-        secs(self.provider_connect_timeout_secs)
+        self.provider_connect_timeout
     }
     pub fn provider_timeout(&self) -> Duration {
-        secs(self.provider_timeout_secs)
+        self.provider_timeout
     }
     pub fn first_token_timeout(&self) -> Duration {
-        secs(self.first_token_timeout_secs)
+        self.first_token_timeout
     }
     pub fn idle_timeout(&self) -> Duration {
-        secs(self.idle_timeout_secs)
+        self.idle_timeout
     }
 
     /// `PROVIDER_RETRY_BASE_DELAY_MS`, else the deprecated `RETRY_BASE_DELAY_MS`, else 200 ms.
     pub fn provider_retry_base_delay(&self) -> Duration {
-        Duration::from_millis(
-            self.provider_retry_base_delay_ms
-                .or(self.legacy_retry_base_delay_ms)
-                .unwrap_or(DEFAULT_PROVIDER_RETRY_BASE_DELAY_MS),
-        )
+        self.provider_retry_base_delay
+            .or(self.legacy_retry_base_delay)
+            .unwrap_or(DEFAULT_PROVIDER_RETRY_BASE_DELAY)
     }
 
     /// A warning for each deprecated setting in use, for the start-up log.
     pub fn deprecations(&self) -> Vec<String> {
         match (
-            self.legacy_retry_base_delay_ms.is_some(),
-            self.provider_retry_base_delay_ms.is_some(),
+            self.legacy_retry_base_delay.is_some(),
+            self.provider_retry_base_delay.is_some(),
         ) {
             (true, true) => vec!["RETRY_BASE_DELAY_MS is deprecated and ignored because PROVIDER_RETRY_BASE_DELAY_MS is set; remove it".to_owned()],
             (true, false) => vec!["RETRY_BASE_DELAY_MS is deprecated; rename it to PROVIDER_RETRY_BASE_DELAY_MS (it is still honoured)".to_owned()],
@@ -331,16 +333,31 @@ impl Config {
     }
 }
 
-const DEFAULT_PROVIDER_RETRY_BASE_DELAY_MS: u64 = 200;
+const DEFAULT_PROVIDER_RETRY_BASE_DELAY: Duration = Duration::from_millis(200);
 
-/// Seconds as a duration; nonsense (negative, NaN) becomes a small positive value rather than
-/// a panic, and huge values are capped at a day.
-fn secs(value: f64) -> Duration {
-    if value.is_finite() && value > 0.0 {
-        Duration::from_secs_f64(value.min(86_400.0))
-    } else {
-        Duration::from_millis(1)
+/// clap value parser for the provider timeouts: a duration with a unit (`500ms`, `30s`, `2m`)
+/// or a number of seconds, fractions allowed (`2.5`, as before units were accepted). Zero,
+/// negative, more than a day, and anything else is refused with one sentence: a timeout is
+/// never silently turned into something else.
+fn timeout_secs(input: &str) -> Result<Duration, String> {
+    const MAX: Duration = Duration::from_secs(86_400);
+    let refused = || {
+        format!(
+            "`{input}` is not a usable timeout: use a positive duration of at most a day, such as 500ms, 30s, 2m or 2.5 (seconds)"
+        )
+    };
+    let text = input.trim();
+    let parsed = match text.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= MAX.as_secs_f64() => {
+            Duration::from_secs_f64(secs)
+        }
+        Ok(_) => return Err(refused()),
+        Err(_) => duration_secs(text).map_err(|_| refused())?,
+    };
+    if parsed.is_zero() || parsed > MAX {
+        return Err(refused());
     }
+    Ok(parsed)
 }
 
 #[cfg(test)]
@@ -466,13 +483,6 @@ mod tests {
                 .is_err()
         );
     }
-
-    #[test]
-    fn timeouts_accept_fractions_and_reject_nonsense() {
-        assert_eq!(secs(0.25), Duration::from_millis(250));
-        assert_eq!(secs(-1.0), Duration::from_millis(1));
-        assert_eq!(secs(f64::NAN), Duration::from_millis(1));
-    }
 }
 
 #[cfg(test)]
@@ -483,6 +493,32 @@ mod deprecation_tests {
         let mut all = vec!["model-service"];
         all.extend_from_slice(args);
         Config::parse_from(all)
+    }
+
+    #[test]
+    fn timeouts_take_units_or_fractional_seconds_and_refuse_nonsense() {
+        let c = parse(&[
+            "--provider-timeout-secs",
+            "2.5",
+            "--first-token-timeout-secs",
+            "500ms",
+            "--idle-timeout-secs",
+            "1m",
+            "--mock-token-delay-ms",
+            "7",
+        ]);
+        assert_eq!(c.provider_timeout(), Duration::from_millis(2500));
+        assert_eq!(c.first_token_timeout(), Duration::from_millis(500));
+        assert_eq!(c.idle_timeout(), Duration::from_secs(60));
+        assert_eq!(c.mock_token_delay, Duration::from_millis(7));
+        for bad in ["0", "-1", "NaN", "soon", "2d"] {
+            let flag = format!("--provider-timeout-secs={bad}");
+            let parsed = Config::try_parse_from(["model-service", flag.as_str()]);
+            assert!(
+                parsed.is_err_and(|e| e.to_string().contains("not a usable timeout")),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

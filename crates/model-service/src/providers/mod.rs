@@ -298,8 +298,8 @@ impl ProviderError {
 pub fn build(config: &Config, resolved: &Resolved) -> anyhow::Result<Arc<dyn Provider>> {
     Ok(match &resolved.settings {
         ProviderSettings::Mock => Arc::new(mock::MockProvider::new(mock::MockSettings {
-            first_token_delay: Duration::from_millis(config.mock_first_token_delay_ms),
-            token_delay: Duration::from_millis(config.mock_token_delay_ms),
+            first_token_delay: config.mock_first_token_delay,
+            token_delay: config.mock_token_delay,
         })),
         ProviderSettings::OpenAiCompatible {
             base_url,

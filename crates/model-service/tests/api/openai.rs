@@ -22,10 +22,10 @@ async fn spawn_openai(fake: &FakeOpenAi, default: &str, fallback: &str) -> TestA
     config.openai_base_url = Some(fake.base_url());
     config.default_model = Some(default.to_owned());
     config.fallback_model = Some(fallback.to_owned());
-    config.first_token_timeout_secs = 1.0;
-    config.idle_timeout_secs = 1.0;
-    config.provider_timeout_secs = 1.0;
-    config.provider_retry_base_delay_ms = Some(10);
+    config.first_token_timeout = Duration::from_secs(1);
+    config.idle_timeout = Duration::from_secs(1);
+    config.provider_timeout = Duration::from_secs(1);
+    config.provider_retry_base_delay = Some(Duration::from_millis(10));
     spawn_with(config).await
 }
 

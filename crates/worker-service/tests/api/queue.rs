@@ -54,7 +54,7 @@ async fn an_idle_worker_is_woken_by_notify_not_the_poll() {
 async fn five_hundred_jobs_are_drained_by_three_workers_and_a_worker_process() {
     let db = fresh_database().await;
     let mut config = model_config();
-    config.mock_first_token_delay_ms = 3;
+    config.mock_first_token_delay = Duration::from_millis(3);
     let model = spawn_model_with(config).await;
     let mut process = spawn_worker_process(&db.url, &model.url, "process-worker", &[]).await;
     let api = spawn_service(&db.url, &model.url, &[]).await;
