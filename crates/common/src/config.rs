@@ -89,6 +89,16 @@ pub struct DatabaseArgs {
         default_value = "5s"
     )]
     pub database_acquire_timeout: Duration,
+
+    /// Longest a single SQL statement may run before Postgres cancels it (`30s`; a bare number
+    /// is seconds; `0` turns the limit off). Migrations run without it.
+    #[arg(
+        long = "database-statement-timeout-secs",
+        env = "DATABASE_STATEMENT_TIMEOUT_SECS",
+        value_parser = duration_secs,
+        default_value = "30s"
+    )]
+    pub database_statement_timeout: Duration,
 }
 
 impl DatabaseArgs {

@@ -19,7 +19,15 @@ pub async fn connect(args: &DatabaseArgs) -> Result<PgPool, sqlx::Error> {
         .min_connections(1)
         .acquire_timeout(args.acquire_timeout())
         .idle_timeout(Some(Duration::from_secs(300)))
-        .connect_with(options.application_name("sable"))
+        .connect_with(
+            options
+                .application_name("sable")
+                // A runaway statement cannot hold a connection (and the pool) forever.
+                .options([(
+                    "statement_timeout",
+                    args.database_statement_timeout.as_millis().to_string(),
+                )]),
+        )
         .await
 }
 
@@ -101,7 +109,18 @@ pub async fn schema_version(pool: &PgPool) -> Result<i64, sqlx::Error> {
 /// Applies pending migrations. Safe to call from several services at once: sqlx takes an
 /// advisory lock while migrating.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
+    // On one connection without the pool's statement timeout: a migration may rewrite a
+    // large table.
+    let mut connection = pool.acquire().await?;
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut *connection)
+        .await?;
+    let result = MIGRATOR.run(&mut *connection).await;
+    // The connection goes back to the pool: restore the pool's limit for its next user.
+    let _ = sqlx::query("RESET statement_timeout")
+        .execute(&mut *connection)
+        .await;
+    result
 }
 
 /// Cheap liveness probe for readiness checks.

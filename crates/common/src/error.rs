@@ -150,7 +150,7 @@ impl AppError {
         match self {
             Self::Upstream { retryable, .. } => *retryable,
             Self::ServiceUnavailable(_) | Self::RateLimited(_) => Some(true),
-            Self::Database(e) if is_pool_exhausted(e) => Some(true),
+            Self::Database(e) if is_db_unavailable(e) => Some(true),
             _ => None,
         }
     }
@@ -176,7 +176,7 @@ impl AppError {
             Self::Inference(_) => StatusCode::BAD_GATEWAY,
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream { status, .. } => *status,
-            Self::Database(e) if is_pool_exhausted(e) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(e) if is_db_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -194,7 +194,7 @@ impl AppError {
             Self::Inference(_) => "INFERENCE_ERROR",
             Self::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
             Self::Upstream { code, .. } => code,
-            Self::Database(e) if is_pool_exhausted(e) => "SERVICE_UNAVAILABLE",
+            Self::Database(e) if is_db_unavailable(e) => "DATABASE_UNAVAILABLE",
             Self::Database(_) | Self::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -205,8 +205,8 @@ impl AppError {
             Self::Validation(errors) => format!("Invalid request: {}", summarize(errors)),
             Self::MethodNotAllowed => "Method Not Allowed".to_owned(),
             Self::PayloadTooLarge => "Request body too large".to_owned(),
-            Self::Database(e) if is_pool_exhausted(e) => {
-                "Database is busy or unavailable".to_owned()
+            Self::Database(e) if is_db_unavailable(e) => {
+                "The database is busy or unavailable; try again shortly".to_owned()
             }
             Self::Database(_) | Self::Internal(_) => "Internal server error".to_owned(),
             other => other.to_string(),
@@ -238,8 +238,24 @@ impl AppError {
     }
 }
 
-fn is_pool_exhausted(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
+/// True for every way the database can be unreachable or refusing work for now (not a bug in
+/// the query): no free connection in time, a closed pool, a broken or refused connection, a
+/// server shutting down or starting up, too many connections, a statement timeout. These
+/// answer 503 `DATABASE_UNAVAILABLE` and are worth retrying.
+fn is_db_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exception; 57P01-03: admin/crash shutdown, cannot connect now;
+            // 53300: too many connections; 57014: statement timeout (statement_timeout).
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300" | "57014")
+        }),
+        _ => false,
+    }
 }
 
 impl IntoResponse for AppError {

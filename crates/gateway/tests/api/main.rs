@@ -6,9 +6,11 @@
 
 mod background;
 mod basics;
+mod branches;
 mod chat;
 mod chat_store;
 mod conversation;
+mod db_outage;
 mod docs_reader;
 mod edge;
 mod generate;
