@@ -30,6 +30,13 @@ const BY_CODE: Record<string, string> = {
   PROVIDER_UNREACHABLE: "The model provider cannot be reached right now. Try again shortly.",
   SERVICE_UNAVAILABLE: "A service is unavailable right now. Try again shortly.",
   INTERNAL_ERROR: "Something went wrong on the server.",
+  INFERENCE_ERROR: "The model could not answer. Try again.",
+  DATABASE_UNAVAILABLE: "The database is unavailable right now. Try again shortly.",
+  QUOTA_EXCEEDED: "The model provider's quota is used up. Tell the administrator.",
+  MODEL_NOT_FOUND: "That model is not available. Choose another one in Settings.",
+  REGISTRATION_CLOSED: "Registration is closed on this server.",
+  AUTH_DISABLED: "Accounts are turned off on this server.",
+  METHOD_NOT_ALLOWED: "The server does not support this action.",
 };
 
 const BY_STATUS: Record<number, string> = {
