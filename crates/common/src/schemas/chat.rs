@@ -193,6 +193,20 @@ pub struct ChatMessageOut {
     #[serde(serialize_with = "timestamp::serialize")]
     #[schema(example = "2026-11-23T19:54:40.915651Z")]
     pub created_at: DateTime<Utc>,
+    /// Additive (branches): the message this one follows; null for a first message.
+    #[serde(default)]
+    pub parent_id: Option<Uuid>,
+    /// Additive: how many versions this message has — messages with the same parent, itself
+    /// included (edits and regenerations add versions).
+    #[serde(default = "one")]
+    pub sibling_count: i64,
+    /// Additive: this version's 1-based position among them, oldest first.
+    #[serde(default = "one")]
+    pub sibling_index: i64,
+}
+
+fn one() -> i64 {
+    1
 }
 
 /// `GET /api/v1/chat/sessions` query (additive paging; without it the reference's first 100).

@@ -57,7 +57,7 @@ pub async fn begin(
                 "Input should be a valid UUID",
             ))
         })?;
-        if !chat_repo::truncate_from(&state.db, user.id, session_id, message_id).await? {
+        if !chat_repo::rewind_to_parent_of(&state.db, user.id, session_id, message_id).await? {
             return Err(AppError::not_found("Message not found in this session"));
         }
     }
@@ -138,7 +138,15 @@ impl Conversation {
             error: None,
         };
         // A failed save is logged; the client already has its answer.
-        let _ = store_assistant(state, self.user_id, self.session_id, &response.text, meta).await;
+        let _ = store_assistant(
+            state,
+            self.user_id,
+            self.session_id,
+            self.user_message_id,
+            &response.text,
+            meta,
+        )
+        .await;
     }
 
     /// A recorder for a streamed answer; `started` is when the request arrived.
@@ -230,9 +238,16 @@ impl Recorder {
             return true;
         };
         let c = &self.conversation;
-        store_assistant(&self.state, c.user_id, c.session_id, &text, meta)
-            .await
-            .is_ok()
+        store_assistant(
+            &self.state,
+            c.user_id,
+            c.session_id,
+            c.user_message_id,
+            &text,
+            meta,
+        )
+        .await
+        .is_ok()
     }
 
     /// Stores the answer so far as stopped (`meta.stopped = true`, `finish_reason`
@@ -244,9 +259,16 @@ impl Recorder {
             return true;
         };
         let c = &self.conversation;
-        store_assistant(&self.state, c.user_id, c.session_id, &text, meta)
-            .await
-            .is_ok()
+        store_assistant(
+            &self.state,
+            c.user_id,
+            c.session_id,
+            c.user_message_id,
+            &text,
+            meta,
+        )
+        .await
+        .is_ok()
     }
 
     /// The answer and its metadata, once; `None` when nothing was produced (the user turn
@@ -271,14 +293,15 @@ impl Drop for Recorder {
             return;
         };
         let state = self.state.clone();
-        let (user_id, session_id) = (self.conversation.user_id, self.conversation.session_id);
+        let c = &self.conversation;
+        let (user_id, session_id, parent) = (c.user_id, c.session_id, c.user_message_id);
         let request_id = self
             .request_id
             .take()
             .unwrap_or_else(common::request_id::generate);
         // The client may be gone; the answer is stored regardless.
         runtime.spawn(common::request_id::scope(request_id, async move {
-            let _ = store_assistant(&state, user_id, session_id, &text, meta).await;
+            let _ = store_assistant(&state, user_id, session_id, parent, &text, meta).await;
         }));
     }
 }
@@ -289,10 +312,12 @@ async fn store_assistant(
     state: &AppState,
     user_id: Uuid,
     session_id: Uuid,
+    parent: Uuid,
     text: &str,
     meta: AssistantMeta,
 ) -> Result<(), ()> {
-    match chat_repo::store_assistant_turn(&state.db, user_id, session_id, text, meta).await {
+    match chat_repo::store_assistant_reply(&state.db, user_id, session_id, parent, text, meta).await
+    {
         Ok(Some(_)) => Ok(()),
         Ok(None) => {
             tracing::warn!(%session_id, "the session was deleted before its answer was stored");

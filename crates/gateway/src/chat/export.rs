@@ -107,6 +107,9 @@ mod tests {
             content: content.to_owned(),
             meta: None,
             created_at: t,
+            parent_id: None,
+            sibling_count: 1,
+            sibling_index: 1,
         };
         let session = ChatSessionDetail {
             session: ChatSessionOut {

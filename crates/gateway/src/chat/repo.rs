@@ -4,8 +4,11 @@
 //! Every query is scoped by the caller's user id: a session of another user is "not found"
 //! (`None` / `false`). Functions return domain results ([`RepoResult`]); the route layer maps
 //! them to the HTTP envelope.
-//! Ordering of messages is `(created_at, seq)`; see
-//! `migrations/20261123002000_chat_order_counts_search.sql` for why that order is stable.
+//! Messages form a tree (`parent_id`, `depth`); a session shows its active path, from the
+//! first message to `chat_sessions.active_leaf_id` (see
+//! `migrations/20261129050000_chat_message_tree.sql`). Siblings are ordered by
+//! `(created_at, seq)`; see `migrations/20261123002000_chat_order_counts_search.sql` for why
+//! that order is stable.
 
 use chrono::{DateTime, Utc};
 use common::schemas::chat_limits::DEFAULT_SESSION_TITLE;
@@ -50,10 +53,32 @@ macro_rules! session_columns {
     };
 }
 
-/// The columns of a `ChatMessageOut`, in [`MessageRow`] order.
+/// The columns of a `ChatMessageOut` read from `chat_messages m`, in [`MessageRow`] order,
+/// with the message's version count and position among its siblings (same parent).
 macro_rules! message_columns {
     () => {
-        "id, session_id, role::text AS role, content, meta, created_at"
+        "m.id, m.session_id, m.role::text AS role, m.content, m.meta, m.created_at, m.parent_id, \
+         CASE WHEN m.parent_id IS NULL \
+             THEN (SELECT count(*) FROM chat_messages s WHERE s.session_id = m.session_id AND s.parent_id IS NULL) \
+             ELSE (SELECT count(*) FROM chat_messages s WHERE s.parent_id = m.parent_id) END AS sibling_count, \
+         CASE WHEN m.parent_id IS NULL \
+             THEN (SELECT count(*) FROM chat_messages s WHERE s.session_id = m.session_id AND s.parent_id IS NULL \
+                   AND (s.created_at, s.seq) <= (m.created_at, m.seq)) \
+             ELSE (SELECT count(*) FROM chat_messages s WHERE s.parent_id = m.parent_id \
+                   AND (s.created_at, s.seq) <= (m.created_at, m.seq)) END AS sibling_index"
+    };
+}
+
+/// A recursive CTE `path(id, depth)`: the active path of session `$1`, leaf to root.
+macro_rules! active_path {
+    () => {
+        "WITH RECURSIVE path AS ( \
+             SELECT m.id, m.parent_id, m.depth FROM chat_sessions s \
+             JOIN chat_messages m ON m.id = s.active_leaf_id AND m.session_id = s.id \
+             WHERE s.id = $1 \
+             UNION ALL \
+             SELECT p.id, p.parent_id, p.depth FROM chat_messages p JOIN path ON p.id = path.parent_id \
+         ) "
     };
 }
 
@@ -90,6 +115,9 @@ struct MessageRow {
     content: String,
     meta: Option<Value>,
     created_at: DateTime<Utc>,
+    parent_id: Option<Uuid>,
+    sibling_count: i64,
+    sibling_index: i64,
 }
 
 impl TryFrom<MessageRow> for ChatMessageOut {
@@ -102,6 +130,9 @@ impl TryFrom<MessageRow> for ChatMessageOut {
             content: r.content,
             meta: r.meta,
             created_at: r.created_at,
+            parent_id: r.parent_id,
+            sibling_count: r.sibling_count,
+            sibling_index: r.sibling_index,
         })
     }
 }
@@ -199,9 +230,10 @@ pub async fn get_session(
         return Ok(None);
     };
     let messages: Vec<MessageRow> = sqlx::query_as(concat!(
+        active_path!(),
         "SELECT ",
         message_columns!(),
-        " FROM chat_messages WHERE session_id = $1 ORDER BY created_at, seq"
+        " FROM path JOIN chat_messages m ON m.id = path.id ORDER BY path.depth"
     ))
     .bind(session_id)
     .fetch_all(db)
@@ -268,14 +300,17 @@ pub async fn delete_session(db: &PgPool, user_id: Uuid, session_id: Uuid) -> Rep
     Ok(result.rows_affected() > 0)
 }
 
-/// Appends a message; `None` when the session is not the caller's.
-///
-/// One statement, hence one transaction: it updates the session row first (bumping
-/// `updated_at` and `message_count`, and taking the row lock that serialises appends to the
-/// session), then inserts the message with `created_at` equal to the new `updated_at`
-/// (`clock_timestamp()`, read after the lock) and the next `seq`. With `auto_title`, a session
-/// still titled "New Chat" that has no user message yet is renamed in the same update; once
-/// renamed the condition is false, so this happens at most once.
+/// Where a new message goes in the session's tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parent {
+    /// After the active leaf (a plain append: the conversation goes on).
+    ActiveLeaf,
+    /// Below this message of the session (an answer to a given user turn).
+    Message(Uuid),
+}
+
+/// Appends a message after the session's active leaf and makes it the active leaf; `None` when
+/// the session is not the caller's. See [`append_message_at`].
 #[tracing::instrument(skip_all, fields(session_id = %session_id, role = role.as_str()))]
 pub async fn append_message(
     db: &PgPool,
@@ -286,11 +321,73 @@ pub async fn append_message(
     meta: Option<&Value>,
     auto_title: Option<&str>,
 ) -> RepoResult<Option<ChatMessageOut>> {
-    let row: Option<MessageRow> = sqlx::query_as(concat!(
+    append_message_at(
+        db,
+        user_id,
+        session_id,
+        Parent::ActiveLeaf,
+        role,
+        content,
+        meta,
+        auto_title,
+    )
+    .await
+}
+
+/// Appends a message below `parent` and makes it the session's active leaf (so the active path
+/// ends with it and `message_count` is its depth); `None` when the session is not the
+/// caller's. A parent that is not (or no longer) in the session makes a first message.
+///
+/// One transaction: the session row is locked first (`FOR UPDATE`, which serialises appends to
+/// the session), then one statement bumps `updated_at` and inserts the message with
+/// `created_at` equal to the new `updated_at` (`clock_timestamp()`, read after the lock) and the
+/// next `seq`. With `auto_title`, a session still titled "New Chat" that has no user message
+/// yet is renamed in the same update; once renamed the condition is false, so this happens at
+/// most once.
+#[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all, fields(session_id = %session_id, role = role.as_str()))]
+pub async fn append_message_at(
+    db: &PgPool,
+    user_id: Uuid,
+    session_id: Uuid,
+    parent: Parent,
+    role: Role,
+    content: &str,
+    meta: Option<&Value>,
+    auto_title: Option<&str>,
+) -> RepoResult<Option<ChatMessageOut>> {
+    let mut tx = db.begin().await?;
+    let Some(active): Option<Option<Uuid>> = sqlx::query_scalar(
+        "SELECT active_leaf_id FROM chat_sessions WHERE id = $1 AND user_id = $2 FOR UPDATE",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let wanted = match parent {
+        Parent::ActiveLeaf => active,
+        Parent::Message(id) => Some(id),
+    };
+    let parent: Option<(Uuid, i32)> = match wanted {
+        Some(id) => {
+            sqlx::query_as("SELECT id, depth FROM chat_messages WHERE id = $1 AND session_id = $2")
+                .bind(id)
+                .bind(session_id)
+                .fetch_optional(&mut *tx)
+                .await?
+        }
+        None => None,
+    };
+    let depth = parent.map_or(1, |(_, depth)| depth.saturating_add(1));
+    let row: Option<MessageRow> = sqlx::query_as(
         "WITH session AS ( \
              UPDATE chat_sessions SET \
                  updated_at = clock_timestamp(), \
-                 message_count = message_count + 1, \
+                 message_count = $10, \
+                 active_leaf_id = $3, \
                  title = CASE \
                      WHEN $7::text IS NOT NULL AND title = $8 AND NOT EXISTS ( \
                          SELECT 1 FROM chat_messages m WHERE m.session_id = $1 AND m.role = 'user') \
@@ -298,11 +395,11 @@ pub async fn append_message(
              WHERE id = $1 AND user_id = $2 \
              RETURNING id, updated_at \
          ) \
-         INSERT INTO chat_messages (id, session_id, role, content, meta, created_at) \
-         SELECT $3, session.id, $4, $5, $6, session.updated_at FROM session \
-         RETURNING ",
-        message_columns!()
-    ))
+         INSERT INTO chat_messages (id, session_id, role, content, meta, created_at, parent_id, depth) \
+         SELECT $3, session.id, $4, $5, $6, session.updated_at, $9, $10 FROM session \
+         RETURNING id, session_id, role::text AS role, content, meta, created_at, parent_id, \
+                   0::bigint AS sibling_count, 0::bigint AS sibling_index",
+    )
     .bind(session_id)
     .bind(user_id)
     .bind(Uuid::now_v7())
@@ -311,61 +408,86 @@ pub async fn append_message(
     .bind(meta)
     .bind(auto_title)
     .bind(DEFAULT_SESSION_TITLE)
-    .fetch_optional(db)
+    .bind(parent.map(|(id, _)| id))
+    .bind(depth)
+    .fetch_optional(&mut *tx)
     .await?;
-    row.map(ChatMessageOut::try_from).transpose()
+    let Some(mut row) = row else {
+        return Ok(None);
+    };
+    // The new message is the newest of its siblings.
+    let siblings: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM chat_messages \
+         WHERE session_id = $1 AND parent_id IS NOT DISTINCT FROM $2",
+    )
+    .bind(session_id)
+    .bind(row.parent_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    row.sibling_count = siblings;
+    row.sibling_index = siblings;
+    ChatMessageOut::try_from(row).map(Some)
 }
 
-/// Removes message `message_id` and every later message of the session, for "regenerate"
-/// and "edit and resend": the new turn then replaces them instead of piling up after them.
-/// `Ok(false)` when the session is not the caller's or the message is not in it.
-///
-/// Locks the session row first (as appends do), so the removal and the message count stay
-/// consistent with concurrent appends.
+/// Moves the session's active leaf to the parent of `message_id`, so that the next message
+/// becomes a new version (sibling) of it: "edit and resend" and "regenerate" with
+/// `replace_from_message_id`. Nothing is deleted; the old versions stay reachable with
+/// [`activate`]. `Ok(false)` when the session is not the caller's or the message is not in it.
 #[tracing::instrument(skip_all, fields(session_id = %session_id, message_id = %message_id))]
-pub async fn truncate_from(
+pub async fn rewind_to_parent_of(
     db: &PgPool,
     user_id: Uuid,
     session_id: Uuid,
     message_id: Uuid,
 ) -> RepoResult<bool> {
-    let mut tx = db.begin().await?;
-    let owned: Option<(Uuid,)> =
-        sqlx::query_as("SELECT id FROM chat_sessions WHERE id = $1 AND user_id = $2 FOR UPDATE")
-            .bind(session_id)
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if owned.is_none() {
-        return Ok(false);
-    }
-    let removed: Option<i64> = sqlx::query_scalar(
-        "WITH target AS ( \
-             SELECT created_at, seq FROM chat_messages WHERE id = $2 AND session_id = $1 \
-         ), gone AS ( \
-             DELETE FROM chat_messages m USING target \
-             WHERE m.session_id = $1 AND (m.created_at, m.seq) >= (target.created_at, target.seq) \
-             RETURNING 1 \
-         ) \
-         SELECT CASE WHEN EXISTS (SELECT 1 FROM target) THEN (SELECT count(*) FROM gone) END",
+    let result = sqlx::query(
+        "UPDATE chat_sessions s SET \
+             active_leaf_id = m.parent_id, \
+             message_count = m.depth - 1, \
+             updated_at = clock_timestamp() \
+         FROM chat_messages m \
+         WHERE s.id = $1 AND s.user_id = $2 AND m.id = $3 AND m.session_id = s.id",
     )
     .bind(session_id)
+    .bind(user_id)
     .bind(message_id)
-    .fetch_one(&mut *tx)
+    .execute(db)
     .await?;
-    let Some(removed) = removed else {
-        return Ok(false);
-    };
-    sqlx::query(
-        "UPDATE chat_sessions SET message_count = message_count - $2, updated_at = clock_timestamp() \
-         WHERE id = $1",
+    Ok(result.rows_affected() > 0)
+}
+
+/// Makes `message_id`'s branch the active path: the active leaf becomes the newest leaf below
+/// that message (the message itself when it has no replies). `Ok(false)` when the session is
+/// not the caller's or the message is not in it.
+#[tracing::instrument(skip_all, fields(session_id = %session_id, message_id = %message_id))]
+pub async fn activate(
+    db: &PgPool,
+    user_id: Uuid,
+    session_id: Uuid,
+    message_id: Uuid,
+) -> RepoResult<bool> {
+    let result = sqlx::query(
+        "WITH RECURSIVE below AS ( \
+             SELECT m.id, m.depth, m.created_at, m.seq FROM chat_messages m \
+             JOIN chat_sessions s ON s.id = m.session_id \
+             WHERE m.id = $3 AND m.session_id = $1 AND s.user_id = $2 \
+             UNION ALL \
+             SELECT c.id, c.depth, c.created_at, c.seq FROM chat_messages c JOIN below ON c.parent_id = below.id \
+         ), leaf AS ( \
+             SELECT id, depth FROM below \
+             WHERE NOT EXISTS (SELECT 1 FROM chat_messages c WHERE c.parent_id = below.id) \
+             ORDER BY created_at DESC, seq DESC LIMIT 1 \
+         ) \
+         UPDATE chat_sessions s SET active_leaf_id = leaf.id, message_count = leaf.depth \
+         FROM leaf WHERE s.id = $1 AND s.user_id = $2",
     )
     .bind(session_id)
-    .bind(i32::try_from(removed).unwrap_or(i32::MAX))
-    .execute(&mut *tx)
+    .bind(user_id)
+    .bind(message_id)
+    .execute(db)
     .await?;
-    tx.commit().await?;
-    Ok(true)
+    Ok(result.rows_affected() > 0)
 }
 
 /// Full-text search over the caller's messages, best `ts_rank_cd` first.
@@ -469,42 +591,41 @@ pub async fn load_context(
 ) -> RepoResult<Option<SessionContext>> {
     let budget = i64::try_from(budget_chars).unwrap_or(i64::MAX);
     let max_turns = i64::try_from(MESSAGES_MAX).unwrap_or(i64::MAX);
-    // The window sums lengths newest first; the running sum only grows, so the rows within
-    // budget are exactly a newest-first prefix. LIMIT stops the index scan early.
-    let rows: Vec<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT s.system_prompt, t.role::text, t.content \
-         FROM chat_sessions s \
-         LEFT JOIN LATERAL ( \
-             SELECT role, content, created_at, seq FROM ( \
-                 SELECT role, content, created_at, seq, \
-                        sum(char_length(content)) OVER (ORDER BY created_at DESC, seq DESC) AS used \
-                 FROM chat_messages \
-                 WHERE session_id = s.id AND content <> '' \
-                 ORDER BY created_at DESC, seq DESC \
-                 LIMIT $4 \
-             ) newest WHERE used <= $3 \
-         ) t ON true \
-         WHERE s.id = $1 AND s.user_id = $2 \
-         ORDER BY t.created_at, t.seq",
+    let Some(system_prompt): Option<Option<String>> = sqlx::query_scalar(
+        "SELECT system_prompt FROM chat_sessions WHERE id = $1 AND user_id = $2",
     )
     .bind(session_id)
     .bind(user_id)
+    .fetch_optional(db)
+    .await?
+    else {
+        return Ok(None);
+    };
+    // The active path, leaf first; the window sums lengths newest first, the running sum only
+    // grows, so the rows within budget are exactly a newest-first prefix.
+    let rows: Vec<(String, String)> = sqlx::query_as(concat!(
+        active_path!(),
+        "SELECT role, content FROM ( \
+             SELECT m.role::text AS role, m.content, path.depth, \
+                    sum(char_length(m.content)) OVER (ORDER BY path.depth DESC) AS used \
+             FROM path JOIN chat_messages m ON m.id = path.id \
+             WHERE m.content <> '' \
+             ORDER BY path.depth DESC \
+             LIMIT $3 \
+         ) newest WHERE used <= $2 ORDER BY depth"
+    ))
+    .bind(session_id)
     .bind(budget)
     .bind(max_turns)
     .fetch_all(db)
     .await?;
-    let Some((system_prompt, _, _)) = rows.first() else {
-        return Ok(None);
-    };
-    let system_prompt = system_prompt.clone().filter(|p| !p.is_empty());
+    let system_prompt = system_prompt.filter(|p| !p.is_empty());
     let mut turns = Vec::with_capacity(rows.len());
-    for (_, role, content) in rows {
-        if let (Some(role), Some(content)) = (role, content) {
-            turns.push(ChatTurn {
-                role: parse_role(&role)?,
-                content,
-            });
-        }
+    for (role, content) in rows {
+        turns.push(ChatTurn {
+            role: parse_role(&role)?,
+            content,
+        });
     }
     Ok(Some(SessionContext {
         system_prompt,
@@ -531,6 +652,32 @@ pub async fn store_user_turn(
         content,
         None,
         title.as_deref(),
+    )
+    .await
+    .map(|m| m.map(|m| m.id))
+}
+
+/// Stores the assistant's answer below the user turn `parent` (it becomes the active leaf).
+/// `None` when the session is gone.
+pub async fn store_assistant_reply<M: Serialize>(
+    db: &PgPool,
+    user_id: Uuid,
+    session_id: Uuid,
+    parent: Uuid,
+    content: &str,
+    meta: M,
+) -> RepoResult<Option<Uuid>> {
+    let meta = serde_json::to_value(&meta)
+        .map_err(|e| RepoError::Corrupt(format!("assistant meta: {e}")))?;
+    append_message_at(
+        db,
+        user_id,
+        session_id,
+        Parent::Message(parent),
+        Role::Assistant,
+        content,
+        Some(&meta),
+        None,
     )
     .await
     .map(|m| m.map(|m| m.id))

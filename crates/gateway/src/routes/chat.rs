@@ -43,6 +43,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/chat/sessions/{id}/messages", post(append_message))
         .route("/api/v1/chat/sessions/{id}/export", get(export_session))
         .route("/api/v1/chat/sessions/{id}/stop", post(stop_generation))
+        .route(
+            "/api/v1/chat/sessions/{id}/messages/{message_id}/activate",
+            post(activate_message),
+        )
         .route("/api/v1/chat/sessions/{id}/stream", get(resume_stream))
         .route("/api/v1/chat/search", get(search))
 }
@@ -59,6 +63,7 @@ pub fn router() -> Router<AppState> {
         export_session,
         stop_generation,
         resume_stream,
+        activate_message,
         search
     ),
     components(schemas(
@@ -397,4 +402,51 @@ pub async fn resume_stream(
         );
     }
     Ok(response)
+}
+
+/// Parses a message id in a path (any UUID spelling, as session ids): 400 with
+/// `"detail":"Invalid message id"` otherwise.
+pub fn parse_message_id(raw: &str) -> AppResult<uuid::Uuid> {
+    parse_session_id(raw).map_err(|_| {
+        common::AppError::detailed(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            "Invalid message id",
+        )
+    })
+}
+
+/// Makes the branch through a message the session's active path (the "‹ 2 / 3 ›" switcher):
+/// the active path then runs from the first message through `message_id` down to the newest
+/// message below it. Returns the session with its new active path, as `GET /sessions/{id}`.
+#[utoipa::path(post, path = "/api/v1/chat/sessions/{id}/messages/{message_id}/activate", tag = "chat",
+    params(
+        ("id" = String, Path, description = "Session id"),
+        ("message_id" = String, Path, description = "Any version of a message in the session"),
+    ),
+    responses(
+        (status = 200, description = "The session and its new active path", body = ChatSessionDetail),
+        (status = 400, description = "Malformed id", body = ErrorEnvelope),
+        (status = 404, description = "No such session, or the message is not in it", body = ErrorEnvelope),
+    ))]
+pub async fn activate_message(
+    State(state): State<AppState>,
+    CurrentUser { id: user_id, .. }: CurrentUser,
+    Path((id, message_id)): Path<(String, String)>,
+) -> AppResult<Json<ChatSessionDetail>> {
+    let id = parse_session_id(&id)?;
+    let message_id = parse_message_id(&message_id)?;
+    if !chat_repo::activate(&state.db, user_id, id, message_id).await? {
+        return Err(
+            if chat_repo::session_exists(&state.db, user_id, id).await? {
+                common::AppError::not_found("Message not found in this session")
+            } else {
+                session_not_found()
+            },
+        );
+    }
+    chat_repo::get_session(&state.db, user_id, id)
+        .await?
+        .map(Json)
+        .ok_or_else(session_not_found)
 }
