@@ -177,6 +177,7 @@ impl AppError {
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream { status, .. } => *status,
             Self::Database(e) if is_db_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(e) if is_unstorable_text(e) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -195,6 +196,7 @@ impl AppError {
             Self::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
             Self::Upstream { code, .. } => code,
             Self::Database(e) if is_db_unavailable(e) => "DATABASE_UNAVAILABLE",
+            Self::Database(e) if is_unstorable_text(e) => "VALIDATION_ERROR",
             Self::Database(_) | Self::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -207,6 +209,9 @@ impl AppError {
             Self::PayloadTooLarge => "Request body too large".to_owned(),
             Self::Database(e) if is_db_unavailable(e) => {
                 "The database is busy or unavailable; try again shortly".to_owned()
+            }
+            Self::Database(e) if is_unstorable_text(e) => {
+                "Text must not contain NUL (\\u0000) characters".to_owned()
             }
             Self::Database(_) | Self::Internal(_) => "Internal server error".to_owned(),
             other => other.to_string(),
@@ -238,6 +243,12 @@ impl AppError {
     }
 }
 
+/// Text Postgres cannot store (a NUL character, 22021; or an invalid byte sequence, 22P05):
+/// the caller's input, so a 422 rather than a 500.
+fn is_unstorable_text(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c == "22021" || c == "22P05"))
+}
+
 /// True for every way the database can be unreachable or refusing work for now (not a bug in
 /// the query): no free connection in time, a closed pool, a broken or refused connection, a
 /// server shutting down or starting up, too many connections, a statement timeout. These
@@ -252,7 +263,8 @@ fn is_db_unavailable(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             // 08: connection exception; 57P01-03: admin/crash shutdown, cannot connect now;
             // 53300: too many connections; 57014: statement timeout (statement_timeout).
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300" | "57014")
+            code.starts_with("08")
+                || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300" | "57014")
         }),
         _ => false,
     }
@@ -321,9 +333,18 @@ pub async fn envelope_plain_text_errors(response: Response) -> Response {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorEnvelope {
     pub error: ErrorBody,
-    /// Present on validation errors only: one entry per failing field.
+    /// FastAPI-style detail: a list of failing fields on validation errors (422), or the
+    /// message as a string on some 4xx (e.g. `"Session not found"`, contract §3.1).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<Vec<FieldError>>,
+    pub detail: Option<ErrorDetail>,
+}
+
+/// `detail`: one entry per failing field, or a message.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ErrorDetail {
+    Fields(Vec<FieldError>),
+    Message(String),
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

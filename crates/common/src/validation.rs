@@ -11,12 +11,14 @@ pub struct FieldError {
     /// Error kind, e.g. `missing`, `string_too_long`, `less_than_equal`, `json_invalid`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Where the error is: `["body", "prompt"]`, `["query", "q"]`, `["body", "prompts", 3]`.
-    #[schema(value_type = Vec<Object>)]
+    /// Where the error is: `["body", "prompt"]`, `["query", "q"]`, `["body", "prompts", 3]`
+    /// (strings and integers).
+    #[schema(value_type = Vec<serde_json::Value>)]
     pub loc: Vec<Value>,
     pub msg: String,
+    /// The offending input (any JSON value), when it is not a secret.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub input: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]

@@ -18,6 +18,7 @@ use crate::state::AppState;
     components(schemas(
         common::error::ErrorEnvelope,
         common::error::ErrorBody,
+        common::error::ErrorDetail,
         common::validation::FieldError
     ))
 )]

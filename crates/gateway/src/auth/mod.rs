@@ -27,8 +27,10 @@ use crate::state::AppState;
 /// `00000000-0000-0000-0000-000000000001`. Every request acts as this user in `AUTH_MODE=off`.
 pub const DEFAULT_USER_ID: Uuid = Uuid::from_u128(1);
 
+/// An account's role (named `UserRole` in the OpenAPI document: `Role` is a chat turn's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = UserRole)]
 pub enum Role {
     Admin,
     User,

@@ -59,7 +59,7 @@ pub struct ApiDoc;
 /// Creates a chat completion, as OpenAI's API does (`stream: true` for chunks over SSE).
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai",
     request_body = ChatCompletionRequest,
-    params(("x-sable-session-id" = Option<String>, Header, description = "Store the last user message and the answer in this chat session")),
+    params(("x-sable-session-id" = Option<uuid::Uuid>, Header, description = "Store the last user message and the answer in this chat session")),
     responses(
         (status = 200, description = "A `chat.completion`, or with `stream: true` SSE `chat.completion.chunk` events ending with `data: [DONE]`", body = ChatCompletion),
         (status = 400, description = "Invalid request (`param` names the field)", body = OpenAiError),
