@@ -241,6 +241,33 @@ describe("Sable UI against the real stack", () => {
     assert.equal(await assistant().count(), shownAnswers, "regenerate/edit left extra answers on the server");
   });
 
+  test("an answer still generating on the server streams on after a reload", async (t) => {
+    const doc = await (await fetch(`${BASE}/openapi.json`)).json().catch(() => ({}));
+    if (!doc.paths?.["/api/v1/chat/sessions/{id}/stream"]) {
+      t.skip("this gateway does not generate server-side");
+      return;
+    }
+    await page.goto(chatUrl);
+    await page.locator('[data-testid="message-user"]').first().waitFor();
+    // [mock:tokens=150]: about 4.5 s of tokens, so the reload lands mid-answer.
+    await sendMessage(`[mock:tokens=150] Please write a long story about resume${RUN}`);
+    await page.locator('[data-testid="message-assistant"][data-status="streaming"] .message-content').waitFor();
+    await page.reload();
+    // The generation went on without the page; the reloaded page attaches to it.
+    const resumed = page.locator('[data-testid="message-assistant"][data-status="streaming"]');
+    await resumed.waitFor();
+    await resumed.waitFor({ state: "detached", timeout: 30_000 });
+    const last = lastAssistant();
+    assert.equal(await last.getAttribute("data-status"), "done");
+    assert.match((await last.locator(".message-content").textContent()) ?? "", new RegExp(`resume${RUN}`));
+    // …and it was stored once: a reload shows the same answer, not streaming.
+    const answers = await assistant().count();
+    await page.reload();
+    await page.locator('[data-testid="message-user"]', { hasText: `resume${RUN}` }).waitFor();
+    await page.waitForTimeout(300);
+    assert.equal(await assistant().count(), answers);
+  });
+
   test("search finds a message and opens its conversation", async () => {
     await page.goto(`${BASE}/`);
     await page.getByLabel("Search conversations").fill(`zebra${RUN}`);

@@ -122,6 +122,28 @@ export const api = {
     return true;
   },
 
+  /**
+   * Attaches to the session's running server-side generation: every token from the start,
+   * then [DONE]. Null when nothing runs there (204) or the gateway has no such route.
+   */
+  async resumeStream(
+    sessionId: string,
+    onToken: (t: string) => void,
+    signal: AbortSignal,
+    onUserMessageId?: (id: string) => void,
+    onAccepted?: () => void,
+  ): Promise<StreamEnd | null> {
+    if ((await documentedRoute(`${V1}/chat/sessions/{id}/stream`)) !== true) return null;
+    const res = await rawRequest(`${V1}/chat/sessions/${enc(sessionId)}/stream`, { signal, timeoutMs: 600_000 });
+    if (res.status === 204 || res.status === 404) return null;
+    if (!res.ok) throw await errorFromResponse(res);
+    const userMessageId = res.headers.get("x-user-message-id");
+    if (userMessageId && onUserMessageId) onUserMessageId(userMessageId);
+    onAccepted?.();
+    if (!res.body) return "eof";
+    return consumeSse(res.body, onToken);
+  },
+
   listSessions: (limit?: number, before?: string) =>
     request<ChatSessionOut[]>(`${V1}/chat/sessions${qs({ limit, before })}`),
   getSession: (id: string) => request<ChatSessionDetail>(`${V1}/chat/sessions/${enc(id)}`),

@@ -4,6 +4,7 @@
  * and keeps only the resulting messages; components read the streaming state via `useStream`.
  */
 import { api } from "@/api/endpoints";
+import type { StreamEnd } from "@/api/sse";
 import { humanError } from "@/lib/errors";
 import type { GenerateRequest } from "@/api/types";
 import { useChat } from "@/stores/chat";
@@ -36,6 +37,8 @@ export type StreamOutcome = StreamStats & { accepted: boolean } & (
 
 export interface StreamHandlers {
   onToken: (token: string) => void;
+  /** The server took the request (response headers arrived), before the first token. */
+  onAccepted?: () => void;
   /** The server's id of the stored user turn (X-User-Message-Id). */
   onUserMessageId?: (id: string) => void;
 }
@@ -81,10 +84,17 @@ export function stopStream(): void {
   a.timer = setTimeout(cut, STOP_GRACE_MS);
 }
 
-/** Streams one answer; never rejects — failures come back as `{status: "error"}`. */
-export async function streamAnswer(r: StreamRequest, handlers: StreamHandlers): Promise<StreamOutcome> {
+type Opener = (
+  signal: AbortSignal,
+  onToken: (token: string) => void,
+  onUserMessageId: ((id: string) => void) | undefined,
+  onAccepted: () => void,
+) => Promise<StreamEnd | null>;
+
+/** One stream, shared by a new answer and a resumed one: timing, stop, errors as outcomes. */
+async function run(sessionId: string, open: Opener, handlers: StreamHandlers): Promise<StreamOutcome | null> {
   const ctrl = new AbortController();
-  const me: Active = { ctrl, sessionId: r.sessionId, stopRequested: false };
+  const me: Active = { ctrl, sessionId, stopRequested: false };
   active = me;
   const started = performance.now();
   let ttftMs: number | undefined;
@@ -92,19 +102,20 @@ export async function streamAnswer(r: StreamRequest, handlers: StreamHandlers): 
   let accepted = false;
   const stats = () => ({ latencyMs: Math.round(performance.now() - started), ttftMs, tokens, accepted });
   try {
-    await api.generateStream(
-      buildGenerateRequest(r),
+    const end = await open(
+      ctrl.signal,
       (token) => {
         if (ttftMs === undefined) ttftMs = Math.round(performance.now() - started);
         tokens += 1;
         handlers.onToken(token);
       },
-      ctrl.signal,
       handlers.onUserMessageId,
       () => {
         accepted = true;
+        handlers.onAccepted?.();
       },
     );
+    if (end === null) return null;
     return { status: me.stopRequested ? "stopped" : "done", ...stats() };
   } catch (e) {
     if (ctrl.signal.aborted || me.stopRequested) return { status: "stopped", ...stats() };
@@ -114,6 +125,29 @@ export async function streamAnswer(r: StreamRequest, handlers: StreamHandlers): 
     clearTimeout(me.timer);
     if (active === me) active = null;
   }
+}
+
+/** Streams one answer; never rejects — failures come back as `{status: "error"}`. */
+export async function streamAnswer(r: StreamRequest, handlers: StreamHandlers): Promise<StreamOutcome> {
+  const body = buildGenerateRequest(r);
+  const out = await run(
+    r.sessionId,
+    (signal, onToken, onUserMessageId, onAccepted) => api.generateStream(body, onToken, signal, onUserMessageId, onAccepted),
+    handlers,
+  );
+  // generateStream never answers "nothing running"; null cannot happen here.
+  return out ?? { status: "done", latencyMs: 0, tokens: 0, accepted: true };
+}
+
+/**
+ * Attaches to the answer the gateway is still generating in a session (after a reload, or
+ * from another tab): null when nothing is running there. `onAccepted` fires before the first
+ * token, when there is an answer to show.
+ */
+export function resumeAnswer(sessionId: string, handlers: StreamHandlers): Promise<StreamOutcome | null> {
+  return run(sessionId, (signal, onToken, onUserMessageId, onAccepted) =>
+    api.resumeStream(sessionId, onToken, signal, onUserMessageId, onAccepted),
+  handlers);
 }
 
 /** For components: which answer is streaming (null when none), and how to stop it. */

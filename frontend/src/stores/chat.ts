@@ -6,7 +6,7 @@
 import { create } from "zustand";
 import { ApiError } from "@/api/client";
 import { api } from "@/api/endpoints";
-import { stopStream, streamAnswer } from "@/hooks/use-stream";
+import { resumeAnswer, stopStream, streamAnswer } from "@/hooks/use-stream";
 import type { ChatMessageOut, ChatSessionOut, JsonObject, Role } from "@/api/types";
 import { effectiveModel } from "./models";
 import { useSettings } from "./settings";
@@ -186,6 +186,39 @@ export const useChat = create<ChatState>()((set, get) => {
     return outcome.accepted;
   };
 
+  /**
+   * Shows an answer the gateway is still generating in the session (it goes on server-side
+   * when a tab reloads or closes): a streaming bubble fed from the start, then the stored turn.
+   */
+  const resumeIfRunning = async (sessionId: string): Promise<void> => {
+    if (get().streaming) return;
+    const messageId = localId("a");
+    const outcome = await resumeAnswer(sessionId, {
+      onAccepted: () => {
+        const bubble: UiMessage = {
+          id: messageId,
+          role: "assistant",
+          content: "",
+          createdAt: new Date().toISOString(),
+          meta: {},
+          status: "streaming",
+        };
+        set((s) => ({
+          messages: { ...s.messages, [sessionId]: [...(s.messages[sessionId] ?? []), bubble] },
+          streaming: { sessionId, messageId },
+        }));
+      },
+      onToken: (token) => patchMessage(sessionId, messageId, (m) => ({ ...m, content: m.content + token })),
+    });
+    if (!outcome) return;
+    if (outcome.status === "error") {
+      patchMessage(sessionId, messageId, (m) => ({ ...m, status: "error", error: outcome.error, errorDetails: outcome.details }));
+    } else {
+      patchMessage(sessionId, messageId, (m) => ({ ...m, status: outcome.status, meta: { ...m.meta, tokens: outcome.tokens } }));
+    }
+    if (get().streaming?.messageId === messageId) set({ streaming: null });
+  };
+
   const appendUser = (sessionId: string, text: string) => {
     const msg: UiMessage = {
       id: localId("u"),
@@ -248,6 +281,7 @@ export const useChat = create<ChatState>()((set, get) => {
           messages: { ...s.messages, [id]: msgs.map(fromServer) },
           sessions: mergeSessions(s.sessions, [{ ...summary, message_count: msgs.length }]),
         }));
+        void resumeIfRunning(id);
         return true;
       } catch (e) {
         if (e instanceof ApiError && (e.status === 404 || e.status === 400)) {
