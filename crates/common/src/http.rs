@@ -64,9 +64,15 @@ impl ServiceClient {
 
     /// A request without a total timeout, for streams (the caller enforces idle timeouts).
     pub fn streaming_request(&self, method: Method, path: &str) -> RequestBuilder {
-        let builder = self
+        let mut builder = self
             .http
             .request(method, format!("{}{}", self.base_url, path));
+        if crate::tracing_otel::enabled() {
+            // W3C traceparent: the callee's spans join the caller's trace.
+            let mut headers = reqwest::header::HeaderMap::new();
+            crate::tracing_otel::inject(&mut headers);
+            builder = builder.headers(headers);
+        }
         match request_id::current() {
             Some(id) => builder.header(request_id::HEADER, id),
             None => builder,

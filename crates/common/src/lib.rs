@@ -19,6 +19,7 @@ pub mod server;
 pub mod shutdown;
 pub mod sse;
 pub mod telemetry;
+pub mod tracing_otel;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 pub mod validation;

@@ -17,7 +17,7 @@ use tracing_subscriber::{fmt, EnvFilter};
 pub enum LogFormat {
     /// One JSON object per line (for log shippers).
     Json,
-    /// Coloured, human-readable lines.
+    /// Human-readable lines (coloured on a terminal).
     Pretty,
 }
 
@@ -28,6 +28,8 @@ pub fn init(format: LogFormat, filter: &str) {
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Json => registry
+            // OpenTelemetry export when OTEL_EXPORTER_OTLP_ENDPOINT is set (crate::tracing_otel).
+            .with(crate::tracing_otel::layer())
             .with(
                 fmt::layer()
                     .json()
@@ -36,7 +38,15 @@ pub fn init(format: LogFormat, filter: &str) {
                     .with_target(true),
             )
             .try_init(),
-        LogFormat::Pretty => registry.with(fmt::layer().compact()).try_init(),
+        // Colours only on a terminal: `make run > file` gets plain text.
+        LogFormat::Pretty => registry
+            .with(crate::tracing_otel::layer())
+            .with(
+                fmt::layer()
+                    .compact()
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+            )
+            .try_init(),
     };
     // Already initialised (tests start several services in one process): keep the first.
     let _ = result;
@@ -60,7 +70,13 @@ pub async fn trace(req: Request, next: Next) -> Response {
         request_id = %id,
         method = %req.method(),
         path = %req.uri().path(),
+        // Filled only when OpenTelemetry is on (crate::tracing_otel::server_span).
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
     );
+    crate::tracing_otel::server_span(&span, &req);
     let mut response = next.run(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let status = response.status();

@@ -8,7 +8,10 @@ async fn main() -> ExitCode {
     common::config::load_dotenv();
     let config = Config::parse();
     common::telemetry::init(config.service.log_format, &config.service.log_filter);
-    match gateway::run(config).await {
+    let result = gateway::run(config).await;
+    // Exports the spans still queued (a no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set).
+    common::tracing_otel::shutdown();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "gateway stopped");

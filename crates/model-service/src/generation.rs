@@ -123,11 +123,19 @@ impl Generator {
                         .await
                         .unwrap_or_else(|_| Err(ProviderError::timeout("whole call", total)))
                 })
+                .instrument(tracing::info_span!(
+                    "provider call",
+                    provider = self.provider.name(),
+                    model = %model
+                ))
                 .await;
             match result {
                 Ok(completion) => {
-                    metrics::histogram!("model_provider_request_duration_seconds", &self.labels(model))
-                        .record(call_started.elapsed().as_secs_f64());
+                    metrics::histogram!(
+                        "model_provider_request_duration_seconds",
+                        &self.labels(model)
+                    )
+                    .record(call_started.elapsed().as_secs_f64());
                     return Ok(self.response(completion, model, started));
                 }
                 Err(e) => {
@@ -146,13 +154,22 @@ impl Generator {
     fn labels(&self, model: &str) -> [(&'static str, String); 2] {
         [
             ("provider", self.provider.name().to_owned()),
-            ("model", common::observability::bounded_label("model", model)),
+            (
+                "model",
+                common::observability::bounded_label("model", model),
+            ),
         ]
     }
 
     fn response(&self, c: Completion, model: &str, started: Instant) -> GenerateResponse {
         self.stats.tokens(u64::from(c.usage.completion_tokens));
         record_usage(model, &c.usage);
+        trace_usage(
+            &tracing::Span::current(),
+            self.provider.name(),
+            model,
+            &c.usage,
+        );
         let latency_ms = (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
         GenerateResponse {
             text: c.text,
@@ -181,9 +198,11 @@ impl Generator {
                     span.in_scope(|| note_fallback(&failures, model));
                 }
                 let preq = Self::provider_request(&req, model);
+                // One span per model tried (retries inside): provider and model as attributes.
+                let call = tracing::info_span!(parent: &span, "provider call", provider = self.provider.name(), model = %model);
                 let result = self
                     .with_retry(model, || self.open(&preq))
-                    .instrument(span.clone())
+                    .instrument(call)
                     .await;
                 match result {
                     Ok(stream) => {
@@ -250,6 +269,7 @@ impl Generator {
             guard.finish(Outcome::Completed);
             let usage = common::schemas::Usage::new(estimate_prompt_tokens(&req), completion_tokens);
             record_usage(&model, &usage);
+            trace_usage(&span, self.provider.name(), &model, &usage);
             yield StreamEvent::Meta(StreamMeta {
                 model,
                 usage,
@@ -341,6 +361,29 @@ fn record_usage(model: &str, usage: &common::schemas::Usage) {
         .increment(u64::from(usage.completion_tokens));
 }
 
+/// The answer's provider, model and token counts as attributes of `span` (the request's), in
+/// the OpenTelemetry GenAI conventions' names. A no-op when tracing is off.
+fn trace_usage(
+    span: &tracing::Span,
+    provider: &'static str,
+    model: &str,
+    usage: &common::schemas::Usage,
+) {
+    use common::tracing_otel::set_attribute;
+    set_attribute(span, "gen_ai.system", provider);
+    set_attribute(span, "gen_ai.response.model", model.to_owned());
+    set_attribute(
+        span,
+        "gen_ai.usage.input_tokens",
+        i64::from(usage.prompt_tokens),
+    );
+    set_attribute(
+        span,
+        "gen_ai.usage.output_tokens",
+        i64::from(usage.completion_tokens),
+    );
+}
+
 /// Records a histogram of the time from [`start`](Self::start) until it is dropped.
 struct DurationGuard {
     name: &'static str,
@@ -360,7 +403,8 @@ impl DurationGuard {
 
 impl Drop for DurationGuard {
     fn drop(&mut self) {
-        metrics::histogram!(self.name, &self.labels[..]).record(self.started.elapsed().as_secs_f64());
+        metrics::histogram!(self.name, &self.labels[..])
+            .record(self.started.elapsed().as_secs_f64());
     }
 }
 

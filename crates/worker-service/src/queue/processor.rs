@@ -215,22 +215,27 @@ impl<'a> JobRun<'a> {
         let max_tokens = i64::from(self.job.max_tokens);
         let client = self.inner.model.clone();
         let job_id = self.job.id;
-        self.inflight.spawn(async move {
-            let _permit = permit;
-            let started = Instant::now();
-            let prompt = prompts.get(idx).map_or("", String::as_str);
-            // The model service logs this call under the job's id and prompt index.
-            let request_id = format!("job-{job_id}-{idx}");
-            let outcome = common::request_id::scope(
-                request_id,
-                model_client::generate(&client, prompt, model.as_deref(), max_tokens),
-            )
-            .await;
-            metrics::counter!("worker_prompts_total", "outcome" => outcome.kind()).increment(1);
-            metrics::histogram!("worker_prompt_duration_seconds")
-                .record(started.elapsed().as_secs_f64());
-            (i32::try_from(idx).unwrap_or(i32::MAX), outcome)
-        });
+        // A child of the job's span: the model service's spans join the job's trace.
+        let span = tracing::info_span!("prompt", prompt = idx);
+        self.inflight.spawn(tracing::Instrument::instrument(
+            async move {
+                let _permit = permit;
+                let started = Instant::now();
+                let prompt = prompts.get(idx).map_or("", String::as_str);
+                // The model service logs this call under the job's id and prompt index.
+                let request_id = format!("job-{job_id}-{idx}");
+                let outcome = common::request_id::scope(
+                    request_id,
+                    model_client::generate(&client, prompt, model.as_deref(), max_tokens),
+                )
+                .await;
+                metrics::counter!("worker_prompts_total", "outcome" => outcome.kind()).increment(1);
+                metrics::histogram!("worker_prompt_duration_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                (i32::try_from(idx).unwrap_or(i32::MAX), outcome)
+            },
+            span,
+        ));
     }
 
     /// Handles `first` and every other outcome already landed: answers and permanent errors
