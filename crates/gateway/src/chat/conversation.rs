@@ -30,6 +30,67 @@ pub struct Conversation {
     pub user_message_id: Uuid,
     /// The model asked for (or "" for the default) until the model service tells us.
     requested_model: String,
+    /// Set when this generation continues an assistant message: the answer is appended to it
+    /// instead of being stored as a new message.
+    continues: Option<Uuid>,
+}
+
+/// What the model is told after the partial answer when asked to continue it.
+pub const CONTINUE_PROMPT: &str =
+    "Continue your last answer exactly where it stopped, without repeating anything.";
+
+/// A generation that continues assistant message `message_id` of the session (an answer
+/// stopped early, `meta.stopped`, or cut at `max_tokens`, `finish_reason = "length"`). The model
+/// gets the session's system prompt, the conversation up to and including that partial answer
+/// (as the last assistant turn) and [`CONTINUE_PROMPT`]; the continuation is appended to the
+/// same message. 404 for an unknown session or message, 409 for a message that is not a
+/// stopped or cut answer.
+pub async fn begin_continue(
+    state: &AppState,
+    user: CurrentUser,
+    session_id: Uuid,
+    message_id: Uuid,
+) -> AppResult<(GenerateRequest, Conversation)> {
+    let Some((role, meta, parent)) =
+        chat_repo::message_in_session(&state.db, user.id, session_id, message_id).await?
+    else {
+        return Err(
+            if chat_repo::session_exists(&state.db, user.id, session_id).await? {
+                AppError::not_found("Message not found in this session")
+            } else {
+                session_not_found()
+            },
+        );
+    };
+    let meta = meta.unwrap_or_default();
+    let cut = meta["stopped"] == serde_json::Value::Bool(true) || meta["finish_reason"] == "length";
+    if role != common::schemas::Role::Assistant || !cut {
+        return Err(AppError::Conflict(
+            "Only an answer that was stopped or cut at max_tokens can be continued".to_owned(),
+        ));
+    }
+    let context = chat_repo::load_context_through(
+        &state.db,
+        user.id,
+        session_id,
+        Some(message_id),
+        state.config.context_budget_chars,
+    )
+    .await?
+    .ok_or_else(session_not_found)?;
+    let mut request = GenerateRequest::new(CONTINUE_PROMPT);
+    request.system_prompt = context.system_prompt;
+    request.messages = Some(context.turns);
+    Ok((
+        request,
+        Conversation {
+            user_id: user.id,
+            session_id,
+            user_message_id: parent.unwrap_or(message_id),
+            requested_model: String::new(),
+            continues: Some(message_id),
+        },
+    ))
 }
 
 /// Loads the session's context into `request` and stores the user turn. Without
@@ -82,6 +143,7 @@ pub async fn begin(
         session_id,
         user_message_id,
         requested_model: request.requested_model().unwrap_or_default().to_owned(),
+        continues: None,
     }))
 }
 
@@ -103,6 +165,7 @@ pub async fn attach(
         session_id,
         user_message_id,
         requested_model: requested_model.to_owned(),
+        continues: None,
     })
 }
 
@@ -138,15 +201,7 @@ impl Conversation {
             error: None,
         };
         // A failed save is logged; the client already has its answer.
-        let _ = store_assistant(
-            state,
-            self.user_id,
-            self.session_id,
-            self.user_message_id,
-            &response.text,
-            meta,
-        )
-        .await;
+        let _ = store_assistant(state, self.target(), &response.text, meta).await;
     }
 
     /// A recorder for a streamed answer; `started` is when the request arrived.
@@ -238,16 +293,9 @@ impl Recorder {
             return true;
         };
         let c = &self.conversation;
-        store_assistant(
-            &self.state,
-            c.user_id,
-            c.session_id,
-            c.user_message_id,
-            &text,
-            meta,
-        )
-        .await
-        .is_ok()
+        store_assistant(&self.state, c.target(), &text, meta)
+            .await
+            .is_ok()
     }
 
     /// Stores the answer so far as stopped (`meta.stopped = true`, `finish_reason`
@@ -259,16 +307,9 @@ impl Recorder {
             return true;
         };
         let c = &self.conversation;
-        store_assistant(
-            &self.state,
-            c.user_id,
-            c.session_id,
-            c.user_message_id,
-            &text,
-            meta,
-        )
-        .await
-        .is_ok()
+        store_assistant(&self.state, c.target(), &text, meta)
+            .await
+            .is_ok()
     }
 
     /// The answer and its metadata, once; `None` when nothing was produced (the user turn
@@ -293,31 +334,65 @@ impl Drop for Recorder {
             return;
         };
         let state = self.state.clone();
-        let c = &self.conversation;
-        let (user_id, session_id, parent) = (c.user_id, c.session_id, c.user_message_id);
+        let target = self.conversation.target();
         let request_id = self
             .request_id
             .take()
             .unwrap_or_else(common::request_id::generate);
         // The client may be gone; the answer is stored regardless.
         runtime.spawn(common::request_id::scope(request_id, async move {
-            let _ = store_assistant(&state, user_id, session_id, parent, &text, meta).await;
+            let _ = store_assistant(&state, target, &text, meta).await;
         }));
     }
 }
 
-/// Stores an answer; a failure (or a session deleted meanwhile) is logged and reported as
+/// Where an answer is stored.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    user_id: Uuid,
+    session_id: Uuid,
+    /// The user turn it answers.
+    parent: Uuid,
+    /// The assistant message it continues, if any.
+    continues: Option<Uuid>,
+}
+
+impl Conversation {
+    fn target(&self) -> Target {
+        Target {
+            user_id: self.user_id,
+            session_id: self.session_id,
+            parent: self.user_message_id,
+            continues: self.continues,
+        }
+    }
+}
+
+/// Stores an answer (a new message below its user turn, or the continuation appended to the
+/// message it continues); a failure (or a session deleted meanwhile) is logged and reported as
 /// `Err(())` — the caller decides what the client is told.
 async fn store_assistant(
     state: &AppState,
-    user_id: Uuid,
-    session_id: Uuid,
-    parent: Uuid,
+    target: Target,
     text: &str,
     meta: AssistantMeta,
 ) -> Result<(), ()> {
-    match chat_repo::store_assistant_reply(&state.db, user_id, session_id, parent, text, meta).await
-    {
+    let Target {
+        user_id,
+        session_id,
+        parent,
+        continues,
+    } = target;
+    let stored = match continues {
+        Some(message_id) => {
+            chat_repo::extend_message(&state.db, user_id, session_id, message_id, text, meta).await
+        }
+        None => {
+            chat_repo::store_assistant_reply(&state.db, user_id, session_id, parent, text, meta)
+                .await
+        }
+    };
+    match stored {
         Ok(Some(_)) => Ok(()),
         Ok(None) => {
             tracing::warn!(%session_id, "the session was deleted before its answer was stored");

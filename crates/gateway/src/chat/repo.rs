@@ -490,6 +490,65 @@ pub async fn activate(
     Ok(result.rows_affected() > 0)
 }
 
+/// A message's role, `meta` and parent.
+pub type MessageSummary = (Role, Option<Value>, Option<Uuid>);
+
+/// A message of the caller's session: its role, `meta` and parent. `None` when the session is
+/// not the caller's or the message is not in it.
+#[tracing::instrument(skip_all, fields(session_id = %session_id, message_id = %message_id))]
+pub async fn message_in_session(
+    db: &PgPool,
+    user_id: Uuid,
+    session_id: Uuid,
+    message_id: Uuid,
+) -> RepoResult<Option<MessageSummary>> {
+    let row: Option<(String, Option<Value>, Option<Uuid>)> = sqlx::query_as(
+        "SELECT m.role::text, m.meta, m.parent_id FROM chat_messages m \
+         JOIN chat_sessions s ON s.id = m.session_id \
+         WHERE m.id = $3 AND m.session_id = $1 AND s.user_id = $2",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .bind(message_id)
+    .fetch_optional(db)
+    .await?;
+    row.map(|(role, meta, parent)| Ok((parse_role(&role)?, meta, parent)))
+        .transpose()
+}
+
+/// Appends `content` to message `message_id` (a continued answer) and merges `meta` into its
+/// meta (keys of `meta` win); bumps the session's `updated_at`. `None` when the session or the
+/// message is gone.
+#[tracing::instrument(skip_all, fields(session_id = %session_id, message_id = %message_id))]
+pub async fn extend_message<M: Serialize>(
+    db: &PgPool,
+    user_id: Uuid,
+    session_id: Uuid,
+    message_id: Uuid,
+    content: &str,
+    meta: M,
+) -> RepoResult<Option<Uuid>> {
+    let meta = serde_json::to_value(&meta)
+        .map_err(|e| RepoError::Corrupt(format!("assistant meta: {e}")))?;
+    let id: Option<Uuid> = sqlx::query_scalar(
+        "WITH session AS ( \
+             UPDATE chat_sessions SET updated_at = clock_timestamp() \
+             WHERE id = $1 AND user_id = $2 RETURNING id \
+         ) \
+         UPDATE chat_messages m SET content = m.content || $4, \
+             meta = COALESCE(m.meta, '{}'::jsonb) || $5::jsonb \
+         FROM session WHERE m.id = $3 AND m.session_id = session.id RETURNING m.id",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .bind(message_id)
+    .bind(content)
+    .bind(meta)
+    .fetch_optional(db)
+    .await?;
+    Ok(id)
+}
+
 /// Full-text search over the caller's messages, best `ts_rank_cd` first.
 ///
 /// The 1..=`limit` best matches are found first (GIN index, `websearch_to_tsquery`), and only
@@ -589,6 +648,19 @@ pub async fn load_context(
     session_id: Uuid,
     budget_chars: usize,
 ) -> RepoResult<Option<SessionContext>> {
+    load_context_through(db, user_id, session_id, None, budget_chars).await
+}
+
+/// [`load_context`] along the path that ends with `leaf` (a message of the session) instead of
+/// the active path; with `None`, the active path.
+#[tracing::instrument(skip_all, fields(session_id = %session_id, budget_chars))]
+pub async fn load_context_through(
+    db: &PgPool,
+    user_id: Uuid,
+    session_id: Uuid,
+    leaf: Option<Uuid>,
+    budget_chars: usize,
+) -> RepoResult<Option<SessionContext>> {
     let budget = i64::try_from(budget_chars).unwrap_or(i64::MAX);
     let max_turns = i64::try_from(MESSAGES_MAX).unwrap_or(i64::MAX);
     let Some(system_prompt): Option<Option<String>> = sqlx::query_scalar(
@@ -603,20 +675,27 @@ pub async fn load_context(
     };
     // The active path, leaf first; the window sums lengths newest first, the running sum only
     // grows, so the rows within budget are exactly a newest-first prefix.
-    let rows: Vec<(String, String)> = sqlx::query_as(concat!(
-        active_path!(),
-        "SELECT role, content FROM ( \
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "WITH RECURSIVE path AS ( \
+             SELECT m.id, m.parent_id, m.depth FROM chat_sessions s \
+             JOIN chat_messages m ON m.id = COALESCE($4, s.active_leaf_id) AND m.session_id = s.id \
+             WHERE s.id = $1 \
+             UNION ALL \
+             SELECT p.id, p.parent_id, p.depth FROM chat_messages p JOIN path ON p.id = path.parent_id \
+         ) \
+         SELECT role, content FROM ( \
              SELECT m.role::text AS role, m.content, path.depth, \
                     sum(char_length(m.content)) OVER (ORDER BY path.depth DESC) AS used \
              FROM path JOIN chat_messages m ON m.id = path.id \
              WHERE m.content <> '' \
              ORDER BY path.depth DESC \
              LIMIT $3 \
-         ) newest WHERE used <= $2 ORDER BY depth"
-    ))
+         ) newest WHERE used <= $2 ORDER BY depth",
+    )
     .bind(session_id)
     .bind(budget)
     .bind(max_turns)
+    .bind(leaf)
     .fetch_all(db)
     .await?;
     let system_prompt = system_prompt.filter(|p| !p.is_empty());

@@ -275,7 +275,8 @@ pub fn classify(method: &Method, route: &str) -> Option<Class> {
             "/api/v1/generate"
             | "/api/v1/generate/stream"
             | "/api/v1/jobs"
-            | "/v1/chat/completions",
+            | "/v1/chat/completions"
+            | "/api/v1/chat/sessions/{id}/messages/{message_id}/continue",
         ) => Some(Class::Generate),
         (
             &Method::POST,

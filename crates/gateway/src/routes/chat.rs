@@ -47,6 +47,10 @@ pub fn router() -> Router<AppState> {
             "/api/v1/chat/sessions/{id}/messages/{message_id}/activate",
             post(activate_message),
         )
+        .route(
+            "/api/v1/chat/sessions/{id}/messages/{message_id}/continue",
+            post(continue_message),
+        )
         .route("/api/v1/chat/sessions/{id}/stream", get(resume_stream))
         .route("/api/v1/chat/search", get(search))
 }
@@ -64,6 +68,7 @@ pub fn router() -> Router<AppState> {
         stop_generation,
         resume_stream,
         activate_message,
+        continue_message,
         search
     ),
     components(schemas(
@@ -449,4 +454,39 @@ pub async fn activate_message(
         .await?
         .map(Json)
         .ok_or_else(session_not_found)
+}
+
+/// Continues an answer that was stopped (`meta.stopped`) or cut at `max_tokens`
+/// (`meta.finish_reason = "length"`), as SSE in the usual framing (`data: "<token>"` events,
+/// then `[DONE]` or `[ERROR] <message>`). The model gets the conversation up to and including
+/// that answer (as the last assistant turn) and an instruction to go on; the continuation is
+/// appended to the same message (its `meta` then describes the continuation: `model`,
+/// `usage`, `finish_reason`, `stopped`). It runs as the session's server-side generation:
+/// `…/stop` and `…/stream` work on it as on any session stream. No request body.
+#[utoipa::path(post, path = "/api/v1/chat/sessions/{id}/messages/{message_id}/continue", tag = "chat",
+    params(
+        ("id" = String, Path, description = "Session id"),
+        ("message_id" = String, Path, description = "The assistant message to continue"),
+    ),
+    responses(
+        (status = 200, description = "SSE: the continuation's tokens, then `data: [DONE]` or `data: [ERROR] <message>`", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Malformed id", body = ErrorEnvelope),
+        (status = 404, description = "No such session, or the message is not in it", body = ErrorEnvelope),
+        (status = 409, description = "Not a stopped or cut answer, or an answer is already being generated in the session", body = ErrorEnvelope),
+        (status = 429, description = "Too many background generations", body = ErrorEnvelope),
+    ))]
+pub async fn continue_message(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, message_id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let id = parse_session_id(&id)?;
+    let message_id = parse_message_id(&message_id)?;
+    let reservation = state.generations.reserve(user.id, id)?;
+    let (request, conversation) =
+        crate::chat::conversation::begin_continue(&state, user, id, message_id).await?;
+    let generation = reservation
+        .start(state, request, conversation)
+        .ok_or_else(|| common::AppError::internal("the generation did not start"))?;
+    Ok(generations::sse_response(generation.events(0), false))
 }

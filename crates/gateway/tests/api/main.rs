@@ -9,6 +9,7 @@ mod basics;
 mod branches;
 mod chat;
 mod chat_store;
+mod continuation;
 mod conversation;
 mod db_outage;
 mod docs_reader;
