@@ -40,6 +40,17 @@ if [ "${AUTH_MODE:-jwt}" = jwt ] && [ -z "${JWT_SECRET:-}" ]; then
   export JWT_SECRET
 fi
 
+# The model and worker services answer only callers with the internal token: generated once
+# into the local data directory like the signing secret, and given to all three services.
+if [ -z "${INTERNAL_TOKEN:-}" ]; then
+  mkdir -p .data/secrets && chmod 700 .data/secrets
+  if [ ! -s .data/secrets/internal_token ]; then
+    (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .data/secrets/internal_token)
+  fi
+  INTERNAL_TOKEN="$(cat .data/secrets/internal_token)"
+fi
+export INTERNAL_TOKEN
+
 export MODEL_SERVICE_URL="${MODEL_SERVICE_URL:-http://127.0.0.1:8001}"
 export WORKER_SERVICE_URL="${WORKER_SERVICE_URL:-http://127.0.0.1:8002}"
 export DOCS_ROOT="${DOCS_ROOT:-$ROOT}"

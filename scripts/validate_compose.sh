@@ -52,10 +52,12 @@ fi
 cat >"$TMP/validate.env" <<EOF
 POSTGRES_PASSWORD=validate-only-not-a-secret
 JWT_SECRET=validate-only-not-a-secret-0123456789
+INTERNAL_TOKEN=validate-only-not-a-secret-internal
 SABLE_ENV_FILE=$TMP/validate.env
 EOF
-printf 'SABLE_ENV_FILE=%s\nJWT_SECRET=validate-only-not-a-secret-0123456789\n' "$TMP/validate.env" >"$TMP/empty.env"
-printf 'SABLE_ENV_FILE=%s\nPOSTGRES_PASSWORD=validate-only-not-a-secret\n' "$TMP/validate.env" >"$TMP/nojwt.env"
+printf 'SABLE_ENV_FILE=%s\nJWT_SECRET=validate-only-not-a-secret-0123456789\nINTERNAL_TOKEN=validate-only-not-a-secret-internal\n' "$TMP/validate.env" >"$TMP/empty.env"
+printf 'SABLE_ENV_FILE=%s\nPOSTGRES_PASSWORD=validate-only-not-a-secret\nINTERNAL_TOKEN=validate-only-not-a-secret-internal\n' "$TMP/validate.env" >"$TMP/nojwt.env"
+printf 'SABLE_ENV_FILE=%s\nPOSTGRES_PASSWORD=validate-only-not-a-secret\nJWT_SECRET=validate-only-not-a-secret-0123456789\n' "$TMP/validate.env" >"$TMP/nointernal.env"
 
 # A clean environment: only what the file itself and the env file provide.
 compose_config() {
@@ -96,6 +98,13 @@ else
         ok "JWT_SECRET is required (config fails clearly without it)"
     else
         bad "config failed without JWT_SECRET, but not because of it: $(cat "$TMP/err")"
+    fi
+    if compose_config "$TMP/nointernal.env" -f docker-compose.yml >/dev/null 2>"$TMP/err"; then
+        bad "config succeeded without INTERNAL_TOKEN (the service-to-service secret must be required)"
+    elif grep -q INTERNAL_TOKEN "$TMP/err"; then
+        ok "INTERNAL_TOKEN is required (config fails clearly without it)"
+    else
+        bad "config failed without INTERNAL_TOKEN, but not because of it: $(cat "$TMP/err")"
     fi
     if [ -s "$TMP/base.yml" ] && grep -q 'validate-only-not-a-secret' "$TMP/base.yml" \
         && ! grep -q 'validate-only-not-a-secret' docker-compose.yml docker-compose.dev.yml; then

@@ -35,6 +35,8 @@ pub struct ServiceClient {
     /// "model service", "worker service": what a client is told, never the URL (§17.2).
     pub name: &'static str,
     request_timeout: Duration,
+    /// `Authorization: Bearer <INTERNAL_TOKEN>` on every call (see [`crate::internal_auth`]).
+    internal_token: Option<reqwest::header::HeaderValue>,
 }
 
 impl ServiceClient {
@@ -49,7 +51,15 @@ impl ServiceClient {
             base_url: base_url.trim_end_matches('/').to_owned(),
             name,
             request_timeout,
+            internal_token: None,
         }
+    }
+
+    /// Sends the internal token (when one is configured) with every request, so the model and
+    /// worker services accept the call.
+    pub fn with_internal_token(mut self, args: &crate::internal_auth::InternalAuthArgs) -> Self {
+        self.internal_token = args.token().and_then(crate::internal_auth::bearer);
+        self
     }
 
     pub fn base_url(&self) -> &str {
@@ -67,6 +77,9 @@ impl ServiceClient {
         let mut builder = self
             .http
             .request(method, format!("{}{}", self.base_url, path));
+        if let Some(token) = &self.internal_token {
+            builder = builder.header(reqwest::header::AUTHORIZATION, token.clone());
+        }
         if crate::tracing_otel::enabled() {
             // W3C traceparent: the callee's spans join the caller's trace.
             let mut headers = reqwest::header::HeaderMap::new();
@@ -118,7 +131,18 @@ impl ServiceClient {
                 Err(e) => return self.transport_error(&e),
             }
         }
-        from_upstream_response(status, retry_after.as_deref(), &body)
+        let error = from_upstream_response(status, retry_after.as_deref(), &body);
+        if error.code() == crate::internal_auth::CODE {
+            // Our own credential was refused: a deployment mistake, not the caller's. Never
+            // relay it as a 401 (a client would think its own sign-in failed).
+            tracing::error!(
+                service = self.name,
+                "the {} refused this service's INTERNAL_TOKEN: set the same INTERNAL_TOKEN on every Sable service",
+                self.name
+            );
+            return AppError::ServiceUnavailable(format!("The {} is unavailable", self.name));
+        }
+        error
     }
 
     /// [`send`](Self::send) and decode a JSON body.

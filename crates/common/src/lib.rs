@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod http;
+pub mod internal_auth;
 pub mod metrics;
 pub mod observability;
 pub mod request_id;

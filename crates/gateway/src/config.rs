@@ -78,6 +78,9 @@ pub struct Config {
     pub auth: crate::auth::AuthArgs,
 
     #[command(flatten)]
+    pub internal: common::internal_auth::InternalAuthArgs,
+
+    #[command(flatten)]
     pub limits: crate::limits::LimitArgs,
 
     #[command(flatten)]
@@ -109,6 +112,7 @@ impl Config {
             }
         }
         crate::cors::validate(&self.allowed_origins)?;
+        self.internal.validate()?;
         crate::edge::AllowedHosts::parse(self.allowed_hosts.as_deref()).validate()?;
         if self.context_budget_chars == 0 {
             return Err("CONTEXT_BUDGET_CHARS must be at least 1".to_owned());

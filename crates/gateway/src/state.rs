@@ -35,9 +35,11 @@ impl AppState {
             &config.model_service_url,
             "model service",
             timeout,
-        );
+        )
+        .with_internal_token(&config.internal);
         let worker =
-            ServiceClient::new(http, &config.worker_service_url, "worker service", timeout);
+            ServiceClient::new(http, &config.worker_service_url, "worker service", timeout)
+                .with_internal_token(&config.internal);
         let generations = Arc::new(crate::chat::generations::Generations::new(
             &config.generations,
         ));

@@ -106,6 +106,9 @@ pub struct Config {
 
 
     #[command(flatten)]
+    pub internal: common::internal_auth::InternalAuthArgs,
+
+    #[command(flatten)]
     pub service: ServiceArgs,
 }
 
@@ -206,6 +209,7 @@ impl Config {
             retry_max_attempts: 3,
             provider_retry_base_delay: Some(Duration::from_millis(10)),
             legacy_retry_base_delay: None,
+            internal: common::internal_auth::InternalAuthArgs::default(),
             service: ServiceArgs {
                 environment: "test".to_owned(),
                 log_format: LogFormat::Pretty,

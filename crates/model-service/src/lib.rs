@@ -61,6 +61,8 @@ pub struct AppState {
 /// sentence when the configuration cannot work (e.g. `PROVIDER=groq` without a key).
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     common::metrics::install();
+    config.internal.validate().map_err(anyhow::Error::msg)?;
+    common::internal_auth::warn_if_open(&config.internal, SERVICE_NAME);
     for warning in config.deprecations() {
         tracing::warn!("{warning}");
     }
@@ -101,7 +103,12 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 }
 
 pub fn app(state: AppState) -> Router {
-    common::server::with_common_layers(routes::router().with_state(state))
+    // Every route but /health needs the internal token when one is configured.
+    let internal = state.config.internal.clone();
+    common::server::with_common_layers(common::internal_auth::protect(
+        routes::router().with_state(state),
+        &internal,
+    ))
 }
 
 /// Builds the service from its config and serves until SIGINT/SIGTERM.

@@ -14,7 +14,7 @@ use common::config::{duration_ms, duration_secs, DatabaseArgs, HttpClientArgs, S
 )]
 pub struct Config {
     /// Address to listen on.
-    #[arg(long, env = "WORKER_SERVICE_ADDR", default_value = "0.0.0.0:8002")]
+    #[arg(long, env = "WORKER_SERVICE_ADDR", default_value = "127.0.0.1:8002")]
     pub addr: SocketAddr,
 
     /// Base URL of the model service (its `POST /inference` answers each prompt).
@@ -89,12 +89,16 @@ pub struct Config {
     pub http: HttpClientArgs,
 
     #[command(flatten)]
+    pub internal: common::internal_auth::InternalAuthArgs,
+
+    #[command(flatten)]
     pub service: ServiceArgs,
 }
 
 impl Config {
     /// Checks the settings that depend on each other; the error is one sentence for the operator.
     pub fn validate(&self) -> Result<(), String> {
+        self.internal.validate()?;
         if self.worker_max_jobs == 0 || self.worker_max_prompts == 0 {
             return Err("WORKER_MAX_JOBS and WORKER_MAX_PROMPTS must be at least 1".to_owned());
         }

@@ -48,7 +48,8 @@ impl AppState {
             &config.model_service_url,
             "model service",
             config.http.request_timeout(),
-        );
+        )
+        .with_internal_token(&config.internal);
         let worker_id: Arc<str> = config.worker_id().into();
         Self {
             config: Arc::new(config),
@@ -65,6 +66,7 @@ impl AppState {
 
 /// The HTTP API; tests mount exactly this.
 pub fn app(state: AppState) -> Router {
+    let internal = state.config.internal.clone();
     let router = Router::new()
         .route("/health", get(routes::health::health))
         .route("/health/ready", get(routes::health::ready))
@@ -78,7 +80,8 @@ pub fn app(state: AppState) -> Router {
             common::observability::pool_gauges,
         ))
         .with_state(state);
-    common::server::with_common_layers(router)
+    // Every route but /health needs the internal token when one is configured.
+    common::server::with_common_layers(common::internal_auth::protect(router, &internal))
 }
 
 /// How long start-up waits for the gateway to migrate a new database (compose starts all
@@ -91,6 +94,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     for warning in config.deprecations() {
         tracing::warn!("{warning}");
     }
+    common::internal_auth::warn_if_open(&config.internal, SERVICE_NAME);
     // The gateway owns the schema; the worker waits for it (ARCHITECTURE.md, "Migrations").
     let db = common::db::open_when_migrated(&config.database, SCHEMA_WAIT).await?;
     Ok(AppState::new(config, db))
