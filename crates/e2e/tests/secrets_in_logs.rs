@@ -2,8 +2,8 @@
 //! `RUST_LOG=debug` and `LOG_FORMAT=json`, the auth and generation flows are driven through
 //! the gateway over HTTP, and everything the services wrote to stdout and stderr is searched
 //! for every secret value of the run: the database password, the JWT secret, the provider
-//! key, the user's password (and a wrong one), every access and refresh token, the API key,
-//! and credentials that were presented but refused.
+//! key, the internal token, the user's password (and a wrong one), every access and refresh
+//! token, the API key, and credentials that were presented but refused.
 //!
 //! Child processes rather than the in-process `Stack`: the tracing subscriber is global, so
 //! only separate processes give each service exactly its production logging setup. The
@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -49,37 +49,32 @@ fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
-fn newest_source(dir: &Path, newest: &mut Option<(SystemTime, PathBuf)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+/// The workspace files `bin` was built from, as cargo recorded them in `<bin>.d`.
+fn built_from(bin: &Path) -> Vec<PathBuf> {
+    let dep_info = bin.with_extension("d");
+    let Ok(text) = std::fs::read_to_string(&dep_info) else {
+        return Vec::new();
     };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(meta) = entry.metadata() else { continue };
-        if meta.is_dir() {
-            newest_source(&path, newest);
-        } else if let Ok(modified) = meta.modified() {
-            if newest.as_ref().is_none_or(|(t, _)| modified > *t) {
-                *newest = Some((modified, path));
-            }
-        }
-    }
+    let Some((_, deps)) = text.lines().next().and_then(|l| l.split_once(": ")) else {
+        return Vec::new();
+    };
+    // Paths are separated by spaces; a space inside a path is written `\ `.
+    let root = workspace_root()
+        .canonicalize()
+        .unwrap_or_else(|_| workspace_root());
+    deps.replace("\\ ", "\0")
+        .split(' ')
+        .filter(|p| !p.is_empty())
+        .map(|p| PathBuf::from(p.replace('\0', " ")))
+        .filter(|p| p.canonicalize().is_ok_and(|c| c.starts_with(&root)))
+        .collect()
 }
 
-/// The three binaries, checked to exist and to be newer than every source each is built from.
+/// The three binaries, checked to exist and to be newer than every workspace file they were
+/// built from (so a stale build is refused, not tested).
 fn binaries() -> [PathBuf; 3] {
     let dir = bin_dir();
-    let root = workspace_root();
-    [
-        ("gateway", "crates/gateway/src"),
-        ("model-service", "crates/model-service/src"),
-        ("worker-service", "crates/worker-service/src"),
-    ]
-    .map(|(name, own_src)| {
-        let mut newest = None;
-        for src in [own_src, "crates/common/src", "migrations"] {
-            newest_source(&root.join(src), &mut newest);
-        }
+    ["gateway", "model-service", "worker-service"].map(|name| {
         let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
         let built = std::fs::metadata(&bin)
             .and_then(|m| m.modified())
@@ -89,10 +84,13 @@ fn binaries() -> [PathBuf; 3] {
                     bin.display()
                 )
             });
-        if let Some((changed, source)) = &newest {
+        let sources = built_from(&bin);
+        assert!(!sources.is_empty(), "no dep-info next to {}", bin.display());
+        for source in sources {
+            let changed = std::fs::metadata(&source).and_then(|m| m.modified());
             assert!(
-                built >= *changed,
-                "{} is older than {}: run `cargo build --bins` so this test checks the current code",
+                changed.is_ok_and(|changed| changed <= built),
+                "{} is older than {} (or it is gone): run `cargo build --bins` so this test checks the current code",
                 bin.display(),
                 source.display()
             );
@@ -286,6 +284,7 @@ async fn no_secret_appears_in_the_logs_of_the_auth_and_generation_flows() {
     let db_password = format!("dbpw{}", random(24));
     let jwt_secret = format!("jwt{}", random(40));
     let provider_key = format!("sk-proj-{}", random(40));
+    let internal_token = format!("internal-{}", random(40));
     let password = format!("pw-{}", random(20));
     let wrong_password = format!("wrong-{}", random(20));
     let database_url = with_password(&db.url, &db_password);
@@ -293,6 +292,7 @@ async fn no_secret_appears_in_the_logs_of_the_auth_and_generation_flows() {
         ("DATABASE_URL password".into(), db_password.clone()),
         ("JWT_SECRET".into(), jwt_secret.clone()),
         ("OPENAI_API_KEY".into(), provider_key.clone()),
+        ("INTERNAL_TOKEN".into(), internal_token.clone()),
         ("password".into(), password.clone()),
         ("wrong password".into(), wrong_password.clone()),
     ];
@@ -307,6 +307,7 @@ async fn no_secret_appears_in_the_logs_of_the_auth_and_generation_flows() {
             ("OPENAI_API_KEY", provider_key.clone()),
             ("MOCK_FIRST_TOKEN_DELAY_MS", "0".into()),
             ("MOCK_TOKEN_DELAY_MS", "0".into()),
+            ("INTERNAL_TOKEN", internal_token.clone()),
         ],
     )
     .await;
@@ -319,6 +320,7 @@ async fn no_secret_appears_in_the_logs_of_the_auth_and_generation_flows() {
             ("DATABASE_URL", database_url.clone()),
             ("MODEL_SERVICE_URL", model_url.clone()),
             ("POLL_INTERVAL_MS", "200".into()),
+            ("INTERNAL_TOKEN", internal_token.clone()),
         ],
     )
     .await;
@@ -334,6 +336,7 @@ async fn no_secret_appears_in_the_logs_of_the_auth_and_generation_flows() {
             ("AUTH_MODE", "jwt".into()),
             ("JWT_SECRET", jwt_secret.clone()),
             ("RATE_LIMIT_AUTH_PER_MINUTE", "1000".into()),
+            ("INTERNAL_TOKEN", internal_token.clone()),
         ],
     )
     .await;
