@@ -281,6 +281,97 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/chat/sessions/{id}/messages/{message_id}/activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Makes the branch through a message the session's active path (the "‹ 2 / 3 ›" switcher):
+         *     the active path then runs from the first message through `message_id` down to the newest
+         *     message below it. Returns the session with its new active path, as `GET /sessions/{id}`.
+         */
+        post: operations["activate_message"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/sessions/{id}/messages/{message_id}/continue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Continues an answer that was stopped (`meta.stopped`) or cut at `max_tokens`
+         *     (`meta.finish_reason = "length"`), as SSE in the usual framing (`data: "<token>"` events,
+         *     then `[DONE]` or `[ERROR] <message>`). The model gets the conversation up to and including
+         *     that answer (as the last assistant turn) and an instruction to go on; the continuation is
+         *     appended to the same message (its `meta` then describes the continuation: `model`,
+         *     `usage`, `finish_reason`, `stopped`). It runs as the session's server-side generation:
+         *     `…/stop` and `…/stream` work on it as on any session stream. No request body.
+         */
+        post: operations["continue_message"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/sessions/{id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stops the answer being generated in the session: the model-service request is cancelled
+         *     and the partial answer stored with `meta.stopped = true` (and `finish_reason`
+         *     `"stopped"`); subscribers of the stream get `[DONE]`. Idempotent: when nothing is running,
+         *     `{"stopped": false}`.
+         */
+        post: operations["stop_generation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/sessions/{id}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Attaches to the answer being generated in the session: first every token generated so far,
+         *     then the live tokens, then `[DONE]` (or `[ERROR] <message>`). Each token event carries
+         *     `id: <token index>` (0-based); a client that reconnects with `Last-Event-ID: <n>` gets the
+         *     tokens after `n` only. 204 (empty) when nothing is being generated in the session on this
+         *     gateway. The response names the generation's user turn in `X-User-Message-Id`.
+         */
+        get: operations["resume_stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/generate": {
         parameters: {
             query?: never;
@@ -316,6 +407,10 @@ export interface paths {
          * @description Each token is one event whose data is the token as a JSON string literal; the stream ends
          *     with `data: [DONE]`, or with `data: [ERROR] <message>` on failure (also when the model
          *     service is unreachable). Validation errors are answered with 422 before any stream starts.
+         *
+         *     With `session_id` the answer is a server-side generation: it goes on when the client
+         *     disconnects and is stored when it ends; `POST /api/v1/chat/sessions/{id}/stop` ends it
+         *     early, and `GET /api/v1/chat/sessions/{id}/stream` attaches to it again.
          */
         post: operations["generate_stream"];
         delete?: never;
@@ -556,7 +651,7 @@ export interface components {
             display_name?: string | null;
             email: string;
             password: string;
-            role?: null | components["schemas"]["Role"];
+            role?: null | components["schemas"]["UserRole"];
         };
         /** @description An API key as listed (never the key itself). */
         ApiKey: {
@@ -669,9 +764,25 @@ export interface components {
             /** Format: uuid */
             id: string;
             meta?: Record<string, never> | null;
+            /**
+             * Format: uuid
+             * @description Additive (branches): the message this one follows; null for a first message.
+             */
+            parent_id?: string | null;
             role: components["schemas"]["Role"];
             /** Format: uuid */
             session_id: string;
+            /**
+             * Format: int64
+             * @description Additive: how many versions this message has — messages with the same parent, itself
+             *     included (edits and regenerations add versions).
+             */
+            sibling_count?: number;
+            /**
+             * Format: int64
+             * @description Additive: this version's 1-based position among them, oldest first.
+             */
+            sibling_index?: number;
         };
         /** @description One matching message. */
         ChatSearchHit: {
@@ -790,10 +901,11 @@ export interface components {
              */
             retryable?: boolean | null;
         };
+        /** @description `detail`: one entry per failing field, or a message. */
+        ErrorDetail: components["schemas"]["FieldError"][] | string;
         /** @description The error envelope as documented in the OpenAPI description. */
         ErrorEnvelope: {
-            /** @description Present on validation errors only: one entry per failing field. */
-            detail?: components["schemas"]["FieldError"][] | null;
+            detail?: null | components["schemas"]["ErrorDetail"];
             error: components["schemas"]["ErrorBody"];
         };
         /**
@@ -803,9 +915,13 @@ export interface components {
         ExportFormat: "markdown" | "json";
         FieldError: {
             ctx?: Record<string, never> | null;
-            input?: Record<string, never> | null;
-            /** @description Where the error is: `["body", "prompt"]`, `["query", "q"]`, `["body", "prompts", 3]`. */
-            loc: Record<string, never>[];
+            /** @description The offending input (any JSON value), when it is not a secret. */
+            input?: unknown;
+            /**
+             * @description Where the error is: `["body", "prompt"]`, `["query", "q"]`, `["body", "prompts", 3]`
+             *     (strings and integers).
+             */
+            loc: unknown[];
             msg: string;
             /** @description Error kind, e.g. `missing`, `string_too_long`, `less_than_equal`, `json_invalid`. */
             type: string;
@@ -1095,6 +1211,14 @@ export interface components {
          * @enum {string}
          */
         Role: "user" | "assistant" | "system";
+        /** @description Answer of `POST /api/v1/chat/sessions/{id}/stop`. */
+        StopResponse: {
+            /**
+             * @description True when a running generation was stopped (its partial answer is stored with
+             *     `meta.stopped = true` before this answer is sent); false when none was running here.
+             */
+            stopped: boolean;
+        };
         StreamOptions: {
             /** @description Send a last chunk with the token usage before `[DONE]`. */
             include_usage?: boolean;
@@ -1130,8 +1254,13 @@ export interface components {
             email: string;
             /** Format: uuid */
             id: string;
-            role: components["schemas"]["Role"];
+            role: components["schemas"]["UserRole"];
         };
+        /**
+         * @description An account's role (named `UserRole` in the OpenAPI document: `Role` is a chat turn's).
+         * @enum {string}
+         */
+        UserRole: "admin" | "user";
     };
     responses: never;
     parameters: never;
@@ -1919,6 +2048,211 @@ export interface operations {
             };
         };
     };
+    activate_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Session id */
+                id: string;
+                /** @description Any version of a message in the session */
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session and its new active path */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatSessionDetail"];
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such session, or the message is not in it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    continue_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Session id */
+                id: string;
+                /** @description The assistant message to continue */
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description SSE: the continuation's tokens, then `data: [DONE]` or `data: [ERROR] <message>` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such session, or the message is not in it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not a stopped or cut answer, or an answer is already being generated in the session */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Too many background generations */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    stop_generation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Session id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Whether a generation was stopped */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StopResponse"];
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    resume_stream: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The `id:` of the last token already received */
+                "last-event-id"?: string | null;
+            };
+            path: {
+                /** @description Session id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description SSE: `id: <n>` + `data: "<token>"` events, then `data: [DONE]` or `data: [ERROR] <message>` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Nothing is being generated in this session */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Last-Event-ID is not a token index */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     generate: {
         parameters: {
             query?: never;
@@ -2010,8 +2344,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description An answer is already being generated in this session */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Invalid request */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Too many background generations (per user or per gateway) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
