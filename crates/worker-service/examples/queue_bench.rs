@@ -6,6 +6,9 @@
 //! - backlog: jobs inserted first, then the workers are started and drain them;
 //! - idle pickup: one job at a time into idle workers, insert → claim.
 //!
+//! With `QUEUE_BENCH_MODEL_URL` set, the workers call that model service instead (e.g. one
+//! running the OpenAI-compatible provider against `fake-openai`: the HTTP provider path).
+//!
 //! Times come from the database clock (`created_at`, `started_at`, `completed_at`). Worker
 //! settings follow the usual env vars (WORKER_MAX_JOBS, WORKER_MAX_PROMPTS, …).
 //! Prints markdown tables.
@@ -29,9 +32,12 @@ const SUBMIT_CONCURRENCY: usize = 16;
 async fn main() {
     let server = common::test_support::server_url();
     let db = common::test_support::fresh_database().await;
-    let model_url = spawn_fake_model().await;
+    let (model_url, model) = match std::env::var("QUEUE_BENCH_MODEL_URL") {
+        Ok(url) if !url.is_empty() => (url.clone(), format!("model service at {url}")),
+        _ => (spawn_fake_model().await, "zero-delay fake model".to_owned()),
+    };
     println!(
-        "Queue benchmark: zero-delay fake model, database {}",
+        "Queue benchmark: {model}, database {}",
         common::db::redact_url(&server)
     );
     let probe = worker_config(&db.url, &model_url);
