@@ -393,7 +393,12 @@ async fn store_assistant(
         }
     };
     match stored {
-        Ok(Some(_)) => Ok(()),
+        Ok(Some(_)) => {
+            if continues.is_none() {
+                crate::chat::titles::after_answer(state, user_id, session_id);
+            }
+            Ok(())
+        }
         Ok(None) => {
             tracing::warn!(%session_id, "the session was deleted before its answer was stored");
             Err(())

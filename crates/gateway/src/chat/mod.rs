@@ -7,6 +7,7 @@ pub mod export;
 pub mod generations;
 pub mod repo;
 pub mod snippet;
+pub mod titles;
 
 use axum::http::StatusCode;
 use common::schemas::chat_limits::TITLE_MAX_CHARS;
@@ -49,28 +50,10 @@ pub fn parse_session_id(raw: &str) -> Result<Uuid, AppError> {
 }
 
 /// The title a session gets from its first user message: trimmed, inner whitespace collapsed
-/// to single spaces, at most [`TITLE_MAX_CHARS`] code points. `None` when nothing is left.
+/// to single spaces, at most [`TITLE_MAX_CHARS`] code points, cut between words (only a first
+/// word longer than that is cut). `None` when nothing is left.
 pub fn title_from_message(content: &str) -> Option<String> {
-    let mut title = String::new();
-    let mut len = 0;
-    for word in content.split_whitespace() {
-        let sep = usize::from(!title.is_empty());
-        if len + sep >= TITLE_MAX_CHARS {
-            break;
-        }
-        if sep == 1 {
-            title.push(' ');
-            len += 1;
-        }
-        for c in word.chars() {
-            if len == TITLE_MAX_CHARS {
-                break;
-            }
-            title.push(c);
-            len += 1;
-        }
-    }
-    (!title.is_empty()).then_some(title)
+    titles::cut_at_word(content, TITLE_MAX_CHARS)
 }
 
 #[cfg(test)]
@@ -115,5 +98,7 @@ mod tests {
         let words = title_from_message(&"ab ".repeat(300)).unwrap();
         assert!(words.chars().count() <= 200);
         assert!(!words.ends_with(' '));
+        // Never mid-word: "ab" pairs and single spaces, so an even length.
+        assert_eq!(words.chars().count() % 3, 2, "{words}");
     }
 }

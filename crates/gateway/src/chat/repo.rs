@@ -549,6 +549,62 @@ pub async fn extend_message<M: Serialize>(
     Ok(id)
 }
 
+/// The first exchange of a session whose active path is exactly one question and its answer.
+#[derive(Debug, Clone)]
+pub struct FirstExchange {
+    pub title: String,
+    pub question: String,
+    pub answer: String,
+}
+
+/// The session's title, first question and first answer while the active path is just those
+/// two messages (the first answer was just stored); `None` otherwise.
+#[tracing::instrument(skip_all, fields(session_id = %session_id))]
+pub async fn first_exchange(
+    db: &PgPool,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> RepoResult<Option<FirstExchange>> {
+    let row: Option<(String, String, String)> = sqlx::query_as(
+        "SELECT s.title, q.content, a.content FROM chat_sessions s \
+         JOIN chat_messages a ON a.id = s.active_leaf_id AND a.session_id = s.id \
+              AND a.role = 'assistant' AND a.depth = 2 \
+         JOIN chat_messages q ON q.id = a.parent_id AND q.role = 'user' \
+         WHERE s.id = $1 AND s.user_id = $2",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(title, question, answer)| FirstExchange {
+        title,
+        question,
+        answer,
+    }))
+}
+
+/// Replaces the session's title with `title` only while it is still `expected` (the automatic
+/// one: a rename by the user wins). `updated_at` is left alone. `true` when replaced.
+#[tracing::instrument(skip_all, fields(session_id = %session_id))]
+pub async fn replace_auto_title(
+    db: &PgPool,
+    user_id: Uuid,
+    session_id: Uuid,
+    expected: &str,
+    title: &str,
+) -> RepoResult<bool> {
+    let result = sqlx::query(
+        "UPDATE chat_sessions SET title = $4 WHERE id = $1 AND user_id = $2 AND title = $3",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .bind(expected)
+    .bind(title)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() > 0)
+}
+
 /// Full-text search over the caller's messages, best `ts_rank_cd` first.
 ///
 /// The 1..=`limit` best matches are found first (GIN index, `websearch_to_tsquery`), and only

@@ -17,3 +17,4 @@ mod edge;
 mod generate;
 mod helpers;
 mod search;
+mod titles;

@@ -1,0 +1,174 @@
+//! Titles worth reading (issue 15.5). A new chat is titled at once from its first user message
+//! (cut at a word boundary, [`crate::chat::title_from_message`]). After its first answer is
+//! stored, while that automatic title is still in place (the user did not rename the chat), the
+//! gateway asks the model in the background for a short title and stores it. With the mock
+//! provider (`provider: "mock"` in the model service's `GET /api/v1/models`), or when the model
+//! fails or answers nothing usable, the title from the first message stays.
+
+use std::time::Duration;
+
+use common::schemas::{GenerateRequest, GenerateResponse, ModelsResponse};
+use reqwest::Method;
+use uuid::Uuid;
+
+use crate::chat::repo as chat_repo;
+use crate::chat::title_from_message;
+use crate::state::AppState;
+
+/// Longest a generated title may be, in code points (cut at a word boundary).
+pub const GENERATED_TITLE_MAX_CHARS: usize = 60;
+/// How long the background title request may take.
+const TITLE_TIMEOUT: Duration = Duration::from_secs(20);
+/// How much of the first exchange the model sees.
+const EXCERPT_CHARS: usize = 1_000;
+
+/// Starts the background title task for the session when its first answer was just stored.
+pub fn after_answer(state: &AppState, user_id: Uuid, session_id: Uuid) {
+    let state = state.clone();
+    let request_id = common::request_id::current().unwrap_or_else(common::request_id::generate);
+    tokio::spawn(common::request_id::scope(request_id, async move {
+        if let Err(e) = title_session(&state, user_id, session_id).await {
+            tracing::warn!(error = %e, %session_id, "no generated title; the first message's stays");
+        }
+    }));
+}
+
+async fn title_session(state: &AppState, user_id: Uuid, session_id: Uuid) -> Result<(), String> {
+    let Some(first) = chat_repo::first_exchange(&state.db, user_id, session_id)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(());
+    };
+    // Only while the title is still the automatic one.
+    if title_from_message(&first.question).as_deref() != Some(first.title.as_str()) {
+        return Ok(());
+    }
+    if provider_is_mock(state).await? {
+        return Ok(());
+    }
+    let mut request = GenerateRequest::new(format!(
+        "Write a short title (at most six words, no quotes, no punctuation at the end) for this \
+         conversation. Answer with the title only.\n\nUser: {}\n\nAssistant: {}",
+        excerpt(&first.question),
+        excerpt(&first.answer)
+    ));
+    request.max_tokens = 24;
+    request.temperature = 0.2;
+    let response: GenerateResponse = state
+        .model
+        .send_json(
+            state
+                .model
+                .request_within(Method::POST, "/inference", TITLE_TIMEOUT)
+                .json(&request),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(title) = clean_title(&response.text) else {
+        return Err("the model's title was empty".to_owned());
+    };
+    chat_repo::replace_auto_title(&state.db, user_id, session_id, &first.title, &title)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// True when the model service's configured provider is the offline mock (its "titles" would
+/// be canned text).
+async fn provider_is_mock(state: &AppState) -> Result<bool, String> {
+    let models: ModelsResponse = state
+        .model
+        .send_json(
+            state
+                .model
+                .request_within(Method::GET, "/api/v1/models", TITLE_TIMEOUT),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(models.provider == "mock")
+}
+
+fn excerpt(text: &str) -> String {
+    text.chars().take(EXCERPT_CHARS).collect()
+}
+
+/// The model's answer as a title: first non-empty line, without surrounding quotes, a
+/// `Title:` prefix or a trailing period, whitespace collapsed, at most
+/// [`GENERATED_TITLE_MAX_CHARS`] code points cut at a word boundary.
+pub fn clean_title(text: &str) -> Option<String> {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let line = line
+        .strip_prefix("Title:")
+        .or_else(|| line.strip_prefix("title:"))
+        .unwrap_or(line);
+    let quotes: &[char] = &['"', '\'', '“', '”', '‘', '’', '`', '*', '#'];
+    let line = line
+        .trim()
+        .trim_matches(quotes)
+        .trim()
+        .trim_end_matches('.')
+        .trim();
+    cut_at_word(line, GENERATED_TITLE_MAX_CHARS)
+}
+
+/// `text` with whitespace collapsed, at most `max` code points, cut between words; a first
+/// word longer than `max` is cut (there is no boundary to cut at). `None` when nothing is left.
+pub fn cut_at_word(text: &str, max: usize) -> Option<String> {
+    let mut title = String::new();
+    let mut len = 0;
+    for word in text.split_whitespace() {
+        let word_len = word.chars().count();
+        let sep = usize::from(!title.is_empty());
+        if len + sep + word_len > max {
+            if title.is_empty() {
+                title.extend(word.chars().take(max));
+            }
+            break;
+        }
+        if sep == 1 {
+            title.push(' ');
+        }
+        title.push_str(word);
+        len += sep + word_len;
+    }
+    (!title.is_empty()).then_some(title)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_cut_between_words() {
+        assert_eq!(
+            cut_at_word("Plan a  trip to\nRome", 12).as_deref(),
+            Some("Plan a trip")
+        );
+        assert_eq!(
+            cut_at_word("Plan a trip", 11).as_deref(),
+            Some("Plan a trip")
+        );
+        assert_eq!(
+            cut_at_word("Supercalifragilistic", 5).as_deref(),
+            Some("Super")
+        );
+        assert_eq!(cut_at_word("  ", 5), None);
+    }
+
+    #[test]
+    fn model_titles_lose_quotes_prefixes_and_periods() {
+        assert_eq!(
+            clean_title("\n\"Rust ownership explained.\"\nmore").as_deref(),
+            Some("Rust ownership explained")
+        );
+        assert_eq!(
+            clean_title("Title: Trip to Rome").as_deref(),
+            Some("Trip to Rome")
+        );
+        assert_eq!(clean_title(" \n "), None);
+        let long = clean_title(&"word ".repeat(40)).unwrap();
+        assert!(long.chars().count() <= GENERATED_TITLE_MAX_CHARS);
+        assert!(long.ends_with("word"));
+    }
+}
