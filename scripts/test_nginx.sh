@@ -177,19 +177,24 @@ run_service() { # name, env...
         >"$T/$name.log" 2>&1 &
     PIDS+=($!)
 }
+# As in compose, the services only answer each other (INTERNAL_TOKEN).
+INTERNAL_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 run_service model-service MODEL_SERVICE_ADDR="127.0.0.1:$MS_PORT" PROVIDER=mock \
-    MOCK_FIRST_TOKEN_DELAY_MS=0 MOCK_TOKEN_DELAY_MS=50
+    MOCK_FIRST_TOKEN_DELAY_MS=0 MOCK_TOKEN_DELAY_MS=50 INTERNAL_TOKEN="$INTERNAL_TOKEN"
 run_service worker-service WORKER_SERVICE_ADDR="127.0.0.1:$WS_PORT" DATABASE_URL="$TEST_DB_URL" \
-    MODEL_SERVICE_URL="http://127.0.0.1:$MS_PORT"
+    MODEL_SERVICE_URL="http://127.0.0.1:$MS_PORT" INTERNAL_TOKEN="$INTERNAL_TOKEN"
 wait_http "http://127.0.0.1:$MS_PORT/health" 60
-wait_http "http://127.0.0.1:$WS_PORT/health" 60
-# FRONTEND_DIR is not set: the frontend nginx serves the UI, as in compose. AUTH_MODE=off:
-# this checks nginx in front of the gateway; accounts are covered by the Rust and browser tests.
+# Behind nginx the frontend nginx serves the UI, as in compose; FRONTEND_DIR is set anyway so
+# the UI the gateway serves itself (`make run`) gets the same browser check below (nginx never
+# routes `/` to the gateway). AUTH_MODE=off: this checks nginx in front of the gateway;
+# accounts are covered by the Rust and browser tests.
 run_service gateway GATEWAY_ADDR="127.0.0.1:$GW_PORT" DATABASE_URL="$TEST_DB_URL" AUTH_MODE=off \
     MODEL_SERVICE_URL="http://127.0.0.1:$MS_PORT" WORKER_SERVICE_URL="http://127.0.0.1:$WS_PORT" \
-    DOCS_ROOT="$ROOT"
+    DOCS_ROOT="$ROOT" FRONTEND_DIR="$DIST" INTERNAL_TOKEN="$INTERNAL_TOKEN"
 GATEWAY_PID=${PIDS[-1]}
 wait_http "http://127.0.0.1:$GW_PORT/health" 60
+# The worker answers once the gateway has migrated the database it waits for.
+wait_http "http://127.0.0.1:$WS_PORT/health" 60
 wait_http "http://127.0.0.1:$EDGE_PORT/nginx-health" 10
 wait_http "http://127.0.0.1:$FRONT_PORT/nginx-health" 10
 log "stack up: edge :$EDGE_PORT -> gateway :$GW_PORT, frontend :$FRONT_PORT"
@@ -200,6 +205,8 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 if [ -x "$CHROMIUM" ] && [ -f frontend/node_modules/playwright-core/package.json ]; then
     echo "== the SPA in Chromium through nginx (Content-Security-Policy)"
     CHROMIUM="$CHROMIUM" timeout 180 node scripts/deploy/csp_check.mjs "http://127.0.0.1:$EDGE_PORT"
+    echo "== the SPA in Chromium served by the gateway itself (make run; Content-Security-Policy)"
+    CHROMIUM="$CHROMIUM" timeout 180 node scripts/deploy/csp_check.mjs "http://127.0.0.1:$GW_PORT"
 else
     log "SKIP browser CSP check (needs $CHROMIUM and frontend/node_modules/playwright-core)"
 fi
