@@ -179,6 +179,9 @@ run_service() { # name, env...
 }
 # As in compose, the services only answer each other (INTERNAL_TOKEN).
 INTERNAL_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+# The gateway owns the schema: migrate first, or the worker waits for it.
+(cd "$T" && env -i PATH="$PATH" HOME="${HOME:-/tmp}" DATABASE_URL="$TEST_DB_URL" "$BIN_DIR/gateway" --migrate-only) \
+    >"$T/migrate.log" 2>&1
 run_service model-service MODEL_SERVICE_ADDR="127.0.0.1:$MS_PORT" PROVIDER=mock \
     MOCK_FIRST_TOKEN_DELAY_MS=0 MOCK_TOKEN_DELAY_MS=50 INTERNAL_TOKEN="$INTERNAL_TOKEN"
 run_service worker-service WORKER_SERVICE_ADDR="127.0.0.1:$WS_PORT" DATABASE_URL="$TEST_DB_URL" \

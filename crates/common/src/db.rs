@@ -109,17 +109,19 @@ pub async fn schema_version(pool: &PgPool) -> Result<i64, sqlx::Error> {
 /// Applies pending migrations. Safe to call from several services at once: sqlx takes an
 /// advisory lock while migrating.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    // On one connection without the pool's statement timeout: a migration may rewrite a
-    // large table.
-    let mut connection = pool.acquire().await?;
-    sqlx::query("SET statement_timeout = 0")
-        .execute(&mut *connection)
+    // Through a one-connection pool without the statement timeout: a migration may rewrite a
+    // large table. (A pool rather than a borrowed connection keeps the future `Send`.)
+    let options = pool
+        .connect_options()
+        .as_ref()
+        .clone()
+        .options([("statement_timeout", "0")]);
+    let migrations = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
         .await?;
-    let result = MIGRATOR.run(&mut *connection).await;
-    // The connection goes back to the pool: restore the pool's limit for its next user.
-    let _ = sqlx::query("RESET statement_timeout")
-        .execute(&mut *connection)
-        .await;
+    let result = MIGRATOR.run(&migrations).await;
+    migrations.close().await;
     result
 }
 
