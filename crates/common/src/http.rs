@@ -14,6 +14,38 @@ use crate::request_id;
 /// Largest downstream error body read; an envelope is far smaller.
 pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
+/// The time the callee has left to answer, in whole milliseconds (`X-Sable-Deadline-Ms`).
+/// The model service caps it by its own `MODEL_REQUEST_DEADLINE` and fits every attempt and
+/// the fallback inside it, so it answers (504 `PROVIDER_TIMEOUT` at worst) before the caller
+/// gives up. README.md, "Timeouts", has the whole budget.
+pub const DEADLINE_HEADER: &str = "x-sable-deadline-ms";
+
+/// The deadline announced for a call the caller gives up on after `within`: `within` less a
+/// margin (a tenth, at most 2 s) for the answer to travel back before the caller's own timer
+/// fires.
+pub fn announced_deadline(within: Duration) -> Duration {
+    within.saturating_sub((within / 10).min(Duration::from_secs(2)))
+}
+
+/// Adds [`DEADLINE_HEADER`] for a call the caller gives up on after `within`.
+pub fn with_deadline(builder: RequestBuilder, within: Duration) -> RequestBuilder {
+    let ms = u64::try_from(announced_deadline(within).as_millis()).unwrap_or(u64::MAX);
+    builder.header(DEADLINE_HEADER, ms)
+}
+
+/// The deadline a request announced in [`DEADLINE_HEADER`]; `None` when absent or not a
+/// whole number of milliseconds.
+pub fn requested_deadline(headers: &axum::http::HeaderMap) -> Option<Duration> {
+    let ms: u64 = headers
+        .get(DEADLINE_HEADER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_millis(ms))
+}
+
 /// Builds the process-wide client. There is deliberately no total timeout on the client:
 /// streams may legitimately run for minutes. Non-streaming calls set one per request.
 pub fn build_client(args: &HttpClientArgs) -> reqwest::Client {
@@ -35,6 +67,9 @@ pub struct ServiceClient {
     /// "model service", "worker service": what a client is told, never the URL (§17.2).
     pub name: &'static str,
     request_timeout: Duration,
+    /// What a stream's callee is told it has until its first event (see
+    /// [`with_stream_deadline`](Self::with_stream_deadline)).
+    stream_deadline: Option<Duration>,
     /// `Authorization: Bearer <INTERNAL_TOKEN>` on every call (see [`crate::internal_auth`]).
     internal_token: Option<reqwest::header::HeaderValue>,
 }
@@ -51,8 +86,18 @@ impl ServiceClient {
             base_url: base_url.trim_end_matches('/').to_owned(),
             name,
             request_timeout,
+            stream_deadline: None,
             internal_token: None,
         }
+    }
+
+    /// Announces `idle` (the caller's stream idle timeout, less the margin of
+    /// [`announced_deadline`]) as the deadline of every [`streaming_request`]
+    /// (Self::streaming_request): nothing flows before the first token, so the callee's retries
+    /// and fallback must fit inside the caller's idle timeout.
+    pub fn with_stream_deadline(mut self, idle: Duration) -> Self {
+        self.stream_deadline = Some(idle);
+        self
     }
 
     /// Sends the internal token (when one is configured) with every request, so the model and
@@ -66,14 +111,30 @@ impl ServiceClient {
         &self.base_url
     }
 
-    /// A request with the total timeout applied and the current request id forwarded.
+    /// A request with the total timeout applied, announced in [`DEADLINE_HEADER`], and the
+    /// current request id forwarded.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.streaming_request(method, path)
-            .timeout(self.request_timeout)
+        self.request_within(method, path, self.request_timeout)
     }
 
-    /// A request without a total timeout, for streams (the caller enforces idle timeouts).
+    /// [`request`](Self::request) with its own total timeout (e.g. the worker's per-prompt
+    /// timeout), announced in [`DEADLINE_HEADER`].
+    pub fn request_within(&self, method: Method, path: &str, within: Duration) -> RequestBuilder {
+        with_deadline(self.base_request(method, path), within).timeout(within)
+    }
+
+    /// A request without a total timeout, for streams (the caller enforces idle timeouts);
+    /// announces the stream deadline when one is set
+    /// ([`with_stream_deadline`](Self::with_stream_deadline)).
     pub fn streaming_request(&self, method: Method, path: &str) -> RequestBuilder {
+        let builder = self.base_request(method, path);
+        match self.stream_deadline {
+            Some(idle) => with_deadline(builder, idle),
+            None => builder,
+        }
+    }
+
+    fn base_request(&self, method: Method, path: &str) -> RequestBuilder {
         let mut builder = self
             .http
             .request(method, format!("{}{}", self.base_url, path));
@@ -268,6 +329,45 @@ mod tests {
                 None
             )
         );
+    }
+
+    #[test]
+    fn the_deadline_header_announces_the_time_left_less_a_margin() {
+        assert_eq!(
+            announced_deadline(Duration::from_secs(300)),
+            Duration::from_secs(298)
+        );
+        assert_eq!(
+            announced_deadline(Duration::from_secs(5)),
+            Duration::from_millis(4500)
+        );
+        let c = client("http://127.0.0.1:9").with_stream_deadline(Duration::from_secs(120));
+        let whole = c.request(Method::POST, "/x").build().unwrap();
+        assert_eq!(whole.headers()[DEADLINE_HEADER], "4500");
+        assert_eq!(whole.timeout(), Some(&Duration::from_secs(5)));
+        let within = c
+            .request_within(Method::POST, "/x", Duration::from_secs(1))
+            .build()
+            .unwrap();
+        assert_eq!(within.headers()[DEADLINE_HEADER], "900");
+        let stream = c.streaming_request(Method::POST, "/x").build().unwrap();
+        assert_eq!(stream.headers()[DEADLINE_HEADER], "118000");
+        assert_eq!(stream.timeout(), None);
+        let plain = client("http://127.0.0.1:9")
+            .streaming_request(Method::POST, "/x")
+            .build()
+            .unwrap();
+        assert!(plain.headers().get(DEADLINE_HEADER).is_none());
+
+        let mut headers = axum::http::HeaderMap::new();
+        assert_eq!(requested_deadline(&headers), None);
+        headers.insert(DEADLINE_HEADER, HeaderValue::from_static("1500"));
+        assert_eq!(
+            requested_deadline(&headers),
+            Some(Duration::from_millis(1500))
+        );
+        headers.insert(DEADLINE_HEADER, HeaderValue::from_static("soon"));
+        assert_eq!(requested_deadline(&headers), None);
     }
 
     #[tokio::test]

@@ -36,6 +36,8 @@ impl AppState {
             "model service",
             timeout,
         )
+        // Retries and fallback before a stream's first token fit inside the idle timeout.
+        .with_stream_deadline(config.http.stream_idle_timeout())
         .with_internal_token(&config.internal);
         let worker =
             ServiceClient::new(http, &config.worker_service_url, "worker service", timeout)

@@ -89,6 +89,12 @@ pub struct Config {
     #[arg(long = "idle-timeout-secs", env = "IDLE_TIMEOUT_SECS", value_parser = timeout_secs, default_value = "30s")]
     pub idle_timeout: Duration,
 
+    /// Longest time one request may take, every attempt and the fallback included (`4m30s`,
+    /// below the gateway's HTTP_REQUEST_TIMEOUT_SECS; a bare number is seconds). A caller's
+    /// shorter `X-Sable-Deadline-Ms` wins; for a stream it covers the time to the first token.
+    #[arg(long = "model-request-deadline-secs", env = "MODEL_REQUEST_DEADLINE_SECS", value_parser = timeout_secs, default_value = "4m30s")]
+    pub model_request_deadline: Duration,
+
     /// Attempts per model (first try included) on 429, 5xx, timeouts and connection errors.
     #[arg(long, env = "RETRY_MAX_ATTEMPTS", default_value_t = 3)]
     pub retry_max_attempts: u32,
@@ -103,7 +109,6 @@ pub struct Config {
     /// backoff); still read, with a warning at start-up.
     #[arg(long = "retry-base-delay-ms", env = "RETRY_BASE_DELAY_MS", value_parser = duration_ms, hide = true)]
     pub legacy_retry_base_delay: Option<Duration>,
-
 
     #[command(flatten)]
     pub internal: common::internal_auth::InternalAuthArgs,
@@ -206,6 +211,7 @@ impl Config {
             provider_timeout: Duration::from_secs(10),
             first_token_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(10),
+            model_request_deadline: Duration::from_secs(30),
             retry_max_attempts: 3,
             provider_retry_base_delay: Some(Duration::from_millis(10)),
             legacy_retry_base_delay: None,
@@ -315,6 +321,9 @@ impl Config {
     }
     pub fn idle_timeout(&self) -> Duration {
         self.idle_timeout
+    }
+    pub fn model_request_deadline(&self) -> Duration {
+        self.model_request_deadline
     }
 
     /// `PROVIDER_RETRY_BASE_DELAY_MS`, else the deprecated `RETRY_BASE_DELAY_MS`, else 200 ms.

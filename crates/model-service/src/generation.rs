@@ -12,9 +12,14 @@
 //!   retry policy; an invalid, too long or refused request is not sent again;
 //! - once a token has been sent nothing is retried or replaced: the stream ends with an
 //!   error event, so no text is ever duplicated;
-//! - deadlines: a whole completion gets `PROVIDER_TIMEOUT_SECS`; a stream gets
-//!   `FIRST_TOKEN_TIMEOUT_SECS` to produce its first token and `IDLE_TIMEOUT_SECS` between
-//!   tokens;
+//! - deadlines: one request has a [`Deadline`] for all its attempts and the fallback together:
+//!   the caller's `X-Sable-Deadline-Ms`, capped by `MODEL_REQUEST_DEADLINE_SECS` (for a stream
+//!   it covers the time to the first token). Each attempt gets its own timeout
+//!   (`PROVIDER_TIMEOUT_SECS` for a whole completion, `FIRST_TOKEN_TIMEOUT_SECS` for a stream's
+//!   first token) but never more than the time left, less the fallback's share while the
+//!   primary is tried; no retry or fallback starts when the time left cannot fit one (the
+//!   answer is then 504 `PROVIDER_TIMEOUT`, retryable). Between tokens a stream gets
+//!   `IDLE_TIMEOUT_SECS`;
 //! - dropping the stream returned by [`Generator::stream`] drops the provider stream (the mock
 //!   stops, HTTP requests are aborted) and counts a cancellation in [`GenerationStats`]; a
 //!   whole completion whose caller went away (its future dropped) is counted the same way.
@@ -42,6 +47,47 @@ pub struct Timeouts {
     pub first_token: Duration,
     /// Between two tokens of a stream.
     pub idle: Duration,
+    /// One request, all attempts and the fallback included (`MODEL_REQUEST_DEADLINE_SECS`);
+    /// a caller's shorter deadline wins.
+    pub request_deadline: Duration,
+}
+
+/// The shortest attempt worth starting: with less time left, no retry or fallback begins.
+pub const MIN_ATTEMPT: Duration = Duration::from_millis(200);
+
+/// The time one request has for all its attempts and its fallback.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    at: Instant,
+    budget: Duration,
+}
+
+impl Deadline {
+    /// From now, `budget` long.
+    pub fn within(budget: Duration) -> Self {
+        Self {
+            at: Instant::now() + budget,
+            budget,
+        }
+    }
+
+    pub fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    /// The failure recorded when no (further) attempt fits: a timeout, so retryable (504).
+    fn exhausted(&self, after: Option<&ProviderError>) -> ProviderError {
+        let budget = self.budget.as_secs_f64();
+        ProviderError::new(
+            crate::providers::ErrorKind::Timeout,
+            match after {
+                Some(e) => format!(
+                    "{e}; no time left for another attempt within the request's {budget:.1}s deadline"
+                ),
+                None => format!("not tried: no time left within the request's {budget:.1}s deadline"),
+            },
+        )
+    }
 }
 
 /// One event of a generation stream; the wire format lives in `common::sse`.
@@ -96,32 +142,65 @@ impl Generator {
     /// A whole completion (`POST /inference`). A failure is the classified envelope of
     /// [`classified_error`].
     pub async fn complete(&self, req: &GenerateRequest) -> Result<GenerateResponse, AppError> {
+        self.complete_within(req, None).await
+    }
+
+    /// [`complete`](Self::complete) within the caller's deadline (`X-Sable-Deadline-Ms`),
+    /// capped by `MODEL_REQUEST_DEADLINE_SECS`.
+    pub async fn complete_within(
+        &self,
+        req: &GenerateRequest,
+        requested: Option<Duration>,
+    ) -> Result<GenerateResponse, AppError> {
         let mut guard = CompletionGuard::start(self.stats.clone());
-        let result = self.complete_inner(req).await;
+        let result = self.complete_inner(req, self.deadline(requested)).await;
         guard.finished = true;
         result
     }
 
-    async fn complete_inner(&self, req: &GenerateRequest) -> Result<GenerateResponse, AppError> {
+    /// The request's deadline: the caller's, capped by `MODEL_REQUEST_DEADLINE_SECS`.
+    fn deadline(&self, requested: Option<Duration>) -> Deadline {
+        let own = self.timeouts.request_deadline;
+        Deadline::within(requested.map_or(own, |r| r.min(own)))
+    }
+
+    /// What the primary keeps back for the fallback (when there is one): one fallback attempt,
+    /// at most half of the time left.
+    fn fallback_reserve(
+        deadline: &Deadline,
+        has_fallback: bool,
+        per_attempt: Duration,
+    ) -> Duration {
+        if has_fallback {
+            per_attempt.min(deadline.remaining() / 2)
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    async fn complete_inner(
+        &self,
+        req: &GenerateRequest,
+        deadline: Deadline,
+    ) -> Result<GenerateResponse, AppError> {
         let started = Instant::now();
         let mut failures: Vec<(String, ProviderError)> = Vec::new();
-        for (i, model) in self
-            .registry
-            .candidates(req.requested_model())
-            .iter()
-            .enumerate()
-        {
+        let candidates = self.registry.candidates(req.requested_model());
+        for (i, model) in candidates.iter().enumerate() {
             if i > 0 {
+                if deadline.remaining() < MIN_ATTEMPT {
+                    failures.push((model.clone(), deadline.exhausted(None)));
+                    break;
+                }
                 note_fallback(&failures, model);
             }
             let preq = Self::provider_request(req, model);
             let total = self.timeouts.total;
+            let reserve = Self::fallback_reserve(&deadline, i + 1 < candidates.len(), total);
             let call_started = Instant::now();
             let result = self
-                .with_retry(model, || async {
-                    tokio::time::timeout(total, self.provider.complete(&preq))
-                        .await
-                        .unwrap_or_else(|_| Err(ProviderError::timeout("whole call", total)))
+                .with_retry(model, deadline, reserve, (total, "whole call"), || {
+                    self.provider.complete(&preq)
                 })
                 .instrument(tracing::info_span!(
                     "provider call",
@@ -187,21 +266,39 @@ impl Generator {
     /// A streamed completion (`POST /inference/stream`). Ends with exactly one
     /// [`StreamEvent::Done`] or [`StreamEvent::Error`].
     pub fn stream(self: Arc<Self>, req: GenerateRequest) -> BoxStream<'static, StreamEvent> {
+        self.stream_within(req, None)
+    }
+
+    /// [`stream`](Self::stream) whose first token must come within the caller's deadline
+    /// (`X-Sable-Deadline-Ms`), capped by `MODEL_REQUEST_DEADLINE_SECS`.
+    pub fn stream_within(
+        self: Arc<Self>,
+        req: GenerateRequest,
+        requested: Option<Duration>,
+    ) -> BoxStream<'static, StreamEvent> {
         let span = tracing::Span::current();
+        let deadline = self.deadline(requested);
         async_stream::stream! {
             let mut guard = StreamGuard::start(self.stats.clone(), span.clone());
             let stream_started = Instant::now();
             let mut failures: Vec<(String, ProviderError)> = Vec::new();
             let mut opened = None;
-            for (i, model) in self.registry.candidates(req.requested_model()).iter().enumerate() {
+            let candidates = self.registry.candidates(req.requested_model());
+            for (i, model) in candidates.iter().enumerate() {
                 if i > 0 {
+                    if deadline.remaining() < MIN_ATTEMPT {
+                        failures.push((model.clone(), deadline.exhausted(None)));
+                        break;
+                    }
                     span.in_scope(|| note_fallback(&failures, model));
                 }
                 let preq = Self::provider_request(&req, model);
+                let first_token = self.timeouts.first_token;
+                let reserve = Self::fallback_reserve(&deadline, i + 1 < candidates.len(), first_token);
                 // One span per model tried (retries inside): provider and model as attributes.
                 let call = tracing::info_span!(parent: &span, "provider call", provider = self.provider.name(), model = %model);
                 let result = self
-                    .with_retry(model, || self.open(&preq))
+                    .with_retry(model, deadline, reserve, (first_token, "waiting for the first token"), || self.open(&preq))
                     .instrument(call)
                     .await;
                 match result {
@@ -282,41 +379,49 @@ impl Generator {
 
     /// Opens a provider stream and waits for its first non-empty delta (or its end), so that
     /// failures up to that point can still be retried or fall back.
+    /// (The caller bounds the attempt's time: see [`with_retry`](Self::with_retry).)
     async fn open(
         &self,
         preq: &ProviderRequest,
     ) -> Result<(Option<Delta>, DeltaStream), ProviderError> {
-        let deadline = self.timeouts.first_token;
-        let attempt = async {
-            let mut stream = self.provider.stream(preq).await?;
-            loop {
-                match stream.next().await {
-                    Some(Ok(d)) if d.text.is_empty() && d.finish_reason.is_none() => continue,
-                    Some(Ok(d)) => return Ok((Some(d), stream)),
-                    Some(Err(e)) => return Err(e),
-                    None => return Ok((None, stream)),
-                }
+        let mut stream = self.provider.stream(preq).await?;
+        loop {
+            match stream.next().await {
+                Some(Ok(d)) if d.text.is_empty() && d.finish_reason.is_none() => continue,
+                Some(Ok(d)) => return Ok((Some(d), stream)),
+                Some(Err(e)) => return Err(e),
+                None => return Ok((None, stream)),
             }
-        };
-        tokio::time::timeout(deadline, attempt)
-            .await
-            .unwrap_or_else(|_| {
-                Err(ProviderError::timeout(
-                    "waiting for the first token",
-                    deadline,
-                ))
-            })
+        }
     }
 
-    /// Runs `attempt` until it succeeds, fails permanently, or the attempts are used up.
-    async fn with_retry<T, F, Fut>(&self, model: &str, mut attempt: F) -> Result<T, ProviderError>
+    /// Runs `attempt` until it succeeds, fails permanently, the attempts are used up, or the
+    /// `deadline` (less `reserve`, the fallback's share) cannot fit another one. Each attempt
+    /// gets `per_attempt.0` (named `per_attempt.1` in its timeout error), never more than the
+    /// time left.
+    async fn with_retry<T, F, Fut>(
+        &self,
+        model: &str,
+        deadline: Deadline,
+        reserve: Duration,
+        per_attempt: (Duration, &str),
+        mut attempt: F,
+    ) -> Result<T, ProviderError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ProviderError>>,
     {
+        let (per_attempt, what) = per_attempt;
+        let available = || deadline.remaining().saturating_sub(reserve);
         let mut n = 1;
         loop {
-            match attempt().await {
+            // The first attempt of a model always runs (the caller checked the time left);
+            // with less than MIN_ATTEMPT after the reserve it gets MIN_ATTEMPT.
+            let limit = per_attempt.min(available().max(MIN_ATTEMPT.min(deadline.remaining())));
+            let outcome = tokio::time::timeout(limit, attempt())
+                .await
+                .unwrap_or_else(|_| Err(ProviderError::timeout(what, limit)));
+            match outcome {
                 Ok(value) => return Ok(value),
                 Err(e) => {
                     metrics::counter!("model_provider_errors_total", "kind" => e.kind.as_str())
@@ -326,6 +431,15 @@ impl Generator {
                         return Err(e);
                     }
                     let delay = self.retry.delay(n, e.retry_after, &mut rand::thread_rng());
+                    if available() < delay + MIN_ATTEMPT {
+                        tracing::warn!(model, attempt = n, kind = e.kind.as_str(), error = %e, "provider call failed; no time left for a retry");
+                        // A rate limit keeps its class (and Retry-After): no other model helps.
+                        return Err(if e.allows_fallback() {
+                            deadline.exhausted(Some(&e))
+                        } else {
+                            e
+                        });
+                    }
                     tracing::info!(
                         model,
                         attempt = n,
@@ -625,9 +739,144 @@ mod tests {
                 total: Duration::from_secs(5),
                 first_token: Duration::from_secs(5),
                 idle: Duration::from_secs(5),
+                request_deadline: Duration::from_secs(30),
             },
             Arc::new(GenerationStats::default()),
         ))
+    }
+
+    /// A provider whose `primary` model never answers (a stalled connection) and whose other
+    /// models answer at once.
+    struct StalledPrimary;
+
+    #[async_trait]
+    impl Provider for StalledPrimary {
+        fn name(&self) -> &'static str {
+            "stalled"
+        }
+        async fn complete(&self, req: &ProviderRequest) -> Result<Completion, ProviderError> {
+            if req.model == "primary" {
+                futures::future::pending::<()>().await;
+            }
+            Ok(Completion {
+                text: "from fb".into(),
+                model: req.model.clone(),
+                usage: common::schemas::Usage::new(1, 2),
+                finish_reason: Some("stop".into()),
+            })
+        }
+        async fn stream(&self, req: &ProviderRequest) -> Result<DeltaStream, ProviderError> {
+            if req.model == "primary" {
+                return Ok(futures::stream::pending().boxed());
+            }
+            Ok(futures::stream::iter([Ok(Delta {
+                text: "from fb".into(),
+                finish_reason: None,
+            })])
+            .boxed())
+        }
+    }
+
+    /// Per-attempt timeouts far longer than the request's deadline (as with the defaults:
+    /// 3 attempts × 2 models × 2 min).
+    fn stalled(fallback: Option<&str>) -> Arc<Generator> {
+        Arc::new(Generator::new(
+            Arc::new(StalledPrimary),
+            ModelRegistry::new("test", "primary", fallback, &[]),
+            RetryPolicy::new(3, Duration::from_millis(1)),
+            Timeouts {
+                total: Duration::from_secs(120),
+                first_token: Duration::from_secs(120),
+                idle: Duration::from_secs(120),
+                request_deadline: Duration::from_secs(270),
+            },
+            Arc::new(GenerationStats::default()),
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_stalled_primary_leaves_time_for_the_fallback_within_the_deadline() {
+        let g = stalled(Some("fb"));
+        let started = Instant::now();
+        let r = g
+            .complete_within(
+                &GenerateRequest::new("hi"),
+                Some(Duration::from_millis(1200)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.model, "fb");
+        assert!(
+            started.elapsed() < Duration::from_millis(1200),
+            "{:?}",
+            started.elapsed()
+        );
+
+        let started = Instant::now();
+        let events: Vec<_> = g
+            .clone()
+            .stream_within(
+                GenerateRequest::new("hi"),
+                Some(Duration::from_millis(1200)),
+            )
+            .collect()
+            .await;
+        assert_eq!(events[0], StreamEvent::Token("from fb".into()));
+        assert_eq!(events.last(), Some(&StreamEvent::Done));
+        assert!(
+            started.elapsed() < Duration::from_millis(1200),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stalled_provider_without_fallback_answers_504_within_the_deadline() {
+        let g = stalled(None);
+        let started = Instant::now();
+        let e = g
+            .complete_within(
+                &GenerateRequest::new("hi"),
+                Some(Duration::from_millis(800)),
+            )
+            .await
+            .unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(
+            (e.status().as_u16(), e.code(), e.retryable()),
+            (504, "PROVIDER_TIMEOUT", Some(true))
+        );
+        assert!(
+            took >= Duration::from_millis(600) && took < Duration::from_millis(900),
+            "{took:?}"
+        );
+
+        let started = Instant::now();
+        let events: Vec<_> = g
+            .clone()
+            .stream_within(GenerateRequest::new("hi"), Some(Duration::from_millis(800)))
+            .collect()
+            .await;
+        assert!(
+            started.elapsed() < Duration::from_millis(900),
+            "{:?}",
+            started.elapsed()
+        );
+        match events.as_slice() {
+            [StreamEvent::Error(m)] => assert!(m.starts_with("PROVIDER_TIMEOUT: "), "{m}"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_services_own_deadline_caps_the_callers() {
+        let g = generator(Scripted::new(vec![]), None);
+        let capped = g.deadline(Some(Duration::from_secs(3600))).remaining();
+        assert!(capped <= Duration::from_secs(30) && capped > Duration::from_secs(29));
+        let shorter = g.deadline(Some(Duration::from_secs(2))).remaining();
+        assert!(shorter <= Duration::from_secs(2));
+        let own = g.deadline(None).remaining();
+        assert!(own > Duration::from_secs(29));
     }
 
     #[tokio::test]

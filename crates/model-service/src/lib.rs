@@ -31,6 +31,8 @@ pub mod retry;
 mod routes;
 pub mod sse;
 pub mod stats;
+#[cfg(test)]
+mod timeout_budget;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -81,6 +83,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
             total: config.provider_timeout(),
             first_token: config.first_token_timeout(),
             idle: config.idle_timeout(),
+            request_deadline: config.model_request_deadline(),
         },
         stats.clone(),
     );

@@ -21,11 +21,17 @@ pub fn router() -> Router<AppState> {
 /// (`crate::providers::ErrorKind`): its status (400/404 for the caller's fault, 429 with
 /// `Retry-After`, 502/503/504 for upstream faults), `code` and `retryable`.
 #[tracing::instrument(skip_all, fields(model = req.requested_model().unwrap_or("default")))]
+///
+/// Every attempt and the fallback fit inside the caller's `X-Sable-Deadline-Ms` (capped by
+/// `MODEL_REQUEST_DEADLINE_SECS`); when no attempt fits any more the answer is 504
+/// `PROVIDER_TIMEOUT`.
 async fn inference(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ValidJson(req): ValidJson<GenerateRequest>,
 ) -> AppResult<Json<GenerateResponse>> {
-    Ok(Json(state.generator.complete(&req).await?))
+    let deadline = common::http::requested_deadline(&headers);
+    Ok(Json(state.generator.complete_within(&req, deadline).await?))
 }
 
 /// 200 and an SSE body; 422 for invalid input (before any stream starts). Failures after the
@@ -40,5 +46,10 @@ async fn inference_stream(
     let with_meta = headers
         .get(common::schemas::STREAM_META_HEADER)
         .is_some_and(|v| v == "1");
-    sse::response(state.generator.clone().stream(req), with_meta)
+    // The caller's deadline bounds the time to the first token (retries and fallback).
+    let deadline = common::http::requested_deadline(&headers);
+    sse::response(
+        state.generator.clone().stream_within(req, deadline),
+        with_meta,
+    )
 }

@@ -6,6 +6,7 @@
 // #[test] functions only).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod deadline;
 mod fake_openai;
 mod health;
 mod helpers;
