@@ -59,6 +59,22 @@ pub struct ChatSessionCreate {
     #[serde(default)]
     #[schema(max_length = 20000)]
     pub system_prompt: Option<String>,
+    /// Additive: this chat's model (used when a stream names the session and the request
+    /// gives none); `""` clears it (PATCH).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Additive: this chat's temperature, 0.0..=2.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// Additive: this chat's max_tokens, 1..=8192.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<i64>,
+    /// Additive: pinned to the top of the UI's list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<bool>,
+    /// Additive: archived (hidden from the UI's main list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<bool>,
 }
 
 impl ChatSessionCreate {
@@ -73,7 +89,10 @@ impl ChatSessionCreate {
 
 impl Validate for ChatSessionCreate {
     fn validate(&self) -> Vec<FieldError> {
-        validate_session_fields(self.title.as_deref(), self.system_prompt.as_deref())
+        let mut errors =
+            validate_session_fields(self.title.as_deref(), self.system_prompt.as_deref());
+        errors.extend(validate_settings(&self.settings()));
+        errors
     }
 }
 
@@ -87,12 +106,85 @@ pub struct ChatSessionUpdate {
     #[serde(default)]
     #[schema(max_length = 20000)]
     pub system_prompt: Option<String>,
+    /// Additive: this chat's model (used when a stream names the session and the request
+    /// gives none); `""` clears it (PATCH).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Additive: this chat's temperature, 0.0..=2.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// Additive: this chat's max_tokens, 1..=8192.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<i64>,
+    /// Additive: pinned to the top of the UI's list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<bool>,
+    /// Additive: archived (hidden from the UI's main list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<bool>,
+}
+
+impl ChatSessionUpdate {
+    /// The per-chat settings of this body.
+    pub fn settings(&self) -> SessionSettingsUpdate {
+        SessionSettingsUpdate {
+            model: self.model.clone(),
+            temperature: self.temperature,
+            max_tokens: self.max_tokens,
+            pinned: self.pinned,
+            archived: self.archived,
+        }
+    }
+}
+
+/// The additive per-chat settings of a create or update body; `None` leaves a value unchanged
+/// (or unset on create); a `model` of `""` clears the model.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionSettingsUpdate {
+    pub model: Option<String>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<i64>,
+    pub pinned: Option<bool>,
+    pub archived: Option<bool>,
+}
+
+impl ChatSessionCreate {
+    /// The per-chat settings of this body.
+    pub fn settings(&self) -> SessionSettingsUpdate {
+        SessionSettingsUpdate {
+            model: self.model.clone(),
+            temperature: self.temperature,
+            max_tokens: self.max_tokens,
+            pinned: self.pinned,
+            archived: self.archived,
+        }
+    }
 }
 
 impl Validate for ChatSessionUpdate {
     fn validate(&self) -> Vec<FieldError> {
-        validate_session_fields(self.title.as_deref(), self.system_prompt.as_deref())
+        let mut errors =
+            validate_session_fields(self.title.as_deref(), self.system_prompt.as_deref());
+        errors.extend(validate_settings(&self.settings()));
+        errors
     }
+}
+
+fn validate_settings(settings: &SessionSettingsUpdate) -> Vec<FieldError> {
+    use super::limits::{
+        MAX_TOKENS_MAX, MAX_TOKENS_MIN, MODEL_NAME_MAX_CHARS, TEMPERATURE_MAX, TEMPERATURE_MIN,
+    };
+    let mut c = Checker::new();
+    if let Some(model) = &settings.model {
+        c.str_len(body("model"), model, 0, MODEL_NAME_MAX_CHARS);
+    }
+    if let Some(t) = settings.temperature {
+        c.float_range(body("temperature"), t, TEMPERATURE_MIN, TEMPERATURE_MAX);
+    }
+    if let Some(n) = settings.max_tokens {
+        c.int_range(body("max_tokens"), n, MAX_TOKENS_MIN, MAX_TOKENS_MAX);
+    }
+    c.finish()
 }
 
 fn validate_session_fields(title: Option<&str>, system_prompt: Option<&str>) -> Vec<FieldError> {
@@ -171,6 +263,19 @@ pub struct ChatSessionOut {
     #[schema(example = "2026-11-23T19:54:40.915651Z")]
     pub updated_at: DateTime<Utc>,
     pub message_count: i64,
+    /// Additive: this chat's model, temperature and max_tokens (null: the request's or the
+    /// server's default).
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub max_tokens: Option<i64>,
+    /// Additive: pinned and archived flags (false unless set).
+    #[serde(default)]
+    pub pinned: bool,
+    #[serde(default)]
+    pub archived: bool,
 }
 
 /// One session with its messages in order (contract §8 `ChatSessionDetail`).
@@ -221,6 +326,10 @@ pub struct SessionListQuery {
     /// `<updated_at>,<id>` of the last row already seen. A full page carries the next value in
     /// the `X-Next-Cursor` response header.
     pub before: Option<String>,
+    /// Additive filter: only pinned (`true`) or only unpinned (`false`) sessions.
+    pub pinned: Option<bool>,
+    /// Additive filter: only archived (`true`) or only not archived (`false`) sessions.
+    pub archived: Option<bool>,
 }
 
 impl SessionListQuery {
@@ -407,11 +516,13 @@ mod tests {
         let ok = ChatSessionUpdate {
             title: Some("é".repeat(200)),
             system_prompt: None,
+            ..Default::default()
         };
         assert!(ok.validate().is_empty());
         let long = ChatSessionUpdate {
             title: Some("é".repeat(201)),
             system_prompt: Some("x".repeat(20_001)),
+            ..Default::default()
         };
         assert_eq!(
             kinds(&long.validate()),
@@ -480,5 +591,81 @@ mod tests {
         assert_eq!(kinds(&q(&"x".repeat(201), None))[0].1, "string_too_long");
         assert_eq!(kinds(&q("x", Some(101)))[0].1, "less_than_equal");
         assert_eq!(kinds(&q("x", Some(0)))[0].1, "greater_than_equal");
+    }
+}
+
+/// `POST /api/v1/chat/import` body: a session as Sable's JSON export writes it
+/// (`GET /sessions/{id}/export?format=json`, a `ChatSessionDetail`). Ids, owner, timestamps and
+/// counts in it are ignored: the import is a new session of the caller, its messages one chain
+/// in the given order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ChatSessionImport {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub max_tokens: Option<i64>,
+    #[serde(default)]
+    pub pinned: Option<bool>,
+    #[serde(default)]
+    pub archived: Option<bool>,
+    /// At most 10 000 messages, oldest first.
+    pub messages: Vec<ChatMessageImport>,
+}
+
+/// One message of an import: role, content (may be empty only for an assistant answer stopped
+/// before its first token), meta.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ChatMessageImport {
+    pub role: Role,
+    pub content: String,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub meta: Option<Value>,
+}
+
+/// Most messages one import may carry.
+pub const IMPORT_MESSAGES_MAX: usize = 10_000;
+
+impl ChatSessionImport {
+    /// The per-chat settings of this body.
+    pub fn settings(&self) -> SessionSettingsUpdate {
+        SessionSettingsUpdate {
+            model: self.model.clone().filter(|m| !m.is_empty()),
+            temperature: self.temperature,
+            max_tokens: self.max_tokens,
+            pinned: self.pinned,
+            archived: self.archived,
+        }
+    }
+}
+
+impl Validate for ChatSessionImport {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errors =
+            validate_session_fields(self.title.as_deref(), self.system_prompt.as_deref());
+        errors.extend(validate_settings(&self.settings()));
+        let mut c = Checker::new();
+        c.list_len(
+            body("messages"),
+            self.messages.len(),
+            0,
+            IMPORT_MESSAGES_MAX,
+        );
+        for (i, m) in self.messages.iter().enumerate() {
+            let min = usize::from(m.role != Role::Assistant);
+            let loc = vec![json!("body"), json!("messages"), json!(i), json!("content")];
+            c.str_len(loc, &m.content, min, MESSAGE_CONTENT_MAX_CHARS);
+            if let Some(meta) = &m.meta {
+                check_meta(&mut c, meta);
+            }
+        }
+        errors.extend(c.finish());
+        errors
     }
 }

@@ -79,6 +79,7 @@ pub async fn begin_continue(
     .await?
     .ok_or_else(session_not_found)?;
     let mut request = GenerateRequest::new(CONTINUE_PROMPT);
+    apply_session_settings(&mut request, &context);
     request.system_prompt = context.system_prompt;
     request.messages = Some(context.turns);
     Ok((
@@ -130,6 +131,7 @@ pub async fn begin(
     )
     .await?
     .ok_or_else(session_not_found)?;
+    apply_session_settings(request, &context);
     if request.system_prompt.as_deref().is_none_or(str::is_empty) {
         request.system_prompt = context.system_prompt;
     }
@@ -145,6 +147,27 @@ pub async fn begin(
         requested_model: request.requested_model().unwrap_or_default().to_owned(),
         continues: None,
     }))
+}
+
+/// The chat's own model, temperature and max_tokens apply where the request does not set them:
+/// no (or an empty) model, and the contract's defaults for temperature (0.7) and max_tokens
+/// (1024) — a request that sends exactly the default counts as not setting it.
+fn apply_session_settings(request: &mut GenerateRequest, context: &chat_repo::SessionContext) {
+    if request.requested_model().is_none() {
+        if let Some(model) = &context.model {
+            request.model = Some(model.clone());
+        }
+    }
+    if let Some(t) = context.temperature {
+        if request.temperature == common::schemas::DEFAULT_TEMPERATURE {
+            request.temperature = t;
+        }
+    }
+    if let Some(n) = context.max_tokens {
+        if request.max_tokens == common::schemas::DEFAULT_MAX_TOKENS {
+            request.max_tokens = n;
+        }
+    }
 }
 
 /// A conversation whose context the client sends itself (OpenAI-compatible clients send the
@@ -173,6 +196,11 @@ pub async fn attach(
 pub const USER_MESSAGE_ID_HEADER: &str = "x-user-message-id";
 
 impl Conversation {
+    /// The user whose session this is.
+    pub fn user_id(&self) -> Uuid {
+        self.user_id
+    }
+
     /// The `X-User-Message-Id` header for the response.
     pub fn header(&self) -> (axum::http::HeaderName, axum::http::HeaderValue) {
         (

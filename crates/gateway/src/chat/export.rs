@@ -120,6 +120,11 @@ mod tests {
                 created_at: t,
                 updated_at: t,
                 message_count: 3,
+                model: None,
+                temperature: None,
+                max_tokens: None,
+                pinned: false,
+                archived: false,
             },
             messages: vec![
                 message(Role::System, "Context"),

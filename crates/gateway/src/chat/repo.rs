@@ -14,9 +14,16 @@ use chrono::{DateTime, Utc};
 use common::schemas::chat_limits::DEFAULT_SESSION_TITLE;
 use common::schemas::limits::MESSAGES_MAX;
 use common::schemas::{
-    ChatMessageOut, ChatSearchHit, ChatSessionDetail, ChatSessionOut, ChatTurn, Role,
-    SessionCursor, Usage,
+    ChatMessageOut, ChatSearchHit, ChatSessionDetail, ChatSessionImport, ChatSessionOut, ChatTurn,
+    Role, SessionCursor, SessionSettingsUpdate, Usage,
 };
+
+/// Filters of the session list (`None`: either).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    pub pinned: Option<bool>,
+    pub archived: Option<bool>,
+}
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::{FromRow, PgPool};
@@ -49,7 +56,8 @@ impl From<RepoError> for common::AppError {
 /// The columns of a `ChatSessionOut`, in [`SessionRow`] order.
 macro_rules! session_columns {
     () => {
-        "id, user_id, title, system_prompt, created_at, updated_at, message_count::bigint AS message_count"
+        "id, user_id, title, system_prompt, created_at, updated_at, message_count::bigint AS message_count, \
+         model, temperature, max_tokens::bigint AS max_tokens, pinned, archived"
     };
 }
 
@@ -91,6 +99,11 @@ struct SessionRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     message_count: i64,
+    model: Option<String>,
+    temperature: Option<f64>,
+    max_tokens: Option<i64>,
+    pinned: bool,
+    archived: bool,
 }
 
 impl From<SessionRow> for ChatSessionOut {
@@ -103,6 +116,11 @@ impl From<SessionRow> for ChatSessionOut {
             created_at: r.created_at,
             updated_at: r.updated_at,
             message_count: r.message_count,
+            model: r.model,
+            temperature: r.temperature,
+            max_tokens: r.max_tokens,
+            pinned: r.pinned,
+            archived: r.archived,
         }
     }
 }
@@ -154,15 +172,32 @@ pub async fn create_session(
     user_id: Uuid,
     title: &str,
     system_prompt: Option<&str>,
+    settings: &SessionSettingsUpdate,
+) -> RepoResult<ChatSessionOut> {
+    create_session_in(db, user_id, title, system_prompt, settings).await
+}
+
+async fn create_session_in<'e, E: sqlx::PgExecutor<'e>>(
+    db: E,
+    user_id: Uuid,
+    title: &str,
+    system_prompt: Option<&str>,
+    settings: &SessionSettingsUpdate,
 ) -> RepoResult<ChatSessionOut> {
     let row: SessionRow = sqlx::query_as(concat!(
-        "INSERT INTO chat_sessions (id, user_id, title, system_prompt) VALUES ($1, $2, $3, $4) RETURNING ",
+        "INSERT INTO chat_sessions (id, user_id, title, system_prompt, model, temperature, max_tokens, pinned, archived) \
+         VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, COALESCE($8, false), COALESCE($9, false)) RETURNING ",
         session_columns!()
     ))
     .bind(Uuid::now_v7())
     .bind(user_id)
     .bind(title)
     .bind(system_prompt)
+    .bind(settings.model.as_deref())
+    .bind(settings.temperature)
+    .bind(settings.max_tokens.and_then(|n| i32::try_from(n).ok()))
+    .bind(settings.pinned)
+    .bind(settings.archived)
     .fetch_one(db)
     .await?;
     Ok(row.into())
@@ -177,16 +212,21 @@ pub async fn list_sessions(
     user_id: Uuid,
     limit: i64,
     cursor: Option<SessionCursor>,
+    filter: SessionFilter,
 ) -> RepoResult<Vec<ChatSessionOut>> {
     let rows: Vec<SessionRow> = match cursor {
         None => {
             sqlx::query_as(concat!(
                 "SELECT ",
                 session_columns!(),
-                " FROM chat_sessions WHERE user_id = $1 ORDER BY updated_at DESC, id DESC LIMIT $2"
+                " FROM chat_sessions WHERE user_id = $1 \
+                 AND ($3::bool IS NULL OR pinned = $3) AND ($4::bool IS NULL OR archived = $4) \
+                 ORDER BY updated_at DESC, id DESC LIMIT $2"
             ))
             .bind(user_id)
             .bind(limit)
+            .bind(filter.pinned)
+            .bind(filter.archived)
             .fetch_all(db)
             .await?
         }
@@ -197,12 +237,15 @@ pub async fn list_sessions(
                 "SELECT ",
                 session_columns!(),
                 " FROM chat_sessions WHERE user_id = $1 AND (updated_at, id) < ($2, $3) \
+                 AND ($5::bool IS NULL OR pinned = $5) AND ($6::bool IS NULL OR archived = $6) \
                  ORDER BY updated_at DESC, id DESC LIMIT $4"
             ))
             .bind(user_id)
             .bind(cursor.updated_at)
             .bind(cursor.id.unwrap_or(Uuid::nil()))
             .bind(limit)
+            .bind(filter.pinned)
+            .bind(filter.archived)
             .fetch_all(db)
             .await?
         }
@@ -260,8 +303,9 @@ pub async fn session_exists(db: &PgPool, user_id: Uuid, session_id: Uuid) -> Rep
     Ok(found.is_some())
 }
 
-/// Applies the non-null fields. `updated_at` advances only when a value actually changes.
-/// Returns the session with its real message count (the reference always said 0).
+/// Applies the non-null fields (a `model` of `""` clears the model). `updated_at` advances
+/// only when a value actually changes. Returns the session with its real message count (the
+/// reference always said 0).
 #[tracing::instrument(skip_all, fields(session_id = %session_id))]
 pub async fn update_session(
     db: &PgPool,
@@ -269,13 +313,23 @@ pub async fn update_session(
     session_id: Uuid,
     title: Option<&str>,
     system_prompt: Option<&str>,
+    settings: &SessionSettingsUpdate,
 ) -> RepoResult<Option<ChatSessionOut>> {
     let row: Option<SessionRow> = sqlx::query_as(concat!(
         "UPDATE chat_sessions SET \
              title = COALESCE($3, title), \
              system_prompt = COALESCE($4, system_prompt), \
+             model = CASE WHEN $5::text IS NULL THEN model ELSE NULLIF($5, '') END, \
+             temperature = COALESCE($6, temperature), \
+             max_tokens = COALESCE($7, max_tokens), \
+             pinned = COALESCE($8, pinned), \
+             archived = COALESCE($9, archived), \
              updated_at = CASE \
-                 WHEN (COALESCE($3, title), COALESCE($4, system_prompt)) IS DISTINCT FROM (title, system_prompt) \
+                 WHEN (COALESCE($3, title), COALESCE($4, system_prompt), \
+                       CASE WHEN $5::text IS NULL THEN model ELSE NULLIF($5, '') END, \
+                       COALESCE($6, temperature), COALESCE($7, max_tokens), \
+                       COALESCE($8, pinned), COALESCE($9, archived)) \
+                      IS DISTINCT FROM (title, system_prompt, model, temperature, max_tokens, pinned, archived) \
                  THEN clock_timestamp() ELSE updated_at END \
          WHERE id = $1 AND user_id = $2 RETURNING ",
         session_columns!()
@@ -284,9 +338,78 @@ pub async fn update_session(
     .bind(user_id)
     .bind(title)
     .bind(system_prompt)
+    .bind(settings.model.as_deref())
+    .bind(settings.temperature)
+    .bind(settings.max_tokens.and_then(|n| i32::try_from(n).ok()))
+    .bind(settings.pinned)
+    .bind(settings.archived)
     .fetch_optional(db)
     .await?;
     Ok(row.map(Into::into))
+}
+
+/// Imports a session (Sable's JSON export) as a new session of the caller: its messages become
+/// one chain in the given order, the last one active. One transaction.
+#[tracing::instrument(skip_all, fields(user_id = %user_id, messages = import.messages.len()))]
+pub async fn import_session(
+    db: &PgPool,
+    user_id: Uuid,
+    import: &ChatSessionImport,
+) -> RepoResult<ChatSessionOut> {
+    let mut tx = db.begin().await?;
+    let title = match import.title.as_deref() {
+        None | Some("") => DEFAULT_SESSION_TITLE,
+        Some(title) => title,
+    };
+    let mut session = create_session_in(
+        &mut *tx,
+        user_id,
+        title,
+        import.system_prompt.as_deref(),
+        &import.settings(),
+    )
+    .await?;
+    let n = import.messages.len();
+    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
+    let parents: Vec<Option<Uuid>> = std::iter::once(None)
+        .chain(ids.iter().copied().map(Some))
+        .take(n)
+        .collect();
+    let roles: Vec<&str> = import.messages.iter().map(|m| m.role.as_str()).collect();
+    let contents: Vec<&str> = import.messages.iter().map(|m| m.content.as_str()).collect();
+    let metas: Vec<Option<Value>> = import.messages.iter().map(|m| m.meta.clone()).collect();
+    // One statement; rows go in in their order (seq follows ORDER BY ord).
+    sqlx::query(
+        "INSERT INTO chat_messages (id, session_id, role, content, meta, created_at, parent_id, depth) \
+         SELECT id, $1, role, content, meta, clock_timestamp(), parent_id, ord::int \
+         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::uuid[]) \
+              WITH ORDINALITY AS t(id, role, content, meta, parent_id, ord) \
+         ORDER BY ord",
+    )
+    .bind(session.id)
+    .bind(&ids)
+    .bind(&roles)
+    .bind(&contents)
+    .bind(&metas)
+    .bind(&parents)
+    .execute(&mut *tx)
+    .await?;
+    let count = i32::try_from(n).unwrap_or(i32::MAX);
+    let updated: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "UPDATE chat_sessions SET active_leaf_id = $2, message_count = $3, \
+             updated_at = clock_timestamp() WHERE id = $1 RETURNING updated_at",
+    )
+    .bind(session.id)
+    .bind(ids.last())
+    .bind(count)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    session.message_count = i64::from(count);
+    if let Some(updated) = updated {
+        session.updated_at = updated;
+    }
+    Ok(session)
 }
 
 /// Deletes a session and (by cascade) its messages; `false` when it is not the caller's.
@@ -669,10 +792,14 @@ pub async fn search_messages(
 
 /// What the model is given from a session: its system prompt and the newest earlier turns that
 /// fit the budget, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SessionContext {
     pub system_prompt: Option<String>,
     pub turns: Vec<ChatTurn>,
+    /// The chat's own model, temperature and max_tokens, if set.
+    pub model: Option<String>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<i64>,
 }
 
 /// `meta` of an assistant turn stored by the relay.
@@ -719,8 +846,10 @@ pub async fn load_context_through(
 ) -> RepoResult<Option<SessionContext>> {
     let budget = i64::try_from(budget_chars).unwrap_or(i64::MAX);
     let max_turns = i64::try_from(MESSAGES_MAX).unwrap_or(i64::MAX);
-    let Some(system_prompt): Option<Option<String>> = sqlx::query_scalar(
-        "SELECT system_prompt FROM chat_sessions WHERE id = $1 AND user_id = $2",
+    type Settings = (Option<String>, Option<String>, Option<f64>, Option<i32>);
+    let Some((system_prompt, model, temperature, max_tokens)): Option<Settings> = sqlx::query_as(
+        "SELECT system_prompt, model, temperature, max_tokens FROM chat_sessions \
+         WHERE id = $1 AND user_id = $2",
     )
     .bind(session_id)
     .bind(user_id)
@@ -765,6 +894,9 @@ pub async fn load_context_through(
     Ok(Some(SessionContext {
         system_prompt,
         turns,
+        model,
+        temperature,
+        max_tokens: max_tokens.map(i64::from),
     }))
 }
 

@@ -13,9 +13,9 @@ use axum::{Json, Router};
 use common::error::ErrorEnvelope;
 use common::extract::{ValidJson, ValidQuery};
 use common::schemas::{
-    ChatMessageCreate, ChatMessageOut, ChatSearchHit, ChatSearchQuery, ChatSearchResponse,
-    ChatSessionCreate, ChatSessionDetail, ChatSessionOut, ChatSessionUpdate, ExportFormat,
-    ExportQuery, Role, SessionCursor, SessionListQuery,
+    ChatMessageCreate, ChatMessageImport, ChatMessageOut, ChatSearchHit, ChatSearchQuery,
+    ChatSearchResponse, ChatSessionCreate, ChatSessionDetail, ChatSessionImport, ChatSessionOut,
+    ChatSessionUpdate, ExportFormat, ExportQuery, Role, SessionCursor, SessionListQuery,
 };
 use common::AppResult;
 use utoipa::OpenApi;
@@ -53,6 +53,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/chat/sessions/{id}/stream", get(resume_stream))
         .route("/api/v1/chat/search", get(search))
+        .route("/api/v1/chat/import", post(import_session))
 }
 
 #[derive(OpenApi)]
@@ -69,6 +70,7 @@ pub fn router() -> Router<AppState> {
         resume_stream,
         activate_message,
         continue_message,
+        import_session,
         search
     ),
     components(schemas(
@@ -82,6 +84,8 @@ pub fn router() -> Router<AppState> {
         ChatSearchHit,
         ExportFormat,
         StopResponse,
+        ChatSessionImport,
+        ChatMessageImport,
         Role
     )),
     tags((name = "chat", description = "Chat sessions and messages, stored in Postgres; search and export"))
@@ -105,6 +109,7 @@ pub async fn create_session(
         user_id,
         body.effective_title(),
         body.system_prompt.as_deref(),
+        &body.settings(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(session)))
@@ -130,7 +135,12 @@ pub async fn list_sessions(
     ValidQuery(query): ValidQuery<SessionListQuery>,
 ) -> AppResult<Response> {
     let limit = query.limit();
-    let sessions = chat_repo::list_sessions(&state.db, user_id, limit, query.cursor()).await?;
+    let filter = chat_repo::SessionFilter {
+        pinned: query.pinned,
+        archived: query.archived,
+    };
+    let sessions =
+        chat_repo::list_sessions(&state.db, user_id, limit, query.cursor(), filter).await?;
     let mut headers = HeaderMap::new();
     if usize::try_from(limit).is_ok_and(|limit| sessions.len() == limit) {
         if let Some(last) = sessions.last() {
@@ -187,6 +197,7 @@ pub async fn update_session(
         id,
         body.title.as_deref(),
         body.system_prompt.as_deref(),
+        &body.settings(),
     )
     .await?
     .map(Json)
@@ -489,4 +500,24 @@ pub async fn continue_message(
         .start(state, request, conversation)
         .ok_or_else(|| common::AppError::internal("the generation did not start"))?;
     Ok(generations::sse_response(generation.events(0), false))
+}
+
+/// Imports a session from Sable's JSON export (`GET /sessions/{id}/export?format=json`, or any
+/// `ChatSessionDetail`): a new session of the caller with the export's title, system prompt,
+/// per-chat settings and flags, and its messages (role, content, meta) as one chain in order.
+/// Ids, owner, timestamps and counts in the file are ignored.
+#[utoipa::path(post, path = "/api/v1/chat/import", tag = "chat",
+    request_body = ChatSessionImport,
+    responses(
+        (status = 201, description = "The new session", body = ChatSessionOut),
+        (status = 413, description = "Body over the request size limit", body = ErrorEnvelope),
+        (status = 422, description = "Not a Sable export: missing messages, bad role, over-long content, more than 10 000 messages", body = ErrorEnvelope),
+    ))]
+pub async fn import_session(
+    State(state): State<AppState>,
+    CurrentUser { id: user_id, .. }: CurrentUser,
+    ValidJson(body): ValidJson<ChatSessionImport>,
+) -> AppResult<(StatusCode, Json<ChatSessionOut>)> {
+    let session = chat_repo::import_session(&state.db, user_id, &body).await?;
+    Ok((StatusCode::CREATED, Json(session)))
 }

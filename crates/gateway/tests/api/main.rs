@@ -8,6 +8,7 @@ mod background;
 mod basics;
 mod branches;
 mod chat;
+mod chat_settings;
 mod chat_store;
 mod continuation;
 mod conversation;
