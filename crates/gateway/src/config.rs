@@ -84,6 +84,9 @@ pub struct Config {
     pub limits: crate::limits::LimitArgs,
 
     #[command(flatten)]
+    pub quota: crate::usage::QuotaArgs,
+
+    #[command(flatten)]
     pub database: DatabaseArgs,
 
     #[command(flatten)]

@@ -18,6 +18,7 @@ pub mod relay;
 pub mod routes;
 pub mod spa;
 pub mod state;
+pub mod usage;
 
 use axum::Router;
 
@@ -38,8 +39,11 @@ pub fn app(state: AppState) -> Router {
     // Limits run on matched routes only (after routing, so the route template decides the
     // class), before the handlers.
     let limits = axum::middleware::from_fn_with_state(state.clone(), limits::enforce);
+    let quota = axum::middleware::from_fn_with_state(state.clone(), usage::enforce_quota);
     let mut router = Router::new()
         .merge(routes::router())
+        // The last layer added runs first: rate limits, then the daily quota.
+        .route_layer(quota)
         .route_layer(limits)
         .merge(openapi::router())
         .route("/metrics", axum::routing::get(common::metrics::render))

@@ -23,6 +23,8 @@ use futures::{Stream, StreamExt};
 use reqwest::Method;
 use tokio_util::sync::CancellationToken;
 
+use uuid::Uuid;
+
 use crate::chat::conversation::{Conversation, Recorder};
 use crate::observability::{StreamMetrics, StreamOutcome};
 use crate::state::AppState;
@@ -33,10 +35,11 @@ const NOT_SAVED: &str = "the answer could not be saved";
 /// `POST /api/v1/generate/stream`: the contract's framing of [`upstream_events`].
 pub async fn stream_generation(
     state: AppState,
+    owner: Uuid,
     request: GenerateRequest,
     conversation: Option<Conversation>,
 ) -> Response {
-    let events = upstream_events(state, request, conversation).await;
+    let events = upstream_events(state, owner, request, conversation).await;
     let body = events.filter_map(|batch| {
         let mut out = BytesMut::new();
         for event in batch.iter().filter(|e| !matches!(e, Event::Meta(_))) {
@@ -53,10 +56,18 @@ pub async fn stream_generation(
 /// final event is yielded. Internal `Meta` events are included for framers that need them.
 pub async fn upstream_events(
     state: AppState,
+    owner: Uuid,
     request: GenerateRequest,
     conversation: Option<Conversation>,
 ) -> impl Stream<Item = Vec<Event>> + Send + 'static {
-    upstream_events_until(state, request, conversation, CancellationToken::new()).await
+    upstream_events_until(
+        state,
+        owner,
+        request,
+        conversation,
+        CancellationToken::new(),
+    )
+    .await
 }
 
 /// [`upstream_events`] that also ends when `stop` is cancelled (an explicit stop of a
@@ -65,6 +76,7 @@ pub async fn upstream_events(
 /// ends with `[DONE]`.
 pub async fn upstream_events_until(
     state: AppState,
+    owner: Uuid,
     request: GenerateRequest,
     conversation: Option<Conversation>,
     stop: CancellationToken,
@@ -145,6 +157,8 @@ pub async fn upstream_events_until(
                     }
                     Some(Event::Meta(meta)) => {
                         stream_metrics.model(&meta.model);
+                        // The owner's daily usage (in the background: the answer goes on).
+                        tokio::spawn(crate::usage::record_owned(state.db.clone(), owner, meta.usage));
                         if let Some(r) = recorder.as_mut() { r.meta(meta.clone()); }
                         out.push(Event::Meta(meta));
                     }

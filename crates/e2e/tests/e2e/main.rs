@@ -10,4 +10,5 @@ mod jobs;
 mod limits;
 mod observability;
 mod openai_api;
+mod quota;
 mod startup;

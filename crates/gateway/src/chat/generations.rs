@@ -326,8 +326,15 @@ impl Reservation {
         let request_id = common::request_id::current().unwrap_or_else(common::request_id::generate);
         let stop = generation.stop.clone();
         tokio::spawn(common::request_id::scope(request_id, async move {
-            let events =
-                crate::relay::upstream_events_until(state, request, Some(conversation), stop).await;
+            let owner = conversation.user_id();
+            let events = crate::relay::upstream_events_until(
+                state,
+                owner,
+                request,
+                Some(conversation),
+                stop,
+            )
+            .await;
             futures::pin_mut!(events);
             while let Some(batch) = events.next().await {
                 guard.generation.push(batch);

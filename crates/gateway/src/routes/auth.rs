@@ -45,7 +45,7 @@ pub fn router() -> Router<AppState> {
     paths(auth_config, register, login, refresh, logout, me, create_key, list_keys, revoke_key, list_users, create_user),
     components(schemas(
         AuthConfigOut, AuthMode, Registration, Role, RegisterRequest, LoginRequest, RefreshRequest,
-        TokenResponse, User, ApiKey, ApiKeyCreate, ApiKeyCreated, AdminUserCreate
+        TokenResponse, User, MeOut, crate::usage::UsageToday, ApiKey, ApiKeyCreate, ApiKeyCreated, AdminUserCreate
     )),
     tags((name = "auth", description = "Accounts, tokens and API keys"))
 )]
@@ -349,17 +349,30 @@ pub async fn logout(
     Ok(response)
 }
 
-/// The signed-in account.
+/// The signed-in account and today's token usage.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
     responses(
-        (status = 200, description = "The caller's account", body = User),
+        (status = 200, description = "The caller's account, with `usage_today`", body = MeOut),
         (status = 401, description = "Not signed in", body = ErrorEnvelope),
     ))]
-pub async fn me(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<User>> {
-    repo::user(&state.db, user.id)
+pub async fn me(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<MeOut>> {
+    let account = repo::user(&state.db, user.id)
         .await?
-        .map(Json)
-        .ok_or_else(|| AppError::not_found("Account not found"))
+        .ok_or_else(|| AppError::not_found("Account not found"))?;
+    let quota = state.config.quota.quota_tokens_per_day;
+    let usage_today = crate::usage::today(&state.db, user.id, quota).await?;
+    Ok(Json(MeOut {
+        user: account,
+        usage_today,
+    }))
+}
+
+/// `GET /api/v1/auth/me`: the account's fields, plus today's usage (additive).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeOut {
+    #[serde(flatten)]
+    pub user: User,
+    pub usage_today: crate::usage::UsageToday,
 }
 
 /// Creates an API key for scripts: `Authorization: Bearer sk-sable-…` works wherever an access

@@ -63,6 +63,9 @@ pub async fn generate(
                 .json(&request),
         )
         .await;
+    if let Ok(answer) = &result {
+        crate::usage::record(&state.db, user.id, answer.usage).await;
+    }
     if let Some(conversation) = conversation {
         conversation.finish_sync(&state, &result).await;
     }
@@ -113,7 +116,7 @@ pub async fn generate_stream(
                 None => return Err(AppError::internal("the generation did not start")),
             }
         }
-        (_, conversation) => relay::stream_generation(state, request, conversation).await,
+        (_, conversation) => relay::stream_generation(state, user.id, request, conversation).await,
     };
     if let Some((name, value)) = header {
         response.headers_mut().insert(name, value);

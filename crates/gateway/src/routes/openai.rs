@@ -85,7 +85,7 @@ pub async fn chat_completions(
     };
 
     if body.wants_stream() {
-        let events = relay::upstream_events(state, request, conversation).await;
+        let events = relay::upstream_events(state, user.id, request, conversation).await;
         let mut framer = ChunkFramer::new(&model.id, body.include_usage());
         let stream = events.map(move |batch| {
             let mut out = BytesMut::new();
@@ -110,6 +110,7 @@ pub async fn chat_completions(
         conversation.finish_sync(&state, &result).await;
     }
     let answer = result?;
+    crate::usage::record(&state.db, user.id, answer.usage).await;
     Ok(Json(ChatCompletion {
         id: openai::completion_id(),
         object: "chat.completion",
