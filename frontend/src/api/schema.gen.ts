@@ -124,7 +124,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The signed-in account. */
+        /** The signed-in account and today's token usage. */
         get: operations["me"];
         put?: never;
         post?: never;
@@ -165,6 +165,28 @@ export interface paths {
         put?: never;
         /** Creates an account and signs it in. The first account becomes the admin. */
         post: operations["register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Imports a session from Sable's JSON export (`GET /sessions/{id}/export?format=json`, or any
+         *     `ChatSessionDetail`): a new session of the caller with the export's title, system prompt,
+         *     per-chat settings and flags, and its messages (role, content, meta) as one chain in order.
+         *     Ids, owner, timestamps and counts in the file are ignored.
+         */
+        post: operations["import_session"];
         delete?: never;
         options?: never;
         head?: never;
@@ -753,6 +775,15 @@ export interface components {
             meta?: Record<string, never> | null;
             role: components["schemas"]["Role"];
         };
+        /**
+         * @description One message of an import: role, content (may be empty only for an assistant answer stopped
+         *     before its first token), meta.
+         */
+        ChatMessageImport: {
+            content: string;
+            meta?: Record<string, never> | null;
+            role: components["schemas"]["Role"];
+        };
         /** @description One message (contract §8 `ChatMessageOut`). */
         ChatMessageOut: {
             content: string;
@@ -813,8 +844,27 @@ export interface components {
         };
         /** @description `POST /api/v1/chat/sessions` body. `{}` is valid; a missing body is not. */
         ChatSessionCreate: {
+            /** @description Additive: archived (hidden from the UI's main list). */
+            archived?: boolean | null;
+            /**
+             * Format: int64
+             * @description Additive: this chat's max_tokens, 1..=8192.
+             */
+            max_tokens?: number | null;
+            /**
+             * @description Additive: this chat's model (used when a stream names the session and the request
+             *     gives none); `""` clears it (PATCH).
+             */
+            model?: string | null;
+            /** @description Additive: pinned to the top of the UI's list. */
+            pinned?: boolean | null;
             /** @description At most 20 000 code points. Sent to the model with every generation in this session. */
             system_prompt?: string | null;
+            /**
+             * Format: double
+             * @description Additive: this chat's temperature, 0.0..=2.0.
+             */
+            temperature?: number | null;
             /**
              * @description At most 200 code points; null, absent or `""` means "New Chat".
              * @example Trip planning
@@ -825,8 +875,28 @@ export interface components {
         ChatSessionDetail: components["schemas"]["ChatSessionOut"] & {
             messages: components["schemas"]["ChatMessageOut"][];
         };
+        /**
+         * @description `POST /api/v1/chat/import` body: a session as Sable's JSON export writes it
+         *     (`GET /sessions/{id}/export?format=json`, a `ChatSessionDetail`). Ids, owner, timestamps and
+         *     counts in it are ignored: the import is a new session of the caller, its messages one chain
+         *     in the given order.
+         */
+        ChatSessionImport: {
+            archived?: boolean | null;
+            /** Format: int64 */
+            max_tokens?: number | null;
+            /** @description At most 10 000 messages, oldest first. */
+            messages: components["schemas"]["ChatMessageImport"][];
+            model?: string | null;
+            pinned?: boolean | null;
+            system_prompt?: string | null;
+            /** Format: double */
+            temperature?: number | null;
+            title?: string | null;
+        };
         /** @description A session as listed (contract §8 `ChatSessionOut`). */
         ChatSessionOut: {
+            archived?: boolean;
             /**
              * Format: date-time
              * @example 2026-11-23T19:54:40.915651Z
@@ -835,8 +905,19 @@ export interface components {
             /** Format: uuid */
             id: string;
             /** Format: int64 */
+            max_tokens?: number | null;
+            /** Format: int64 */
             message_count: number;
+            /**
+             * @description Additive: this chat's model, temperature and max_tokens (null: the request's or the
+             *     server's default).
+             */
+            model?: string | null;
+            /** @description Additive: pinned and archived flags (false unless set). */
+            pinned?: boolean;
             system_prompt?: string | null;
+            /** Format: double */
+            temperature?: number | null;
             title: string;
             /**
              * Format: date-time
@@ -851,7 +932,26 @@ export interface components {
          *     title is applied as given.
          */
         ChatSessionUpdate: {
+            /** @description Additive: archived (hidden from the UI's main list). */
+            archived?: boolean | null;
+            /**
+             * Format: int64
+             * @description Additive: this chat's max_tokens, 1..=8192.
+             */
+            max_tokens?: number | null;
+            /**
+             * @description Additive: this chat's model (used when a stream names the session and the request
+             *     gives none); `""` clears it (PATCH).
+             */
+            model?: string | null;
+            /** @description Additive: pinned to the top of the UI's list. */
+            pinned?: boolean | null;
             system_prompt?: string | null;
+            /**
+             * Format: double
+             * @description Additive: this chat's temperature, 0.0..=2.0.
+             */
+            temperature?: number | null;
             title?: string | null;
         };
         /** @description One earlier turn of a conversation, as given to the model. */
@@ -1099,6 +1199,10 @@ export interface components {
             email: string;
             password: string;
         };
+        /** @description `GET /api/v1/auth/me`: the account's fields, plus today's usage (additive). */
+        MeOut: components["schemas"]["User"] & {
+            usage_today: components["schemas"]["UsageToday"];
+        };
         MetricsSummary: {
             /**
              * Format: double
@@ -1244,6 +1348,27 @@ export interface components {
             /** Format: int32 */
             prompt_tokens: number;
             /** Format: int32 */
+            total_tokens: number;
+        };
+        /** @description Today's usage of one user, as `GET /api/v1/auth/me` shows it. */
+        UsageToday: {
+            /** Format: int64 */
+            completion_tokens: number;
+            /** Format: int64 */
+            prompt_tokens: number;
+            /**
+             * Format: int64
+             * @description The daily quota in tokens; null when there is none.
+             */
+            quota_tokens?: number | null;
+            /** Format: int64 */
+            requests: number;
+            /**
+             * Format: date-time
+             * @description When the day's count starts again (the next UTC midnight).
+             */
+            resets_at: string;
+            /** Format: int64 */
             total_tokens: number;
         };
         /** @description A user as the API shows it. */
@@ -1580,13 +1705,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The caller's account */
+            /** @description The caller's account, with `usage_today` */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["User"];
+                    "application/json": components["schemas"]["MeOut"];
                 };
             };
             /** @description Not signed in */
@@ -1693,6 +1818,48 @@ export interface operations {
             };
         };
     };
+    import_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatSessionImport"];
+            };
+        };
+        responses: {
+            /** @description The new session */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatSessionOut"];
+                };
+            };
+            /** @description Body over the request size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not a Sable export: missing messages, bad role, over-long content, more than 10 000 messages */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     search: {
         parameters: {
             query: {
@@ -1733,6 +1900,8 @@ export interface operations {
     list_sessions: {
         parameters: {
             query?: {
+                /** @description Additive filter: only archived (`true`) or only not archived (`false`) sessions. */
+                archived?: boolean;
                 /**
                  * @description Keyset cursor: only sessions that sort after it (older `updated_at`, then smaller id).
                  *     Either `<updated_at>` (RFC 3339, e.g. `2026-11-23T19:54:40.915651Z`) or
@@ -1742,6 +1911,8 @@ export interface operations {
                 before?: string;
                 /** @description Page size, 1..=200, default 100. */
                 limit?: number;
+                /** @description Additive filter: only pinned (`true`) or only unpinned (`false`) sessions. */
+                pinned?: boolean;
             };
             header?: never;
             path?: never;
@@ -2275,7 +2446,16 @@ export interface operations {
                     "application/json": components["schemas"]["GenerateResponse"];
                 };
             };
-            /** @description Unknown session_id */
+            /** @description The provider refused the request: `code` is `INVALID_REQUEST`, `CONTEXT_TOO_LONG` or `CONTENT_POLICY`, `retryable: false` (sending it again cannot help) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unknown session_id, or a model the provider does not know (`UNKNOWN_MODEL`, after the fallback model was tried) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2293,7 +2473,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The provider failed (after retries and fallback) */
+            /** @description Rate limited — by this gateway (`generate` limit) or by the provider (`RATE_LIMITED`, `retryable: true`); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The provider failed (after retries and fallback): `PROVIDER_AUTH`, `PROVIDER_UNREACHABLE` or `INFERENCE_ERROR` */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -2302,8 +2491,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The model service is unavailable */
+            /** @description The model service is unavailable, or the provider is overloaded (`PROVIDER_OVERLOADED`, `retryable: true`) */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The provider did not answer within the request's deadline, retries and fallback included (`PROVIDER_TIMEOUT`, `retryable: true`) */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2326,13 +2524,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description SSE: `data: "<token>"` events, then `data: [DONE]` or `data: [ERROR] <message>` */
+            /** @description SSE: `data: "<token>"` events, then `data: [DONE]` or `data: [ERROR] <CODE>: <message>` — provider failures arrive here with their class (`CONTEXT_TOO_LONG`, `RATE_LIMITED`, `PROVIDER_TIMEOUT`, …), not as a status; failures of Sable's own hops as `data: [ERROR] <message>` */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "text/event-stream": string;
+                };
+            };
+            /** @description Refused before streaming (e.g. a `Host` not in ALLOWED_HOSTS); a provider's refusal arrives in the stream as `data: [ERROR] CONTEXT_TOO_LONG: …` and the like */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Unknown session_id */
@@ -2362,8 +2569,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Too many background generations (per user or per gateway) */
+            /** @description Rate limited (`generate` limit or the per-user stream cap), or too many background generations (per user or per gateway); `Retry-After` says when to try again */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not answered before streaming starts: a provider that does not answer in time ends the stream with `data: [ERROR] PROVIDER_TIMEOUT: …` */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
