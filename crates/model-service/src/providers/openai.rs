@@ -11,11 +11,13 @@
 //!   that omit fields OpenAI always sends still work.
 //! - Error messages name the HTTP status, never the URL or the key; for 401/403 the provider's
 //!   own text is left out because some providers echo part of the key.
-//! - Dropping a stream drops async-openai's reader, which aborts the HTTP request.
+//! - Whole completions go through async-openai's client. Streams are sent with the same
+//!   reqwest client, URL and headers, and read inline by [`delta_stream`] (see there why).
+//! - Dropping a stream drops the response body, which aborts the HTTP request.
 
 use std::time::Duration;
 
-use async_openai::config::OpenAIConfig;
+use async_openai::config::{Config, OpenAIConfig};
 use async_openai::error::{OpenAIError, StreamError};
 use async_openai::middleware::HttpRequestFactory;
 use async_openai::types::chat::{
@@ -52,6 +54,10 @@ pub struct OpenAiProvider {
     name: &'static str,
     client: Client<OpenAIConfig>,
     max_completion_tokens: bool,
+    /// What streams are sent with: the same client, URL and headers async-openai uses.
+    http: reqwest_013::Client,
+    chat_url: String,
+    headers: reqwest_013::header::HeaderMap,
 }
 
 impl OpenAiProvider {
@@ -69,11 +75,20 @@ impl OpenAiProvider {
         let config = OpenAIConfig::new()
             .with_api_base(settings.base_url)
             .with_api_key(settings.api_key.expose());
-        let client = Client::with_config(config).with_http_service(transport(http));
+        let chat_url = config.url("/chat/completions");
+        let mut headers = config.headers();
+        headers.insert(
+            reqwest_013::header::CONTENT_TYPE,
+            reqwest_013::header::HeaderValue::from_static("application/json"),
+        );
+        let client = Client::with_config(config).with_http_service(transport(http.clone()));
         Ok(Self {
             name: settings.name,
             client,
             max_completion_tokens: settings.max_completion_tokens,
+            http,
+            chat_url,
+            headers,
         })
     }
 
@@ -174,28 +189,24 @@ impl Provider for OpenAiProvider {
 
     async fn stream(&self, req: &ProviderRequest) -> Result<DeltaStream, ProviderError> {
         let request = self.request(req, true)?;
-        let chunks = self
-            .client
-            .chat()
-            .create_stream_byot::<_, ChatChunk>(&request)
+        let body = serde_json::to_vec(&request).map_err(|e| {
+            ProviderError::new(
+                ErrorKind::InvalidRequest,
+                format!("invalid provider request: {e}"),
+            )
+        })?;
+        let response = self
+            .http
+            .post(&self.chat_url)
+            .headers(self.headers.clone())
+            .body(body)
+            .send()
             .await
-            .map_err(map_error)?;
-        Ok(chunks
-            .map(|chunk| {
-                let chunk = chunk.map_err(map_error)?;
-                if let Some(error) = chunk.error {
-                    return Err(body_error(&error));
-                }
-                let choice = chunk.choices.into_iter().next();
-                Ok(Delta {
-                    finish_reason: choice.as_ref().and_then(|c| c.finish_reason.clone()),
-                    text: choice
-                        .and_then(|c| c.delta)
-                        .and_then(|d| d.content)
-                        .unwrap_or_default(),
-                })
-            })
-            .boxed())
+            .map_err(|e| map_error(OpenAIError::Reqwest(e)))?;
+        if !response.status().is_success() {
+            return Err(HttpStatusError::read(response).await.into_provider_error());
+        }
+        Ok(delta_stream(response))
     }
 }
 
@@ -249,6 +260,167 @@ struct ChunkChoice {
     delta: Option<MessageBody>,
     #[serde(default)]
     finish_reason: Option<String>,
+}
+
+// ---- streaming: one SSE reader in the caller's task ------------------------------------
+//
+// async-openai's `create_stream_byot` spawns a task per stream that parses events with
+// eventsource-stream (a `String` per event, field and id) and hands every chunk to the
+// caller through an unbounded channel: a task, a channel and a cross-task wake-up per
+// token. Streams are instead sent with the same reqwest client and read here, inline: the
+// body's bytes are split into events in one reused buffer and each `data:` payload is
+// parsed once, straight into [`ChatChunk`].
+
+/// Splits an SSE byte stream into the `data` of its events (the WHATWG rules: `\n`, `\r\n`
+/// or `\r` line ends, `data:` lines joined with `\n`, one optional space after the colon,
+/// comments and other fields ignored), skipping `keepalive` events. One buffer, reused.
+#[derive(Default)]
+struct SseEvents {
+    buf: Vec<u8>,
+    /// Start of the first line not yet read.
+    start: usize,
+    event: SseEvent,
+}
+
+#[derive(Default)]
+struct SseEvent {
+    data: Vec<u8>,
+    has_data: bool,
+    keepalive: bool,
+}
+
+impl SseEvents {
+    fn push(&mut self, chunk: &[u8]) {
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        } else if self.start > self.buf.len() / 2 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(chunk);
+    }
+
+    /// The next complete event's data, if one is buffered. `eof`: the body has ended, so a
+    /// last line without its line end (and an event without its blank line) counts.
+    fn next_event(&mut self, eof: bool) -> Option<&[u8]> {
+        loop {
+            let rest = &self.buf[self.start..];
+            let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
+                if !eof {
+                    return None;
+                }
+                if !rest.is_empty() {
+                    self.event.line(rest);
+                    self.start = self.buf.len();
+                }
+                return self.event.dispatch().then_some(self.event.data.as_slice());
+            };
+            let terminator = match (rest[end], rest.get(end + 1)) {
+                (b'\r', Some(b'\n')) => 2,
+                // A `\r` at the end of what has arrived may be half of a `\r\n`.
+                (b'\r', None) if !eof => return None,
+                _ => 1,
+            };
+            let line = &self.buf[self.start..self.start + end];
+            self.start += end + terminator;
+            if line.is_empty() {
+                if self.event.dispatch() {
+                    return Some(&self.event.data);
+                }
+            } else {
+                self.event.line(line);
+            }
+        }
+    }
+}
+
+impl SseEvent {
+    fn line(&mut self, line: &[u8]) {
+        if line.first() == Some(&b':') {
+            return;
+        }
+        let (field, value) = match line.iter().position(|&b| b == b':') {
+            Some(i) => {
+                let value = &line[i + 1..];
+                (&line[..i], value.strip_prefix(b" ").unwrap_or(value))
+            }
+            None => (line, &b""[..]),
+        };
+        match field {
+            b"data" => {
+                if self.has_data {
+                    self.data.push(b'\n');
+                } else {
+                    self.data.clear();
+                    self.has_data = true;
+                }
+                self.data.extend_from_slice(value);
+            }
+            b"event" => self.keepalive = value == b"keepalive",
+            _ => {}
+        }
+    }
+
+    /// Ends the current event; true when it is one to hand on (it had data, and was not a
+    /// keep-alive).
+    fn dispatch(&mut self) -> bool {
+        let deliver = self.has_data && !self.keepalive;
+        self.has_data = false;
+        self.keepalive = false;
+        deliver
+    }
+}
+
+/// The deltas of an OpenAI-compatible SSE body, ending at `data: [DONE]` or the body's end.
+fn delta_stream(response: reqwest_013::Response) -> DeltaStream {
+    async_stream::stream! {
+        let mut body = response.bytes_stream();
+        let mut events = SseEvents::default();
+        let mut eof = false;
+        while !eof {
+            match body.next().await {
+                Some(Ok(chunk)) => events.push(&chunk),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "provider stream failed");
+                    yield Err(ProviderError::new(ErrorKind::Network, "provider stream was interrupted"));
+                    return;
+                }
+                None => eof = true,
+            }
+            while let Some(data) = events.next_event(eof) {
+                if data == b"[DONE]" {
+                    return;
+                }
+                match serde_json::from_slice::<ChatChunk>(data) {
+                    Ok(chunk) => yield chunk_delta(chunk),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "provider response did not parse");
+                        yield Err(ProviderError::new(
+                            ErrorKind::Network,
+                            "provider sent a response that could not be parsed",
+                        ));
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    .boxed()
+}
+
+fn chunk_delta(chunk: ChatChunk) -> Result<Delta, ProviderError> {
+    if let Some(error) = chunk.error {
+        return Err(body_error(&error));
+    }
+    let choice = chunk.choices.into_iter().next();
+    Ok(Delta {
+        finish_reason: choice.as_ref().and_then(|c| c.finish_reason.clone()),
+        text: choice
+            .and_then(|c| c.delta)
+            .and_then(|d| d.content)
+            .unwrap_or_default(),
+    })
 }
 
 // ---- transport and errors ----------------------------------------------------------------
@@ -366,15 +538,9 @@ fn body_error(error: &Value) -> ProviderError {
     )
 }
 
+/// The provider's detail on one line, at most [`DETAIL_MAX_CHARS`] code points.
 fn clip(s: &str) -> String {
-    let flat: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    match flat.char_indices().nth(DETAIL_MAX_CHARS) {
-        Some((cut, _)) => format!("{}…", &flat[..cut]),
-        None => flat,
-    }
+    common::text::one_line_clipped(s, DETAIL_MAX_CHARS)
 }
 
 /// Maps async-openai's error to ours. Transport errors are logged with their detail (which
@@ -487,6 +653,37 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::ContentPolicy);
         let e = body_error(&serde_json::json!({"message": "internal"}));
         assert_eq!(e.kind, ErrorKind::Overloaded);
+    }
+
+    fn events(chunks: &[&[u8]]) -> Vec<String> {
+        let mut parser = SseEvents::default();
+        let mut out = Vec::new();
+        for (i, chunk) in chunks.iter().enumerate() {
+            parser.push(chunk);
+            let eof = i + 1 == chunks.len();
+            while let Some(data) = parser.next_event(eof) {
+                out.push(String::from_utf8_lossy(data).into_owned());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn sse_events_follow_the_line_rules_across_chunk_boundaries() {
+        let body: &[u8] = b": comment\n\ndata: {\"a\":1}\n\ndata:x\r\ndata: y\r\n\r\nevent: keepalive\ndata: {}\n\nid: 7\rdata: z\r\rdata: [DONE]\n\n";
+        let expected = ["{\"a\":1}", "x\ny", "z", "[DONE]"];
+        assert_eq!(events(&[body]), expected);
+        // Every split point, including between a `\r` and its `\n`.
+        for cut in 1..body.len() {
+            assert_eq!(
+                events(&[&body[..cut], &body[cut..]]),
+                expected,
+                "cut at {cut}"
+            );
+        }
+        // A last event without its blank line still counts when the body ends.
+        assert_eq!(events(&[b"data: a\n\ndata: b"]), ["a", "b"]);
+        assert_eq!(events(&[b"data: a\n", b""]), ["a"]);
     }
 
     #[test]
