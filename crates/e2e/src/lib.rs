@@ -4,6 +4,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+pub mod processes;
+
 use std::time::Duration;
 
 use clap::Parser;

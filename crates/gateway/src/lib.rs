@@ -131,21 +131,111 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = common::server::bind(config.addr).await?;
     let state = build_state(config).await?;
     tracing::info!(addr = %listener.local_addr()?, "gateway listening");
-    // Server-side generations outlive their connections: after the server stops, they get
-    // what is left of the grace period, then are stopped and stored as stopped.
+    // On SIGTERM the listener closes (new connections are refused) and in-flight requests get
+    // the grace period. Then, in this order: server-side generations still running are
+    // stopped (each stores its partial answer as stopped; its viewers get the final event),
+    // every stream still open ends with an `[ERROR]` event (never a silently cut body), and
+    // the connections get a moment to write those last events before the process exits.
     let generations = state.generations.clone();
-    let signalled = std::sync::Arc::new(std::sync::OnceLock::new());
-    tokio::spawn({
-        let (shutdown, signalled) = (shutdown.clone(), signalled.clone());
-        async move {
-            shutdown.cancelled().await;
-            let _ = signalled.set(std::time::Instant::now());
-        }
+    let grace_over = tokio_util::sync::CancellationToken::new();
+    let router = app(state).layer(axum::middleware::from_fn({
+        let grace_over = grace_over.clone();
+        move |req, next| shutdown::end_streams_when(grace_over.clone(), req, next)
+    }));
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown({
+        let shutdown = shutdown.clone();
+        async move { shutdown.cancelled().await }
     });
-    common::server::serve(listener, app(state), shutdown, grace).await?;
-    let spent = signalled
-        .get()
-        .map_or(std::time::Duration::ZERO, std::time::Instant::elapsed);
-    generations.shutdown(grace.saturating_sub(spent)).await;
-    Ok(())
+    let mut server = tokio::spawn(async move { server.await });
+    let served = |joined: Result<std::io::Result<()>, tokio::task::JoinError>| {
+        joined
+            .map_err(anyhow::Error::from)?
+            .map_err(anyhow::Error::from)
+    };
+    tokio::select! {
+        joined = &mut server => return served(joined),
+        () = shutdown.cancelled() => {}
+    }
+    let signalled = std::time::Instant::now();
+    generations.shutdown(grace).await;
+    let left = grace.saturating_sub(signalled.elapsed());
+    if let Ok(joined) = tokio::time::timeout(left, &mut server).await {
+        return served(joined);
+    }
+    tracing::warn!(
+        grace_secs = grace.as_secs(),
+        "grace period over: ending the streams still open with [ERROR]"
+    );
+    grace_over.cancel();
+    match tokio::time::timeout(shutdown::LAST_WRITES, &mut server).await {
+        Ok(joined) => served(joined),
+        Err(_) => {
+            tracing::warn!("closing the connections still open");
+            server.abort();
+            Ok(())
+        }
+    }
+}
+
+/// Ending the streams still open when the shutdown grace period is over.
+mod shutdown {
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use axum::extract::Request;
+    use axum::middleware::Next;
+    use axum::response::Response;
+    use bytes::Bytes;
+    use futures::StreamExt;
+    use tokio_util::sync::CancellationToken;
+
+    /// How long the connections get to write their last events after the grace period.
+    pub const LAST_WRITES: Duration = Duration::from_secs(2);
+
+    const SABLE_EVENT: &[u8] =
+        b"data: [ERROR] SERVICE_UNAVAILABLE: the gateway is shutting down; please retry\n\n";
+    const OPENAI_EVENT: &[u8] = b"data: {\"error\":{\"message\":\"the gateway is shutting down; please retry\",\"type\":\"server_error\",\"param\":null,\"code\":\"service_unavailable\"}}\n\n";
+
+    /// Layer: an event stream (`text/event-stream`) still open when `grace_over` is cancelled
+    /// ends with an error event in its route's format (the OpenAI-compatible `/v1/` routes get
+    /// OpenAI's error object). Each chunk of a stream body is whole events, so the error event
+    /// never lands inside another one.
+    pub async fn end_streams_when(
+        grace_over: CancellationToken,
+        req: Request,
+        next: Next,
+    ) -> Response {
+        let openai = req.uri().path().starts_with("/v1/");
+        let response = next.run(req).await;
+        let is_stream = response
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        if !is_stream {
+            return response;
+        }
+        let last = Bytes::from_static(if openai { OPENAI_EVENT } else { SABLE_EVENT });
+        let (parts, body) = response.into_parts();
+        let mut inner = body.into_data_stream();
+        let body = async_stream::stream! {
+            loop {
+                tokio::select! {
+                    biased;
+                    next = inner.next() => match next {
+                        Some(chunk) => yield chunk,
+                        None => return,
+                    },
+                    () = grace_over.cancelled() => {
+                        yield Ok(last);
+                        return;
+                    }
+                }
+            }
+        };
+        Response::from_parts(parts, Body::from_stream(body))
+    }
 }
