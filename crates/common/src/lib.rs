@@ -20,9 +20,10 @@ pub mod server;
 pub mod shutdown;
 pub mod sse;
 pub mod telemetry;
-pub mod tracing_otel;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+pub mod text;
+pub mod tracing_otel;
 pub mod validation;
 
 pub use error::{AppError, AppResult};

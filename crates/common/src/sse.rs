@@ -119,15 +119,9 @@ pub fn response(body: Body) -> Response {
     response
 }
 
-/// `message` with every control character (CR, LF, tab…) replaced by a space, runs of spaces
-/// collapsed, trimmed: an `[ERROR]` message can never break the framing (§17.2).
-pub fn one_line(message: &str) -> String {
-    let replaced: String = message
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    replaced.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+/// Flattens an `[ERROR]` message so it can never break the framing (§17.2); the one helper
+/// lives in [`crate::text`].
+pub use crate::text::one_line;
 
 /// One `data: [ERROR] <message>` event.
 pub fn error_event(message: &str) -> Bytes {

@@ -121,55 +121,48 @@ impl Checker {
         }
     }
 
-    pub fn int_range(&mut self, loc: Vec<Value>, value: i64, min: i64, max: i64) {
-        if value < min {
-            self.errors.push(
-                FieldError::at(
-                    "greater_than_equal",
-                    loc,
-                    format!("Input should be greater than or equal to {min}"),
-                )
-                .with_input(json!(value))
-                .with_ctx(json!({ "ge": min })),
-            );
+    /// `min <= value <= max`, else a `greater_than_equal` / `less_than_equal` error with the
+    /// bound in `ctx` (FastAPI's shapes). The one range check: integers and floats alike.
+    pub fn range<T>(&mut self, loc: Vec<Value>, value: T, min: T, max: T)
+    where
+        T: PartialOrd + std::fmt::Display + Serialize,
+    {
+        let (kind, message, ctx) = if value < min {
+            (
+                "greater_than_equal",
+                format!("Input should be greater than or equal to {min}"),
+                json!({ "ge": min }),
+            )
         } else if value > max {
-            self.errors.push(
-                FieldError::at(
-                    "less_than_equal",
-                    loc,
-                    format!("Input should be less than or equal to {max}"),
-                )
+            (
+                "less_than_equal",
+                format!("Input should be less than or equal to {max}"),
+                json!({ "le": max }),
+            )
+        } else {
+            return;
+        };
+        self.errors.push(
+            FieldError::at(kind, loc, message)
                 .with_input(json!(value))
-                .with_ctx(json!({ "le": max })),
-            );
-        }
+                .with_ctx(ctx),
+        );
     }
 
+    /// [`range`](Self::range) for integers.
+    pub fn int_range(&mut self, loc: Vec<Value>, value: i64, min: i64, max: i64) {
+        self.range(loc, value, min, max);
+    }
+
+    /// [`range`](Self::range) for floats, which must also be finite (NaN compares with
+    /// nothing).
     pub fn float_range(&mut self, loc: Vec<Value>, value: f64, min: f64, max: f64) {
-        if !value.is_finite() {
+        if value.is_finite() {
+            self.range(loc, value, min, max);
+        } else {
             self.errors.push(
                 FieldError::at("finite_number", loc, "Input should be a finite number")
                     .with_input(json!(value.to_string())),
-            );
-        } else if value < min {
-            self.errors.push(
-                FieldError::at(
-                    "greater_than_equal",
-                    loc,
-                    format!("Input should be greater than or equal to {min}"),
-                )
-                .with_input(json!(value))
-                .with_ctx(json!({ "ge": min })),
-            );
-        } else if value > max {
-            self.errors.push(
-                FieldError::at(
-                    "less_than_equal",
-                    loc,
-                    format!("Input should be less than or equal to {max}"),
-                )
-                .with_input(json!(value))
-                .with_ctx(json!({ "le": max })),
             );
         }
     }
@@ -224,13 +217,8 @@ fn plural(n: usize) -> &'static str {
 /// Echoing a 1 MB prompt back in an error helps nobody; keep the first 100 code points.
 fn truncate_for_echo(value: &str) -> String {
     const MAX_ECHO: usize = 100;
-    if value.chars().count() <= MAX_ECHO {
-        value.to_owned()
-    } else {
-        let mut s: String = value.chars().take(MAX_ECHO).collect();
-        s.push('…');
-        s
-    }
+    // The first 100 code points and `…` when cut.
+    crate::text::clip(value, MAX_ECHO + 1)
 }
 
 #[cfg(test)]

@@ -91,20 +91,18 @@ pub fn classify(error: &AppError) -> PromptOutcome {
     }
 }
 
-/// One line, at most 300 characters, URLs replaced: safe to show in a job's `error`.
+/// Longest message stored as a prompt's error or a job's `last_error`, in code points.
+pub const MAX_MESSAGE_CHARS: usize = 300;
+
+/// One line, at most [`MAX_MESSAGE_CHARS`] code points, URLs replaced: safe to show in a job's
+/// `error`.
 pub fn sanitize(message: &str) -> String {
-    let one_line = message
+    let without_urls = message
         .split_whitespace()
         .map(|word| if word.contains("://") { "<url>" } else { word })
         .collect::<Vec<_>>()
         .join(" ");
-    if one_line.chars().count() > 300 {
-        let mut cut: String = one_line.chars().take(299).collect();
-        cut.push('…');
-        cut
-    } else {
-        one_line
-    }
+    common::text::one_line_clipped(&without_urls, MAX_MESSAGE_CHARS)
 }
 
 #[cfg(test)]

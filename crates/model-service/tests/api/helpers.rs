@@ -79,12 +79,5 @@ pub fn sse_payloads(body: &str) -> Vec<String> {
         .collect()
 }
 
-/// Asserts a 4xx/5xx answer is the contract's envelope with `code`; returns the body.
-pub async fn assert_envelope(response: reqwest::Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status);
-    assert!(response.headers().contains_key("x-request-id"));
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(body["error"]["message"].is_string(), "{body}");
-    body
-}
+/// The contract's envelope with `code`, and the request id in the body matching the header.
+pub use common::test_support::assert_envelope;

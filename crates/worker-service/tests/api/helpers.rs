@@ -367,20 +367,8 @@ pub async fn slots(pool: &PgPool, id: Uuid) -> Vec<(i32, i32, bool)> {
         .expect("slots")
 }
 
-/// Asserts the contract's error envelope and returns the body.
-pub async fn assert_envelope(response: reqwest::Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status, "unexpected status");
-    let body: Value = response.json().await.expect("JSON error body");
-    assert_eq!(body["error"]["code"], code, "body: {body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "body: {body}"
-    );
-    assert!(body["error"].get("request_id").is_some(), "body: {body}");
-    body
-}
+/// The contract's envelope with `code`, and the request id in the body matching the header.
+pub use common::test_support::assert_envelope;
 
 pub fn prompts(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix} {i}")).collect()
