@@ -6,6 +6,7 @@
 
 mod accounts;
 mod chat;
+mod error_classes;
 mod jobs;
 mod limits;
 mod observability;

@@ -43,10 +43,13 @@ pub struct ApiDoc;
     request_body = GenerateRequest,
     responses(
         (status = 200, description = "The generated answer; with `session_id`, header `X-User-Message-Id` names the stored user turn", body = GenerateResponse),
-        (status = 404, description = "Unknown session_id", body = common::error::ErrorEnvelope),
+        (status = 400, description = "The provider refused the request: `code` is `INVALID_REQUEST`, `CONTEXT_TOO_LONG` or `CONTENT_POLICY`, `retryable: false` (sending it again cannot help)", body = common::error::ErrorEnvelope),
+        (status = 404, description = "Unknown session_id, or a model the provider does not know (`UNKNOWN_MODEL`, after the fallback model was tried)", body = common::error::ErrorEnvelope),
         (status = 422, description = "Invalid request (the detail list names each field)", body = common::error::ErrorEnvelope),
-        (status = 502, description = "The provider failed (after retries and fallback)", body = common::error::ErrorEnvelope),
-        (status = 503, description = "The model service is unavailable", body = common::error::ErrorEnvelope),
+        (status = 429, description = "Rate limited — by this gateway (`generate` limit) or by the provider (`RATE_LIMITED`, `retryable: true`); `Retry-After` says when to try again", body = common::error::ErrorEnvelope),
+        (status = 502, description = "The provider failed (after retries and fallback): `PROVIDER_AUTH`, `PROVIDER_UNREACHABLE` or `INFERENCE_ERROR`", body = common::error::ErrorEnvelope),
+        (status = 503, description = "The model service is unavailable, or the provider is overloaded (`PROVIDER_OVERLOADED`, `retryable: true`)", body = common::error::ErrorEnvelope),
+        (status = 504, description = "The provider did not answer within the request's deadline, retries and fallback included (`PROVIDER_TIMEOUT`, `retryable: true`)", body = common::error::ErrorEnvelope),
     ))]
 pub async fn generate(
     State(state): State<AppState>,
@@ -84,11 +87,13 @@ pub async fn generate(
 #[utoipa::path(post, path = "/api/v1/generate/stream", tag = "generation",
     request_body = GenerateRequest,
     responses(
-        (status = 200, description = "SSE: `data: \"<token>\"` events, then `data: [DONE]` or `data: [ERROR] <message>`", content_type = "text/event-stream", body = String),
+        (status = 200, description = "SSE: `data: \"<token>\"` events, then `data: [DONE]` or `data: [ERROR] <CODE>: <message>` — provider failures arrive here with their class (`CONTEXT_TOO_LONG`, `RATE_LIMITED`, `PROVIDER_TIMEOUT`, …), not as a status; failures of Sable's own hops as `data: [ERROR] <message>`", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Refused before streaming (e.g. a `Host` not in ALLOWED_HOSTS); a provider's refusal arrives in the stream as `data: [ERROR] CONTEXT_TOO_LONG: …` and the like", body = common::error::ErrorEnvelope),
         (status = 404, description = "Unknown session_id", body = common::error::ErrorEnvelope),
         (status = 409, description = "An answer is already being generated in this session", body = common::error::ErrorEnvelope),
         (status = 422, description = "Invalid request", body = common::error::ErrorEnvelope),
-        (status = 429, description = "Too many background generations (per user or per gateway)", body = common::error::ErrorEnvelope),
+        (status = 429, description = "Rate limited (`generate` limit or the per-user stream cap), or too many background generations (per user or per gateway); `Retry-After` says when to try again", body = common::error::ErrorEnvelope),
+        (status = 504, description = "Not answered before streaming starts: a provider that does not answer in time ends the stream with `data: [ERROR] PROVIDER_TIMEOUT: …`", body = common::error::ErrorEnvelope),
     ))]
 pub async fn generate_stream(
     State(state): State<AppState>,
