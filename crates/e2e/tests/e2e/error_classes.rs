@@ -86,3 +86,45 @@ async fn a_rejected_prompt_fails_alone_and_the_job_completes() {
     // Permanent: one attempt, no retry of the whole job.
     assert_eq!(done["attempts"], 1, "{done}");
 }
+
+#[tokio::test]
+async fn a_stalled_provider_answers_504_within_the_gateways_timeout() {
+    // The gateway gives the model service 2 s and announces it (X-Sable-Deadline-Ms, less the
+    // margin): the model service answers 504 PROVIDER_TIMEOUT before the gateway gives up.
+    let stack = Stack::start_with(&["--http-request-timeout-secs", "2"]).await;
+    let started = std::time::Instant::now();
+    let response = stack
+        .post(
+            "/api/v1/generate",
+            &json!({"prompt": "[mock:delay=20000] never answers in time"}),
+        )
+        .await;
+    let body = assert_envelope(response, 504, "PROVIDER_TIMEOUT").await;
+    assert_eq!(body["error"]["retryable"], true, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_stream_ends_with_provider_timeout_before_the_gateways_idle_timeout() {
+    let stack = Stack::start_with(&["--stream-idle-timeout-secs", "2"]).await;
+    let started = std::time::Instant::now();
+    let response = stack
+        .post(
+            "/api/v1/generate/stream",
+            &json!({"prompt": "[mock:delay=20000] never answers in time"}),
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body = response.text().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let last = sse_payloads(&body).pop().expect("a final event");
+    assert!(last.starts_with("[ERROR] PROVIDER_TIMEOUT:"), "{body}");
+}
