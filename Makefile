@@ -4,7 +4,7 @@ SHELL := /bin/bash
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "docker-compose")
 
 .PHONY: help setup dev-setup dev-setup-native run run-gateway run-model run-worker run-docker \
-        test test-rust test-frontend test-nginx validate-compose lint fmt bench health clean \
+        test test-rust test-faults test-frontend test-nginx validate-compose lint fmt bench health clean \
         db-up db-up-native db-down db-migrate db-revision install-frontend run-frontend build-frontend
 
 help: ## List the targets
@@ -35,6 +35,9 @@ test: ## Run every test: Rust (real Postgres), frontend (Vitest + browser e2e), 
 
 test-rust: ## Rust unit and integration tests only
 	@bash scripts/test.sh rust
+
+test-faults: ## Slow tests on the real binaries: process faults, 60 s mixed load (LOAD_SECS)
+	@bash scripts/test_faults.sh
 
 test-frontend: ## Frontend unit tests and the Playwright e2e suite
 	@bash scripts/test_frontend.sh

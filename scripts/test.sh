@@ -53,5 +53,8 @@ bash scripts/validate_compose.sh
 step "monitoring: promtool, Grafana provisioning, metric names against a live scrape"
 bash scripts/test_monitoring.sh
 
+step "process faults and load held (make test-faults)"
+bash scripts/test_faults.sh
+
 drop_test_databases
 step "all tests passed"

@@ -2,7 +2,7 @@
 //! `AUTH_MODE=off`, `RATE_LIMIT=off`, the mock provider with small delays) for `LOAD_SECS`
 //! seconds (default 60): chat appends (and session reads), synchronous generations, streams
 //! (plain and stored in a session), and batch jobs, each kind from `LOAD_CONCURRENCY` client
-//! tasks (default 2). Passes when there was no error at all, every job completed with every
+//! tasks (default 4). Passes when there was no error at all, every job completed with every
 //! prompt answered, and each service's resident memory (`VmRSS` from `/proc/<pid>/status`)
 //! grew less than 10 % between the first third of the run (the 20th second of 60) and its
 //! end. Prints requests by kind, errors, p50/p99 latencies and the RSS samples.
@@ -269,7 +269,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[ignore = "slow load test: make test-faults"]
 async fn a_mixed_load_is_held_without_errors_or_memory_growth() {
     let secs = env_number("LOAD_SECS", 60).max(3);
-    let concurrency = env_number("LOAD_CONCURRENCY", 2).max(1) as usize;
+    let concurrency = env_number("LOAD_CONCURRENCY", 4).max(1) as usize;
     let bins = binaries();
     let db = fresh_database().await;
     let cwd = scratch_dir("load");
