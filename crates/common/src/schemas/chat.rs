@@ -365,6 +365,54 @@ impl Validate for SessionListQuery {
     }
 }
 
+/// `GET /api/v1/chat/sessions/{id}` query (additive paging of the messages; without it, the
+/// whole active path as the reference returns it).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SessionMessagesQuery {
+    /// At most this many messages: the newest ones (or the ones just before `before`), in
+    /// order. 1..=1000.
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// The id of a message of the active path: only messages before it (older) are returned.
+    /// Pass the first message's id of a page to get the page before it.
+    pub before: Option<String>,
+}
+
+/// Largest page of `GET /api/v1/chat/sessions/{id}?limit=`.
+pub const SESSION_MESSAGES_LIMIT_MAX: i64 = 1000;
+
+impl SessionMessagesQuery {
+    /// The parsed `before` id (validation has already rejected a malformed one).
+    pub fn before_id(&self) -> Option<Uuid> {
+        self.before
+            .as_deref()
+            .and_then(|b| Uuid::parse_str(b.trim()).ok())
+    }
+
+    /// True when the query asks for a page rather than the whole path.
+    pub fn is_paged(&self) -> bool {
+        self.limit.is_some() || self.before.is_some()
+    }
+}
+
+impl Validate for SessionMessagesQuery {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut c = Checker::new();
+        if let Some(limit) = self.limit {
+            c.int_range(query("limit"), limit, 1, SESSION_MESSAGES_LIMIT_MAX);
+        }
+        if self.before.is_some() && self.before_id().is_none() {
+            c.push(FieldError::new(
+                "uuid_parsing",
+                &["query", "before"],
+                "before should be the id of a message",
+            ));
+        }
+        c.finish()
+    }
+}
+
 /// A position in the session list, which is ordered by `(updated_at DESC, id DESC)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionCursor {

@@ -1,52 +1,174 @@
 //! `GET /api/v1/chat/sessions/{id}/export`: a session as a Markdown document or as JSON.
 
+use axum::body::Body;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use common::schemas::{timestamp, ChatSessionDetail, Role};
+use common::schemas::{timestamp, ChatMessageOut, ChatSessionDetail, ChatSessionOut, Role};
+use futures::StreamExt;
+
+use crate::chat::repo::RepoResult;
 
 /// The Markdown export: `# <title>`, a line with the export time, the system prompt if any,
-/// then one `## You` / `## Assistant` / `## System` section per message, in order.
+/// then one `## You` / `## Assistant` / `## System` section per message, in order; trailing
+/// whitespace trimmed, one final newline. Built from the same pieces as [`markdown_body`].
 pub fn markdown(session: &ChatSessionDetail, exported_at: DateTime<Utc>) -> String {
-    let title = session.session.title.trim();
+    let mut trim = TrimEnd::default();
+    let mut out = trim.push(&markdown_head(&session.session, exported_at));
+    for message in &session.messages {
+        out.push_str(&trim.push(&markdown_message(message)));
+    }
+    out.push('\n');
+    out
+}
+
+/// The title, export time and system prompt of the Markdown export.
+pub fn markdown_head(session: &ChatSessionOut, exported_at: DateTime<Utc>) -> String {
+    let title = session.title.trim();
     let title = if title.is_empty() {
         "Untitled chat"
     } else {
         title
     };
-    let mut out = String::with_capacity(
-        256 + session
-            .messages
-            .iter()
-            .map(|m| m.content.len() + 32)
-            .sum::<usize>(),
-    );
-    out.push_str(&format!("# {}\n\n", title.replace('\n', " ")));
-    out.push_str(&format!(
-        "_Exported {}_\n\n",
+    let mut out = format!(
+        "# {}\n\n_Exported {}_\n\n",
+        title.replace('\n', " "),
         timestamp::format(&exported_at)
-    ));
-    if let Some(prompt) = session
-        .session
-        .system_prompt
-        .as_deref()
-        .filter(|p| !p.is_empty())
-    {
+    );
+    if let Some(prompt) = session.system_prompt.as_deref().filter(|p| !p.is_empty()) {
         out.push_str("**System prompt:**\n\n");
         out.push_str(prompt.trim_end());
         out.push_str("\n\n");
     }
-    for message in &session.messages {
-        let heading = match message.role {
-            Role::User => "You",
-            Role::Assistant => "Assistant",
-            Role::System => "System",
-        };
-        out.push_str(&format!("## {heading}\n\n"));
-        out.push_str(message.content.trim_end());
-        out.push_str("\n\n");
-    }
-    out.truncate(out.trim_end().len());
-    out.push('\n');
     out
+}
+
+/// One message's section of the Markdown export.
+pub fn markdown_message(message: &ChatMessageOut) -> String {
+    let heading = match message.role {
+        Role::User => "You",
+        Role::Assistant => "Assistant",
+        Role::System => "System",
+    };
+    format!("## {heading}\n\n{}\n\n", message.content.trim_end())
+}
+
+/// Writes pieces of text so that the whole has its trailing whitespace removed, without
+/// holding more than that whitespace back (for streamed documents).
+#[derive(Debug, Default)]
+pub struct TrimEnd {
+    pending: String,
+}
+
+impl TrimEnd {
+    /// What to send now for `piece`.
+    pub fn push(&mut self, piece: &str) -> String {
+        let body = piece.trim_end();
+        if body.is_empty() {
+            self.pending.push_str(piece);
+            return String::new();
+        }
+        let mut out = std::mem::take(&mut self.pending);
+        out.push_str(body);
+        self.pending = piece[body.len()..].to_owned();
+        out
+    }
+}
+
+type Messages = futures::stream::BoxStream<'static, RepoResult<ChatMessageOut>>;
+
+/// Messages written per chunk of a streamed body.
+const MESSAGES_PER_CHUNK: usize = 16;
+
+/// The Markdown export as a streamed body: memory stays bounded by a few messages, whatever
+/// the length of the conversation. A database error mid-way aborts the body (the client sees
+/// a truncated transfer, never a silently short file).
+pub fn markdown_body(
+    session: ChatSessionOut,
+    messages: Messages,
+    exported_at: DateTime<Utc>,
+) -> Body {
+    let stream = async_stream::stream! {
+        let mut trim = TrimEnd::default();
+        yield Ok(Bytes::from(trim.push(&markdown_head(&session, exported_at))));
+        let mut chunks = messages.ready_chunks(MESSAGES_PER_CHUNK);
+        while let Some(chunk) = chunks.next().await {
+            let mut out = String::new();
+            for message in chunk {
+                match message {
+                    Ok(message) => out.push_str(&trim.push(&markdown_message(&message))),
+                    Err(e) => {
+                        tracing::error!(error = ?e, "export stopped: could not read the messages");
+                        yield Err(std::io::Error::other("could not read the messages"));
+                        return;
+                    }
+                }
+            }
+            if !out.is_empty() {
+                yield Ok(Bytes::from(out));
+            }
+        }
+        yield Ok(Bytes::from_static(b"\n"));
+    };
+    Body::from_stream(stream)
+}
+
+/// A `ChatSessionDetail` as a streamed JSON body: the session's fields, then `"messages"` written
+/// as they are read from the database. With `count_messages`, `message_count` is the number of
+/// messages written (sent last); otherwise the session's own. A database error mid-way aborts
+/// the body.
+pub fn detail_body(session: ChatSessionOut, messages: Messages, count_messages: bool) -> Body {
+    let stream = async_stream::stream! {
+        let mut head = match serde_json::to_value(&session) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => {
+                yield Err(std::io::Error::other("could not write the session"));
+                return;
+            }
+        };
+        if count_messages {
+            head.remove("message_count");
+        }
+        let mut out = serde_json::to_vec(&head).unwrap_or_default();
+        // `{...}` → `{...,"messages":[`
+        out.pop();
+        if !head.is_empty() {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"messages\":[");
+        yield Ok(Bytes::from(out));
+        let mut count: i64 = 0;
+        let mut chunks = messages.ready_chunks(MESSAGES_PER_CHUNK);
+        while let Some(chunk) = chunks.next().await {
+            let mut out = Vec::new();
+            for message in chunk {
+                let written = message
+                    .map_err(|e| format!("{e:?}"))
+                    .and_then(|m| serde_json::to_vec(&m).map_err(|e| e.to_string()));
+                match written {
+                    Ok(json) => {
+                        if count > 0 {
+                            out.push(b',');
+                        }
+                        out.extend_from_slice(&json);
+                        count += 1;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "session body stopped: could not read the messages");
+                        yield Err(std::io::Error::other("could not read the messages"));
+                        return;
+                    }
+                }
+            }
+            yield Ok(Bytes::from(out));
+        }
+        let tail = if count_messages {
+            format!("],\"message_count\":{count}}}")
+        } else {
+            "]}".to_owned()
+        };
+        yield Ok(Bytes::from(tail));
+    };
+    Body::from_stream(stream)
 }
 
 /// A file name made from the title: lower-case ASCII letters and digits joined by single
@@ -80,7 +202,6 @@ pub fn content_disposition(title: &str, extension: &str) -> String {
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use common::schemas::{ChatMessageOut, ChatSessionOut};
     use uuid::Uuid;
 
     #[test]

@@ -291,6 +291,91 @@ pub async fn get_session(
     Ok(Some(ChatSessionDetail { session, messages }))
 }
 
+/// The caller's session (its `message_count` is the length of the active path); `None` when
+/// it is not the caller's.
+#[tracing::instrument(skip_all, fields(session_id = %session_id))]
+pub async fn session(
+    db: &PgPool,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> RepoResult<Option<ChatSessionOut>> {
+    let row: Option<SessionRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM chat_sessions WHERE id = $1 AND user_id = $2"
+    ))
+    .bind(session_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+/// The depth (1-based position) of `message_id` on the session's active path; `None` when it
+/// is not on it.
+#[tracing::instrument(skip_all, fields(session_id = %session_id))]
+pub async fn position_on_active_path(
+    db: &PgPool,
+    session_id: Uuid,
+    message_id: Uuid,
+) -> RepoResult<Option<i32>> {
+    let depth: Option<i32> = sqlx::query_scalar(concat!(
+        active_path!(),
+        "SELECT depth FROM path WHERE id = $2"
+    ))
+    .bind(session_id)
+    .bind(message_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(depth)
+}
+
+/// A page of the active path: the `limit` messages just before position `before` (or the
+/// last `limit` messages), in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathPage {
+    pub limit: i64,
+    pub before: Option<i32>,
+}
+
+/// The session's active path (or a page of it), in order, read from a database cursor and
+/// yielded one message at a time: memory does not grow with the conversation. The session's
+/// ownership must have been checked.
+pub fn stream_active_path(
+    db: PgPool,
+    session_id: Uuid,
+    page: Option<PathPage>,
+) -> futures::stream::BoxStream<'static, RepoResult<ChatMessageOut>> {
+    use futures::TryStreamExt;
+    Box::pin(async_stream::try_stream! {
+        let mut rows = match page {
+            None => sqlx::query_as::<_, MessageRow>(concat!(
+                active_path!(),
+                "SELECT ",
+                message_columns!(),
+                " FROM path JOIN chat_messages m ON m.id = path.id ORDER BY path.depth"
+            ))
+            .bind(session_id)
+            .fetch(&db),
+            Some(page) => sqlx::query_as::<_, MessageRow>(concat!(
+                active_path!(),
+                "SELECT * FROM ( SELECT ",
+                message_columns!(),
+                ", path.depth AS position FROM path JOIN chat_messages m ON m.id = path.id \
+                 WHERE ($2::int IS NULL OR path.depth < $2) \
+                 ORDER BY path.depth DESC LIMIT $3 ) page ORDER BY position"
+            ))
+            .bind(session_id)
+            .bind(page.before)
+            .bind(page.limit)
+            .fetch(&db),
+        };
+        while let Some(row) = rows.try_next().await? {
+            yield ChatMessageOut::try_from(row)?;
+        }
+    })
+}
+
 /// Whether the session exists and is the caller's.
 #[tracing::instrument(skip_all, fields(session_id = %session_id))]
 pub async fn session_exists(db: &PgPool, user_id: Uuid, session_id: Uuid) -> RepoResult<bool> {

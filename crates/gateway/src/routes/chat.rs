@@ -16,6 +16,7 @@ use common::schemas::{
     ChatMessageCreate, ChatMessageImport, ChatMessageOut, ChatSearchHit, ChatSearchQuery,
     ChatSearchResponse, ChatSessionCreate, ChatSessionDetail, ChatSessionImport, ChatSessionOut,
     ChatSessionUpdate, ExportFormat, ExportQuery, Role, SessionCursor, SessionListQuery,
+    SessionMessagesQuery, SESSION_MESSAGES_LIMIT_MAX,
 };
 use common::AppResult;
 use utoipa::OpenApi;
@@ -152,24 +153,56 @@ pub async fn list_sessions(
     Ok((headers, Json(sessions)).into_response())
 }
 
-/// Returns one session with its messages in insertion order.
+/// Returns one session with its messages: the active path, first message to newest.
+///
+/// The body is streamed from a database cursor, so memory does not grow with the conversation.
+/// Paging (additive): `limit` (1..=1000) returns the newest `limit` messages of the path, in
+/// order; `before=<message id>` those just before that message (pass the first id of a page to
+/// get the page before it; a page whose first message has `parent_id: null` is the first).
+/// With paging, `message_count` is the length of the whole active path.
 #[utoipa::path(get, path = "/api/v1/chat/sessions/{id}", tag = "chat",
-    params(("id" = String, Path, description = "Session id (any UUID spelling: hyphen-less, braced, urn:uuid:)")),
+    params(("id" = String, Path, description = "Session id (any UUID spelling: hyphen-less, braced, urn:uuid:)"), SessionMessagesQuery),
     responses(
-        (status = 200, description = "The session and its messages", body = ChatSessionDetail),
+        (status = 200, description = "The session and its messages (the active path)", body = ChatSessionDetail),
         (status = 400, description = "Malformed id (`detail`: \"Invalid session id\")", body = ErrorEnvelope),
         (status = 404, description = "No such session (`detail`: \"Session not found\")", body = ErrorEnvelope),
+        (status = 422, description = "Bad limit, or `before` is not a message of the active path", body = ErrorEnvelope),
     ))]
 pub async fn get_session(
     State(state): State<AppState>,
     CurrentUser { id: user_id, .. }: CurrentUser,
     Path(id): Path<String>,
-) -> AppResult<Json<ChatSessionDetail>> {
+    ValidQuery(query): ValidQuery<SessionMessagesQuery>,
+) -> AppResult<Response> {
     let id = parse_session_id(&id)?;
-    chat_repo::get_session(&state.db, user_id, id)
+    let session = chat_repo::session(&state.db, user_id, id)
         .await?
-        .map(Json)
-        .ok_or_else(session_not_found)
+        .ok_or_else(session_not_found)?;
+    let page = if query.is_paged() {
+        let before = match query.before_id() {
+            None => None,
+            Some(message) => Some(
+                chat_repo::position_on_active_path(&state.db, id, message)
+                    .await?
+                    .ok_or_else(|| {
+                        common::AppError::validation(common::validation::FieldError::new(
+                            "value_error",
+                            &["query", "before"],
+                            "before should be the id of a message of the active path",
+                        ))
+                    })?,
+            ),
+        };
+        Some(chat_repo::PathPage {
+            limit: query.limit.unwrap_or(SESSION_MESSAGES_LIMIT_MAX),
+            before,
+        })
+    } else {
+        None
+    };
+    let messages = chat_repo::stream_active_path(state.db.clone(), id, page);
+    let body = export::detail_body(session, messages, page.is_none());
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Renames a session or changes its system prompt. Absent or null fields are left unchanged
@@ -278,10 +311,12 @@ pub async fn export_session(
     ValidQuery(query): ValidQuery<ExportQuery>,
 ) -> AppResult<Response> {
     let id = parse_session_id(&id)?;
-    let session = chat_repo::get_session(&state.db, user_id, id)
+    let session = chat_repo::session(&state.db, user_id, id)
         .await?
         .ok_or_else(session_not_found)?;
-    let title = session.session.title.clone();
+    let title = session.title.clone();
+    // Both formats stream from a database cursor: memory does not grow with the conversation.
+    let messages = chat_repo::stream_active_path(state.db.clone(), id, None);
     let response = match query.format.unwrap_or_default() {
         ExportFormat::Markdown => (
             [
@@ -294,15 +329,18 @@ pub async fn export_session(
                     export::content_disposition(&title, "md"),
                 ),
             ],
-            export::markdown(&session, chrono::Utc::now()),
+            export::markdown_body(session, messages, chrono::Utc::now()),
         )
             .into_response(),
         ExportFormat::Json => (
-            [(
-                header::CONTENT_DISPOSITION,
-                export::content_disposition(&title, "json"),
-            )],
-            Json(session),
+            [
+                (header::CONTENT_TYPE, "application/json".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    export::content_disposition(&title, "json"),
+                ),
+            ],
+            export::detail_body(session, messages, true),
         )
             .into_response(),
     };

@@ -18,4 +18,5 @@ mod edge;
 mod generate;
 mod helpers;
 mod search;
+mod session_paging;
 mod titles;
