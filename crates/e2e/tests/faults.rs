@@ -4,8 +4,9 @@
 //! - the model service killed (SIGKILL) while a job of slow prompts runs, then started again
 //!   on the same port: the job completes after retries, every prompt answered once;
 //! - SIGTERM to the gateway with streams open: those that can finish within the grace period
-//!   end with `[DONE]`, the others end with `[ERROR]` (session generations are stored as
-//!   stopped), new connections are refused, the process exits 0;
+//!   end with `[DONE]`, the others end with `[ERROR]` (OpenAI's error object on `/v1/`;
+//!   session generations are stored as stopped and end with `[DONE]`), new connections are
+//!   refused, the process exits 0;
 //! - SIGTERM to a worker holding jobs: it finishes what fits in its grace period and
 //!   releases the rest; another worker completes them; nothing is computed or stored twice.
 //!
@@ -229,12 +230,16 @@ async fn open_stream(
     gateway: &str,
     body: Value,
 ) -> tokio::task::JoinHandle<StreamEnd> {
-    let mut response = c
-        .post(format!("{gateway}/api/v1/generate/stream"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    open_stream_at(c, &format!("{gateway}/api/v1/generate/stream"), body).await
+}
+
+/// [`open_stream`] on any streaming route.
+async fn open_stream_at(
+    c: &reqwest::Client,
+    url: &str,
+    body: Value,
+) -> tokio::task::JoinHandle<StreamEnd> {
+    let mut response = c.post(url).json(&body).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let mut text = String::new();
     while !text.contains("\n\n") {
@@ -323,6 +328,23 @@ async fn sigterm_to_the_gateway_with_streams_open() {
         json!({"prompt": long, "max_tokens": 256, "session_id": sessions[1]}),
     )
     .await;
+    // The OpenAI-compatible route ends the same way, in OpenAI's error format.
+    let models: Value = c
+        .get(format!("{base}/v1/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let model_id = models["data"][0]["id"].as_str().unwrap().to_owned();
+    let long_openai = open_stream_at(
+        &c,
+        &format!("{base}/v1/chat/completions"),
+        json!({"model": model_id, "stream": true, "max_tokens": 256,
+               "messages": [{"role": "user", "content": long}]}),
+    )
+    .await;
 
     gateway.signal("TERM").await;
     let signalled = Instant::now();
@@ -363,11 +385,13 @@ async fn sigterm_to_the_gateway_with_streams_open() {
     let short_session = short_session.await.unwrap();
     let long_plain = long_plain.await.unwrap();
     let long_session = long_session.await.unwrap();
+    let long_openai = long_openai.await.unwrap();
     for (what, end) in [
         ("short stream", &short_plain),
         ("short session stream", &short_session),
         ("long stream", &long_plain),
         ("long session stream", &long_session),
+        ("long OpenAI-compatible stream", &long_openai),
     ] {
         println!("{what}: {end:?}");
     }
@@ -393,6 +417,15 @@ async fn sigterm_to_the_gateway_with_streams_open() {
             "{what} ended with {last}"
         );
     }
+    let openai_last: Value = long_openai
+        .last
+        .as_deref()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("the OpenAI stream was cut: {long_openai:?}"));
+    assert_eq!(
+        openai_last["error"]["code"], "service_unavailable",
+        "{openai_last}"
+    );
     assert!(
         long_plain
             .last
