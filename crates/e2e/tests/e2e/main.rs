@@ -6,6 +6,7 @@
 
 mod accounts;
 mod chat;
+mod chat_background;
 mod error_classes;
 mod jobs;
 mod limits;

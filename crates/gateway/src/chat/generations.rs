@@ -204,7 +204,12 @@ impl Generations {
             ));
         }
         let mut running = lock(&self.running);
-        if running.contains_key(&session_id) {
+        if let Some(other) = running.get(&session_id) {
+            // A session has one owner: someone else's generation means the caller's session
+            // does not exist (404, as every other route says; nothing is revealed).
+            if other.user_id != user_id {
+                return Err(crate::chat::session_not_found());
+            }
             return Err(AppError::Conflict(
                 "An answer is already being generated in this session: stop it or wait for it"
                     .to_owned(),
