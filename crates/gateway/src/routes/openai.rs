@@ -57,7 +57,7 @@ pub fn router() -> Router<AppState> {
 pub struct ApiDoc;
 
 /// Creates a chat completion, as OpenAI's API does (`stream: true` for chunks over SSE).
-#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai",
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", operation_id = "openai_chat_completions",
     request_body = ChatCompletionRequest,
     params(("x-sable-session-id" = Option<uuid::Uuid>, Header, description = "Store the last user message and the answer in this chat session")),
     responses(
@@ -133,7 +133,7 @@ pub async fn chat_completions(
 }
 
 /// The models this server serves (the model service's registry).
-#[utoipa::path(get, path = "/v1/models", tag = "openai",
+#[utoipa::path(get, path = "/v1/models", tag = "openai", operation_id = "openai_list_models",
     responses(
         (status = 200, description = "`{object: list, data: [model]}`", body = ModelList),
         (status = 401, description = "Missing or invalid API key", body = OpenAiError),
@@ -149,7 +149,7 @@ pub async fn list_models(
 }
 
 /// One model.
-#[utoipa::path(get, path = "/v1/models/{id}", tag = "openai",
+#[utoipa::path(get, path = "/v1/models/{id}", tag = "openai", operation_id = "openai_get_model",
     params(("id" = String, Path, description = "Model id")),
     responses(
         (status = 200, description = "The model", body = ModelObject),
