@@ -291,7 +291,7 @@ async fn sigterm_to_the_gateway_with_streams_open() {
         &worker_env(&db.url, &model.url),
     )
     .await;
-    let grace = Duration::from_secs(3);
+    let grace = Duration::from_secs(4);
     let mut env = gateway_env(&db.url, &model.url, &worker.url);
     set(&mut env, "SHUTDOWN_GRACE_SECS", grace.as_secs().to_string());
     let mut gateway = Service::start("gateway", &bins.gateway, &cwd, &env).await;
@@ -311,7 +311,7 @@ async fn sigterm_to_the_gateway_with_streams_open() {
             .unwrap();
         sessions.push(session["id"].as_str().unwrap().to_owned());
     }
-    // 40 tokens at 50 ms: about 2 s, inside the grace period. 200 slow tokens: 40 s.
+    // 40 tokens at 50 ms: about 2 s, well inside the grace period. 200 slow tokens: 40 s.
     let short = "[mock:tokens=40] a short answer";
     let long = "[mock:slow] [mock:tokens=200] a long answer";
     let short_plain = open_stream(&c, &base, json!({"prompt": short, "max_tokens": 256})).await;
