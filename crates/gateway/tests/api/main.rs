@@ -17,6 +17,7 @@ mod docs_reader;
 mod edge;
 mod generate;
 mod helpers;
+mod migration_backfill;
 mod search;
 mod session_paging;
 mod titles;
