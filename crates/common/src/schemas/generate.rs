@@ -20,11 +20,11 @@ pub struct GenerateRequest {
     pub model: Option<String>,
     /// 1..=8192, default 1024.
     #[serde(default = "default_max_tokens")]
-    #[schema(default = 1024, minimum = 1, maximum = 8192)]
+    #[schema(default = 1024, minimum = 1, maximum = 8192, required = false)]
     pub max_tokens: i64,
     /// 0.0..=2.0, default 0.7.
     #[serde(default = "default_temperature")]
-    #[schema(default = 0.7, minimum = 0.0, maximum = 2.0)]
+    #[schema(default = 0.7, minimum = 0.0, maximum = 2.0, required = false)]
     pub temperature: f64,
     #[serde(default)]
     pub system_prompt: Option<String>,

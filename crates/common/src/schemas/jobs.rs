@@ -42,7 +42,7 @@ pub struct JobSubmission {
     #[serde(default)]
     pub model: Option<String>,
     #[serde(default = "default_max_tokens")]
-    #[schema(default = 1024, minimum = 1, maximum = 8192)]
+    #[schema(default = 1024, minimum = 1, maximum = 8192, required = false)]
     pub max_tokens: i64,
     /// Additive: a name to tell jobs apart, at most 200 code points (blank means none).
     #[serde(default)]

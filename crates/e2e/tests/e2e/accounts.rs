@@ -59,7 +59,8 @@ async fn call(
 
 #[tokio::test]
 async fn sign_up_sign_in_refresh_rotation_and_reuse_detection() {
-    let stack = jwt_stack(&[]).await;
+    // No grace: a reuse, however soon, is theft (the grace has its own test below).
+    let stack = jwt_stack(&["--refresh-reuse-grace-secs", "0"]).await;
     let config = stack.get_json("/api/v1/auth/config").await;
     assert_eq!(config, json!({"auth_mode": "jwt", "registration": "open"}));
 
@@ -164,6 +165,32 @@ async fn sign_up_sign_in_refresh_rotation_and_reuse_detection() {
         .post("/api/v1/auth/refresh", &json!({"refresh_token": current}))
         .await;
     assert_envelope(after_logout, 401, "UNAUTHORIZED").await;
+}
+
+#[tokio::test]
+async fn a_refresh_token_replayed_at_once_is_a_race_not_a_theft() {
+    let stack = jwt_stack(&["--refresh-reuse-grace-secs", "2"]).await;
+    let first = register(&stack, "racer@example.com").await;
+    let token = first["refresh_token"].as_str().unwrap();
+    let refresh = |t: &str| {
+        let body = json!({"refresh_token": t});
+        let stack = &stack;
+        async move { stack.post("/api/v1/auth/refresh", &body).await }
+    };
+    // A reload cancelled the first refresh's answer; the browser sends the same token again.
+    assert_eq!(refresh(token).await.status(), StatusCode::OK);
+    let again = refresh(token).await;
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "within the grace: another successor"
+    );
+    let successor: Value = again.json().await.unwrap();
+    let successor = successor["refresh_token"].as_str().unwrap().to_owned();
+    // After the grace the same replay is theft: the whole sign-in is revoked.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert_envelope(refresh(token).await, 401, "UNAUTHORIZED").await;
+    assert_envelope(refresh(&successor).await, 401, "UNAUTHORIZED").await;
 }
 
 #[tokio::test]

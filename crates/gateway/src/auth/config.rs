@@ -50,6 +50,12 @@ pub struct AuthArgs {
     #[arg(long, env = "REGISTRATION", value_enum, default_value = "open")]
     pub registration: Registration,
 
+    /// Seconds after its first use during which a refresh token presented again (a reload
+    /// that cancelled a refresh in flight, two tabs) gets another successor instead of
+    /// revoking its sign-in; after that a reuse is treated as theft. 0 = never.
+    #[arg(long, env = "REFRESH_REUSE_GRACE_SECS", default_value_t = 10)]
+    pub refresh_reuse_grace_secs: u64,
+
     /// Failed logins of one account within 15 minutes that lock it.
     #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 5)]
     pub login_max_failures: u32,

@@ -186,8 +186,14 @@ pub enum RefreshUse {
 }
 
 /// Marks a refresh token used (once: the update is the check), or revokes its family when it
-/// was used before.
-pub async fn use_refresh_token(db: &PgPool, hash: &[u8]) -> Result<RefreshUse, sqlx::Error> {
+/// was used before. A token presented again within `reuse_grace_secs` of its first use is a
+/// client racing itself (a reload that cancelled a refresh in flight, two tabs), not a thief:
+/// it gets another successor in the same family instead of revoking it.
+pub async fn use_refresh_token(
+    db: &PgPool,
+    hash: &[u8],
+    reuse_grace_secs: u64,
+) -> Result<RefreshUse, sqlx::Error> {
     let rotated: Option<(Uuid, String, Uuid)> = sqlx::query_as(
         "UPDATE refresh_tokens t SET used_at = now() FROM users u \
          WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL \
@@ -201,14 +207,23 @@ pub async fn use_refresh_token(db: &PgPool, hash: &[u8]) -> Result<RefreshUse, s
         let role = Role::try_from(role).map_err(|e| sqlx::Error::Decode(e.into()))?;
         return Ok(RefreshUse::Rotated { user, role, family });
     }
-    let reused: Option<Uuid> = sqlx::query_scalar(
-        "SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL",
+    let reused: Option<(Uuid, Uuid, String, bool)> = sqlx::query_as(
+        "SELECT t.family_id, t.user_id, u.role, \
+                t.used_at > now() - make_interval(secs => $2) \
+                    AND t.revoked_at IS NULL AND t.expires_at > now() AS within_grace \
+         FROM refresh_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.token_hash = $1 AND t.used_at IS NOT NULL",
     )
     .bind(hash)
+    .bind(reuse_grace_secs as f64)
     .fetch_optional(db)
     .await?;
     match reused {
-        Some(family) => {
+        Some((family, user, role, true)) => {
+            let role = Role::try_from(role).map_err(|e| sqlx::Error::Decode(e.into()))?;
+            Ok(RefreshUse::Rotated { user, role, family })
+        }
+        Some((family, ..)) => {
             revoke_family(db, family).await?;
             Ok(RefreshUse::Reused)
         }

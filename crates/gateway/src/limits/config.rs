@@ -57,7 +57,7 @@ pub struct LimitArgs {
     #[arg(long, env = "RATE_LIMIT_READ_BURST", default_value_t = 100)]
     pub rate_limit_read_burst: u32,
 
-    /// Sign-in attempts (login, register, refresh) per minute per client IP (also the burst).
+    /// Login and register attempts per minute per client IP (also the burst).
     #[arg(long, env = "RATE_LIMIT_AUTH_PER_MINUTE", default_value_t = 10)]
     pub rate_limit_auth_per_minute: u32,
 

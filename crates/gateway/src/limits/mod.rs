@@ -278,10 +278,9 @@ pub fn classify(method: &Method, route: &str) -> Option<Class> {
             | "/v1/chat/completions"
             | "/api/v1/chat/sessions/{id}/messages/{message_id}/continue",
         ) => Some(Class::Generate),
-        (
-            &Method::POST,
-            "/api/v1/auth/login" | "/api/v1/auth/register" | "/api/v1/auth/refresh",
-        ) => Some(Class::Auth),
+        // Password guessing is limited per IP. A refresh guesses nothing (its token is 256
+        // random bits) and every page load makes one, so it counts as a read.
+        (&Method::POST, "/api/v1/auth/login" | "/api/v1/auth/register") => Some(Class::Auth),
         (_, "/api/v1/auth/config" | "/api/v1/auth/logout") => None,
         (_, r) if r.starts_with("/api/") || r.starts_with("/v1/") => Some(Class::Read),
         _ => None,

@@ -308,7 +308,8 @@ pub async fn refresh(
         .refresh_token
         .or_else(|| cookie(&headers, REFRESH_COOKIE))
         .ok_or_else(|| invalid_refresh("No refresh token was sent"))?;
-    match repo::use_refresh_token(&state.db, &tokens::digest(&token)).await? {
+    let grace = state.auth.args.refresh_reuse_grace_secs;
+    match repo::use_refresh_token(&state.db, &tokens::digest(&token), grace).await? {
         RefreshUse::Rotated { user, family, .. } => {
             let user = repo::user(&state.db, user)
                 .await?
