@@ -34,7 +34,12 @@ fn read_back(bytes: &[u8]) -> (String, String) {
 fn any_event() -> impl Strategy<Value = Event> {
     prop_oneof![
         any::<String>().prop_map(Event::Token),
-        (any::<String>(), any::<u32>(), any::<u32>(), proptest::option::of(any::<String>()))
+        (
+            any::<String>(),
+            any::<u32>(),
+            any::<u32>(),
+            proptest::option::of(any::<String>())
+        )
             .prop_map(|(model, p, c, finish_reason)| Event::Meta(StreamMeta {
                 model,
                 usage: Usage::new(p, c),

@@ -159,7 +159,11 @@ async fn an_outage_answers_503_quickly_and_recovers_by_itself() {
             assert_eq!(sessions[0]["title"], "before");
             break;
         }
-        assert!(Instant::now() < deadline, "did not recover: {}", response.status());
+        assert!(
+            Instant::now() < deadline,
+            "did not recover: {}",
+            response.status()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
