@@ -246,7 +246,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Returns one session with its messages in insertion order. */
+        /**
+         * Returns one session with its messages: the active path, first message to newest.
+         * @description The body is streamed from a database cursor, so memory does not grow with the conversation.
+         *     Paging (additive): `limit` (1..=1000) returns the newest `limit` messages of the path, in
+         *     order; `before=<message id>` those just before that message (pass the first id of a page to
+         *     get the page before it; a page whose first message has `parent_id: null` is the first).
+         *     With paging, `message_count` is the length of the whole active path.
+         */
         get: operations["get_session"];
         put?: never;
         post?: never;
@@ -624,7 +631,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Creates a chat completion, as OpenAI's API does (`stream: true` for chunks over SSE). */
-        post: operations["chat_completions"];
+        post: operations["openai_chat_completions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -639,7 +646,7 @@ export interface paths {
             cookie?: never;
         };
         /** The models this server serves (the model service's registry). */
-        get: operations["list_models_2"];
+        get: operations["openai_list_models"];
         put?: never;
         post?: never;
         delete?: never;
@@ -656,7 +663,7 @@ export interface paths {
             cookie?: never;
         };
         /** One model. */
-        get: operations["get_model"];
+        get: operations["openai_get_model"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1977,7 +1984,18 @@ export interface operations {
     };
     get_session: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description The id of a message of the active path: only messages before it (older) are returned.
+                 *     Pass the first message's id of a page to get the page before it.
+                 */
+                before?: string;
+                /**
+                 * @description At most this many messages: the newest ones (or the ones just before `before`), in
+                 *     order. 1..=1000.
+                 */
+                limit?: number;
+            };
             header?: never;
             path: {
                 /** @description Session id (any UUID spelling: hyphen-less, braced, urn:uuid:) */
@@ -1987,7 +2005,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The session and its messages */
+            /** @description The session and its messages (the active path) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2007,6 +2025,15 @@ export interface operations {
             };
             /** @description No such session (`detail`: "Session not found") */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Bad limit, or `before` is not a message of the active path */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2933,7 +2960,7 @@ export interface operations {
             };
         };
     };
-    chat_completions: {
+    openai_chat_completions: {
         parameters: {
             query?: never;
             header?: {
@@ -3014,7 +3041,7 @@ export interface operations {
             };
         };
     };
-    list_models_2: {
+    openai_list_models: {
         parameters: {
             query?: never;
             header?: never;
@@ -3043,7 +3070,7 @@ export interface operations {
             };
         };
     };
-    get_model: {
+    openai_get_model: {
         parameters: {
             query?: never;
             header?: never;
