@@ -99,11 +99,17 @@ start_stack 1820 mock 20
 start_stack 1840 openai 20
 {
 for prov in mock openai; do
-  if [ $prov = mock ]; then p=1820; direct=(); else p=1840; direct=(--direct "http://127.0.0.1:${p}3/v1/chat/completions"); fi
+  if [ $prov = mock ]; then p=1820; direct=(); else
+    p=1840; direct=(--direct "http://127.0.0.1:${p}3/v1/chat/completions" --model-service "http://127.0.0.1:${p}1/inference/stream")
+  fi
   sb sse --provider "$prov, 20 ms/token" "${direct[@]}" --url http://127.0.0.1:${p}0/api/v1/generate/stream --streams 200 --tokens 256 --rounds 1
   if [ "${BENCH_STREAMS_2000:-1}" = 1 ]; then
-    # The direct run goes first; sample the gateway's RSS while Sable's 2,000 streams are open.
-    ( sleep $([ $prov = mock ] && echo 3 || echo 9); echo "$(rss_mb "${GW_PID[$p]}")" >"$OUT/rss-2000-$prov" ) &
+    # The references run first; sample the gateway's RSS while Sable's 2,000 streams are open.
+    echo "$(rss_mb "${GW_PID[$p]}")" >"$OUT/rss-2000-$prov"
+    ( for _ in $(seq 1 240); do sleep 0.5
+        open=$(ss -Htn state established "( sport = :${p}0 )" 2>/dev/null | wc -l)
+        if [ "$open" -ge 1900 ]; then sleep 1; rss_mb "${GW_PID[$p]}" >"$OUT/rss-2000-$prov"; break; fi
+      done ) &
     sb sse --provider "$prov, 20 ms/token" "${direct[@]}" --url http://127.0.0.1:${p}0/api/v1/generate/stream --streams 2000 --tokens 256 --rounds 1
     wait
   fi

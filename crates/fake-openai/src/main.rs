@@ -93,6 +93,11 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         listener.local_addr()?,
         cli.token_delay_ms
     );
+    // Like a real provider's front end: no Nagle delay on small writes (a paced token, the
+    // tail of a body written after its headers).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await?;
     Ok(())
 }
