@@ -62,7 +62,7 @@ audit: ## Known vulnerabilities: cargo deny advisories + npm audit (needs networ
 fmt: ## Format the Rust code
 	cargo fmt --all
 
-bench: ## Benchmarks (release build, zero-delay mock); writes bench-output/
+bench: ## Benchmarks: mock and OpenAI-compatible (fake-openai) providers side by side; writes docs/benchmarks.md, bench-output/
 	@bash scripts/bench.sh
 
 ## --- setup and database -----------------------------------------------------
