@@ -14,17 +14,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use e2e::processes::{binaries, Service};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `n` random hexadecimal characters.
 fn random(n: usize) -> String {
@@ -34,176 +28,6 @@ fn random(n: usize) -> String {
     }
     out.truncate(n);
     out
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// `target/<profile>`: this test runs as `target/<profile>/deps/secrets_in_logs-<hash>`.
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>")
-        .to_path_buf()
-}
-
-/// The workspace files `bin` was built from, as cargo recorded them in `<bin>.d`.
-fn built_from(bin: &Path) -> Vec<PathBuf> {
-    let dep_info = bin.with_extension("d");
-    let Ok(text) = std::fs::read_to_string(&dep_info) else {
-        return Vec::new();
-    };
-    let Some((_, deps)) = text.lines().next().and_then(|l| l.split_once(": ")) else {
-        return Vec::new();
-    };
-    // Paths are separated by spaces; a space inside a path is written `\ `.
-    let root = workspace_root()
-        .canonicalize()
-        .unwrap_or_else(|_| workspace_root());
-    deps.replace("\\ ", "\0")
-        .split(' ')
-        .filter(|p| !p.is_empty())
-        .map(|p| PathBuf::from(p.replace('\0', " ")))
-        .filter(|p| p.canonicalize().is_ok_and(|c| c.starts_with(&root)))
-        .collect()
-}
-
-/// The three binaries, checked to exist and to be newer than every workspace file they were
-/// built from (so a stale build is refused, not tested).
-fn binaries() -> [PathBuf; 3] {
-    let dir = bin_dir();
-    ["gateway", "model-service", "worker-service"].map(|name| {
-        let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-        let built = std::fs::metadata(&bin)
-            .and_then(|m| m.modified())
-            .unwrap_or_else(|_| {
-                panic!(
-                    "{} is missing: run `cargo build --bins` (cargo test --workspace builds it)",
-                    bin.display()
-                )
-            });
-        let sources = built_from(&bin);
-        assert!(!sources.is_empty(), "no dep-info next to {}", bin.display());
-        for source in sources {
-            let changed = std::fs::metadata(&source).and_then(|m| m.modified());
-            assert!(
-                changed.is_ok_and(|changed| changed <= built),
-                "{} is older than {} (or it is gone): run `cargo build --bins` so this test checks the current code",
-                bin.display(),
-                source.display()
-            );
-        }
-        bin
-    })
-}
-
-/// Every line a service wrote, stdout and stderr together.
-type Lines = Arc<Mutex<Vec<String>>>;
-
-struct Service {
-    name: &'static str,
-    child: Child,
-    lines: Lines,
-}
-
-impl Service {
-    /// Starts `bin` in `cwd` with exactly `env` (plus PATH and HOME) and debug JSON logs, and
-    /// waits for its `listening` line; returns it with its base URL.
-    async fn start(
-        name: &'static str,
-        bin: &Path,
-        cwd: &Path,
-        env: &[(&str, String)],
-    ) -> (Self, String) {
-        let mut command = Command::new(bin);
-        command
-            .current_dir(cwd)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", cwd)
-            .env("RUST_LOG", "debug")
-            .env("LOG_FORMAT", "json")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        let lines: Lines = Arc::default();
-        let (addr_tx, mut addr_rx) = tokio::sync::mpsc::unbounded_channel();
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        for reader in [
-            Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Send + Unpin>,
-            Box::new(stderr),
-        ] {
-            let lines = lines.clone();
-            let addr_tx = addr_tx.clone();
-            tokio::spawn(async move {
-                let mut reader = BufReader::new(reader).lines();
-                while let Ok(Some(line)) = reader.next_line().await {
-                    if line.contains("listening") {
-                        if let Some(addr) = field(&line, "addr") {
-                            let _ = addr_tx.send(addr);
-                        }
-                    }
-                    lines.lock().unwrap().push(line);
-                }
-            });
-        }
-        let addr = tokio::time::timeout(START_TIMEOUT, addr_rx.recv())
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| {
-                panic!(
-                    "{name} did not report its address; its output:\n{}",
-                    lines.lock().unwrap().join("\n")
-                )
-            });
-        (Self { name, child, lines }, format!("http://{addr}"))
-    }
-
-    /// SIGTERM (so shutdown is logged too), then waits for the exit.
-    async fn stop(mut self) -> (String, Vec<String>) {
-        if let Some(pid) = self.child.id() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await;
-        }
-        if tokio::time::timeout(Duration::from_secs(15), self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
-        }
-        // Let the readers drain what is left in the pipes.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let lines = self.lines.lock().unwrap().clone();
-        (self.name.to_owned(), lines)
-    }
-}
-
-/// A string field of a JSON log line, wherever the formatter put it.
-fn field(line: &str, name: &str) -> Option<String> {
-    fn find(value: &Value, name: &str) -> Option<String> {
-        match value {
-            Value::Object(map) => map
-                .get(name)
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .or_else(|| map.values().find_map(|v| find(v, name))),
-            _ => None,
-        }
-    }
-    find(&serde_json::from_str(line).ok()?, name)
 }
 
 /// `postgres://user@host/db` with `password` put in as the user's password.
@@ -274,7 +98,7 @@ fn refresh_cookie(response: &reqwest::Response) -> String {
 
 #[tokio::test]
 async fn no_secret_appears_in_the_logs_of_the_auth_and_generation_flows() {
-    let [gateway_bin, model_bin, worker_bin] = binaries();
+    let bins = binaries();
     let db = common::test_support::fresh_database().await;
     // The services run in an empty directory, so no `.env` of the checkout is read.
     let cwd = std::env::temp_dir().join(format!("sable-log-capture-{}", uuid::Uuid::new_v4()));
@@ -297,11 +121,12 @@ async fn no_secret_appears_in_the_logs_of_the_auth_and_generation_flows() {
         ("wrong password".into(), wrong_password.clone()),
     ];
 
-    let (model, model_url) = Service::start(
+    let model = Service::start(
         "model-service",
-        &model_bin,
+        &bins.model,
         &cwd,
         &[
+            ("RUST_LOG", "debug".into()),
             ("MODEL_SERVICE_ADDR", "127.0.0.1:0".into()),
             ("PROVIDER", "mock".into()),
             ("OPENAI_API_KEY", provider_key.clone()),
@@ -311,11 +136,13 @@ async fn no_secret_appears_in_the_logs_of_the_auth_and_generation_flows() {
         ],
     )
     .await;
-    let (worker, worker_url) = Service::start(
+    let model_url = model.url.clone();
+    let worker = Service::start(
         "worker-service",
-        &worker_bin,
+        &bins.worker,
         &cwd,
         &[
+            ("RUST_LOG", "debug".into()),
             ("WORKER_SERVICE_ADDR", "127.0.0.1:0".into()),
             ("DATABASE_URL", database_url.clone()),
             ("MODEL_SERVICE_URL", model_url.clone()),
@@ -324,11 +151,13 @@ async fn no_secret_appears_in_the_logs_of_the_auth_and_generation_flows() {
         ],
     )
     .await;
-    let (gateway, gateway_url) = Service::start(
+    let worker_url = worker.url.clone();
+    let gateway = Service::start(
         "gateway",
-        &gateway_bin,
+        &bins.gateway,
         &cwd,
         &[
+            ("RUST_LOG", "debug".into()),
             ("GATEWAY_ADDR", "127.0.0.1:0".into()),
             ("DATABASE_URL", database_url.clone()),
             ("MODEL_SERVICE_URL", model_url.clone()),
@@ -336,10 +165,13 @@ async fn no_secret_appears_in_the_logs_of_the_auth_and_generation_flows() {
             ("AUTH_MODE", "jwt".into()),
             ("JWT_SECRET", jwt_secret.clone()),
             ("RATE_LIMIT_AUTH_PER_MINUTE", "1000".into()),
+            // A replay below is theft, however soon it comes.
+            ("REFRESH_REUSE_GRACE_SECS", "0".into()),
             ("INTERNAL_TOKEN", internal_token.clone()),
         ],
     )
     .await;
+    let gateway_url = gateway.url.clone();
 
     let api = Client {
         http: reqwest::Client::builder()
@@ -545,9 +377,11 @@ async fn no_secret_appears_in_the_logs_of_the_auth_and_generation_flows() {
     secrets.push(("forged bearer token".into(), forged_token));
     secrets.push(("forged API key".into(), forged_key));
 
-    let mut logs = Vec::new();
+    let mut logs: Vec<(String, Vec<String>)> = Vec::new();
     for service in [gateway, worker, model] {
-        logs.push(service.stop().await);
+        let name = service.name.to_owned();
+        let output = service.stop().await;
+        logs.push((name, output.lines().map(str::to_owned).collect()));
     }
     drop(db);
     let _ = std::fs::remove_dir_all(&cwd);
