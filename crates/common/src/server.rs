@@ -73,6 +73,11 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let signal = shutdown.clone();
+    // No Nagle delay: a stream's events leave in several small writes, and a write held back
+    // until the previous one is acknowledged waits out the peer's delayed ACK (~40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     // Connect info gives the gateway the peer address its rate limits fall back to.
     let server = axum::serve(
         listener,
