@@ -84,6 +84,20 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let limits = limits::Limits::new(&config.limits).map_err(anyhow::Error::msg)?;
     let db = common::db::open(&config.database, config.skip_migrations).await?;
     let state = AppState::new(config, db, auth, limits);
+    {
+        // Counted usage is written once a second; the task ends with the state.
+        let (meter, db) = (std::sync::Arc::downgrade(&state.usage), state.db.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                match meter.upgrade() {
+                    Some(meter) => meter.flush(&db).await,
+                    None => break,
+                }
+            }
+        });
+    }
     if let Some(limits) = state.limits.clone() {
         // Idle in-memory buckets are forgotten once a minute. The task holds only a weak
         // reference, so it ends with the state.
@@ -137,6 +151,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // every stream still open ends with an `[ERROR]` event (never a silently cut body), and
     // the connections get a moment to write those last events before the process exits.
     let generations = state.generations.clone();
+    let (usage, db) = (state.usage.clone(), state.db.clone());
     let grace_over = tokio_util::sync::CancellationToken::new();
     let router = app(state).layer(axum::middleware::from_fn({
         let grace_over = grace_over.clone();
@@ -156,29 +171,35 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .map_err(anyhow::Error::from)?
             .map_err(anyhow::Error::from)
     };
-    tokio::select! {
-        joined = &mut server => return served(joined),
-        () = shutdown.cancelled() => {}
-    }
-    let signalled = std::time::Instant::now();
-    generations.shutdown(grace).await;
-    let left = grace.saturating_sub(signalled.elapsed());
-    if let Ok(joined) = tokio::time::timeout(left, &mut server).await {
-        return served(joined);
-    }
-    tracing::warn!(
-        grace_secs = grace.as_secs(),
-        "grace period over: ending the streams still open with [ERROR]"
-    );
-    grace_over.cancel();
-    match tokio::time::timeout(shutdown::LAST_WRITES, &mut server).await {
-        Ok(joined) => served(joined),
-        Err(_) => {
-            tracing::warn!("closing the connections still open");
-            server.abort();
-            Ok(())
+    let outcome = async {
+        tokio::select! {
+            joined = &mut server => return served(joined),
+            () = shutdown.cancelled() => {}
+        }
+        let signalled = std::time::Instant::now();
+        generations.shutdown(grace).await;
+        let left = grace.saturating_sub(signalled.elapsed());
+        if let Ok(joined) = tokio::time::timeout(left, &mut server).await {
+            return served(joined);
+        }
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "grace period over: ending the streams still open with [ERROR]"
+        );
+        grace_over.cancel();
+        match tokio::time::timeout(shutdown::LAST_WRITES, &mut server).await {
+            Ok(joined) => served(joined),
+            Err(_) => {
+                tracing::warn!("closing the connections still open");
+                server.abort();
+                Ok(())
+            }
         }
     }
+    .await;
+    // Usage counted since the last periodic write.
+    usage.flush(&db).await;
+    outcome
 }
 
 /// Ending the streams still open when the shutdown grace period is over.

@@ -158,7 +158,7 @@ pub async fn upstream_events_until(
                     Some(Event::Meta(meta)) => {
                         stream_metrics.model(&meta.model);
                         // The owner's daily usage (in the background: the answer goes on).
-                        tokio::spawn(crate::usage::record_owned(state.db.clone(), owner, meta.usage));
+                        state.usage.add(owner, meta.usage);
                         if let Some(r) = recorder.as_mut() { r.meta(meta.clone()); }
                         out.push(Event::Meta(meta));
                     }

@@ -24,6 +24,8 @@ pub struct AppState {
     pub limits: Option<Arc<Limits>>,
     /// Server-side generations of session streams (they outlive the HTTP response).
     pub generations: Arc<crate::chat::generations::Generations>,
+    /// Token usage counted in memory, written once a second (`usage.rs`).
+    pub usage: Arc<crate::usage::UsageMeter>,
 }
 
 impl AppState {
@@ -54,6 +56,7 @@ impl AppState {
             metrics_window: Arc::new(MetricsWindow::new()),
             auth: Arc::new(auth),
             limits: limits.map(Arc::new),
+            usage: Arc::default(),
         }
     }
 }

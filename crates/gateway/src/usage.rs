@@ -1,7 +1,9 @@
 //! Token usage per user and UTC day, and the optional daily quota (`QUOTA_TOKENS_PER_DAY`).
 //!
 //! Usage is what the model service reports for each generation that passes through the
-//! gateway (sync, native streams and OpenAI-compatible calls), recorded when the answer ends.
+//! gateway (sync, native streams and OpenAI-compatible calls). It is added up in memory
+//! ([`UsageMeter`], no I/O on the request path: one row per user would otherwise serialise
+//! every request of that user) and written once a second, one statement per active user.
 //! The quota is checked before a generation starts: over it, 429 `QUOTA_EXCEEDED` with the
 //! reset time (the next UTC midnight) in `Retry-After` and `X-Quota-Reset`.
 
@@ -51,19 +53,62 @@ fn next_reset(now: DateTime<Utc>) -> DateTime<Utc> {
         .map_or(now, |d| d.and_utc())
 }
 
-/// Adds one generation's usage to the user's day.
-pub async fn record(db: &PgPool, user: Uuid, usage: Usage) {
+/// Usage not yet written, per user: (prompt tokens, completion tokens, requests).
+#[derive(Debug, Default)]
+pub struct UsageMeter {
+    pending: std::sync::Mutex<std::collections::HashMap<Uuid, (i64, i64, i64)>>,
+}
+
+impl UsageMeter {
+    /// Counts one generation (cheap: a short lock, no I/O).
+    pub fn add(&self, user: Uuid, usage: Usage) {
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = pending.entry(user).or_default();
+        entry.0 += i64::from(usage.prompt_tokens);
+        entry.1 += i64::from(usage.completion_tokens);
+        entry.2 += 1;
+    }
+
+    /// What `user` used since the last flush.
+    fn pending(&self, user: Uuid) -> (i64, i64, i64) {
+        let pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pending.get(&user).copied().unwrap_or_default()
+    }
+
+    /// Writes what was counted since the last flush (one statement per user).
+    pub async fn flush(&self, db: &PgPool) {
+        let taken = std::mem::take(
+            &mut *self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for (user, (prompt, completion, requests)) in taken {
+            record(db, user, prompt, completion, requests).await;
+        }
+    }
+}
+
+/// Adds usage to the user's day.
+async fn record(db: &PgPool, user: Uuid, prompt: i64, completion: i64, requests: i64) {
     let result = sqlx::query(
         "INSERT INTO usage_daily (user_id, day, prompt_tokens, completion_tokens, requests) \
-         VALUES ($1, (now() AT TIME ZONE 'utc')::date, $2, $3, 1) \
+         VALUES ($1, (now() AT TIME ZONE 'utc')::date, $2, $3, $4) \
          ON CONFLICT (user_id, day) DO UPDATE SET \
              prompt_tokens = usage_daily.prompt_tokens + EXCLUDED.prompt_tokens, \
              completion_tokens = usage_daily.completion_tokens + EXCLUDED.completion_tokens, \
-             requests = usage_daily.requests + 1",
+             requests = usage_daily.requests + EXCLUDED.requests",
     )
     .bind(user)
-    .bind(i64::from(usage.prompt_tokens))
-    .bind(i64::from(usage.completion_tokens))
+    .bind(prompt)
+    .bind(completion)
+    .bind(requests)
     .execute(db)
     .await;
     if let Err(e) = result {
@@ -72,12 +117,13 @@ pub async fn record(db: &PgPool, user: Uuid, usage: Usage) {
     }
 }
 
-/// [`record`] with an owned pool, for `tokio::spawn`.
-pub async fn record_owned(db: PgPool, user: Uuid, usage: Usage) {
-    record(&db, user, usage).await;
-}
-
-pub async fn today(db: &PgPool, user: Uuid, quota: u64) -> Result<UsageToday, sqlx::Error> {
+/// Today's usage: what is written plus what the meter still holds.
+pub async fn today(
+    db: &PgPool,
+    meter: &UsageMeter,
+    user: Uuid,
+    quota: u64,
+) -> Result<UsageToday, sqlx::Error> {
     let row: Option<(i64, i64, i64)> = sqlx::query_as(
         "SELECT prompt_tokens, completion_tokens, requests FROM usage_daily \
          WHERE user_id = $1 AND day = (now() AT TIME ZONE 'utc')::date",
@@ -85,7 +131,13 @@ pub async fn today(db: &PgPool, user: Uuid, quota: u64) -> Result<UsageToday, sq
     .bind(user)
     .fetch_optional(db)
     .await?;
-    let (prompt_tokens, completion_tokens, requests) = row.unwrap_or_default();
+    let (written_prompt, written_completion, written_requests) = row.unwrap_or_default();
+    let (p, c, n) = meter.pending(user);
+    let (prompt_tokens, completion_tokens, requests) = (
+        written_prompt + p,
+        written_completion + c,
+        written_requests + n,
+    );
     Ok(UsageToday {
         prompt_tokens,
         completion_tokens,
@@ -119,7 +171,7 @@ pub async fn enforce_quota(
         // Not signed in: the handler answers 401.
         return next.run(Request::from_parts(parts, body)).await;
     };
-    match today(&state.db, user, quota).await {
+    match today(&state.db, &state.usage, user, quota).await {
         Ok(usage) if usage.total_tokens >= i64::try_from(quota).unwrap_or(i64::MAX) => {
             quota_exceeded(&usage)
         }

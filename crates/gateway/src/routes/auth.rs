@@ -361,7 +361,7 @@ pub async fn me(State(state): State<AppState>, user: CurrentUser) -> AppResult<J
         .await?
         .ok_or_else(|| AppError::not_found("Account not found"))?;
     let quota = state.config.quota.quota_tokens_per_day;
-    let usage_today = crate::usage::today(&state.db, user.id, quota).await?;
+    let usage_today = crate::usage::today(&state.db, &state.usage, user.id, quota).await?;
     Ok(Json(MeOut {
         user: account,
         usage_today,

@@ -67,7 +67,7 @@ pub async fn generate(
         )
         .await;
     if let Ok(answer) = &result {
-        crate::usage::record(&state.db, user.id, answer.usage).await;
+        state.usage.add(user.id, answer.usage);
     }
     if let Some(conversation) = conversation {
         conversation.finish_sync(&state, &result).await;

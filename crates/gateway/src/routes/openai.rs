@@ -110,7 +110,7 @@ pub async fn chat_completions(
         conversation.finish_sync(&state, &result).await;
     }
     let answer = result?;
-    crate::usage::record(&state.db, user.id, answer.usage).await;
+    state.usage.add(user.id, answer.usage);
     Ok(Json(ChatCompletion {
         id: openai::completion_id(),
         object: "chat.completion",
