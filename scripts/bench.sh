@@ -47,6 +47,8 @@ start_fake() { # prefix token-delay-ms
 }
 
 declare -A GW_PID
+db_pids=() # gateways and workers: they hold database connections (the server is shared)
+stop_db_clients() { for p in "${db_pids[@]}"; do kill "$p" 2>/dev/null || true; done; db_pids=(); }
 start_stack() { # prefix provider(mock|openai) token-delay-ms
   local p=$1 provider=$2 delay=$3
   local -a provider_env
@@ -60,13 +62,14 @@ start_stack() { # prefix provider(mock|openai) token-delay-ms
   env "${provider_env[@]}" MODEL_SERVICE_ADDR=127.0.0.1:${p}1 RUST_LOG=warn \
     "$BIN/model-service" >"$OUT/model-$p.log" 2>&1 & pids+=($!)
   WORKER_SERVICE_ADDR=127.0.0.1:${p}2 DATABASE_URL=$DB_URL MODEL_SERVICE_URL=http://127.0.0.1:${p}1 \
-    RUST_LOG=warn "$BIN/worker-service" >"$OUT/worker-$p.log" 2>&1 & pids+=($!)
+    RUST_LOG=warn "$BIN/worker-service" >"$OUT/worker-$p.log" 2>&1 & pids+=($!); db_pids+=($!)
   GATEWAY_ADDR=127.0.0.1:${p}0 DATABASE_URL=$DB_URL MODEL_SERVICE_URL=http://127.0.0.1:${p}1 \
-    WORKER_SERVICE_URL=http://127.0.0.1:${p}2 DATABASE_MAX_CONNECTIONS=32 RUST_LOG=warn \
-    AUTH_MODE=off RATE_LIMIT=off "$BIN/gateway" >"$OUT/gateway-$p.log" 2>&1 & pids+=($!)
+    WORKER_SERVICE_URL=http://127.0.0.1:${p}2 DATABASE_MAX_CONNECTIONS=16 RUST_LOG=warn \
+    AUTH_MODE=off RATE_LIMIT=off "$BIN/gateway" >"$OUT/gateway-$p.log" 2>&1 & pids+=($!); db_pids+=($!)
   GW_PID[$p]=$!
   wait_ready "http://127.0.0.1:${p}0/health/ready" "stack on ${p}x" || { cat "$OUT"/*-"$p".log >&2; return 1; }
 }
+rm -f "$OUT"/rss-2000-*
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 sb() { "$BIN/sable-bench" "$@"; }
 
@@ -93,11 +96,20 @@ for prov in mock openai; do
   sb sse --provider $prov "${direct[@]}" --model-service $MS/inference/stream --url $GW/api/v1/generate/stream --streams 32 --tokens 256 --rounds 5
 done
 } | tee "$OUT/results.md"
+{
+echo
+sb --label "gateway (mock stack)" chat --base http://127.0.0.1:18100 --clients 8 --seconds "$SECS" | sed 's/^/Chat: /'
+echo
+} | tee -a "$OUT/results.md"
+# Only the model services stay up: the paced stacks and the queue need database connections.
+stop_db_clients
 
 # Paced stacks (20 ms per token): 1820 mock, 1840 openai → fake-openai on 18403.
 start_stack 1820 mock 20
 start_stack 1840 openai 20
 {
+echo "| provider | scenario | load | provider direct | model service direct | **Sable** (gateway → model service → provider) | Sable ÷ reference | Sable latency |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for prov in mock openai; do
   if [ $prov = mock ]; then p=1820; direct=(); else
     p=1840; direct=(--direct "http://127.0.0.1:${p}3/v1/chat/completions" --model-service "http://127.0.0.1:${p}1/inference/stream")
@@ -116,12 +128,13 @@ for prov in mock openai; do
 done
 echo
 for prov in mock openai; do
-  [ -f "$OUT/rss-2000-$prov" ] && echo "Gateway RSS with 2,000 open streams ($prov): $(cat "$OUT/rss-2000-$prov") MB."
+  if [ -f "$OUT/rss-2000-$prov" ]; then
+    echo "Gateway RSS with 2,000 open streams ($prov): $(cat "$OUT/rss-2000-$prov") MB."
+  fi
 done
-echo
-sb --label "gateway (mock stack)" chat --base http://127.0.0.1:18100 --clients 8 --seconds "$SECS" | sed 's/^/Chat: /'
 } | tee -a "$OUT/results.md"
 
+stop_db_clients
 if [ "${BENCH_QUEUE:-1}" = 1 ] && cargo metadata --no-deps --format-version 1 2>/dev/null | grep -q '"queue_bench"'; then
   cargo build -q --release --locked -p worker-service --example queue_bench
   {
