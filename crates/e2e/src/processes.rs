@@ -75,8 +75,10 @@ pub fn binaries() -> Binaries {
                     bin.display()
                 )
             });
+        // `cargo build` writes `<bin>.d`; binaries that `cargo test --workspace` builds for the
+        // integration tests of their own crates have none. Those were built by the same
+        // command that runs this test, so there is nothing stale to refuse.
         let sources = built_from(&bin);
-        assert!(!sources.is_empty(), "no dep-info next to {}", bin.display());
         for source in sources {
             let changed = std::fs::metadata(&source).and_then(|m| m.modified());
             assert!(
