@@ -53,10 +53,14 @@ impl Event {
     /// Appends this event's bytes to `out`.
     pub fn encode_into(&self, out: &mut BytesMut) {
         match self {
-            Self::Token(token) => put_data(
-                out,
-                &serde_json::to_string(token).unwrap_or_else(|_| "\"\"".to_owned()),
-            ),
+            Self::Token(token) => {
+                // Straight into the buffer: no intermediate String per token (the hot path of
+                // every stream). Serialising a &str cannot fail.
+                out.reserve(token.len() + 10);
+                out.put_slice(b"data: ");
+                let _ = serde_json::to_writer((&mut *out).writer(), token);
+                out.put_slice(b"\n\n");
+            }
             Self::Meta(meta) => {
                 let json = serde_json::to_string(meta).unwrap_or_else(|_| "{}".to_owned());
                 out.put_slice(b"event: ");
