@@ -24,7 +24,7 @@ fi
 step "building services (release)"
 cargo build --release --bins --locked
 
-BIN="$ROOT/target/release"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 step "migrations"
 "$BIN/gateway" --migrate-only
 

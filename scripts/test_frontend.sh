@@ -55,7 +55,7 @@ if [ "${SKIP_CARGO_BUILD:-0}" != 1 ]; then
   step "cargo build --bins"
   cargo build --bins
 fi
-BIN="$ROOT/target/debug"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 for b in gateway model-service worker-service; do
   [ -x "$BIN/$b" ] || die "missing $BIN/$b (cargo build --bins)"
 done

@@ -34,7 +34,7 @@ FRONT_PORT=${FRONT_PORT:-19081}
 GW_PORT=${GW_PORT:-19000}
 MS_PORT=${MS_PORT:-19001}
 WS_PORT=${WS_PORT:-19002}
-BIN_DIR=${SABLE_BIN_DIR:-$ROOT/target/debug}
+BIN_DIR=${SABLE_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/debug}
 DIST=$ROOT/frontend/dist
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/sable-nginx-test.XXXXXX")

@@ -20,7 +20,7 @@ if ! "$VENV/bin/schemathesis" --version >/dev/null 2>&1; then
   "$VENV/bin/pip" install -q --disable-pip-version-check 'schemathesis==3.39.16' 'hypothesis==6.115.0'
 fi
 [ "${SKIP_CARGO_BUILD:-0}" = 1 ] || cargo build -q --bins
-BIN="$ROOT/target/debug"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 
 ensure_database_server
 DB_URL="$(create_fresh_database sable_schemathesis)"
