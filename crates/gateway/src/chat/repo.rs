@@ -1019,27 +1019,22 @@ pub async fn store_assistant_reply<M: Serialize>(
     content: &str,
     meta: M,
 ) -> RepoResult<Option<Uuid>> {
-    let meta = serde_json::to_value(&meta)
-        .map_err(|e| RepoError::Corrupt(format!("assistant meta: {e}")))?;
-    append_message_at(
+    store_assistant(
         db,
         user_id,
         session_id,
         Parent::Message(parent),
-        Role::Assistant,
         content,
-        Some(&meta),
-        None,
+        meta,
     )
     .await
-    .map(|m| m.map(|m| m.id))
 }
 
 /// Stores the assistant's answer (complete, partial with `meta.stopped`, or failed with
-/// `meta.error`) and returns the message id. `meta` is normally an [`AssistantMeta`] (any
-/// serializable object, e.g. a `serde_json::Value`, is accepted). `content` may be empty
-/// (stopped before the first token); such turns are kept for the record but left out of later
-/// contexts. `None` when the session is gone (deleted mid-stream).
+/// `meta.error`) after the active leaf and returns the message id. `meta` is normally an
+/// [`AssistantMeta`] (any serializable object, e.g. a `serde_json::Value`, is accepted).
+/// `content` may be empty (stopped before the first token); such turns are kept for the record
+/// but left out of later contexts. `None` when the session is gone (deleted mid-stream).
 pub async fn store_assistant_turn<M: Serialize>(
     db: &PgPool,
     user_id: Uuid,
@@ -1047,12 +1042,24 @@ pub async fn store_assistant_turn<M: Serialize>(
     content: &str,
     meta: M,
 ) -> RepoResult<Option<Uuid>> {
+    store_assistant(db, user_id, session_id, Parent::ActiveLeaf, content, meta).await
+}
+
+async fn store_assistant<M: Serialize>(
+    db: &PgPool,
+    user_id: Uuid,
+    session_id: Uuid,
+    parent: Parent,
+    content: &str,
+    meta: M,
+) -> RepoResult<Option<Uuid>> {
     let meta = serde_json::to_value(&meta)
         .map_err(|e| RepoError::Corrupt(format!("assistant meta: {e}")))?;
-    append_message(
+    append_message_at(
         db,
         user_id,
         session_id,
+        parent,
         Role::Assistant,
         content,
         Some(&meta),
