@@ -135,6 +135,10 @@ wait_healthy gateway "$GW_PORT"
 
 step "browser tests (playwright-core + $CHROMIUM)"
 cd "$FE"
+# run.mjs is the main walk-through; each e2e/*.spec.mjs opens its own browser and user.
+shopt -s nullglob
+specs=(e2e/*.spec.mjs)
+shopt -u nullglob
 E2E_BASE_URL="http://127.0.0.1:$GW_PORT" E2E_OUT="$OUT" CHROMIUM="$CHROMIUM" \
-  node --test --test-reporter=spec --test-concurrency=1 e2e/run.mjs
+  node --test --test-reporter=spec --test-concurrency=1 e2e/run.mjs "${specs[@]}"
 step "screenshots: $(ls "$OUT"/*.png 2>/dev/null | tr '\n' ' ')"

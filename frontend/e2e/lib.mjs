@@ -1,0 +1,106 @@
+// Shared helpers for the browser suites (e2e/run.mjs and e2e/*.spec.mjs). Each spec file opens
+// its own browser with `openBrowser()` and signs up its own user, so files do not depend on each
+// other's state and can be read on their own. scripts/test_frontend.sh runs them one at a time.
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+export const BASE = process.env.E2E_BASE_URL ?? "http://127.0.0.1:18000";
+export const OUT = process.env.E2E_OUT ?? new URL("../test-output/", import.meta.url).pathname;
+export const EXE = process.env.CHROMIUM ?? "/usr/bin/chromium";
+export const RUN = Date.now().toString(36);
+export const PASSWORD = `e2e-Passw0rd-${RUN}`;
+
+mkdirSync(OUT, { recursive: true });
+
+/** The gateway's accounts mode: "jwt" (sign-in required), "off", or "none". Asked from Node. */
+export async function authMode() {
+  try {
+    const res = await fetch(`${BASE}/api/v1/auth/config`);
+    if (!res.ok) return "none";
+    const body = await res.json();
+    return body.auth_mode === "jwt" ? "jwt" : "off";
+  } catch {
+    return "none";
+  }
+}
+
+/**
+ * Launches Debian's Chromium with a fresh profile. Console errors are collected in
+ * `consoleErrors` unless `allow(text)` says they are expected; call `close()` when done.
+ * @param {{ width?: number, height?: number, colorScheme?: "light" | "dark", allow?: (text: string) => boolean }} [opts]
+ */
+export async function openBrowser(opts = {}) {
+  const userDataDir = mkdtempSync(join(tmpdir(), "sable-e2e-"));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: EXE,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    viewport: { width: opts.width ?? 1280, height: opts.height ?? 800 },
+    colorScheme: opts.colorScheme ?? "light",
+    acceptDownloads: true,
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(15_000);
+  /** @type {string[]} */
+  const consoleErrors = [];
+  const allow = opts.allow ?? (() => false);
+  page.on("console", (msg) => {
+    if (msg.type() === "error" && !allow(msg.text())) consoleErrors.push(`${msg.text()} @ ${msg.location().url ?? ""}`);
+  });
+  page.on("pageerror", (err) => consoleErrors.push(`pageerror: ${err.message}`));
+  return {
+    context,
+    page,
+    consoleErrors,
+    async close() {
+      await context.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Signs up a new user (when accounts are on) and waits for the empty chat page. */
+export async function signUp(page, user) {
+  if ((await authMode()) !== "jwt") {
+    await page.goto(`${BASE}/`);
+  } else {
+    await page.goto(`${BASE}/sign-up`);
+    await page.getByLabel("Name (optional)").fill(user.name);
+    await page.getByLabel("Email").fill(user.email);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Create account" }).click();
+  }
+  await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
+}
+
+/** A fresh user for one spec file: `newUser("branches")`. */
+export function newUser(tag) {
+  return { name: `E2E ${tag}`, email: `${tag}-${RUN}@example.com` };
+}
+
+export async function sendMessage(page, text) {
+  const input = page.getByLabel("Message", { exact: true });
+  await input.fill(text);
+  await input.press("Enter");
+}
+
+export const assistantMessages = (page) => page.locator('[data-testid="message-assistant"]');
+export const userMessages = (page) => page.locator('[data-testid="message-user"]');
+export const sessionItems = (page) => page.locator('[data-testid="session-item"]');
+
+/** Waits until no answer is streaming any more. */
+export async function waitForAnswer(page, timeout = 30_000) {
+  await page.locator('[data-testid="message-assistant"]').last().waitFor();
+  await page.waitForFunction(() => !document.querySelector('[data-testid="message-assistant"][data-status="streaming"]'), undefined, { timeout });
+}
