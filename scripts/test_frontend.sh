@@ -7,12 +7,16 @@
 #   SKIP_E2E=1            stop after the build (no browser, no services)
 #   SKIP_CARGO_BUILD=1    use the existing target/debug binaries
 #   E2E_PORT_BASE=18000   gateway port; model and worker use +1 and +2
+#   E2E_OUT, E2E_DIST        screenshot/log folder and build folder (default test-output/, dist/)
+#   E2E_ONLY="e2e/x.spec.mjs" run only these browser test files
 #   E2E_AUTH_MODE=jwt     the gateway's AUTH_MODE (jwt: the suite signs up and checks accounts;
 #                         off: the single-user UI without sign-in, the accounts tests are skipped)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 FE="$ROOT/frontend"
-OUT="$FE/test-output"
+# E2E_OUT and E2E_DIST let two runs on one machine (different E2E_PORT_BASE) keep apart.
+OUT="${E2E_OUT:-$FE/test-output}"
+DIST="${E2E_DIST:-$FE/dist}"
 
 step() { printf '\033[1m==> [frontend] %s\033[0m\n' "$*"; }
 die() { echo "[frontend] $*" >&2; exit 1; }
@@ -30,8 +34,8 @@ step "unit tests (vitest)"
 npx vitest run
 
 step "build"
-npm run --silent build -- --logLevel warn
-node tools/bundle-size.mjs
+npm run --silent build -- --logLevel warn --outDir "$DIST" --emptyOutDir
+DIST="$DIST" node tools/bundle-size.mjs
 
 if [ "${SKIP_E2E:-0}" = 1 ]; then
   step "SKIP_E2E=1: browser tests skipped"
@@ -128,7 +132,7 @@ wait_healthy worker-service "$WORKER_PORT"
 start gateway gateway \
   DATABASE_URL="$E2E_DATABASE_URL" GATEWAY_ADDR="127.0.0.1:$GW_PORT" \
   MODEL_SERVICE_URL="http://127.0.0.1:$MODEL_PORT" WORKER_SERVICE_URL="http://127.0.0.1:$WORKER_PORT" \
-  FRONTEND_DIR="$FE/dist" DOCS_ROOT="$ROOT" AUTH_MODE="${E2E_AUTH_MODE:-jwt}" \
+  FRONTEND_DIR="$DIST" DOCS_ROOT="$ROOT" AUTH_MODE="${E2E_AUTH_MODE:-jwt}" \
   JWT_SECRET="e2e-$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')" \
   RATE_LIMIT_AUTH_PER_MINUTE=600 # every page load refreshes the session; the suite loads many pages
 wait_healthy gateway "$GW_PORT"
@@ -136,9 +140,11 @@ wait_healthy gateway "$GW_PORT"
 step "browser tests (playwright-core + $CHROMIUM)"
 cd "$FE"
 # run.mjs is the main walk-through; each e2e/*.spec.mjs opens its own browser and user.
+# E2E_ONLY="e2e/chat.spec.mjs" runs just the named files (while working on one area).
 shopt -s nullglob
-specs=(e2e/*.spec.mjs)
+specs=(e2e/run.mjs e2e/*.spec.mjs)
 shopt -u nullglob
+if [ -n "${E2E_ONLY:-}" ]; then read -r -a specs <<<"$E2E_ONLY"; fi
 E2E_BASE_URL="http://127.0.0.1:$GW_PORT" E2E_OUT="$OUT" CHROMIUM="$CHROMIUM" \
-  node --test --test-reporter=spec --test-concurrency=1 e2e/run.mjs "${specs[@]}"
+  node --test --test-reporter=spec --test-concurrency=1 "${specs[@]}"
 step "screenshots: $(ls "$OUT"/*.png 2>/dev/null | tr '\n' ' ')"

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 
-const dist = new URL("../dist/", import.meta.url).pathname;
+const dist = process.env.DIST ?? new URL("../dist/", import.meta.url).pathname;
 const budgetKb = Number(process.env.BUNDLE_BUDGET_KB ?? 300);
 const html = readFileSync(join(dist, "index.html"), "utf8");
 const refs = [
