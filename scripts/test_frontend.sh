@@ -24,8 +24,15 @@ die() { echo "[frontend] $*" >&2; exit 1; }
 command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20+"
 
 cd "$FE"
-step "npm ci"
-npm ci --no-audit --no-fund --loglevel=error
+# npm ci wipes node_modules first: outside CI it runs only when the lockfile changed since the
+# last install, so a second run on the same checkout does not pull the packages from under it.
+if [ "${CI:-}" = true ] || [ ! -f node_modules/.package-lock.json ] \
+  || [ package-lock.json -nt node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  step "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+else
+  step "node_modules is up to date with package-lock.json (npm ci skipped)"
+fi
 
 step "typecheck"
 npm run --silent typecheck
