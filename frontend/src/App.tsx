@@ -1,11 +1,37 @@
-import { createBrowserRouter, Navigate, RouterProvider } from "react-router";
-import { AccountPage } from "./components/auth/AccountPage";
+import { type ComponentType, lazy, type ReactNode, Suspense } from "react";
+import { createBrowserRouter, RouterProvider } from "react-router";
 import { RequireAuth, SignInPage, SignUpPage } from "./components/auth/AuthPages";
 import { ChatPage } from "./components/chat/ChatPage";
-import { DashboardPage } from "./components/dashboard/DashboardPage";
-import { JobsPage } from "./components/jobs/JobsPage";
 import { AppShell } from "./components/layout/AppShell";
-import { LearnDoc, LearnIndex } from "./components/learn/LearnPage";
+import { NotFoundPage } from "./components/layout/NotFoundPage";
+
+// Chat is where almost every visit starts, so it (and the shell) is in the entry chunk. The
+// other pages are fetched the first time they are opened: the dashboard's charts, the docs
+// reader and the jobs and account pages would otherwise cost every chat load their bytes
+// (tools/bundle-size.mjs holds the chat route to 200 KB of gzipped JavaScript).
+function page<K extends string>(load: () => Promise<Record<K, ComponentType>>, name: K) {
+  return lazy(() => load().then((m) => ({ default: m[name] })));
+}
+const JobsPage = page(() => import("./components/jobs/JobsPage"), "JobsPage");
+const DashboardPage = page(() => import("./components/dashboard/DashboardPage"), "DashboardPage");
+const LearnIndex = page(() => import("./components/learn/LearnPage"), "LearnIndex");
+const LearnDoc = page(() => import("./components/learn/LearnPage"), "LearnDoc");
+const AccountPage = page(() => import("./components/auth/AccountPage"), "AccountPage");
+
+/** While a page's chunk downloads (first visit only; navigations keep the old page meanwhile). */
+function Loading({ children }: { children: ReactNode }) {
+  return (
+    <Suspense
+      fallback={
+        <div role="status" className="p-6 text-sm text-zinc-500">
+          Loading…
+        </div>
+      }
+    >
+      {children}
+    </Suspense>
+  );
+}
 
 const router = createBrowserRouter([
   { path: "/sign-in", element: <SignInPage /> },
@@ -20,14 +46,15 @@ const router = createBrowserRouter([
     children: [
       { index: true, element: <ChatPage /> },
       { path: "chat/:sessionId", element: <ChatPage /> },
-      { path: "jobs", element: <JobsPage /> },
-      { path: "dashboard", element: <DashboardPage /> },
-      { path: "learn", element: <LearnIndex /> },
-      { path: "learn/*", element: <LearnDoc /> },
-      { path: "account", element: <AccountPage /> },
-      { path: "*", element: <Navigate to="/" replace /> },
+      { path: "jobs", element: <Loading><JobsPage /></Loading> },
+      { path: "dashboard", element: <Loading><DashboardPage /></Loading> },
+      { path: "learn", element: <Loading><LearnIndex /></Loading> },
+      { path: "learn/*", element: <Loading><LearnDoc /></Loading> },
+      { path: "account", element: <Loading><AccountPage /></Loading> },
     ],
   },
+  // Outside the shell and its sign-in: "/" only matches when one of its children does.
+  { path: "*", element: <NotFoundPage /> },
 ]);
 
 export function App() {
