@@ -130,10 +130,19 @@ def main_phase(r: Result, c: Client, dist: str, gateway_port: int) -> None:
         plain = b""
         r.check(False, "JS gzip body decodes", str(e))
     r.check(plain == js, "JS body equals the built file", f"{len(plain)} vs {len(js)} bytes")
+    gz_file = os.path.join(dist, main_js.lstrip("/") + ".gz")
+    if os.path.exists(gz_file):
+        with open(gz_file, "rb") as f:
+            r.check(body == f.read(), "JS: the build's precompressed .gz is sent as it is (gzip_static)",
+                    f"{len(body)} bytes sent")
     r.check("javascript" in h.get("content-type", ""), "JS content type", h.get("content-type", ""))
     r.check(h.get("cache-control") == IMMUTABLE, "hashed asset: Cache-Control immutable, 1 year", str(h.get("cache-control")))
     r.check("Accept-Encoding" in ",".join(header_values(h, "vary")), "asset: Vary: Accept-Encoding", str(header_values(h, "vary")))
     check_security_headers(r, main_js, h)
+    st, h, body = c.request("GET", main_js)
+    r.check(st == 200 and h.get("content-encoding") is None and body == js,
+            "JS without Accept-Encoding: identity, the built file", f"{st} {h.get('content-encoding')} {len(body)} bytes")
+    r.check(h.get("cache-control") == IMMUTABLE, "identity JS: Cache-Control immutable, 1 year", str(h.get("cache-control")))
     css = [f for f in os.listdir(os.path.join(dist, "assets")) if f.endswith(".css")]
     if css:
         st, h, body = c.request("GET", f"/assets/{css[0]}", headers={"Accept-Encoding": "gzip"})
