@@ -1,8 +1,9 @@
-import { isValidElement, memo, useMemo, type ReactNode } from "react";
+import { isValidElement, memo, useEffect, useMemo, useState, type ReactNode } from "react";
 import ReactMarkdown, { type Components } from "react-markdown";
 import { Link } from "react-router";
 import remarkGfm from "remark-gfm";
 import { CodeBlock } from "./CodeBlock";
+import type { MathPlugins } from "./math";
 import { Mermaid } from "./Mermaid";
 
 interface Props {
@@ -70,7 +71,8 @@ function buildComponents(streaming: boolean, docBase?: string): Components {
     },
     table({ children }) {
       return (
-        <div className="overflow-x-auto">
+        // Wide tables scroll sideways (phones) instead of breaking words inside cells.
+        <div className="overflow-x-auto" data-testid="md-table-scroll">
           <table>{children}</table>
         </div>
       );
@@ -81,15 +83,55 @@ function buildComponents(streaming: boolean, docBase?: string): Components {
 const streamingComponents = buildComponents(true);
 const staticComponents = buildComponents(false);
 
-/** The one markdown renderer used by chat answers and the Learn pages (GFM, code, mermaid). */
+/**
+ * Whether `text` may hold TeX math: `$$…$$`, or `$…$` whose content neither starts nor ends
+ * with a space (so "$5 and $10" does not count). Only decides whether KaTeX is loaded; what is
+ * math is then remark-math's call.
+ */
+export function hasMath(text: string): boolean {
+  return /\$\$[\s\S]+?\$\$/.test(text) || /(^|[^\\$])\$[^\s$](?:[^$\n]*?[^\s$\\])?\$(?!\d)/m.test(text);
+}
+
+let mathLoaded: MathPlugins | null = null;
+let mathLoading: Promise<MathPlugins> | null = null;
+/** Loads KaTeX (and its CSS) once, on the first text with math. */
+export function loadMath(): Promise<MathPlugins> {
+  mathLoading ??= import("./math").then((m) => (mathLoaded = m.mathPlugins));
+  return mathLoading;
+}
+
+/** The math plugins once loaded, when `text` needs them; loading starts on first need. */
+function useMath(text: string): MathPlugins | null {
+  const needed = useMemo(() => hasMath(text), [text]);
+  const [plugins, setPlugins] = useState<MathPlugins | null>(mathLoaded);
+  useEffect(() => {
+    if (!needed || plugins) return;
+    let live = true;
+    loadMath().then(
+      (p) => live && setPlugins(p),
+      () => {
+        mathLoading = null; // a failed chunk load is retried by the next text with math
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [needed, plugins]);
+  return needed ? plugins : null;
+}
+
+/** The one markdown renderer used by chat answers and the Learn pages (GFM, code, math, mermaid). */
 export const Markdown = memo(function Markdown({ text, streaming = false, docBase }: Props) {
   const components = useMemo(
     () => (docBase !== undefined ? buildComponents(false, docBase) : streaming ? streamingComponents : staticComponents),
     [docBase, streaming],
   );
+  const math = useMath(text);
+  const remarkPlugins = useMemo(() => (math ? [remarkGfm, math.remark] : [remarkGfm]), [math]);
+  const rehypePlugins = useMemo(() => (math ? [math.rehype] : []), [math]);
   return (
     <div className="prose-sable">
-      <ReactMarkdown remarkPlugins={[remarkGfm]} components={components}>
+      <ReactMarkdown remarkPlugins={remarkPlugins} rehypePlugins={rehypePlugins} components={components}>
         {text}
       </ReactMarkdown>
     </div>
