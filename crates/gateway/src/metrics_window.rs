@@ -1,24 +1,26 @@
 //! The dashboard's live figures (`GET /api/v1/metrics/summary`): a short rolling window of the
-//! API traffic and streamed tokens this gateway served. Prometheus (`GET /metrics`) remains the
-//! source for anything durable; this is gateway state, held in [`crate::AppState`].
+//! API traffic, streamed tokens and times to first token this gateway served. Prometheus
+//! (`GET /metrics`) remains the source for anything durable; this is gateway state, held in
+//! [`crate::AppState`].
 //!
 //! Recording is on the path of every API request, so it takes no lock: each second of the
 //! window is a slot of atomic counters, and the first request of a new second claims the slot
 //! (one compare-and-swap) and clears it; a request that meets a slot being cleared waits the
 //! few dozen stores that takes (a bounded spin: if the clearing thread is descheduled, the
-//! sample is dropped, which a dashboard figure can afford).
+//! sample is dropped, which a dashboard figure can afford). Reading (a summary and its series)
+//! walks every slot once: a few tens of thousands of relaxed loads per poll.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
-/// Seconds of history kept.
-pub const SECONDS: usize = 60;
-/// Latency histogram: bucket i holds latencies below `BASE_MS * GROWTH^i`.
+/// Seconds of history kept: the series' five minutes plus the second still filling.
+pub const SECONDS: usize = 320;
+/// Latency histograms: bucket i holds durations below `BASE_MS * GROWTH^i`.
 const BUCKETS: usize = 48;
 const BASE_MS: f64 = 0.05;
 const GROWTH: f64 = 1.4;
@@ -38,6 +40,8 @@ struct Second {
     requests: AtomicU64,
     tokens: AtomicU64,
     latency: [AtomicU32; BUCKETS],
+    /// Times to first token of the streams whose first token was relayed in this second.
+    ttft: [AtomicU32; BUCKETS],
 }
 
 impl Second {
@@ -47,23 +51,94 @@ impl Second {
             requests: AtomicU64::new(0),
             tokens: AtomicU64::new(0),
             latency: std::array::from_fn(|_| AtomicU32::new(0)),
+            ttft: std::array::from_fn(|_| AtomicU32::new(0)),
         }
     }
 }
 
-/// Rates and latency percentiles over the last complete seconds.
+/// Rates and percentiles over some complete seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Summary {
     pub requests_per_sec: f64,
     pub tokens_per_sec: f64,
-    /// Upper bounds of the histogram buckets (about 40 % resolution); `None` without data.
+    /// API latency. Upper bounds of the histogram buckets (about 40 % resolution); `None`
+    /// without data.
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// Time to first token of relayed streams, as above.
+    pub ttft_p50_ms: Option<f64>,
+    pub ttft_p99_ms: Option<f64>,
+}
+
+/// One interval of a [`MetricsWindow::series`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Unix time (seconds) at which the interval ended.
+    pub end_unix: u64,
+    pub summary: Summary,
+}
+
+/// Counters summed over some seconds, before they become rates and percentiles.
+struct Totals {
+    requests: u64,
+    tokens: u64,
+    latency: [u64; BUCKETS],
+    ttft: [u64; BUCKETS],
+}
+
+impl Totals {
+    fn new() -> Self {
+        Self {
+            requests: 0,
+            tokens: 0,
+            latency: [0; BUCKETS],
+            ttft: [0; BUCKETS],
+        }
+    }
+
+    fn add(&mut self, s: &Second) {
+        self.requests += s.requests.load(Ordering::Relaxed);
+        self.tokens += s.tokens.load(Ordering::Relaxed);
+        for (total, n) in self.latency.iter_mut().zip(&s.latency) {
+            *total += u64::from(n.load(Ordering::Relaxed));
+        }
+        for (total, n) in self.ttft.iter_mut().zip(&s.ttft) {
+            *total += u64::from(n.load(Ordering::Relaxed));
+        }
+    }
+
+    fn summary(&self, seconds: usize) -> Summary {
+        let seconds = seconds.max(1) as f64;
+        Summary {
+            requests_per_sec: self.requests as f64 / seconds,
+            tokens_per_sec: self.tokens as f64 / seconds,
+            p50_ms: percentile(&self.latency, 50.0),
+            p99_ms: percentile(&self.latency, 99.0),
+            ttft_p50_ms: percentile(&self.ttft, 50.0),
+            ttft_p99_ms: percentile(&self.ttft, 99.0),
+        }
+    }
+}
+
+/// The upper bound (ms, two decimals) of the bucket holding the `p`th percentile.
+fn percentile(histogram: &[u64; BUCKETS], p: f64) -> Option<f64> {
+    let counted: u64 = histogram.iter().sum();
+    if counted == 0 {
+        return None;
+    }
+    let target = ((p / 100.0) * counted as f64).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    histogram.iter().enumerate().find_map(|(i, n)| {
+        seen += n;
+        (seen >= target).then(|| (upper_bound_ms(i) * 100.0).round() / 100.0)
+    })
 }
 
 /// A lock-free rolling window of per-second counters.
 pub struct MetricsWindow {
     started: Instant,
+    /// Unix time of `started`, to date the series' intervals.
+    started_unix: u64,
     seconds: Box<[Second]>,
 }
 
@@ -85,6 +160,9 @@ impl MetricsWindow {
     pub fn new() -> Self {
         Self {
             started: Instant::now(),
+            started_unix: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
             seconds: (0..SECONDS).map(|_| Second::new()).collect(),
         }
     }
@@ -103,10 +181,23 @@ impl MetricsWindow {
         self.record_tokens_at(self.now(), n);
     }
 
-    /// Rates and latency percentiles over the last `span` complete seconds (the current one is
-    /// still filling and is left out).
+    /// Records one relayed stream's time to first token (the observation that also goes to
+    /// the `gateway_time_to_first_token_seconds` histogram).
+    pub fn record_ttft(&self, ttft: Duration) {
+        self.record_ttft_at(self.now(), ttft);
+    }
+
+    /// Rates and percentiles over the last `span` complete seconds (the current one is still
+    /// filling and is left out).
     pub fn summary(&self, span: usize) -> Summary {
         self.summary_at(self.now(), span)
+    }
+
+    /// The last `count` complete intervals of `interval` seconds, oldest first. Intervals are
+    /// aligned to multiples of `interval` since start, so a point keeps its figures from one
+    /// poll to the next; intervals before the gateway started are left out.
+    pub fn series(&self, interval: usize, count: usize) -> Vec<Point> {
+        self.series_at(self.now(), interval, count)
     }
 
     fn record_request_at(&self, now: u64, elapsed: Duration) {
@@ -120,6 +211,13 @@ impl MetricsWindow {
     fn record_tokens_at(&self, now: u64, n: u64) {
         if let Some(slot) = self.slot(now) {
             slot.tokens.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    fn record_ttft_at(&self, now: u64, ttft: Duration) {
+        let bucket = bucket_of(ttft.as_secs_f64() * 1000.0);
+        if let Some(slot) = self.slot(now) {
+            slot.ttft[bucket].fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -148,7 +246,7 @@ impl MetricsWindow {
         }
         slot.requests.store(0, Ordering::Relaxed);
         slot.tokens.store(0, Ordering::Relaxed);
-        for bucket in &slot.latency {
+        for bucket in slot.latency.iter().chain(&slot.ttft) {
             bucket.store(0, Ordering::Relaxed);
         }
         slot.at.store(now, Ordering::Release);
@@ -167,37 +265,55 @@ impl MetricsWindow {
         None
     }
 
-    fn summary_at(&self, now: u64, span: usize) -> Summary {
-        let span = span.clamp(1, SECONDS - 1);
-        let (mut requests, mut tokens, mut latency) = (0u64, 0u64, [0u64; BUCKETS]);
+    /// Seconds `[from, to)` summed; `to` is at most `now` (the second still filling is never
+    /// included by the callers).
+    fn totals(&self, from: u64, to: u64) -> Totals {
+        let mut totals = Totals::new();
         for s in self.seconds.iter() {
             let at = s.at.load(Ordering::Acquire);
-            if at < now && now - at <= span as u64 {
-                requests += s.requests.load(Ordering::Relaxed);
-                tokens += s.tokens.load(Ordering::Relaxed);
-                for (total, n) in latency.iter_mut().zip(&s.latency) {
-                    *total += u64::from(n.load(Ordering::Relaxed));
+            if (from..to).contains(&at) {
+                totals.add(s);
+            }
+        }
+        totals
+    }
+
+    fn summary_at(&self, now: u64, span: usize) -> Summary {
+        let span = span.clamp(1, SECONDS - 1);
+        self.totals(now.saturating_sub(span as u64), now)
+            .summary(span)
+    }
+
+    fn series_at(&self, now: u64, interval: usize, count: usize) -> Vec<Point> {
+        let step = interval.max(1) as u64;
+        let last_end = now / step * step;
+        // Never further back than the slots reach (the current second holds one of them), nor
+        // before the start.
+        let count = (count as u64)
+            .min((SECONDS as u64 - 1) / step)
+            .min(last_end / step);
+        let first_start = last_end - count * step;
+        // One pass over the slots, each added to its interval.
+        let mut totals: Vec<Totals> = (0..count).map(|_| Totals::new()).collect();
+        for s in self.seconds.iter() {
+            let at = s.at.load(Ordering::Acquire);
+            if (first_start..last_end).contains(&at) {
+                if let Some(t) = usize::try_from((at - first_start) / step)
+                    .ok()
+                    .and_then(|i| totals.get_mut(i))
+                {
+                    t.add(s);
                 }
             }
         }
-        let counted: u64 = latency.iter().sum();
-        let percentile = |p: f64| -> Option<f64> {
-            if counted == 0 {
-                return None;
-            }
-            let target = ((p / 100.0) * counted as f64).ceil().max(1.0) as u64;
-            let mut seen = 0;
-            latency.iter().enumerate().find_map(|(i, n)| {
-                seen += n;
-                (seen >= target).then(|| (upper_bound_ms(i) * 100.0).round() / 100.0)
+        totals
+            .iter()
+            .zip(1u64..)
+            .map(|(t, k)| Point {
+                end_unix: self.started_unix + first_start + k * step,
+                summary: t.summary(interval),
             })
-        };
-        Summary {
-            requests_per_sec: requests as f64 / span as f64,
-            tokens_per_sec: tokens as f64 / span as f64,
-            p50_ms: percentile(50.0),
-            p99_ms: percentile(99.0),
-        }
+            .collect()
     }
 }
 
@@ -313,6 +429,70 @@ mod tests {
         assert_eq!(s.requests_per_sec, 1.0);
         // The old second is gone, not added to the new one.
         assert_eq!(w.summary_at(4, 1).requests_per_sec, 0.0);
+    }
+
+    #[test]
+    fn ttft_percentiles_are_separate_from_request_latency() {
+        let w = MetricsWindow::new();
+        for _ in 0..99 {
+            w.record_ttft_at(5, Duration::from_millis(60));
+        }
+        w.record_ttft_at(5, Duration::from_millis(900));
+        w.record_request_at(5, Duration::from_millis(1));
+
+        let s = w.summary_at(6, 1);
+        let p50 = s.ttft_p50_ms.unwrap();
+        assert!((60.0..90.0).contains(&p50), "ttft p50 {p50}");
+        let p99 = s.ttft_p99_ms.unwrap();
+        assert!(
+            (60.0..90.0).contains(&p99),
+            "ttft p99 {p99}: 99 of 100 were 60 ms"
+        );
+        assert!(
+            s.p50_ms.unwrap() < 2.0,
+            "request latency is its own histogram"
+        );
+        // The slow one is the maximum: above the 99th of 100, below nothing.
+        assert!(percentile(&w.totals(5, 6).ttft, 100.0).unwrap() >= 900.0);
+        // A window without streams has no TTFT, even with requests.
+        w.record_request_at(7, Duration::from_millis(1));
+        assert_eq!(w.summary_at(8, 1).ttft_p50_ms, None);
+    }
+
+    #[test]
+    fn the_series_has_aligned_complete_intervals_oldest_first() {
+        let w = MetricsWindow::new();
+        // Interval [10, 15): 10 requests, 50 tokens, one stream.
+        for _ in 0..10 {
+            w.record_request_at(12, Duration::from_millis(3));
+        }
+        w.record_tokens_at(14, 50);
+        w.record_ttft_at(14, Duration::from_millis(100));
+        // Interval [15, 20) is empty; second 21 is in the interval still filling at now = 23.
+        w.record_request_at(21, Duration::from_millis(3));
+
+        let series = w.series_at(23, 5, 3);
+        assert_eq!(series.len(), 3);
+        let ends: Vec<u64> = series.iter().map(|p| p.end_unix - w.started_unix).collect();
+        assert_eq!(ends, [10, 15, 20]);
+        assert_eq!(series[0].summary, w.totals(5, 10).summary(5));
+        let busy = series[1].summary;
+        assert_eq!(busy.requests_per_sec, 2.0);
+        assert_eq!(busy.tokens_per_sec, 10.0);
+        assert!(busy.ttft_p50_ms.unwrap() >= 100.0);
+        let idle = series[2].summary;
+        assert_eq!(idle, Summary::default());
+        // Polled a second later, the points are the same (aligned, not sliding).
+        assert_eq!(w.series_at(24, 5, 3), series);
+    }
+
+    #[test]
+    fn the_series_starts_at_the_start_and_stops_where_the_slots_end() {
+        let w = MetricsWindow::new();
+        assert!(w.series_at(4, 5, 60).is_empty(), "no complete interval yet");
+        assert_eq!(w.series_at(12, 5, 60).len(), 2);
+        assert_eq!(w.series_at(10_000, 5, 1000).len(), (SECONDS - 1) / 5);
+        assert_eq!(w.series_at(10_000, 5, 60).len(), 60);
     }
 
     #[test]

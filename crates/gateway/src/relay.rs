@@ -99,6 +99,7 @@ pub async fn upstream_events_until(
         .await;
 
     async_stream::stream! {
+        let mut first_token_seen = false;
         let mut events = match upstream {
             Ok(response) => response.bytes_stream().eventsource().ready_chunks(MAX_EVENTS_PER_WRITE),
             Err(e) => {
@@ -171,6 +172,10 @@ pub async fn upstream_events_until(
             }
             if tokens > 0 {
                 state.metrics_window.record_tokens(tokens);
+                if !std::mem::replace(&mut first_token_seen, true) {
+                    // The dashboard's TTFT: the moment StreamMetrics reports to Prometheus.
+                    state.metrics_window.record_ttft(started.elapsed());
+                }
                 stream_metrics.tokens(tokens);
             }
             if let Some(last) = last {

@@ -523,7 +523,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Live figures for the dashboard. */
+        /** Live figures for the dashboard (administrators only when accounts are on). */
         get: operations["summary"];
         put?: never;
         post?: never;
@@ -1210,6 +1210,32 @@ export interface components {
         MeOut: components["schemas"]["User"] & {
             usage_today: components["schemas"]["UsageToday"];
         };
+        /** @description One interval of the summary's series. */
+        MetricsPoint: {
+            /**
+             * Format: int64
+             * @description Unix time (seconds) at which the interval ended.
+             */
+            end_unix: number;
+            /**
+             * Format: double
+             * @description API latency percentiles (ms); null for an interval without requests.
+             */
+            p50_ms?: number | null;
+            /** Format: double */
+            p99_ms?: number | null;
+            /** Format: double */
+            requests_per_sec: number;
+            /** Format: double */
+            tokens_per_sec: number;
+            /**
+             * Format: double
+             * @description Time to first token percentiles (ms); null for an interval without streams.
+             */
+            ttft_p50_ms?: number | null;
+            /** Format: double */
+            ttft_p99_ms?: number | null;
+        };
         MetricsSummary: {
             /**
              * Format: double
@@ -1237,10 +1263,27 @@ export interface components {
              */
             requests_per_sec: number;
             /**
+             * @description The last minutes, oldest first, one point per complete interval since the gateway
+             *     started (at most five minutes).
+             */
+            series: components["schemas"]["MetricsPoint"][];
+            /** @description Seconds each point of `series` covers. */
+            series_interval_secs: number;
+            /**
              * Format: double
              * @description Streamed tokens relayed per second.
              */
             tokens_per_sec: number;
+            /**
+             * Format: double
+             * @description Median time to first token of relayed streams (ms); null without streams.
+             */
+            ttft_p50_ms?: number | null;
+            /**
+             * Format: double
+             * @description 99th percentile time to first token (ms); null without streams.
+             */
+            ttft_p99_ms?: number | null;
             window_secs: number;
         };
         ModelInfo: {
@@ -2808,6 +2851,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MetricsSummary"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not an administrator (the figures are system-wide) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };

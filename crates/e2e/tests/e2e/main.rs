@@ -10,6 +10,7 @@ mod chat_background;
 mod error_classes;
 mod jobs;
 mod limits;
+mod metrics_summary;
 mod observability;
 mod openai_api;
 mod quota;
