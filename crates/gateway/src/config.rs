@@ -116,6 +116,7 @@ impl Config {
         }
         crate::cors::validate(&self.allowed_origins)?;
         self.internal.validate()?;
+        self.generations.validate()?;
         crate::edge::AllowedHosts::parse(self.allowed_hosts.as_deref()).validate()?;
         if self.context_budget_chars == 0 {
             return Err("CONTEXT_BUDGET_CHARS must be at least 1".to_owned());

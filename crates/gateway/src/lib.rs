@@ -84,6 +84,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let limits = limits::Limits::new(&config.limits).map_err(anyhow::Error::msg)?;
     let db = common::db::open(&config.database, config.skip_migrations).await?;
     let state = AppState::new(config, db, auth, limits);
+    chat::generations::spawn_heartbeat(&state.generations);
     {
         // Counted usage is written once a second; the task ends with the state.
         let (meter, db) = (std::sync::Arc::downgrade(&state.usage), state.db.clone());

@@ -41,11 +41,24 @@ impl AppState {
         // Retries and fallback before a stream's first token fit inside the idle timeout.
         .with_stream_deadline(config.http.stream_idle_timeout())
         .with_internal_token(&config.internal);
-        let worker =
-            ServiceClient::new(http, &config.worker_service_url, "worker service", timeout)
-                .with_internal_token(&config.internal);
+        let worker = ServiceClient::new(
+            http.clone(),
+            &config.worker_service_url,
+            "worker service",
+            timeout,
+        )
+        .with_internal_token(&config.internal);
+        let peers = config.generations.peer_url.as_deref().map(|url| {
+            crate::chat::peers::Peers::new(
+                url,
+                db.clone(),
+                http.clone(),
+                config.http.stream_idle_timeout(),
+            )
+        });
         let generations = Arc::new(crate::chat::generations::Generations::new(
             &config.generations,
+            peers,
         ));
         Self {
             generations,

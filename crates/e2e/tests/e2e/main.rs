@@ -14,4 +14,5 @@ mod metrics_summary;
 mod observability;
 mod openai_api;
 mod quota;
+mod replicas;
 mod startup;

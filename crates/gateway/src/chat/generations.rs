@@ -13,8 +13,9 @@
 //! broadcast buffer to overflow: the tokens so far are the answer's text, kept anyway).
 //!
 //! Bounds: `MAX_BACKGROUND_GENERATIONS_PER_USER` and `MAX_BACKGROUND_GENERATIONS` (429
-//! `RATE_LIMITED` over either). The registry lives in one process: with several gateway
-//! replicas, only the replica that runs a generation knows it (see the README's Chat section).
+//! `RATE_LIMITED` over either). The registry lives in one process; with several gateway
+//! replicas (`GATEWAY_PEER_URL` set), each generation is also recorded in Postgres so that a
+//! resume or stop reaching another replica is forwarded to its owner ([`super::peers`]).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -57,6 +58,24 @@ pub struct GenerationArgs {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub max_background_generations: u32,
+
+    /// This replica's URL as the other gateway replicas reach it, e.g. `http://gateway-2:8000`.
+    /// Set it on every replica when several run behind one load balancer: a replica asked to
+    /// resume or stop an answer that another one generates forwards the request there. Unset:
+    /// a single gateway; nothing is recorded.
+    #[arg(long, env = "GATEWAY_PEER_URL")]
+    pub peer_url: Option<String>,
+}
+
+impl GenerationArgs {
+    pub fn validate(&self) -> Result<(), String> {
+        match self.peer_url.as_deref() {
+            Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                Err("GATEWAY_PEER_URL must start with http:// or https://".to_owned())
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// How long a stop waits for the partial answer to be stored before answering anyway.
@@ -75,6 +94,8 @@ struct Progress {
 
 /// One running generation of a session.
 pub struct Generation {
+    /// This generation's own id (names its row in `chat_generation_owners`).
+    pub id: Uuid,
     pub session_id: Uuid,
     pub user_id: Uuid,
     /// The stored user turn (set when the generation starts).
@@ -87,6 +108,7 @@ pub struct Generation {
 impl Generation {
     fn new(user_id: Uuid, session_id: Uuid) -> Self {
         Self {
+            id: Uuid::new_v4(),
             session_id,
             user_id,
             user_message_id: OnceLock::new(),
@@ -179,25 +201,55 @@ impl Generation {
 /// The registry of running generations (one per session).
 pub struct Generations {
     running: Mutex<HashMap<Uuid, Arc<Generation>>>,
+    /// The other replicas, when there are any (`GATEWAY_PEER_URL`).
+    peers: Option<Arc<super::peers::Peers>>,
     per_user: usize,
     total: usize,
     closed: AtomicBool,
 }
 
 impl Generations {
-    pub fn new(args: &GenerationArgs) -> Self {
+    pub fn new(args: &GenerationArgs, peers: Option<super::peers::Peers>) -> Self {
         Self {
             running: Mutex::default(),
+            peers: peers.map(Arc::new),
             per_user: usize::try_from(args.max_background_generations_per_user).unwrap_or(4),
             total: usize::try_from(args.max_background_generations).unwrap_or(256),
             closed: AtomicBool::new(false),
         }
     }
 
-    /// Reserves the session for a new generation: 409 when one is already running in it, 429
-    /// over the per-user or total bound, 503 while shutting down. The reservation is released
-    /// when dropped unless [`Reservation::start`] ran.
-    pub fn reserve(self: &Arc<Self>, user_id: Uuid, session_id: Uuid) -> AppResult<Reservation> {
+    /// The other replicas, when several run (`GATEWAY_PEER_URL`).
+    pub fn peers(&self) -> Option<&super::peers::Peers> {
+        self.peers.as_deref()
+    }
+
+    /// Reserves the session for a new generation: 409 when one is already running in it (on
+    /// this replica or, with peers, on another), 429 over the per-user or total bound, 503
+    /// while shutting down. The reservation is released when dropped unless
+    /// [`Reservation::start`] ran.
+    pub async fn reserve(
+        self: &Arc<Self>,
+        user_id: Uuid,
+        session_id: Uuid,
+    ) -> AppResult<Reservation> {
+        let reservation = self.reserve_here(user_id, session_id)?;
+        let (Some(peers), Some(generation)) = (&self.peers, &reservation.generation) else {
+            return Ok(reservation);
+        };
+        match peers.claim(session_id, user_id, generation.id).await {
+            Ok(true) => Ok(reservation),
+            Ok(false) => Err(already_running()),
+            // No such session: the row's foreign key says so before `begin` would.
+            Err(sqlx::Error::Database(e)) if e.code().is_some_and(|c| c == "23503") => {
+                Err(crate::chat::session_not_found())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The part of [`Self::reserve`] this process decides alone.
+    fn reserve_here(self: &Arc<Self>, user_id: Uuid, session_id: Uuid) -> AppResult<Reservation> {
         if self.closed.load(Ordering::Relaxed) {
             return Err(AppError::ServiceUnavailable(
                 "The gateway is shutting down; try again shortly".to_owned(),
@@ -210,10 +262,7 @@ impl Generations {
             if other.user_id != user_id {
                 return Err(crate::chat::session_not_found());
             }
-            return Err(AppError::Conflict(
-                "An answer is already being generated in this session: stop it or wait for it"
-                    .to_owned(),
-            ));
+            return Err(already_running());
         }
         let mine = running.values().filter(|g| g.user_id == user_id).count();
         if mine >= self.per_user {
@@ -239,6 +288,11 @@ impl Generations {
         })
     }
 
+    /// The ids of the generations running in this process.
+    pub fn running_ids(&self) -> Vec<Uuid> {
+        lock(&self.running).values().map(|g| g.id).collect()
+    }
+
     /// The caller's running generation in `session_id`, if this process runs one.
     pub fn get(&self, user_id: Uuid, session_id: Uuid) -> Option<Arc<Generation>> {
         lock(&self.running)
@@ -257,12 +311,22 @@ impl Generations {
     }
 
     fn remove(&self, generation: &Arc<Generation>) {
-        let mut running = lock(&self.running);
-        if running
-            .get(&generation.session_id)
-            .is_some_and(|g| Arc::ptr_eq(g, generation))
         {
-            running.remove(&generation.session_id);
+            let mut running = lock(&self.running);
+            if running
+                .get(&generation.session_id)
+                .is_some_and(|g| Arc::ptr_eq(g, generation))
+            {
+                running.remove(&generation.session_id);
+            }
+        }
+        // Drop cannot wait: the row is forgotten by a task of its own (and, should the runtime
+        // be gone, by the next start's heartbeat).
+        if let (Some(peers), Ok(runtime)) =
+            (self.peers.clone(), tokio::runtime::Handle::try_current())
+        {
+            let id = generation.id;
+            runtime.spawn(async move { peers.release(id).await });
         }
     }
 
@@ -305,6 +369,64 @@ impl Generations {
             let _ = tokio::time::timeout(STOP_WAIT, generation.finished()).await;
         }
     }
+}
+
+/// With several replicas: when another live replica runs the caller's generation in the
+/// session, forwards the request (a resume or a stop) there and returns its answer. `None`
+/// when there are no peers, the request was itself forwarded, nothing runs elsewhere, or the
+/// owner cannot be reached — the caller then answers from this replica's registry alone.
+pub async fn forward_to_owner(
+    state: &AppState,
+    user_id: Uuid,
+    session_id: Uuid,
+    method: axum::http::Method,
+    uri: &axum::extract::OriginalUri,
+    headers: &axum::http::HeaderMap,
+) -> AppResult<Option<Response>> {
+    let Some(peers) = state.generations.peers() else {
+        return Ok(None);
+    };
+    if headers.contains_key(super::peers::HOP_HEADER) {
+        return Ok(None);
+    }
+    let Some(owner) = peers.owner_elsewhere(session_id, user_id).await? else {
+        return Ok(None);
+    };
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    Ok(peers.forward(&owner, method, path, headers).await)
+}
+
+fn already_running() -> AppError {
+    AppError::Conflict(
+        "An answer is already being generated in this session: stop it or wait for it".to_owned(),
+    )
+}
+
+/// Keeps this replica's rows in `chat_generation_owners` fresh while the registry lives (the
+/// task holds only a weak reference and ends with it). The first beat also clears the rows a
+/// previous run of this replica left behind.
+pub fn spawn_heartbeat(registry: &Arc<Generations>) {
+    if registry.peers.is_none() {
+        return;
+    }
+    let registry = Arc::downgrade(registry);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(super::peers::HEARTBEAT);
+        loop {
+            tick.tick().await;
+            let Some(registry) = registry.upgrade() else {
+                break;
+            };
+            let Some(peers) = registry.peers.clone() else {
+                break;
+            };
+            let running = registry.running_ids();
+            drop(registry);
+            if let Err(e) = peers.heartbeat(&running).await {
+                tracing::warn!(error = %e, "could not refresh this replica's running generations");
+            }
+        }
+    });
 }
 
 /// A session reserved for a generation that has not started yet.

@@ -5,8 +5,8 @@
 //! reference's string `detail`; invalid bodies and queries are 422 and are checked before the
 //! id (contract §3.1).
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -389,13 +389,20 @@ pub async fn stop_generation(
     State(state): State<AppState>,
     CurrentUser { id: user_id, .. }: CurrentUser,
     Path(id): Path<String>,
-) -> AppResult<Json<StopResponse>> {
+    uri: OriginalUri,
+    headers: HeaderMap,
+) -> AppResult<Response> {
     let id = parse_session_id(&id)?;
     if state.generations.stop(user_id, id).await {
-        return Ok(Json(StopResponse { stopped: true }));
+        return Ok(Json(StopResponse { stopped: true }).into_response());
+    }
+    if let Some(answer) =
+        generations::forward_to_owner(&state, user_id, id, Method::POST, &uri, &headers).await?
+    {
+        return Ok(answer);
     }
     if chat_repo::session_exists(&state.db, user_id, id).await? {
-        Ok(Json(StopResponse { stopped: false }))
+        Ok(Json(StopResponse { stopped: false }).into_response())
     } else {
         Err(session_not_found())
     }
@@ -404,8 +411,9 @@ pub async fn stop_generation(
 /// Attaches to the answer being generated in the session: first every token generated so far,
 /// then the live tokens, then `[DONE]` (or `[ERROR] <message>`). Each token event carries
 /// `id: <token index>` (0-based); a client that reconnects with `Last-Event-ID: <n>` gets the
-/// tokens after `n` only. 204 (empty) when nothing is being generated in the session on this
-/// gateway. The response names the generation's user turn in `X-User-Message-Id`.
+/// tokens after `n` only. 204 (empty) when nothing is being generated in the session. With
+/// several replicas (`GATEWAY_PEER_URL`), a replica that does not run the answer streams it
+/// from the one that does. The response names the generation's user turn in `X-User-Message-Id`.
 #[utoipa::path(get, path = "/api/v1/chat/sessions/{id}/stream", tag = "chat",
     params(
         ("id" = String, Path, description = "Session id"),
@@ -422,6 +430,7 @@ pub async fn resume_stream(
     State(state): State<AppState>,
     CurrentUser { id: user_id, .. }: CurrentUser,
     Path(id): Path<String>,
+    uri: OriginalUri,
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let id = parse_session_id(&id)?;
@@ -441,6 +450,11 @@ pub async fn resume_stream(
             })?,
     };
     let Some(generation) = state.generations.get(user_id, id) else {
+        if let Some(answer) =
+            generations::forward_to_owner(&state, user_id, id, Method::GET, &uri, &headers).await?
+        {
+            return Ok(answer);
+        }
         return if chat_repo::session_exists(&state.db, user_id, id).await? {
             Ok(StatusCode::NO_CONTENT.into_response())
         } else {
@@ -531,7 +545,7 @@ pub async fn continue_message(
 ) -> AppResult<Response> {
     let id = parse_session_id(&id)?;
     let message_id = parse_message_id(&message_id)?;
-    let reservation = state.generations.reserve(user.id, id)?;
+    let reservation = state.generations.reserve(user.id, id).await?;
     let (request, conversation) =
         crate::chat::conversation::begin_continue(&state, user, id, message_id).await?;
     let generation = reservation

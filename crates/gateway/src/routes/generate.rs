@@ -108,7 +108,7 @@ pub async fn generate_stream(
         .as_deref()
         .map(|raw| uuid::Uuid::parse_str(raw.trim()))
     {
-        Some(Ok(session_id)) => Some(state.generations.reserve(user.id, session_id)?),
+        Some(Ok(session_id)) => Some(state.generations.reserve(user.id, session_id).await?),
         // No session, or a malformed id that `begin` rejects with the usual 422.
         _ => None,
     };
