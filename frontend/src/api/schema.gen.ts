@@ -356,6 +356,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/chat/sessions/{id}/messages/{message_id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The versions of a message (edits and regenerations add versions): the ids behind the
+         *     "‹ 2 / 3 ›" switcher, oldest first, in `sibling_index` order.
+         */
+        get: operations["message_versions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/chat/sessions/{id}/stop": {
         parameters: {
             query?: never;
@@ -389,8 +409,9 @@ export interface paths {
          * Attaches to the answer being generated in the session: first every token generated so far,
          *     then the live tokens, then `[DONE]` (or `[ERROR] <message>`). Each token event carries
          *     `id: <token index>` (0-based); a client that reconnects with `Last-Event-ID: <n>` gets the
-         *     tokens after `n` only. 204 (empty) when nothing is being generated in the session on this
-         *     gateway. The response names the generation's user turn in `X-User-Message-Id`.
+         *     tokens after `n` only. 204 (empty) when nothing is being generated in the session. With
+         *     several replicas (`GATEWAY_PEER_URL`), a replica that does not run the answer streams it
+         *     from the one that does. The response names the generation's user turn in `X-User-Message-Id`.
          */
         get: operations["resume_stream"];
         put?: never;
@@ -1209,6 +1230,14 @@ export interface components {
         /** @description `GET /api/v1/auth/me`: the account's fields, plus today's usage (additive). */
         MeOut: components["schemas"]["User"] & {
             usage_today: components["schemas"]["UsageToday"];
+        };
+        /** @description Answer of `GET /api/v1/chat/sessions/{id}/messages/{message_id}/versions`. */
+        MessageVersions: {
+            /**
+             * @description Every version of the message (itself included), oldest first: `ids[sibling_index - 1]`
+             *     is the version at that position. Pass one to `…/activate` to switch to its branch.
+             */
+            ids: string[];
         };
         /** @description One interval of the summary's series. */
         MetricsPoint: {
@@ -2384,6 +2413,49 @@ export interface operations {
             };
             /** @description Too many background generations */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    message_versions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Session id */
+                id: string;
+                /** @description Any version of a message in the session */
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ids of every version, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageVersions"];
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such session, or the message is not in it */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

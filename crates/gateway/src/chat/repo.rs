@@ -698,6 +698,33 @@ pub async fn activate(
     Ok(result.rows_affected() > 0)
 }
 
+/// The ids of every version of `message_id` — itself and its siblings (the messages with the
+/// same parent, or the session's first messages) — oldest first, the order of `sibling_index`.
+/// This is what the "‹ 2 / 3 ›" switcher needs to activate another version. `None` when the
+/// session is not the caller's or the message is not in it.
+#[tracing::instrument(skip_all, fields(session_id = %session_id, message_id = %message_id))]
+pub async fn versions_of(
+    db: &PgPool,
+    user_id: Uuid,
+    session_id: Uuid,
+    message_id: Uuid,
+) -> RepoResult<Option<Vec<Uuid>>> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT v.id FROM chat_messages m \
+         JOIN chat_sessions s ON s.id = m.session_id AND s.user_id = $2 \
+         JOIN chat_messages v ON v.session_id = m.session_id \
+              AND v.parent_id IS NOT DISTINCT FROM m.parent_id \
+         WHERE m.id = $3 AND m.session_id = $1 \
+         ORDER BY v.created_at, v.seq",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .bind(message_id)
+    .fetch_all(db)
+    .await?;
+    Ok(Some(ids).filter(|ids| !ids.is_empty()))
+}
+
 /// A message's role, `meta` and parent.
 pub type MessageSummary = (Role, Option<Value>, Option<Uuid>);
 

@@ -49,6 +49,10 @@ pub fn router() -> Router<AppState> {
             post(activate_message),
         )
         .route(
+            "/api/v1/chat/sessions/{id}/messages/{message_id}/versions",
+            get(message_versions),
+        )
+        .route(
             "/api/v1/chat/sessions/{id}/messages/{message_id}/continue",
             post(continue_message),
         )
@@ -70,6 +74,7 @@ pub fn router() -> Router<AppState> {
         stop_generation,
         resume_stream,
         activate_message,
+        message_versions,
         continue_message,
         import_session,
         search
@@ -85,6 +90,7 @@ pub fn router() -> Router<AppState> {
         ChatSearchHit,
         ExportFormat,
         StopResponse,
+        MessageVersions,
         ChatSessionImport,
         ChatMessageImport,
         Role
@@ -517,6 +523,42 @@ pub async fn activate_message(
         .await?
         .map(Json)
         .ok_or_else(session_not_found)
+}
+
+/// Answer of `GET /api/v1/chat/sessions/{id}/messages/{message_id}/versions`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MessageVersions {
+    /// Every version of the message (itself included), oldest first: `ids[sibling_index - 1]`
+    /// is the version at that position. Pass one to `…/activate` to switch to its branch.
+    pub ids: Vec<uuid::Uuid>,
+}
+
+/// The versions of a message (edits and regenerations add versions): the ids behind the
+/// "‹ 2 / 3 ›" switcher, oldest first, in `sibling_index` order.
+#[utoipa::path(get, path = "/api/v1/chat/sessions/{id}/messages/{message_id}/versions", tag = "chat",
+    params(
+        ("id" = String, Path, description = "Session id"),
+        ("message_id" = String, Path, description = "Any version of a message in the session"),
+    ),
+    responses(
+        (status = 200, description = "The ids of every version, oldest first", body = MessageVersions),
+        (status = 400, description = "Malformed id", body = ErrorEnvelope),
+        (status = 404, description = "No such session, or the message is not in it", body = ErrorEnvelope),
+    ))]
+pub async fn message_versions(
+    State(state): State<AppState>,
+    CurrentUser { id: user_id, .. }: CurrentUser,
+    Path((id, message_id)): Path<(String, String)>,
+) -> AppResult<Json<MessageVersions>> {
+    let id = parse_session_id(&id)?;
+    let message_id = parse_message_id(&message_id)?;
+    match chat_repo::versions_of(&state.db, user_id, id, message_id).await? {
+        Some(ids) => Ok(Json(MessageVersions { ids })),
+        None if chat_repo::session_exists(&state.db, user_id, id).await? => Err(
+            common::AppError::not_found("Message not found in this session"),
+        ),
+        None => Err(session_not_found()),
+    }
 }
 
 /// Continues an answer that was stopped (`meta.stopped`) or cut at `max_tokens`

@@ -208,3 +208,61 @@ async fn activate_rejects_unknown_and_malformed_ids() {
     assert_eq!(session(&app, &id).await["message_count"], 0);
     assert_eq!(session(&app, &other).await["message_count"], 2);
 }
+
+#[tokio::test]
+async fn versions_lists_every_version_of_a_message_oldest_first() {
+    let (app, _model) = spawn_stack().await;
+    let id = new_session(&app).await;
+    ask(&app, &id, "first", None).await;
+    let first = session(&app, &id).await["messages"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ask(&app, &id, "first, edited", Some(&first)).await;
+    let now = session(&app, &id).await;
+    let edited = now["messages"][0]["id"].as_str().unwrap().to_owned();
+    let answer = now["messages"][1]["id"].as_str().unwrap().to_owned();
+
+    // Asked from either version, the same list: ids[sibling_index - 1] is that version.
+    for asked in [&first, &edited] {
+        let response = app
+            .get(&format!(
+                "/api/v1/chat/sessions/{id}/messages/{asked}/versions"
+            ))
+            .await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body, json!({"ids": [first, edited]}));
+    }
+    // An answer with no other version lists itself.
+    let body: Value = app
+        .get(&format!(
+            "/api/v1/chat/sessions/{id}/messages/{answer}/versions"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body, json!({"ids": [answer]}));
+
+    // Unknown message, unknown session, malformed id.
+    let stranger = uuid::Uuid::now_v7();
+    let response = app
+        .get(&format!(
+            "/api/v1/chat/sessions/{id}/messages/{stranger}/versions"
+        ))
+        .await;
+    assert_envelope(response, 404, "NOT_FOUND").await;
+    let response = app
+        .get(&format!(
+            "/api/v1/chat/sessions/{stranger}/messages/{first}/versions"
+        ))
+        .await;
+    assert_envelope(response, 404, "NOT_FOUND").await;
+    let response = app
+        .get(&format!(
+            "/api/v1/chat/sessions/{id}/messages/nope/versions"
+        ))
+        .await;
+    assert_envelope(response, 400, "VALIDATION_ERROR").await;
+}
