@@ -230,6 +230,8 @@ describe("Sable UI against the real stack", () => {
     await page.locator('[data-testid="message-user"]', { hasText: `edited question ${RUN}` }).waitFor();
     await page.locator('[data-testid="message-assistant"][data-status="streaming"]').waitFor({ state: "detached" });
     assert.match((await lastAssistant().locator(".message-content").textContent()) ?? "", new RegExp(`edited question ${RUN}`));
+    // Nothing was deleted: the question now has three versions (original, regenerated, edited).
+    await lastUser.getByTestId("version-label").filter({ hasText: "3 / 3" }).waitFor();
 
     // The server replaced the turns instead of piling them up: a reload shows what the tab showed.
     const shownUsers = await page.locator('[data-testid="message-user"]').allTextContents();
@@ -285,8 +287,10 @@ describe("Sable UI against the real stack", () => {
     await page.goto(chatUrl);
     const item = sessionItems().filter({ has: page.locator('a[aria-current="page"]') });
     await item.waitFor();
+    // A chat's actions are behind its "Actions for …" menu (one Tab stop per chat).
     await item.hover();
-    await item.getByRole("button", { name: /^Rename / }).click();
+    await item.getByRole("button", { name: /^Actions for / }).click();
+    await item.getByRole("menuitem", { name: "Rename" }).click();
     const field = page.getByLabel("Conversation title");
     await field.fill(newTitle);
     await field.press("Enter");
@@ -297,7 +301,8 @@ describe("Sable UI against the real stack", () => {
 
     const renamed = sessionItems().filter({ hasText: newTitle });
     await renamed.hover();
-    await renamed.getByRole("button", { name: `Delete ${newTitle}` }).click();
+    await renamed.getByRole("button", { name: `Actions for ${newTitle}` }).click();
+    await renamed.getByRole("menuitem", { name: "Delete" }).click();
     const dialog = page.getByRole("dialog", { name: "Delete conversation?" });
     await dialog.waitFor();
     await dialog.getByRole("button", { name: "Delete" }).click();

@@ -6,6 +6,7 @@ import type {
   ChatMessageOut,
   ChatSessionDetail,
   ChatSessionCreate,
+  ChatSessionImport,
   ChatSessionOut,
   ChatSessionUpdate,
   DocIndex,
@@ -15,6 +16,7 @@ import type {
   JobsListResponse,
   JobView,
   JobSubmission,
+  MessageVersions,
   MetricsSummary,
   ModelsResponse,
   ReadyResponse,
@@ -26,9 +28,9 @@ const V1 = "/api/v1";
 const isJson = (res: Response) => (res.headers.get("content-type") ?? "").includes("json");
 const enc = encodeURIComponent;
 
-function qs(params: Record<string, string | number | undefined>): string {
+function qs(params: Record<string, string | number | boolean | undefined>): string {
   const parts = Object.entries(params)
-    .filter((e): e is [string, string | number] => e[1] !== undefined && e[1] !== "")
+    .filter((e): e is [string, string | number | boolean] => e[1] !== undefined && e[1] !== "")
     .map(([k, v]) => `${enc(k)}=${enc(String(v))}`);
   return parts.length ? `?${parts.join("&")}` : "";
 }
@@ -144,9 +146,33 @@ export const api = {
     return consumeSse(res.body, onToken);
   },
 
-  listSessions: (limit?: number, before?: string) =>
-    request<ChatSessionOut[]>(`${V1}/chat/sessions${qs({ limit, before })}`),
-  getSession: (id: string) => request<ChatSessionDetail>(`${V1}/chat/sessions/${enc(id)}`),
+  /** `filter`: Sable's additive list filters (only pinned / only archived, or their opposites). */
+  /**
+   * Continues a stopped or length-cut answer: the continuation's tokens are appended to the same
+   * stored message. Runs as the session's server-side generation (stop and resume work on it).
+   */
+  async continueStream(
+    sessionId: string,
+    messageId: string,
+    onToken: (t: string) => void,
+    signal: AbortSignal,
+    onAccepted?: () => void,
+  ): Promise<StreamEnd> {
+    const res = await rawRequest(`${V1}/chat/sessions/${enc(sessionId)}/messages/${enc(messageId)}/continue`, {
+      method: "POST",
+      signal,
+      timeoutMs: 600_000,
+    });
+    if (!res.ok) throw await errorFromResponse(res);
+    onAccepted?.();
+    if (!res.body) return "eof";
+    return consumeSse(res.body, onToken);
+  },
+
+  listSessions: (limit?: number, before?: string, filter: { pinned?: boolean; archived?: boolean } = {}) =>
+    request<ChatSessionOut[]>(`${V1}/chat/sessions${qs({ limit, before, pinned: filter.pinned, archived: filter.archived })}`),
+  /** With `limit`, only the newest `limit` messages of the active path (Sable's paging). */
+  getSession: (id: string, limit?: number) => request<ChatSessionDetail>(`${V1}/chat/sessions/${enc(id)}${qs({ limit })}`),
   createSession: (body: ChatSessionCreate) =>
     request<ChatSessionOut>(`${V1}/chat/sessions`, { method: "POST", body }),
   updateSession: (id: string, body: ChatSessionUpdate) =>
@@ -154,6 +180,18 @@ export const api = {
   deleteSession: (id: string) => request<void>(`${V1}/chat/sessions/${enc(id)}`, { method: "DELETE" }),
   addMessage: (id: string, body: ChatMessageCreate) =>
     request<ChatMessageOut>(`${V1}/chat/sessions/${enc(id)}/messages`, { method: "POST", body }),
+  /** Makes the branch through `messageId` the active path; returns the session with that path. */
+  activateMessage: (id: string, messageId: string) =>
+    request<ChatSessionDetail>(`${V1}/chat/sessions/${enc(id)}/messages/${enc(messageId)}/activate`, {
+      method: "POST",
+      body: {},
+    }),
+  /** Every version of a message (itself included), oldest first: the ids behind "‹ 2 / 3 ›". */
+  messageVersions: (id: string, messageId: string) =>
+    request<MessageVersions>(`${V1}/chat/sessions/${enc(id)}/messages/${enc(messageId)}/versions`),
+  /** Imports Sable's JSON export of a chat as a new chat. */
+  importSession: (body: ChatSessionImport) =>
+    request<ChatSessionOut>(`${V1}/chat/import`, { method: "POST", body, timeoutMs: 60_000 }),
   search: (q: string, limit = 20, signal?: AbortSignal) =>
     request<SearchResponse>(`${V1}/chat/search${qs({ q, limit })}`, { signal }),
   exportUrl: (id: string, format: "markdown" | "json") =>

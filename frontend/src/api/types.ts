@@ -37,6 +37,12 @@ export type ChatSessionOut = S["ChatSessionOut"];
 export type ChatSessionDetail = Omit<S["ChatSessionDetail"], "messages"> & { messages: ChatMessageOut[] };
 export type ChatSessionCreate = S["ChatSessionCreate"];
 export type ChatSessionUpdate = S["ChatSessionUpdate"];
+/** The ids of every version of a message, oldest first. */
+export type MessageVersions = S["MessageVersions"];
+/** Sable's JSON export read back (`meta` free-form, as in `ChatMessageOut`). */
+export type ChatSessionImport = Omit<S["ChatSessionImport"], "messages"> & {
+  messages: (Omit<S["ChatMessageImport"], "meta"> & { meta?: JsonObject | null })[];
+};
 export type ChatMessageCreate = Omit<S["ChatMessageCreate"], "meta"> & { meta?: JsonObject | null };
 
 /** `snippet`: matched words wrapped in <mark>…</mark>, everything else HTML-escaped. */

@@ -32,9 +32,31 @@ describe("streamAnswer", () => {
     await expect(p).resolves.toMatchObject({ status: "stopped", tokens: 1 });
   });
 
-  it("the settings' system prompt takes precedence over the session's", () => {
-    expect(buildGenerateRequest({ sessionId: "s", prompt: "p", sessionSystemPrompt: "session" }).system_prompt).toBe("session");
-    useSettings.getState().set({ systemPrompt: "mine" });
-    expect(buildGenerateRequest({ sessionId: "s", prompt: "p", sessionSystemPrompt: "session" }).system_prompt).toBe("mine");
+  it("a chat's own settings win over the global ones; a chat without them follows the global ones", () => {
+    const chat = {
+      id: "s",
+      user_id: "u",
+      title: "t",
+      created_at: "2026-01-01T00:00:00Z",
+      updated_at: "2026-01-01T00:00:00Z",
+      message_count: 0,
+    };
+    useSettings.getState().set({ model: "global-m", temperature: 1.5, maxTokens: 50, systemPrompt: "global" });
+    const own = { ...chat, model: null, temperature: 0.2, max_tokens: 300, system_prompt: "chat's" };
+    expect(buildGenerateRequest({ sessionId: "s", prompt: "p", session: own })).toMatchObject({
+      model: undefined,
+      temperature: 0.2,
+      max_tokens: 300,
+      system_prompt: "chat's",
+    });
+    // A chat created before per-chat settings: the global settings, the chat's prompt if any.
+    const legacy = { ...chat, system_prompt: "session" };
+    expect(buildGenerateRequest({ sessionId: "s", prompt: "p", session: legacy })).toMatchObject({
+      model: "global-m",
+      temperature: 1.5,
+      max_tokens: 50,
+      system_prompt: "session",
+    });
+    expect(buildGenerateRequest({ sessionId: "s", prompt: "p" }).system_prompt).toBe("global");
   });
 });

@@ -6,16 +6,17 @@
 import { api } from "@/api/endpoints";
 import type { StreamEnd } from "@/api/sse";
 import { humanError } from "@/lib/errors";
-import type { GenerateRequest } from "@/api/types";
+import type { ChatSessionOut, GenerateRequest } from "@/api/types";
+import { effectiveChatSettings } from "@/lib/chat-settings";
 import { useChat } from "@/stores/chat";
 import { useSettings } from "@/stores/settings";
 
 export interface StreamRequest {
   sessionId: string;
   prompt: string;
-  /** The session's own system prompt; the one in the settings takes precedence. */
-  sessionSystemPrompt?: string | null;
-  /** Stored message id: it and every later message are replaced by the new turn. */
+  /** The chat: its own settings (model, temperature, max tokens, system prompt) apply. */
+  session?: ChatSessionOut;
+  /** Stored message id: the new turn becomes a new version (sibling) of it. */
   replaceFrom?: string;
 }
 
@@ -43,15 +44,15 @@ export interface StreamHandlers {
   onUserMessageId?: (id: string) => void;
 }
 
-/** The generate request for a chat turn, from the current settings. */
+/** The generate request for a chat turn, from the chat's settings (or the global ones). */
 export function buildGenerateRequest(r: StreamRequest): GenerateRequest {
-  const settings = useSettings.getState();
+  const s = effectiveChatSettings(r.session, useSettings.getState());
   return {
     prompt: r.prompt,
-    model: settings.model || undefined,
-    temperature: settings.temperature,
-    max_tokens: settings.maxTokens,
-    system_prompt: settings.systemPrompt.trim() || r.sessionSystemPrompt || undefined,
+    model: s.model || undefined,
+    temperature: s.temperature,
+    max_tokens: s.maxTokens,
+    system_prompt: s.systemPrompt.trim() || undefined,
     session_id: r.sessionId,
     replace_from_message_id: r.replaceFrom,
   };
@@ -148,6 +149,19 @@ export function resumeAnswer(sessionId: string, handlers: StreamHandlers): Promi
   return run(sessionId, (signal, onToken, onUserMessageId, onAccepted) =>
     api.resumeStream(sessionId, onToken, signal, onUserMessageId, onAccepted),
   handlers);
+}
+
+/**
+ * Continues a stopped or length-cut answer (stored message `messageId`): the continuation's
+ * tokens go to `onToken`; they are appended to the same message on the server.
+ */
+export async function continueAnswer(sessionId: string, messageId: string, handlers: StreamHandlers): Promise<StreamOutcome> {
+  const out = await run(
+    sessionId,
+    (signal, onToken, _onUserMessageId, onAccepted) => api.continueStream(sessionId, messageId, onToken, signal, onAccepted),
+    handlers,
+  );
+  return out ?? { status: "done", latencyMs: 0, tokens: 0, accepted: true };
 }
 
 /** For components: which answer is streaming (null when none), and how to stop it. */

@@ -8,6 +8,8 @@ afterEach(() => vi.unstubAllGlobals());
 describe("chat store: answers still generating on the server", () => {
   it("opening a session attaches to its running generation and shows it streaming to the end", async () => {
     let resumed = 0;
+    // What the server has stored: the answer is there once its generation has ended.
+    const stored: unknown[] = [{ id: "m1", session_id: SID, role: "user", content: "q", meta: null, created_at: "2026-01-01T00:00:00Z" }];
     mockFetch((c, signal) => {
       if (c.url === "/openapi.json") return json({ paths: { "/api/v1/chat/sessions/{id}/stream": {} } });
       if (c.url === `/api/v1/chat/sessions/${SID}`) {
@@ -19,12 +21,14 @@ describe("chat store: answers still generating on the server", () => {
           created_at: "2026-01-01T00:00:00Z",
           updated_at: "2026-01-01T00:00:00Z",
           message_count: 1,
-          messages: [{ id: "m1", session_id: SID, role: "user", content: "q", meta: null, created_at: "2026-01-01T00:00:00Z" }],
+          messages: [...stored],
         });
       }
       if (c.url === `/api/v1/chat/sessions/${SID}/stream`) {
         resumed += 1;
-        return resumed === 1 ? sseBody(["Hi", " there"], "done", signal) : new Response(null, { status: 204 });
+        if (resumed > 1) return new Response(null, { status: 204 });
+        stored.push({ id: "m2", session_id: SID, role: "assistant", content: "Hi there", meta: { finish_reason: "stop" }, created_at: "2026-01-01T00:00:01Z" });
+        return sseBody(["Hi", " there"], "done", signal);
       }
       return json({}, 500);
     });
@@ -36,7 +40,11 @@ describe("chat store: answers still generating on the server", () => {
     ]);
     expect(useChat.getState().streaming).toBeNull();
 
+    // Once it has ended, the stored answer replaces the bubble (server ids from then on).
+    await until(() => useChat.getState().messages[SID]?.[1]?.id === "m2");
+
     // Nothing running (204): no bubble is added.
+    stored.pop();
     useChat.setState({ messages: {} });
     await useChat.getState().openSession(SID);
     await until(() => resumed === 2);

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { ChatSessionOut } from "@/api/types";
+import type { ChatMessageOut, ChatSessionOut } from "@/api/types";
 import { json, mockFetch, sseBody, until } from "@/test/fetch-mock";
-import { metaFromServer, useChat } from "./chat";
+import { canContinue, dateGroup, fromServer, groupSessions, metaFromServer, parseExport, titlePoll, useChat } from "./chat";
 import { useSettings } from "./settings";
 import { useToasts } from "./toasts";
 
@@ -17,8 +17,23 @@ const session = (over: Partial<ChatSessionOut> = {}): ChatSessionOut => ({
   ...over,
 });
 
+/** A stored message as the server returns it. */
+const msg = (id: string, role: "user" | "assistant", content: string, over: Partial<ChatMessageOut> = {}): ChatMessageOut => ({
+  id,
+  session_id: SID,
+  role,
+  content,
+  meta: null,
+  created_at: "2026-01-01T00:00:00Z",
+  parent_id: null,
+  sibling_count: 1,
+  sibling_index: 1,
+  ...over,
+});
+
 const initial = useChat.getState();
 beforeEach(() => {
+  titlePoll.delaysMs = [];
   useChat.setState({ ...initial, sessions: [], messages: {}, activeId: null, streaming: null }, true);
   useToasts.setState({ toasts: [] });
   useSettings.getState().reset();
@@ -26,9 +41,9 @@ beforeEach(() => {
 afterEach(() => vi.unstubAllGlobals());
 
 describe("chat store: sending", () => {
-  it("creates a session titled after the message, streams with session_id and never posts messages itself", async () => {
+  it("creates a session with the global settings, streams with session_id and never posts messages itself", async () => {
     const calls = mockFetch((c, signal) => {
-      if (c.method === "POST" && c.url === "/api/v1/chat/sessions") return json(session({ title: "Hello there" }), 201);
+      if (c.method === "POST" && c.url === "/api/v1/chat/sessions") return json(session({ temperature: 0.7, max_tokens: 1024 }), 201);
       if (c.url === "/api/v1/generate/stream") return sseBody(["Hi", " you"], "done", signal);
       return json({}, 500);
     });
@@ -43,7 +58,13 @@ describe("chat store: sending", () => {
     ]);
     expect(msgs[1]?.meta.ttftMs).toBeTypeOf("number");
     expect(msgs[1]?.meta.latencyMs).toBeTypeOf("number");
-    expect(calls.find((c) => c.url === "/api/v1/chat/sessions")?.body).toEqual({ title: "Hello there" });
+    // Untitled: the gateway titles the chat from the message (and later from the model).
+    expect(calls.find((c) => c.url === "/api/v1/chat/sessions")?.body).toEqual({
+      model: null,
+      temperature: 0.7,
+      max_tokens: 1024,
+      system_prompt: null,
+    });
     const stream = calls.find((c) => c.url === "/api/v1/generate/stream");
     expect(stream?.body).toMatchObject({ prompt: "Hello there", session_id: SID, temperature: 0.7, max_tokens: 1024 });
     expect(calls.some((c) => c.url.endsWith("/messages"))).toBe(false);
@@ -116,32 +137,116 @@ describe("chat store: sending", () => {
     expect(useChat.getState().messages[SID]?.[1]).toMatchObject({ status: "done", content: "all there" });
   });
 
-  it("renames a 'New Chat' session after its first message", async () => {
+  it("a new chat's title comes from the server: when the turn is stored, then the background title", async () => {
+    titlePoll.delaysMs = [20, 60];
     useChat.setState({ sessions: [session()], messages: { [SID]: [] }, activeId: SID });
+    let looks = 0;
     const calls = mockFetch((c, signal) => {
-      if (c.method === "PATCH") return json(session({ title: "First question" }));
-      return sseBody(["ok"], "done", signal);
+      if (c.url === `/api/v1/chat/sessions/${SID}?limit=1`) {
+        looks += 1;
+        return json({ ...session({ title: looks < 3 ? "First question" : "A generated title" }), messages: [] });
+      }
+      if (c.url === "/api/v1/generate/stream") {
+        const r = sseBody(["ok"], "done", signal);
+        r.headers.set("x-user-message-id", "u1");
+        return r;
+      }
+      return json({}, 500);
     });
     await useChat.getState().send("First question");
-    await until(() => useChat.getState().streaming === null);
-    expect(calls.find((c) => c.method === "PATCH")?.body).toEqual({ title: "First question" });
-    expect(useChat.getState().sessions[0]?.title).toBe("First question");
+    await until(() => useChat.getState().sessions[0]?.title === "A generated title");
+    expect(calls.some((c) => c.method === "PATCH")).toBe(false);
   });
 
-  it("regenerate replaces the last answer and edit-resend truncates after the edited message", async () => {
-    useChat.setState({ sessions: [session({ title: "x" })], messages: { [SID]: [] }, activeId: SID });
-    let n = 0;
-    const calls = mockFetch((_c, signal) => sseBody([`answer ${++n}`], "done", signal));
-    await useChat.getState().send("q1");
-    await until(() => useChat.getState().streaming === null);
+  it("regenerate and edit make new versions; the switcher shows the server's versions and switches", async () => {
+    // The server's tree: three versions of the question (u1; u2 regenerated; u3 edited), each
+    // with its answer. `made` versions exist so far; `path` is the active path.
+    const questions = ["q1", "q1", "q1 edited"];
+    let made = 1;
+    const version = (n: number) => [
+      msg(`u${n}`, "user", questions[n - 1] ?? "", { sibling_count: made, sibling_index: n }),
+      msg(`a${n}`, "assistant", `answer ${n}`, { parent_id: `u${n}` }),
+    ];
+    let path = version(1);
+    useChat.setState({ sessions: [session({ title: "x", message_count: 2 })], messages: { [SID]: path.map(fromServer) }, activeId: SID });
+    const calls = mockFetch((c, signal) => {
+      if (c.url === "/api/v1/generate/stream") {
+        made += 1;
+        path = version(made);
+        const r = sseBody([`answer ${made}`], "done", signal);
+        r.headers.set("x-user-message-id", `u${made}`);
+        return r;
+      }
+      if (c.url.endsWith("/versions")) return json({ ids: ["u1", "u2", "u3"].slice(0, made) });
+      const activate = /\/messages\/u(\d)\/activate$/.exec(c.url);
+      if (activate) {
+        path = version(Number(activate[1]));
+        return json({ ...session({ message_count: 2 }), messages: path });
+      }
+      if (c.url === `/api/v1/chat/sessions/${SID}`) return json({ ...session({ message_count: 2 }), messages: path });
+      return json({}, 500);
+    });
+    const shown = () => (useChat.getState().messages[SID] ?? []).map((m) => [m.content, m.siblingIndex, m.siblingCount]);
+
     await useChat.getState().regenerate();
-    let msgs = useChat.getState().messages[SID] ?? [];
-    expect(msgs.map((m) => m.content)).toEqual(["q1", "answer 2"]);
-    const firstUser = msgs[0]?.id ?? "";
-    await useChat.getState().editAndResend(firstUser, "q1 edited");
-    msgs = useChat.getState().messages[SID] ?? [];
-    expect(msgs.map((m) => m.content)).toEqual(["q1 edited", "answer 3"]);
-    expect(calls.map((c) => (c.body as { prompt: string }).prompt)).toEqual(["q1", "q1", "q1 edited"]);
+    await until(() => useChat.getState().messages[SID]?.[0]?.id === "u2");
+    expect(shown()).toEqual([
+      ["q1", 2, 2],
+      ["answer 2", 1, 1],
+    ]);
+    const streams = () => calls.filter((c) => c.url === "/api/v1/generate/stream").map((c) => c.body);
+    expect(streams()[0]).toMatchObject({ prompt: "q1", replace_from_message_id: "u1" });
+
+    await useChat.getState().editAndResend("u2", "q1 edited");
+    await until(() => useChat.getState().messages[SID]?.[0]?.id === "u3");
+    expect(streams()[1]).toMatchObject({ prompt: "q1 edited", replace_from_message_id: "u2" });
+    expect(shown()[0]).toEqual(["q1 edited", 3, 3]);
+
+    // ‹ : the version before u3 is activated and its branch shown; ‹ again: the first one.
+    await useChat.getState().switchVersion("u3", -1);
+    expect(calls.at(-1)?.url).toBe(`/api/v1/chat/sessions/${SID}/messages/u2/activate`);
+    expect(shown()).toEqual([
+      ["q1", 2, 3],
+      ["answer 2", 1, 1],
+    ]);
+    await useChat.getState().switchVersion("u2", -1);
+    expect(shown()[1]).toEqual(["answer 1", 1, 1]);
+    // At the first version, ‹ does nothing.
+    const before = calls.length;
+    await useChat.getState().switchVersion("u1", -1);
+    expect(calls.length - before).toBe(1); // only the versions lookup
+    expect(shown()[0]).toEqual(["q1", 1, 3]);
+  });
+
+  it("continue streams into the same answer and then shows what the server stored", async () => {
+    const u1 = msg("u1", "user", "q");
+    const a1 = msg("a1", "assistant", "partial", { parent_id: "u1", meta: { stopped: true, finish_reason: "stopped" } });
+    useChat.setState({ sessions: [session({ title: "x", message_count: 2 })], messages: { [SID]: [u1, a1].map(fromServer) }, activeId: SID });
+    expect(useChat.getState().messages[SID]?.[1]?.status).toBe("stopped");
+    const calls = mockFetch((c, signal) => {
+      if (c.method === "POST" && c.url === `/api/v1/chat/sessions/${SID}/messages/a1/continue`) return sseBody([" and", " more"], "done", signal);
+      if (c.url === `/api/v1/chat/sessions/${SID}`) {
+        return json({
+          ...session(),
+          messages: [u1, { ...a1, content: "partial and more", meta: { stopped: false, finish_reason: "stop" } }],
+        });
+      }
+      return json({}, 500);
+    });
+    await useChat.getState().continueAnswer("a1");
+    const shown = useChat.getState().messages[SID] ?? [];
+    expect(shown).toHaveLength(2);
+    expect(shown[1]).toMatchObject({ id: "a1", content: "partial and more", status: "done" });
+    await until(() => calls.some((c) => c.url === `/api/v1/chat/sessions/${SID}`));
+    await until(() => useChat.getState().messages[SID]?.[1]?.finishReason === "stop");
+    expect(useChat.getState().streaming).toBeNull();
+  });
+
+  it("an answer cut at max tokens can be continued; a finished one cannot", () => {
+    const cut = fromServer(msg("a1", "assistant", "cut", { meta: { finish_reason: "length" } }));
+    const done = fromServer(msg("a2", "assistant", "done", { meta: { finish_reason: "stop" } }));
+    expect(canContinue(cut)).toBe(true);
+    expect(canContinue(done)).toBe(false);
   });
 
   it("sends the settings' model, temperature, max tokens and system prompt", async () => {
@@ -218,6 +323,109 @@ describe("chat store: sessions", () => {
     mockFetch(() => json({ error: { code: "INTERNAL_ERROR", message: "db down" } }, 500));
     expect(await useChat.getState().remove(SID)).toBe(false);
     expect(useChat.getState().sessions).toHaveLength(1);
+  });
+
+  it("loads the newest unarchived chats plus every pinned one", async () => {
+    const calls = mockFetch((c) =>
+      json(c.url.includes("pinned=true") ? [session({ id: "old-pin", pinned: true, updated_at: "2020-01-01T00:00:00Z" })] : [session({ id: "new" })]),
+    );
+    await useChat.getState().loadSessions();
+    expect(calls.map((c) => c.url).sort()).toEqual([
+      "/api/v1/chat/sessions?limit=200&pinned=true&archived=false",
+      "/api/v1/chat/sessions?limit=50&archived=false",
+    ]);
+    expect(useChat.getState().sessions.map((x) => x.id)).toEqual(["new", "old-pin"]);
+  });
+
+  it("pin and archive are stored with PATCH; a refused change is undone", async () => {
+    useChat.setState({ sessions: [session({ title: "T", message_count: 4 })] });
+    const calls = mockFetch(() => json(session({ title: "T", pinned: true, updated_at: "2026-01-02T00:00:00Z" })));
+    expect(await useChat.getState().setPinned(SID, true)).toBe(true);
+    expect(calls[0]).toMatchObject({ method: "PATCH", url: `/api/v1/chat/sessions/${SID}`, body: { pinned: true } });
+    expect(useChat.getState().sessions[0]).toMatchObject({ pinned: true, message_count: 4 });
+
+    mockFetch(() => json({ error: { code: "INTERNAL_ERROR", message: "down" } }, 500));
+    const p = useChat.getState().setArchived(SID, true);
+    expect(useChat.getState().sessions[0]?.archived).toBe(true); // optimistic
+    expect(await p).toBe(false);
+    expect(useChat.getState().sessions[0]?.archived).toBeFalsy();
+  });
+
+  it("a chat's own settings are stored on it with PATCH and used by its next answer", async () => {
+    useChat.setState({ sessions: [session({ title: "x", temperature: 0.7, max_tokens: 1024 })], messages: { [SID]: [] }, activeId: SID });
+    useSettings.getState().set({ model: "global-model", temperature: 1.9 });
+    const calls = mockFetch((c, signal) => {
+      if (c.method === "PATCH") return json(session({ title: "x", model: "m-2", temperature: 0.3, max_tokens: 77, system_prompt: "Pirate" }));
+      if (c.url === "/api/v1/generate/stream") return sseBody(["ok"], "done", signal);
+      return json({}, 500);
+    });
+    expect(await useChat.getState().saveChatSettings(SID, { model: "m-2", temperature: 0.3, maxTokens: 77, systemPrompt: "Pirate" })).toBe(true);
+    expect(calls[0]?.body).toEqual({ model: "m-2", temperature: 0.3, max_tokens: 77, system_prompt: "Pirate" });
+    await useChat.getState().send("q");
+    await until(() => useChat.getState().streaming === null);
+    expect(calls.find((c) => c.url === "/api/v1/generate/stream")?.body).toMatchObject({
+      model: "m-2",
+      temperature: 0.3,
+      max_tokens: 77,
+      system_prompt: "Pirate",
+    });
+  });
+
+  it("imports a JSON export as a new chat; a file that is not one is refused without a request", async () => {
+    const calls = mockFetch(() => json(session({ id: "imported", title: "Trip" }), 201));
+    const file = JSON.stringify({
+      id: "old",
+      title: "Trip",
+      system_prompt: null,
+      pinned: true,
+      messages: [
+        { id: "x", role: "user", content: "hi", meta: null, created_at: "2026-01-01T00:00:00Z" },
+        { id: "y", role: "assistant", content: "hello", meta: { model: "m" }, created_at: "2026-01-01T00:00:00Z" },
+      ],
+    });
+    expect(await useChat.getState().importChat(file)).toBe("imported");
+    expect(calls[0]).toMatchObject({ method: "POST", url: "/api/v1/chat/import" });
+    expect(calls[0]?.body).toMatchObject({
+      title: "Trip",
+      pinned: true,
+      messages: [
+        { role: "user", content: "hi", meta: null },
+        { role: "assistant", content: "hello", meta: { model: "m" } },
+      ],
+    });
+    expect(useChat.getState().sessions.map((x) => x.id)).toContain("imported");
+
+    expect(await useChat.getState().importChat("not json")).toBeNull();
+    expect(await useChat.getState().importChat(JSON.stringify({ messages: [{ role: "robot", content: "x" }] }))).toBeNull();
+    expect(calls).toHaveLength(1);
+    expect(useToasts.getState().toasts.at(-1)?.title).toBe("Not a Sable chat export");
+    expect(parseExport(JSON.stringify({ messages: [] }))).toMatchObject({ messages: [] });
+  });
+
+  it("groups chats: pinned first, then Today, Yesterday, Previous 7 days, Older; archived apart", () => {
+    const now = new Date(2026, 10, 29, 10, 0, 0);
+    const at = (daysAgo: number, hour = 9) => new Date(2026, 10, 29 - daysAgo, hour).toISOString();
+    expect(dateGroup(at(0, 0), now)).toBe("Today");
+    expect(dateGroup(at(1, 23), now)).toBe("Yesterday");
+    expect(dateGroup(at(2), now)).toBe("Previous 7 days");
+    expect(dateGroup(at(7), now)).toBe("Previous 7 days");
+    expect(dateGroup(at(8), now)).toBe("Older");
+    const list = [
+      session({ id: "t", updated_at: at(0) }),
+      session({ id: "p", updated_at: at(30), pinned: true }),
+      session({ id: "y", updated_at: at(1) }),
+      session({ id: "w", updated_at: at(3) }),
+      session({ id: "o", updated_at: at(40) }),
+      session({ id: "arch", updated_at: at(0), archived: true }),
+    ];
+    expect(groupSessions(list, { now }).map((g) => [g.label, g.sessions.map((x) => x.id)])).toEqual([
+      ["Pinned", ["p"]],
+      ["Today", ["t"]],
+      ["Yesterday", ["y"]],
+      ["Previous 7 days", ["w"]],
+      ["Older", ["o"]],
+    ]);
+    expect(groupSessions(list, { archived: true, now })).toEqual([{ label: "Archived", sessions: [list[5]] }]);
   });
 
   it("metaFromServer accepts alternative spellings", () => {

@@ -6,8 +6,9 @@
 import { create } from "zustand";
 import { ApiError } from "@/api/client";
 import { api } from "@/api/endpoints";
-import { resumeAnswer, stopStream, streamAnswer } from "@/hooks/use-stream";
-import type { ChatMessageOut, ChatSessionOut, JsonObject, Role } from "@/api/types";
+import { continueAnswer as continueStream, resumeAnswer, stopStream, streamAnswer } from "@/hooks/use-stream";
+import type { ChatMessageOut, ChatSessionDetail, ChatSessionImport, ChatSessionOut, JsonObject, JsonValue, Role } from "@/api/types";
+import { effectiveChatSettings, newChatBody, settingsPatch, type ChatSettings } from "@/lib/chat-settings";
 import { effectiveModel } from "./models";
 import { useSettings } from "./settings";
 import { toast, toastError } from "./toasts";
@@ -33,7 +34,17 @@ export interface UiMessage {
   errorDetails?: string;
   /** The server's id of a message created in this tab (local ids start with `local-`). */
   serverId?: string;
+  /** Branches: how many versions this message has (edits and regenerations add versions)… */
+  siblingCount: number;
+  /** …and which one this is, 1-based, oldest first. */
+  siblingIndex: number;
+  /** The stored `finish_reason` of an answer ("length": cut at max tokens, can be continued). */
+  finishReason?: string;
 }
+
+/** Whether an answer can be continued: it was stopped, or cut at max tokens. */
+export const canContinue = (m: UiMessage) =>
+  m.role === "assistant" && (m.status === "stopped" || m.finishReason === "length");
 
 export const NEW_CHAT_TITLE = "New Chat";
 /** The gateway's prompt limit, in Unicode code points. */
@@ -46,9 +57,13 @@ interface Streaming {
 }
 
 export interface ChatState {
+  /** Every chat loaded so far: pages of the list, pinned chats, archived chats once asked for. */
   sessions: ChatSessionOut[];
   sessionsStatus: "idle" | "loading" | "ready" | "error";
+  archivedStatus: "idle" | "loading" | "ready" | "error";
   hasMore: boolean;
+  /** `before` cursor of the next page of unarchived chats. */
+  pageCursor: string | null;
   messages: Record<string, UiMessage[]>;
   loading: string | null;
   activeId: string | null;
@@ -67,9 +82,30 @@ export interface ChatState {
   stop: () => void;
   regenerate: () => Promise<void>;
   editAndResend: (messageId: string, text: string) => Promise<void>;
+  /** Streams the continuation of a stopped or length-cut answer into the same message. */
+  continueAnswer: (messageId: string) => Promise<void>;
+  /** Shows the previous (-1) or next (+1) version of a message and the branch below it. */
+  switchVersion: (messageId: string, delta: -1 | 1) => Promise<void>;
+  /** Reloads a chat's active path from the server (ids, versions, stored meta). */
+  syncSession: (id: string) => Promise<void>;
   rename: (id: string, title: string) => Promise<boolean>;
+  setPinned: (id: string, pinned: boolean) => Promise<boolean>;
+  setArchived: (id: string, archived: boolean) => Promise<boolean>;
+  loadArchived: () => Promise<void>;
+  /** Stores a chat's own model, temperature, max tokens and system prompt. */
+  saveChatSettings: (id: string, settings: ChatSettings) => Promise<boolean>;
+  /** The settings a generation in this chat uses. */
+  chatSettings: (id: string | null) => ChatSettings;
+  /** Imports a file of Sable's JSON export as a new chat; resolves with its id. */
+  importChat: (text: string) => Promise<string | null>;
   remove: (id: string) => Promise<boolean>;
 }
+
+/**
+ * When to look for the title the gateway generates in the background after a chat's first
+ * answer (ms after the answer). Mutable for tests.
+ */
+export const titlePoll = { delaysMs: [1_500, 4_000, 9_000] };
 
 let localSeq = 0;
 const localId = (p: string) => `local-${p}-${Date.now().toString(36)}-${(localSeq++).toString(36)}`;
@@ -94,14 +130,104 @@ export function metaFromServer(meta: JsonObject | null | undefined): MessageMeta
 
 export function fromServer(m: ChatMessageOut): UiMessage {
   const stopped = m.meta?.["stopped"] === true || m.meta?.["cancelled"] === true;
+  const error = m.meta?.["error"];
+  const finish = m.meta?.["finish_reason"];
+  const failed = typeof error === "string" && error !== "";
   return {
     id: m.id,
     role: m.role,
     content: m.content,
     createdAt: m.created_at,
     meta: metaFromServer(m.meta),
-    status: stopped ? "stopped" : "done",
+    status: failed ? "error" : stopped ? "stopped" : "done",
+    ...(failed ? { error: "The answer could not be completed.", errorDetails: error } : {}),
+    siblingCount: m.sibling_count ?? 1,
+    siblingIndex: m.sibling_index ?? 1,
+    finishReason: typeof finish === "string" ? finish : undefined,
   };
+}
+
+/**
+ * Reads a file written by Sable's JSON export (`…/export?format=json`) into an import body;
+ * null when it is not one (no `messages` list of role/content objects).
+ */
+export function parseExport(text: string): ChatSessionImport | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!v || typeof v !== "object" || Array.isArray(v)) return null;
+  const o = v as Record<string, unknown>;
+  if (!Array.isArray(o["messages"])) return null;
+  const roles = new Set<string>(["user", "assistant", "system"]);
+  const messages: ChatSessionImport["messages"] = [];
+  for (const raw of o["messages"] as unknown[]) {
+    if (!raw || typeof raw !== "object") return null;
+    const m = raw as Record<string, unknown>;
+    const role = m["role"];
+    const content = m["content"];
+    if (typeof role !== "string" || !roles.has(role) || typeof content !== "string") return null;
+    const meta = m["meta"];
+    messages.push({
+      role: role as Role,
+      content,
+      meta: meta && typeof meta === "object" && !Array.isArray(meta) ? (meta as { [k: string]: JsonValue }) : null,
+    });
+  }
+  const str = (k: string) => (typeof o[k] === "string" ? o[k] : null);
+  const numOrNull = (k: string) => (typeof o[k] === "number" ? o[k] : null);
+  const bool = (k: string) => (typeof o[k] === "boolean" ? o[k] : null);
+  return {
+    title: str("title"),
+    system_prompt: str("system_prompt"),
+    model: str("model"),
+    temperature: numOrNull("temperature"),
+    max_tokens: numOrNull("max_tokens"),
+    pinned: bool("pinned"),
+    archived: bool("archived"),
+    messages,
+  };
+}
+
+/** Date groups of the sidebar, newest first. */
+export type DateGroup = "Today" | "Yesterday" | "Previous 7 days" | "Older";
+export const DATE_GROUPS: DateGroup[] = ["Today", "Yesterday", "Previous 7 days", "Older"];
+
+/** Which date group a chat updated at `iso` falls in, by local calendar days before `now`. */
+export function dateGroup(iso: string, now: Date = new Date()): DateGroup {
+  const startOfDay = (d: Date) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  const t = new Date(iso);
+  if (Number.isNaN(t.getTime())) return "Older";
+  const days = Math.round((startOfDay(now) - startOfDay(t)) / 86_400_000);
+  if (days <= 0) return "Today";
+  if (days === 1) return "Yesterday";
+  if (days <= 7) return "Previous 7 days";
+  return "Older";
+}
+
+/**
+ * The sidebar's groups: pinned chats first, then the others by date (archived chats are left
+ * out; `archived: true` lists only them, newest first, in one group).
+ */
+export function groupSessions(
+  sessions: ChatSessionOut[],
+  opts: { archived?: boolean; now?: Date } = {},
+): { label: "Pinned" | "Archived" | DateGroup; sessions: ChatSessionOut[] }[] {
+  if (opts.archived) {
+    const list = sessions.filter((s) => s.archived === true);
+    return list.length ? [{ label: "Archived", sessions: list }] : [];
+  }
+  const live = sessions.filter((s) => s.archived !== true);
+  const out: { label: "Pinned" | "Archived" | DateGroup; sessions: ChatSessionOut[] }[] = [];
+  const pinned = live.filter((s) => s.pinned === true);
+  if (pinned.length) out.push({ label: "Pinned", sessions: pinned });
+  for (const label of DATE_GROUPS) {
+    const list = live.filter((s) => s.pinned !== true && dateGroup(s.updated_at, opts.now) === label);
+    if (list.length) out.push({ label, sessions: list });
+  }
+  return out;
 }
 
 function sortSessions(list: ChatSessionOut[]): ChatSessionOut[] {
@@ -153,8 +279,10 @@ export const useChat = create<ChatState>()((set, get) => {
       role: "assistant",
       content: "",
       createdAt: new Date().toISOString(),
-      meta: { model: effectiveModel(useSettings.getState().model) },
+      meta: { model: effectiveModel(effectiveChatSettings(session, useSettings.getState()).model) },
       status: "streaming",
+      siblingCount: 1,
+      siblingIndex: 1,
     };
     set((s) => ({
       messages: { ...s.messages, [sessionId]: [...(s.messages[sessionId] ?? []), assistant] },
@@ -162,11 +290,13 @@ export const useChat = create<ChatState>()((set, get) => {
     }));
 
     const outcome = await streamAnswer(
-      { sessionId, prompt, sessionSystemPrompt: session?.system_prompt, replaceFrom: opts.replaceFrom },
+      { sessionId, prompt, session, replaceFrom: opts.replaceFrom },
       {
         onToken: (token) => patchMessage(sessionId, messageId, (m) => ({ ...m, content: m.content + token })),
         onUserMessageId: (serverId) => {
           if (opts.userMessageId) patchMessage(sessionId, opts.userMessageId, (m) => ({ ...m, serverId }));
+          // The gateway titled a new chat from this message as it stored it.
+          if (before.length === 0) void refreshSummary(sessionId);
         },
       },
     );
@@ -183,7 +313,58 @@ export const useChat = create<ChatState>()((set, get) => {
     }
     if (get().streaming?.messageId === messageId) set({ streaming: null });
     if (outcome.accepted) touchSession(sessionId, 2);
+    if (outcome.status !== "error") afterAnswer(sessionId, before.length === 0);
     return outcome.accepted;
+  };
+
+  /**
+   * Once an answer is stored: the chat is read back (server ids, versions for the switcher,
+   * stored meta such as finish_reason), and after a chat's first answer its title is looked up
+   * a few times, since the gateway writes a better one in the background.
+   */
+  const afterAnswer = (sessionId: string, firstAnswer: boolean) => {
+    void get().syncSession(sessionId);
+    if (!firstAnswer) return;
+    for (const ms of titlePoll.delaysMs) setTimeout(() => void refreshSummary(sessionId), ms);
+  };
+
+  /** Refreshes one chat's row (title, flags) from the server without loading its messages. */
+  const refreshSummary = async (sessionId: string) => {
+    if (!get().sessions.some((x) => x.id === sessionId)) return;
+    try {
+      const { messages: _page, ...summary } = await api.getSession(sessionId, 1);
+      set((s) => ({
+        sessions: s.sessions.map((x) => (x.id === sessionId ? { ...x, title: summary.title } : x)),
+      }));
+    } catch {
+      /* the next look (or the next list load) will do */
+    }
+  };
+
+  const showDetail = (id: string, detail: ChatSessionDetail) => {
+    const { messages: msgs, ...summary } = detail;
+    set((s) => ({
+      messages: { ...s.messages, [id]: msgs.map(fromServer) },
+      sessions: mergeSessions(s.sessions, [{ ...summary, message_count: msgs.length }]),
+    }));
+  };
+
+  /** Applies a PATCH optimistically; the server's answer (or the old row on failure) wins. */
+  const patchSession = async (id: string, patch: Partial<ChatSessionOut>, failTitle: string): Promise<boolean> => {
+    const prev = get().sessions.find((x) => x.id === id);
+    if (!prev) return false;
+    set((s) => ({ sessions: s.sessions.map((x) => (x.id === id ? { ...x, ...patch } : x)) }));
+    try {
+      const updated = await api.updateSession(id, patch);
+      set((s) => ({
+        sessions: sortSessions(s.sessions.map((x) => (x.id === id ? { ...updated, message_count: x.message_count } : x))),
+      }));
+      return true;
+    } catch (e) {
+      set((s) => ({ sessions: s.sessions.map((x) => (x.id === id ? prev : x)) }));
+      toastError(failTitle, e);
+      return false;
+    }
   };
 
   /**
@@ -202,6 +383,8 @@ export const useChat = create<ChatState>()((set, get) => {
           createdAt: new Date().toISOString(),
           meta: {},
           status: "streaming",
+          siblingCount: 1,
+          siblingIndex: 1,
         };
         set((s) => ({
           messages: { ...s.messages, [sessionId]: [...(s.messages[sessionId] ?? []), bubble] },
@@ -217,6 +400,7 @@ export const useChat = create<ChatState>()((set, get) => {
       patchMessage(sessionId, messageId, (m) => ({ ...m, status: outcome.status, meta: { ...m.meta, tokens: outcome.tokens } }));
     }
     if (get().streaming?.messageId === messageId) set({ streaming: null });
+    if (outcome.status !== "error") void get().syncSession(sessionId);
   };
 
   const appendUser = (sessionId: string, text: string) => {
@@ -227,6 +411,8 @@ export const useChat = create<ChatState>()((set, get) => {
       createdAt: new Date().toISOString(),
       meta: {},
       status: "done",
+      siblingCount: 1,
+      siblingIndex: 1,
     };
     set((s) => ({ messages: { ...s.messages, [sessionId]: [...(s.messages[sessionId] ?? []), msg] } }));
     return msg.id;
@@ -235,7 +421,9 @@ export const useChat = create<ChatState>()((set, get) => {
   return {
     sessions: [],
     sessionsStatus: "idle",
+    archivedStatus: "idle",
     hasMore: false,
+    pageCursor: null,
     messages: {},
     loading: null,
     activeId: null,
@@ -244,11 +432,17 @@ export const useChat = create<ChatState>()((set, get) => {
     loadSessions: async () => {
       set({ sessionsStatus: "loading" });
       try {
-        const list = await api.listSessions(PAGE_SIZE);
+        // The newest unarchived chats, plus every pinned one (they head the list even when old).
+        const [list, pinned] = await Promise.all([
+          api.listSessions(PAGE_SIZE, undefined, { archived: false }),
+          api.listSessions(200, undefined, { pinned: true, archived: false }).catch(() => []),
+        ]);
+        const last = list.at(-1);
         set((s) => ({
-          sessions: mergeSessions(s.sessions, list),
+          sessions: mergeSessions(s.sessions, [...list, ...pinned]),
           sessionsStatus: "ready",
           hasMore: list.length >= PAGE_SIZE,
+          pageCursor: last ? `${last.updated_at},${last.id}` : null,
         }));
       } catch (e) {
         set({ sessionsStatus: "error" });
@@ -258,15 +452,27 @@ export const useChat = create<ChatState>()((set, get) => {
     },
 
     loadMoreSessions: async () => {
-      const last = get().sessions.at(-1);
-      if (!last) return;
+      const cursor = get().pageCursor;
+      if (!cursor) return;
       try {
-        const list = await api.listSessions(PAGE_SIZE, `${last.updated_at},${last.id}`);
+        const list = await api.listSessions(PAGE_SIZE, cursor, { archived: false });
         const before = get().sessions.length;
-        set((s) => ({ sessions: mergeSessions(s.sessions, list) }));
+        const last = list.at(-1);
+        set((s) => ({ sessions: mergeSessions(s.sessions, list), pageCursor: last ? `${last.updated_at},${last.id}` : null }));
         set({ hasMore: list.length >= PAGE_SIZE && get().sessions.length > before });
       } catch (e) {
         toastError("Could not load more conversations", e);
+      }
+    },
+
+    loadArchived: async () => {
+      set({ archivedStatus: "loading" });
+      try {
+        const list = await api.listSessions(200, undefined, { archived: true });
+        set((s) => ({ sessions: mergeSessions(s.sessions, list), archivedStatus: "ready" }));
+      } catch (e) {
+        set({ archivedStatus: "error" });
+        toastError("Could not load archived conversations", e);
       }
     },
 
@@ -275,12 +481,7 @@ export const useChat = create<ChatState>()((set, get) => {
       if (get().messages[id]) return true;
       set({ loading: id });
       try {
-        const detail = await api.getSession(id);
-        const { messages: msgs, ...summary } = detail;
-        set((s) => ({
-          messages: { ...s.messages, [id]: msgs.map(fromServer) },
-          sessions: mergeSessions(s.sessions, [{ ...summary, message_count: msgs.length }]),
-        }));
+        showDetail(id, await api.getSession(id));
         void resumeIfRunning(id);
         return true;
       } catch (e) {
@@ -308,7 +509,9 @@ export const useChat = create<ChatState>()((set, get) => {
       let sessionId = get().activeId;
       if (!sessionId) {
         try {
-          const created = await api.createSession({ title: text.slice(0, 50) });
+          // Untitled: the gateway titles the chat from this message (never mid-word), and
+          // later from the model, which it only does while that automatic title is in place.
+          const created = await api.createSession(newChatBody(useSettings.getState()));
           sessionId = created.id;
           set((s) => ({
             sessions: mergeSessions(s.sessions, [created]),
@@ -319,11 +522,6 @@ export const useChat = create<ChatState>()((set, get) => {
           toastError("Could not start a conversation", e);
           onStored?.(false);
           return null;
-        }
-      } else {
-        const session = get().sessions.find((x) => x.id === sessionId);
-        if (session && session.title === NEW_CHAT_TITLE && session.message_count === 0) {
-          void get().rename(sessionId, text.slice(0, 50));
         }
       }
       const before = get().messages[sessionId] ?? [];
@@ -360,6 +558,87 @@ export const useChat = create<ChatState>()((set, get) => {
       set((s) => ({ messages: { ...s.messages, [sessionId]: list.slice(0, idx) } }));
       const userMessageId = appendUser(sessionId, text);
       await runStream(sessionId, text, { userMessageId, replaceFrom, before: list });
+    },
+
+    continueAnswer: async (messageId) => {
+      const sessionId = get().activeId;
+      if (!sessionId || get().streaming) return;
+      const target = (get().messages[sessionId] ?? []).find((m) => m.id === messageId);
+      const storedId = serverIdOf(target);
+      if (!target || !storedId || !canContinue(target)) return;
+      const was = target;
+      patchMessage(sessionId, messageId, (m) => ({ ...m, status: "streaming", error: undefined }));
+      set({ streaming: { sessionId, messageId } });
+      const outcome = await continueStream(sessionId, storedId, {
+        onToken: (token) => patchMessage(sessionId, messageId, (m) => ({ ...m, content: m.content + token })),
+      });
+      if (get().streaming?.messageId === messageId) set({ streaming: null });
+      if (outcome.status === "error" && !outcome.accepted) {
+        patchMessage(sessionId, messageId, () => was);
+        toast.error("Could not continue the answer", outcome.error, outcome.details);
+        return;
+      }
+      if (outcome.status === "error") {
+        patchMessage(sessionId, messageId, (m) => ({ ...m, status: "error", error: outcome.error, errorDetails: outcome.details }));
+        return;
+      }
+      patchMessage(sessionId, messageId, (m) => ({ ...m, status: outcome.status, finishReason: undefined }));
+      touchSession(sessionId, 0);
+      void get().syncSession(sessionId);
+    },
+
+    switchVersion: async (messageId, delta) => {
+      const sessionId = get().activeId;
+      if (!sessionId || get().streaming?.sessionId === sessionId) return;
+      const m = (get().messages[sessionId] ?? []).find((x) => x.id === messageId);
+      const storedId = serverIdOf(m);
+      if (!m || !storedId) return;
+      try {
+        const { ids } = await api.messageVersions(sessionId, storedId);
+        const target = ids[m.siblingIndex - 1 + delta];
+        if (!target) return;
+        showDetail(sessionId, await api.activateMessage(sessionId, target));
+      } catch (e) {
+        toastError("Could not switch versions", e);
+      }
+    },
+
+    syncSession: async (id) => {
+      if (get().streaming?.sessionId === id) return;
+      try {
+        const detail = await api.getSession(id);
+        // An answer started meanwhile: its bubble stays; the next sync will catch up.
+        if (get().streaming?.sessionId === id) return;
+        showDetail(id, detail);
+      } catch (e) {
+        console.warn("could not reload the conversation", e);
+      }
+    },
+
+    setPinned: (id, pinned) => patchSession(id, { pinned }, pinned ? "Could not pin" : "Could not unpin"),
+
+    setArchived: (id, archived) => patchSession(id, { archived }, archived ? "Could not archive" : "Could not unarchive"),
+
+    chatSettings: (id) =>
+      effectiveChatSettings(get().sessions.find((x) => x.id === id), useSettings.getState()),
+
+    saveChatSettings: (id, settings) => patchSession(id, settingsPatch(settings), "Could not save the chat's settings"),
+
+    importChat: async (text) => {
+      const body = parseExport(text);
+      if (!body) {
+        toast.error("Not a Sable chat export", "Choose a file saved with Export → JSON.");
+        return null;
+      }
+      try {
+        const created = await api.importSession(body);
+        set((s) => ({ sessions: mergeSessions(s.sessions, [created]) }));
+        toast.success("Chat imported");
+        return created.id;
+      } catch (e) {
+        toastError("Import failed", e);
+        return null;
+      }
     },
 
     rename: async (id, raw) => {

@@ -1,10 +1,11 @@
-import { ArrowDown, Download } from "lucide-react";
-import { useEffect, useRef } from "react";
+import { ArrowDown, Download, SlidersHorizontal } from "lucide-react";
+import { useEffect, useRef, useState } from "react";
 import { useLocation, useNavigate, useParams } from "react-router";
 import { useAutoScroll } from "@/hooks/use-auto-scroll";
 import { useStream } from "@/hooks/use-stream";
 import { exportSession } from "@/lib/export";
 import { useChat, type UiMessage } from "@/stores/chat";
+import { ChatSettingsDialog } from "./ChatSettingsDialog";
 import { Composer } from "./Composer";
 import { MessageBubble } from "./MessageBubble";
 
@@ -25,7 +26,8 @@ export function ChatPage() {
   const loading = useChat((s) => s.loading !== null && s.loading === s.activeId);
   const { streaming, stop } = useStream();
   const session = useChat((s) => s.sessions.find((x) => x.id === s.activeId));
-  const { openSession, newChat, send, regenerate, editAndResend } = useChat.getState();
+  const { openSession, newChat, send, regenerate, editAndResend, continueAnswer, switchVersion } = useChat.getState();
+  const [settingsOpen, setSettingsOpen] = useState(false);
   const { container, content, atBottom, scrollToBottom } = useAutoScroll<HTMLDivElement, HTMLDivElement>();
   const scrolledHash = useRef<string | null>(null);
 
@@ -67,6 +69,15 @@ export function ChatPage() {
             {session.title}
           </span>
           <span className="flex shrink-0 gap-1">
+            <button
+              type="button"
+              className="btn-secondary px-2 py-0.5 text-xs"
+              onClick={() => setSettingsOpen(true)}
+              aria-haspopup="dialog"
+              title="Model, temperature, max tokens and system prompt of this chat"
+            >
+              <SlidersHorizontal size={12} aria-hidden /> Chat settings
+            </button>
             <button type="button" className="btn-secondary px-2 py-0.5 text-xs" onClick={() => void exportSession(session.id, session.title, "markdown")}>
               <Download size={12} aria-hidden /> Markdown
             </button>
@@ -110,6 +121,8 @@ export function ChatPage() {
               busy={streaming !== null}
               onRegenerate={regenerate}
               onEdit={editAndResend}
+              onContinue={continueAnswer}
+              onSwitchVersion={switchVersion}
             />
           ))}
         </div>
@@ -126,12 +139,14 @@ export function ChatPage() {
           </button>
         )}
         <Composer
+          sessionId={activeId}
           streaming={streamingHere}
           disabled={streaming !== null && !streamingHere}
           onSend={(t, onStored) => void onSend(t, onStored)}
           onStop={stop}
         />
       </div>
+      {session && <ChatSettingsDialog sessionId={session.id} open={settingsOpen} onClose={() => setSettingsOpen(false)} />}
     </div>
   );
 }

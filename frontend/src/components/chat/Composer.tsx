@@ -1,12 +1,16 @@
 import { ArrowUp, Square } from "lucide-react";
 import { useEffect, useRef, useState } from "react";
-import { MAX_MESSAGE_CHARS } from "@/stores/chat";
+import { isTouchDevice, useIsTouch } from "@/hooks/use-touch";
+import { MAX_MESSAGE_CHARS, useChat } from "@/stores/chat";
 import { ModelSelect } from "../layout/SettingsDialog";
+import { ChatModelSelect } from "./ChatSettingsDialog";
 
 /** The counter appears from here on (90 % of the limit). */
 const COUNTER_FROM = Math.floor(MAX_MESSAGE_CHARS * 0.9);
 
 interface Props {
+  /** The open chat (its own model is picked here), or null for a new chat (the global model). */
+  sessionId: string | null;
   streaming: boolean;
   disabled: boolean;
   /** `onStored(false)`: the message was not stored; the composer keeps the text. */
@@ -14,7 +18,24 @@ interface Props {
   onStop: () => void;
 }
 
-export function Composer({ streaming, disabled, onSend, onStop }: Props) {
+/** The model of the open chat, stored on the chat itself. */
+function SessionModel({ sessionId }: { sessionId: string }) {
+  const model = useChat((s) => s.chatSettings(sessionId).model);
+  return (
+    <ChatModelSelect
+      id="composer-model"
+      compact
+      value={model}
+      onChange={(m) => {
+        const st = useChat.getState();
+        void st.saveChatSettings(sessionId, { ...st.chatSettings(sessionId), model: m });
+      }}
+    />
+  );
+}
+
+export function Composer({ sessionId, streaming, disabled, onSend, onStop }: Props) {
+  const touch = useIsTouch();
   const [text, setText] = useState("");
   // While the message is on its way the text stays (read-only) until the server has it.
   const [sending, setSending] = useState(false);
@@ -28,6 +49,12 @@ export function Composer({ streaming, disabled, onSend, onStop }: Props) {
     el.style.height = "auto";
     el.style.height = `${Math.min(el.scrollHeight, 200)}px`;
   }, [text]);
+
+  // The message box has the focus when a chat opens (not on touch devices, where focusing
+  // would pop up the on-screen keyboard over the conversation).
+  useEffect(() => {
+    if (!isTouchDevice()) ref.current?.focus({ preventScroll: true });
+  }, [sessionId]);
 
   const submit = () => {
     if (!text.trim() || tooLong || streaming || disabled || sending) return;
@@ -66,11 +93,11 @@ export function Composer({ streaming, disabled, onSend, onStop }: Props) {
               submit();
             }
           }}
-          placeholder="Message Sable…  (Enter to send, Shift+Enter for a new line)"
+          placeholder={touch ? "Message Sable…" : "Message Sable…  (Enter to send, Shift+Enter for a new line)"}
           className="block max-h-[200px] w-full resize-none bg-transparent px-4 pb-1 pt-3 text-[15px] outline-none placeholder:text-zinc-400 focus-visible:outline-none"
         />
         <div className="flex items-center justify-between gap-2 px-2 pb-2">
-          <ModelSelect id="composer-model" compact />
+          {sessionId ? <SessionModel sessionId={sessionId} /> : <ModelSelect id="composer-model" compact />}
           <div className="flex items-center gap-2">
             {chars >= COUNTER_FROM ? (
               <span

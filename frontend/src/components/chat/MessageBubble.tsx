@@ -1,8 +1,8 @@
-import { Check, Copy, Pencil, RefreshCw } from "lucide-react";
+import { Check, ChevronLeft, ChevronRight, Copy, Pencil, Play, RefreshCw } from "lucide-react";
 import { memo, useState } from "react";
 import { copyText } from "@/lib/clipboard";
 import { clockTime, formatMs, shortModel } from "@/lib/format";
-import type { UiMessage } from "@/stores/chat";
+import { canContinue, type UiMessage } from "@/stores/chat";
 import { toast } from "@/stores/toasts";
 import { Markdown } from "../markdown/Markdown";
 
@@ -13,6 +13,39 @@ interface Props {
   /** Stable store actions, so bubbles that did not change skip re-rendering while tokens stream. */
   onRegenerate: () => Promise<void>;
   onEdit: (messageId: string, text: string) => Promise<void>;
+  onContinue: (messageId: string) => Promise<void>;
+  onSwitchVersion: (messageId: string, delta: -1 | 1) => Promise<void>;
+}
+
+/** "‹ 2 / 3 ›": which version of a message is shown, and the way to the others. */
+function VersionSwitcher({ m, busy, onSwitch }: { m: UiMessage; busy: boolean; onSwitch: Props["onSwitchVersion"] }) {
+  if (m.siblingCount <= 1) return null;
+  const what = m.role === "user" ? "message" : "answer";
+  return (
+    <span className="inline-flex items-center text-xs text-zinc-500" role="group" aria-label={`Versions of this ${what}`} data-testid="version-switcher">
+      <button
+        type="button"
+        className="btn-icon h-7 w-7"
+        aria-label={`Previous version of this ${what}`}
+        disabled={busy || m.siblingIndex <= 1}
+        onClick={() => void onSwitch(m.id, -1)}
+      >
+        <ChevronLeft size={14} />
+      </button>
+      <span className="tabular-nums" data-testid="version-label">
+        {m.siblingIndex} / {m.siblingCount}
+      </span>
+      <button
+        type="button"
+        className="btn-icon h-7 w-7"
+        aria-label={`Next version of this ${what}`}
+        disabled={busy || m.siblingIndex >= m.siblingCount}
+        onClick={() => void onSwitch(m.id, 1)}
+      >
+        <ChevronRight size={14} />
+      </button>
+    </span>
+  );
 }
 
 function CopyButton({ text, label }: { text: string; label: string }) {
@@ -45,11 +78,20 @@ function AnswerStats({ m }: { m: UiMessage }) {
       {clockTime(m.createdAt)}
       {parts.length > 0 && ` · ${parts.join(" · ")}`}
       {m.status === "stopped" && " · stopped"}
+      {m.status !== "stopped" && m.finishReason === "length" && " · cut at max tokens"}
     </span>
   );
 }
 
-export const MessageBubble = memo(function MessageBubble({ message: m, isLastAssistant, busy, onRegenerate, onEdit }: Props) {
+export const MessageBubble = memo(function MessageBubble({
+  message: m,
+  isLastAssistant,
+  busy,
+  onRegenerate,
+  onEdit,
+  onContinue,
+  onSwitchVersion,
+}: Props) {
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(m.content);
 
@@ -97,7 +139,9 @@ export const MessageBubble = memo(function MessageBubble({ message: m, isLastAss
           </div>
         )}
         {!editing && (
-          <div className="mt-0.5 flex opacity-100 md:opacity-0 md:group-focus-within:opacity-100 md:group-hover:opacity-100">
+          <div className="mt-0.5 flex items-center">
+            <VersionSwitcher m={m} busy={busy} onSwitch={onSwitchVersion} />
+            <div className="flex opacity-100 md:opacity-0 md:group-focus-within:opacity-100 md:group-hover:opacity-100">
             <button
               type="button"
               className="btn-icon h-7 w-7"
@@ -111,6 +155,7 @@ export const MessageBubble = memo(function MessageBubble({ message: m, isLastAss
               <Pencil size={14} />
             </button>
             <CopyButton text={m.content} label="Copy message" />
+            </div>
           </div>
         )}
       </div>
@@ -143,11 +188,24 @@ export const MessageBubble = memo(function MessageBubble({ message: m, isLastAss
         </div>
       )}
       {!streaming && (
-        <div className="mt-1 flex items-center gap-1">
+        <div className="mt-1 flex flex-wrap items-center gap-1">
+          <VersionSwitcher m={m} busy={busy} onSwitch={onSwitchVersion} />
           <CopyButton text={m.content} label="Copy answer" />
           {isLastAssistant && (
             <button type="button" className="btn-icon h-7 w-7" aria-label="Regenerate answer" disabled={busy} onClick={() => void onRegenerate()}>
               <RefreshCw size={14} />
+            </button>
+          )}
+          {/* Only once the answer is read back from the server (a stored id to continue). */}
+          {isLastAssistant && canContinue(m) && m.status !== "error" && !m.id.startsWith("local-") && (
+            <button
+              type="button"
+              className="btn-secondary h-7 px-2 py-0 text-xs"
+              disabled={busy}
+              onClick={() => void onContinue(m.id)}
+              title={m.status === "stopped" ? "Continue the stopped answer" : "Continue the answer cut at max tokens"}
+            >
+              <Play size={12} aria-hidden /> Continue
             </button>
           )}
           <AnswerStats m={m} />

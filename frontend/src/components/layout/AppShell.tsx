@@ -81,7 +81,7 @@ export function AppShell() {
                 className="hidden items-center gap-2 rounded-lg border border-zinc-200 px-2.5 py-1 text-xs text-zinc-500 hover:bg-zinc-100 sm:inline-flex dark:border-zinc-800 dark:hover:bg-zinc-800"
                 aria-label="Open command palette"
               >
-                <Search size={14} aria-hidden /> Search <kbd className="font-sans">{MOD}K</kbd>
+                <Search size={14} aria-hidden /> Search <kbd className="font-sans [@media(hover:none)]:hidden">{MOD}K</kbd>
               </button>
               <button type="button" className="btn-icon sm:hidden" aria-label="Open command palette" onClick={() => setPalette(true)}>
                 <Search size={18} />

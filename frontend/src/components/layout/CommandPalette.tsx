@@ -90,7 +90,7 @@ export function CommandPalette() {
                 }`}
               >
                 <span className="truncate">{c.label}</span>
-                {c.hint && <span className={`ml-3 shrink-0 text-xs ${i === sel ? "text-white/80" : "text-zinc-500"}`}>{c.hint}</span>}
+                {c.hint && <span className={`ml-3 shrink-0 text-xs [@media(hover:none)]:hidden ${i === sel ? "text-white/80" : "text-zinc-500"}`}>{c.hint}</span>}
               </div>
             </li>
           );

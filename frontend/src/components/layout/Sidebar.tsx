@@ -1,17 +1,24 @@
 import {
+  Archive,
+  ArchiveRestore,
   BookOpen,
   Briefcase,
   Download,
   LayoutDashboard,
   MessageSquare,
+  MoreHorizontal,
   PanelLeftClose,
   Pencil,
+  Pin,
+  PinOff,
   Plus,
   Search,
   Settings,
   Trash2,
+  Upload,
   X,
 } from "lucide-react";
+import type React from "react";
 import { useEffect, useRef, useState } from "react";
 import { NavLink, useLocation, useNavigate } from "react-router";
 import { describeError } from "@/api/client";
@@ -20,7 +27,7 @@ import type { ChatSessionOut, SearchResult } from "@/api/types";
 import { useActions } from "@/hooks/use-commands";
 import { exportSession } from "@/lib/export";
 import { parseSnippet, relativeTime } from "@/lib/format";
-import { useChat } from "@/stores/chat";
+import { groupSessions, useChat } from "@/stores/chat";
 import { useUi } from "@/stores/ui";
 import { ConfirmDialog } from "../ui/Dialog";
 
@@ -55,11 +62,134 @@ function SearchResults({ results, onPick }: { results: SearchResult[]; onPick: (
   );
 }
 
+/** Moves the focus to the next (+1) or previous (-1) chat link of the sidebar. */
+function focusSibling(from: HTMLElement, delta: 1 | -1) {
+  const links = [...(from.closest("nav")?.querySelectorAll<HTMLElement>("[data-session-link]") ?? [])];
+  const i = links.indexOf(from);
+  links[i + delta]?.focus();
+}
+
+interface MenuAction {
+  label: string;
+  icon: typeof Pencil;
+  run: () => void;
+  danger?: boolean;
+}
+
+/**
+ * A chat's actions (rename, pin, archive, export, delete) behind one "⋯" button. The button is
+ * not a Tab stop (each chat is one Tab stop: its link); from the link, → or Shift+F10 opens the
+ * menu, ↑/↓ move within it, Esc closes it and gives the focus back to the link.
+ */
+function RowMenu({
+  title,
+  actions,
+  open,
+  setOpen,
+  linkRef,
+}: {
+  title: string;
+  actions: MenuAction[];
+  open: boolean;
+  setOpen: (open: boolean) => void;
+  linkRef: React.RefObject<HTMLAnchorElement | null>;
+}) {
+  const button = useRef<HTMLButtonElement>(null);
+  const menu = useRef<HTMLDivElement>(null);
+  const [pos, setPos] = useState<{ top: number; left: number } | null>(null);
+
+  useEffect(() => {
+    if (!open) return;
+    const r = button.current?.getBoundingClientRect();
+    if (r) {
+      const height = actions.length * 34 + 8;
+      const top = r.bottom + height > window.innerHeight ? Math.max(4, r.top - height) : r.bottom;
+      setPos({ top, left: Math.max(4, r.right - 176) });
+    }
+    const onDown = (e: MouseEvent) => {
+      if (!menu.current?.contains(e.target as Node) && !button.current?.contains(e.target as Node)) setOpen(false);
+    };
+    document.addEventListener("mousedown", onDown);
+    return () => document.removeEventListener("mousedown", onDown);
+  }, [open, actions.length, setOpen]);
+
+  useEffect(() => {
+    if (open && pos) menu.current?.querySelector<HTMLElement>("[role=menuitem]")?.focus();
+  }, [open, pos]);
+
+  const close = (refocus: boolean) => {
+    setOpen(false);
+    if (refocus) linkRef.current?.focus();
+  };
+
+  const onMenuKey = (e: React.KeyboardEvent) => {
+    const items = [...(menu.current?.querySelectorAll<HTMLElement>("[role=menuitem]") ?? [])];
+    const i = items.indexOf(document.activeElement as HTMLElement);
+    const go = (j: number) => items[(j + items.length) % items.length]?.focus();
+    if (e.key === "ArrowDown") go(i + 1);
+    else if (e.key === "ArrowUp") go(i - 1);
+    else if (e.key === "Home") go(0);
+    else if (e.key === "End") go(items.length - 1);
+    else if (e.key === "Escape" || e.key === "ArrowLeft") close(true);
+    else if (e.key === "Tab") close(false);
+    else return;
+    if (e.key !== "Tab") e.preventDefault();
+    e.stopPropagation();
+  };
+
+  return (
+    <>
+      <button
+        ref={button}
+        type="button"
+        tabIndex={-1}
+        className={`btn-icon mr-1 h-7 w-7 shrink-0 ${open ? "" : "md:opacity-0 md:group-focus-within:opacity-100 md:group-hover:opacity-100 [@media(hover:none)]:opacity-100"}`}
+        aria-label={`Actions for ${title}`}
+        aria-haspopup="menu"
+        aria-expanded={open}
+        onClick={() => setOpen(!open)}
+      >
+        <MoreHorizontal size={16} />
+      </button>
+      {open && (
+        <div
+          ref={menu}
+          role="menu"
+          aria-label={`Actions for ${title}`}
+          onKeyDown={onMenuKey}
+          style={pos ? { top: pos.top, left: pos.left } : { visibility: "hidden" }}
+          className="fixed z-50 w-44 rounded-lg border border-zinc-200 bg-white p-1 shadow-lg dark:border-zinc-700 dark:bg-zinc-900"
+        >
+          {actions.map(({ label, icon: Icon, run, danger }) => (
+            <button
+              key={label}
+              type="button"
+              role="menuitem"
+              tabIndex={-1}
+              onClick={() => {
+                close(false);
+                run();
+              }}
+              className={`flex w-full items-center gap-2 rounded-md px-2.5 py-1.5 text-left text-sm hover:bg-zinc-100 focus:bg-zinc-100 focus-visible:outline-none dark:hover:bg-zinc-800 dark:focus:bg-zinc-800 ${
+                danger ? "text-red-600 dark:text-red-400" : ""
+              }`}
+            >
+              <Icon size={14} aria-hidden /> {label}
+            </button>
+          ))}
+        </div>
+      )}
+    </>
+  );
+}
+
 function SessionItem({ s, active, onDelete }: { s: ChatSessionOut; active: boolean; onDelete: () => void }) {
-  const rename = useChat((st) => st.rename);
+  const { rename, setPinned, setArchived } = useChat.getState();
   const [editing, setEditing] = useState(false);
+  const [menuOpen, setMenuOpen] = useState(false);
   const [title, setTitle] = useState(s.title);
   const close = useUi((st) => st.setMobileSidebar);
+  const link = useRef<HTMLAnchorElement>(null);
 
   const [serverTitle, setServerTitle] = useState(s.title);
   if (s.title !== serverTitle) {
@@ -67,14 +197,20 @@ function SessionItem({ s, active, onDelete }: { s: ChatSessionOut; active: boole
     setTitle(s.title);
   }
 
+  const finishEditing = (save: boolean) => {
+    if (save) void rename(s.id, title);
+    else setTitle(s.title);
+    setEditing(false);
+    setTimeout(() => link.current?.focus(), 0);
+  };
+
   if (editing) {
     return (
       <form
         className="px-1 py-0.5"
         onSubmit={(e) => {
           e.preventDefault();
-          void rename(s.id, title);
-          setEditing(false);
+          finishEditing(true);
         }}
       >
         <input
@@ -89,8 +225,7 @@ function SessionItem({ s, active, onDelete }: { s: ChatSessionOut; active: boole
           onKeyDown={(e) => {
             if (e.key === "Escape") {
               e.stopPropagation();
-              setTitle(s.title);
-              setEditing(false);
+              finishEditing(false);
             }
           }}
           aria-label="Conversation title"
@@ -99,6 +234,15 @@ function SessionItem({ s, active, onDelete }: { s: ChatSessionOut; active: boole
       </form>
     );
   }
+  const actions: MenuAction[] = [
+    { label: "Rename", icon: Pencil, run: () => setEditing(true) },
+    s.pinned ? { label: "Unpin", icon: PinOff, run: () => void setPinned(s.id, false) } : { label: "Pin", icon: Pin, run: () => void setPinned(s.id, true) },
+    s.archived
+      ? { label: "Unarchive", icon: ArchiveRestore, run: () => void setArchived(s.id, false) }
+      : { label: "Archive", icon: Archive, run: () => void setArchived(s.id, true) },
+    { label: "Export", icon: Download, run: () => void exportSession(s.id, s.title, "markdown") },
+    { label: "Delete", icon: Trash2, run: onDelete, danger: true },
+  ];
   return (
     <div
       className={`group flex items-center rounded-lg ${
@@ -107,31 +251,31 @@ function SessionItem({ s, active, onDelete }: { s: ChatSessionOut; active: boole
       data-testid="session-item"
     >
       <NavLink
+        ref={link}
         to={`/chat/${s.id}`}
         onClick={() => close(false)}
+        onKeyDown={(e) => {
+          if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+            e.preventDefault();
+            focusSibling(e.currentTarget, e.key === "ArrowDown" ? 1 : -1);
+          } else if (e.key === "ArrowRight" || e.key === "ContextMenu" || (e.key === "F10" && e.shiftKey)) {
+            e.preventDefault();
+            setMenuOpen(true);
+          }
+        }}
         aria-current={active ? "page" : undefined}
-        className="min-w-0 flex-1 px-3 py-2"
+        aria-describedby="session-keys-hint"
+        data-session-link
+        className="min-w-0 flex-1 rounded-lg px-3 py-2 focus-visible:outline-offset-[-2px]"
         title={s.title}
       >
-        <span className="block truncate text-sm">{s.title}</span>
+        <span className="flex items-center gap-1 truncate text-sm">
+          {s.pinned && <Pin size={12} className="shrink-0 text-zinc-500" aria-label="Pinned" />}
+          <span className="truncate">{s.title}</span>
+        </span>
         <span className="block text-[11px] text-zinc-500">{relativeTime(s.updated_at)}</span>
       </NavLink>
-      <div className="flex shrink-0 pr-1 opacity-100 md:opacity-0 md:group-focus-within:opacity-100 md:group-hover:opacity-100">
-        <button type="button" className="btn-icon h-7 w-7" aria-label={`Rename ${s.title}`} onClick={() => setEditing(true)}>
-          <Pencil size={14} />
-        </button>
-        <button
-          type="button"
-          className="btn-icon h-7 w-7"
-          aria-label={`Export ${s.title}`}
-          onClick={() => void exportSession(s.id, s.title, "markdown")}
-        >
-          <Download size={14} />
-        </button>
-        <button type="button" className="btn-icon h-7 w-7 hover:text-red-600" aria-label={`Delete ${s.title}`} onClick={onDelete}>
-          <Trash2 size={14} />
-        </button>
-      </div>
+      <RowMenu title={s.title} actions={actions} open={menuOpen} setOpen={setMenuOpen} linkRef={link} />
     </div>
   );
 }
@@ -144,7 +288,9 @@ const NAV = [
 ];
 
 export function Sidebar({ mobile = false }: { mobile?: boolean }) {
-  const { sessions, sessionsStatus, hasMore, activeId, loadMoreSessions, remove } = useChat();
+  const { sessions, sessionsStatus, archivedStatus, hasMore, activeId, loadMoreSessions, loadArchived, remove, importChat } = useChat();
+  const [showArchived, setShowArchived] = useState(false);
+  const fileInput = useRef<HTMLInputElement>(null);
   const actions = useActions();
   const navigate = useNavigate();
   const { pathname } = useLocation();
@@ -191,6 +337,23 @@ export function Sidebar({ mobile = false }: { mobile?: boolean }) {
     if (ok && wasActive) void navigate("/");
   };
 
+  const onImport = async (file: File | undefined) => {
+    if (!file) return;
+    const id = await importChat(await file.text());
+    if (fileInput.current) fileInput.current.value = "";
+    if (!id) return;
+    setShowArchived(false);
+    setMobile(false);
+    void navigate(`/chat/${id}`);
+  };
+
+  // "Chat" goes back to the chat open last (a new chat if that was one); from elsewhere with
+  // no chat open yet in this tab, to the most recent one.
+  const onChatRoute = pathname === "/" || pathname.startsWith("/chat/");
+  const lastChat = activeId ?? (onChatRoute ? null : (sessions.find((x) => !x.archived)?.id ?? null));
+  const chatPath = onChatRoute && !activeId ? "/" : lastChat ? `/chat/${lastChat}` : "/";
+  const groups = groupSessions(sessions, { archived: showArchived });
+
   return (
     <nav aria-label="Sidebar" className="flex h-full w-72 flex-col border-r border-zinc-200 bg-zinc-50 dark:border-zinc-800 dark:bg-zinc-900/60">
       <div className="flex items-center justify-between px-3 pb-2 pt-3">
@@ -207,16 +370,35 @@ export function Sidebar({ mobile = false }: { mobile?: boolean }) {
         </button>
       </div>
       <div className="space-y-2 px-3">
-        <button
-          type="button"
-          className="btn-primary w-full"
-          onClick={() => {
-            setMobile(false);
-            actions.newChat();
-          }}
-        >
-          <Plus size={16} /> New chat
-        </button>
+        <div className="flex gap-2">
+          <button
+            type="button"
+            className="btn-primary flex-1"
+            onClick={() => {
+              setMobile(false);
+              actions.newChat();
+            }}
+          >
+            <Plus size={16} /> New chat
+          </button>
+          <button
+            type="button"
+            className="btn-secondary px-2.5"
+            aria-label="Import chat"
+            title="Import a chat from a Sable JSON export"
+            onClick={() => fileInput.current?.click()}
+          >
+            <Upload size={16} />
+          </button>
+          <input
+            ref={fileInput}
+            type="file"
+            accept=".json,application/json"
+            className="hidden"
+            data-testid="import-chat-file"
+            onChange={(e) => void onImport(e.target.files?.[0])}
+          />
+        </div>
         <div className="relative">
           <Search size={14} className="pointer-events-none absolute left-2.5 top-1/2 -translate-y-1/2 text-zinc-400" aria-hidden />
           <input
@@ -230,7 +412,7 @@ export function Sidebar({ mobile = false }: { mobile?: boolean }) {
           />
         </div>
       </div>
-      <div className="mt-2 min-h-0 flex-1 overflow-y-auto px-2" aria-busy={searching || sessionsStatus === "loading"}>
+      <div className="mt-1 min-h-0 flex-1 overflow-y-auto px-2 py-1" aria-busy={searching || sessionsStatus === "loading"}>
         {results !== null ? (
           <SearchResults
             results={results}
@@ -241,24 +423,54 @@ export function Sidebar({ mobile = false }: { mobile?: boolean }) {
           />
         ) : (
           <>
-            {sessionsStatus === "loading" && sessions.length === 0 && (
+            <div className="mb-1 flex gap-1 px-1" role="group" aria-label="Which chats">
+              {[false, true].map((archived) => (
+                <button
+                  key={String(archived)}
+                  type="button"
+                  aria-pressed={showArchived === archived}
+                  onClick={() => {
+                    setShowArchived(archived);
+                    if (archived) void loadArchived();
+                  }}
+                  className={`rounded-md px-2 py-0.5 text-xs ${
+                    showArchived === archived ? "bg-zinc-200 font-medium dark:bg-zinc-800" : "text-zinc-500 hover:bg-zinc-100 dark:hover:bg-zinc-800/60"
+                  }`}
+                >
+                  {archived ? "Archived" : "Chats"}
+                </button>
+              ))}
+            </div>
+            {(showArchived ? archivedStatus : sessionsStatus) === "loading" && groups.length === 0 && (
               <div className="space-y-2 p-2" aria-label="Loading conversations">
                 {[0, 1, 2].map((i) => (
                   <div key={i} className="h-8 animate-pulse rounded bg-zinc-200 dark:bg-zinc-800" />
                 ))}
               </div>
             )}
-            {sessionsStatus === "ready" && sessions.length === 0 && (
-              <p className="px-3 py-4 text-sm text-zinc-500">No conversations yet.</p>
+            {(showArchived ? archivedStatus : sessionsStatus) === "ready" && groups.length === 0 && (
+              <p className="px-3 py-4 text-sm text-zinc-500">{showArchived ? "No archived conversations." : "No conversations yet."}</p>
             )}
-            <ul aria-label="Conversations" className="space-y-0.5">
-              {sessions.map((s) => (
-                <li key={s.id}>
-                  <SessionItem s={s} active={s.id === activeId} onDelete={() => setPendingDelete(s)} />
+            <p id="session-keys-hint" className="sr-only">
+              Up and down arrows move between chats; right arrow or Shift+F10 opens the chat&apos;s actions.
+            </p>
+            <ul aria-label={showArchived ? "Archived conversations" : "Conversations"} className="space-y-2">
+              {groups.map((g) => (
+                <li key={g.label}>
+                  <h3 className="px-3 pb-0.5 text-[11px] font-medium uppercase tracking-wide text-zinc-500" id={`group-${g.label}`}>
+                    {g.label}
+                  </h3>
+                  <ul aria-labelledby={`group-${g.label}`} className="space-y-0.5" data-testid="session-group" data-group={g.label}>
+                    {g.sessions.map((s) => (
+                      <li key={s.id}>
+                        <SessionItem s={s} active={s.id === activeId} onDelete={() => setPendingDelete(s)} />
+                      </li>
+                    ))}
+                  </ul>
                 </li>
               ))}
             </ul>
-            {hasMore && (
+            {hasMore && !showArchived && (
               <button type="button" className="btn-secondary my-2 w-full" onClick={() => void loadMoreSessions()}>
                 Load more
               </button>
@@ -270,7 +482,7 @@ export function Sidebar({ mobile = false }: { mobile?: boolean }) {
         {NAV.map(({ to, label, icon: Icon, end }) => (
           <NavLink
             key={to}
-            to={to}
+            to={to === "/" ? chatPath : to}
             end={end}
             onClick={() => setMobile(false)}
             className={({ isActive }) =>
