@@ -485,15 +485,19 @@ pub struct SlotWrite {
     pub text: Option<String>,
     pub error: Option<String>,
     pub error_code: Option<String>,
+    /// Tokens the answer used (zero for an error): added to the job owner's day in
+    /// `usage_daily`, which the gateway's daily quota reads.
+    pub usage: common::schemas::Usage,
 }
 
 impl SlotWrite {
-    pub fn answer(idx: i32, text: String) -> Self {
+    pub fn answer(idx: i32, text: String, usage: common::schemas::Usage) -> Self {
         Self {
             idx,
             text: Some(text),
             error: None,
             error_code: None,
+            usage,
         }
     }
 
@@ -503,6 +507,7 @@ impl SlotWrite {
             text: None,
             error: Some(message),
             error_code: Some(code),
+            usage: common::schemas::Usage::default(),
         }
     }
 }
@@ -654,6 +659,7 @@ pub async fn write_slots_batch(
     let mut finish_errors: Vec<Option<&str>> = Vec::with_capacity(writes.len());
     let (mut slot_jobs, mut slot_idx, mut slot_texts, mut slot_errors, mut slot_codes) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut slot_prompt_tokens, mut slot_completion_tokens) = (Vec::new(), Vec::new());
     for w in writes {
         let ok = w.slots.iter().filter(|s| s.text.is_some()).count();
         job_ids.push(w.job);
@@ -668,6 +674,8 @@ pub async fn write_slots_batch(
             slot_texts.push(s.text.as_deref());
             slot_errors.push(s.error.as_deref());
             slot_codes.push(s.error_code.as_deref());
+            slot_prompt_tokens.push(i64::from(s.usage.prompt_tokens));
+            slot_completion_tokens.push(i64::from(s.usage.completion_tokens));
         }
     }
     let rows: Vec<(Uuid, i32, bool)> = sqlx::query_as(
@@ -687,7 +695,7 @@ pub async fn write_slots_batch(
                     locked_until = CASE WHEN i.status IS NULL THEN j.locked_until END
                FROM input i
               WHERE j.id = i.job_id AND j.locked_by = $1 AND j.attempts = i.attempt AND j.status = 'running'
-              RETURNING j.id, j.attempts, j.cancel_requested
+              RETURNING j.id, j.attempts, j.cancel_requested, j.user_id
          ),
          ins AS (
              INSERT INTO batch_job_results (job_id, idx, text, error, error_code, attempt)
@@ -696,6 +704,22 @@ pub async fn write_slots_batch(
                     AS s(job_id, idx, text, error, error_code)
                JOIN job ON job.id = s.job_id
              RETURNING job_id
+         ),
+         -- The answers' tokens count against their owner's daily quota, like the gateway's
+         -- own generations (usage_daily is the one ledger both services add to).
+         usage AS (
+             INSERT INTO usage_daily (user_id, day, prompt_tokens, completion_tokens, requests)
+             SELECT job.user_id, (now() AT TIME ZONE 'utc')::date, sum(u.p), sum(u.c), count(*)
+               FROM unnest($8::uuid[], $10::text[], $13::int8[], $14::int8[]) AS u(job_id, text, p, c)
+               JOIN job ON job.id = u.job_id
+              WHERE u.text IS NOT NULL AND job.user_id IS NOT NULL
+                AND EXISTS (SELECT 1 FROM users WHERE users.id = job.user_id)
+              GROUP BY job.user_id
+             ON CONFLICT (user_id, day) DO UPDATE SET
+                 prompt_tokens = usage_daily.prompt_tokens + EXCLUDED.prompt_tokens,
+                 completion_tokens = usage_daily.completion_tokens + EXCLUDED.completion_tokens,
+                 requests = usage_daily.requests + EXCLUDED.requests
+             RETURNING user_id
          )
          SELECT job.id, job.attempts, job.cancel_requested FROM job",
     )
@@ -711,6 +735,8 @@ pub async fn write_slots_batch(
     .bind(&slot_texts)
     .bind(&slot_errors)
     .bind(&slot_codes)
+    .bind(&slot_prompt_tokens)
+    .bind(&slot_completion_tokens)
     .fetch_all(pool)
     .await?;
     Ok(writes

@@ -12,14 +12,15 @@
 use std::time::Duration;
 
 use common::http::ServiceClient;
-use common::schemas::{GenerateRequest, GenerateResponse};
+use common::schemas::{GenerateRequest, GenerateResponse, Usage};
 use common::AppError;
 use reqwest::{Method, StatusCode};
 
 /// What became of one prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PromptOutcome {
-    Answer(String),
+    /// The answer and the tokens it used (counted against its owner's daily quota).
+    Answer { text: String, usage: Usage },
     /// Retrying cannot help (the model service said `retryable: false`): the prompt's error.
     Permanent {
         /// The model service's error code, e.g. `CONTEXT_TOO_LONG`.
@@ -39,7 +40,7 @@ impl PromptOutcome {
     /// A label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::Answer(_) => "answer",
+            Self::Answer { .. } => "answer",
             Self::Permanent { .. } => "permanent_error",
             Self::Transient { .. } => "transient_error",
         }
@@ -62,7 +63,10 @@ pub async fn generate(
         .send_json::<GenerateResponse>(client.request(Method::POST, "/inference").json(&request))
         .await;
     match sent {
-        Ok(body) => PromptOutcome::Answer(body.text),
+        Ok(body) => PromptOutcome::Answer {
+            text: body.text,
+            usage: body.usage,
+        },
         Err(e) => classify(&e),
     }
 }

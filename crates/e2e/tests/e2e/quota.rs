@@ -76,3 +76,33 @@ async fn usage_is_counted_and_the_daily_quota_refuses_with_its_reset_time() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_jobs_answers_count_against_the_daily_quota() {
+    let stack = Stack::start_with(&["--quota-tokens-per-day", "40"]).await;
+    let job: Value = stack
+        .post(
+            "/api/v1/jobs",
+            &json!({"prompts": ["[mock:tokens=15] one", "[mock:tokens=15] two", "[mock:reject] three"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = job["job_id"].as_str().unwrap();
+    let done = stack
+        .wait_for_job(id, "completed", std::time::Duration::from_secs(20))
+        .await;
+    assert_eq!(done["failed_prompts"], 1, "{done}");
+    // The two answers are counted (the refused prompt used nothing), written with the results.
+    let me = stack.get_json("/api/v1/auth/me").await;
+    let usage = &me["usage_today"];
+    assert_eq!(usage["requests"], 2, "{me}");
+    assert_eq!(usage["completion_tokens"], 30, "{me}");
+    assert!(usage["total_tokens"].as_i64().unwrap() >= 40, "{me}");
+    // Jobs cannot get round the quota: the next generation is refused.
+    let refused = stack
+        .post("/api/v1/generate", &json!({"prompt": "hi"}))
+        .await;
+    assert_envelope(refused, 429, "QUOTA_EXCEEDED").await;
+}

@@ -252,7 +252,9 @@ impl<'a> JobRun<'a> {
         let mut writes = Vec::new();
         for result in joined {
             match result {
-                Ok((idx, PromptOutcome::Answer(text))) => writes.push(SlotWrite::answer(idx, text)),
+                Ok((idx, PromptOutcome::Answer { text, usage })) => {
+                    writes.push(SlotWrite::answer(idx, text, usage));
+                }
                 Ok((idx, PromptOutcome::Permanent { code, message })) => {
                     tracing::info!(prompt = idx, code = %code, error = %message, "prompt failed permanently");
                     self.errors.insert(idx, message.clone());

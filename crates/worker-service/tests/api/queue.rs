@@ -325,7 +325,7 @@ async fn every_error_class_of_the_real_model_service_gets_the_right_retry_decisi
     }
     assert!(matches!(
         model_client::generate(&client, "fine", None, 16).await,
-        PromptOutcome::Answer(_)
+        PromptOutcome::Answer { .. }
     ));
 }
 

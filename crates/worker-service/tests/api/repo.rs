@@ -26,7 +26,7 @@ async fn insert(pool: &PgPool, n_prompts: usize) -> Uuid {
 }
 
 fn answer(idx: i32) -> SlotWrite {
-    SlotWrite::answer(idx, format!("a{idx}"))
+    SlotWrite::answer(idx, format!("a{idx}"), common::schemas::Usage::new(3, 4))
 }
 
 /// One job's fenced write, as the worker's writer sends it.
