@@ -20,7 +20,7 @@ describe("unknown routes", () => {
 
   test("an unknown path shows Page not found with a link back to chat", async () => {
     const { page, consoleErrors } = browser;
-    for (const path of ["/no-such-page", "/chat", "/jobs/extra/segments"]) {
+    for (const path of ["/no-such-page", "/chats", "/jobs/extra/segments"]) {
       const res = await page.goto(`${BASE}${path}`);
       assert.equal(res?.status(), 200, `${path}: the SPA fallback answers the shell`);
       await page.getByRole("heading", { name: "Page not found" }).waitFor();
