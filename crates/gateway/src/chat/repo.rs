@@ -389,7 +389,8 @@ pub async fn session_exists(db: &PgPool, user_id: Uuid, session_id: Uuid) -> Rep
 }
 
 /// Applies the non-null fields (a `model` of `""` clears the model). `updated_at` advances
-/// only when a value actually changes. Returns the session with its real message count (the
+/// only when a value actually changes, and never for `pinned` / `archived` alone: filing a chat
+/// away is not activity (the sidebar's date groups would move an old chat to "Today"). Returns the session with its real message count (the
 /// reference always said 0).
 #[tracing::instrument(skip_all, fields(session_id = %session_id))]
 pub async fn update_session(
@@ -412,9 +413,8 @@ pub async fn update_session(
              updated_at = CASE \
                  WHEN (COALESCE($3, title), COALESCE($4, system_prompt), \
                        CASE WHEN $5::text IS NULL THEN model ELSE NULLIF($5, '') END, \
-                       COALESCE($6, temperature), COALESCE($7, max_tokens), \
-                       COALESCE($8, pinned), COALESCE($9, archived)) \
-                      IS DISTINCT FROM (title, system_prompt, model, temperature, max_tokens, pinned, archived) \
+                       COALESCE($6, temperature), COALESCE($7, max_tokens)) \
+                      IS DISTINCT FROM (title, system_prompt, model, temperature, max_tokens) \
                  THEN clock_timestamp() ELSE updated_at END \
          WHERE id = $1 AND user_id = $2 RETURNING ",
         session_columns!()

@@ -117,7 +117,7 @@ async fn a_chats_own_settings_apply_unless_the_request_sets_them() {
 #[tokio::test]
 async fn pin_and_archive_filter_the_list() {
     let (app, _model) = spawn_stack().await;
-    let mut ids = Vec::new();
+    let (mut ids, mut created) = (Vec::new(), Vec::new());
     for title in ["plain", "pinned", "archived"] {
         let s = json_of(
             app.post_json("/api/v1/chat/sessions", &json!({"title": title}))
@@ -126,10 +126,14 @@ async fn pin_and_archive_filter_the_list() {
         )
         .await;
         ids.push(s["id"].as_str().unwrap().to_owned());
+        created.push(s["updated_at"].clone());
     }
     let pinned = json_of(patch(&app, &ids[1], json!({"pinned": true})).await, 200).await;
     assert_eq!(pinned["pinned"], true);
-    json_of(patch(&app, &ids[2], json!({"archived": true})).await, 200).await;
+    let archived = json_of(patch(&app, &ids[2], json!({"archived": true})).await, 200).await;
+    // Filing a chat away is not activity: its place by date stays where it was.
+    assert_eq!(pinned["updated_at"], created[1]);
+    assert_eq!(archived["updated_at"], created[2]);
 
     let titles = |list: Value| -> Vec<String> {
         list.as_array()
@@ -151,6 +155,9 @@ async fn pin_and_archive_filter_the_list() {
     )
     .await;
     assert_eq!(titles(archived), ["archived"]);
+    // A rename is activity.
+    let renamed = json_of(patch(&app, &ids[0], json!({"title": "plain!"})).await, 200).await;
+    assert_ne!(renamed["updated_at"], created[0]);
     let response = app.get("/api/v1/chat/sessions?pinned=maybe").await;
     assert_envelope(response, 422, "VALIDATION_ERROR").await;
 }
