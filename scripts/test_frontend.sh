@@ -144,6 +144,18 @@ start gateway gateway \
   RATE_LIMIT_AUTH_PER_MINUTE=600 # every page load refreshes the session; the suite loads many pages
 wait_healthy gateway "$GW_PORT"
 
+# The first account of a stack is its administrator. It is made here, before any suite, so
+# that every suite knows it (E2E_ADMIN_EMAIL / E2E_ADMIN_PASSWORD) and the admin-only views
+# (the dashboard's live charts) are always tested, whichever suite runs first.
+E2E_ADMIN_EMAIL="admin-$(date +%s)@example.com"
+E2E_ADMIN_PASSWORD="e2e-admin-$(head -c 12 /dev/urandom | base64 | tr -d '\n/+=')"
+if [ "${E2E_AUTH_MODE:-jwt}" = jwt ]; then
+  curl -fsS --max-time 10 -o /dev/null -H 'content-type: application/json' \
+    -d "{\"email\":\"$E2E_ADMIN_EMAIL\",\"password\":\"$E2E_ADMIN_PASSWORD\",\"display_name\":\"E2E Admin\"}" \
+    "http://127.0.0.1:$GW_PORT/api/v1/auth/register" || die "could not create the e2e admin account"
+fi
+export E2E_ADMIN_EMAIL E2E_ADMIN_PASSWORD
+
 step "browser tests (playwright-core + $CHROMIUM)"
 cd "$FE"
 # run.mjs is the main walk-through; each e2e/*.spec.mjs opens its own browser and user.

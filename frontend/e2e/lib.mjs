@@ -84,6 +84,23 @@ export async function signUp(page, user) {
   await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
 }
 
+/**
+ * The stack's administrator, made by scripts/test_frontend.sh before any suite runs (the first
+ * account of a stack is its admin). `null` when the suite runs without accounts.
+ */
+export const ADMIN = process.env.E2E_ADMIN_EMAIL
+  ? { name: "E2E Admin", email: process.env.E2E_ADMIN_EMAIL, password: process.env.E2E_ADMIN_PASSWORD ?? "" }
+  : null;
+
+/** Signs in an existing account (`ADMIN`, or a user made by `signUp`) and waits for the chat page. */
+export async function signIn(page, user) {
+  await page.goto(`${BASE}/sign-in`);
+  await page.getByLabel("Email").fill(user.email);
+  await page.getByLabel("Password").fill(user.password ?? PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
+}
+
 /** A fresh user for one spec file: `newUser("branches")`. */
 export function newUser(tag) {
   return { name: `E2E ${tag}`, email: `${tag}-${RUN}@example.com` };
