@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { BASE, OUT, RUN, newUser, openBrowser, sendMessage, signUp, waitForAnswer } from "./lib.mjs";
+import { ADMIN, BASE, OUT, RUN, newUser, openBrowser, sendMessage, signIn, signUp, waitForAnswer } from "./lib.mjs";
 
 const VIEWPORTS = [
   { width: 1440, height: 900 },
@@ -23,7 +23,9 @@ let chatPath = "/";
 describe("screenshots", () => {
   before(async () => {
     browser = await openBrowser({ width: 1440, height: 900 });
-    await signUp(browser.page, newUser("shots"));
+    // The admin sees the dashboard's live charts (a plain user sees the health cards only).
+    if (ADMIN) await signIn(browser.page, ADMIN);
+    else await signUp(browser.page, newUser("shots"));
   });
 
   after(async () => {
@@ -79,6 +81,7 @@ describe("screenshots", () => {
           const cs = [...document.querySelectorAll('[data-testid="health-card"]')];
           return cs.length > 0 && cs.every((c) => c.getAttribute("data-status") === "up");
         }, undefined, { timeout: 20_000 });
+        if (ADMIN) await page.locator(".recharts-surface").first().waitFor();
         await page.waitForTimeout(1500); // a few metric samples and the charts' first draw
         await shot("dashboard");
         assert.deepEqual(consoleErrors, []);
