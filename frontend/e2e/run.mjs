@@ -5,25 +5,15 @@
 // Started by scripts/test_frontend.sh, which boots the real services first.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { BASE, OUT, PASSWORD, RUN, authMode, openBrowser } from "./lib.mjs";
 
-const BASE = process.env.E2E_BASE_URL ?? "http://127.0.0.1:18000";
-const OUT = process.env.E2E_OUT ?? new URL("../test-output/", import.meta.url).pathname;
-const EXE = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const RUN = Date.now().toString(36);
-
-mkdirSync(OUT, { recursive: true });
-
-/** @type {import("playwright-core").BrowserContext} */
-let context;
+/** @type {Awaited<ReturnType<typeof openBrowser>>} */
+let browser;
 /** @type {import("playwright-core").Page} */
 let page;
-let userDataDir = "";
-/** @type {string[]} */
-const consoleErrors = [];
+/** Console errors the page logged (filled by openBrowser). */
+let consoleErrors = [];
 /** While the outage test blocks requests on purpose, their network errors are expected. */
 let simulatingOutage = false;
 /** While a test provokes 401/404 answers on purpose, Chromium's "Failed to load resource" logs are expected. */
@@ -32,23 +22,8 @@ let expectingHttpErrors = false;
 let chatUrl = "";
 const firstPrompt = `Tell me about zebra${RUN} migrations`;
 
-/**
- * The gateway's accounts mode: "jwt" (sign-in required), "off", or "none" when it has no
- * accounts routes yet. Asked from Node, so the browser logs no 404.
- */
-async function authMode() {
-  try {
-    const res = await fetch(`${BASE}/api/v1/auth/config`);
-    if (!res.ok) return "none";
-    const body = await res.json();
-    return body.auth_mode === "jwt" ? "jwt" : "off";
-  } catch {
-    return "none";
-  }
-}
 const AUTH = await authMode();
 const JWT_ONLY = AUTH === "jwt" ? false : `accounts are ${AUTH === "off" ? "off" : "not available"} on this gateway`;
-const PASSWORD = `e2e-Passw0rd-${RUN}`;
 const userA = { name: "Ada E2E", email: `ada-${RUN}@example.com` };
 const userB = { name: "Bob E2E", email: `bob-${RUN}@example.com` };
 
@@ -79,34 +54,15 @@ async function sendMessage(text) {
 }
 
 before(async () => {
-  userDataDir = mkdtempSync(join(tmpdir(), "sable-e2e-"));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: EXE,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1280, height: 800 },
-    acceptDownloads: true,
+  browser = await openBrowser({
+    allow: (text) => simulatingOutage || (expectingHttpErrors && /status of (401|403|404|429)/.test(text)),
   });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(15_000);
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !simulatingOutage && !(expectingHttpErrors && /status of (401|403|404|429)/.test(msg.text()))) consoleErrors.push(`${msg.text()} @ ${msg.location().url ?? ""}`);
-  });
-  page.on("pageerror", (err) => consoleErrors.push(`pageerror: ${err.message}`));
+  page = browser.page;
+  consoleErrors = browser.consoleErrors;
 });
 
 after(async () => {
-  await context?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  await browser?.close();
 });
 
 describe("Sable UI against the real stack", () => {
