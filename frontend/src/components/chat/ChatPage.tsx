@@ -76,10 +76,12 @@ export function ChatPage() {
               aria-haspopup="dialog"
               title="Model, temperature, max tokens and system prompt of this chat"
             >
-              <SlidersHorizontal size={12} aria-hidden /> Chat settings
+              {/* On a phone the buttons shrink to icons and short labels, so the title keeps room. */}
+              <SlidersHorizontal size={12} aria-hidden /> <span className="sr-only sm:not-sr-only">Chat settings</span>
             </button>
             <button type="button" className="btn-secondary px-2 py-0.5 text-xs" onClick={() => void exportSession(session.id, session.title, "markdown")}>
-              <Download size={12} aria-hidden /> Markdown
+              <Download size={12} aria-hidden /> <span className="sm:hidden" aria-hidden>MD</span>
+              <span className="sr-only sm:not-sr-only">Markdown</span>
             </button>
             <button type="button" className="btn-secondary px-2 py-0.5 text-xs" onClick={() => void exportSession(session.id, session.title, "json")}>
               <Download size={12} aria-hidden /> JSON
