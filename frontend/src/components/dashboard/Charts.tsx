@@ -1,73 +1,163 @@
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import type { MetricsPoint } from "./DashboardPage";
+import type { MetricsSummary } from "@/api/types";
+import { fmtAxis, fmtFigure, type LivePoint, type QueuePoint } from "./metrics-format";
 
-interface Series {
-  key: keyof MetricsPoint;
+interface Series<P> {
+  key: keyof P & string;
   label: string;
   color: string;
+  /**
+   * Percentiles are null for an interval without traffic: the line joins the points that exist
+   * and each point has a dot, so a lone stream still shows.
+   */
+  sparse?: boolean;
 }
 
-interface ChartDef {
+interface ChartDef<P> {
   title: string;
   unit: string;
-  series: Series[];
+  series: Series<P>[];
+  /** The headline figures beside the title (the summary's window, not the last point). */
+  headline: (m: MetricsSummary) => (number | null | undefined)[];
+  /** What the headline says when every figure is null (no traffic in the window). */
+  idle: string;
 }
 
-const CHARTS: ChartDef[] = [
-  { title: "Requests / s", unit: "req/s", series: [{ key: "requests_per_sec", label: "requests/s", color: "#8b5cf6" }] },
+/** Charts of the gateway's own series (server-side 5-second points over five minutes). */
+const LIVE_CHARTS: ChartDef<LivePoint>[] = [
   {
-    title: "Latency",
+    title: "Requests / s",
+    unit: "req/s",
+    series: [{ key: "requests_per_sec", label: "requests/s", color: "#8b5cf6" }],
+    headline: (m) => [m.requests_per_sec],
+    idle: "no traffic yet",
+  },
+  {
+    title: "Time to first token",
     unit: "ms",
     series: [
-      { key: "p50_ms", label: "p50", color: "#0ea5e9" },
-      { key: "p99_ms", label: "p99", color: "#f43f5e" },
+      { key: "ttft_p50_ms", label: "p50", color: "#0ea5e9", sparse: true },
+      { key: "ttft_p99_ms", label: "p99", color: "#f43f5e", sparse: true },
     ],
+    headline: (m) => [m.ttft_p50_ms, m.ttft_p99_ms],
+    idle: "no streams yet",
   },
-  { title: "Tokens / s", unit: "tok/s", series: [{ key: "tokens_per_sec", label: "tokens/s", color: "#10b981" }] },
-  { title: "Queue depth", unit: "jobs", series: [{ key: "queue_depth", label: "queued", color: "#f59e0b" }] },
-  { title: "Jobs / s", unit: "jobs/s", series: [{ key: "jobs_per_sec", label: "jobs/s", color: "#6366f1" }] },
+  {
+    title: "Tokens / s",
+    unit: "tok/s",
+    series: [{ key: "tokens_per_sec", label: "tokens/s", color: "#10b981" }],
+    headline: (m) => [m.tokens_per_sec],
+    idle: "no streams yet",
+  },
+  {
+    title: "API latency",
+    unit: "ms",
+    series: [
+      { key: "p50_ms", label: "p50", color: "#0ea5e9", sparse: true },
+      { key: "p99_ms", label: "p99", color: "#f43f5e", sparse: true },
+    ],
+    headline: (m) => [m.p50_ms, m.p99_ms],
+    idle: "no traffic yet",
+  },
+];
+
+/** Queue figures have no server-side series: the page keeps what it polled. */
+const QUEUE_CHARTS: ChartDef<QueuePoint>[] = [
+  {
+    title: "Queue depth",
+    unit: "jobs",
+    series: [{ key: "queue_depth", label: "queued", color: "#f59e0b" }],
+    headline: (m) => [m.queue_depth],
+    idle: "—",
+  },
+  {
+    title: "Jobs / s",
+    unit: "jobs/s",
+    series: [{ key: "jobs_per_sec", label: "jobs/s", color: "#6366f1" }],
+    headline: (m) => [m.jobs_per_sec],
+    idle: "—",
+  },
 ];
 
 const fmtTime = (t: number) => new Date(t).toLocaleTimeString([], { minute: "2-digit", second: "2-digit" });
-const fmtNum = (v: unknown) => (typeof v === "number" ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2)) : String(v));
+
+/** "p50 12 ms · p99 40 ms", or the idle sentence when there is nothing to show. */
+function headlineText<P>(c: ChartDef<P>, m: MetricsSummary | undefined): string {
+  if (!m) return "–";
+  const values = c.headline(m);
+  if (values.every((v) => v === null || v === undefined)) return c.idle;
+  const parts = c.series.map((s, i) => {
+    const text = fmtFigure(values[i]);
+    return c.series.length > 1 ? `${s.label} ${text}` : text;
+  });
+  return `${parts.join(" · ")} ${c.unit}`;
+}
+
+function Chart<P extends { t: number }>({ c, data, latest }: { c: ChartDef<P>; data: P[]; latest?: MetricsSummary }) {
+  return (
+    <figure className="card min-w-0" data-testid="metrics-chart" data-chart={c.title}>
+      <figcaption className="mb-2 flex flex-wrap items-baseline justify-between gap-x-2 text-sm font-medium">
+        <span>{c.title}</span>
+        <span className="text-xs tabular-nums text-zinc-500" data-testid="metrics-headline">
+          {headlineText(c, latest)}
+        </span>
+      </figcaption>
+      <div className="h-44" role="img" aria-label={`${c.title} chart`}>
+        <ResponsiveContainer width="100%" height="100%">
+          <LineChart data={data} margin={{ top: 4, right: 12, bottom: 0, left: 0 }}>
+            <CartesianGrid strokeDasharray="3 3" stroke="currentColor" strokeOpacity={0.1} />
+            <XAxis
+              dataKey="t"
+              type="number"
+              scale="time"
+              domain={["dataMin", "dataMax"]}
+              tickFormatter={fmtTime}
+              fontSize={11}
+              stroke="currentColor"
+              strokeOpacity={0.5}
+              minTickGap={40}
+            />
+            {/* Wide enough for "1.2k" or "0.23" in full: the labels are compact, never clipped. */}
+            <YAxis fontSize={11} stroke="currentColor" strokeOpacity={0.5} width={44} tickFormatter={fmtAxis} allowDecimals />
+            <Tooltip labelFormatter={(t) => fmtTime(Number(t))} formatter={(v) => fmtFigure(typeof v === "number" ? v : null)} />
+            {c.series.length > 1 && <Legend wrapperStyle={{ fontSize: 11 }} />}
+            {c.series.map((s) => (
+              <Line
+                key={s.key}
+                type="monotone"
+                dataKey={s.key}
+                name={s.label}
+                stroke={s.color}
+                dot={s.sparse ? { r: 2.5, strokeWidth: 0, fill: s.color } : false}
+                connectNulls={s.sparse ?? false}
+                strokeWidth={2}
+                isAnimationActive={false}
+              />
+            ))}
+          </LineChart>
+        </ResponsiveContainer>
+      </div>
+    </figure>
+  );
+}
+
+interface Props {
+  /** The server's series, oldest first. */
+  live: LivePoint[];
+  /** Queue figures as polled by the page. */
+  queue: QueuePoint[];
+  latest?: MetricsSummary;
+}
 
 /** Live metric charts (recharts), loaded lazily with the dashboard's metrics section. */
-export default function Charts({ history }: { history: MetricsPoint[] }) {
-  const latest = history.at(-1);
+export default function Charts({ live, queue, latest }: Props) {
   return (
     <div className="grid grid-cols-1 gap-3 lg:grid-cols-2" data-testid="metrics-charts">
-      {CHARTS.map((c) => (
-        <figure key={c.title} className="card">
-          <figcaption className="mb-2 flex items-baseline justify-between text-sm font-medium">
-            <span>{c.title}</span>
-            <span className="text-xs tabular-nums text-zinc-500">
-              {latest ? c.series.map((s) => `${s.label} ${fmtNum(latest[s.key])}`).join(" · ") : "–"} {c.unit}
-            </span>
-          </figcaption>
-          <div className="h-44" role="img" aria-label={`${c.title} chart`}>
-            <ResponsiveContainer width="100%" height="100%">
-              <LineChart data={history} margin={{ top: 4, right: 8, bottom: 0, left: -16 }}>
-                <CartesianGrid strokeDasharray="3 3" stroke="currentColor" strokeOpacity={0.1} />
-                <XAxis dataKey="t" tickFormatter={fmtTime} fontSize={11} stroke="currentColor" strokeOpacity={0.5} minTickGap={40} />
-                <YAxis fontSize={11} stroke="currentColor" strokeOpacity={0.5} width={48} />
-                <Tooltip labelFormatter={(t) => fmtTime(Number(t))} formatter={(v) => fmtNum(v)} />
-                {c.series.length > 1 && <Legend wrapperStyle={{ fontSize: 11 }} />}
-                {c.series.map((s) => (
-                  <Line
-                    key={String(s.key)}
-                    type="monotone"
-                    dataKey={String(s.key)}
-                    name={s.label}
-                    stroke={s.color}
-                    dot={false}
-                    strokeWidth={2}
-                    isAnimationActive={false}
-                  />
-                ))}
-              </LineChart>
-            </ResponsiveContainer>
-          </div>
-        </figure>
+      {LIVE_CHARTS.map((c) => (
+        <Chart key={c.title} c={c} data={live} latest={latest} />
+      ))}
+      {QUEUE_CHARTS.map((c) => (
+        <Chart key={c.title} c={c} data={queue} latest={latest} />
       ))}
     </div>
   );

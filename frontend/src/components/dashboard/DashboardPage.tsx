@@ -1,18 +1,22 @@
 import { lazy, Suspense, useCallback, useRef, useState } from "react";
+import { ApiError } from "@/api/client";
 import { api } from "@/api/endpoints";
 import type { HealthResponse, MetricsSummary, ReadyResponse } from "@/api/types";
 import { type PollControl, usePoll } from "@/hooks/use-poll";
 import { formatMs } from "@/lib/format";
+import { useAuth } from "@/stores/auth";
+import { livePoints, type LivePoint, type QueuePoint } from "./metrics-format";
 
 const Charts = lazy(() => import("./Charts"));
 
 const HEALTH_MS = 5000;
+/** The summary is cheap (the gateway's in-memory window): every 3 s keeps the charts live. */
 const METRICS_MS = 3000;
-const HISTORY = 60;
+/** Queue points kept (five minutes at METRICS_MS). */
+const QUEUE_HISTORY = 100;
 
-export interface MetricsPoint extends MetricsSummary {
-  t: number;
-}
+/** Whether live metrics are shown: "admin-only" when a signed-in user is not an admin. */
+type MetricsState = "unknown" | "on" | "absent" | "admin-only";
 
 type CardState = "up" | "down" | "unknown";
 
@@ -59,8 +63,13 @@ export function DashboardPage() {
   const [ready, setReady] = useState<ReadyResponse | null>(null);
   const [readyFailed, setReadyFailed] = useState(false);
   const [checkedAt, setCheckedAt] = useState<number | null>(null);
-  const [metricsAvailable, setMetricsAvailable] = useState<boolean | null>(null);
-  const [history, setHistory] = useState<MetricsPoint[]>([]);
+  const [metricsState, setMetricsState] = useState<MetricsState>("unknown");
+  const [latest, setLatest] = useState<MetricsSummary | undefined>(undefined);
+  const [live, setLive] = useState<LivePoint[]>([]);
+  const [queue, setQueue] = useState<QueuePoint[]>([]);
+  // The summary is for administrators when accounts are on (the figures are system-wide); other
+  // users are not sent to a 403 at all.
+  const mayReadMetrics = useAuth((s) => s.config?.auth_mode !== "jwt" || s.user?.role === "admin");
 
   const pollHealth = useCallback(async () => {
     const t0 = performance.now();
@@ -84,27 +93,33 @@ export function DashboardPage() {
       if (!metricsKnown.current) {
         metricsKnown.current = await api.hasMetricsSummary();
         if (!metricsKnown.current) {
-          setMetricsAvailable(false); // health cards only; no more probing
+          setMetricsState("absent"); // health cards only; no more probing
           stop();
           return;
         }
       }
       const m = await api.metricsSummary();
       if (m === null) {
-        setMetricsAvailable(false); // endpoint absent: health cards only, no more probing
+        setMetricsState("absent"); // endpoint absent: health cards only, no more probing
         stop();
         return;
       }
-      setMetricsAvailable(true);
-      setHistory((h) => [...h, { ...m, t: Date.now() }].slice(-HISTORY));
-    } catch {
-      /* transient; keep the last values */
+      setMetricsState("on");
+      setLatest(m);
+      setLive(livePoints(m));
+      setQueue((q) => [...q, { t: Date.now(), queue_depth: m.queue_depth, jobs_per_sec: m.jobs_per_sec }].slice(-QUEUE_HISTORY));
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 403) {
+        setMetricsState("admin-only");
+        stop();
+      }
+      /* otherwise transient; keep the last values */
     }
   }, []);
-  usePoll(pollMetrics, METRICS_MS);
+  usePoll(pollMetrics, METRICS_MS, { enabled: mayReadMetrics });
+  const shown: MetricsState = mayReadMetrics ? metricsState : "admin-only";
 
   const g = gateway.health;
-  const latest = history.at(-1);
   return (
     <div className="h-full overflow-y-auto">
       <div className="mx-auto max-w-5xl space-y-6 p-4 sm:p-6">
@@ -136,18 +151,24 @@ export function DashboardPage() {
             })}
           </div>
         </section>
-        {metricsAvailable && (
+        {shown === "on" && (
           <section aria-labelledby="live-metrics">
             <h2 id="live-metrics" className="mb-3 text-base font-semibold">
-              Live metrics{latest?.window_secs ? <span className="ml-2 text-xs font-normal text-zinc-500">({latest.window_secs}s window)</span> : null}
+              Live metrics
+              {latest?.window_secs ? (
+                <span className="ml-2 text-xs font-normal text-zinc-500">(figures: last {latest.window_secs}s · charts: last minutes)</span>
+              ) : null}
             </h2>
             <Suspense fallback={<div className="h-64 animate-pulse rounded-xl bg-zinc-100 dark:bg-zinc-900" />}>
-              <Charts history={history} />
+              <Charts live={live} queue={queue} latest={latest} />
             </Suspense>
           </section>
         )}
-        {metricsAvailable === false && (
-          <p className="text-sm text-zinc-500">Live metrics are not available from this gateway yet.</p>
+        {shown === "absent" && <p className="text-sm text-zinc-500">Live metrics are not available from this gateway yet.</p>}
+        {shown === "admin-only" && (
+          <p className="text-sm text-zinc-500" data-testid="metrics-admin-only">
+            Live metrics cover everyone&apos;s traffic, so they are shown to administrators only.
+          </p>
         )}
       </div>
     </div>

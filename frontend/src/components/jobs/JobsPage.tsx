@@ -26,6 +26,8 @@ const BADGE: Record<JobStatus, string> = {
   failed: "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-300",
   cancelled: "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300",
 };
+/** A completed job some of whose prompts failed. */
+const PARTIAL_BADGE = "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300";
 const BAR: Record<JobStatus, string> = {
   pending: "bg-zinc-400",
   running: "bg-sky-500",
@@ -33,6 +35,38 @@ const BAR: Record<JobStatus, string> = {
   failed: "bg-red-500",
   cancelled: "bg-amber-500",
 };
+
+/** Characters of a prompt's error shown before "Show more". */
+const ERROR_PREVIEW = 60;
+
+/** One prompt's error: clipped to a line's worth, the rest behind an expand control. */
+function PromptError({ message }: { message: string }) {
+  const [full, setFull] = useState(false);
+  const long = message.length > ERROR_PREVIEW;
+  const shown = long && !full ? `${message.slice(0, ERROR_PREVIEW).trimEnd()}…` : message;
+  return (
+    <span className="text-red-600 dark:text-red-400" data-testid="prompt-error">
+      Failed: <span data-testid="prompt-error-text">{shown}</span>
+      {long && (
+        <button
+          type="button"
+          className="ml-1 text-xs font-medium text-accent-600 underline dark:text-violet-300"
+          aria-expanded={full}
+          onClick={() => setFull((f) => !f)}
+        >
+          {full ? "Show less" : "Show more"}
+        </button>
+      )}
+    </span>
+  );
+}
+
+/** The status badge's words: a completed job with failed prompts says how many. */
+export function statusText(job: Pick<JobView, "status" | "failed_prompts">): string {
+  const failed = job.failed_prompts ?? 0;
+  if (job.status === "completed" && failed > 0) return `Completed with ${failed} error${failed === 1 ? "" : "s"}`;
+  return job.status.charAt(0).toUpperCase() + job.status.slice(1);
+}
 
 function JobCard({ job }: { job: JobView }) {
   const remembered = useJobs((s) => s.prompts);
@@ -45,6 +79,7 @@ function JobCard({ job }: { job: JobView }) {
   const base = `job-${shortId(job.job_id)}`;
   // Jobs may carry a name; listed summaries carry a preview of the first prompt.
   const label = job.name?.trim() || job.preview || prompts[0];
+  const withErrors = job.status === "completed" && (job.failed_prompts ?? 0) > 0;
 
   return (
     <li className="card" data-testid="job-card" data-status={job.status} data-job-id={job.job_id}>
@@ -52,8 +87,8 @@ function JobCard({ job }: { job: JobView }) {
         <code className="text-xs text-zinc-500" title={job.job_id}>
           {shortId(job.job_id)}
         </code>
-        <span className={`rounded-full px-2 py-0.5 text-xs font-medium capitalize ${BADGE[job.status] ?? BADGE.pending}`} data-testid="job-status">
-          {job.status}
+        <span className={`rounded-full px-2 py-0.5 text-xs font-medium ${withErrors ? PARTIAL_BADGE : (BADGE[job.status] ?? BADGE.pending)}`} data-testid="job-status">
+          {statusText(job)}
         </span>
         <span className="text-xs text-zinc-500">{relativeTime(job.created_at)}</span>
         {label && (
@@ -62,7 +97,7 @@ function JobCard({ job }: { job: JobView }) {
           </span>
         )}
         {job.cancel_requested && isActive(job) && <span className="text-xs text-amber-600">cancelling…</span>}
-        {(job.failed_prompts ?? 0) > 0 && <span className="text-xs text-red-600">{job.failed_prompts} failed</span>}
+        {(job.failed_prompts ?? 0) > 0 && !withErrors && <span className="text-xs text-red-600">{job.failed_prompts} failed</span>}
         <div className="ml-auto flex gap-1">
           {isActive(job) && !job.cancel_requested && (
             <button type="button" className="btn-secondary px-2 py-1 text-xs" onClick={() => void cancel(job.job_id)} aria-label={`Cancel job ${shortId(job.job_id)}`}>
@@ -137,7 +172,7 @@ function JobCard({ job }: { job: JobView }) {
                   <p className="mt-1 whitespace-pre-wrap break-words">
                     {results[i] ??
                       (errors.has(i) ? (
-                        <span className="text-red-600 dark:text-red-400">Failed: {errors.get(i)}</span>
+                        <PromptError message={errors.get(i) ?? ""} />
                       ) : (
                         <span className="italic text-zinc-400">{isActive(job) ? "waiting…" : "no result"}</span>
                       ))}

@@ -43,6 +43,16 @@ export function AppShell() {
     document.title = `${title} · Sable`;
   }, [title]);
 
+  // Escape closes the mobile drawer, as it closes the other overlays.
+  useEffect(() => {
+    if (!mobileSidebarOpen) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape") setMobileSidebar(false);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [mobileSidebarOpen, setMobileSidebar]);
+
   return (
     <div className="flex h-full flex-col">
       <a href="#main" className="skip-link btn-primary">
@@ -58,7 +68,8 @@ export function AppShell() {
         {mobileSidebarOpen && (
           <div className="fixed inset-0 z-40 md:hidden">
             <div className="absolute inset-0 bg-black/40" onClick={() => setMobileSidebar(false)} aria-hidden />
-            <div className="relative h-full w-72 max-w-[85vw] shadow-xl">
+            {/* Opaque: the sidebar's own background is translucent (it sits on the page). */}
+            <div className="relative h-full w-72 max-w-[85vw] bg-zinc-50 shadow-xl dark:bg-zinc-900" data-testid="mobile-drawer">
               <Sidebar mobile />
             </div>
           </div>

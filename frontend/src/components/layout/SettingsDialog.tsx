@@ -13,11 +13,15 @@ export function ModelSelect({ id, compact = false }: { id: string; compact?: boo
   useEffect(() => {
     void load();
   }, [load]);
-  const known = models.some((m) => m.id === model);
+  // The server's default is the first option ("Server default (x)"); it is not listed again,
+  // and picking it by name is the same as picking the default.
+  const others = models.filter((m) => m.id !== defaultModel);
+  const value = model === defaultModel ? "" : model;
+  const known = value === "" || others.some((m) => m.id === value);
   return (
     <select
       id={id}
-      value={model}
+      value={value}
       onChange={(e) => set({ model: e.target.value })}
       className={compact ? "input h-8 w-auto max-w-[16rem] py-0 text-xs" : "input"}
       title={model || defaultModel || undefined}
@@ -26,17 +30,32 @@ export function ModelSelect({ id, compact = false }: { id: string; compact?: boo
       <option value="">
         {defaultModel ? (compact ? `${defaultModel} (default)` : `Server default (${defaultModel})`) : status === "error" ? "Server default" : "Default"}
       </option>
-      {models.map((m) => (
+      {others.map((m) => (
         <option key={m.id} value={m.id}>
           {compact ? m.id : `${m.id} · ${m.provider}${m.description ? ` — ${m.description}` : ""}`}
         </option>
       ))}
-      {model && !known && <option value={model}>{model}</option>}
+      {!known && <option value={value}>{value}</option>}
     </select>
   );
 }
 
-/** Number field that lets the user clear and retype; values are committed when valid or on blur. */
+/** Why a max-tokens entry cannot be saved, or null when it can. */
+export function maxTokensProblem(text: string): string | null {
+  const t = text.trim();
+  const range = `from 1 to ${MAX_TOKENS_LIMIT.toLocaleString("en-US")}`;
+  if (t === "") return `Enter a number ${range}.`;
+  if (!/^\d+$/.test(t)) return `Enter a whole number ${range}.`;
+  const n = Number(t);
+  if (n < 1 || n > MAX_TOKENS_LIMIT) return `${n.toLocaleString("en-US")} is out of range: enter a number ${range}.`;
+  return null;
+}
+
+/**
+ * Number field that lets the user clear and retype. A valid value is saved as it is typed; an
+ * invalid one is never saved (nor silently clamped): the field keeps it and says why, until
+ * it is corrected.
+ */
 function MaxTokensInput({ value, onCommit }: { value: number; onCommit: (n: number) => void }) {
   const [draft, setDraft] = useState(String(value));
   const [committed, setCommitted] = useState(value);
@@ -44,26 +63,30 @@ function MaxTokensInput({ value, onCommit }: { value: number; onCommit: (n: numb
     setCommitted(value);
     setDraft(String(value));
   }
-  const valid = (t: string) => /^\d+$/.test(t) && Number(t) >= 1 && Number(t) <= MAX_TOKENS_LIMIT;
+  const problem = maxTokensProblem(draft);
   return (
-    <input
-      id="set-max"
-      type="number"
-      inputMode="numeric"
-      min={1}
-      max={MAX_TOKENS_LIMIT}
-      value={draft}
-      aria-invalid={!valid(draft)}
-      onChange={(e) => {
-        setDraft(e.target.value);
-        if (valid(e.target.value)) onCommit(Number(e.target.value));
-      }}
-      onBlur={() => {
-        if (!valid(draft)) onCommit(draft.trim() === "" ? value : Number(draft));
-        setDraft(String(useSettings.getState().maxTokens));
-      }}
-      className="input w-40 aria-[invalid=true]:border-red-500"
-    />
+    <div>
+      <input
+        id="set-max"
+        type="number"
+        inputMode="numeric"
+        min={1}
+        max={MAX_TOKENS_LIMIT}
+        value={draft}
+        aria-invalid={problem !== null}
+        aria-describedby={problem ? "set-max-error" : undefined}
+        onChange={(e) => {
+          setDraft(e.target.value);
+          if (maxTokensProblem(e.target.value) === null) onCommit(Number(e.target.value));
+        }}
+        className="input w-40 aria-[invalid=true]:border-red-500"
+      />
+      {problem && (
+        <p id="set-max-error" className="mt-1 text-xs text-red-600 dark:text-red-400" role="alert">
+          {problem} Not saved: still {value.toLocaleString("en-US")}.
+        </p>
+      )}
+    </div>
   );
 }
 
