@@ -1,10 +1,10 @@
 //! The SSE relay: forwards each model-service event to the client as soon as it arrives.
 //!
-//! The upstream body is parsed with `eventsource-stream` and re-framed exactly as the
-//! contract says (§6): `data: <payload>\n\n`. Nothing is buffered beyond what is already
-//! available (several ready events go out in one write). When the client disconnects, axum
-//! drops this stream, which drops the upstream response and so closes the connection to the
-//! model service, which then stops generating.
+//! The upstream body is parsed with [`SseReader`] (one buffer, no allocation per event) and
+//! re-framed exactly as the contract says (§6): `data: <payload>\n\n`. Nothing is buffered
+//! beyond what is already available: the events of one upstream read go out in one write.
+//! When the client disconnects, axum drops this stream, which drops the upstream response and
+//! so closes the connection to the model service, which then stops generating.
 //!
 //! Failures never produce an empty 200: an unreachable model service, an upstream error, a
 //! stall longer than the idle timeout or an upstream that closes early all end the stream
@@ -17,8 +17,7 @@ use axum::body::Body;
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use common::schemas::GenerateRequest;
-use common::sse::{Event, MAX_EVENTS_PER_WRITE};
-use eventsource_stream::Eventsource;
+use common::sse::{Event, SseReader};
 use futures::{Stream, StreamExt};
 use reqwest::Method;
 use tokio_util::sync::CancellationToken;
@@ -100,23 +99,27 @@ pub async fn upstream_events_until(
 
     async_stream::stream! {
         let mut first_token_seen = false;
-        let mut events = match upstream {
-            Ok(response) => response.bytes_stream().eventsource().ready_chunks(MAX_EVENTS_PER_WRITE),
+        let mut body = match upstream {
+            Ok(response) => response.bytes_stream(),
             Err(e) => {
                 stream_metrics.finished(StreamOutcome::Error);
                 yield vec![finish(recorder.take(), Event::Error(e.public_message())).await];
                 return;
             }
         };
+        let mut reader = SseReader::default();
+        // The idle timeout runs from the last whole event (a trickle of bytes that never
+        // completes one does not keep the stream alive).
+        let mut idle_until = tokio::time::Instant::now() + idle_timeout;
         loop {
             let next = tokio::select! {
                 biased;
                 () = stop.cancelled() => None,
-                next = tokio::time::timeout(idle_timeout, events.next()) => Some(next),
+                next = tokio::time::timeout_at(idle_until, body.next()) => Some(next),
             };
             let Some(next) = next else {
                 // Closes the connection to the model service, which stops generating.
-                drop(events);
+                drop(body);
                 stream_metrics.finished(StreamOutcome::Cancelled);
                 if let Some(recorder) = recorder.take() {
                     recorder.finish_stopped().await;
@@ -124,14 +127,18 @@ pub async fn upstream_events_until(
                 yield vec![Event::Done];
                 return;
             };
-            let batch = match next {
-                Ok(Some(batch)) => batch,
-                Ok(None) => {
-                    stream_metrics.finished(StreamOutcome::Error);
-                    let last = Event::Error("The model service ended the stream unexpectedly".into());
-                    yield vec![finish(recorder.take(), last).await];
-                    return;
+            // The events of one upstream read form one batch (one write to the client).
+            // Only whole events count: a body that ends or breaks inside one drops that part.
+            let broken = match next {
+                Ok(Some(Ok(chunk))) => {
+                    reader.push(&chunk);
+                    None
                 }
+                Ok(Some(Err(e))) => {
+                    tracing::warn!(error = %e, "upstream stream broke");
+                    Some(Event::Error("The connection to the model service was lost".into()))
+                }
+                Ok(None) => Some(Event::Error("The model service ended the stream unexpectedly".into())),
                 Err(_) => {
                     stream_metrics.finished(StreamOutcome::Error);
                     let last = Event::Error("The model service stopped responding".into());
@@ -139,18 +146,11 @@ pub async fn upstream_events_until(
                     return;
                 }
             };
-            let mut out = Vec::with_capacity(batch.len());
+            let mut out = Vec::new();
             let mut last = None;
             let mut tokens = 0u64;
-            for event in batch {
-                let event = match event {
-                    Ok(event) => Event::decode(&event.event, &event.data),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "upstream stream broke");
-                        Some(Event::Error("The connection to the model service was lost".into()))
-                    }
-                };
-                match event {
+            while let Some(raw) = reader.next_event(false) {
+                match Event::decode_raw(raw) {
                     Some(Event::Token(token)) => {
                         if let Some(r) = recorder.as_mut() { r.token(&token); }
                         tokens += 1;
@@ -170,6 +170,9 @@ pub async fn upstream_events_until(
                     None => {}
                 }
             }
+            if !out.is_empty() {
+                idle_until = tokio::time::Instant::now() + idle_timeout;
+            }
             if tokens > 0 {
                 state.metrics_window.record_tokens(tokens);
                 if !std::mem::replace(&mut first_token_seen, true) {
@@ -178,7 +181,7 @@ pub async fn upstream_events_until(
                 }
                 stream_metrics.tokens(tokens);
             }
-            if let Some(last) = last {
+            if let Some(last) = last.or(broken) {
                 let last = finish(recorder.take(), last).await;
                 stream_metrics.finished(if matches!(last, Event::Done) { StreamOutcome::Done } else { StreamOutcome::Error });
                 out.push(last);

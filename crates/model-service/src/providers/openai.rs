@@ -29,6 +29,7 @@ use async_openai::Client;
 use async_trait::async_trait;
 use common::config::Secret;
 use common::schemas::{Role, Usage};
+use common::sse::SseReader;
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
@@ -267,116 +268,15 @@ struct ChunkChoice {
 // async-openai's `create_stream_byot` spawns a task per stream that parses events with
 // eventsource-stream (a `String` per event, field and id) and hands every chunk to the
 // caller through an unbounded channel: a task, a channel and a cross-task wake-up per
-// token. Streams are instead sent with the same reqwest client and read here, inline: the
-// body's bytes are split into events in one reused buffer and each `data:` payload is
-// parsed once, straight into [`ChatChunk`].
-
-/// Splits an SSE byte stream into the `data` of its events (the WHATWG rules: `\n`, `\r\n`
-/// or `\r` line ends, `data:` lines joined with `\n`, one optional space after the colon,
-/// comments and other fields ignored), skipping `keepalive` events. One buffer, reused.
-#[derive(Default)]
-struct SseEvents {
-    buf: Vec<u8>,
-    /// Start of the first line not yet read.
-    start: usize,
-    event: SseEvent,
-}
-
-#[derive(Default)]
-struct SseEvent {
-    data: Vec<u8>,
-    has_data: bool,
-    keepalive: bool,
-}
-
-impl SseEvents {
-    fn push(&mut self, chunk: &[u8]) {
-        if self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-        } else if self.start > self.buf.len() / 2 {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
-        self.buf.extend_from_slice(chunk);
-    }
-
-    /// The next complete event's data, if one is buffered. `eof`: the body has ended, so a
-    /// last line without its line end (and an event without its blank line) counts.
-    fn next_event(&mut self, eof: bool) -> Option<&[u8]> {
-        loop {
-            let rest = &self.buf[self.start..];
-            let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
-                if !eof {
-                    return None;
-                }
-                if !rest.is_empty() {
-                    self.event.line(rest);
-                    self.start = self.buf.len();
-                }
-                return self.event.dispatch().then_some(self.event.data.as_slice());
-            };
-            let terminator = match (rest[end], rest.get(end + 1)) {
-                (b'\r', Some(b'\n')) => 2,
-                // A `\r` at the end of what has arrived may be half of a `\r\n`.
-                (b'\r', None) if !eof => return None,
-                _ => 1,
-            };
-            let line = &self.buf[self.start..self.start + end];
-            self.start += end + terminator;
-            if line.is_empty() {
-                if self.event.dispatch() {
-                    return Some(&self.event.data);
-                }
-            } else {
-                self.event.line(line);
-            }
-        }
-    }
-}
-
-impl SseEvent {
-    fn line(&mut self, line: &[u8]) {
-        if line.first() == Some(&b':') {
-            return;
-        }
-        let (field, value) = match line.iter().position(|&b| b == b':') {
-            Some(i) => {
-                let value = &line[i + 1..];
-                (&line[..i], value.strip_prefix(b" ").unwrap_or(value))
-            }
-            None => (line, &b""[..]),
-        };
-        match field {
-            b"data" => {
-                if self.has_data {
-                    self.data.push(b'\n');
-                } else {
-                    self.data.clear();
-                    self.has_data = true;
-                }
-                self.data.extend_from_slice(value);
-            }
-            b"event" => self.keepalive = value == b"keepalive",
-            _ => {}
-        }
-    }
-
-    /// Ends the current event; true when it is one to hand on (it had data, and was not a
-    /// keep-alive).
-    fn dispatch(&mut self) -> bool {
-        let deliver = self.has_data && !self.keepalive;
-        self.has_data = false;
-        self.keepalive = false;
-        deliver
-    }
-}
+// token. Streams are instead sent with the same reqwest client and read here, inline, by
+// `common::sse::SseReader` (one reused buffer; the gateway relay reads with it too), and
+// each `data:` payload is parsed once, straight into [`ChatChunk`].
 
 /// The deltas of an OpenAI-compatible SSE body, ending at `data: [DONE]` or the body's end.
 fn delta_stream(response: reqwest_013::Response) -> DeltaStream {
     async_stream::stream! {
         let mut body = response.bytes_stream();
-        let mut events = SseEvents::default();
+        let mut events = SseReader::default();
         let mut eof = false;
         while !eof {
             match body.next().await {
@@ -388,7 +288,12 @@ fn delta_stream(response: reqwest_013::Response) -> DeltaStream {
                 }
                 None => eof = true,
             }
-            while let Some(data) = events.next_event(eof) {
+            while let Some(event) = events.next_event(eof) {
+                // Some servers send `event: keepalive` while a long answer is prepared.
+                if event.event == b"keepalive" {
+                    continue;
+                }
+                let data = event.data;
                 if data == b"[DONE]" {
                     return;
                 }
@@ -656,24 +561,25 @@ mod tests {
     }
 
     fn events(chunks: &[&[u8]]) -> Vec<String> {
-        let mut parser = SseEvents::default();
+        let mut parser = SseReader::default();
         let mut out = Vec::new();
         for (i, chunk) in chunks.iter().enumerate() {
             parser.push(chunk);
             let eof = i + 1 == chunks.len();
-            while let Some(data) = parser.next_event(eof) {
-                out.push(String::from_utf8_lossy(data).into_owned());
+            while let Some(event) = parser.next_event(eof) {
+                if event.event != b"keepalive" {
+                    out.push(String::from_utf8_lossy(event.data).into_owned());
+                }
             }
         }
         out
     }
 
     #[test]
-    fn sse_events_follow_the_line_rules_across_chunk_boundaries() {
+    fn sse_events_follow_the_line_rules_and_keepalives_are_skipped() {
         let body: &[u8] = b": comment\n\ndata: {\"a\":1}\n\ndata:x\r\ndata: y\r\n\r\nevent: keepalive\ndata: {}\n\nid: 7\rdata: z\r\rdata: [DONE]\n\n";
         let expected = ["{\"a\":1}", "x\ny", "z", "[DONE]"];
         assert_eq!(events(&[body]), expected);
-        // Every split point, including between a `\r` and its `\n`.
         for cut in 1..body.len() {
             assert_eq!(
                 events(&[&body[..cut], &body[cut..]]),
@@ -681,9 +587,6 @@ mod tests {
                 "cut at {cut}"
             );
         }
-        // A last event without its blank line still counts when the body ends.
-        assert_eq!(events(&[b"data: a\n\ndata: b"]), ["a", "b"]);
-        assert_eq!(events(&[b"data: a\n", b""]), ["a"]);
     }
 
     #[test]
