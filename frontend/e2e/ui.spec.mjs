@@ -395,8 +395,8 @@ describe("dashboard live metrics (the stack's admin, 1440×900)", () => {
   test("an idle window reads 'no traffic yet', never 'null', and small or large axis values fit", async () => {
     const { page, consoleErrors } = admin;
     const now = Math.floor(Date.now() / 1000);
-    // The gateway's shape with no traffic in the window, and a series whose values need
-    // decimals (0.225) and thousands (2550) on the axes.
+    // The gateway's shape with no traffic in the window, and values that need decimals (0.225,
+    // 0.0045) and thousands (2550) on the axes.
     const series = Array.from({ length: 12 }, (_, i) => ({
       end_unix: now - (11 - i) * 5,
       requests_per_sec: i % 2 ? 0.225 : 0.2,
@@ -414,7 +414,7 @@ describe("dashboard live metrics (the stack's admin, 1440×900)", () => {
       ttft_p50_ms: null,
       ttft_p99_ms: null,
       queue_depth: 0,
-      jobs_per_sec: 0,
+      jobs_per_sec: 0.0045, // a job every few minutes: ticks like "0.0045" must fit too
       window_secs: 10,
       series_interval_secs: 5,
       series,
@@ -430,6 +430,7 @@ describe("dashboard live metrics (the stack's admin, 1440×900)", () => {
       assert.equal(await headline("Requests / s"), "0 req/s");
       const text = (await page.getByTestId("metrics-charts").textContent()) ?? "";
       assert.ok(!text.includes("null"), `"null" on the dashboard: ${text}`);
+      await page.locator('[data-chart="Jobs / s"]').locator(Y_TICKS).filter({ hasText: /^0\.00/ }).first().waitFor();
       assert.deepEqual(await clippedAxisLabels(page), [], "y-axis labels cut off");
       const ticks = await page.locator('[data-chart="Tokens / s"]').locator(Y_TICKS).allTextContents();
       assert.ok(ticks.some((t) => /k$/.test(t)), `thousands are abbreviated: ${ticks.join(", ")}`);

@@ -117,8 +117,8 @@ function Chart<P extends { t: number }>({ c, data, latest }: { c: ChartDef<P>; d
               strokeOpacity={0.5}
               minTickGap={40}
             />
-            {/* Wide enough for "1.2k" or "0.23" in full: the labels are compact, never clipped. */}
-            <YAxis fontSize={11} stroke="currentColor" strokeOpacity={0.5} width={44} tickFormatter={fmtAxis} allowDecimals />
+            {/* Compact labels ("0.23", "1.2k"), and the axis as wide as its longest one: never clipped. */}
+            <YAxis fontSize={11} stroke="currentColor" strokeOpacity={0.5} width="auto" tickFormatter={fmtAxis} allowDecimals />
             <Tooltip labelFormatter={(t) => fmtTime(Number(t))} formatter={(v) => fmtFigure(typeof v === "number" ? v : null)} />
             {c.series.length > 1 && <Legend wrapperStyle={{ fontSize: 11 }} />}
             {c.series.map((s) => (
