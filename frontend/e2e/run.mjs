@@ -287,6 +287,9 @@ describe("Sable UI against the real stack", () => {
       { timeout: 60_000 },
     );
     assert.match((await card.getByTestId("job-progress").textContent()) ?? "", /3\/3 · 100%/);
+    // The card leads with what the job is (its first prompt), and marks each prompt answered.
+    assert.equal(((await card.getByTestId("job-label").textContent()) ?? "").trim(), prompts[0]);
+    assert.equal(await card.getByTestId("prompt-progress").locator('[data-state="answered"]').count(), 3);
     await card.getByRole("button", { name: "Show results" }).click();
     const items = card.getByTestId("job-results").locator("li");
     assert.equal(await items.count(), 3);

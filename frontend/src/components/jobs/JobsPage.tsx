@@ -61,6 +61,14 @@ function PromptError({ message }: { message: string }) {
   );
 }
 
+/** Up to this many prompts, the card shows one mark per prompt under the progress bar. */
+const MAX_PROMPT_DOTS = 60;
+const PROMPT_DOT: Record<"answered" | "failed" | "pending", string> = {
+  answered: "bg-emerald-500",
+  failed: "bg-red-500",
+  pending: "bg-zinc-200 dark:bg-zinc-700",
+};
+
 /** The status badge's words: a completed job with failed prompts says how many. */
 export function statusText(job: Pick<JobView, "status" | "failed_prompts">): string {
   const failed = job.failed_prompts ?? 0;
@@ -83,21 +91,11 @@ function JobCard({ job }: { job: JobView }) {
 
   return (
     <li className="card" data-testid="job-card" data-status={job.status} data-job-id={job.job_id}>
+      {/* What the job is (its name, or its first prompt's words) leads; the id is a detail. */}
       <div className="flex flex-wrap items-center gap-2">
-        <code className="text-xs text-zinc-500" title={job.job_id}>
-          {shortId(job.job_id)}
-        </code>
-        <span className={`rounded-full px-2 py-0.5 text-xs font-medium ${withErrors ? PARTIAL_BADGE : (BADGE[job.status] ?? BADGE.pending)}`} data-testid="job-status">
-          {statusText(job)}
+        <span className="min-w-0 flex-1 truncate text-sm font-medium" title={label || job.job_id} data-testid="job-label">
+          {label || `Job ${shortId(job.job_id)}`}
         </span>
-        <span className="text-xs text-zinc-500">{relativeTime(job.created_at)}</span>
-        {label && (
-          <span className="min-w-0 max-w-[24rem] truncate text-sm" title={label} data-testid="job-label">
-            {label}
-          </span>
-        )}
-        {job.cancel_requested && isActive(job) && <span className="text-xs text-amber-600">cancelling…</span>}
-        {(job.failed_prompts ?? 0) > 0 && !withErrors && <span className="text-xs text-red-600">{job.failed_prompts} failed</span>}
         <div className="ml-auto flex gap-1">
           {isActive(job) && !job.cancel_requested && (
             <button type="button" className="btn-secondary px-2 py-1 text-xs" onClick={() => void cancel(job.job_id)} aria-label={`Cancel job ${shortId(job.job_id)}`}>
@@ -126,6 +124,17 @@ function JobCard({ job }: { job: JobView }) {
           )}
         </div>
       </div>
+      <div className="mt-1 flex flex-wrap items-center gap-2 text-xs text-zinc-500">
+        <span className={`rounded-full px-2 py-0.5 font-medium ${withErrors ? PARTIAL_BADGE : (BADGE[job.status] ?? BADGE.pending)}`} data-testid="job-status">
+          {statusText(job)}
+        </span>
+        <time dateTime={job.created_at} title={new Date(job.created_at).toLocaleString()}>
+          {relativeTime(job.created_at)}
+        </time>
+        <code title={job.job_id}>{shortId(job.job_id)}</code>
+        {job.cancel_requested && isActive(job) && <span className="text-amber-600">cancelling…</span>}
+        {(job.failed_prompts ?? 0) > 0 && !withErrors && <span className="text-red-600">{job.failed_prompts} failed</span>}
+      </div>
       <div className="mt-3 flex items-center gap-3">
         <div
           className="h-2 flex-1 overflow-hidden rounded-full bg-zinc-200 dark:bg-zinc-800"
@@ -141,6 +150,23 @@ function JobCard({ job }: { job: JobView }) {
           {job.completed_prompts}/{job.total_prompts} · {pct}%
         </span>
       </div>
+      {!job.summary && job.total_prompts > 1 && job.total_prompts <= MAX_PROMPT_DOTS && (
+        // One mark per prompt: which are answered, which failed, which are still to come.
+        <ol className="mt-2 flex flex-wrap gap-1" aria-label="Progress per prompt" data-testid="prompt-progress">
+          {Array.from({ length: job.total_prompts }, (_, i) => {
+            const state = results[i] !== undefined ? "answered" : errors.has(i) ? "failed" : "pending";
+            return (
+              <li
+                key={i}
+                className={`h-2 w-4 rounded-sm ${PROMPT_DOT[state]}`}
+                title={`Prompt #${i + 1}: ${state}`}
+                aria-label={`Prompt #${i + 1}: ${state}`}
+                data-state={state}
+              />
+            );
+          })}
+        </ol>
+      )}
       {job.error && <p className="mt-2 text-sm text-red-600 dark:text-red-400">{job.error}</p>}
       {!job.error && job.last_error && isActive(job) && (
         <p className="mt-2 text-xs text-amber-700 dark:text-amber-400">
