@@ -87,7 +87,17 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         .route("/v1/models", get(models))
         .route("/health", get(|| async { "ok" }))
         .with_state(state);
-    let listener = tokio::net::TcpListener::bind(cli.addr).await?;
+    // A backlog of 4,096 (as the Sable services, `common::server::bind`): with the default 128
+    // a burst of hundreds of connections overflows the accept queue and the dropped SYNs are
+    // retried a second later.
+    let socket = if cli.addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(cli.addr)?;
+    let listener = socket.listen(4096)?;
     eprintln!(
         "fake-openai listening on {} (token delay {} ms)",
         listener.local_addr()?,
