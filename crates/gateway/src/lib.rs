@@ -42,9 +42,9 @@ pub fn app(state: AppState) -> Router {
     let quota = axum::middleware::from_fn_with_state(state.clone(), usage::enforce_quota);
     let mut router = Router::new()
         .merge(routes::router())
-        // The last layer added runs first: rate limits, then the daily quota.
-        .route_layer(quota)
-        .route_layer(limits)
+        // Rate limits, then the daily quota. One stack, one `route_layer`: see
+        // `common::server::common_layers` for why layers are stacked before they are applied.
+        .route_layer(tower::ServiceBuilder::new().layer(limits).layer(quota))
         .merge(openapi::router())
         .route("/metrics", axum::routing::get(common::metrics::render))
         .with_state(state);
@@ -53,28 +53,33 @@ pub fn app(state: AppState) -> Router {
         // Replaces the 404 fallback for non-API paths with the SPA's index.html.
         router = spa::mount(router, &dir);
     }
-    // Gateway overhead: time in the gateway minus time waiting on the other services; pool
-    // gauges published when /metrics is scraped.
-    router = router
-        .layer(axum::middleware::from_fn(observability::overhead))
-        .layer(axum::middleware::from_fn_with_state(
-            (pool, "gateway"),
-            common::observability::pool_gauges,
-        ));
-    // Inside the shared layers: the dashboard's window counts API routes only.
-    router = router.layer(axum::middleware::from_fn_with_state(
-        window,
-        metrics_window::record,
-    ));
-    // Inside the shared layers, so a refused host is logged and answered with a request id.
-    router = router.layer(axum::middleware::from_fn_with_state(
-        allowed_hosts,
-        edge::check_host,
-    ));
+    // Inside the shared layers, outermost first (one stack, as in `common_layers`):
+    // - the allowed hosts, so a refused host is logged and answered with a request id;
+    // - the dashboard's window (it counts API routes only);
+    // - pool gauges, published when /metrics is scraped;
+    // - gateway overhead: time in the gateway minus time waiting on the other services.
+    router = router.layer(
+        tower::ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(
+                allowed_hosts,
+                edge::check_host,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                window,
+                metrics_window::record,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                (pool, "gateway"),
+                common::observability::pool_gauges,
+            ))
+            .layer(axum::middleware::from_fn(observability::overhead)),
+    );
     // Outermost: every answer, CORS preflights included, carries the security headers.
-    common::server::common_layers(router)
-        .layer(cors)
-        .layer(axum::middleware::from_fn(edge::security_headers))
+    common::server::common_layers(router).layer(
+        tower::ServiceBuilder::new()
+            .layer(axum::middleware::from_fn(edge::security_headers))
+            .layer(cors),
+    )
 }
 
 /// Connects to the database, applies migrations, and builds the state.
