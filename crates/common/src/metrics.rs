@@ -22,14 +22,35 @@ const LATENCY_BUCKETS: &[f64] = &[
 pub fn install() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
+            let handle = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
                 .ok()?
                 .install_recorder()
                 .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
-                .ok()
+                .ok()?;
+            spawn_upkeep(handle.clone());
+            Some(handle)
         })
         .as_ref()
+}
+
+/// How often recorded histogram samples are folded into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// The recorder keeps every histogram sample until something folds them into the buckets:
+/// a scrape does, and so must this loop, or a service nobody scrapes (`make run` without
+/// Prometheus) grows by a few bytes per observation for as long as it runs. A plain thread,
+/// because `install` may run before (or outside) a Tokio runtime.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".to_owned())
+        .spawn(move || loop {
+            std::thread::sleep(UPKEEP_EVERY);
+            handle.run_upkeep();
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "metrics upkeep thread not started: histogram samples accumulate until scraped");
+    }
 }
 
 /// `GET /metrics` handler: Prometheus text exposition format.
