@@ -6,7 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BASE, OUT, PASSWORD, RUN, authMode, openBrowser } from "./lib.mjs";
+import { BASE, OUT, PASSWORD, RUN, authMode, openBrowser, sendMessage as sendTo, signUp as signUpIn } from "./lib.mjs";
 
 /** @type {Awaited<ReturnType<typeof openBrowser>>} */
 let browser;
@@ -27,15 +27,6 @@ const JWT_ONLY = AUTH === "jwt" ? false : `accounts are ${AUTH === "off" ? "off"
 const userA = { name: "Ada E2E", email: `ada-${RUN}@example.com` };
 const userB = { name: "Bob E2E", email: `bob-${RUN}@example.com` };
 
-async function signUp(user) {
-  await page.goto(`${BASE}/sign-up`);
-  await page.getByLabel("Name (optional)").fill(user.name);
-  await page.getByLabel("Email").fill(user.email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
-}
-
 async function signOut() {
   await page.getByTestId("account-link").click();
   await page.waitForURL(`${BASE}/account`);
@@ -46,12 +37,6 @@ async function signOut() {
 const assistant = () => page.locator('[data-testid="message-assistant"]');
 const lastAssistant = () => assistant().last();
 const sessionItems = () => page.locator('[data-testid="session-item"]');
-
-async function sendMessage(text) {
-  const input = page.getByLabel("Message", { exact: true });
-  await input.fill(text);
-  await input.press("Enter");
-}
 
 before(async () => {
   browser = await openBrowser({
@@ -76,7 +61,7 @@ describe("Sable UI against the real stack", () => {
     await page.getByRole("heading", { name: "Create your Sable account" }).waitFor();
     await page.screenshot({ path: join(OUT, "sign-up.png"), fullPage: false });
     await page.setViewportSize({ width: 1280, height: 800 });
-    await signUp(userA);
+    await signUpIn(page, userA);
     // The access token lives in memory only: a reload restores the session from the cookie.
     await page.reload();
     await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
@@ -101,7 +86,7 @@ describe("Sable UI against the real stack", () => {
       });
       obs.observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
     });
-    await sendMessage(firstPrompt);
+    await sendTo(page, firstPrompt);
     await page.waitForURL(/\/chat\/[0-9a-f-]{36}/);
     chatUrl = page.url();
     await page.locator('[data-testid="message-assistant"][data-status="done"]').waitFor();
@@ -124,7 +109,8 @@ describe("Sable UI against the real stack", () => {
   test("stopping a slow answer keeps the partial text", async () => {
     // The mock echoes up to 200 characters of the prompt, one word per token: a long prompt
     // gives a long answer, so Stop lands mid-stream.
-    await sendMessage(
+    await sendTo(
+      page,
       `Please write a long essay about stop${RUN} behaviour: ` +
         "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen " +
         "sixteen seventeen eighteen nineteen twenty twenty-one twenty-two twenty-three twenty-four",
@@ -208,7 +194,7 @@ describe("Sable UI against the real stack", () => {
     await page.goto(chatUrl);
     await page.locator('[data-testid="message-user"]').first().waitFor();
     // [mock:tokens=150]: about 4.5 s of tokens, so the reload lands mid-answer.
-    await sendMessage(`[mock:tokens=150] Please write a long story about resume${RUN}`);
+    await sendTo(page, `[mock:tokens=150] Please write a long story about resume${RUN}`);
     await page.locator('[data-testid="message-assistant"][data-status="streaming"] .message-content').waitFor();
     await page.reload();
     // The generation went on without the page; the reloaded page attaches to it.
@@ -359,7 +345,7 @@ describe("Sable UI against the real stack", () => {
     expectingHttpErrors = true;
     await page.route("**/api/v1/generate/stream", refuse);
     try {
-      await sendMessage(`refused message ${RUN}`);
+      await sendTo(page, `refused message ${RUN}`);
       const toast = page.getByRole("alert").filter({ hasText: "Message not sent" });
       await toast.waitFor();
       assert.match((await toast.textContent()) ?? "", /Try again in 9 s/);
@@ -436,13 +422,13 @@ describe("Sable UI against the real stack", () => {
   test("accounts: a second user does not see the first user's chats", { skip: JWT_ONLY }, async () => {
     const secret = `private walrus${RUN} notes`;
     await page.goto(`${BASE}/`);
-    await sendMessage(secret);
+    await sendTo(page, secret);
     await page.waitForURL(/\/chat\/[0-9a-f-]{36}/);
     const privateUrl = page.url();
     await page.locator('[data-testid="message-assistant"][data-status="done"]').waitFor();
     await signOut();
 
-    await signUp(userB);
+    await signUpIn(page, userB);
     await page.waitForTimeout(500);
     assert.equal(await sessionItems().filter({ hasText: `walrus${RUN}` }).count(), 0, "user B sees user A's chat in the sidebar");
     await page.getByLabel("Search conversations").fill(`walrus${RUN}`);

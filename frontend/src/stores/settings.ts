@@ -75,3 +75,14 @@ export function resolveDark(theme: Theme): boolean {
   if (theme === "light") return false;
   return typeof window !== "undefined" && window.matchMedia?.("(prefers-color-scheme: dark)").matches === true;
 }
+
+/** Why a max-tokens entry cannot be saved, or null when it can. */
+export function maxTokensProblem(text: string): string | null {
+  const t = text.trim();
+  const range = `from 1 to ${MAX_TOKENS_LIMIT.toLocaleString("en-US")}`;
+  if (t === "") return `Enter a number ${range}.`;
+  if (!/^\d+$/.test(t)) return `Enter a whole number ${range}.`;
+  const n = Number(t);
+  if (n < 1 || n > MAX_TOKENS_LIMIT) return `${n.toLocaleString("en-US")} is out of range: enter a number ${range}.`;
+  return null;
+}

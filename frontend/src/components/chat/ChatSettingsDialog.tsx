@@ -7,7 +7,7 @@ import { useEffect, useState } from "react";
 import type { ChatSettings } from "@/lib/chat-settings";
 import { useChat } from "@/stores/chat";
 import { useModels } from "@/stores/models";
-import { MAX_TOKENS_LIMIT } from "@/stores/settings";
+import { MAX_TOKENS_LIMIT, maxTokensProblem } from "@/stores/settings";
 import { Dialog } from "../ui/Dialog";
 
 /** The gateway's limit for a session's system prompt, in code points. */
@@ -52,7 +52,6 @@ export function ChatModelSelect({
   );
 }
 
-const validMaxTokens = (t: string) => /^\d+$/.test(t.trim()) && Number(t) >= 1 && Number(t) <= MAX_TOKENS_LIMIT;
 
 export function ChatSettingsDialog({ sessionId, open, onClose }: { sessionId: string; open: boolean; onClose: () => void }) {
   const title = useChat((s) => s.sessions.find((x) => x.id === sessionId)?.title ?? "");
@@ -72,7 +71,7 @@ export function ChatSettingsDialog({ sessionId, open, onClose }: { sessionId: st
   }
   if (!draft) return null;
 
-  const maxValid = validMaxTokens(maxText);
+  const maxValid = maxTokensProblem(maxText) === null;
   const promptLength = [...draft.systemPrompt].length;
   const promptTooLong = promptLength > CHAT_SYSTEM_PROMPT_LIMIT;
 

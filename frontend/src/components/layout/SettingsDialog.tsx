@@ -2,7 +2,7 @@ import { X } from "lucide-react";
 import { useEffect, useState } from "react";
 import { PERSONAS } from "@/lib/personas";
 import { useModels } from "@/stores/models";
-import { MAX_TOKENS_LIMIT, SYSTEM_PROMPT_LIMIT, useSettings, type Theme } from "@/stores/settings";
+import { MAX_TOKENS_LIMIT, SYSTEM_PROMPT_LIMIT, maxTokensProblem, useSettings, type Theme } from "@/stores/settings";
 import { useUi } from "@/stores/ui";
 import { Dialog } from "../ui/Dialog";
 
@@ -38,17 +38,6 @@ export function ModelSelect({ id, compact = false }: { id: string; compact?: boo
       {!known && <option value={value}>{value}</option>}
     </select>
   );
-}
-
-/** Why a max-tokens entry cannot be saved, or null when it can. */
-export function maxTokensProblem(text: string): string | null {
-  const t = text.trim();
-  const range = `from 1 to ${MAX_TOKENS_LIMIT.toLocaleString("en-US")}`;
-  if (t === "") return `Enter a number ${range}.`;
-  if (!/^\d+$/.test(t)) return `Enter a whole number ${range}.`;
-  const n = Number(t);
-  if (n < 1 || n > MAX_TOKENS_LIMIT) return `${n.toLocaleString("en-US")} is out of range: enter a number ${range}.`;
-  return null;
 }
 
 /**
