@@ -235,13 +235,19 @@ describe("chat that keeps going", () => {
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "JSON", exact: true }).click()]);
     const file = join(OUT, `export-${RUN}.json`);
     await download.saveAs(file);
+    const originalIds = await page.locator('[data-testid^="message-"][id^="m-"]').evaluateAll((els) => els.map((e) => e.id));
     await page.getByTestId("import-chat-file").setInputFiles(file);
     await page.waitForURL((u) => u.pathname.startsWith("/chat/") && !u.pathname.endsWith(id));
-    await userMessages(page).first().waitFor();
     assert.notEqual(chatId(), id);
+    // The URL changes before the imported chat is loaded: wait until the messages on screen are
+    // the new chat's own (ids the original does not have), not the original's still shown.
+    await page.waitForFunction((old) => {
+      const shown = [...document.querySelectorAll('[data-testid^="message-"][id^="m-"]')];
+      return shown.length === old.length && shown.every((e) => !old.includes(e.id));
+    }, originalIds);
     assert.deepEqual(await userMessages(page).allTextContents(), questions);
     assert.match(await answerText(), new RegExp(`export me ${RUN}`));
-    assert.ok((await row(`export me ${RUN}`).count()) >= 2, "the imported chat is listed next to the original");
+    await row(`export me ${RUN}`).nth(1).waitFor(); // the imported chat is listed next to the original
   });
 
   test("each chat is one Tab stop; its actions are reached with the arrow keys", async () => {
