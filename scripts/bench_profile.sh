@@ -88,9 +88,14 @@ if [ "$ONLY" != model-service ]; then
   source scripts/lib/db.sh
   ensure_database_server >&2
   DB_URL=$(create_fresh_database sable_profile)
+  # (This block runs in a pipeline's subshell: the model service is stopped here, not by the
+  # trap, which cannot see its pid.)
   PROVIDER=mock MOCK_FIRST_TOKEN_DELAY_MS=0 MOCK_TOKEN_DELAY_MS=0 MODEL_SERVICE_ADDR=127.0.0.1:$MS_PORT \
-    RUST_LOG=warn "$BIN/model-service" >"$OUT/gateway-model-service.log" 2>&1 & pids+=($!)
+    RUST_LOG=warn "$BIN/model-service" >"$OUT/gateway-model-service.log" 2>&1 &
+  model_service=$!
   wait_ready "$MS/health"
   row "gateway (mock)" gateway "$GW" /api/v1/generate /api/v1/generate/stream
+  kill "$model_service"; wait "$model_service" 2>/dev/null || true
+  psql "$(_admin_url "$DATABASE_URL")" -qc "DROP DATABASE IF EXISTS \"${DB_URL##*/}\" WITH (FORCE)" >/dev/null 2>&1 || true
 fi
 } | tee "$OUT/summary.md"
