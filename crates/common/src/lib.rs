@@ -34,8 +34,7 @@ pub const VERSION: &str = "0.1.0";
 /// jemalloc instead of glibc's malloc for every binary that links `common` with the `jemalloc`
 /// feature (the three services). Under callgrind, malloc and free were ~40 % of the gateway's
 /// instructions per request; with jemalloc the gateway spends ~20 % fewer instructions per
-/// request and per relayed token, and holds less memory with thousands of open streams
-/// (docs/benchmarks.md, "Allocator").
+/// request and ~13 % fewer per relayed token (docs/benchmarks.md, "Third pass").
 #[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

@@ -52,7 +52,6 @@ export function ChatModelSelect({
   );
 }
 
-
 export function ChatSettingsDialog({ sessionId, open, onClose }: { sessionId: string; open: boolean; onClose: () => void }) {
   const title = useChat((s) => s.sessions.find((x) => x.id === sessionId)?.title ?? "");
   const [draft, setDraft] = useState<ChatSettings | null>(null);
