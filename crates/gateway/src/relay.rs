@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::chat::conversation::{Conversation, Recorder};
+use crate::chat::repo::AnswerError;
 use crate::observability::{StreamMetrics, StreamOutcome};
 use crate::state::AppState;
 
@@ -103,7 +104,8 @@ pub async fn upstream_events_until(
             Ok(response) => response.bytes_stream(),
             Err(e) => {
                 stream_metrics.finished(StreamOutcome::Error);
-                yield vec![finish(recorder.take(), Event::Error(e.public_message())).await];
+                let error = AnswerError { code: e.code().to_owned(), message: e.public_message() };
+                yield vec![finish_failed(recorder.take(), error).await];
                 return;
             }
         };
@@ -203,7 +205,10 @@ async fn finish(recorder: Option<Recorder>, last: Event) -> Event {
         return last;
     };
     let outcome = match &last {
-        Event::Error(message) => Err(message.as_str()),
+        Event::Error(message) => Err(AnswerError::from_event(
+            message,
+            AnswerError::STREAM_INTERRUPTED,
+        )),
         _ => Ok(()),
     };
     if recorder.finish(outcome).await || !matches!(last, Event::Done) {
@@ -211,4 +216,14 @@ async fn finish(recorder: Option<Recorder>, last: Event) -> Event {
     } else {
         Event::Error(NOT_SAVED.into())
     }
+}
+
+/// [`finish`] for a stream that failed before it started (the model service refused or could
+/// not be reached): the failure keeps the class of the envelope the model service would send.
+async fn finish_failed(recorder: Option<Recorder>, error: AnswerError) -> Event {
+    let last = Event::Error(error.message.clone());
+    if let Some(recorder) = recorder {
+        recorder.finish(Err(error)).await;
+    }
+    last
 }

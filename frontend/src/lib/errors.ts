@@ -31,6 +31,7 @@ const BY_CODE: Record<string, string> = {
   SERVICE_UNAVAILABLE: "A service is unavailable right now. Try again shortly.",
   INTERNAL_ERROR: "Something went wrong on the server.",
   INFERENCE_ERROR: "The model could not answer. Try again.",
+  STREAM_INTERRUPTED: "The answer broke off. Try again.",
   DATABASE_UNAVAILABLE: "The database is unavailable right now. Try again shortly.",
   QUOTA_EXCEEDED: "The model provider's quota is used up. Tell the administrator.",
   MODEL_NOT_FOUND: "That model is not available. Choose another one in Settings.",

@@ -249,6 +249,19 @@ describe("chat store: sending", () => {
     expect(canContinue(done)).toBe(false);
   });
 
+  it("a stored failed answer (meta.error {code, message}) reads as failed, with the code behind Details", () => {
+    const failed = fromServer(
+      msg("a1", "assistant", "", { meta: { finish_reason: "error", error: { code: "PROVIDER_TIMEOUT", message: "no answer in 30 s" } } }),
+    );
+    expect(failed.status).toBe("error");
+    expect(failed.error).toBe("The model took too long to answer. Try again.");
+    expect(failed.errorDetails).toContain("PROVIDER_TIMEOUT");
+    expect(failed.errorDetails).toContain("no answer in 30 s");
+    const legacy = fromServer(msg("a2", "assistant", "part", { meta: { error: "it broke" } }));
+    expect(legacy.status).toBe("error");
+    expect(fromServer(msg("a3", "assistant", "fine", { meta: { error: null } })).status).toBe("done");
+  });
+
   it("sends the settings' model, temperature, max tokens and system prompt", async () => {
     useSettings.getState().set({ model: "m-1", temperature: 1.3, maxTokens: 99999, systemPrompt: "Be brief" });
     useChat.setState({ sessions: [session({ title: "x" })], messages: { [SID]: [] }, activeId: SID });

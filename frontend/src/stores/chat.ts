@@ -9,6 +9,8 @@ import { api } from "@/api/endpoints";
 import { continueAnswer as continueStream, resumeAnswer, stopStream, streamAnswer } from "@/hooks/use-stream";
 import type { ChatMessageOut, ChatSessionDetail, ChatSessionImport, ChatSessionOut, JsonObject, JsonValue, Role } from "@/api/types";
 import { effectiveChatSettings, newChatBody, settingsPatch, type ChatSettings } from "@/lib/chat-settings";
+import { StreamError } from "@/api/sse";
+import { humanError } from "@/lib/errors";
 import { effectiveModel } from "./models";
 import { useSettings } from "./settings";
 import { toast, toastError } from "./toasts";
@@ -128,11 +130,27 @@ export function metaFromServer(meta: JsonObject | null | undefined): MessageMeta
   };
 }
 
+/**
+ * A stored answer's failure, `meta.error`: `{code, message}` (older answers stored only the
+ * message). Null when the answer did not fail.
+ */
+export function storedError(meta: JsonObject | null | undefined): { message: string; details: string } | null {
+  const error = meta?.["error"];
+  // Read as the stream said it ("CODE: message"), so a reload shows the same sentence.
+  const human = (text: string) => humanError(new StreamError(text));
+  if (typeof error === "string") return error ? { message: human(error).message, details: error } : null;
+  if (!error || typeof error !== "object" || Array.isArray(error)) return null;
+  const code = typeof error["code"] === "string" ? error["code"] : "";
+  const text = typeof error["message"] === "string" ? error["message"] : "";
+  const h = human(code ? `${code}: ${text}` : text);
+  return { message: h.message, details: h.details ?? (code ? `${code}: ${text}` : text) };
+}
+
 export function fromServer(m: ChatMessageOut): UiMessage {
   const stopped = m.meta?.["stopped"] === true || m.meta?.["cancelled"] === true;
-  const error = m.meta?.["error"];
+  const failure = m.role === "assistant" ? storedError(m.meta) : null;
   const finish = m.meta?.["finish_reason"];
-  const failed = typeof error === "string" && error !== "";
+  const failed = failure !== null;
   return {
     id: m.id,
     role: m.role,
@@ -140,7 +158,7 @@ export function fromServer(m: ChatMessageOut): UiMessage {
     createdAt: m.created_at,
     meta: metaFromServer(m.meta),
     status: failed ? "error" : stopped ? "stopped" : "done",
-    ...(failed ? { error: "The answer could not be completed.", errorDetails: error } : {}),
+    ...(failure ? { error: failure.message, errorDetails: failure.details } : {}),
     siblingCount: m.sibling_count ?? 1,
     siblingIndex: m.sibling_index ?? 1,
     finishReason: typeof finish === "string" ? finish : undefined,
@@ -313,7 +331,9 @@ export const useChat = create<ChatState>()((set, get) => {
     }
     if (get().streaming?.messageId === messageId) set({ streaming: null });
     if (outcome.accepted) touchSession(sessionId, 2);
+    // A failed answer is stored too (meta.error): reading it back gives the bubble its id.
     if (outcome.status !== "error") afterAnswer(sessionId, before.length === 0);
+    else if (outcome.accepted) void get().syncSession(sessionId);
     return outcome.accepted;
   };
 

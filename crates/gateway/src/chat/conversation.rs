@@ -3,8 +3,10 @@
 //!
 //! [`begin`] loads the system prompt and earlier turns into the request and stores the user
 //! turn. For streams, a [`Recorder`] travels with the relayed stream, collects the answer,
-//! and stores it when the stream ends, however it ends: `[DONE]`, `[ERROR]`, or the client
-//! going away (then `meta.stopped = true`, as chat products do).
+//! and stores it when the stream ends, however it ends: `[DONE]`, `[ERROR]` (then
+//! `meta.error = {code, message}`, with whatever text arrived before, even none: a failed turn
+//! stays visible after a reload and can be retried), or the client going away (then
+//! `meta.stopped = true`, as chat products do).
 
 use std::time::Instant;
 
@@ -15,7 +17,7 @@ use common::{AppError, AppResult};
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
-use crate::chat::repo::{self as chat_repo, AssistantMeta, RepoError};
+use crate::chat::repo::{self as chat_repo, AnswerError, AssistantMeta, RepoError};
 use crate::chat::session_not_found;
 use crate::state::AppState;
 
@@ -210,10 +212,28 @@ impl Conversation {
         )
     }
 
-    /// Stores the answer of a non-streaming generation (or nothing when it failed: the user
-    /// turn stays, and the client saw the error).
+    /// Stores the answer of a non-streaming generation; a failure is stored as an empty
+    /// answer with `meta.error` (the client saw the error; a reload shows it too).
     pub async fn finish_sync(self, state: &AppState, result: &AppResult<GenerateResponse>) {
-        let Ok(response) = result else { return };
+        let response = match result {
+            Ok(response) => response,
+            Err(e) => {
+                if self.continues.is_some() {
+                    return;
+                }
+                let meta = AssistantMeta {
+                    model: Some(self.requested_model.clone()).filter(|m| !m.is_empty()),
+                    finish_reason: Some("error".to_owned()),
+                    error: Some(AnswerError {
+                        code: e.code().to_owned(),
+                        message: e.public_message(),
+                    }),
+                    ..AssistantMeta::default()
+                };
+                let _ = store_assistant(state, self.target(), "", meta).await;
+                return;
+            }
+        };
         let meta = AssistantMeta {
             model: Some(response.model.clone()),
             latency_ms: response.latency_ms,
@@ -243,6 +263,7 @@ impl Conversation {
             tokens: 0,
             meta: None,
             outcome: Outcome::Streaming,
+            taken: false,
             request_id: common::request_id::current(),
         }
     }
@@ -252,7 +273,7 @@ impl Conversation {
 enum Outcome {
     Streaming,
     Done,
-    Failed(String),
+    Failed(AnswerError),
 }
 
 /// Collects a streamed answer and stores it when dropped.
@@ -265,6 +286,8 @@ pub struct Recorder {
     tokens: u32,
     meta: Option<StreamMeta>,
     outcome: Outcome,
+    /// Set once the answer was handed out for storing.
+    taken: bool,
     request_id: Option<String>,
 }
 
@@ -287,7 +310,7 @@ impl Recorder {
             .or_else(|| Some(self.conversation.requested_model.clone()).filter(|m| !m.is_empty()));
         let (stopped, finish_reason, error) = match &self.outcome {
             Outcome::Streaming => (true, "stopped".to_owned(), None),
-            Outcome::Failed(message) => (false, "error".to_owned(), Some(message.clone())),
+            Outcome::Failed(error) => (false, "error".to_owned(), Some(error.clone())),
             Outcome::Done => (
                 false,
                 meta.and_then(|m| m.finish_reason.clone())
@@ -308,14 +331,14 @@ impl Recorder {
 }
 
 impl Recorder {
-    /// Records how the stream ended (`Ok` for `[DONE]`, `Err(message)` for `[ERROR]`) and
-    /// stores the answer now. The relay awaits this before it sends the final event, so a
+    /// Records how the stream ended (`Ok` for `[DONE]`, `Err` for `[ERROR]`) and stores the
+    /// answer now. The relay awaits this before it sends the final event, so a
     /// client that reloads on `[DONE]` finds the answer saved. `false` when the answer could
     /// not be saved (the relay then ends with `[ERROR]` instead of `[DONE]`).
-    pub async fn finish(mut self, outcome: Result<(), &str>) -> bool {
+    pub async fn finish(mut self, outcome: Result<(), AnswerError>) -> bool {
         self.outcome = match outcome {
             Ok(()) => Outcome::Done,
-            Err(message) => Outcome::Failed(message.to_owned()),
+            Err(error) => Outcome::Failed(error),
         };
         let Some((text, meta)) = self.take_answer() else {
             return true;
@@ -340,10 +363,15 @@ impl Recorder {
             .is_ok()
     }
 
-    /// The answer and its metadata, once; `None` when nothing was produced (the user turn
-    /// stays and the client saw the error, if any).
+    /// The answer and its metadata, once; `None` when nothing was produced and nothing
+    /// failed. A failure before the first token is still an answer (empty, with `meta.error`),
+    /// except for a continuation: the message it continues keeps what it had.
     fn take_answer(&mut self) -> Option<(String, AssistantMeta)> {
-        if self.text.is_empty() {
+        let failed = matches!(self.outcome, Outcome::Failed(_));
+        // Once: the drop after `finish` finds nothing left to store.
+        if std::mem::replace(&mut self.taken, true)
+            || (self.text.is_empty() && !(failed && self.conversation.continues.is_none()))
+        {
             return None;
         }
         let meta = self.assistant_meta();
@@ -411,6 +439,7 @@ async fn store_assistant(
         parent,
         continues,
     } = target;
+    let failed = meta.error.is_some();
     let stored = match continues {
         Some(message_id) => {
             chat_repo::extend_message(&state.db, user_id, session_id, message_id, text, meta).await
@@ -422,7 +451,8 @@ async fn store_assistant(
     };
     match stored {
         Ok(Some(_)) => {
-            if continues.is_none() {
+            // A failed first answer gives the model nothing to title the chat from.
+            if continues.is_none() && !failed {
                 crate::chat::titles::after_answer(state, user_id, session_id);
             }
             Ok(())

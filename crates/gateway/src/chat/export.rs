@@ -49,7 +49,37 @@ pub fn markdown_message(message: &ChatMessageOut) -> String {
         Role::Assistant => "Assistant",
         Role::System => "System",
     };
-    format!("## {heading}\n\n{}\n\n", message.content.trim_end())
+    let mut out = format!("## {heading}\n\n");
+    let content = message.content.trim_end();
+    if !content.is_empty() {
+        out.push_str(content);
+        out.push_str("\n\n");
+    }
+    if let Some(failure) = failure_note(message) {
+        out.push_str(&failure);
+    }
+    out
+}
+
+/// The line that says an answer failed (`meta.error`, `{code, message}`; older rows stored a
+/// bare message), so a failed turn reads as one in the export too.
+fn failure_note(message: &ChatMessageOut) -> Option<String> {
+    let error = message.meta.as_ref()?.get("error")?;
+    let text = match error {
+        serde_json::Value::String(m) if !m.is_empty() => m.clone(),
+        serde_json::Value::Object(o) => {
+            let message = o.get("message").and_then(|m| m.as_str()).unwrap_or("");
+            match o.get("code").and_then(|c| c.as_str()) {
+                Some(code) => format!("{code}: {message}"),
+                None => message.to_owned(),
+            }
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "_This answer failed: {}_\n\n",
+        common::text::one_line(&text).trim()
+    ))
 }
 
 /// Writes pieces of text so that the whole has its trailing whitespace removed, without

@@ -927,8 +927,42 @@ pub struct AssistantMeta {
     pub finish_reason: Option<String>,
     /// True when the client went away mid-stream and this is the partial answer.
     pub stopped: bool,
-    /// Set when generation failed; the content is whatever arrived before.
-    pub error: Option<String>,
+    /// Set when generation failed; the content is whatever arrived before (maybe nothing).
+    pub error: Option<AnswerError>,
+}
+
+/// `meta.error` of a failed answer: the failure's class (`PROVIDER_TIMEOUT`, `RATE_LIMITED`…,
+/// the codes of the error envelope) and its message, as the client saw them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AnswerError {
+    pub code: String,
+    pub message: String,
+}
+
+impl AnswerError {
+    /// Code of a failure the gateway itself noticed mid-stream (the model service's connection
+    /// broke, stalled or closed early): there is no provider class to report.
+    pub const STREAM_INTERRUPTED: &'static str = "STREAM_INTERRUPTED";
+
+    /// Reads the text of an `[ERROR]` event: the model service writes `CODE: message`
+    /// (`common::sse`); any other text is the message of a failure of class `fallback`.
+    pub fn from_event(text: &str, fallback: &str) -> Self {
+        if let Some((code, message)) = text.split_once(": ") {
+            let is_code = code.len() >= 3
+                && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+                && code.bytes().any(|b| b.is_ascii_uppercase());
+            if is_code {
+                return Self {
+                    code: code.to_owned(),
+                    message: message.trim().to_owned(),
+                };
+            }
+        }
+        Self {
+            code: fallback.to_owned(),
+            message: text.trim().to_owned(),
+        }
+    }
 }
 
 /// Loads the context for a generation in `session_id`: its system prompt and earlier turns,

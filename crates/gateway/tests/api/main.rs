@@ -15,6 +15,7 @@ mod conversation;
 mod db_outage;
 mod docs_reader;
 mod edge;
+mod failed_answers;
 mod generate;
 mod helpers;
 mod migration_backfill;

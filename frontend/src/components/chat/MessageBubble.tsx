@@ -172,13 +172,30 @@ export const MessageBubble = memo(function MessageBubble({
           ))}
         </div>
       ) : (
-        <div className="message-content">
-          <Markdown text={m.content} streaming={streaming} />
-        </div>
+        (m.content !== "" || m.status !== "error") && (
+          <div className="message-content">
+            <Markdown text={m.content} streaming={streaming} />
+          </div>
+        )
       )}
       {m.status === "error" && (
-        <div role="alert" className="mt-2 rounded-lg border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-700 dark:border-red-900 dark:bg-red-950 dark:text-red-300">
+        <div
+          role="alert"
+          data-testid="answer-error"
+          className="mt-2 rounded-lg border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-700 dark:border-red-900 dark:bg-red-950 dark:text-red-300"
+        >
           {m.error ?? "The answer could not be completed."}
+          {isLastAssistant && (
+            <button
+              type="button"
+              className="btn-secondary ml-2 h-7 px-2 py-0 text-xs"
+              disabled={busy}
+              onClick={() => void onRegenerate()}
+              title="Ask for this answer again (the failed one stays as an earlier version)"
+            >
+              <RefreshCw size={12} aria-hidden /> Retry
+            </button>
+          )}
           {m.errorDetails && (
             <details className="mt-1 text-xs opacity-80">
               <summary className="cursor-pointer select-none">Details</summary>
