@@ -4,7 +4,7 @@ SHELL := /bin/bash
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "docker-compose")
 
 .PHONY: help setup dev-setup dev-setup-native run run-gateway run-model run-worker run-docker \
-        test test-rust test-faults test-frontend test-nginx validate-compose lint fmt bench health clean \
+        test test-rust test-faults test-frontend test-nginx validate-compose validate-kubernetes lint fmt bench health clean \
         db-up db-up-native db-down db-migrate db-revision install-frontend run-frontend build-frontend
 
 help: ## List the targets
@@ -47,6 +47,9 @@ test-nginx: ## The nginx config in front of the real gateway and frontend build
 
 validate-compose: ## Validate docker-compose.yml (docker compose config, or a structural check)
 	@bash scripts/validate_compose.sh
+
+validate-kubernetes: ## Validate deploy/kubernetes (kustomize, schemas 1.30-1.32, cross-object checks)
+	@bash scripts/validate_kubernetes.sh
 
 lint: ## clippy with -D warnings, rustfmt --check, cargo deny (licenses, sources, bans), ESLint
 	cargo clippy --workspace --all-targets -- -D warnings

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (`make test`): Rust tests against a real Postgres, then the
 # frontend (Vitest + Playwright in Debian's Chromium against the real stack), the nginx
-# config in front of the real gateway, and the compose file validation.
+# config in front of the real gateway, the compose file and Kubernetes manifest validation.
 #   scripts/test.sh          everything
 #   scripts/test.sh rust     Rust only
 set -euo pipefail
@@ -49,6 +49,9 @@ bash scripts/test_nginx.sh
 
 step "docker compose file"
 bash scripts/validate_compose.sh
+
+step "kubernetes manifests: kustomize, schemas 1.30-1.32, cross-object checks"
+bash scripts/validate_kubernetes.sh
 
 step "monitoring: promtool, Grafana provisioning, metric names against a live scrape"
 bash scripts/test_monitoring.sh

@@ -89,6 +89,7 @@ class Checker:
         self.check_networks(svcs)
         self.check_volumes(svcs)
         self.check_workers(svcs.get("worker-service") or {})
+        self.check_scalable_gateway(svcs.get("gateway") or {})
         self.check_monitoring(svcs)
         if self.read_files:
             self.check_files(svcs)
@@ -222,6 +223,15 @@ class Checker:
     def check_workers(self, svc: dict) -> None:
         self.check((svc.get("deploy") or {}).get("replicas") == 2, "worker-service must run 2 replicas")
         self.check("container_name" not in svc, "worker-service cannot have a container_name (replicas)")
+
+    def check_scalable_gateway(self, svc: dict) -> None:
+        """`docker compose up --scale gateway=3`: no fixed name or host port, shared rate limits,
+        and each replica's own address for peer forwarding ({ip}, resolved at start-up)."""
+        env = self.env_of(svc)
+        self.check("container_name" not in svc and not svc.get("ports"), "gateway cannot have a container_name or host ports (--scale)")
+        self.check(str(env.get("GATEWAY_PEER_URL", "")).startswith("http://{ip}:"),
+                   "gateway GATEWAY_PEER_URL must be http://{ip}:<port> (each replica's own address under --scale)")
+        self.check(env.get("RATE_LIMIT_STORE") == "redis", "gateway RATE_LIMIT_STORE must be redis (limits shared by replicas)")
 
     def check_files(self, svcs: dict) -> None:
         ignore = _dockerignore(self.read(".dockerignore") or "")
@@ -367,6 +377,9 @@ def self_test(root: str, base: dict) -> int:
         "grafana published": lambda c: s(c)["grafana"].__setitem__("ports", ["3000:3000"]),
         "monitoring not internal": lambda c: c["networks"].__setitem__("monitoring", {}),
         "gateway behind a profile": lambda c: s(c)["gateway"].__setitem__("profiles", ["monitoring"]),
+        "gateway peer url fixed": lambda c: s(c)["gateway"]["environment"].__setitem__("GATEWAY_PEER_URL", "http://gateway:8000"),
+        "gateway container_name": lambda c: s(c)["gateway"].__setitem__("container_name", "sable-gateway"),
+        "per-replica limits": lambda c: s(c)["gateway"]["environment"].__setitem__("RATE_LIMIT_STORE", "memory"),
         "wrong health port": lambda c: s(c)["gateway"]["healthcheck"].__setitem__("test", ["CMD", "curl", "http://127.0.0.1:9999/health"]),
     }
     weak = []

@@ -61,7 +61,8 @@ pub struct Config {
     #[arg(long, env = "CONTEXT_BUDGET_CHARS", default_value_t = 24_000)]
     pub context_budget_chars: usize,
 
-    /// Skip applying migrations at start-up (when another component owns them).
+    /// Skip applying migrations at start-up (when another component owns them, e.g. the
+    /// Kubernetes migration Job) and wait up to 60 s until the schema is current instead.
     #[arg(long, env = "SKIP_MIGRATIONS", default_value_t = false)]
     pub skip_migrations: bool,
 

@@ -82,12 +82,30 @@ pub fn app(state: AppState) -> Router {
     )
 }
 
-/// Connects to the database, applies migrations, and builds the state.
-pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+/// How long start-up waits for the schema when SKIP_MIGRATIONS is set (as long as the worker
+/// waits for it).
+pub const SCHEMA_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Connects to the database, applies migrations (or, with SKIP_MIGRATIONS, waits until they
+/// are applied), and builds the state.
+pub async fn build_state(mut config: Config) -> anyhow::Result<AppState> {
     common::metrics::install();
+    if let Some(url) = config.generations.peer_url.take() {
+        let url = chat::peers::expand_own_address(&url)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        tracing::info!(peer_url = %url, "this replica's address for the other gateway replicas");
+        config.generations.peer_url = Some(url);
+    }
     let auth = auth::Auth::new(&config.auth).map_err(anyhow::Error::msg)?;
     let limits = limits::Limits::new(&config.limits).map_err(anyhow::Error::msg)?;
-    let db = common::db::open(&config.database, config.skip_migrations).await?;
+    // With SKIP_MIGRATIONS another component applies them (Kubernetes: the migration Job, which
+    // runs while the new pods start): wait for the schema rather than serve on an old one.
+    let db = if config.skip_migrations {
+        common::db::open_when_migrated(&config.database, SCHEMA_WAIT).await?
+    } else {
+        common::db::open(&config.database, false).await?
+    };
     let state = AppState::new(config, db, auth, limits);
     chat::generations::spawn_heartbeat(&state.generations);
     {

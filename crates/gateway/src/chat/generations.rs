@@ -61,8 +61,10 @@ pub struct GenerationArgs {
 
     /// This replica's URL as the other gateway replicas reach it, e.g. `http://gateway-2:8000`.
     /// Set it on every replica when several run behind one load balancer: a replica asked to
-    /// resume or stop an answer that another one generates forwards the request there. Unset:
-    /// a single gateway; nothing is recorded.
+    /// resume or stop an answer that another one generates forwards the request there. `{ip}`
+    /// in it is replaced at start-up with the address this host's name resolves to
+    /// (`http://{ip}:8000` under `docker compose --scale`). Unset: a single gateway; nothing is
+    /// recorded.
     #[arg(long, env = "GATEWAY_PEER_URL")]
     pub peer_url: Option<String>,
 }

@@ -35,6 +35,59 @@ const STALE_AFTER_SECS: f64 = 30.0;
 /// A forwarded stop waits for the owner to store the partial answer (it waits up to 10 s).
 const STOP_FORWARD_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Written in `GATEWAY_PEER_URL` where this replica's own IP address goes
+/// (`http://{ip}:8000`): under `docker compose up --scale gateway=3` every replica gets the
+/// same environment, so none can be told its own address; each finds it at start-up.
+pub const OWN_IP_PLACEHOLDER: &str = "{ip}";
+
+/// Replaces `{ip}` in a `GATEWAY_PEER_URL` with the address this host's name resolves to (the
+/// container's or pod's address, from /etc/hosts). Without the placeholder the URL is
+/// returned as it is.
+pub async fn expand_own_address(url: &str) -> Result<String, String> {
+    if !url.contains(OWN_IP_PLACEHOLDER) {
+        return Ok(url.to_owned());
+    }
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .ok_or("GATEWAY_PEER_URL contains {ip} but this host's name is unknown; set the URL explicitly")?;
+    let ip = own_ip(&hostname).await?;
+    let host = match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+    };
+    Ok(url.replace(OWN_IP_PLACEHOLDER, &host))
+}
+
+/// The first address `hostname` resolves to that other machines can reach (not loopback,
+/// IPv4 preferred). Bounded: a resolver that hangs must not stall start-up.
+pub async fn own_ip(hostname: &str) -> Result<std::net::IpAddr, String> {
+    let lookup = tokio::net::lookup_host((hostname, 0));
+    let addrs: Vec<std::net::IpAddr> = tokio::time::timeout(Duration::from_secs(5), lookup)
+        .await
+        .map_err(|_| {
+            format!("GATEWAY_PEER_URL's {{ip}}: resolving the host name {hostname:?} timed out")
+        })?
+        .map_err(|e| {
+            format!("GATEWAY_PEER_URL's {{ip}}: cannot resolve the host name {hostname:?}: {e}")
+        })?
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+        .collect();
+    addrs
+        .iter()
+        .find(|ip| ip.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| {
+            format!(
+                "GATEWAY_PEER_URL's {{ip}}: the host name {hostname:?} resolves to no address other replicas can reach (only loopback); set the URL explicitly"
+            )
+        })
+}
+
 /// The request headers a forwarded request carries: who the caller is (the owner checks it
 /// again), where a resumed stream continues, and the ids that tie the logs together.
 const FORWARDED_HEADERS: [&str; 6] = [
@@ -245,4 +298,46 @@ fn relay_body(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_url_without_the_placeholder_is_kept() {
+        assert_eq!(
+            expand_own_address("http://gateway-2:8000").await.as_deref(),
+            Ok("http://gateway-2:8000")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_own_address_is_a_reachable_one() {
+        // An address literal resolves to itself.
+        assert_eq!(
+            own_ip("10.1.2.3").await,
+            Ok(std::net::IpAddr::from([10, 1, 2, 3]))
+        );
+        // A name that means this machine only is refused with a sentence, not used.
+        let err = own_ip("localhost").await.unwrap_err();
+        assert!(err.contains("set the URL explicitly"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_placeholder_becomes_this_hosts_address_or_a_clear_error() {
+        // Whatever this machine's name resolves to: either a reachable address in the URL, or
+        // the explanation (a development machine whose name maps to 127.0.x.1 only).
+        match expand_own_address("http://{ip}:8000").await {
+            Ok(url) => {
+                let host = url
+                    .strip_prefix("http://")
+                    .and_then(|r| r.strip_suffix(":8000"))
+                    .unwrap();
+                let ip: std::net::IpAddr = host.trim_matches(['[', ']']).parse().unwrap();
+                assert!(!ip.is_loopback(), "{url}");
+            }
+            Err(e) => assert!(e.contains("set the URL explicitly"), "{e}"),
+        }
+    }
 }
