@@ -2,7 +2,8 @@
 
     python3 scripts/openai_client_check.py <base_url ending in /v1> <api key> <model>
 
-A completion, a stream, the model list, a bad key (401) and an unknown model (404).
+A completion, a stream, the model list, embeddings (base64 as the client asks by default,
+and floats), a bad key (401) and an unknown model (404).
 Run by the e2e tests (crates/e2e/tests/e2e/openai_api.rs); scripts/test.sh installs the
 package into a virtualenv and points OPENAI_PYTHON at it.
 """
@@ -25,6 +26,18 @@ assert len(pieces) > 2 and "".join(pieces), pieces
 passed += 1
 
 assert model in [m.id for m in client.models.list()]
+passed += 1
+
+# The client asks for base64 unless told otherwise and decodes it: both must give the floats.
+texts = ["The cat sat on the mat", "A cat sat on a mat", "Stock markets fell sharply"]
+embedded = client.embeddings.create(model="embeddings", input=texts)
+vectors = [d.embedding for d in sorted(embedded.data, key=lambda d: d.index)]
+assert len(vectors) == 3 and len(vectors[0]) > 0, embedded
+dot = lambda a, b: sum(x * y for x, y in zip(a, b))
+assert dot(vectors[0], vectors[1]) > dot(vectors[0], vectors[2]), "texts sharing words are closer"
+assert embedded.usage.prompt_tokens > 0 and embedded.usage.total_tokens == embedded.usage.prompt_tokens
+floats = client.embeddings.create(model="embeddings", input=texts[0], encoding_format="float")
+assert max(abs(x - y) for x, y in zip(floats.data[0].embedding, vectors[0])) < 1e-6
 passed += 1
 
 try:

@@ -9,6 +9,7 @@ pub mod chat;
 pub mod config;
 pub mod cors;
 pub mod edge;
+pub mod embeddings;
 pub mod limits;
 pub mod metrics_window;
 pub mod observability;

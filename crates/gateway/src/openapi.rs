@@ -30,6 +30,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(routes::generate::ApiDoc::openapi());
     doc.merge(routes::models::ApiDoc::openapi());
     doc.merge(routes::openai::ApiDoc::openapi());
+    doc.merge(routes::embeddings::ApiDoc::openapi());
     doc.merge(routes::auth::ApiDoc::openapi());
     doc.merge(routes::chat::ApiDoc::openapi());
     doc.merge(routes::jobs::ApiDoc::openapi());

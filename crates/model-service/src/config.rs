@@ -62,6 +62,12 @@ pub struct Config {
     #[arg(long, env = "MODELS")]
     pub models: Option<String>,
 
+    /// Model for POST /embeddings when a request names none or names the `embeddings` alias;
+    /// overrides the preset's (mock: mock-embed, openai: text-embedding-3-small, ollama:
+    /// nomic-embed-text, groq: none). Empty means none.
+    #[arg(long, env = "EMBEDDINGS_MODEL")]
+    pub embeddings_model: Option<String>,
+
     /// Mock provider: time before the first token (0 for benchmarks; `150ms`, a bare number is
     /// milliseconds).
     #[arg(long = "mock-first-token-delay-ms", env = "MOCK_FIRST_TOKEN_DELAY_MS", value_parser = duration_ms, default_value = "150ms")]
@@ -150,6 +156,8 @@ pub struct Resolved {
     pub default_model: String,
     pub fallback_model: Option<String>,
     pub extra_models: Vec<String>,
+    /// The `embeddings` alias; `None` when the provider has no embeddings model configured.
+    pub embeddings_model: Option<String>,
 }
 
 struct Preset {
@@ -158,6 +166,7 @@ struct Preset {
     default_model: &'static str,
     fallback_model: Option<&'static str>,
     extra_models: &'static [&'static str],
+    embeddings_model: Option<&'static str>,
 }
 
 const MOCK: Preset = Preset {
@@ -166,6 +175,7 @@ const MOCK: Preset = Preset {
     default_model: "llama-3.3-70b-versatile",
     fallback_model: Some("llama-3.1-8b-instant"),
     extra_models: &["mixtral-8x7b-32768", "openai/gpt-oss-120b"],
+    embeddings_model: Some(crate::providers::mock::EMBEDDINGS_MODEL),
 };
 
 const GROQ: Preset = Preset {
@@ -174,6 +184,7 @@ const GROQ: Preset = Preset {
     default_model: "llama-3.3-70b-versatile",
     fallback_model: Some("llama-3.1-8b-instant"),
     extra_models: &["openai/gpt-oss-120b"],
+    embeddings_model: None,
 };
 
 const OPENAI: Preset = Preset {
@@ -182,6 +193,7 @@ const OPENAI: Preset = Preset {
     default_model: "gpt-4o-mini",
     fallback_model: None,
     extra_models: &[],
+    embeddings_model: Some("text-embedding-3-small"),
 };
 
 const OLLAMA: Preset = Preset {
@@ -190,6 +202,7 @@ const OLLAMA: Preset = Preset {
     default_model: "llama3.2",
     fallback_model: None,
     extra_models: &[],
+    embeddings_model: Some("nomic-embed-text"),
 };
 
 impl Config {
@@ -205,6 +218,7 @@ impl Config {
             default_model: None,
             fallback_model: None,
             models: None,
+            embeddings_model: None,
             mock_first_token_delay: Duration::ZERO,
             mock_token_delay: Duration::ZERO,
             provider_connect_timeout: Duration::from_secs(2),
@@ -293,6 +307,13 @@ impl Config {
                 .collect(),
         };
 
+        let embeddings_model = match self.embeddings_model.as_deref() {
+            Some(explicit) => Some(explicit.trim())
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned),
+            None => preset.embeddings_model.map(str::to_owned),
+        };
+
         Ok(Resolved {
             provider_name: preset.name,
             settings,
@@ -300,6 +321,7 @@ impl Config {
             default_model,
             fallback_model,
             extra_models,
+            embeddings_model,
         })
     }
 
@@ -392,6 +414,7 @@ mod tests {
                 "default" => c.default_model = Some(value),
                 "fallback" => c.fallback_model = Some(value),
                 "models" => c.models = Some(value),
+                "embeddings" => c.embeddings_model = Some(value),
                 other => panic!("unknown test key {other}"),
             }
         }
@@ -471,6 +494,24 @@ mod tests {
             .resolve()
             .unwrap();
         assert_eq!(r.fallback_model, None);
+    }
+
+    #[test]
+    fn embeddings_models_come_from_the_preset_unless_set() {
+        let r = config(&["provider", "mock"]).resolve().unwrap();
+        assert_eq!(r.embeddings_model.as_deref(), Some("mock-embed"));
+        let r = config(&["provider", "groq", "groq", "k"])
+            .resolve()
+            .unwrap();
+        assert_eq!(r.embeddings_model, None);
+        let r = config(&["provider", "openai", "openai", "k", "embeddings", "e5"])
+            .resolve()
+            .unwrap();
+        assert_eq!(r.embeddings_model.as_deref(), Some("e5"));
+        let r = config(&["provider", "ollama", "embeddings", " "])
+            .resolve()
+            .unwrap();
+        assert_eq!(r.embeddings_model, None);
     }
 
     #[test]

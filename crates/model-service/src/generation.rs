@@ -24,6 +24,10 @@
 //!   stops, HTTP requests are aborted) and counts a cancellation in [`GenerationStats`]; a
 //!   whole completion whose caller went away (its future dropped) is counted the same way.
 
+mod embeddings;
+
+pub use embeddings::BATCH_SIZE as EMBEDDINGS_BATCH_SIZE;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -709,6 +713,27 @@ mod tests {
             }))
             .boxed())
         }
+        async fn embed(
+            &self,
+            model: &str,
+            inputs: &[String],
+        ) -> Result<crate::providers::Embeddings, ProviderError> {
+            let tokens = self.next(model)?;
+            Ok(crate::providers::Embeddings {
+                // Batches of three inputs: `["short"]` answers one vector too few.
+                vectors: inputs
+                    .iter()
+                    .take(if tokens == ["short"] {
+                        inputs.len() - 1
+                    } else {
+                        inputs.len()
+                    })
+                    .map(|t| vec![t.len() as f32, 1.0])
+                    .collect(),
+                model: model.to_owned(),
+                prompt_tokens: u32::try_from(inputs.len()).unwrap(),
+            })
+        }
     }
 
     impl Scripted {
@@ -774,6 +799,13 @@ mod tests {
                 finish_reason: None,
             })])
             .boxed())
+        }
+        async fn embed(
+            &self,
+            _model: &str,
+            _inputs: &[String],
+        ) -> Result<crate::providers::Embeddings, ProviderError> {
+            futures::future::pending().await
         }
     }
 
@@ -972,6 +1004,60 @@ mod tests {
         let e = g.complete(&GenerateRequest::new("hi")).await.unwrap_err();
         assert_eq!((e.code(), e.retryable()), ("RATE_LIMITED", Some(true)));
         assert_eq!(p.calls.load(Ordering::SeqCst), 3);
+    }
+
+    fn embed_request(n: usize) -> common::schemas::EmbeddingsRequest {
+        common::schemas::EmbeddingsRequest::new(
+            Some("emb"),
+            (0..n).map(|i| "x".repeat(i % 7 + 1)).collect(),
+        )
+    }
+
+    #[tokio::test]
+    async fn embeddings_are_batched_retried_and_kept_in_input_order() {
+        let n = EMBEDDINGS_BATCH_SIZE * 2 + 5;
+        let p = Scripted::new(vec![
+            ("emb", Ok(vec!["ok"])),
+            ("emb", Err(ErrorKind::Overloaded)),
+            ("emb", Ok(vec!["ok"])),
+            ("emb", Ok(vec!["ok"])),
+        ]);
+        let g = generator(p.clone(), Some("fb"));
+        let r = g.embed_within(&embed_request(n), None).await.unwrap();
+        assert_eq!(p.calls.load(Ordering::SeqCst), 4, "3 batches, one retried");
+        assert_eq!(r.data.len(), n);
+        assert_eq!(r.model, "test/emb");
+        assert_eq!(r.usage.prompt_tokens, u32::try_from(n).unwrap());
+        for (i, e) in r.data.iter().enumerate() {
+            assert_eq!(e.index as usize, i);
+            assert_eq!(e.embedding[0] as usize, i % 7 + 1, "input order kept");
+        }
+    }
+
+    #[tokio::test]
+    async fn embeddings_never_fall_back_and_keep_the_error_class() {
+        for (kind, code) in [
+            (ErrorKind::InvalidRequest, "INVALID_REQUEST"),
+            (ErrorKind::UnknownModel, "UNKNOWN_MODEL"),
+            (ErrorKind::ContextTooLong, "CONTEXT_TOO_LONG"),
+        ] {
+            let p = Scripted::new(vec![("emb", Err(kind))]);
+            let g = generator(p.clone(), Some("fb"));
+            let e = g.embed_within(&embed_request(2), None).await.unwrap_err();
+            assert_eq!((e.code(), e.retryable()), (code, Some(false)));
+            assert!(
+                e.to_string().starts_with("Embedding failed with emb"),
+                "{e}"
+            );
+            assert_eq!(p.calls.load(Ordering::SeqCst), 1, "{kind:?}");
+        }
+        let p = Scripted::new(vec![("emb", Ok(vec!["short"]))]);
+        let e = generator(p, None)
+            .embed_within(&embed_request(3), None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "PROVIDER_UNREACHABLE");
+        assert!(e.to_string().contains("2 embeddings for 3 inputs"), "{e}");
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! Sable model-service: turns generation requests into provider calls.
 //!
 //! - [`routes`]: `/health`, `/health/ready`, `/metrics`, `POST /inference`,
-//!   `POST /inference/stream` (SSE), `GET /api/v1/models`.
+//!   `POST /inference/stream` (SSE), `POST /embeddings`, `GET /api/v1/models`.
 //! - [`providers`]: the [`providers::Provider`] trait, the offline mock and the
 //!   OpenAI-compatible provider.
 //! - [`generation`]: model resolution, retry, fallback, deadlines, cancellation.

@@ -1,8 +1,14 @@
 //! Which model answers a request: the requested one, else the default; then at most one
 //! fallback (contract §11). Any model id is accepted (no allow-list); the list served at
 //! `GET /api/v1/models` only tells the UI what is configured.
+//!
+//! Embeddings never fall back: another model's vectors live in another space, so mixing
+//! them would silently corrupt an index. [`ModelRegistry::resolve_embeddings`] names the one
+//! model that embeds a request.
 
+use axum::http::StatusCode;
 use common::schemas::{ModelInfo, ModelsResponse};
+use common::AppError;
 
 use crate::config::Resolved;
 
@@ -12,7 +18,11 @@ pub struct ModelRegistry {
     default: String,
     fallback: Option<String>,
     extra: Vec<String>,
+    embeddings: Option<String>,
 }
+
+/// The alias that names the embeddings model.
+pub const EMBEDDINGS_ALIAS: &str = "embeddings";
 
 impl ModelRegistry {
     pub fn new(provider: &str, default: &str, fallback: Option<&str>, extra: &[String]) -> Self {
@@ -21,7 +31,14 @@ impl ModelRegistry {
             default: default.to_owned(),
             fallback: fallback.filter(|f| *f != default).map(str::to_owned),
             extra: extra.to_vec(),
+            embeddings: None,
         }
+    }
+
+    /// With `model` as the `embeddings` alias.
+    pub fn with_embeddings(mut self, model: Option<&str>) -> Self {
+        self.embeddings = model.map(str::to_owned);
+        self
     }
 
     pub fn from_resolved(resolved: &Resolved) -> Self {
@@ -31,6 +48,7 @@ impl ModelRegistry {
             resolved.fallback_model.as_deref(),
             &resolved.extra_models,
         )
+        .with_embeddings(resolved.embeddings_model.as_deref())
     }
 
     pub fn provider(&self) -> &str {
@@ -52,6 +70,32 @@ impl ModelRegistry {
             .filter(|m| !m.is_empty())
             .unwrap_or(&self.default)
             .to_owned()
+    }
+
+    /// The model that embeds a request naming `requested`: none, `""` or `embeddings` mean
+    /// the `embeddings` alias; `<provider>/<id>` of this service's provider means `<id>`;
+    /// any other id is sent as it is. 400 `NO_EMBEDDINGS_MODEL` when the alias is asked for
+    /// and none is configured.
+    pub fn resolve_embeddings(&self, requested: Option<&str>) -> Result<String, AppError> {
+        let requested = requested.map(str::trim).filter(|m| !m.is_empty());
+        match requested {
+            None | Some(EMBEDDINGS_ALIAS) => self.embeddings.clone().ok_or_else(|| {
+                AppError::detailed(
+                    StatusCode::BAD_REQUEST,
+                    "NO_EMBEDDINGS_MODEL",
+                    format!(
+                        "No embeddings model is configured for the {} provider (set EMBEDDINGS_MODEL) and the request names none",
+                        self.provider
+                    ),
+                )
+            }),
+            Some(id) => Ok(id
+                .strip_prefix(self.provider.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+                .filter(|rest| !rest.is_empty())
+                .unwrap_or(id)
+                .to_owned()),
+        }
     }
 
     /// The models to try in order: the resolved one, then the fallback unless it is the same.
@@ -140,6 +184,21 @@ mod tests {
         assert_eq!(none.candidates(None), ["a"]);
         let same = ModelRegistry::new("openai", "a", Some("a"), &[]);
         assert_eq!(same.fallback_model(), None);
+    }
+
+    #[test]
+    fn embeddings_use_the_alias_unless_a_model_is_named() {
+        let r = registry().with_embeddings(Some("e5"));
+        assert_eq!(r.resolve_embeddings(None).unwrap(), "e5");
+        assert_eq!(r.resolve_embeddings(Some(" embeddings ")).unwrap(), "e5");
+        assert_eq!(r.resolve_embeddings(Some("groq/other")).unwrap(), "other");
+        assert_eq!(r.resolve_embeddings(Some("openai/x")).unwrap(), "openai/x");
+        let none = registry();
+        assert_eq!(
+            none.resolve_embeddings(None).unwrap_err().code(),
+            "NO_EMBEDDINGS_MODEL"
+        );
+        assert_eq!(none.resolve_embeddings(Some("m")).unwrap(), "m");
     }
 
     #[test]

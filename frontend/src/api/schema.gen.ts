@@ -659,6 +659,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/embeddings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Creates embeddings, as OpenAI's API does: one vector per input, in input order. */
+        post: operations["openai_create_embeddings"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -1018,6 +1035,52 @@ export interface components {
         DocIndex: {
             documents: components["schemas"]["DocEntry"][];
         };
+        /**
+         * @description Texts to embed: one string or a list of strings (OpenAI's token-array inputs are not
+         *     accepted).
+         */
+        EmbeddingInput: string | string[];
+        EmbeddingList: {
+            data: components["schemas"]["EmbeddingObject"][];
+            model: string;
+            /** @description `list` */
+            object: string;
+            usage: components["schemas"]["EmbeddingUsage"];
+        };
+        EmbeddingObject: {
+            embedding: components["schemas"]["EmbeddingVector"];
+            /** Format: int32 */
+            index: number;
+            /** @description `embedding` */
+            object: string;
+        };
+        EmbeddingsCreate: {
+            /**
+             * Format: int64
+             * @description Not supported (vectors have the model's own length).
+             */
+            dimensions?: number | null;
+            /** @description `float` (default) or `base64`. */
+            encoding_format?: string | null;
+            /** @description A string or a list of 1..=2048 strings, each 1..=100 000 code points. */
+            input: components["schemas"]["EmbeddingInput"];
+            /**
+             * @description A model from `GET /v1/models` with the `embeddings` capability, an alias, or omitted
+             *     for the server's embeddings model.
+             */
+            model?: string | null;
+            /** @description Accepted, not used. */
+            user?: string | null;
+        };
+        /** @description Input tokens (an embedding has no output tokens). */
+        EmbeddingUsage: {
+            /** Format: int32 */
+            prompt_tokens: number;
+            /** Format: int32 */
+            total_tokens: number;
+        };
+        /** @description The floats, or with `encoding_format: base64` their little-endian `f32` bytes in base64. */
+        EmbeddingVector: number[] | string;
         ErrorBody: {
             /** @description Machine-readable code, e.g. `VALIDATION_ERROR`, `NOT_FOUND`, `SERVICE_UNAVAILABLE`. */
             code: string;
@@ -3165,6 +3228,93 @@ export interface operations {
             };
             /** @description The model service is unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+        };
+    };
+    openai_create_embeddings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmbeddingsCreate"];
+            };
+        };
+        responses: {
+            /** @description `{object: list, model, data: [{object: embedding, index, embedding}], usage}` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmbeddingList"];
+                };
+            };
+            /** @description Invalid request (`param` names the field), a model without embeddings, or no embeddings model configured */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Unknown model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Rate limit or daily quota (with `Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description The provider failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description The provider or the model service is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description The provider timed out */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -2,10 +2,12 @@
 //! contract's; anything beyond it is an optional, additive field.
 
 mod chat;
+mod embeddings;
 mod generate;
 mod jobs;
 
 pub use chat::*;
+pub use embeddings::*;
 pub use generate::*;
 pub use jobs::*;
 
@@ -24,6 +26,9 @@ pub mod limits {
     /// Context turns a client may send inline with a generate request.
     pub const MESSAGES_MAX: usize = 200;
     pub const MESSAGE_CONTENT_MAX_CHARS: usize = 100_000;
+    /// Texts in one embeddings request (OpenAI's own limit).
+    pub const EMBEDDING_INPUTS_MAX: usize = 2048;
+    pub const EMBEDDING_INPUT_MAX_CHARS: usize = 100_000;
 }
 
 pub const DEFAULT_MAX_TOKENS: i64 = 1024;

@@ -225,7 +225,108 @@ async fn the_official_python_client_works_against_sable() {
         "the openai package check failed (scripts/test.sh installs it: OPENAI_PYTHON):\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("openai client: 5 checks passed"),
+        stdout.contains("openai client: 6 checks passed"),
         "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn embeddings_through_the_public_api_are_authenticated_and_counted() {
+    let (stack, key) = stack_and_key().await;
+    let post = |body: Value, key: &str| {
+        stack
+            .client
+            .post(stack.url("/v1/embeddings"))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+    };
+    let response = post(
+        json!({"model": "embeddings", "input": ["The cat sat on the mat", "Markets fell"]}),
+        &key,
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["object"], "list");
+    assert_eq!(body["model"], "mock/mock-embed");
+    assert_eq!(body["data"][0]["object"], "embedding");
+    assert_eq!(body["data"][1]["index"], 1);
+    assert_eq!(body["data"][0]["embedding"].as_array().unwrap().len(), 256);
+    let tokens = body["usage"]["prompt_tokens"].as_i64().unwrap();
+    assert!(tokens > 0, "{body}");
+
+    // base64 carries the same floats, little-endian.
+    let b64: Value = post(
+        json!({"input": "The cat sat on the mat", "encoding_format": "base64"}),
+        &key,
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64["data"][0]["embedding"].as_str().unwrap())
+        .unwrap();
+    let decoded: Vec<f64> = bytes
+        .chunks(4)
+        .map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+        .collect();
+    let floats: Vec<f64> = body["data"][0]["embedding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(decoded.len(), floats.len());
+    assert!(decoded
+        .iter()
+        .zip(&floats)
+        .all(|(a, b)| (a - b).abs() < 1e-6));
+
+    // Errors in OpenAI's shape: a bad key, bad input naming its param, a chat-only model.
+    let response = post(json!({"input": "x"}), "sk-sable-wrong").await.unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    for (body, param) in [
+        (json!({"input": []}), "input"),
+        (json!({"input": ["a", ""]}), "input.1"),
+        (
+            json!({"input": "a", "encoding_format": "int8"}),
+            "encoding_format",
+        ),
+    ] {
+        let response = post(body, &key).await.unwrap();
+        assert_eq!(response.status().as_u16(), 400);
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["type"], "invalid_request_error", "{error}");
+        assert_eq!(error["error"]["param"], param, "{error}");
+    }
+    let response = post(json!({"model": MODEL, "input": "x"}), &key)
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "invalid_request", "{error}");
+
+    // The usage is the user's, next to their chat tokens (two answered requests).
+    let login: Value = stack
+        .client
+        .get(stack.url("/api/v1/auth/me"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let usage = &login["usage_today"];
+    assert_eq!(usage["requests"], 2, "{login}");
+    assert_eq!(usage["completion_tokens"], 0, "{login}");
+    assert!(
+        usage["prompt_tokens"].as_i64().unwrap() >= tokens,
+        "{login}"
     );
 }

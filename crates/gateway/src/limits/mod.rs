@@ -4,7 +4,7 @@
 //!
 //! | class | routes | key |
 //! | --- | --- | --- |
-//! | `generate` | generate, stream, job submission (a job costs its prompts, up to the burst) | user |
+//! | `generate` | generate, stream, job submission (a job costs its prompts, up to the burst), OpenAI chat completions and embeddings | user |
 //! | `read` | every other API route | user |
 //! | `auth` | login, register, refresh | client IP |
 //!
@@ -276,6 +276,7 @@ pub fn classify(method: &Method, route: &str) -> Option<Class> {
             | "/api/v1/generate/stream"
             | "/api/v1/jobs"
             | "/v1/chat/completions"
+            | "/v1/embeddings"
             | "/api/v1/chat/sessions/{id}/messages/{message_id}/continue",
         ) => Some(Class::Generate),
         // Password guessing is limited per IP. A refresh guesses nothing (its token is 256

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod chat;
+pub mod embeddings;
 pub mod generate;
 pub mod health;
 pub mod jobs;
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .merge(generate::router())
         .merge(models::router())
         .merge(openai::router())
+        .merge(embeddings::router())
         .merge(chat::router())
         .merge(jobs::router())
         .merge(metrics::router())

@@ -49,6 +49,15 @@
 //!
 //! Every class marker fails before the first token, for streams and whole completions alike;
 //! a stream reports it as `data: [ERROR] <CODE>: <message>`.
+//!
+//! # Embeddings
+//!
+//! Models whose id contains `embed` (the default is [`EMBEDDINGS_MODEL`]) embed texts into
+//! [`mock_embeddings::DIMENSIONS`] floats, deterministically, texts sharing words being close
+//! (see [`mock_embeddings`]); other models refuse with `INVALID_REQUEST`. A call waits
+//! `MOCK_FIRST_TOKEN_DELAY_MS` once; the markers above work in any input (`[mock:flaky=N]`
+//! counted per batch of inputs and model). `prompt_tokens` is each input's characters divided by
+//! four (at least 1), summed.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -58,7 +67,10 @@ use async_trait::async_trait;
 use common::schemas::Usage;
 use futures::StreamExt;
 
-use super::{Completion, Delta, DeltaStream, ErrorKind, Provider, ProviderError, ProviderRequest};
+use super::{
+    mock_embeddings, Completion, Delta, DeltaStream, Embeddings, ErrorKind, Provider,
+    ProviderError, ProviderRequest,
+};
 
 /// Marker prefix `[mock:tokens=N]`: answer with exactly N tokens.
 pub const TOKENS_MARKER: &str = "[mock:tokens=";
@@ -102,6 +114,9 @@ fn class_failure(name: &str) -> Option<ProviderError> {
     }
     Some(error)
 }
+
+/// The mock's embeddings model (the `embeddings` alias without other configuration).
+pub const EMBEDDINGS_MODEL: &str = "mock-embed";
 
 /// Most distinct `[mock:flaky]` prompts remembered (the counts are forgotten beyond it).
 const MAX_FLAKY_ENTRIES: usize = 10_000;
@@ -308,6 +323,42 @@ impl Provider for MockProvider {
             }
         };
         Ok(stream.boxed())
+    }
+
+    async fn embed(&self, model: &str, inputs: &[String]) -> Result<Embeddings, ProviderError> {
+        if !model.contains("embed") {
+            return Err(ProviderError::new(
+                ErrorKind::InvalidRequest,
+                format!("provider returned HTTP 400 Bad Request: the model `{model}` does not support embeddings (mock)"),
+            ));
+        }
+        // The markers of every input, and one key per batch for `[mock:flaky]`.
+        let joined = ProviderRequest {
+            model: model.to_owned(),
+            system_prompt: None,
+            messages: Vec::new(),
+            prompt: inputs.join("\n"),
+            max_tokens: 1,
+            temperature: 0.0,
+        };
+        let hooks = Hooks::parse(&joined.prompt);
+        if let Some(e) = self.failure_before_first(hooks, &joined) {
+            return Err(e);
+        }
+        sleep(self.delays(hooks).0).await;
+        let prompt_tokens = inputs
+            .iter()
+            .map(|t| {
+                u32::try_from(t.chars().count() / 4)
+                    .unwrap_or(u32::MAX)
+                    .max(1)
+            })
+            .fold(0u32, u32::saturating_add);
+        Ok(Embeddings {
+            vectors: inputs.iter().map(|t| mock_embeddings::embed(t)).collect(),
+            model: model.to_owned(),
+            prompt_tokens,
+        })
     }
 }
 

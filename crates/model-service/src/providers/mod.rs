@@ -9,6 +9,7 @@
 //! - [`openai::OpenAiProvider`]: any OpenAI-compatible server (Groq, OpenAI, Ollama, vLLM…).
 
 pub mod mock;
+pub mod mock_embeddings;
 pub mod openai;
 
 use std::sync::Arc;
@@ -69,6 +70,15 @@ pub struct Delta {
 
 pub type DeltaStream = BoxStream<'static, Result<Delta, ProviderError>>;
 
+/// What one embeddings call returns: one vector per input, in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    pub vectors: Vec<Vec<f32>>,
+    /// The model that answered, as the provider reports it.
+    pub model: String,
+    pub prompt_tokens: u32,
+}
+
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
     /// Short name for logs and `/api/v1/models` (`mock`, `groq`, `openai`, `ollama`).
@@ -80,6 +90,10 @@ pub trait Provider: Send + Sync + 'static {
     /// Opens a streamed completion. Dropping the returned stream must stop the generation
     /// (for HTTP providers: abort the request).
     async fn stream(&self, req: &ProviderRequest) -> Result<DeltaStream, ProviderError>;
+
+    /// Embeds `inputs` with `model` in one call (the caller splits large requests into
+    /// batches and checks that one vector came back per input).
+    async fn embed(&self, model: &str, inputs: &[String]) -> Result<Embeddings, ProviderError>;
 }
 
 /// The class of a provider failure. Every failure is put in exactly one class, here in the

@@ -14,6 +14,8 @@
 //! - Whole completions go through async-openai's client. Streams are sent with the same
 //!   reqwest client, URL and headers, and read inline by [`delta_stream`] (see there why).
 //! - Dropping a stream drops the response body, which aborts the HTTP request.
+//! - Embeddings are plain JSON (`POST {base_url}/embeddings`, `encoding_format: float`) through
+//!   the same client and headers, parsed leniently like completions.
 
 use std::time::Duration;
 
@@ -34,7 +36,9 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Completion, Delta, DeltaStream, ErrorKind, Provider, ProviderError, ProviderRequest};
+use super::{
+    Completion, Delta, DeltaStream, Embeddings, ErrorKind, Provider, ProviderError, ProviderRequest,
+};
 use crate::retry::{parse_retry_after_ms, parse_retry_after_secs};
 
 /// Longest provider error text passed on to clients.
@@ -58,6 +62,7 @@ pub struct OpenAiProvider {
     /// What streams are sent with: the same client, URL and headers async-openai uses.
     http: reqwest_013::Client,
     chat_url: String,
+    embeddings_url: String,
     headers: reqwest_013::header::HeaderMap,
 }
 
@@ -77,6 +82,7 @@ impl OpenAiProvider {
             .with_api_base(settings.base_url)
             .with_api_key(settings.api_key.expose());
         let chat_url = config.url("/chat/completions");
+        let embeddings_url = config.url("/embeddings");
         let mut headers = config.headers();
         headers.insert(
             reqwest_013::header::CONTENT_TYPE,
@@ -89,6 +95,7 @@ impl OpenAiProvider {
             max_completion_tokens: settings.max_completion_tokens,
             http,
             chat_url,
+            embeddings_url,
             headers,
         })
     }
@@ -209,6 +216,88 @@ impl Provider for OpenAiProvider {
         }
         Ok(delta_stream(response))
     }
+
+    async fn embed(&self, model: &str, inputs: &[String]) -> Result<Embeddings, ProviderError> {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "model": model,
+            "input": inputs,
+            "encoding_format": "float",
+        }))
+        .map_err(|e| {
+            ProviderError::new(
+                ErrorKind::InvalidRequest,
+                format!("invalid provider request: {e}"),
+            )
+        })?;
+        let response = self
+            .http
+            .post(&self.embeddings_url)
+            .headers(self.headers.clone())
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| map_error(OpenAIError::Reqwest(e)))?;
+        if !response.status().is_success() {
+            return Err(HttpStatusError::read(response).await.into_provider_error());
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| map_error(OpenAIError::Reqwest(e)))?;
+        let parsed: EmbeddingsBody = serde_json::from_slice(&bytes).map_err(|e| {
+            tracing::warn!(error = %e, "provider embeddings did not parse");
+            ProviderError::new(
+                ErrorKind::Network,
+                "provider sent embeddings that could not be parsed",
+            )
+        })?;
+        if let Some(error) = parsed.error {
+            return Err(body_error(&error));
+        }
+        let mut data = parsed.data;
+        // OpenAI answers in input order with `index`; sort in case a server does not.
+        data.sort_by_key(|d| d.index);
+        let prompt_tokens = parsed.usage.map_or_else(
+            || {
+                let chars: usize = inputs.iter().map(|t| t.chars().count()).sum();
+                u32::try_from(chars / 4).unwrap_or(u32::MAX)
+            },
+            |u| u.prompt_tokens,
+        );
+        Ok(Embeddings {
+            vectors: data.into_iter().map(|d| d.embedding).collect(),
+            model: parsed
+                .model
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| model.to_owned()),
+            prompt_tokens,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct EmbeddingsBody {
+    #[serde(default)]
+    data: Vec<EmbeddingItem>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    usage: Option<EmbeddingsUsageBody>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct EmbeddingItem {
+    #[serde(default)]
+    index: u32,
+    embedding: Vec<f32>,
+}
+
+#[derive(Debug, Deserialize)]
+struct EmbeddingsUsageBody {
+    #[serde(default)]
+    prompt_tokens: u32,
 }
 
 // ---- lenient response shapes -------------------------------------------------------------

@@ -1,5 +1,6 @@
-//! HTTP routes of the model service (contract §7.1, plus `GET /api/v1/models`).
+//! HTTP routes of the model service (contract §7.1, plus `GET /api/v1/models` and `POST /embeddings`).
 
+mod embeddings;
 mod health;
 mod inference;
 mod models;
@@ -11,6 +12,7 @@ use crate::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(health::router())
+        .merge(embeddings::router())
         .merge(inference::router())
         .merge(models::router())
 }

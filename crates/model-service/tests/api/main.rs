@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod deadline;
+mod embeddings;
 mod fake_openai;
 mod health;
 mod helpers;
