@@ -4,12 +4,14 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BASE, OUT, RUN, assistantMessages, newUser, openBrowser, sendMessage, signUp, userMessages, waitForAnswer } from "./lib.mjs";
+import { BASE, OUT, PASSWORD, RUN, assistantMessages, authMode, newUser, openBrowser, sendMessage, signUp, userMessages, waitForAnswer } from "./lib.mjs";
 
 /** @type {Awaited<ReturnType<typeof openBrowser>>} */
 let browser;
 /** @type {import("playwright-core").Page} */
 let page;
+/** While a test refuses requests on purpose, Chromium's "Failed to load resource" logs are expected. */
+let expectingHttpErrors = false;
 
 const VIEWPORTS = /** @type {const} */ ([
   ["desktop", { width: 1280, height: 800 }],
@@ -17,6 +19,17 @@ const VIEWPORTS = /** @type {const} */ ([
 ]);
 
 const lastAssistant = () => assistantMessages(page).last();
+const input = () => page.getByLabel("Message", { exact: true });
+const scroller = () => page.getByTestId("message-scroll");
+/** Pixels between the bottom of the conversation and the bottom of its view. */
+const gapBelow = () => scroller().evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+/** In-app navigation (no reload), as a link would do it. */
+const goInApp = (path) =>
+  page.evaluate((p) => {
+    history.pushState({}, "", p);
+    dispatchEvent(new PopStateEvent("popstate"));
+  }, path);
+const overlaps = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
 const shot = (name) => page.screenshot({ path: join(OUT, `chat-ux-${name}.png`) });
 
 /** Opens a new chat, sends `prompt`, waits for the chat's URL. */
@@ -27,10 +40,38 @@ async function newChatWith(prompt) {
   await page.waitForURL(/\/chat\/[0-9a-f-]{36}/);
 }
 
+/** Bearer token of this file's user (null when accounts are off). */
+let token = null;
+const user = newUser("chatux");
+
+/** One JSON call to the gateway from Node, as this file's user. */
+async function api(method, path, body) {
+  const headers = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${BASE}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** A chat with `pairs` long question/answer pairs, made through the API (fast); its id. */
+async function longChat(title, pairs) {
+  const session = await api("POST", "/api/v1/chat/sessions", { title });
+  const para = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt. ".repeat(8);
+  for (let i = 0; i < pairs; i++) {
+    await api("POST", `/api/v1/chat/sessions/${session.id}/messages`, { role: "user", content: `question ${i}` });
+    await api("POST", `/api/v1/chat/sessions/${session.id}/messages`, { role: "assistant", content: `${para}\n\n${para}` });
+  }
+  return session.id;
+}
+
 before(async () => {
-  browser = await openBrowser();
+  browser = await openBrowser({ allow: (text) => expectingHttpErrors && /status of 429/.test(text) });
   page = browser.page;
-  await signUp(page, newUser("chatux"));
+  await signUp(page, user);
+  if ((await authMode()) === "jwt") {
+    token = (await api("POST", "/api/v1/auth/login", { email: user.email, password: PASSWORD })).access_token;
+  }
 });
 
 after(async () => {
@@ -60,6 +101,146 @@ describe("chat UX (issue 25)", () => {
       await waitForAnswer(page);
       await userMessages(page).last().getByTestId("version-label").filter({ hasText: "2 / 2" }).waitFor();
       assert.equal(await assistantMessages(page).count(), 1);
+    });
+  }
+
+  for (const [name, viewport] of VIEWPORTS) {
+    test(`defect 2, ${name}: the box empties on send, says why Enter waits during an answer, keeps a draft per chat`, async () => {
+      await page.setViewportSize(viewport);
+      await newChatWith(`draft chat ${name} ${RUN} [mock:tokens=5]`);
+      await waitForAnswer(page);
+      const chat = new URL(page.url()).pathname;
+
+      await input().fill(`[mock:tokens=80] a slower answer ${RUN}`);
+      await input().press("Enter");
+      await page.locator('[data-testid="message-assistant"][data-status="streaming"]').waitFor();
+      assert.equal(await input().inputValue(), "", "the sent text is still in the box");
+
+      const next = `next question ${name} ${RUN}`;
+      await input().fill(next);
+      await input().press("Enter");
+      const busy = page.getByTestId("composer-busy");
+      await busy.waitFor();
+      assert.match((await busy.textContent()) ?? "", /when it ends, or press Stop/);
+      assert.equal(await input().inputValue(), next);
+      await waitForAnswer(page);
+      assert.equal(await userMessages(page).count(), 2, "Enter during the answer sent something");
+      await busy.waitFor({ state: "detached" });
+
+      // A draft per chat: across in-app navigation and a reload.
+      await goInApp("/");
+      await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
+      assert.equal(await input().inputValue(), "");
+      await input().fill(`new chat draft ${name}`);
+      await goInApp(chat);
+      await userMessages(page).first().waitFor();
+      assert.equal(await input().inputValue(), next);
+      await page.reload();
+      await userMessages(page).first().waitFor();
+      assert.equal(await input().inputValue(), next);
+      await goInApp("/");
+      await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
+      assert.equal(await input().inputValue(), `new chat draft ${name}`);
+      await input().fill("");
+
+      // Sent: the draft is gone, also after a reload.
+      await goInApp(chat);
+      await userMessages(page).first().waitFor();
+      await input().press("Enter");
+      await waitForAnswer(page);
+      await page.reload();
+      await userMessages(page).nth(2).waitFor();
+      assert.equal(await input().inputValue(), "");
+      await shot(`composer-${name}`);
+    });
+
+    test(`defect 3, ${name}: the view follows the answer unless scrolled up, then "Jump to latest"; the last bubble stays clear of the composer`, async () => {
+      await page.setViewportSize(viewport);
+      await page.goto(`${BASE}/chat/${await longChat(`scroll ${name} ${RUN}`, 4)}`);
+      await userMessages(page).first().waitFor();
+      await sendMessage(page, `[mock:tokens=120] a long answer ${RUN}`);
+      await page.locator('[data-testid="message-assistant"][data-status="streaming"] .message-content').waitFor();
+      // Long enough to scroll up in.
+      await page.waitForFunction(() => {
+        const el = document.querySelector('[data-testid="message-scroll"]');
+        return el && el.scrollHeight > el.clientHeight + 400;
+      });
+      assert.ok((await gapBelow()) < 40, `the view does not follow the answer (${await gapBelow()} px below)`);
+
+      await scroller().hover();
+      await page.mouse.wheel(0, -700);
+      const jump = page.getByRole("button", { name: "Jump to latest" });
+      await jump.waitFor();
+      const jumpBox = await jump.boundingBox();
+      const composerBox = await page.locator("form:has(#chat-input)").boundingBox();
+      assert.ok(jumpBox && composerBox && !overlaps(jumpBox, composerBox), "Jump to latest covers the composer");
+      const top = await scroller().evaluate((el) => el.scrollTop);
+      await page.waitForTimeout(700);
+      assert.equal(await lastAssistant().getAttribute("data-status"), "streaming", "the answer ended too soon for this test");
+      assert.ok(Math.abs((await scroller().evaluate((el) => el.scrollTop)) - top) < 2, "scrolled up, the view was pulled down");
+
+      await jump.click();
+      await page.waitForFunction(() => {
+        const el = document.querySelector('[data-testid="message-scroll"]');
+        return el && el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+      });
+      await waitForAnswer(page);
+      await jump.waitFor({ state: "detached" });
+      assert.ok((await gapBelow()) < 40, "the view stopped following after Jump to latest");
+      // Read back from the server once done (the bubble is replaced): measured in the page.
+      await page.waitForFunction(() => {
+        const bubbles = document.querySelectorAll('[data-testid="message-assistant"]');
+        const last = bubbles[bubbles.length - 1]?.getBoundingClientRect();
+        const composer = document.querySelector("form:has(#chat-input)")?.getBoundingClientRect();
+        const view = document.querySelector('[data-testid="message-scroll"]')?.getBoundingClientRect();
+        return last && composer && view && last.height > 0 && last.bottom <= composer.top + 1 && last.bottom <= view.bottom + 1;
+      }, undefined, { timeout: 5000 });
+      await shot(`scroll-${name}`);
+    });
+
+    test(`defect 5, ${name}: a notification covers no header or composer control and is announced`, async () => {
+      await page.setViewportSize(viewport);
+      await newChatWith(`toast chat ${name} ${RUN} [mock:tokens=3]`);
+      await waitForAnswer(page);
+      const refuse = (route) =>
+        route.fulfill({
+          status: 429,
+          contentType: "application/json",
+          body: JSON.stringify({ error: { code: "RATE_LIMITED", message: "Too many requests", request_id: `e2e-${RUN}` } }),
+        });
+      expectingHttpErrors = true;
+      await page.route("**/api/v1/generate/stream", refuse);
+      try {
+        const text = `refused ${name} ${RUN}`;
+        await sendMessage(page, text);
+        const toast = page.getByRole("alert").filter({ hasText: "Message not sent" });
+        await toast.waitFor();
+        // Refused: the text is given back.
+        await page.waitForFunction((t) => document.querySelector("#chat-input")?.value === t, text);
+        assert.equal(
+          await toast.evaluate((el) => el.closest("[aria-live]")?.getAttribute("aria-live") ?? null),
+          "polite",
+          "the notification is not in a live region",
+        );
+        const box = await toast.boundingBox();
+        assert.ok(box);
+        const controls = page.locator(
+          'header button:visible, header a:visible, [data-testid="chat-title"] ~ span button:visible, form:has(#chat-input) button:visible, form:has(#chat-input) select:visible, #chat-input',
+        );
+        const n = await controls.count();
+        assert.ok(n >= 5, `only ${n} controls found`);
+        for (let i = 0; i < n; i++) {
+          const c = controls.nth(i);
+          const b = await c.boundingBox();
+          if (b) assert.ok(!overlaps(box, b), `the notification covers ${await c.evaluate((el) => el.outerHTML.slice(0, 120))}`);
+        }
+        await shot(`notification-${name}`);
+        await toast.getByRole("button", { name: "Dismiss notification" }).click();
+      } finally {
+        await page.unroute("**/api/v1/generate/stream", refuse);
+        expectingHttpErrors = false;
+      }
+      await input().fill("");
     });
   }
 

@@ -33,7 +33,9 @@ export function useAutoScroll<C extends HTMLElement, I extends HTMLElement>() {
     const inner = content.current;
     if (!el || !inner) return;
     const onWheel = (e: WheelEvent) => {
-      if (e.deltaY < 0) {
+      // Only a view that can scroll can be scrolled away from its end (a wheel turn over a
+      // short chat must not stop it following the answer once it grows).
+      if (e.deltaY < 0 && el.scrollHeight > el.clientHeight + 1) {
         stick.current = false;
         setAtBottom(false);
       }

@@ -8,6 +8,7 @@
 import { create } from "zustand";
 import { type AuthConfig, type AuthUser, authApi, OFF_CONFIG, type TokenResponse } from "@/api/auth";
 import { ApiError, setAuthHooks } from "@/api/client";
+import { clearAllDrafts } from "@/lib/drafts";
 import { useChat } from "./chat";
 import { useJobs } from "./jobs";
 
@@ -97,6 +98,8 @@ export const useAuth = create<AuthState>()((set, get) => {
   const accept = (t: TokenResponse) => {
     const previous = get().user?.id;
     if (previous !== t.user.id) resetUserCaches();
+    // Drafts survive a reload (no previous user yet), not a change of user.
+    if (previous && previous !== t.user.id) clearAllDrafts();
     const ms = Math.max(0, t.expires_in * 1000);
     set({ status: "signed-in", user: t.user, accessToken: t.access_token, expiresAt: Date.now() + ms, notice: null });
     hint(true);
@@ -111,6 +114,7 @@ export const useAuth = create<AuthState>()((set, get) => {
     if (wasSignedIn) {
       useChat.getState().stop();
       resetUserCaches();
+      clearAllDrafts();
     }
   };
 

@@ -90,7 +90,7 @@ export function ChatPage() {
         </div>
       )}
       <div ref={container} className="relative min-h-0 flex-1 overflow-y-auto" data-testid="message-scroll">
-        <div ref={content} className="mx-auto w-full max-w-3xl space-y-6 px-4 py-6" role="log" aria-live="polite" aria-label="Conversation">
+        <div ref={content} className="mx-auto w-full max-w-3xl space-y-6 px-4 pb-16 pt-6" role="log" aria-live="polite" aria-label="Conversation">
           {loading && messages.length === 0 && (
             <div className="space-y-3" aria-label="Loading messages">
               {[0, 1].map((i) => (
@@ -131,13 +131,13 @@ export function ChatPage() {
       </div>
       <div className="relative">
         {!atBottom && messages.length > 0 && (
+          // Over the conversation's bottom padding (pb-16 below), so it covers no bubble.
           <button
             type="button"
             onClick={() => scrollToBottom(true)}
-            className="absolute -top-12 left-1/2 z-10 -translate-x-1/2 rounded-full border border-zinc-200 bg-white p-2 shadow-md dark:border-zinc-700 dark:bg-zinc-900"
-            aria-label="Scroll to latest message"
+            className="absolute -top-11 left-1/2 z-10 inline-flex -translate-x-1/2 items-center gap-1 rounded-full border border-zinc-200 bg-white px-3 py-1.5 text-xs shadow-md dark:border-zinc-700 dark:bg-zinc-900"
           >
-            <ArrowDown size={16} />
+            <ArrowDown size={14} aria-hidden /> Jump to latest
           </button>
         )}
         <Composer

@@ -1,6 +1,7 @@
 import { ArrowUp, Square } from "lucide-react";
 import { useEffect, useRef, useState } from "react";
 import { isTouchDevice, useIsTouch } from "@/hooks/use-touch";
+import { clearDraft, loadDraft, saveDraft } from "@/lib/drafts";
 import { MAX_MESSAGE_CHARS, useChat } from "@/stores/chat";
 import { ModelSelect } from "../layout/SettingsDialog";
 import { ChatModelSelect } from "./ChatSettingsDialog";
@@ -11,9 +12,11 @@ const COUNTER_FROM = Math.floor(MAX_MESSAGE_CHARS * 0.9);
 interface Props {
   /** The open chat (its own model is picked here), or null for a new chat (the global model). */
   sessionId: string | null;
+  /** An answer is being written in this chat (Stop is offered). */
   streaming: boolean;
+  /** An answer is being written in another chat (one at a time). */
   disabled: boolean;
-  /** `onStored(false)`: the message was not stored; the composer keeps the text. */
+  /** `onStored(false)`: the message was not stored; the composer gives the text back. */
   onSend: (text: string, onStored: (stored: boolean) => void) => void;
   onStop: () => void;
 }
@@ -36,12 +39,22 @@ function SessionModel({ sessionId }: { sessionId: string }) {
 
 export function Composer({ sessionId, streaming, disabled, onSend, onStop }: Props) {
   const touch = useIsTouch();
-  const [text, setText] = useState("");
-  // While the message is on its way the text stays (read-only) until the server has it.
-  const [sending, setSending] = useState(false);
+  // Each chat has its own draft (localStorage), shown again when the chat is opened.
+  const [text, setText] = useState(() => loadDraft(sessionId));
+  const [draftOf, setDraftOf] = useState(sessionId);
+  if (draftOf !== sessionId) {
+    // Another chat opened (or the new chat got its id): its own draft, adjusted while rendering.
+    setDraftOf(sessionId);
+    setText(loadDraft(sessionId));
+  }
   const ref = useRef<HTMLTextAreaElement>(null);
   const chars = [...text].length;
   const tooLong = chars > MAX_MESSAGE_CHARS;
+  const busy = streaming || disabled;
+  const edit = (value: string) => {
+    setText(value);
+    saveDraft(sessionId, value);
+  };
 
   useEffect(() => {
     const el = ref.current;
@@ -57,12 +70,18 @@ export function Composer({ sessionId, streaming, disabled, onSend, onStop }: Pro
   }, [sessionId]);
 
   const submit = () => {
-    if (!text.trim() || tooLong || streaming || disabled || sending) return;
-    setSending(true);
-    onSend(text, (stored) => {
-      setSending(false);
-      if (stored) setText("");
-      else ref.current?.focus();
+    if (!text.trim() || tooLong || busy) return;
+    // The box empties at once, so the message reads as sent; a refused one comes back.
+    const sent = text;
+    const from = sessionId;
+    setText("");
+    clearDraft(from);
+    onSend(sent, (stored) => {
+      if (stored) return;
+      setText((now) => (now.trim() ? now : sent));
+      // Under the chat now open: a new chat may have got its id meanwhile.
+      saveDraft(useChat.getState().activeId ?? from, sent);
+      ref.current?.focus();
     });
   };
 
@@ -83,10 +102,9 @@ export function Composer({ sessionId, streaming, disabled, onSend, onStop }: Pro
           ref={ref}
           rows={1}
           value={text}
-          readOnly={sending}
           aria-invalid={tooLong || undefined}
-          aria-describedby={chars >= COUNTER_FROM ? "chat-input-count" : undefined}
-          onChange={(e) => setText(e.target.value)}
+          aria-describedby={chars >= COUNTER_FROM ? "chat-input-count" : busy ? "chat-input-busy" : undefined}
+          onChange={(e) => edit(e.target.value)}
           onKeyDown={(e) => {
             if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
               e.preventDefault();
@@ -118,7 +136,7 @@ export function Composer({ sessionId, streaming, disabled, onSend, onStop }: Pro
             ) : (
               <button
                 type="submit"
-                disabled={!text.trim() || disabled || tooLong || sending}
+                disabled={!text.trim() || disabled || tooLong}
                 className="btn-primary h-8 w-8 rounded-full p-0"
                 aria-label="Send message"
               >
@@ -128,6 +146,14 @@ export function Composer({ sessionId, streaming, disabled, onSend, onStop }: Pro
           </div>
         </div>
       </div>
+      {busy && text.trim() !== "" && (
+        // Why Enter does nothing now: one answer at a time; the text waits in the box.
+        <p id="chat-input-busy" role="status" data-testid="composer-busy" className="mt-1 px-2 text-xs text-zinc-500">
+          {streaming
+            ? "An answer is being written. Send this when it ends, or press Stop."
+            : "Another chat is still answering. Send this when it ends."}
+        </p>
+      )}
     </form>
   );
 }

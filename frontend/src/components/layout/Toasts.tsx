@@ -18,8 +18,16 @@ export function Toasts() {
   const toasts = useToasts((s) => s.toasts);
   const dismiss = useToasts((s) => s.dismiss);
   return (
-    // Top right, under the header: never over the message box at the bottom.
-    <div className="pointer-events-none fixed right-4 top-14 z-[60] flex w-80 max-w-[calc(100vw-2rem)] flex-col gap-2" aria-live="polite">
+    // Top right, below the header *and* the chat's own header row (its settings and export
+    // buttons), never over the message box at the bottom. One live region that is always in
+    // the page, so screen readers announce each notification (errors assertively, as alerts).
+    <div
+      className="pointer-events-none fixed right-4 top-[5.75rem] z-[60] flex w-80 max-w-[calc(100vw-2rem)] flex-col gap-2"
+      role="region"
+      aria-label="Notifications"
+      aria-live="polite"
+      data-testid="toasts"
+    >
       {toasts.map((t) => (
         <div
           key={t.id}
