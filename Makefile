@@ -111,3 +111,14 @@ api-types: ## Regenerate frontend/src/api/schema.gen.ts from the gateway's OpenA
 clean: ## Remove build outputs (keeps .data/ with the local database)
 	cargo clean
 	rm -rf frontend/dist frontend/test-output bench-output
+
+## --- workshop ---------------------------------------------------------------
+.PHONY: lab-check lab-solution test-workshop
+lab-check: ## Check a workshop lab against the running stack: make lab-check TASK=0.4 (SABLE_URL, SABLE_TOKEN)
+	@python3 scripts/lab_check.py "$(TASK)"
+
+lab-solution: ## Run a workshop lab's solution against the running stack: make lab-solution TASK=0.4
+	@bash scripts/test_workshop.sh solution "$(TASK)"
+
+test-workshop: ## Workshop: every page's names resolve, then every lab's solution and check on a fresh stack
+	@bash scripts/test_workshop.sh

@@ -41,6 +41,9 @@ if [ "${1:-all}" = "rust" ]; then exit 0; fi
 step "frontend: unit tests and browser e2e"
 bash scripts/test_frontend.sh
 
+step "workshop: docs that cannot rot, every lab's solution and check on a real stack"
+SKIP_CARGO_BUILD=1 bash scripts/test_workshop.sh
+
 step "bad input at scale: schemathesis against the gateway's OpenAPI document"
 SKIP_CARGO_BUILD=1 bash scripts/test_schemathesis.sh
 

@@ -56,6 +56,11 @@ pub struct Config {
     #[arg(long, env = "DOCS_ROOT")]
     pub docs_root: Option<PathBuf>,
 
+    /// Root of the workshop (`part*/task*/…` pages, contract §5.7). Unset: `workshop/` under
+    /// the documentation root.
+    #[arg(long, env = "WORKSHOP_ROOT")]
+    pub workshop_root: Option<PathBuf>,
+
     /// Budget, in characters, of earlier turns sent to the model with a session's prompt;
     /// the oldest turns are dropped first.
     #[arg(long, env = "CONTEXT_BUDGET_CHARS", default_value_t = 24_000)]

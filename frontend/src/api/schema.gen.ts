@@ -588,6 +588,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workshop/curriculum": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the workshop: parts, tasks and their pages. */
+        get: operations["curriculum"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workshop/index": {
         parameters: {
             query?: never;
@@ -598,6 +615,24 @@ export interface paths {
         /** Lists the documentation files the reader serves. */
         get: operations["index"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workshop/progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's progress through the workshop. */
+        get: operations["get_progress"];
+        /** Records the page a learner is on and/or marks a task done or not done. */
+        put: operations["put_progress"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1027,6 +1062,9 @@ export interface components {
             /** @description The path as sent. */
             path: string;
         };
+        Curriculum: {
+            parts: components["schemas"]["Part"][];
+        };
         DocEntry: {
             path: string;
             /** @description The first `# ` heading, or the file name. */
@@ -1286,6 +1324,10 @@ export interface components {
             /** Format: date-time */
             updated_at?: string | null;
         };
+        LastVisited: {
+            page: string;
+            task_id: string;
+        };
         LoginRequest: {
             email: string;
             password: string;
@@ -1415,6 +1457,35 @@ export interface components {
             param?: string | null;
             type: string;
         };
+        Page: {
+            /** @description `overview`, `lab`, `slides` or `production_reality`. */
+            kind: string;
+            /** @description The path to ask `GET /api/v1/workshop/content` for. */
+            path: string;
+        };
+        Part: {
+            /** @description The part's folder, e.g. `part0_introduction`. */
+            dir: string;
+            /** @description `0`, `1`, `2`, `3`. */
+            id: string;
+            tasks: components["schemas"]["Task"][];
+            title: string;
+        };
+        Progress: {
+            last?: null | components["schemas"]["LastVisited"];
+            /** @description Every task the learner has opened or finished, most recently touched first. */
+            tasks: components["schemas"]["TaskProgress"][];
+        };
+        /**
+         * @description `done`: true marks the task finished (by `via`, default `manual`), false unmarks it; absent
+         *     leaves it. `page`: the page the learner is on.
+         */
+        ProgressUpdate: {
+            done?: boolean | null;
+            page?: string | null;
+            task_id: string;
+            via?: string | null;
+        };
         /** @description A prompt of a job that failed permanently (e.g. rejected by the model service). */
         PromptError: {
             /**
@@ -1468,6 +1539,26 @@ export interface components {
         StreamOptions: {
             /** @description Send a last chunk with the token usage before `[DONE]`. */
             include_usage?: boolean;
+        };
+        Task: {
+            /** @description The task's folder, e.g. `part0_introduction/task01_getting_started`. */
+            dir: string;
+            /** @description `0.1`…`0.6` in Part 0, `1`…`11` after it. */
+            id: string;
+            pages: components["schemas"]["Page"][];
+            /** @description The overview's first paragraph. */
+            summary: string;
+            title: string;
+        };
+        TaskProgress: {
+            completed_at?: string | null;
+            /** @description `check` (the lab check passed) or `manual` (the learner marked it); null when not done. */
+            completed_via?: string | null;
+            done: boolean;
+            /** @description `overview`, `lab`, `slides` or `production_reality`. */
+            last_page?: string | null;
+            task_id: string;
+            updated_at: string;
         };
         TokenResponse: {
             /** @description Send as `Authorization: Bearer <access_token>`. */
@@ -3042,7 +3133,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Relative path of a markdown file, e.g. `README.md` or `docs/benchmarks.md`. */
+                /**
+                 * @description Relative path of a markdown file, e.g. `README.md`, `docs/benchmarks.md` or
+                 *     `part0_introduction/task01_getting_started/README.md`.
+                 */
                 path: string;
             };
             cookie?: never;
@@ -3087,6 +3181,26 @@ export interface operations {
             };
         };
     };
+    curriculum: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The workshop's parts and tasks (empty without a workshop root) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Curriculum"];
+                };
+            };
+        };
+    };
     index: {
         parameters: {
             query?: never;
@@ -3103,6 +3217,77 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DocIndex"];
+                };
+            };
+        };
+    };
+    get_progress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's progress */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Progress"];
+                };
+            };
+            /** @description No credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    put_progress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProgressUpdate"];
+            };
+        };
+        responses: {
+            /** @description The task's progress after the update */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskProgress"];
+                };
+            };
+            /** @description No credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unknown task, page or via, or nothing to record */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };

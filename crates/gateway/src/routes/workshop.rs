@@ -1,7 +1,10 @@
 //! `GET /api/v1/workshop/content?path=`: the documentation reader (contract §5.7), serving
 //! this project's own markdown: top-level `*.md` (README, ARCHITECTURE, CHANGELOG) and
-//! `docs/**/*.md` under the documentation root. Additive: `GET /api/v1/workshop/index` lists
-//! them.
+//! `docs/**/*.md` under the documentation root, and the workshop's pages
+//! (`part<N>_<name>/task<NN>_<slug>/…`, the reference client's paths) under the workshop root.
+//! Additive: `GET /api/v1/workshop/index` lists the documents, `GET /api/v1/workshop/curriculum`
+//! the workshop ([`curriculum`]), `GET/PUT /api/v1/workshop/progress` a learner's progress
+//! ([`progress`]).
 //!
 //! Path rules, in the contract's order: `..`, absolute or backslash paths → 400
 //! `INVALID_PATH`; not `.md` → 400; a symbolic link anywhere below the root (pointing inside
@@ -10,7 +13,11 @@
 //! `NOT_FOUND`. Never a 500.
 //!
 //! The root is `DOCS_ROOT`, or else the checkout the binary was built from when it still
-//! holds README.md ([`docs_root`]); never the working directory.
+//! holds README.md ([`docs_root`]); never the working directory. The workshop root is
+//! `WORKSHOP_ROOT`, or else `workshop/` under that root ([`workshop_root`]).
+
+pub mod curriculum;
+pub mod progress;
 
 use std::path::{Path, PathBuf};
 
@@ -30,18 +37,42 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/workshop/content", get(content))
         .route("/api/v1/workshop/index", get(index))
+        .route("/api/v1/workshop/curriculum", get(curriculum::curriculum))
+        .route(
+            "/api/v1/workshop/progress",
+            get(progress::get_progress).put(progress::put_progress),
+        )
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(content, index),
-    components(schemas(ContentResponse, DocIndex, DocEntry))
+    paths(
+        content,
+        index,
+        curriculum::curriculum,
+        progress::get_progress,
+        progress::put_progress
+    ),
+    components(schemas(
+        ContentResponse,
+        DocIndex,
+        DocEntry,
+        curriculum::Curriculum,
+        curriculum::Part,
+        curriculum::Task,
+        curriculum::Page,
+        progress::Progress,
+        progress::TaskProgress,
+        progress::LastVisited,
+        progress::ProgressUpdate
+    ))
 )]
 pub struct ApiDoc;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ContentQuery {
-    /// Relative path of a markdown file, e.g. `README.md` or `docs/benchmarks.md`.
+    /// Relative path of a markdown file, e.g. `README.md`, `docs/benchmarks.md` or
+    /// `part0_introduction/task01_getting_started/README.md`.
     pub path: String,
 }
 
@@ -84,11 +115,21 @@ pub async fn content(
     State(state): State<AppState>,
     ValidQuery(q): ValidQuery<ContentQuery>,
 ) -> AppResult<Json<ContentResponse>> {
-    let root = docs_root(&state.config);
     let path = q.path.clone();
-    let content = tokio::task::spawn_blocking(move || read_document(root.as_deref(), &path))
-        .await
-        .map_err(|e| AppError::internal(format!("docs reader task failed: {e}")))??;
+    let config = state.config.clone();
+    let content = tokio::task::spawn_blocking(move || {
+        if curriculum::is_workshop_path(&path) {
+            read_markdown(
+                workshop_root(&config).as_deref(),
+                &path,
+                curriculum::is_workshop_page,
+            )
+        } else {
+            read_document(docs_root(&config).as_deref(), &path)
+        }
+    })
+    .await
+    .map_err(|e| AppError::internal(format!("docs reader task failed: {e}")))??;
     Ok(Json(ContentResponse {
         content,
         path: q.path,
@@ -137,6 +178,15 @@ pub fn docs_root(config: &Config) -> Option<PathBuf> {
     })
 }
 
+/// The workshop root: `WORKSHOP_ROOT` when set, otherwise `workshop/` under the documentation
+/// root (so the same checkout rule applies: never the working directory).
+pub fn workshop_root(config: &Config) -> Option<PathBuf> {
+    if let Some(root) = &config.workshop_root {
+        return Some(root.clone());
+    }
+    docs_root(config).map(|root| root.join("workshop"))
+}
+
 fn symlink_refused() -> AppError {
     invalid("Symbolic links are not served")
 }
@@ -145,7 +195,12 @@ fn symlink_refused() -> AppError {
 /// below the root is checked with `lstat`, and the file that was opened must be the regular
 /// file that was checked (so swapping in a link between check and open is caught).
 fn read_document(root: Option<&Path>, raw: &str) -> AppResult<String> {
-    check_path(raw)?;
+    read_markdown(root, raw, is_published)
+}
+
+/// [`read_document`] for any published set: the same rules, the same link checks.
+fn read_markdown(root: Option<&Path>, raw: &str, published: fn(&str) -> bool) -> AppResult<String> {
+    check_path(raw, published)?;
     let root = root.ok_or_else(|| not_found(raw))?;
     let (path, checked) = walk(root, raw)?;
     let mut file = std::fs::File::open(&path).map_err(|_| not_found(raw))?;
@@ -159,7 +214,7 @@ fn read_document(root: Option<&Path>, raw: &str) -> AppResult<String> {
 }
 
 /// The contract's checks on the raw path, then the published set (no hidden component).
-fn check_path(raw: &str) -> AppResult<()> {
+fn check_path(raw: &str, published: fn(&str) -> bool) -> AppResult<()> {
     if raw.contains("..")
         || raw.starts_with('/')
         || raw.starts_with('\\')
@@ -173,7 +228,7 @@ fn check_path(raw: &str) -> AppResult<()> {
     if !raw.ends_with(".md") {
         return Err(invalid("Only .md files are accessible"));
     }
-    if !is_published(raw) {
+    if !published(raw) {
         return Err(not_found(raw));
     }
     Ok(())

@@ -22,3 +22,4 @@ mod migration_backfill;
 mod search;
 mod session_paging;
 mod titles;
+mod workshop;
