@@ -99,7 +99,8 @@ describe("chat UX (issue 25)", () => {
       // (The retried question still carries the marker: it fails again, as a second version.)
       await alert.getByRole("button", { name: "Retry" }).click();
       await waitForAnswer(page);
-      await userMessages(page).last().getByTestId("version-label").filter({ hasText: "2 / 2" }).waitFor();
+      // (Under the question from md up; on a phone in the answer's row, defect 9.)
+      await page.locator('[data-testid="version-label"]:visible').filter({ hasText: "2 / 2" }).first().waitFor();
       assert.equal(await assistantMessages(page).count(), 1);
     });
   }
@@ -243,6 +244,44 @@ describe("chat UX (issue 25)", () => {
       await input().fill("");
     });
   }
+
+  test("defect 9, phone: a long code line scrolls inside its block; the version switcher sits with its answer", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    const id = (await api("POST", "/api/v1/chat/sessions", { title: `code ${RUN}` })).id;
+    const long = `const answer = ${JSON.stringify("x".repeat(40))} + computeSomethingVeryLongNamed(argumentNumberOne, argumentNumberTwo, argumentNumberThree);`;
+    await api("POST", `/api/v1/chat/sessions/${id}/messages`, { role: "user", content: "show code" });
+    await api("POST", `/api/v1/chat/sessions/${id}/messages`, { role: "assistant", content: `Here:\n\n\`\`\`js\n${long}\n\`\`\`\n` });
+    await page.goto(`${BASE}/chat/${id}`);
+    const pre = lastAssistant().locator("pre").first();
+    await pre.waitFor();
+    const m = await pre.evaluate((el) => {
+      const r = el.getBoundingClientRect();
+      const style = getComputedStyle(el);
+      return { scrollW: el.scrollWidth, clientW: el.clientWidth, right: r.right, overflowX: style.overflowX, page: document.documentElement.scrollWidth, text: el.textContent ?? "" };
+    });
+    assert.ok(m.text.includes("argumentNumberThree);"), "the line is cut");
+    assert.ok(m.scrollW > m.clientW, `the block does not scroll (${m.scrollW} <= ${m.clientW})`);
+    assert.ok(["auto", "scroll"].includes(m.overflowX), m.overflowX);
+    assert.ok(m.right <= 390 + 0.5, `the block sticks out of the screen (right edge ${m.right})`);
+    assert.ok(m.page <= 390, `the page scrolls sideways (${m.page})`);
+    // Scrolled to its end, the line's last characters are inside the block.
+    await pre.evaluate((el) => el.scrollTo({ left: el.scrollWidth }));
+    await shot("code-block-phone");
+
+    // Regenerating adds a version: its switcher is in the answer's own row.
+    await sendMessage(page, `versions ${RUN} [mock:tokens=4]`);
+    await waitForAnswer(page);
+    await lastAssistant().getByRole("button", { name: "Regenerate answer" }).click();
+    await waitForAnswer(page);
+    const switcher = lastAssistant().getByTestId("version-switcher");
+    await switcher.getByTestId("version-label").filter({ hasText: "2 / 2" }).waitFor();
+    const s = await switcher.boundingBox();
+    const a = await lastAssistant().boundingBox();
+    assert.ok(s && a && s.y >= a.y && s.y + s.height <= a.y + a.height + 1, "the switcher is not with the answer");
+    await switcher.getByRole("button", { name: /^Previous version/ }).click();
+    await lastAssistant().getByTestId("version-label").filter({ hasText: "1 / 2" }).waitFor();
+    await shot("versions-phone");
+  });
 
   test("no browser console errors were logged", () => {
     assert.deepEqual(browser.consoleErrors, []);

@@ -115,10 +115,11 @@ export function ChatPage() {
               </div>
             </div>
           )}
-          {messages.map((m) => (
+          {messages.map((m, i) => (
             <MessageBubble
               key={m.id}
               message={m}
+              question={m.role === "assistant" && messages[i - 1]?.role === "user" ? messages[i - 1] : undefined}
               isLastAssistant={m.id === lastAssistantId}
               busy={streaming !== null}
               onRegenerate={regenerate}

@@ -8,6 +8,12 @@ import { Markdown } from "../markdown/Markdown";
 
 interface Props {
   message: UiMessage;
+  /**
+   * For an answer: the question it answers. Regenerating makes a new version of the question
+   * (same text, new answer), so the answer shows the question's switcher in its own row: on a
+   * phone that is where the eye is; the question's own switcher shows from md up.
+   */
+  question?: UiMessage;
   isLastAssistant: boolean;
   busy: boolean;
   /** Stable store actions, so bubbles that did not change skip re-rendering while tokens stream. */
@@ -18,11 +24,22 @@ interface Props {
 }
 
 /** "‹ 2 / 3 ›": which version of a message is shown, and the way to the others. */
-function VersionSwitcher({ m, busy, onSwitch }: { m: UiMessage; busy: boolean; onSwitch: Props["onSwitchVersion"] }) {
+function VersionSwitcher({
+  m,
+  busy,
+  onSwitch,
+  what = m.role === "user" ? "message" : "answer",
+  className = "inline-flex",
+}: {
+  m: UiMessage;
+  busy: boolean;
+  onSwitch: Props["onSwitchVersion"];
+  what?: string;
+  className?: string;
+}) {
   if (m.siblingCount <= 1) return null;
-  const what = m.role === "user" ? "message" : "answer";
   return (
-    <span className="inline-flex items-center text-xs text-zinc-500" role="group" aria-label={`Versions of this ${what}`} data-testid="version-switcher">
+    <span className={`${className} items-center text-xs text-zinc-500`} role="group" aria-label={`Versions of this ${what}`} data-testid="version-switcher">
       <button
         type="button"
         className="btn-icon h-7 w-7"
@@ -85,6 +102,7 @@ function AnswerStats({ m }: { m: UiMessage }) {
 
 export const MessageBubble = memo(function MessageBubble({
   message: m,
+  question,
   isLastAssistant,
   busy,
   onRegenerate,
@@ -140,7 +158,8 @@ export const MessageBubble = memo(function MessageBubble({
         )}
         {!editing && (
           <div className="mt-0.5 flex items-center">
-            <VersionSwitcher m={m} busy={busy} onSwitch={onSwitchVersion} />
+            {/* Below md the answer's row carries this switcher (see `question`). */}
+            <VersionSwitcher m={m} busy={busy} onSwitch={onSwitchVersion} className="hidden md:inline-flex" />
             <div className="flex opacity-100 md:opacity-0 md:group-focus-within:opacity-100 md:group-hover:opacity-100">
             <button
               type="button"
@@ -206,7 +225,11 @@ export const MessageBubble = memo(function MessageBubble({
       )}
       {!streaming && (
         <div className="mt-1 flex flex-wrap items-center gap-1">
-          <VersionSwitcher m={m} busy={busy} onSwitch={onSwitchVersion} />
+          {m.siblingCount > 1 ? (
+            <VersionSwitcher m={m} busy={busy} onSwitch={onSwitchVersion} />
+          ) : (
+            question && <VersionSwitcher m={question} busy={busy} onSwitch={onSwitchVersion} what="answer" className="inline-flex md:hidden" />
+          )}
           <CopyButton text={m.content} label="Copy answer" />
           {isLastAssistant && (
             <button type="button" className="btn-icon h-7 w-7" aria-label="Regenerate answer" disabled={busy} onClick={() => void onRegenerate()}>
