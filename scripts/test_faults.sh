@@ -2,7 +2,8 @@
 # Slow tests (issue 12.6, 12.8), `make test-faults`; `make test` and CI run them too. The three
 # real binaries run as child processes against a real Postgres:
 #   crates/e2e/tests/faults.rs  the model service killed and restarted mid-job, SIGTERM to the
-#                               gateway with streams open, SIGTERM to a worker holding jobs
+#                               gateway with streams open, SIGTERM to a worker holding jobs,
+#                               the model service wedged by SIGSTOP
 #   crates/e2e/tests/load.rs    a mixed load held for LOAD_SECS seconds: no error, every job
 #                               completed, RSS growth under 10 % (figures printed)
 #   crates/e2e/tests/scale_out.rs  many replicas (issue 27): 3 gateways behind nginx round-robin,

@@ -177,8 +177,10 @@ impl AppError {
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream { status, .. } => *status,
             Self::Database(e) if is_db_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Database(e) if is_unstorable_text(e) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Database(e) => {
+                Violation::of(e).map_or(StatusCode::INTERNAL_SERVER_ERROR, |v| v.status())
+            }
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -196,8 +198,8 @@ impl AppError {
             Self::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
             Self::Upstream { code, .. } => code,
             Self::Database(e) if is_db_unavailable(e) => "DATABASE_UNAVAILABLE",
-            Self::Database(e) if is_unstorable_text(e) => "VALIDATION_ERROR",
-            Self::Database(_) | Self::Internal(_) => "INTERNAL_ERROR",
+            Self::Database(e) => Violation::of(e).map_or("INTERNAL_ERROR", |v| v.code()),
+            Self::Internal(_) => "INTERNAL_ERROR",
         }
     }
 
@@ -210,10 +212,10 @@ impl AppError {
             Self::Database(e) if is_db_unavailable(e) => {
                 "The database is busy or unavailable; try again shortly".to_owned()
             }
-            Self::Database(e) if is_unstorable_text(e) => {
-                "Text must not contain NUL (\\u0000) characters".to_owned()
-            }
-            Self::Database(_) | Self::Internal(_) => "Internal server error".to_owned(),
+            Self::Database(e) => Violation::of(e)
+                .map_or("Internal server error", |v| v.message())
+                .to_owned(),
+            Self::Internal(_) => "Internal server error".to_owned(),
             other => other.to_string(),
         }
     }
@@ -243,10 +245,67 @@ impl AppError {
     }
 }
 
-/// Text Postgres cannot store (a NUL character, 22021; or an invalid byte sequence, 22P05):
-/// the caller's input, so a 422 rather than a 500.
-fn is_unstorable_text(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c == "22021" || c == "22P05"))
+/// A statement the database refused because of what the request asked for, not because the
+/// database failed: the one place constraint violations become answers (every service and
+/// every route: `AppError::Database` renders through it, and code that must decide on a
+/// violation itself, such as a retry loop, asks [`Violation::of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Violation {
+    /// Text Postgres cannot store (a NUL character, 22021; an invalid byte sequence, 22P05).
+    UnstorableText,
+    /// A unique constraint (23505): the thing already exists. 409.
+    Unique,
+    /// A foreign key (23503) on a `user_id` column: the signed-in user no longer exists (the
+    /// account was deleted while a token for it was still valid). 401: sign in again.
+    UserGone,
+    /// Any other foreign key (23503): the request refers to something that is gone. 409.
+    ForeignKey,
+    /// A check or not-null constraint (23514, 23502): a value the schema does not allow. 422.
+    Check,
+}
+
+impl Violation {
+    pub fn of(e: &sqlx::Error) -> Option<Self> {
+        let sqlx::Error::Database(db) = e else {
+            return None;
+        };
+        Some(match &*db.code()? {
+            "22021" | "22P05" => Self::UnstorableText,
+            "23505" => Self::Unique,
+            "23503" if db.constraint().is_some_and(|c| c.ends_with("user_id_fkey")) => {
+                Self::UserGone
+            }
+            "23503" => Self::ForeignKey,
+            "23514" | "23502" => Self::Check,
+            _ => return None,
+        })
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::UnstorableText | Self::Check => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unique | Self::ForeignKey => StatusCode::CONFLICT,
+            Self::UserGone => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnstorableText | Self::Check => "VALIDATION_ERROR",
+            Self::Unique | Self::ForeignKey => "CONFLICT",
+            Self::UserGone => "UNAUTHORIZED",
+        }
+    }
+
+    pub fn message(&self) -> &'static str {
+        match self {
+            Self::UnstorableText => "Text must not contain NUL (\\u0000) characters",
+            Self::Check => "A value is outside what can be stored",
+            Self::Unique => "It already exists",
+            Self::ForeignKey => "It refers to something that no longer exists",
+            Self::UserGone => "This account no longer exists; sign in again",
+        }
+    }
 }
 
 /// True for every way the database can be unreachable or refusing work for now (not a bug in

@@ -7,6 +7,9 @@
 //!   end with `[DONE]`, the others end with `[ERROR]` (OpenAI's error object on `/v1/`;
 //!   session generations are stored as stopped and end with `[DONE]`), new connections are
 //!   refused, the process exits 0;
+//! - the model service stopped (SIGSTOP) with its socket open: a session stream's `stop`
+//!   answers within a second and every viewer gets `[DONE]`, an unstopped stream ends with
+//!   `[ERROR]` after the stream idle timeout, a sync call fails within its request timeout;
 //! - SIGTERM to a worker holding jobs: it finishes what fits in its grace period and
 //!   releases the rest; another worker completes them; nothing is computed or stored twice.
 //!
@@ -579,6 +582,176 @@ async fn sigterm_to_a_worker_holding_jobs_another_worker_completes_them_nothing_
 
     second.stop().await;
     api.stop().await;
+    model.stop().await;
+    let _ = std::fs::remove_dir_all(&cwd);
+}
+
+/// Reads an SSE response to its end (or until `within` passes); `None` when it did not end.
+async fn read_to_end(mut response: reqwest::Response, within: Duration) -> Option<Vec<String>> {
+    let mut text = String::new();
+    let read = async {
+        while let Ok(Some(chunk)) = response.chunk().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    tokio::time::timeout(within, read).await.ok()?;
+    Some(e2e::sse_payloads(&text))
+}
+
+#[tokio::test]
+#[ignore = "slow process-fault test: make test-faults"]
+async fn a_wedged_model_service_bounds_streams_and_a_stop_ends_one_at_once() {
+    let bins = binaries();
+    let db = fresh_database().await;
+    let cwd = scratch_dir("fault-model-sigstop");
+    let model = Service::start(
+        "model-service",
+        &bins.model,
+        &cwd,
+        &model_env("127.0.0.1:0", 0, 0),
+    )
+    .await;
+    let worker = Service::start(
+        "worker-service",
+        &bins.worker,
+        &cwd,
+        &worker_env(&db.url, &model.url),
+    )
+    .await;
+    let idle = Duration::from_secs(3);
+    let request_timeout = Duration::from_secs(2);
+    let mut env = gateway_env(&db.url, &model.url, &worker.url);
+    set(
+        &mut env,
+        "STREAM_IDLE_TIMEOUT_SECS",
+        idle.as_secs().to_string(),
+    );
+    set(
+        &mut env,
+        "HTTP_REQUEST_TIMEOUT_SECS",
+        request_timeout.as_secs().to_string(),
+    );
+    let gateway = Service::start("gateway", &bins.gateway, &cwd, &env).await;
+    let base = gateway.url.clone();
+    let c = client();
+    let mut sessions = Vec::new();
+    for title in ["stopped", "left alone"] {
+        let session: Value = c
+            .post(format!("{base}/api/v1/chat/sessions"))
+            .json(&json!({"title": title}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        sessions.push(session["id"].as_str().unwrap().to_owned());
+    }
+    // Warm: the model service answers before it is stopped (a pooled connection exists).
+    let warm = c
+        .post(format!("{base}/api/v1/generate"))
+        .json(&json!({"prompt": "warm up", "max_tokens": 8}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(warm.status(), StatusCode::OK);
+
+    // Wedged: the process keeps its socket open and answers nothing.
+    model.signal("STOP").await;
+    let stream_in = |session: &str| {
+        c.post(format!("{base}/api/v1/generate/stream"))
+            .json(&json!({"prompt": "are you there?", "max_tokens": 64, "session_id": session}))
+            .send()
+    };
+    let first = stream_in(&sessions[0]).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let alone = stream_in(&sessions[1]).await.unwrap();
+    assert_eq!(alone.status(), StatusCode::OK);
+    let alone_opened = Instant::now();
+    let second = c
+        .get(format!(
+            "{base}/api/v1/chat/sessions/{}/stream",
+            sessions[0]
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), StatusCode::OK, "a second viewer attaches");
+    let viewers = [first, second].map(|r| tokio::spawn(read_to_end(r, Duration::from_secs(2))));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // A stop answers within a second, and every viewer gets its final event.
+    let asked = Instant::now();
+    let stop = c
+        .post(format!("{base}/api/v1/chat/sessions/{}/stop", sessions[0]))
+        .timeout(Duration::from_secs(3))
+        .send()
+        .await;
+    let took = asked.elapsed();
+    println!("stop with the model service wedged answered in {took:?}");
+    let stop: Value = stop.expect("the stop answers").json().await.unwrap();
+    assert_eq!(stop["stopped"], true, "{stop}");
+    assert!(took < Duration::from_secs(1), "the stop took {took:?}");
+    for (n, viewer) in viewers.into_iter().enumerate() {
+        let payloads = viewer
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("viewer {n} got no final event after the stop"));
+        println!("viewer {n}: {payloads:?}");
+        assert_eq!(payloads.last().map(String::as_str), Some("[DONE]"));
+    }
+    // The session is free at once: nothing runs in it any more.
+    let attach = c
+        .get(format!(
+            "{base}/api/v1/chat/sessions/{}/stream",
+            sessions[0]
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attach.status(), StatusCode::NO_CONTENT);
+
+    // Left alone, a stream ends with [ERROR] after the idle timeout, not never.
+    let alone = read_to_end(alone, idle + Duration::from_secs(3))
+        .await
+        .expect("the unstopped stream ended");
+    let waited = alone_opened.elapsed();
+    println!("unstopped stream ended after {waited:?}: {alone:?}");
+    assert!(
+        alone.last().is_some_and(|l| l.starts_with("[ERROR]")),
+        "{alone:?}"
+    );
+    assert!(waited >= idle - Duration::from_millis(500), "{waited:?}");
+    // And is stored as failed, so the session is free too.
+    let attach = c
+        .get(format!(
+            "{base}/api/v1/chat/sessions/{}/stream",
+            sessions[1]
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attach.status(), StatusCode::NO_CONTENT);
+
+    // A sync call keeps failing within its request timeout.
+    let asked = Instant::now();
+    let sync = c
+        .post(format!("{base}/api/v1/generate"))
+        .json(&json!({"prompt": "still there?", "max_tokens": 8}))
+        .send()
+        .await
+        .unwrap();
+    let took = asked.elapsed();
+    println!(
+        "sync call with the model service wedged: {} in {took:?}",
+        sync.status()
+    );
+    assert!(sync.status().is_server_error(), "{}", sync.status());
+    assert!(took < request_timeout + Duration::from_secs(1), "{took:?}");
+
+    model.signal("CONT").await;
+    gateway.stop().await;
+    worker.stop().await;
     model.stop().await;
     let _ = std::fs::remove_dir_all(&cwd);
 }

@@ -87,25 +87,46 @@ pub async fn upstream_events_until(
     // Open-streams gauge, time to first token, duration: recorded when the stream is dropped.
     let mut stream_metrics = StreamMetrics::start(request.model.as_deref());
 
-    let upstream = state
-        .model
-        .send(
-            state
-                .model
-                .streaming_request(Method::POST, "/inference/stream")
-                .header(common::schemas::STREAM_META_HEADER, "1")
-                .json(&request),
-        )
-        .await;
+    let send = state.model.send(
+        state
+            .model
+            .streaming_request(Method::POST, "/inference/stream")
+            .header(common::schemas::STREAM_META_HEADER, "1")
+            .json(&request),
+    );
+    // The wait for the response head is bounded by the idle timeout and ends on a stop: a
+    // model service that accepted the connection and then hangs (a stopped process, a host
+    // deep in swap) must neither hold the stream open nor make a stop wait.
+    let head_deadline = tokio::time::Instant::now() + idle_timeout;
+    let upstream = tokio::select! {
+        biased;
+        () = stop.cancelled() => None,
+        upstream = tokio::time::timeout_at(head_deadline, send) => Some(upstream),
+    };
 
     async_stream::stream! {
         let mut first_token_seen = false;
         let mut body = match upstream {
-            Ok(response) => response.bytes_stream(),
-            Err(e) => {
+            Some(Ok(Ok(response))) => response.bytes_stream(),
+            Some(Ok(Err(e))) => {
                 stream_metrics.finished(StreamOutcome::Error);
                 let error = AnswerError { code: e.code().to_owned(), message: e.public_message() };
                 yield vec![finish_failed(recorder.take(), error).await];
+                return;
+            }
+            Some(Err(_)) => {
+                tracing::warn!("the model service sent no response head within the stream idle timeout");
+                stream_metrics.finished(StreamOutcome::Error);
+                let last = Event::Error("The model service stopped responding".into());
+                yield vec![finish(recorder.take(), last).await];
+                return;
+            }
+            None => {
+                stream_metrics.finished(StreamOutcome::Cancelled);
+                if let Some(recorder) = recorder.take() {
+                    recorder.finish_stopped().await;
+                }
+                yield vec![Event::Done];
                 return;
             }
         };

@@ -703,3 +703,23 @@ async fn every_documented_operation_outside_the_public_list_needs_credentials() 
     }
     assert!(protected >= 20, "only {protected} operations found");
 }
+
+/// A token that is still valid for an account that has since been deleted is a credential of
+/// nobody: creating anything with it answers 401 (it answered 500, a foreign-key violation).
+#[tokio::test]
+async fn a_valid_token_of_a_deleted_account_is_refused_with_401() {
+    let stack = jwt_stack(&[]).await;
+    let signed_in = register(&stack, "gone@example.com").await;
+    let token = signed_in["access_token"].as_str().unwrap();
+    sqlx::query("DELETE FROM users WHERE email = 'gone@example.com'")
+        .execute(&stack.db.pool)
+        .await
+        .unwrap();
+    for (path, body) in [
+        ("/api/v1/chat/sessions", json!({"title": "after"})),
+        ("/api/v1/auth/keys", json!({"name": "after"})),
+    ] {
+        let response = call(&stack, Method::POST, path, Some(token), Some(&body)).await;
+        assert_envelope(response, 401, "UNAUTHORIZED").await;
+    }
+}

@@ -101,6 +101,102 @@ async fn concurrent_streams_per_user_are_capped() {
     third.text().await.unwrap();
 }
 
+/// The stream cap counts every stream, whatever route opened it: the OpenAI-compatible
+/// completions with `stream: true`, attaches to a session's stream and continuations, as well
+/// as `POST /api/v1/generate/stream`. A non-streaming completion is not a stream.
+#[tokio::test]
+async fn every_kind_of_stream_counts_against_the_stream_cap() {
+    let stack = Stack::start_with(&["--rate-limit", "on", "--max-streams-per-user", "1"]).await;
+    let session = |title: &'static str| {
+        let stack = &stack;
+        async move {
+            stack
+                .post("/api/v1/chat/sessions", &json!({"title": title}))
+                .await
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let (cut, busy) = (session("cut").await, session("busy").await);
+    // An answer cut at max_tokens, to continue later.
+    let first = stack
+        .post(
+            "/api/v1/generate/stream",
+            &json!({"prompt": "[mock:tokens=40] cut me", "max_tokens": 3, "session_id": cut}),
+        )
+        .await;
+    assert!(first.text().await.unwrap().ends_with("data: [DONE]\n\n"));
+    let detail = stack
+        .get_json(&format!("/api/v1/chat/sessions/{cut}"))
+        .await;
+    let answer = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "assistant")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let model = stack.get_json("/v1/models").await["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let completion = |stream: bool| {
+        json!({"model": model, "stream": stream, "max_tokens": 8,
+               "messages": [{"role": "user", "content": "hello"}]})
+    };
+
+    // The one slot is taken by a slow session stream.
+    let slow = stack
+        .post(
+            "/api/v1/generate/stream",
+            &json!({"prompt": "[mock:delay=2500] slow", "session_id": busy}),
+        )
+        .await;
+    assert_eq!(slow.status(), StatusCode::OK);
+    let attach_path = format!("/api/v1/chat/sessions/{busy}/stream");
+    let continue_path = format!("/api/v1/chat/sessions/{cut}/messages/{answer}/continue");
+    let refused = [
+        stack.post("/v1/chat/completions", &completion(true)).await,
+        stack.get(&attach_path).await,
+        stack.post(&continue_path, &json!({})).await,
+        stack
+            .post("/api/v1/generate/stream", &json!({"prompt": "fast"}))
+            .await,
+    ];
+    for response in refused {
+        assert_eq!(header(&response, "retry-after"), Some(1));
+        assert_envelope(response, 429, "RATE_LIMITED").await;
+    }
+    // A completion that does not stream is not counted.
+    let sync = stack.post("/v1/chat/completions", &completion(false)).await;
+    assert_eq!(sync.status(), StatusCode::OK);
+
+    // Once the slow stream has ended, each of them opens.
+    assert!(slow.text().await.unwrap().ends_with("data: [DONE]\n\n"));
+    let streamed = stack.post("/v1/chat/completions", &completion(true)).await;
+    assert_eq!(streamed.status(), StatusCode::OK);
+    assert!(streamed.text().await.unwrap().ends_with("data: [DONE]\n\n"));
+    let attach = stack.get(&attach_path).await;
+    assert_eq!(
+        attach.status(),
+        StatusCode::NO_CONTENT,
+        "nothing runs any more"
+    );
+    let continued = stack.post(&continue_path, &json!({})).await;
+    assert_eq!(continued.status(), StatusCode::OK);
+    assert!(continued
+        .text()
+        .await
+        .unwrap()
+        .ends_with("data: [DONE]\n\n"));
+}
+
 async fn login_attempt(stack: &Stack, forwarded_for: &str) -> StatusCode {
     stack
         .client

@@ -243,7 +243,10 @@ impl Generations {
             Ok(true) => Ok(reservation),
             Ok(false) => Err(already_running()),
             // No such session: the row's foreign key says so before `begin` would.
-            Err(sqlx::Error::Database(e)) if e.code().is_some_and(|c| c == "23503") => {
+            Err(e)
+                if common::error::Violation::of(&e)
+                    == Some(common::error::Violation::ForeignKey) =>
+            {
                 Err(crate::chat::session_not_found())
             }
             Err(e) => Err(e.into()),

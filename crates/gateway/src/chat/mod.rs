@@ -7,6 +7,7 @@ pub mod export;
 pub mod generations;
 pub mod peers;
 pub mod repo;
+pub mod search_query;
 pub mod snippet;
 pub mod titles;
 

@@ -878,7 +878,7 @@ pub async fn search_messages(
          FROM hits ORDER BY rank DESC, created_at DESC, id",
     )
     .bind(user_id)
-    .bind(q)
+    .bind(super::search_query::websearch_input(q))
     .bind(limit)
     .bind(snippet::markers())
     .bind(snippet::headline_options())

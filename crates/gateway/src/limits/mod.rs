@@ -288,8 +288,42 @@ pub fn classify(method: &Method, route: &str) -> Option<Class> {
     }
 }
 
-const STREAM_ROUTE: &str = "/api/v1/generate/stream";
 const JOBS_ROUTE: &str = "/api/v1/jobs";
+
+/// Whether a request to `route` opens a stream, which then counts against the per-user stream
+/// cap (`MAX_STREAMS_PER_USER`) for as long as its response body lives. `Always` routes answer
+/// with a stream whatever the body says; `IfBodyAsks` routes stream only when their JSON body
+/// has `"stream": true` (the body is read here, within the body limit, to find out). A new
+/// streaming route is added here and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streams {
+    Always,
+    IfBodyAsks,
+}
+
+pub fn streams(method: &Method, route: &str) -> Option<Streams> {
+    match (method, route) {
+        (
+            &Method::POST,
+            "/api/v1/generate/stream" | "/api/v1/chat/sessions/{id}/messages/{message_id}/continue",
+        )
+        | (&Method::GET, "/api/v1/chat/sessions/{id}/stream") => Some(Streams::Always),
+        (&Method::POST, "/v1/chat/completions") => Some(Streams::IfBodyAsks),
+        _ => None,
+    }
+}
+
+/// `"stream": true` in a JSON body (anything else, including invalid JSON, is the handler's
+/// business and opens no stream).
+fn body_asks_for_stream(body: &Bytes) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Flag {
+        #[serde(default)]
+        stream: Option<serde_json::Value>,
+    }
+    serde_json::from_slice::<Flag>(body)
+        .is_ok_and(|f| f.stream == Some(serde_json::Value::Bool(true)))
+}
 
 /// Middleware: applies the limits to matched routes.
 pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -308,17 +342,21 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     let (mut parts, body) = request.into_parts();
     let key = bucket_key(&state, class, &mut parts, ip).await;
 
-    // A job costs its prompts: the body is read here (the body limit still applies).
-    let (body, cost) = if class == Class::Generate && route == JOBS_ROUTE {
+    // A job costs its prompts, and some routes stream only when their body asks: those
+    // bodies are read here (the body limit still applies).
+    let is_job = class == Class::Generate && route == JOBS_ROUTE;
+    let streams = streams(&parts.method, &route);
+    let (body, cost, opens_stream) = if is_job || streams == Some(Streams::IfBodyAsks) {
         match axum::body::to_bytes(body, common::server::BODY_LIMIT_BYTES).await {
             Ok(bytes) => {
-                let cost = prompt_count(&bytes);
-                (Body::from(bytes), cost)
+                let cost = if is_job { prompt_count(&bytes) } else { 1 };
+                let opens_stream = streams.is_some() && body_asks_for_stream(&bytes);
+                (Body::from(bytes), cost, opens_stream)
             }
             Err(_) => return AppError::PayloadTooLarge.into_response(),
         }
     } else {
-        (body, 1)
+        (body, 1, streams == Some(Streams::Always))
     };
 
     let decision = match limits.check(class, &key, cost).await {
@@ -345,7 +383,7 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
         return response;
     }
 
-    let slot = if route == STREAM_ROUTE && parts.method == Method::POST {
+    let slot = if opens_stream {
         match limits.open_stream(&key) {
             Some(slot) => Some(slot),
             None => {
@@ -460,6 +498,36 @@ mod tests {
         );
         assert_eq!(classify(&Method::GET, "/api/v1/auth/config"), None);
         assert_eq!(classify(&Method::GET, "/health"), None);
+    }
+
+    #[test]
+    fn every_streaming_route_is_known_and_completions_stream_when_asked() {
+        for (method, route) in [
+            (Method::POST, "/api/v1/generate/stream"),
+            (Method::GET, "/api/v1/chat/sessions/{id}/stream"),
+            (
+                Method::POST,
+                "/api/v1/chat/sessions/{id}/messages/{message_id}/continue",
+            ),
+        ] {
+            assert_eq!(streams(&method, route), Some(Streams::Always), "{route}");
+        }
+        assert_eq!(
+            streams(&Method::POST, "/v1/chat/completions"),
+            Some(Streams::IfBodyAsks)
+        );
+        assert_eq!(streams(&Method::POST, "/api/v1/generate"), None);
+        assert!(body_asks_for_stream(&Bytes::from_static(
+            br#"{"model":"m","stream":true,"messages":[]}"#
+        )));
+        for body in [
+            &br#"{"stream":false}"#[..],
+            br#"{"stream":"true"}"#,
+            br#"{}"#,
+            b"not json",
+        ] {
+            assert!(!body_asks_for_stream(&Bytes::copy_from_slice(body)));
+        }
     }
 
     #[test]

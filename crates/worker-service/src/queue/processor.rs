@@ -439,9 +439,8 @@ impl<'a> JobRun<'a> {
                 }
                 Ok(written) => return Some(written),
                 Err(e) => {
-                    let unique_violation = e
-                        .as_database_error()
-                        .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation);
+                    let unique_violation =
+                        common::error::Violation::of(&e) == Some(common::error::Violation::Unique);
                     tracing::error!(error = %e, attempt, "writing job progress failed");
                     let delay = backoff.delay(attempt);
                     if unique_violation || Instant::now() + delay >= give_up_at {
