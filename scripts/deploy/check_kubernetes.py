@@ -21,7 +21,13 @@ together and are the deployment we mean:
   - NetworkPolicies, evaluated for every pair of endpoints and port: each flow the services
     need is allowed, and nothing else is.
 
-Usage: check_kubernetes.py --root DIR --help-dir DIR OVERLAY=RENDERED.yaml ... [--self-test]
+With --bin-dir, each Sable container's binary is also started with exactly the environment
+the manifests give it (ConfigMap values, the Secret example, $(VAR) substitution; addresses
+moved to loopback and the database to a closed port): it must get past its configuration to
+the database connection (or to listening), so every value parses and validates. And with the
+Secret example's placeholders left as they are, the gateway must refuse to start.
+
+Usage: check_kubernetes.py --root DIR --help-dir DIR [--bin-dir DIR] OVERLAY=RENDERED.yaml ... [--self-test]
 (--help-dir holds gateway.txt, model-service.txt, worker-service.txt: each binary's --help.)
 Exit status 0 when every check passes, 1 otherwise (each failure is printed).
 """
@@ -29,10 +35,13 @@ Exit status 0 when every check passes, 1 otherwise (each failure is printed).
 from __future__ import annotations
 
 import argparse
+import base64
+import concurrent.futures
 import copy
 import ipaddress
 import os
 import re
+import subprocess
 import sys
 
 import yaml
@@ -77,7 +86,7 @@ STRANGER = {"ns": "default", "labels": {"app": "other"}, "ip": "10.244.9.3", "po
 # The production overlay's managed Postgres and Redis, inside its placeholder range.
 MANAGED = {
     "postgres": {"ns": None, "labels": {}, "ip": "10.10.0.5", "ports": [("TCP", 5432)]},
-    "redis": {"ns": None, "labels": {}, "ip": "10.10.0.6", "ports": [("TCP", 6380)]},
+    "redis": {"ns": None, "labels": {}, "ip": "10.10.0.6", "ports": [("TCP", 6379)]},
 }
 # (from, to, port): every flow the services need. "postgres"/"redis" are the in-cluster
 # pods (dev) or the managed endpoints (production).
@@ -470,6 +479,98 @@ class Checker:
         self.check(not extra, f"{p} network: flows allowed that no service needs: {', '.join(extra)}")
 
 
+# ---- start each binary with its manifest environment --------------------------------------
+# Placeholders of the Secret examples ("change-me") are refused by the binaries on purpose;
+# these stand in for an operator's real values.
+REAL_SECRETS = {"JWT_SECRET": "k" * 48, "INTERNAL_TOKEN": "t" * 48}
+CLOSED_DATABASE = "postgres://sable:secret@127.0.0.1:1/sable"
+CONFIG_ACCEPTED = ("listening", "cannot connect to the database")
+
+
+def resolved_env(o: Overlay, c: dict) -> dict[str, str]:
+    """The container's environment as the kubelet would build it."""
+    env: dict[str, str] = {}
+    for ef in c.get("envFrom") or []:
+        if "configMapRef" in ef:
+            env |= o.get("ConfigMap", ef["configMapRef"]["name"]).get("data") or {}
+    for e in c.get("env") or []:
+        if "value" in e:
+            value = e["value"]
+            value = re.sub(r"\$\(([A-Z0-9_]+)\)", lambda m: env.get(m.group(1), m.group(0)), value)
+            env[e["name"]] = value
+            continue
+        vf = e.get("valueFrom") or {}
+        if "secretKeyRef" in vf:
+            ref = vf["secretKeyRef"]
+            data = (o.get("Secret", ref["name"]) or {}).get("data") or {}
+            if ref["key"] in data:
+                env[e["name"]] = base64.b64decode(data[ref["key"]]).decode()
+        elif "fieldRef" in vf:
+            env[e["name"]] = "127.0.0.1"  # status.podIP
+    return env
+
+
+def start(binary: str, args: list[str], env: dict[str, str]) -> tuple[bool, str]:
+    """Runs the binary until it listens or exits (at most 20 s); whether it got past its
+    configuration, and its last lines."""
+    proc = subprocess.Popen([binary, *args], env={"PATH": os.environ.get("PATH", ""), **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip())
+            if "listening" in line:
+                break
+    finally:
+        proc.kill()
+        proc.wait(timeout=20)
+    text = "\n".join(lines)
+    return any(marker in text for marker in CONFIG_ACCEPTED), "\n".join(lines[-3:])
+
+
+def start_checks(overlays: list[Overlay], bin_dir: str) -> list[str]:
+    runs: dict[str, tuple[str, list[str], dict[str, str]]] = {}
+    for o in overlays:
+        for w in o.workloads():
+            for c in containers(w):
+                binary = BINARY.get(c["name"])
+                if binary is None:
+                    continue
+                env = resolved_env(o, c)
+                env |= {k: v for k, v in REAL_SECRETS.items() if k in env}
+                env |= {k: "127.0.0.1:0" for k in env if k.endswith("_ADDR")}
+                env |= {"DATABASE_URL": CLOSED_DATABASE, "DATABASE_ACQUIRE_TIMEOUT_SECS": "1s"} if "DATABASE_URL" in env else {}
+                args = list(c.get("args") or [])
+                key = repr((binary, args, sorted(env.items())))
+                runs.setdefault(key, (f"{o.name} {w['metadata']['name']}/{c['name']}", [os.path.join(bin_dir, binary), *args], env))
+    failures = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        results = {label: pool.submit(start, cmd[0], cmd[1:], env) for label, cmd, env in runs.values()}
+        # Each of the examples' placeholder secrets alone stops a gateway, with its name.
+        o = overlays[0]
+        gw = next(c for w in o.workloads() for c in containers(w) if c["name"] == "gateway")
+        base_env = resolved_env(o, gw) | {"DATABASE_URL": CLOSED_DATABASE, "DATABASE_ACQUIRE_TIMEOUT_SECS": "1s"}
+        base_env |= {k: "127.0.0.1:0" for k in base_env if k.endswith("_ADDR")}
+        placeholders = {
+            name: pool.submit(start, os.path.join(bin_dir, "gateway"), [],
+                              base_env | {k: v for k, v in REAL_SECRETS.items() if k != name})
+            for name in REAL_SECRETS
+        }
+        for label, future in results.items():
+            ok, tail = future.result()
+            print(f"  {'ok  ' if ok else 'FAIL'} {label} starts with its manifest environment")
+            if not ok:
+                failures.append(f"{label}: stopped before its database connection:\n{tail}")
+        for name, future in placeholders.items():
+            started, tail = future.result()
+            refused = not started and name in tail
+            print(f"  {'ok  ' if refused else 'FAIL'} {o.name} gateway refuses the Secret example's placeholder {name}")
+            if not refused:
+                failures.append(f"{o.name}: the gateway did not refuse the Secret example's placeholder {name}:\n{tail}")
+    return failures
+
+
 # ---- self-test: broken variants must be rejected ---------------------------------------------
 def find(docs: list[dict], kind: str, name: str) -> dict:
     for d in docs:
@@ -552,6 +653,7 @@ def main() -> int:
     ap.add_argument("--root", default=".")
     ap.add_argument("--help-dir", required=True)
     ap.add_argument("--self-test", action="store_true")
+    ap.add_argument("--bin-dir", help="start each binary with its manifest environment")
     ap.add_argument("rendered", nargs="+", help="OVERLAY=FILE")
     args = ap.parse_args()
     helps = {}
@@ -568,6 +670,8 @@ def main() -> int:
         c = Checker(args.root, helps)
         for o in overlays:
             c.run(o)
+        if args.bin_dir:
+            c.failures += start_checks(overlays, args.bin_dir)
         for f in c.failures:
             print(f"FAIL {f}")
         print(f"check_kubernetes: {c.passed} checks passed, {len(c.failures)} failed over {', '.join(o.name for o in overlays)}")
