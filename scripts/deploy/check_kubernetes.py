@@ -7,7 +7,8 @@ together and are the deployment we mean:
   - every workload's selector matches its pod labels; every Service, PDB, HPA, topology
     spread and NetworkPolicy selects something that exists;
   - Service targetPorts are container ports of the pods they select; Ingress backends are
-    Services and ports that exist;
+    Services and ports that exist, and the Ingress sends the gateway exactly the paths that
+    Compose's edge nginx (infra/nginx/nginx.conf) sends it;
   - every env var a Sable container gets (env and envFrom) is one its binary reads (the
     `[env: NAME]` lines of its --help), helpers used only as $(NAME) excepted, and every
     variable a networked deployment needs is set;
@@ -259,6 +260,7 @@ class Checker:
                     cports = [cp for c in containers(w) for cp in c.get("ports") or []]
                     ok = any(cp.get("name") == target or cp["containerPort"] == target for cp in cports)
                     self.check(ok, f"{p} Service/{s['metadata']['name']}: targetPort {target} is not a container port of {w['kind']}/{w['metadata']['name']}")
+        self.ingress_matches_compose(o, p)
         for ing in o.of("Ingress"):
             for rule in ing["spec"]["rules"]:
                 for path in rule["http"]["paths"]:
@@ -268,6 +270,24 @@ class Checker:
                         sp.get("name") == b["port"].get("name") or sp["port"] == b["port"].get("number")
                         for sp in svc["spec"]["ports"])
                     self.check(ok, f"{p} Ingress {path['path']}: no Service {b['name']} with port {b['port']}")
+
+    def ingress_matches_compose(self, o: Overlay, p: str) -> None:
+        """The Ingress sends the gateway what Compose's edge nginx sends it, and nothing more
+        (e.g. never /metrics)."""
+        with open(os.path.join(self.root, "infra/nginx/nginx.conf"), encoding="utf-8") as fh:
+            text = fh.read()
+        compose = {m.group(2).rstrip("/") for m in re.finditer(r"location\s+(=\s+)?(\S+)\s*\{([^{}]*)\}", text)
+                   if "proxy_pass http://gateway" in m.group(3)}
+        ingress = {path["path"].rstrip("/") for ing in o.of("Ingress") for rule in ing["spec"]["rules"]
+                   for path in rule["http"]["paths"] if path["backend"]["service"]["name"] == "gateway"}
+
+        def covered(path: str, prefixes: set[str]) -> bool:
+            return any(path == q or path.startswith(q + "/") for q in prefixes)
+
+        missing = sorted(x for x in compose if not covered(x, ingress))
+        extra = sorted(x for x in ingress if not covered(x, compose))
+        self.check(not missing, f"{p} Ingress: gateway paths of infra/nginx/nginx.conf not routed: {missing}")
+        self.check(not extra, f"{p} Ingress: gateway paths that infra/nginx/nginx.conf does not route: {extra}")
 
     def data(self, o: Overlay, kind: str, name: str) -> dict | None:
         d = o.get(kind, name)
@@ -626,6 +646,11 @@ def mutations():
     def no_pdb(d):
         d.remove(find(d, "PodDisruptionBudget", "gateway"))
 
+    def metrics_exposed(d):
+        rules = find(d, "Ingress", "sable")["spec"]["rules"][0]["http"]["paths"]
+        rules.insert(0, {"path": "/metrics", "pathType": "Exact",
+                         "backend": {"service": {"name": "gateway", "port": {"name": "http"}}}})
+
     def no_peer_url(d):
         c = container(d, "gateway")
         c["env"] = [e for e in c["env"] if e["name"] != "GATEWAY_PEER_URL"]
@@ -645,6 +670,7 @@ def mutations():
         ("gateway allowed out to the internet", gateway_internet),
         ("Deployment without a PodDisruptionBudget", no_pdb),
         ("gateway without GATEWAY_PEER_URL", no_peer_url),
+        ("Ingress routes /metrics (internal only)", metrics_exposed),
     ]
 
 
