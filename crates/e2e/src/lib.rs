@@ -37,10 +37,19 @@ impl Stack {
     /// All three services; `gateway_flags` are extra gateway command-line flags (a flag given
     /// here overrides the default one, e.g. `--worker-service-url`).
     pub async fn start_with(gateway_flags: &[&str]) -> Self {
+        Self::start_with_model(model_service::config::Config::for_tests(), gateway_flags).await
+    }
+
+    /// All three services, the model service built from `model` (e.g. another provider, or
+    /// `model_capabilities`); `gateway_flags` as in [`start_with`](Self::start_with).
+    pub async fn start_with_model(
+        model: model_service::config::Config,
+        gateway_flags: &[&str],
+    ) -> Self {
         common::telemetry::init_for_tests();
         common::metrics::install();
         let db = fresh_database().await;
-        let model = model_service::spawn(model_service::config::Config::for_tests())
+        let model = model_service::spawn(model)
             .await
             .expect("model service starts");
         let model_url = model.base_url();

@@ -1,162 +1,151 @@
-//! OpenAI's chat-completions wire format: request and response shapes, the translation to
-//! and from Sable's generation request, chunk framing for streams, and OpenAI's error shape.
-//! The routes are in `crate::routes::openai`.
+//! OpenAI's chat-completions API on the gateway's side: the request kept as JSON (checked, not
+//! translated), the stream relay, the model-list shapes and OpenAI's error shape. The routes
+//! are in `crate::routes::openai`.
 //!
-//! Honoured: `model`, `messages` (system/developer/user/assistant; string content or text
-//! parts), `max_tokens`/`max_completion_tokens`, `temperature`, `stream`,
-//! `stream_options.include_usage`, `n` (1 only). Accepted and ignored: `top_p`, `stop`,
-//! `seed`, `user`, and any unknown field. Refused with 400: `n` ≠ 1, tool/function messages,
-//! non-text content parts, a conversation that does not end with a user message.
+//! **Forward, don't translate.** A `/v1/chat/completions` body goes to the model service, and
+//! from there to the provider, as the client wrote it: every field OpenAI defines and any
+//! other one. Sable reads `model` (the key's and the list's check), `stream` and
+//! `stream_options`, and for a stored session the last message; it sets only
+//! `stream_options.include_usage` on a stream, because quotas need the usage (the usage-only
+//! chunk reaches the client only when it asked for it). The answer comes back whole: a
+//! `chat.completion` as the provider wrote it, or its chunks byte for byte, then `[DONE]`.
+
+use std::convert::Infallible;
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use bytes::{BufMut, BytesMut};
-use common::schemas::{ChatTurn, GenerateRequest, Role, Usage};
-use common::sse::Event;
+use bytes::{BufMut, Bytes, BytesMut};
+use common::schemas::openai::ChunkView;
+use common::schemas::{GenerateResponse, Usage};
+use common::sse::{SseReader, StreamMeta};
 use common::validation::{FieldError, Validate};
+use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
-/// OpenAI's default sampling temperature (Sable's own default is 0.7).
-const OPENAI_DEFAULT_TEMPERATURE: f64 = 1.0;
+use crate::chat::conversation::Recorder;
+use crate::chat::repo::AnswerError;
+use crate::observability::{StreamMetrics, StreamOutcome};
+use crate::state::AppState;
+
 /// Largest error body read back when rewriting an error into OpenAI's shape.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// Longest model id accepted.
+const MODEL_MAX_CHARS: usize = 200;
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct ChatCompletionRequest {
-    /// A model id from `GET /v1/models`.
-    pub model: String,
-    pub messages: Vec<ChatMessage>,
-    #[serde(default)]
-    pub max_tokens: Option<i64>,
-    /// Preferred over `max_tokens` when both are given.
-    #[serde(default)]
-    pub max_completion_tokens: Option<i64>,
-    #[serde(default)]
-    pub temperature: Option<f64>,
-    /// Accepted, not used.
-    #[serde(default)]
-    pub top_p: Option<f64>,
-    /// Accepted, not used.
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub stop: Option<Value>,
-    /// Only 1.
-    #[serde(default)]
-    pub n: Option<i64>,
-    /// Accepted, not used.
-    #[serde(default)]
-    pub user: Option<String>,
-    #[serde(default)]
-    pub stream: Option<bool>,
-    #[serde(default)]
-    pub stream_options: Option<StreamOptions>,
-    /// Accepted, not used.
-    #[serde(default)]
-    pub seed: Option<i64>,
-}
+/// A chat-completions request as the client sent it. Checked for what Sable itself needs
+/// (`model`, `messages`, `stream`, `stream_options`); everything else is the provider's to
+/// judge.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct ChatBody(pub Value);
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-pub struct StreamOptions {
-    /// Send a last chunk with the token usage before `[DONE]`.
-    #[serde(default)]
-    pub include_usage: bool,
-}
-
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct ChatMessage {
-    /// `system`, `developer`, `user` or `assistant`.
-    pub role: String,
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub content: Option<Value>,
-}
-
-impl ChatCompletionRequest {
-    pub fn wants_stream(&self) -> bool {
-        self.stream.unwrap_or(false)
-    }
-
-    pub fn include_usage(&self) -> bool {
-        self.stream_options
-            .as_ref()
-            .is_some_and(|o| o.include_usage)
-    }
-
-    /// Sable's generation request for this conversation: system and developer messages
-    /// become the system prompt, the last user message the prompt, the rest earlier turns.
-    pub fn to_generate(&self) -> Result<GenerateRequest, Box<FieldError>> {
-        let mut system = Vec::new();
-        let mut turns = Vec::new();
-        for (i, message) in self.messages.iter().enumerate() {
-            let text = content_text(message.content.as_ref()).ok_or_else(|| {
-                boxed_invalid(
-                    &format!("messages.{i}.content"),
-                    "Only text content (a string or text parts) is supported",
-                )
-            })?;
-            match message.role.as_str() {
-                "system" | "developer" => system.push(text),
-                "user" => turns.push(ChatTurn {
-                    role: Role::User,
-                    content: text,
-                }),
-                "assistant" => turns.push(ChatTurn {
-                    role: Role::Assistant,
-                    content: text,
-                }),
-                other => {
-                    return Err(boxed_invalid(
-                        &format!("messages.{i}.role"),
-                        &format!("Messages with role {other:?} are not supported"),
-                    ))
+impl Validate for ChatBody {
+    fn validate(&self) -> Vec<FieldError> {
+        let body = &self.0;
+        let mut errors = Vec::new();
+        match body.get("model").and_then(Value::as_str).map(str::trim) {
+            Some(m) if !m.is_empty() && m.chars().count() <= MODEL_MAX_CHARS => {}
+            _ => errors.push(invalid(
+                "model",
+                "model must be a model id from GET /v1/models",
+            )),
+        }
+        match body.get("messages").and_then(Value::as_array) {
+            Some(messages) if !messages.is_empty() => {
+                for (i, message) in messages.iter().enumerate() {
+                    if message.get("role").and_then(Value::as_str).is_none() {
+                        errors.push(invalid(
+                            &format!("messages.{i}.role"),
+                            "each message needs a string role",
+                        ));
+                    }
                 }
             }
+            _ => errors.push(invalid("messages", "messages must be a non-empty array")),
         }
-        let prompt = match turns.pop() {
-            Some(last) if last.role == Role::User => last.content,
-            _ => {
-                return Err(boxed_invalid(
-                    "messages",
-                    "The conversation must end with a user message",
-                ))
-            }
-        };
-        let mut request = GenerateRequest::new(prompt);
-        request.model = Some(self.model.clone());
-        request.max_tokens = self
-            .max_completion_tokens
-            .or(self.max_tokens)
-            .unwrap_or(request.max_tokens);
-        request.temperature = self.temperature.unwrap_or(OPENAI_DEFAULT_TEMPERATURE);
-        request.system_prompt = (!system.is_empty()).then(|| system.join("\n\n"));
-        request.messages = (!turns.is_empty()).then_some(turns);
-        Ok(request)
-    }
-}
-
-impl Validate for ChatCompletionRequest {
-    fn validate(&self) -> Vec<FieldError> {
-        let mut errors = Vec::new();
-        if self.model.trim().is_empty() {
-            errors.push(invalid("model", "model is required"));
+        if body
+            .get("stream")
+            .is_some_and(|s| !s.is_boolean() && !s.is_null())
+        {
+            errors.push(invalid("stream", "stream must be a boolean"));
         }
-        if self.messages.is_empty() {
-            errors.push(invalid("messages", "messages must not be empty"));
-        }
-        if self.n.is_some_and(|n| n != 1) {
-            errors.push(invalid("n", "Only n = 1 is supported"));
+        if body
+            .get("stream_options")
+            .is_some_and(|o| !o.is_object() && !o.is_null())
+        {
+            errors.push(invalid(
+                "stream_options",
+                "stream_options must be an object",
+            ));
         }
         errors
     }
 }
 
-fn boxed_invalid(param: &str, message: &str) -> Box<FieldError> {
-    Box::new(invalid(param, message))
+impl ChatBody {
+    pub fn model(&self) -> &str {
+        self.0
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim()
+    }
+
+    pub fn wants_stream(&self) -> bool {
+        self.0.get("stream").and_then(Value::as_bool) == Some(true)
+    }
+
+    /// Whether the client asked for the usage-only chunk at the end of a stream.
+    pub fn include_usage(&self) -> bool {
+        self.0["stream_options"]["include_usage"] == Value::Bool(true)
+    }
+
+    /// Asks the provider for the usage chunk (Sable needs it for quotas and metrics).
+    pub fn ask_for_usage(&mut self) {
+        if let Some(body) = self.0.as_object_mut() {
+            let options = body.entry("stream_options").or_insert_with(|| json!({}));
+            if !options.is_object() {
+                *options = json!({});
+            }
+            options["include_usage"] = Value::Bool(true);
+        }
+    }
+
+    /// What a stored session records as this request's turn: the last user message's text,
+    /// or, when the conversation ends with tool results, those results.
+    pub fn session_turn(&self) -> String {
+        let messages = self.0["messages"].as_array().map_or(&[][..], Vec::as_slice);
+        let tail = messages
+            .iter()
+            .rposition(|m| m["role"] != "tool")
+            .map_or(0, |i| i + 1);
+        if tail < messages.len() {
+            let results: Vec<String> = messages[tail..]
+                .iter()
+                .map(|m| {
+                    format!(
+                        "[tool result {}] {}",
+                        m["tool_call_id"].as_str().unwrap_or("?"),
+                        content_text(&m["content"])
+                    )
+                })
+                .collect();
+            return results.join("\n");
+        }
+        messages
+            .iter()
+            .rev()
+            .find(|m| m["role"] == "user")
+            .map(|m| content_text(&m["content"]))
+            .unwrap_or_default()
+    }
 }
 
 fn invalid(param: &str, message: &str) -> FieldError {
@@ -165,35 +154,336 @@ fn invalid(param: &str, message: &str) -> FieldError {
     FieldError::new("value_error", &loc, message)
 }
 
-/// The text of a message's content: a string, or the concatenated `text` parts.
-fn content_text(content: Option<&Value>) -> Option<String> {
+/// A message content as text: a string, or its text parts (an image part as `[image]`).
+fn content_text(content: &Value) -> String {
     match content {
-        None | Some(Value::Null) => Some(String::new()),
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Array(parts)) => parts
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
             .iter()
-            .map(
-                |part| match (part.get("type").and_then(Value::as_str), part.get("text")) {
-                    (Some("text"), Some(Value::String(text))) => Some(text.as_str()),
-                    _ => None,
-                },
-            )
-            .collect::<Option<Vec<_>>>()
-            .map(|texts| texts.concat()),
-        Some(_) => None,
+            .map(|p| match p["type"].as_str() {
+                Some("text") => p["text"].as_str().unwrap_or_default().to_owned(),
+                Some(other) => format!("[{other}]"),
+                None => String::new(),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
     }
 }
 
+/// A tool call as a stored session shows it: `[tool call <id>] name(arguments)`.
+fn tool_call_line(id: &str, name: &str, arguments: &str) -> String {
+    format!("[tool call {id}] {name}({arguments})")
+}
+
+/// The first choice of a whole answer as Sable stores it in a session: its text, its refusal,
+/// and one line per tool call.
+pub fn stored_answer(answer: &Value, latency_ms: f64) -> GenerateResponse {
+    let choice = &answer["choices"][0];
+    let message = &choice["message"];
+    let mut lines: Vec<String> = [&message["content"], &message["refusal"]]
+        .into_iter()
+        .filter_map(|v| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned))
+        .collect();
+    for call in message["tool_calls"].as_array().into_iter().flatten() {
+        lines.push(tool_call_line(
+            call["id"].as_str().unwrap_or_default(),
+            call["function"]["name"].as_str().unwrap_or_default(),
+            call["function"]["arguments"].as_str().unwrap_or_default(),
+        ));
+    }
+    GenerateResponse {
+        text: lines.join("\n"),
+        model: answer["model"].as_str().unwrap_or_default().to_owned(),
+        usage: common::schemas::openai::completion_usage(answer).unwrap_or_default(),
+        latency_ms,
+        finish_reason: choice["finish_reason"].as_str().map(str::to_owned),
+    }
+}
+
+// ---- the stream relay ----------------------------------------------------------------------
+
+/// A tool call being streamed: its id, name and arguments so far (for a stored session).
+#[derive(Default)]
+struct PartialCall {
+    id: String,
+    name: String,
+    arguments: String,
+}
+
+/// Relays the model service's stream of `chat.completion.chunk`s to the client, each chunk's
+/// bytes unchanged, as soon as they arrive. The usage chunk is counted for the owner's quota
+/// and passed on only when the client asked for it (`include_usage`); `[ERROR]` becomes an
+/// OpenAI `error` object; with a session, the answer (text and tool calls) is stored before
+/// `[DONE]` is sent. A stall longer than the idle timeout or a broken connection ends the
+/// stream with an `error` object. Dropping the stream drops the upstream request.
+pub fn relay(
+    state: AppState,
+    owner: Uuid,
+    upstream: reqwest::Response,
+    include_usage: bool,
+    recorder: Option<Recorder>,
+    requested_model: &str,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
+    let started = Instant::now();
+    let idle_timeout = state.config.http.stream_idle_timeout();
+    let mut stream_metrics = StreamMetrics::start(Some(requested_model));
+    let mut recorder = recorder;
+    async_stream::stream! {
+        let mut body = upstream.bytes_stream();
+        let mut reader = SseReader::default();
+        let mut calls: Vec<PartialCall> = Vec::new();
+        let mut finish_reason: Option<String> = None;
+        let mut model: Option<String> = None;
+        let mut first_token_seen = false;
+        // Whether the recorder has text yet (tool-call lines go on lines of their own).
+        let mut wrote_text = false;
+        let mut idle_until = tokio::time::Instant::now() + idle_timeout;
+        loop {
+            let broken = match tokio::time::timeout_at(idle_until, body.next()).await {
+                Ok(Some(Ok(chunk))) => {
+                    reader.push(&chunk);
+                    None
+                }
+                Ok(Some(Err(e))) => {
+                    tracing::warn!(error = %e, "upstream stream broke");
+                    Some("The connection to the model service was lost")
+                }
+                Ok(None) => Some("The model service ended the stream unexpectedly"),
+                Err(_) => Some("The model service stopped responding"),
+            };
+            let mut out = BytesMut::new();
+            let mut tokens = 0u64;
+            let mut end: Option<Result<(), String>> = None;
+            while let Some(event) = reader.next_event(false) {
+                let data = event.data;
+                if data == b"[DONE]" {
+                    end = Some(Ok(()));
+                    break;
+                }
+                if let Some(message) = data.strip_prefix(b"[ERROR]") {
+                    end = Some(Err(String::from_utf8_lossy(message).trim().to_owned()));
+                    break;
+                }
+                let view: ChunkView = serde_json::from_slice(data).unwrap_or_default();
+                if let Some(m) = &view.model {
+                    model.get_or_insert_with(|| m.clone());
+                }
+                if view.is_usage_only() {
+                    let usage = view.usage.map(|u| u.usage()).unwrap_or_default();
+                    state.usage.add(owner, usage);
+                    if let Some(r) = recorder.as_mut() {
+                        r.meta(StreamMeta {
+                            model: model.clone().unwrap_or_default(),
+                            usage,
+                            finish_reason: finish_reason.clone(),
+                        });
+                    }
+                    if !include_usage {
+                        continue;
+                    }
+                } else if view.carries_answer() {
+                    tokens += 1;
+                    wrote_text |= collect(&view, recorder.as_mut(), &mut calls, &mut finish_reason);
+                }
+                put_data(&mut out, data);
+            }
+            if tokens > 0 {
+                idle_until = tokio::time::Instant::now() + idle_timeout;
+                state.metrics_window.record_tokens(tokens);
+                if !std::mem::replace(&mut first_token_seen, true) {
+                    state.metrics_window.record_ttft(started.elapsed());
+                }
+                stream_metrics.tokens(tokens);
+            }
+            let end = end.or_else(|| broken.map(|m| Err(m.to_owned())));
+            if let Some(end) = end {
+                if let Some(m) = &model {
+                    stream_metrics.model(m);
+                }
+                let mut end = end;
+                if let Some(mut r) = recorder.take() {
+                    for call in &calls {
+                        let line = tool_call_line(&call.id, &call.name, &call.arguments);
+                        r.token(&if wrote_text { format!("\n{line}") } else { line });
+                        wrote_text = true;
+                    }
+                    let outcome = end.as_ref().map(|_| ()).map_err(|m| {
+                        AnswerError::from_event(m, AnswerError::STREAM_INTERRUPTED)
+                    });
+                    let saved = r.finish(outcome).await;
+                    if !saved && end.is_ok() {
+                        end = Err("the answer could not be saved".to_owned());
+                    }
+                }
+                match end {
+                    Ok(()) => {
+                        stream_metrics.finished(StreamOutcome::Done);
+                        put_data(&mut out, b"[DONE]");
+                    }
+                    Err(message) => {
+                        stream_metrics.finished(StreamOutcome::Error);
+                        put_data(&mut out, error_chunk(&message).as_bytes());
+                    }
+                }
+                yield Ok(out.freeze());
+                return;
+            }
+            if !out.is_empty() {
+                yield Ok(out.freeze());
+            }
+        }
+    }
+}
+
+/// Feeds a chunk's text, refusal and tool-call fragments (first choice) to the recorder;
+/// true when it gave the recorder text.
+fn collect(
+    view: &ChunkView,
+    recorder: Option<&mut Recorder>,
+    calls: &mut Vec<PartialCall>,
+    finish_reason: &mut Option<String>,
+) -> bool {
+    let Some(choice) = view.choices.iter().find(|c| c.index == 0) else {
+        return false;
+    };
+    if choice.finish_reason.is_some() {
+        finish_reason.clone_from(&choice.finish_reason);
+    }
+    let Some(recorder) = recorder else {
+        return false;
+    };
+    let Some(delta) = &choice.delta else {
+        return false;
+    };
+    let mut wrote = false;
+    for text in [&delta.content, &delta.refusal].into_iter().flatten() {
+        if !text.is_empty() {
+            recorder.token(text);
+            wrote = true;
+        }
+    }
+    for fragment in delta.tool_calls.iter().flatten() {
+        let i = fragment["index"]
+            .as_u64()
+            .and_then(|i| usize::try_from(i).ok())
+            .unwrap_or(0)
+            .min(127);
+        if calls.len() <= i {
+            calls.resize_with(i + 1, PartialCall::default);
+        }
+        let call = &mut calls[i];
+        if let Some(id) = fragment["id"].as_str() {
+            call.id = id.to_owned();
+        }
+        if let Some(name) = fragment["function"]["name"].as_str() {
+            call.name.push_str(name);
+        }
+        if let Some(arguments) = fragment["function"]["arguments"].as_str() {
+            call.arguments.push_str(arguments);
+        }
+    }
+    wrote
+}
+
+/// OpenAI's in-stream error object for a `[ERROR] CODE: message` of the model service.
+fn error_chunk(message: &str) -> String {
+    let (code, text) = split_error(message);
+    json!({"error": {
+        "message": text, "type": "server_error", "param": null,
+        "code": code.map(str::to_lowercase),
+    }})
+    .to_string()
+}
+
+/// `CODE: message` (the model service's classified form) into its parts.
+fn split_error(message: &str) -> (Option<&str>, &str) {
+    match message.split_once(": ") {
+        Some((code, text))
+            if !code.is_empty() && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') =>
+        {
+            (Some(code), text)
+        }
+        _ => (None, message),
+    }
+}
+
+/// `data: <payload>\n\n`.
+fn put_data(out: &mut BytesMut, data: &[u8]) {
+    out.reserve(data.len() + 8);
+    out.put_slice(b"data: ");
+    out.put_slice(data);
+    out.put_slice(b"\n\n");
+}
+
+// ---- shapes for the OpenAPI document --------------------------------------------------------
+
+/// The request, as documented here. It is forwarded as JSON, so fields not listed pass too
+/// (`metadata`, `store`, `reasoning_effort`, a provider's own…).
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ChatCompletionRequest {
+    /// A model id from `GET /v1/models`.
+    pub model: String,
+    /// `system`, `developer`, `user`, `assistant` and `tool` messages; content as a string or
+    /// parts (`text`, `image_url`, …); `name`, `tool_calls`, `tool_call_id` as OpenAI defines.
+    pub messages: Vec<ChatMessage>,
+    pub stream: Option<bool>,
+    pub stream_options: Option<StreamOptions>,
+    pub max_tokens: Option<i64>,
+    pub max_completion_tokens: Option<i64>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub n: Option<i64>,
+    /// A string or up to 4 strings.
+    #[schema(value_type = Option<Object>)]
+    pub stop: Option<Value>,
+    pub seed: Option<i64>,
+    pub presence_penalty: Option<f64>,
+    pub frequency_penalty: Option<f64>,
+    #[schema(value_type = Option<Object>)]
+    pub logit_bias: Option<Value>,
+    pub logprobs: Option<bool>,
+    pub top_logprobs: Option<i64>,
+    pub user: Option<String>,
+    /// `[{type: function, function: {name, description, parameters, strict}}]`
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub tools: Option<Vec<Value>>,
+    /// `none`, `auto`, `required`, or `{type: function, function: {name}}`.
+    #[schema(value_type = Option<Object>)]
+    pub tool_choice: Option<Value>,
+    pub parallel_tool_calls: Option<bool>,
+    /// `{type: text}`, `{type: json_object}` or `{type: json_schema, json_schema: {name, schema, strict}}`.
+    #[schema(value_type = Option<Object>)]
+    pub response_format: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct StreamOptions {
+    /// Send a last chunk with the token usage before `[DONE]`.
+    pub include_usage: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ChatMessage {
+    /// `system`, `developer`, `user`, `assistant`, `tool`.
+    pub role: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub content: Option<Value>,
+}
+
+/// A `chat.completion`, as the provider wrote it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChatCompletion {
     pub id: String,
     /// `chat.completion`
-    pub object: &'static str,
+    pub object: String,
     pub created: u64,
     pub model: String,
     pub choices: Vec<Choice>,
-    pub usage: Usage,
-    #[schema(value_type = Option<String>)]
+    pub usage: Option<Usage>,
     pub system_fingerprint: Option<String>,
 }
 
@@ -203,16 +493,19 @@ pub struct Choice {
     pub message: AssistantMessage,
     #[schema(value_type = Option<Object>)]
     pub logprobs: Option<Value>,
-    pub finish_reason: String,
+    /// `stop`, `length`, `tool_calls`, `content_filter`.
+    pub finish_reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AssistantMessage {
     /// `assistant`
-    pub role: &'static str,
-    pub content: String,
-    #[schema(value_type = Option<String>)]
+    pub role: String,
+    pub content: Option<String>,
     pub refusal: Option<String>,
+    /// `[{id, type: function, function: {name, arguments}}]`
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub tool_calls: Option<Vec<Value>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -244,121 +537,6 @@ pub struct OpenAiErrorBody {
     pub kind: String,
     pub param: Option<String>,
     pub code: Option<String>,
-}
-
-pub fn completion_id() -> String {
-    format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())
-}
-
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// Frames a relayed stream as OpenAI's `chat.completion.chunk` events: the role in the first
-/// delta, one content delta per token, a final chunk with `finish_reason`, an optional usage
-/// chunk, then `data: [DONE]`. A failure ends the stream with an `error` object instead.
-pub struct ChunkFramer {
-    id: String,
-    created: u64,
-    model: String,
-    include_usage: bool,
-    started: bool,
-    finish_reason: Option<String>,
-    usage: Option<Usage>,
-    tokens: u32,
-}
-
-impl ChunkFramer {
-    pub fn new(model: &str, include_usage: bool) -> Self {
-        Self {
-            id: completion_id(),
-            created: unix_now(),
-            model: model.to_owned(),
-            include_usage,
-            started: false,
-            finish_reason: None,
-            usage: None,
-            tokens: 0,
-        }
-    }
-
-    /// Appends the bytes for `event` to `out`.
-    pub fn frame(&mut self, event: &Event, out: &mut BytesMut) {
-        if !self.started && !matches!(event, Event::Error(_)) {
-            self.started = true;
-            self.chunk(out, json!({"role": "assistant", "content": ""}), None);
-        }
-        match event {
-            Event::Token(token) => {
-                self.tokens += 1;
-                self.chunk(out, json!({ "content": token }), None);
-            }
-            Event::Meta(meta) => {
-                self.finish_reason = meta.finish_reason.clone();
-                self.usage = Some(meta.usage);
-                self.model.clone_from(&meta.model);
-            }
-            Event::Done => {
-                let reason = self
-                    .finish_reason
-                    .clone()
-                    .unwrap_or_else(|| "stop".to_owned());
-                self.chunk(out, json!({}), Some(reason));
-                if self.include_usage {
-                    let usage = self.usage.unwrap_or_else(|| Usage::new(0, self.tokens));
-                    let mut last = self.envelope(json!([]));
-                    last["usage"] = json!(usage);
-                    put_data(out, &last.to_string());
-                }
-                put_data(out, "[DONE]");
-            }
-            Event::Error(message) => {
-                let (code, text) = split_error(message);
-                let body = json!({"error": {
-                    "message": text, "type": "server_error", "param": null,
-                    "code": code.map(str::to_lowercase),
-                }});
-                put_data(out, &body.to_string());
-            }
-        }
-    }
-
-    fn envelope(&self, choices: Value) -> Value {
-        let mut chunk = json!({
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
-            "model": self.model, "system_fingerprint": null, "choices": choices,
-        });
-        if self.include_usage {
-            chunk["usage"] = Value::Null;
-        }
-        chunk
-    }
-
-    fn chunk(&self, out: &mut BytesMut, delta: Value, finish_reason: Option<String>) {
-        let choice = json!([{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason }]);
-        put_data(out, &self.envelope(choice).to_string());
-    }
-}
-
-/// `[ERROR] CODE: message` (the model service's classified form) into its parts.
-fn split_error(message: &str) -> (Option<&str>, &str) {
-    match message.split_once(": ") {
-        Some((code, text))
-            if !code.is_empty() && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') =>
-        {
-            (Some(code), text)
-        }
-        _ => (None, message),
-    }
-}
-
-fn put_data(out: &mut BytesMut, data: &str) {
-    out.reserve(data.len() + 8);
-    out.put_slice(b"data: ");
-    out.put_slice(data.as_bytes());
-    out.put_slice(b"\n\n");
 }
 
 /// Middleware for the `/v1` routes: every error answer (Sable's envelope, from a handler, an
@@ -428,97 +606,72 @@ pub async fn errors_in_openai_shape(request: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::sse::StreamMeta;
 
-    fn request(body: Value) -> ChatCompletionRequest {
-        serde_json::from_value(body).unwrap()
+    fn body(v: Value) -> ChatBody {
+        ChatBody(v)
     }
 
     #[test]
-    fn messages_become_system_prompt_history_and_prompt() {
-        let r = request(json!({
-            "model": "m", "max_completion_tokens": 50, "max_tokens": 9, "unknown": true,
-            "messages": [
-                {"role": "system", "content": "Be brief."},
-                {"role": "user", "content": "Hi"},
-                {"role": "assistant", "content": "Hello!"},
-                {"role": "user", "content": [{"type": "text", "text": "What is "}, {"type": "text", "text": "Rust?"}]}
-            ]
-        }));
-        let g = r.to_generate().unwrap();
-        assert_eq!(g.prompt, "What is Rust?");
-        assert_eq!(g.system_prompt.as_deref(), Some("Be brief."));
-        assert_eq!(g.messages.unwrap().len(), 2);
-        assert_eq!(g.max_tokens, 50);
-        assert_eq!(g.temperature, 1.0);
-    }
-
-    #[test]
-    fn unsupported_shapes_are_refused_with_the_param() {
-        let tool = request(json!({"model": "m", "messages": [{"role": "tool", "content": "x"}]}));
-        assert_eq!(tool.to_generate().unwrap_err().field(), "messages.0.role");
-        let image = request(
-            json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}),
+    fn only_what_sable_needs_is_checked() {
+        let ok = body(
+            json!({"model": "m", "n": 2, "tools": [{"x": 1}], "unknown": true,
+            "messages": [{"role": "tool", "content": "x"}]}),
+        );
+        assert!(ok.validate().is_empty());
+        let bad = body(json!({"model": " ", "stream": "yes", "stream_options": 3,
+            "messages": [{"content": "x"}]}));
+        let fields: Vec<String> = bad.validate().iter().map(FieldError::field).collect();
+        assert_eq!(
+            fields,
+            ["model", "messages.0.role", "stream", "stream_options"]
         );
         assert_eq!(
-            image.to_generate().unwrap_err().field(),
-            "messages.0.content"
-        );
-        let ends_with_assistant =
-            request(json!({"model": "m", "messages": [{"role": "assistant", "content": "x"}]}));
-        assert_eq!(
-            ends_with_assistant.to_generate().unwrap_err().field(),
+            body(json!({"model": "m"})).validate()[0].field(),
             "messages"
         );
-        let n =
-            request(json!({"model": "m", "n": 2, "messages": [{"role": "user", "content": "x"}]}));
-        assert_eq!(n.validate()[0].field(), "n");
     }
 
     #[test]
-    fn streams_are_framed_as_openai_chunks() {
-        let mut framer = ChunkFramer::new("m", true);
-        let mut out = BytesMut::new();
-        for event in [
-            Event::Token("Hel".into()),
-            Event::Token("lo".into()),
-            Event::Meta(StreamMeta {
-                model: "m-1".into(),
-                usage: Usage::new(3, 2),
-                finish_reason: Some("length".into()),
-            }),
-            Event::Done,
-        ] {
-            framer.frame(&event, &mut out);
-        }
-        let text = String::from_utf8(out.to_vec()).unwrap();
-        let events: Vec<&str> = text
-            .split("\n\n")
-            .filter(|e| !e.is_empty())
-            .map(|e| e.strip_prefix("data: ").unwrap())
-            .collect();
-        assert_eq!(events.len(), 6, "{text}");
-        let chunk = |i: usize| serde_json::from_str::<Value>(events[i]).unwrap();
-        assert_eq!(chunk(0)["choices"][0]["delta"]["role"], "assistant");
-        assert_eq!(chunk(0)["object"], "chat.completion.chunk");
-        assert_eq!(chunk(1)["choices"][0]["delta"]["content"], "Hel");
-        assert_eq!(chunk(3)["choices"][0]["finish_reason"], "length");
-        assert_eq!(chunk(4)["choices"], json!([]));
-        assert_eq!(chunk(4)["usage"]["total_tokens"], 5);
-        assert_eq!(events[5], "[DONE]");
-        assert!(events[..5].iter().all(|e| e.contains(&framer.id)));
+    fn streams_ask_for_usage_and_remember_whether_the_client_did() {
+        let mut b =
+            body(json!({"model": "m", "stream": true, "stream_options": {"x": 1}, "messages": []}));
+        assert!(b.wants_stream() && !b.include_usage());
+        b.ask_for_usage();
+        assert_eq!(
+            b.0["stream_options"],
+            json!({"x": 1, "include_usage": true})
+        );
+        let mut b = body(json!({"model": "m", "messages": []}));
+        b.ask_for_usage();
+        assert_eq!(b.0["stream_options"], json!({"include_usage": true}));
     }
 
     #[test]
-    fn stream_failures_end_with_an_error_object() {
-        let mut framer = ChunkFramer::new("m", false);
-        let mut out = BytesMut::new();
-        framer.frame(&Event::Error("RATE_LIMITED: slow down".into()), &mut out);
-        let text = String::from_utf8(out.to_vec()).unwrap();
-        let body: Value =
-            serde_json::from_str(text.trim().strip_prefix("data: ").unwrap()).unwrap();
-        assert_eq!(body["error"]["code"], "rate_limited");
-        assert_eq!(body["error"]["message"], "slow down");
-        assert!(!text.contains("[DONE]"));
+    fn session_turns_are_the_last_user_text_or_the_tool_results() {
+        let b = body(json!({"model": "m", "messages": [
+            {"role": "user", "content": "first"},
+            {"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "u"}}]}]}));
+        assert_eq!(b.session_turn(), "look [image_url]");
+        let b = body(json!({"model": "m", "messages": [
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "tool_calls": [{"id": "c1"}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "21 C"}]}));
+        assert_eq!(b.session_turn(), "[tool result c1] 21 C");
+        let answer = json!({"model": "m-1", "choices": [{"finish_reason": "tool_calls", "message": {"content": null,
+            "tool_calls": [{"id": "c1", "function": {"name": "get_weather", "arguments": "{}"}}]}}],
+            "usage": {"prompt_tokens": 2, "completion_tokens": 3}});
+        let stored = stored_answer(&answer, 1.0);
+        assert_eq!(stored.text, "[tool call c1] get_weather({})");
+        assert_eq!(stored.usage.total_tokens, 5);
+        assert_eq!(stored.finish_reason.as_deref(), Some("tool_calls"));
+    }
+
+    #[test]
+    fn stream_failures_become_openai_error_objects() {
+        let e: Value = serde_json::from_str(&error_chunk("RATE_LIMITED: slow down")).unwrap();
+        assert_eq!(e["error"]["code"], "rate_limited");
+        assert_eq!(e["error"]["message"], "slow down");
+        let e: Value = serde_json::from_str(&error_chunk("plain words: here")).unwrap();
+        assert_eq!(e["error"]["code"], Value::Null);
     }
 }

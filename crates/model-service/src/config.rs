@@ -116,6 +116,13 @@ pub struct Config {
     #[arg(long = "retry-base-delay-ms", env = "RETRY_BASE_DELAY_MS", value_parser = duration_ms, hide = true)]
     pub legacy_retry_base_delay: Option<Duration>,
 
+    /// What models can do, for OpenAI chat requests: `model=chat,tools,json;other=chat,vision`
+    /// (capabilities: chat, embeddings, vision, tools, json). A request needing one its model
+    /// lacks (an image part, tools, a JSON response format) is refused with 400, and a fallback
+    /// must cover the request. Models not listed are assumed to have every capability.
+    #[arg(long, env = "MODEL_CAPABILITIES", default_value = "")]
+    pub model_capabilities: String,
+
     #[command(flatten)]
     pub internal: common::internal_auth::InternalAuthArgs,
 
@@ -229,6 +236,7 @@ impl Config {
             retry_max_attempts: 3,
             provider_retry_base_delay: Some(Duration::from_millis(10)),
             legacy_retry_base_delay: None,
+            model_capabilities: String::new(),
             internal: common::internal_auth::InternalAuthArgs::default(),
             service: ServiceArgs {
                 environment: "test".to_owned(),

@@ -27,6 +27,7 @@
 mod embeddings;
 
 pub use embeddings::BATCH_SIZE as EMBEDDINGS_BATCH_SIZE;
+mod passthrough;
 
 use std::future::Future;
 use std::sync::Arc;

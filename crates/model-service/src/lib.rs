@@ -1,7 +1,10 @@
 //! Sable model-service: turns generation requests into provider calls.
 //!
 //! - [`routes`]: `/health`, `/health/ready`, `/metrics`, `POST /inference`,
-//!   `POST /inference/stream` (SSE), `POST /embeddings`, `GET /api/v1/models`.
+//!   `POST /inference/stream` (SSE), `POST /embeddings`, `GET /api/v1/models`, and
+//!   `POST /v1/chat/completions` (OpenAI requests forwarded whole, for the gateway's
+//!   OpenAI-compatible API).
+//! - [`capabilities`]: what a model can do and what an OpenAI request needs of it.
 //! - [`providers`]: the [`providers::Provider`] trait, the offline mock and the
 //!   OpenAI-compatible provider.
 //! - [`generation`]: model resolution, retry, fallback, deadlines, cancellation.
@@ -23,6 +26,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod capabilities;
 pub mod config;
 pub mod generation;
 pub mod providers;
@@ -54,6 +58,8 @@ pub const SERVICE_NAME: &str = "model-service";
 pub struct AppState {
     pub config: Arc<Config>,
     pub generator: Arc<Generator>,
+    /// What each model can do (OpenAI chat requests are checked against it).
+    pub capabilities: Arc<capabilities::CapabilityTable>,
     /// Stream and token counters; see [`GenerationStats::snapshot`] and
     /// [`GenerationStats::wait_for`].
     pub stats: Arc<GenerationStats>,
@@ -69,6 +75,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         tracing::warn!("{warning}");
     }
     let resolved = config.resolve()?;
+    let capabilities = capabilities::CapabilityTable::parse(&config.model_capabilities)
+        .map_err(anyhow::Error::msg)?;
     let provider = providers::build(&config, &resolved)?;
     let registry = ModelRegistry::from_resolved(&resolved);
     let stats = Arc::new(GenerationStats::default());
@@ -101,6 +109,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     Ok(AppState {
         config: Arc::new(config),
         generator: Arc::new(generator),
+        capabilities: Arc::new(capabilities),
         stats,
     })
 }

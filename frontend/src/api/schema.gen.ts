@@ -686,7 +686,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Creates a chat completion, as OpenAI's API does (`stream: true` for chunks over SSE). */
+        /**
+         * Creates a chat completion, as OpenAI's API does (`stream: true` for chunks over SSE). The
+         *     request is forwarded to the model's provider with every field intact, and its answer
+         *     returned whole (tool calls, refusals, logprobs, usage details).
+         */
         post: operations["openai_chat_completions"];
         delete?: never;
         options?: never;
@@ -785,10 +789,12 @@ export interface components {
             prefix: string;
         };
         AssistantMessage: {
-            content: string;
+            content?: string | null;
             refusal?: string | null;
             /** @description `assistant` */
             role: string;
+            /** @description `[{id, type: function, function: {name, arguments}}]` */
+            tool_calls?: Record<string, never>[] | null;
         };
         AuthConfigOut: {
             auth_mode: components["schemas"]["AuthMode"];
@@ -796,6 +802,7 @@ export interface components {
         };
         /** @enum {string} */
         AuthMode: "jwt" | "off";
+        /** @description A `chat.completion`, as the provider wrote it. */
         ChatCompletion: {
             choices: components["schemas"]["Choice"][];
             /** Format: int64 */
@@ -805,46 +812,56 @@ export interface components {
             /** @description `chat.completion` */
             object: string;
             system_fingerprint?: string | null;
-            usage: components["schemas"]["Usage"];
+            usage?: null | components["schemas"]["Usage"];
         };
+        /**
+         * @description The request, as documented here. It is forwarded as JSON, so fields not listed pass too
+         *     (`metadata`, `store`, `reasoning_effort`, a provider's own…).
+         */
         ChatCompletionRequest: {
-            /**
-             * Format: int64
-             * @description Preferred over `max_tokens` when both are given.
-             */
+            /** Format: double */
+            frequency_penalty?: number | null;
+            logit_bias?: Record<string, never> | null;
+            logprobs?: boolean | null;
+            /** Format: int64 */
             max_completion_tokens?: number | null;
             /** Format: int64 */
             max_tokens?: number | null;
+            /**
+             * @description `system`, `developer`, `user`, `assistant` and `tool` messages; content as a string or
+             *     parts (`text`, `image_url`, …); `name`, `tool_calls`, `tool_call_id` as OpenAI defines.
+             */
             messages: components["schemas"]["ChatMessage"][];
             /** @description A model id from `GET /v1/models`. */
             model: string;
-            /**
-             * Format: int64
-             * @description Only 1.
-             */
+            /** Format: int64 */
             n?: number | null;
-            /**
-             * Format: int64
-             * @description Accepted, not used.
-             */
+            parallel_tool_calls?: boolean | null;
+            /** Format: double */
+            presence_penalty?: number | null;
+            /** @description `{type: text}`, `{type: json_object}` or `{type: json_schema, json_schema: {name, schema, strict}}`. */
+            response_format?: Record<string, never> | null;
+            /** Format: int64 */
             seed?: number | null;
-            /** @description Accepted, not used. */
+            /** @description A string or up to 4 strings. */
             stop?: Record<string, never> | null;
             stream?: boolean | null;
             stream_options?: null | components["schemas"]["StreamOptions"];
             /** Format: double */
             temperature?: number | null;
-            /**
-             * Format: double
-             * @description Accepted, not used.
-             */
+            /** @description `none`, `auto`, `required`, or `{type: function, function: {name}}`. */
+            tool_choice?: Record<string, never> | null;
+            /** @description `[{type: function, function: {name, description, parameters, strict}}]` */
+            tools?: Record<string, never>[] | null;
+            /** Format: int64 */
+            top_logprobs?: number | null;
+            /** Format: double */
             top_p?: number | null;
-            /** @description Accepted, not used. */
             user?: string | null;
         };
         ChatMessage: {
             content?: Record<string, never>;
-            /** @description `system`, `developer`, `user` or `assistant`. */
+            /** @description `system`, `developer`, `user`, `assistant`, `tool`. */
             role: string;
         };
         /** @description `POST /api/v1/chat/sessions/{id}/messages` body. */
@@ -1051,7 +1068,8 @@ export interface components {
             status: string;
         };
         Choice: {
-            finish_reason: string;
+            /** @description `stop`, `length`, `tool_calls`, `content_filter`. */
+            finish_reason?: string | null;
             /** Format: int32 */
             index: number;
             logprobs?: Record<string, never> | null;
@@ -1538,7 +1556,7 @@ export interface components {
         };
         StreamOptions: {
             /** @description Send a last chunk with the token usage before `[DONE]`. */
-            include_usage?: boolean;
+            include_usage?: boolean | null;
         };
         Task: {
             /** @description The task's folder, e.g. `part0_introduction/task01_getting_started`. */
@@ -3345,7 +3363,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Store the last user message and the answer in this chat session */
+                /** @description Store the last user message (or tool results) and the answer in this chat session */
                 "x-sable-session-id"?: string | null;
             };
             path?: never;
@@ -3366,7 +3384,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChatCompletion"];
                 };
             };
-            /** @description Invalid request (`param` names the field) */
+            /** @description Invalid request (`param` names the field), or the model lacks a capability the request needs (`code: model_lacks_capability`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3386,6 +3404,15 @@ export interface operations {
             };
             /** @description Unknown model, or unknown session */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3413,6 +3440,15 @@ export interface operations {
             };
             /** @description The model service is unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description The provider timed out */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };

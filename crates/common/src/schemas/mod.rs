@@ -5,6 +5,7 @@ mod chat;
 mod embeddings;
 mod generate;
 mod jobs;
+pub mod openai;
 
 pub use chat::*;
 pub use embeddings::*;

@@ -13,6 +13,7 @@ mod limits;
 mod metrics_summary;
 mod observability;
 mod openai_api;
+mod openai_fidelity;
 mod quota;
 mod replicas;
 mod startup;

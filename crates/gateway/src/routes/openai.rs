@@ -1,13 +1,17 @@
 //! The OpenAI-compatible API: `POST /v1/chat/completions`, `GET /v1/models`,
 //! `GET /v1/models/{id}`. Any OpenAI client works by changing its base URL to
 //! `http://<host>/v1` and its key to a Sable API key (any key in `AUTH_MODE=off`). The same
-//! accounts, limits and metrics apply as on the native API; errors use OpenAI's shape.
+//! accounts, limits, quotas and metrics apply as on the native API; errors use OpenAI's shape.
+//!
+//! Chat requests are forwarded, not translated (see `crate::openai`): tools, structured output,
+//! image parts and every sampling field reach the provider, and its answer comes back whole.
+//! The model service refuses (400) a request its model lacks a capability for.
 //!
 //! Conversations are not stored (OpenAI clients send the whole history every time) unless the
-//! request names a session in `X-Sable-Session-Id`: then its last user message and the answer
-//! are stored there, as the native stream does.
+//! request names a session in `X-Sable-Session-Id`: then its last user message (or the tool
+//! results it ends with) and the answer (text and tool calls) are stored there.
 
-use std::convert::Infallible;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -15,27 +19,28 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bytes::{Bytes, BytesMut};
 use common::extract::ValidJson;
-use common::schemas::{GenerateResponse, ModelsResponse};
+use common::schemas::ModelsResponse;
 use common::validation::FieldError;
 use common::{AppError, AppResult};
-use futures::StreamExt;
 use reqwest::Method;
+use serde_json::Value;
 use utoipa::OpenApi;
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
 use crate::chat::conversation;
 use crate::openai::{
-    self, AssistantMessage, ChatCompletion, ChatCompletionRequest, ChatMessage, Choice,
-    ChunkFramer, ModelList, ModelObject, OpenAiError, OpenAiErrorBody, StreamOptions,
+    self, AssistantMessage, ChatBody, ChatCompletion, ChatCompletionRequest, ChatMessage, Choice,
+    ModelList, ModelObject, OpenAiError, OpenAiErrorBody, StreamOptions,
 };
-use crate::relay;
 use crate::state::AppState;
 
 /// Header naming a chat session to store the exchange in.
 pub const SESSION_HEADER: &str = "x-sable-session-id";
+
+/// The model service's route for forwarded OpenAI chat requests.
+const UPSTREAM_PATH: &str = "/v1/chat/completions";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -56,80 +61,113 @@ pub fn router() -> Router<AppState> {
 )]
 pub struct ApiDoc;
 
-/// Creates a chat completion, as OpenAI's API does (`stream: true` for chunks over SSE).
+/// Creates a chat completion, as OpenAI's API does (`stream: true` for chunks over SSE). The
+/// request is forwarded to the model's provider with every field intact, and its answer
+/// returned whole (tool calls, refusals, logprobs, usage details).
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", operation_id = "openai_chat_completions",
     request_body = ChatCompletionRequest,
-    params(("x-sable-session-id" = Option<uuid::Uuid>, Header, description = "Store the last user message and the answer in this chat session")),
+    params(("x-sable-session-id" = Option<uuid::Uuid>, Header, description = "Store the last user message (or tool results) and the answer in this chat session")),
     responses(
         (status = 200, description = "A `chat.completion`, or with `stream: true` SSE `chat.completion.chunk` events ending with `data: [DONE]`", body = ChatCompletion),
-        (status = 400, description = "Invalid request (`param` names the field)", body = OpenAiError),
+        (status = 400, description = "Invalid request (`param` names the field), or the model lacks a capability the request needs (`code: model_lacks_capability`)", body = OpenAiError),
         (status = 401, description = "Missing or invalid API key", body = OpenAiError),
         (status = 404, description = "Unknown model, or unknown session", body = OpenAiError),
+        (status = 413, description = "Request body too large", body = OpenAiError),
         (status = 429, description = "Rate limit (with `Retry-After`)", body = OpenAiError),
         (status = 502, description = "The provider failed", body = OpenAiError),
         (status = 503, description = "The model service is unavailable", body = OpenAiError),
+        (status = 504, description = "The provider timed out", body = OpenAiError),
     ))]
 pub async fn chat_completions(
     State(state): State<AppState>,
     user: CurrentUser,
     headers: HeaderMap,
-    ValidJson(body): ValidJson<ChatCompletionRequest>,
+    ValidJson(mut body): ValidJson<ChatBody>,
 ) -> AppResult<Response> {
-    let request = body.to_generate().map_err(|e| AppError::validation(*e))?;
-    let model = known_model(&state, &body.model).await?;
+    let started = Instant::now();
+    let model = known_model(&state, body.model()).await?;
     let conversation = match session_header(&headers)? {
-        Some(session_id) => {
-            Some(conversation::attach(&state, user, session_id, &request.prompt, &model.id).await?)
-        }
+        Some(session_id) => Some(
+            conversation::attach(&state, user, session_id, &body.session_turn(), &model.id).await?,
+        ),
         None => None,
     };
 
     if body.wants_stream() {
-        let events = relay::upstream_events(state, user.id, request, conversation).await;
-        let mut framer = ChunkFramer::new(&model.id, body.include_usage());
-        let stream = events.map(move |batch| {
-            let mut out = BytesMut::new();
-            for event in &batch {
-                framer.frame(event, &mut out);
+        let include_usage = body.include_usage();
+        body.ask_for_usage();
+        // The model service answers once the provider's first chunk is in (retries and the
+        // fallback happen before), within the deadline it is told; a little more here.
+        let within = state.config.http.stream_idle_timeout() + Duration::from_secs(5);
+        let send = state.model.send(
+            state
+                .model
+                .streaming_request(Method::POST, UPSTREAM_PATH)
+                .json(&body.0),
+        );
+        let upstream = tokio::time::timeout(within, send)
+            .await
+            .unwrap_or_else(|_| {
+                Err(AppError::ServiceUnavailable(
+                    "The model service timed out".to_owned(),
+                ))
+            });
+        let upstream = match upstream {
+            Ok(upstream) => upstream,
+            Err(e) => {
+                // The session keeps the failed answer, as the native stream does.
+                if let Some(conversation) = conversation {
+                    conversation.finish_sync(&state, &Err(copy(&e))).await;
+                }
+                return Err(e);
             }
-            Ok::<Bytes, Infallible>(out.freeze())
-        });
+        };
+        let recorder = conversation.map(|c| c.recorder(state.clone(), started));
+        let stream = openai::relay(
+            state.clone(),
+            user.id,
+            upstream,
+            include_usage,
+            recorder,
+            &model.id,
+        );
         return Ok(common::sse::response(Body::from_stream(stream)));
     }
 
-    let result: AppResult<GenerateResponse> = state
+    let result: AppResult<Value> = state
         .model
         .send_json(
             state
                 .model
-                .request(Method::POST, "/inference")
-                .json(&request),
+                .request(Method::POST, UPSTREAM_PATH)
+                .json(&body.0),
         )
         .await;
     if let Some(conversation) = conversation {
-        conversation.finish_sync(&state, &result).await;
+        let latency_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
+        let stored = match &result {
+            Ok(answer) => Ok(openai::stored_answer(answer, latency_ms)),
+            Err(e) => Err(copy(e)),
+        };
+        conversation.finish_sync(&state, &stored).await;
     }
     let answer = result?;
-    state.usage.add(user.id, answer.usage);
-    Ok(Json(ChatCompletion {
-        id: openai::completion_id(),
-        object: "chat.completion",
-        created: openai::unix_now(),
-        model: answer.model,
-        choices: vec![Choice {
-            index: 0,
-            message: AssistantMessage {
-                role: "assistant",
-                content: answer.text,
-                refusal: None,
-            },
-            logprobs: None,
-            finish_reason: answer.finish_reason.unwrap_or_else(|| "stop".to_owned()),
-        }],
-        usage: answer.usage,
-        system_fingerprint: None,
-    })
-    .into_response())
+    if let Some(usage) = common::schemas::openai::completion_usage(&answer) {
+        state.usage.add(user.id, usage);
+    }
+    Ok(Json(answer).into_response())
+}
+
+/// The failure as a session stores it (its status, code and message).
+fn copy(e: &AppError) -> AppError {
+    AppError::Upstream {
+        status: e.status(),
+        code: e.code().to_owned(),
+        message: e.public_message(),
+        detail: None,
+        retryable: e.retryable(),
+        retry_after: None,
+    }
 }
 
 /// The models this server serves (the model service's registry).

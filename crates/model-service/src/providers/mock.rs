@@ -58,6 +58,12 @@
 //! `MOCK_FIRST_TOKEN_DELAY_MS` once; the markers above work in any input (`[mock:flaky=N]`
 //! counted per batch of inputs and model). `prompt_tokens` is each input's characters divided by
 //! four (at least 1), summed.
+//!
+//! OpenAI chat requests (`/v1/chat/completions`, forwarded whole) are answered by [`chat`]:
+//! tools, structured output, `stop`, `n`, `seed`, logprobs and image parts, with the same
+//! text and markers.
+
+mod chat;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -323,6 +329,17 @@ impl Provider for MockProvider {
             }
         };
         Ok(stream.boxed())
+    }
+
+    async fn chat(&self, body: &serde_json::Value) -> Result<serde_json::Value, ProviderError> {
+        self.chat_completion(body).await
+    }
+
+    async fn chat_stream(
+        &self,
+        body: &serde_json::Value,
+    ) -> Result<super::ChunkStream, ProviderError> {
+        self.chat_chunks(body).await
     }
 
     async fn embed(&self, model: &str, inputs: &[String]) -> Result<Embeddings, ProviderError> {

@@ -17,8 +17,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
+use bytes::Bytes;
 use common::schemas::{ChatTurn, Usage};
 use futures::stream::BoxStream;
+use serde_json::Value;
 
 use crate::config::{Config, ProviderSettings, Resolved};
 
@@ -94,6 +96,31 @@ pub trait Provider: Send + Sync + 'static {
     /// Embeds `inputs` with `model` in one call (the caller splits large requests into
     /// batches and checks that one vector came back per input).
     async fn embed(&self, model: &str, inputs: &[String]) -> Result<Embeddings, ProviderError>;
+
+    /// OpenAI chat completions, forwarded rather than translated (`/v1/chat/completions`):
+    /// `body` is the client's request with `model` set to the model to ask, and the answer is
+    /// the provider's `chat.completion`, whole.
+    async fn chat(&self, body: &Value) -> Result<Value, ProviderError> {
+        let _ = body;
+        Err(not_forwarding(self.name()))
+    }
+
+    /// [`chat`](Self::chat) streamed: each item is one `chat.completion.chunk` as the provider
+    /// sent it (its JSON, without the SSE framing), up to but not including `[DONE]`.
+    async fn chat_stream(&self, body: &Value) -> Result<ChunkStream, ProviderError> {
+        let _ = body;
+        Err(not_forwarding(self.name()))
+    }
+}
+
+/// The chunks of a forwarded chat-completions stream (see [`Provider::chat_stream`]).
+pub type ChunkStream = BoxStream<'static, Result<Bytes, ProviderError>>;
+
+fn not_forwarding(provider: &str) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::InvalidRequest,
+        format!("the {provider} provider does not take OpenAI chat requests"),
+    )
 }
 
 /// The class of a provider failure. Every failure is put in exactly one class, here in the

@@ -17,6 +17,8 @@
 //! - Embeddings are plain JSON (`POST {base_url}/embeddings`, `encoding_format: float`) through
 //!   the same client and headers, parsed leniently like completions.
 
+mod passthrough;
+
 use std::time::Duration;
 
 use async_openai::config::{Config, OpenAIConfig};
@@ -215,6 +217,14 @@ impl Provider for OpenAiProvider {
             return Err(HttpStatusError::read(response).await.into_provider_error());
         }
         Ok(delta_stream(response))
+    }
+
+    async fn chat(&self, body: &Value) -> Result<Value, ProviderError> {
+        self.forward_chat(body).await
+    }
+
+    async fn chat_stream(&self, body: &Value) -> Result<super::ChunkStream, ProviderError> {
+        self.forward_chat_stream(body).await
     }
 
     async fn embed(&self, model: &str, inputs: &[String]) -> Result<Embeddings, ProviderError> {

@@ -4,6 +4,7 @@ mod embeddings;
 mod health;
 mod inference;
 mod models;
+mod openai_chat;
 
 use axum::Router;
 
@@ -15,4 +16,5 @@ pub fn router() -> Router<AppState> {
         .merge(embeddings::router())
         .merge(inference::router())
         .merge(models::router())
+        .merge(openai_chat::router())
 }

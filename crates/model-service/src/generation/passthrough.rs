@@ -1,0 +1,373 @@
+//! OpenAI chat completions forwarded whole (`POST /v1/chat/completions`): the same model
+//! resolution, retries, fallback, deadlines, cancellation, metrics and usage as
+//! [`Generator::complete`] and [`Generator::stream`], around [`Provider::chat`] and
+//! [`Provider::chat_stream`]. The body is not translated: per attempt only `model` is set (the
+//! fallback's id when it is tried) and a stream asks for usage (`stream_options.include_usage`).
+//!
+//! - A request whose model lacks a capability it needs (an image part without `vision`,
+//!   `tools` without `tools`, …) is refused with 400 before any provider is called, and the
+//!   fallback is tried only when its model has every capability the request needs
+//!   ([`crate::capabilities`]).
+//! - A stream is opened, retried and falls back until its first chunk that carries the answer
+//!   (text, a tool call, a refusal or a finish reason); a failure until then is an error
+//!   answer (status and class), not a stream. After it, a failure ends the stream with
+//!   `data: [ERROR] <CODE>: <message>`.
+//! - Every answer reports usage: the provider's, or an estimate (characters / 4) when it sent
+//!   none; a stream always ends with a usage-only chunk, then `data: [DONE]`.
+//!
+//! [`Provider::chat`]: crate::providers::Provider::chat
+//! [`Provider::chat_stream`]: crate::providers::Provider::chat_stream
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use common::schemas::openai::{completion_usage, ChunkView};
+use common::schemas::Usage;
+use common::AppError;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tracing::Instrument;
+
+use super::{
+    classified_error, error_text, note_fallback, record_usage, trace_usage, CompletionGuard,
+    Deadline, DurationGuard, Generator, Outcome, StreamGuard, MIN_ATTEMPT,
+};
+use crate::capabilities::{self, CapabilityTable};
+use crate::providers::{ChunkStream, ProviderError};
+
+/// A stream opened up to its first chunk that carries the answer: the chunks so far and the
+/// rest.
+type Opened = (Vec<Bytes>, ChunkStream);
+
+impl Generator {
+    /// The models to try for `body`: the requested one (or the default), then the fallback if
+    /// it covers the request. 400 when the requested model lacks a capability the request needs.
+    fn chat_candidates(
+        &self,
+        body: &Value,
+        capabilities: &CapabilityTable,
+    ) -> Result<Vec<String>, AppError> {
+        let needs = capabilities::needs(body);
+        let requested = body.get("model").and_then(Value::as_str);
+        let mut candidates = self.registry.candidates(requested);
+        if let Some(primary) = candidates.first() {
+            if let Some(need) = capabilities.of(primary).missing(&needs) {
+                return Err(capabilities::refusal(primary, need));
+            }
+        }
+        candidates.retain(|model| {
+            let covered = capabilities.of(model).missing(&needs).is_none();
+            if !covered {
+                tracing::debug!(%model, "fallback skipped: it lacks a capability the request needs");
+            }
+            covered
+        });
+        Ok(candidates)
+    }
+
+    /// A whole `chat.completion` for `body` (an OpenAI request), as the provider wrote it
+    /// (with an estimated `usage` when it had none).
+    pub async fn chat_within(
+        &self,
+        body: Value,
+        capabilities: &CapabilityTable,
+        requested: Option<Duration>,
+    ) -> Result<Value, AppError> {
+        let mut guard = CompletionGuard::start(self.stats.clone());
+        let result = self
+            .chat_inner(body, capabilities, self.deadline(requested))
+            .await;
+        guard.finished = true;
+        result
+    }
+
+    async fn chat_inner(
+        &self,
+        mut body: Value,
+        capabilities: &CapabilityTable,
+        deadline: Deadline,
+    ) -> Result<Value, AppError> {
+        let candidates = self.chat_candidates(&body, capabilities)?;
+        let mut failures: Vec<(String, ProviderError)> = Vec::new();
+        for (i, model) in candidates.iter().enumerate() {
+            if i > 0 {
+                if deadline.remaining() < MIN_ATTEMPT {
+                    failures.push((model.clone(), deadline.exhausted(None)));
+                    break;
+                }
+                note_fallback(&failures, model);
+            }
+            body["model"] = Value::from(model.as_str());
+            let total = self.timeouts.total;
+            let reserve = Self::fallback_reserve(&deadline, i + 1 < candidates.len(), total);
+            let call_started = Instant::now();
+            let request = &body;
+            let result = self
+                .with_retry(model, deadline, reserve, (total, "whole call"), || {
+                    self.provider.chat(request)
+                })
+                .instrument(tracing::info_span!(
+                    "provider call",
+                    provider = self.provider.name(),
+                    model = %model
+                ))
+                .await;
+            match result {
+                Ok(mut answer) => {
+                    metrics::histogram!(
+                        "model_provider_request_duration_seconds",
+                        &self.labels(model)
+                    )
+                    .record(call_started.elapsed().as_secs_f64());
+                    let usage = completion_usage(&answer).unwrap_or_else(|| {
+                        let usage = estimated_usage(&body, &answer["choices"]);
+                        if let Some(object) = answer.as_object_mut() {
+                            object.insert("usage".to_owned(), json!(usage));
+                        }
+                        usage
+                    });
+                    self.account(model, &usage, &tracing::Span::current());
+                    return Ok(answer);
+                }
+                Err(e) => {
+                    let stop = !e.allows_fallback();
+                    failures.push((model.clone(), e));
+                    if stop {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(classified_error(&failures))
+    }
+
+    fn account(&self, model: &str, usage: &Usage, span: &tracing::Span) {
+        self.stats.tokens(u64::from(usage.completion_tokens));
+        record_usage(model, usage);
+        trace_usage(span, self.provider.name(), model, usage);
+    }
+
+    /// A streamed answer for `body` (an OpenAI request with `stream: true`): the SSE body's
+    /// bytes, each provider chunk as `data: <chunk>`, then a usage-only chunk and
+    /// `data: [DONE]` (or `data: [ERROR] …`). Failures before the first chunk that carries
+    /// the answer are the `Err` (see the module docs).
+    pub async fn chat_stream_within(
+        self: Arc<Self>,
+        mut body: Value,
+        capabilities: &CapabilityTable,
+        requested: Option<Duration>,
+    ) -> Result<BoxStream<'static, Bytes>, AppError> {
+        let candidates = self.chat_candidates(&body, capabilities)?;
+        let span = tracing::Span::current();
+        let deadline = self.deadline(requested);
+        let mut guard = StreamGuard::start(self.stats.clone(), span.clone());
+        let started = Instant::now();
+        if let Some(object) = body.as_object_mut() {
+            object.insert("stream".to_owned(), Value::Bool(true));
+            let options = object.entry("stream_options").or_insert_with(|| json!({}));
+            if let Some(options) = options.as_object_mut() {
+                options.insert("include_usage".to_owned(), Value::Bool(true));
+            } else {
+                *options = json!({"include_usage": true});
+            }
+        }
+        let mut failures: Vec<(String, ProviderError)> = Vec::new();
+        let mut opened = None;
+        for (i, model) in candidates.iter().enumerate() {
+            if i > 0 {
+                if deadline.remaining() < MIN_ATTEMPT {
+                    failures.push((model.clone(), deadline.exhausted(None)));
+                    break;
+                }
+                note_fallback(&failures, model);
+            }
+            body["model"] = Value::from(model.as_str());
+            let first_token = self.timeouts.first_token;
+            let reserve = Self::fallback_reserve(&deadline, i + 1 < candidates.len(), first_token);
+            let call = tracing::info_span!(parent: &span, "provider call", provider = self.provider.name(), model = %model);
+            let request = &body;
+            let result = self
+                .with_retry(
+                    model,
+                    deadline,
+                    reserve,
+                    (first_token, "waiting for the first token"),
+                    || self.chat_open(request),
+                )
+                .instrument(call)
+                .await;
+            match result {
+                Ok(stream) => {
+                    opened = Some((model.clone(), stream));
+                    break;
+                }
+                Err(e) => {
+                    let stop = !e.allows_fallback();
+                    failures.push((model.clone(), e));
+                    if stop {
+                        break;
+                    }
+                }
+            }
+        }
+        let Some((model, (first, mut rest))) = opened else {
+            guard.finish(Outcome::Failed);
+            return Err(classified_error(&failures));
+        };
+        let labels = self.labels(&model);
+        metrics::histogram!("model_provider_time_to_first_token_seconds", &labels)
+            .record(started.elapsed().as_secs_f64());
+        let idle = self.timeouts.idle;
+        let this = self;
+        Ok(async_stream::stream! {
+            // Recorded when this stream ends, however it ends (dropped by the client too).
+            let _duration = DurationGuard::start("model_provider_request_duration_seconds", labels);
+            let mut seen = Seen::default();
+            let mut out = BytesMut::new();
+            for chunk in &first {
+                seen.observe(chunk);
+                frame(&mut out, chunk);
+            }
+            yield out.split().freeze();
+            loop {
+                match tokio::time::timeout(idle, rest.next()).await {
+                    Ok(Some(Ok(chunk))) => {
+                        seen.observe(&chunk);
+                        frame(&mut out, &chunk);
+                        yield out.split().freeze();
+                    }
+                    Ok(Some(Err(e))) => {
+                        span.in_scope(|| tracing::warn!(model = %model, kind = e.kind.as_str(), error = %e, "provider stream failed after its first token"));
+                        metrics::counter!("model_provider_errors_total", "kind" => e.kind.as_str()).increment(1);
+                        guard.finish(Outcome::Failed);
+                        yield common::sse::error_event(&error_text(Some(e.kind), &format!("Streaming failed with {model}: {e}")));
+                        return;
+                    }
+                    Ok(None) => break,
+                    Err(_) => {
+                        let e = ProviderError::timeout("between tokens", idle);
+                        span.in_scope(|| tracing::warn!(model = %model, error = %e, "provider stream stalled"));
+                        metrics::counter!("model_provider_errors_total", "kind" => e.kind.as_str()).increment(1);
+                        guard.finish(Outcome::Failed);
+                        yield common::sse::error_event(&error_text(Some(e.kind), &format!("Streaming failed with {model}: {e}")));
+                        return;
+                    }
+                }
+            }
+            guard.finish(Outcome::Completed);
+            let usage = match seen.usage {
+                Some(usage) => usage,
+                None => {
+                    let usage = Usage::new(estimated_prompt_tokens(&body), seen.tokens);
+                    let chunk = json!({"id": seen.id, "object": "chat.completion.chunk",
+                        "created": 0, "model": seen.model.as_deref().unwrap_or(&model),
+                        "choices": [], "usage": usage});
+                    frame(&mut out, chunk.to_string().as_bytes());
+                    usage
+                }
+            };
+            this.account(&model, &usage, &span);
+            out.put_slice(b"data: [DONE]\n\n");
+            yield out.split().freeze();
+        }
+        .boxed())
+    }
+
+    /// Opens a provider stream and reads it up to its first chunk that carries the answer (or
+    /// its end), so that failures until then can still be retried or fall back.
+    async fn chat_open(&self, body: &Value) -> Result<Opened, ProviderError> {
+        let mut stream = self.provider.chat_stream(body).await?;
+        let mut first = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            let carries = serde_json::from_slice::<ChunkView>(&chunk)
+                .is_ok_and(|c| c.carries_answer() || c.is_usage_only());
+            first.push(chunk);
+            if carries {
+                break;
+            }
+        }
+        Ok((first, stream))
+    }
+}
+
+/// What the stream's chunks said so far.
+#[derive(Default)]
+struct Seen {
+    id: Option<String>,
+    model: Option<String>,
+    usage: Option<Usage>,
+    /// Chunks with text, a refusal or tool-call fragments (the estimate's completion tokens).
+    tokens: u32,
+}
+
+impl Seen {
+    fn observe(&mut self, chunk: &[u8]) {
+        let Ok(view) = serde_json::from_slice::<ChunkView>(chunk) else {
+            return;
+        };
+        if self.id.is_none() {
+            self.id = serde_json::from_slice::<IdOnly>(chunk)
+                .ok()
+                .and_then(|c| c.id);
+        }
+        if view.model.is_some() {
+            self.model = view.model.clone();
+        }
+        if let Some(usage) = view.usage {
+            self.usage = Some(usage.usage());
+        }
+        if view.carries_answer() {
+            self.tokens = self.tokens.saturating_add(1);
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct IdOnly {
+    #[serde(default)]
+    id: Option<String>,
+}
+
+/// `data: <chunk>\n\n`. A chunk sent over several `data:` lines is re-serialised on one.
+fn frame(out: &mut BytesMut, chunk: &[u8]) {
+    out.put_slice(b"data: ");
+    if chunk.contains(&b'\n') {
+        match serde_json::from_slice::<Value>(chunk) {
+            Ok(v) => out.put_slice(v.to_string().as_bytes()),
+            Err(_) => out.put_slice(
+                &chunk
+                    .iter()
+                    .map(|&b| if b == b'\n' { b' ' } else { b })
+                    .collect::<Vec<_>>(),
+            ),
+        }
+    } else {
+        out.put_slice(chunk);
+    }
+    out.put_slice(b"\n\n");
+}
+
+/// Characters of the messages (and tools) sent, divided by four.
+fn estimated_prompt_tokens(body: &Value) -> u32 {
+    let chars = body.get("messages").map_or(0, |m| m.to_string().len())
+        + body.get("tools").map_or(0, |t| t.to_string().len());
+    u32::try_from(chars / 4).unwrap_or(u32::MAX)
+}
+
+/// Usage for an answer that reported none: the prompt estimate and the characters of the
+/// answer's messages divided by four.
+fn estimated_usage(body: &Value, choices: &Value) -> Usage {
+    let written = choices.as_array().map_or(0, |choices| {
+        choices
+            .iter()
+            .map(|c| c.get("message").map_or(0, |m| m.to_string().len()))
+            .sum::<usize>()
+    });
+    Usage::new(
+        estimated_prompt_tokens(body),
+        u32::try_from(written / 4).unwrap_or(u32::MAX),
+    )
+}

@@ -1,0 +1,110 @@
+//! The OpenAI-compatible provider's side of `/v1/chat/completions`: the client's request body
+//! is sent as it is (only `model`, and for streams `stream_options.include_usage`, are set by
+//! Sable), and the answer comes back as the provider wrote it. The same HTTP client, URL,
+//! headers, timeouts and error classes as the native path.
+
+use bytes::Bytes;
+use common::schemas::openai::ChunkView;
+use common::sse::SseReader;
+use futures::StreamExt;
+use serde_json::Value;
+
+use super::{body_error, map_error, HttpStatusError, OpenAiProvider};
+use crate::providers::{ChunkStream, ErrorKind, ProviderError};
+
+impl OpenAiProvider {
+    async fn post(&self, body: &Value) -> Result<reqwest_013::Response, ProviderError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| {
+            ProviderError::new(
+                ErrorKind::InvalidRequest,
+                format!("invalid provider request: {e}"),
+            )
+        })?;
+        let response = self
+            .http
+            .post(&self.chat_url)
+            .headers(self.headers.clone())
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| map_error(async_openai::error::OpenAIError::Reqwest(e)))?;
+        if !response.status().is_success() {
+            return Err(HttpStatusError::read(response).await.into_provider_error());
+        }
+        Ok(response)
+    }
+
+    /// A whole `chat.completion`, as the provider sent it.
+    pub(super) async fn forward_chat(&self, body: &Value) -> Result<Value, ProviderError> {
+        let response = self.post(body).await?;
+        let answer: Value = response.json().await.map_err(|e| {
+            tracing::warn!(error = %e, "provider response did not parse");
+            if e.is_timeout() {
+                ProviderError::new(ErrorKind::Timeout, "provider timed out")
+            } else {
+                ProviderError::new(
+                    ErrorKind::Network,
+                    "provider sent a response that could not be parsed",
+                )
+            }
+        })?;
+        if let Some(error) = answer.get("error").filter(|e| !e.is_null()) {
+            return Err(body_error(error));
+        }
+        Ok(answer)
+    }
+
+    /// The chunks of a streamed answer, each as the provider sent it.
+    pub(super) async fn forward_chat_stream(
+        &self,
+        body: &Value,
+    ) -> Result<ChunkStream, ProviderError> {
+        let response = self.post(body).await?;
+        Ok(chunk_stream(response))
+    }
+}
+
+/// The `data:` payloads of an OpenAI-compatible SSE body, ending at `[DONE]` or the body's end;
+/// an error object inside the stream ends it with its class.
+fn chunk_stream(response: reqwest_013::Response) -> ChunkStream {
+    async_stream::stream! {
+        let mut body = response.bytes_stream();
+        let mut events = SseReader::default();
+        let mut eof = false;
+        while !eof {
+            match body.next().await {
+                Some(Ok(chunk)) => events.push(&chunk),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "provider stream failed");
+                    yield Err(ProviderError::new(ErrorKind::Network, "provider stream was interrupted"));
+                    return;
+                }
+                None => eof = true,
+            }
+            while let Some(event) = events.next_event(eof) {
+                if event.event == b"keepalive" || event.data.is_empty() {
+                    continue;
+                }
+                if event.data == b"[DONE]" {
+                    return;
+                }
+                match serde_json::from_slice::<ChunkView>(event.data) {
+                    Ok(ChunkView { error: Some(error), .. }) if !error.is_null() => {
+                        yield Err(body_error(&error));
+                        return;
+                    }
+                    Ok(_) => yield Ok(Bytes::copy_from_slice(event.data)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "provider stream chunk did not parse");
+                        yield Err(ProviderError::new(
+                            ErrorKind::Network,
+                            "provider sent a response that could not be parsed",
+                        ));
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    .boxed()
+}
