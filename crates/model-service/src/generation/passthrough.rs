@@ -371,3 +371,80 @@ fn estimated_usage(body: &Value, choices: &Value) -> Usage {
         u32::try_from(written / 4).unwrap_or(u32::MAX),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generation::Timeouts;
+    use crate::providers::mock::{MockProvider, MockSettings};
+    use crate::registry::ModelRegistry;
+    use crate::retry::RetryPolicy;
+    use crate::stats::GenerationStats;
+
+    fn generator() -> Generator {
+        Generator::new(
+            Arc::new(MockProvider::new(MockSettings::default())),
+            ModelRegistry::new("mock", "primary", Some("text-only"), &[]),
+            RetryPolicy::new(1, Duration::from_millis(1)),
+            Timeouts {
+                total: Duration::from_secs(5),
+                first_token: Duration::from_secs(5),
+                idle: Duration::from_secs(5),
+                request_deadline: Duration::from_secs(30),
+            },
+            Arc::new(GenerationStats::default()),
+        )
+    }
+
+    #[test]
+    fn the_fallback_is_tried_only_when_it_covers_the_request() {
+        let g = generator();
+        let table = CapabilityTable::parse("text-only=chat,json").unwrap();
+        let plain = json!({"model": "primary", "messages": [{"role": "user", "content": "hi"}]});
+        assert_eq!(
+            g.chat_candidates(&plain, &table).unwrap(),
+            ["primary", "text-only"]
+        );
+        let image = json!({"model": "primary", "messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "u"}}]}]});
+        assert_eq!(g.chat_candidates(&image, &table).unwrap(), ["primary"]);
+        let tools = json!({"model": "primary", "tools": [{"type": "function"}],
+            "messages": [{"role": "user", "content": "hi"}]});
+        assert_eq!(g.chat_candidates(&tools, &table).unwrap(), ["primary"]);
+        let mut refused = tools.clone();
+        refused["model"] = json!("text-only");
+        let e = g.chat_candidates(&refused, &table).unwrap_err();
+        assert_eq!(
+            (e.status().as_u16(), e.code()),
+            (400, "MODEL_LACKS_CAPABILITY")
+        );
+    }
+
+    #[tokio::test]
+    async fn whole_answers_carry_usage_and_streams_end_with_usage_then_done() {
+        let g = Arc::new(generator());
+        let table = CapabilityTable::default();
+        let body =
+            json!({"model": "primary", "messages": [{"role": "user", "content": "hello there"}]});
+        let answer = g.chat_within(body.clone(), &table, None).await.unwrap();
+        assert!(answer["usage"]["total_tokens"].as_u64().unwrap() > 0);
+
+        let mut streamed = body;
+        streamed["stream"] = json!(true);
+        let bytes: Vec<Bytes> = g
+            .clone()
+            .chat_stream_within(streamed, &table, None)
+            .await
+            .unwrap()
+            .collect()
+            .await;
+        let text = String::from_utf8(bytes.concat()).unwrap();
+        let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
+        assert_eq!(events.last(), Some(&"data: [DONE]"));
+        let usage: Value =
+            serde_json::from_str(events[events.len() - 2].strip_prefix("data: ").unwrap()).unwrap();
+        assert_eq!(usage["choices"], json!([]));
+        assert!(usage["usage"]["completion_tokens"].as_u64().unwrap() > 0);
+        assert_eq!(g.stats.snapshot().streams_completed, 1);
+    }
+}
