@@ -112,7 +112,23 @@ async fn record(
         .unwrap_or_default()
         .to_owned();
     let stream = body["stream"] == true;
+    let user = body["user"].as_str().unwrap_or_default().to_owned();
     recorded.0.lock().unwrap().push((body, auth));
+    // Failures on request: `user` says which.
+    if user == "reject" {
+        let error = json!({"error": {"message": "Invalid schema for function 'get_weather'",
+            "type": "invalid_request_error", "param": "tools[0].function.parameters",
+            "code": "invalid_function_parameters"}});
+        return (axum::http::StatusCode::BAD_REQUEST, Json(error)).into_response();
+    }
+    if user == "break" && stream {
+        let mut sse: String = canned_chunks()[..3]
+            .iter()
+            .map(|c| format!("data: {c}\n\n"))
+            .collect();
+        sse.push_str("data: {\"error\": {\"message\": \"upstream overloaded\", \"type\": \"server_error\"}}\n\n");
+        return ([(header::CONTENT_TYPE, "text/event-stream")], sse).into_response();
+    }
     if !stream {
         return Json(canned_answer()).into_response();
     }
@@ -298,5 +314,53 @@ async fn capability_refusals_are_openai_errors_and_never_reach_the_provider() {
     assert!(
         recorded.0.lock().unwrap().is_empty(),
         "a refused request reached the provider"
+    );
+}
+
+#[tokio::test]
+async fn provider_failures_reach_the_client_in_openai_shape() {
+    let (stack, key, recorded) = stack_with_recorder().await;
+    let post = |body: Value| {
+        stack
+            .client
+            .post(stack.url("/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+    };
+    // The provider refuses the request: 400 with its message, sent once (no retry, no
+    // fallback), before any stream starts.
+    for stream in [false, true] {
+        let mut body = full_request(Some(stream));
+        body["user"] = json!("reject");
+        let response = post(body).await.unwrap();
+        assert_eq!(response.status().as_u16(), 400, "stream: {stream}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["type"], "invalid_request_error", "{error}");
+        assert_eq!(error["error"]["code"], "invalid_request", "{error}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("Invalid schema for function 'get_weather'"),
+            "{message}"
+        );
+        assert_eq!(recorded.0.lock().unwrap().drain(..).count(), 1);
+    }
+    // It fails after the stream started: the chunks so far, then OpenAI's error object, no
+    // [DONE].
+    let mut body = full_request(Some(true));
+    body["user"] = json!("break");
+    let response = post(body).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let events = sse_payloads(&response.text().await.unwrap());
+    assert_eq!(events[..3], canned_chunks()[..3], "{events:?}");
+    assert_eq!(events.len(), 4, "{events:?}");
+    let error: Value = serde_json::from_str(&events[3]).unwrap();
+    assert_eq!(error["error"]["code"], "provider_overloaded", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("upstream overloaded"),
+        "{error}"
     );
 }
