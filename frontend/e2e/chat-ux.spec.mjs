@@ -159,7 +159,7 @@ describe("chat UX (issue 25)", () => {
       await page.setViewportSize(viewport);
       await page.goto(`${BASE}/chat/${await longChat(`scroll ${name} ${RUN}`, 4)}`);
       await userMessages(page).first().waitFor();
-      await sendMessage(page, `[mock:tokens=120] a long answer ${RUN}`);
+      await sendMessage(page, `[mock:tokens=400] a long answer ${RUN}`);
       await page.locator('[data-testid="message-assistant"][data-status="streaming"] .message-content').waitFor();
       // Long enough to scroll up in.
       await page.waitForFunction(() => {
@@ -185,9 +185,12 @@ describe("chat UX (issue 25)", () => {
         const el = document.querySelector('[data-testid="message-scroll"]');
         return el && el.scrollHeight - el.scrollTop - el.clientHeight < 40;
       });
-      await waitForAnswer(page);
       await jump.waitFor({ state: "detached" });
+      await page.waitForTimeout(300);
       assert.ok((await gapBelow()) < 40, "the view stopped following after Jump to latest");
+      // (Long on purpose, so a loaded machine cannot end it before the checks above.)
+      await page.getByRole("button", { name: "Stop generating" }).click();
+      await waitForAnswer(page);
       // Read back from the server once done (the bubble is replaced): measured in the page.
       await page.waitForFunction(() => {
         const bubbles = document.querySelectorAll('[data-testid="message-assistant"]');
@@ -281,6 +284,52 @@ describe("chat UX (issue 25)", () => {
     await switcher.getByRole("button", { name: /^Previous version/ }).click();
     await lastAssistant().getByTestId("version-label").filter({ hasText: "1 / 2" }).waitFor();
     await shot("versions-phone");
+  });
+
+  for (const [name, viewport] of VIEWPORTS) {
+    test(`defect 6, ${name}: both settings dialogs take the system prompt and max tokens limits from the server; presets in chat settings`, async () => {
+      await page.setViewportSize(viewport);
+      const { limits } = await api("GET", "/api/v1/auth/config");
+      const want = `/${limits.system_prompt_max_chars.toLocaleString("en-US")}`;
+      const range = `(${limits.max_tokens_min}–${limits.max_tokens_max})`;
+      await newChatWith(`limits ${name} ${RUN} [mock:tokens=2]`);
+      await waitForAnswer(page);
+
+      await page.getByRole("button", { name: "Open settings" }).click();
+      const main = page.getByRole("dialog", { name: "Settings" });
+      await main.waitFor();
+      assert.match((await main.getByTestId("system-prompt-count").textContent()) ?? "", new RegExp(`${want}$`));
+      assert.match((await main.textContent()) ?? "", new RegExp(range.replace(/[()]/g, "\\$&")));
+      await page.keyboard.press("Escape");
+      await main.waitFor({ state: "detached" });
+
+      await page.getByRole("button", { name: "Chat settings" }).click();
+      const chat = page.getByRole("dialog", { name: "Chat settings" });
+      await chat.waitFor();
+      assert.match((await chat.getByTestId("system-prompt-count").textContent()) ?? "", new RegExp(`${want}$`));
+      assert.match((await chat.textContent()) ?? "", new RegExp(range.replace(/[()]/g, "\\$&")));
+      await chat.getByRole("group", { name: "Persona presets" }).getByRole("button", { name: "Analytical" }).click();
+      assert.match(await chat.getByLabel("System prompt").inputValue(), /analytical expert/);
+      await shot(`chat-settings-${name}`);
+      await chat.getByRole("button", { name: "Cancel" }).click();
+    });
+  }
+
+  test("defect 7: a job has a Name field and reads '2 of 3 done, 1 failed'", async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.goto(`${BASE}/jobs`);
+    await page.getByLabel("Name (optional)").fill(`Weekly notes ${RUN}`);
+    await page.getByLabel(/Prompts, one per line/).fill([`first ${RUN}`, `[mock:reject] refused ${RUN}`, `third ${RUN}`].join("\n"));
+    await page.getByRole("button", { name: "Process 3 prompts" }).click();
+    const card = page.locator('[data-testid="job-card"]').filter({ hasText: `Weekly notes ${RUN}` });
+    await card.waitFor();
+    await page.waitForFunction(
+      (run) => [...document.querySelectorAll('[data-testid="job-card"]')].some((c) => c.textContent?.includes(`Weekly notes ${run}`) && c.getAttribute("data-status") === "completed"),
+      RUN,
+      { timeout: 30_000 },
+    );
+    assert.equal(await card.getByTestId("job-progress").textContent(), "2 of 3 done, 1 failed");
+    await shot("jobs-progress-desktop");
   });
 
   test("no browser console errors were logged", () => {

@@ -272,7 +272,7 @@ describe("Sable UI against the real stack", () => {
       undefined,
       { timeout: 60_000 },
     );
-    assert.match((await card.getByTestId("job-progress").textContent()) ?? "", /3\/3 · 100%/);
+    assert.match((await card.getByTestId("job-progress").textContent()) ?? "", /^3 of 3 done$/);
     // The card leads with what the job is (its first prompt), and marks each prompt answered.
     assert.equal(((await card.getByTestId("job-label").textContent()) ?? "").trim(), prompts[0]);
     assert.equal(await card.getByTestId("prompt-progress").locator('[data-state="answered"]').count(), 3);

@@ -7,7 +7,8 @@ type S = components["schemas"];
 const AUTH = "/api/v1/auth";
 
 export type AuthMode = S["AuthMode"];
-export type AuthConfig = S["AuthConfigOut"];
+/** `limits` is absent from gateways older than it. */
+export type AuthConfig = Omit<S["AuthConfigOut"], "limits"> & { limits?: S["LimitsOut"] };
 /**
  * An account. The gateway's document names both the account role and the chat-turn role
  * "Role", so it describes `role` with the chat enum; the account role is admin | user.

@@ -798,6 +798,11 @@ export interface components {
         };
         AuthConfigOut: {
             auth_mode: components["schemas"]["AuthMode"];
+            /**
+             * @description The limits this gateway enforces, so clients check input against them instead of
+             *     copies (additive).
+             */
+            limits: components["schemas"]["LimitsOut"];
             registration: components["schemas"]["Registration"];
         };
         /** @enum {string} */
@@ -1346,6 +1351,25 @@ export interface components {
             page: string;
             task_id: string;
         };
+        /** @description Input limits, inclusive; lengths in Unicode code points. */
+        LimitsOut: {
+            job_name_max_chars: number;
+            /** @description Prompts in one batch job. */
+            job_prompts_max: number;
+            /** Format: int64 */
+            max_tokens_max: number;
+            /** Format: int64 */
+            max_tokens_min: number;
+            /** @description A generate request's `prompt` (one chat message). */
+            prompt_max_chars: number;
+            /** @description A system prompt (request, chat setting or folder default). */
+            system_prompt_max_chars: number;
+            /** Format: double */
+            temperature_max: number;
+            /** Format: double */
+            temperature_min: number;
+            title_max_chars: number;
+        };
         LoginRequest: {
             email: string;
             password: string;
@@ -1753,7 +1777,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Auth mode and registration policy */
+            /** @description Auth mode, registration policy and the input limits */
             200: {
                 headers: {
                     [name: string]: unknown;

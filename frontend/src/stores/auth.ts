@@ -10,6 +10,7 @@ import { type AuthConfig, type AuthUser, authApi, OFF_CONFIG, type TokenResponse
 import { ApiError, setAuthHooks } from "@/api/client";
 import { clearAllDrafts } from "@/lib/drafts";
 import { useChat } from "./chat";
+import { useLimits } from "./limits";
 import { useJobs } from "./jobs";
 
 /** Set while this browser is signed in, so a first visit does not try (and 401) a refresh. */
@@ -164,6 +165,7 @@ export const useAuth = create<AuthState>()((set, get) => {
       // Gateway unreachable: behave as without accounts (the offline banner explains).
       config ??= OFF_CONFIG;
       set({ config });
+      useLimits.setState({ limits: config.limits ?? null });
       if (config.auth_mode !== "jwt") {
         set({ status: "off" });
         return;

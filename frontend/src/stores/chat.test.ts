@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { SERVER_LIMITS } from "@/test/limits";
+import { useLimits } from "./limits";
 import type { ChatMessageOut, ChatSessionOut } from "@/api/types";
 import { json, mockFetch, sseBody, until } from "@/test/fetch-mock";
 import { canContinue, dateGroup, fromServer, groupSessions, metaFromServer, parseExport, titlePoll, useChat } from "./chat";
@@ -33,6 +35,7 @@ const msg = (id: string, role: "user" | "assistant", content: string, over: Part
 
 const initial = useChat.getState();
 beforeEach(() => {
+  useLimits.setState({ limits: SERVER_LIMITS });
   titlePoll.delaysMs = [];
   useChat.setState({ ...initial, sessions: [], messages: {}, activeId: null, streaming: null }, true);
   useToasts.setState({ toasts: [] });

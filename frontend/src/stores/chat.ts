@@ -11,6 +11,7 @@ import type { ChatMessageOut, ChatSessionDetail, ChatSessionImport, ChatSessionO
 import { effectiveChatSettings, newChatBody, settingsPatch, type ChatSettings } from "@/lib/chat-settings";
 import { StreamError } from "@/api/sse";
 import { humanError } from "@/lib/errors";
+import { currentLimits } from "./limits";
 import { effectiveModel } from "./models";
 import { useSettings } from "./settings";
 import { toast, toastError } from "./toasts";
@@ -49,8 +50,6 @@ export const canContinue = (m: UiMessage) =>
   m.role === "assistant" && (m.status === "stopped" || m.finishReason === "length");
 
 export const NEW_CHAT_TITLE = "New Chat";
-/** The gateway's prompt limit, in Unicode code points. */
-export const MAX_MESSAGE_CHARS = 10_000;
 const PAGE_SIZE = 50;
 
 interface Streaming {
@@ -522,7 +521,8 @@ export const useChat = create<ChatState>()((set, get) => {
 
     send: async (raw, onStored) => {
       const text = raw.trim();
-      if (!text || get().streaming || [...text].length > MAX_MESSAGE_CHARS) {
+      const max = currentLimits()?.prompt_max_chars;
+      if (!text || get().streaming || (max !== undefined && [...text].length > max)) {
         onStored?.(false);
         return null;
       }

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { JobResponse } from "@/api/types";
 import { json, mockFetch } from "@/test/fetch-mock";
-import { jobPercent, jobToCsv, jobToJson, parsePrompts, resultsByPrompt, useJobs } from "./jobs";
+import { jobPercent, jobToCsv, jobToJson, parsePrompts, progressText, resultsByPrompt, useJobs } from "./jobs";
 import { useToasts } from "./toasts";
 
 const job = (over: Partial<JobResponse> = {}): JobResponse => ({
@@ -118,6 +118,8 @@ describe("result layout", () => {
     expect(jobPercent(j)).toBe(100);
     expect(jobToCsv(j, ["a", "b", "c"])).toBe("index,prompt,result,error\r\n1,a,r0,\r\n2,b,,rejected\r\n3,c,r2,\r\n");
     expect(jobPercent(job({ total_prompts: 3, completed_prompts: 1 }))).toBe(33);
+    expect(progressText(job({ total_prompts: 4, completed_prompts: 3, failed_prompts: 1 }))).toBe("3 of 4 done, 1 failed");
+    expect(progressText(job({ total_prompts: 4, completed_prompts: 2 }))).toBe("2 of 4 done");
   });
 });
 

@@ -9,7 +9,6 @@ import type { JobResponse, JobView } from "@/api/types";
 import { toast, toastError } from "./toasts";
 
 export const JOBS_KEY = "sable-jobs";
-export const MAX_PROMPTS = 100;
 
 export const isActive = (j: JobResponse) => j.status === "pending" || j.status === "running";
 
@@ -24,7 +23,7 @@ interface JobsState {
   nextBefore: string | null;
   load: () => Promise<void>;
   loadMore: () => Promise<void>;
-  submit: (prompts: string[], model?: string, maxTokens?: number) => Promise<JobResponse | null>;
+  submit: (prompts: string[], model?: string, maxTokens?: number, name?: string) => Promise<JobResponse | null>;
   refresh: (id: string) => Promise<void>;
   refreshActive: () => Promise<void>;
   cancel: (id: string) => Promise<void>;
@@ -107,9 +106,9 @@ export const useJobs = create<JobsState>()(
           }
         },
 
-        submit: async (prompts, model, maxTokens) => {
+        submit: async (prompts, model, maxTokens, name) => {
           try {
-            const job = await api.submitJob({ prompts, model: model || undefined, max_tokens: maxTokens });
+            const job = await api.submitJob({ prompts, model: model || undefined, max_tokens: maxTokens, name: name?.trim() || undefined });
             set((s) => ({
               jobs: upsert(s.jobs, job),
               prompts: { ...s.prompts, [job.job_id]: prompts },
@@ -180,6 +179,12 @@ export function jobPercent(job: JobResponse): number {
   if (job.total_prompts <= 0) return job.status === "completed" ? 100 : 0;
   const done = job.completed_prompts + (job.failed_prompts ?? 0);
   return Math.min(100, Math.round((done / job.total_prompts) * 100));
+}
+
+/** "3 of 4 done, 1 failed": answered prompts of all, and the failed ones when there are any. */
+export function progressText(job: JobResponse): string {
+  const failed = job.failed_prompts ?? 0;
+  return `${job.completed_prompts} of ${job.total_prompts} done${failed > 0 ? `, ${failed} failed` : ""}`;
 }
 
 export function jobToJson(job: JobResponse, prompts: string[]): string {

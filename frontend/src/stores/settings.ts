@@ -1,11 +1,10 @@
 import { create } from "zustand";
 import { persist } from "zustand/middleware";
+import { currentLimits, type Limits } from "./limits";
 
 export type Theme = "light" | "dark" | "system";
 
 export const SETTINGS_KEY = "sable-settings";
-export const MAX_TOKENS_LIMIT = 8192;
-export const SYSTEM_PROMPT_LIMIT = 4000;
 
 export interface SettingsValues {
   /** Empty string means "the server's default model". */
@@ -36,15 +35,16 @@ const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n
 /** Keeps values inside what the API accepts (contract §5.2), whatever the form sends. */
 export function sanitize(patch: Partial<SettingsValues>): Partial<SettingsValues> {
   const out: Partial<SettingsValues> = { ...patch };
+  const limits = currentLimits();
   if (out.temperature !== undefined) {
     const t = Number.isFinite(out.temperature) ? out.temperature : DEFAULT_SETTINGS.temperature;
     out.temperature = Math.round(clamp(t, 0, 2) * 10) / 10;
   }
   if (out.maxTokens !== undefined) {
     const m = Number.isFinite(out.maxTokens) ? Math.round(out.maxTokens) : DEFAULT_SETTINGS.maxTokens;
-    out.maxTokens = clamp(m, 1, MAX_TOKENS_LIMIT);
+    out.maxTokens = clamp(m, limits?.max_tokens_min ?? 1, limits?.max_tokens_max ?? Number.MAX_SAFE_INTEGER);
   }
-  if (out.systemPrompt !== undefined) out.systemPrompt = out.systemPrompt.slice(0, SYSTEM_PROMPT_LIMIT);
+  if (out.systemPrompt !== undefined && limits) out.systemPrompt = out.systemPrompt.slice(0, limits.system_prompt_max_chars);
   return out;
 }
 
@@ -79,10 +79,18 @@ export function resolveDark(theme: Theme): boolean {
 /** Why a max-tokens entry cannot be saved, or null when it can. */
 export function maxTokensProblem(text: string): string | null {
   const t = text.trim();
-  const range = `from 1 to ${MAX_TOKENS_LIMIT.toLocaleString("en-US")}`;
+  const limits = currentLimits();
+  const min = limits?.max_tokens_min ?? 1;
+  const max = limits?.max_tokens_max;
+  const range = max === undefined ? `of at least ${min}` : `from ${min} to ${max.toLocaleString("en-US")}`;
   if (t === "") return `Enter a number ${range}.`;
   if (!/^\d+$/.test(t)) return `Enter a whole number ${range}.`;
   const n = Number(t);
-  if (n < 1 || n > MAX_TOKENS_LIMIT) return `${n.toLocaleString("en-US")} is out of range: enter a number ${range}.`;
+  if (n < min || (max !== undefined && n > max)) return `${n.toLocaleString("en-US")} is out of range: enter a number ${range}.`;
   return null;
+}
+
+/** "(1–8192)" beside a max-tokens field, from the server's limits (empty until known). */
+export function maxTokensRange(limits: Limits | null): string {
+  return limits ? `(${limits.max_tokens_min}–${limits.max_tokens_max})` : "";
 }

@@ -44,7 +44,7 @@ pub fn router() -> Router<AppState> {
 #[openapi(
     paths(auth_config, register, login, refresh, logout, me, create_key, list_keys, revoke_key, list_users, create_user),
     components(schemas(
-        AuthConfigOut, AuthMode, Registration, Role, RegisterRequest, LoginRequest, RefreshRequest,
+        AuthConfigOut, LimitsOut, AuthMode, Registration, Role, RegisterRequest, LoginRequest, RefreshRequest,
         TokenResponse, User, MeOut, crate::usage::UsageToday, ApiKey, ApiKeyCreate, ApiKeyCreated, AdminUserCreate
     )),
     tags((name = "auth", description = "Accounts, tokens and API keys"))
@@ -57,6 +57,43 @@ pub struct ApiDoc;
 pub struct AuthConfigOut {
     pub auth_mode: AuthMode,
     pub registration: Registration,
+    /// The limits this gateway enforces, so clients check input against them instead of
+    /// copies (additive).
+    pub limits: LimitsOut,
+}
+
+/// Input limits, inclusive; lengths in Unicode code points.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LimitsOut {
+    /// A generate request's `prompt` (one chat message).
+    pub prompt_max_chars: usize,
+    /// A system prompt (request, chat setting or folder default).
+    pub system_prompt_max_chars: usize,
+    pub max_tokens_min: i64,
+    pub max_tokens_max: i64,
+    pub temperature_min: f64,
+    pub temperature_max: f64,
+    /// Prompts in one batch job.
+    pub job_prompts_max: usize,
+    pub job_name_max_chars: usize,
+    pub title_max_chars: usize,
+}
+
+impl LimitsOut {
+    fn current() -> Self {
+        use common::schemas::limits;
+        Self {
+            prompt_max_chars: limits::PROMPT_MAX_CHARS,
+            system_prompt_max_chars: limits::SYSTEM_PROMPT_MAX_CHARS,
+            max_tokens_min: limits::MAX_TOKENS_MIN,
+            max_tokens_max: limits::MAX_TOKENS_MAX,
+            temperature_min: limits::TEMPERATURE_MIN,
+            temperature_max: limits::TEMPERATURE_MAX,
+            job_prompts_max: limits::JOB_PROMPTS_MAX,
+            job_name_max_chars: common::schemas::JOB_NAME_MAX_CHARS,
+            title_max_chars: common::schemas::chat_limits::TITLE_MAX_CHARS,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -201,11 +238,12 @@ fn check_email(check: &mut Checker, email: &str) {
 
 /// How the UI should behave: whether accounts are on and whether anyone may register.
 #[utoipa::path(get, path = "/api/v1/auth/config", tag = "auth",
-    responses((status = 200, description = "Auth mode and registration policy", body = AuthConfigOut)))]
+    responses((status = 200, description = "Auth mode, registration policy and the input limits", body = AuthConfigOut)))]
 pub async fn auth_config(State(state): State<AppState>) -> Json<AuthConfigOut> {
     Json(AuthConfigOut {
         auth_mode: state.auth.mode,
         registration: state.auth.args.registration,
+        limits: LimitsOut::current(),
     })
 }
 

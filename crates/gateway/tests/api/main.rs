@@ -18,6 +18,7 @@ mod edge;
 mod failed_answers;
 mod generate;
 mod helpers;
+mod limits_config;
 mod migration_backfill;
 mod search;
 mod session_paging;

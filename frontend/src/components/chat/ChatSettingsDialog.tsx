@@ -7,11 +7,10 @@ import { useEffect, useState } from "react";
 import type { ChatSettings } from "@/lib/chat-settings";
 import { useChat } from "@/stores/chat";
 import { useModels } from "@/stores/models";
-import { MAX_TOKENS_LIMIT, maxTokensProblem } from "@/stores/settings";
+import { PERSONAS } from "@/lib/personas";
+import { useLimits } from "@/stores/limits";
+import { maxTokensProblem, maxTokensRange } from "@/stores/settings";
 import { Dialog } from "../ui/Dialog";
-
-/** The gateway's limit for a session's system prompt, in code points. */
-const CHAT_SYSTEM_PROMPT_LIMIT = 20_000;
 
 /** A model picker bound to a value (the chat's model; "" is the server's default). */
 export function ChatModelSelect({
@@ -57,6 +56,7 @@ export function ChatSettingsDialog({ sessionId, open, onClose }: { sessionId: st
   const [draft, setDraft] = useState<ChatSettings | null>(null);
   const [maxText, setMaxText] = useState("");
   const [saving, setSaving] = useState(false);
+  const limits = useLimits((st) => st.limits);
 
   // A fresh draft from the chat's current settings each time the dialog opens.
   const [wasOpen, setWasOpen] = useState(false);
@@ -70,9 +70,12 @@ export function ChatSettingsDialog({ sessionId, open, onClose }: { sessionId: st
   }
   if (!draft) return null;
 
-  const maxValid = maxTokensProblem(maxText) === null;
+  const maxProblem = maxTokensProblem(maxText);
+  const maxValid = maxProblem === null;
   const promptLength = [...draft.systemPrompt].length;
-  const promptTooLong = promptLength > CHAT_SYSTEM_PROMPT_LIMIT;
+  // The server's limit (GET /api/v1/auth/config), the same one the main Settings use.
+  const promptLimit = limits?.system_prompt_max_chars;
+  const promptTooLong = promptLimit !== undefined && promptLength > promptLimit;
 
   const save = async () => {
     if (!maxValid || promptTooLong) return;
@@ -124,14 +127,14 @@ export function ChatSettingsDialog({ sessionId, open, onClose }: { sessionId: st
           </div>
           <div>
             <label htmlFor="chat-set-max" className="mb-1 block font-medium">
-              Max tokens <span className="font-normal text-zinc-500">(1–{MAX_TOKENS_LIMIT})</span>
+              Max tokens <span className="font-normal text-zinc-500">{maxTokensRange(limits)}</span>
             </label>
             <input
               id="chat-set-max"
               type="number"
               inputMode="numeric"
-              min={1}
-              max={MAX_TOKENS_LIMIT}
+              min={limits?.max_tokens_min}
+              max={limits?.max_tokens_max}
               value={maxText}
               aria-invalid={!maxValid}
               aria-describedby={maxValid ? undefined : "chat-set-max-error"}
@@ -140,7 +143,7 @@ export function ChatSettingsDialog({ sessionId, open, onClose }: { sessionId: st
             />
             {!maxValid && (
               <p id="chat-set-max-error" className="mt-1 text-xs text-red-600 dark:text-red-400">
-                Enter a whole number from 1 to {MAX_TOKENS_LIMIT.toLocaleString("en-US")}.
+                {maxProblem}
               </p>
             )}
           </div>
@@ -148,6 +151,23 @@ export function ChatSettingsDialog({ sessionId, open, onClose }: { sessionId: st
             <label htmlFor="chat-set-system" className="mb-1 block font-medium">
               System prompt
             </label>
+            <div className="mb-2 flex flex-wrap gap-1.5" role="group" aria-label="Persona presets">
+              {PERSONAS.map((p) => (
+                <button
+                  key={p.id}
+                  type="button"
+                  aria-pressed={draft.systemPrompt === p.prompt}
+                  onClick={() => setDraft({ ...draft, systemPrompt: p.prompt })}
+                  className={`rounded-full border px-3 py-1 text-xs ${
+                    draft.systemPrompt === p.prompt
+                      ? "border-accent-600 bg-accent-600 text-white"
+                      : "border-zinc-300 hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800"
+                  }`}
+                >
+                  {p.label}
+                </button>
+              ))}
+            </div>
             <textarea
               id="chat-set-system"
               rows={5}
@@ -157,9 +177,11 @@ export function ChatSettingsDialog({ sessionId, open, onClose }: { sessionId: st
               placeholder="Instructions sent with every message of this chat"
               className="input resize-y"
             />
-            <p className={`mt-1 text-right text-xs ${promptTooLong ? "text-red-600" : "text-zinc-500"}`}>
-              {promptLength.toLocaleString("en-US")}/{CHAT_SYSTEM_PROMPT_LIMIT.toLocaleString("en-US")}
-            </p>
+            {promptLimit !== undefined && (
+              <p className={`mt-1 text-right text-xs ${promptTooLong ? "text-red-600" : "text-zinc-500"}`} data-testid="system-prompt-count">
+                {promptLength.toLocaleString("en-US")}/{promptLimit.toLocaleString("en-US")}
+              </p>
+            )}
           </div>
         </div>
         <div className="flex justify-end gap-2 border-t border-zinc-200 px-5 py-3 dark:border-zinc-800">

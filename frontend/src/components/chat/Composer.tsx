@@ -2,12 +2,13 @@ import { ArrowUp, Square } from "lucide-react";
 import { useEffect, useRef, useState } from "react";
 import { isTouchDevice, useIsTouch } from "@/hooks/use-touch";
 import { clearDraft, loadDraft, saveDraft } from "@/lib/drafts";
-import { MAX_MESSAGE_CHARS, useChat } from "@/stores/chat";
+import { useChat } from "@/stores/chat";
+import { useLimits } from "@/stores/limits";
 import { ModelSelect } from "../layout/SettingsDialog";
 import { ChatModelSelect } from "./ChatSettingsDialog";
 
-/** The counter appears from here on (90 % of the limit). */
-const COUNTER_FROM = Math.floor(MAX_MESSAGE_CHARS * 0.9);
+/** The counter appears from 90 % of the server's limit on. */
+const COUNTER_FROM = 0.9;
 
 interface Props {
   /** The open chat (its own model is picked here), or null for a new chat (the global model). */
@@ -49,7 +50,10 @@ export function Composer({ sessionId, streaming, disabled, onSend, onStop }: Pro
   }
   const ref = useRef<HTMLTextAreaElement>(null);
   const chars = [...text].length;
-  const tooLong = chars > MAX_MESSAGE_CHARS;
+  // The server's prompt limit (GET /api/v1/auth/config); unknown: the server alone checks.
+  const max = useLimits((s) => s.limits?.prompt_max_chars);
+  const counting = max !== undefined && chars >= Math.floor(max * COUNTER_FROM);
+  const tooLong = max !== undefined && chars > max;
   const busy = streaming || disabled;
   const edit = (value: string) => {
     setText(value);
@@ -103,7 +107,7 @@ export function Composer({ sessionId, streaming, disabled, onSend, onStop }: Pro
           rows={1}
           value={text}
           aria-invalid={tooLong || undefined}
-          aria-describedby={chars >= COUNTER_FROM ? "chat-input-count" : busy ? "chat-input-busy" : undefined}
+          aria-describedby={counting ? "chat-input-count" : busy ? "chat-input-busy" : undefined}
           onChange={(e) => edit(e.target.value)}
           onKeyDown={(e) => {
             if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
@@ -117,13 +121,13 @@ export function Composer({ sessionId, streaming, disabled, onSend, onStop }: Pro
         <div className="flex items-center justify-between gap-2 px-2 pb-2">
           {sessionId ? <SessionModel sessionId={sessionId} /> : <ModelSelect id="composer-model" compact />}
           <div className="flex items-center gap-2">
-            {chars >= COUNTER_FROM ? (
+            {counting ? (
               <span
                 id="chat-input-count"
                 data-testid="char-counter"
                 className={`text-xs tabular-nums ${tooLong ? "font-medium text-red-600 dark:text-red-400" : "text-zinc-500"}`}
               >
-                {chars.toLocaleString("en-US")} / {MAX_MESSAGE_CHARS.toLocaleString("en-US")}
+                {chars.toLocaleString("en-US")} / {max.toLocaleString("en-US")}
                 {tooLong ? " · too long to send" : ""}
               </span>
             ) : (

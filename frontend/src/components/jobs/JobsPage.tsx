@@ -11,11 +11,12 @@ import {
   jobPrompts,
   jobToCsv,
   jobToJson,
-  MAX_PROMPTS,
   parsePrompts,
+  progressText,
   resultsByPrompt,
   useJobs,
 } from "@/stores/jobs";
+import { useLimits } from "@/stores/limits";
 import { useSettings } from "@/stores/settings";
 import { toast } from "@/stores/toasts";
 
@@ -133,7 +134,6 @@ function JobCard({ job }: { job: JobView }) {
         </time>
         <code title={job.job_id}>{shortId(job.job_id)}</code>
         {job.cancel_requested && isActive(job) && <span className="text-amber-600">cancelling…</span>}
-        {(job.failed_prompts ?? 0) > 0 && !withErrors && <span className="text-red-600">{job.failed_prompts} failed</span>}
       </div>
       <div className="mt-3 flex items-center gap-3">
         <div
@@ -146,8 +146,8 @@ function JobCard({ job }: { job: JobView }) {
         >
           <div className={`h-full rounded-full transition-[width] duration-300 ${BAR[job.status] ?? BAR.pending}`} style={{ width: `${pct}%` }} />
         </div>
-        <span className="w-28 text-right text-xs tabular-nums text-zinc-600 dark:text-zinc-400" data-testid="job-progress">
-          {job.completed_prompts}/{job.total_prompts} · {pct}%
+        <span className="shrink-0 text-right text-xs tabular-nums text-zinc-600 dark:text-zinc-400" data-testid="job-progress">
+          {progressText(job)}
         </span>
       </div>
       {!job.summary && job.total_prompts > 1 && job.total_prompts <= MAX_PROMPT_DOTS && (
@@ -226,7 +226,11 @@ export function JobsPage() {
   }, [load]);
 
   const prompts = parsePrompts(text);
-  const tooMany = prompts.length > MAX_PROMPTS;
+  // The server's limits (GET /api/v1/auth/config); unknown: the server alone checks.
+  const limits = useLimits((s) => s.limits);
+  const maxPrompts = limits?.job_prompts_max;
+  const tooMany = maxPrompts !== undefined && prompts.length > maxPrompts;
+  const [name, setName] = useState("");
 
   const onFile = async (file: File) => {
     const body = await file.text();
@@ -248,11 +252,27 @@ export function JobsPage() {
               e.preventDefault();
               if (prompts.length === 0 || tooMany) return;
               setBusy(true);
-              const job = await submit(prompts, model, maxTokens);
+              const job = await submit(prompts, model, maxTokens, name);
               setBusy(false);
-              if (job) setText("");
+              if (job) {
+                setText("");
+                setName("");
+              }
             }}
           >
+            <div>
+              <label htmlFor="job-name" className="block text-sm text-zinc-600 dark:text-zinc-400">
+                Name <span className="text-zinc-400">(optional)</span>
+              </label>
+              <input
+                id="job-name"
+                className="input mt-1"
+                value={name}
+                maxLength={limits?.job_name_max_chars}
+                onChange={(e) => setName(e.target.value)}
+                placeholder="e.g. Release notes, week 49"
+              />
+            </div>
             <label htmlFor="job-prompts" className="block text-sm text-zinc-600 dark:text-zinc-400">
               Prompts, one per line (or upload a .txt / .csv file)
             </label>
@@ -281,7 +301,7 @@ export function JobsPage() {
                 <FileUp size={14} aria-hidden /> Upload file
               </button>
               <span className={`text-sm ${tooMany ? "text-red-600" : "text-zinc-500"}`} aria-live="polite">
-                {prompts.length} prompt{prompts.length === 1 ? "" : "s"} detected{tooMany ? ` (max ${MAX_PROMPTS})` : ""}
+                {prompts.length} prompt{prompts.length === 1 ? "" : "s"} detected{tooMany ? ` (max ${maxPrompts})` : ""}
               </span>
               <button type="submit" className="btn-primary ml-auto" disabled={busy || prompts.length === 0 || tooMany}>
                 {busy ? "Submitting…" : `Process ${prompts.length} prompt${prompts.length === 1 ? "" : "s"}`}

@@ -2,7 +2,8 @@ import { X } from "lucide-react";
 import { useEffect, useState } from "react";
 import { PERSONAS } from "@/lib/personas";
 import { useModels } from "@/stores/models";
-import { MAX_TOKENS_LIMIT, SYSTEM_PROMPT_LIMIT, maxTokensProblem, useSettings, type Theme } from "@/stores/settings";
+import { useLimits } from "@/stores/limits";
+import { maxTokensProblem, maxTokensRange, useSettings, type Theme } from "@/stores/settings";
 import { useUi } from "@/stores/ui";
 import { Dialog } from "../ui/Dialog";
 
@@ -52,6 +53,7 @@ function MaxTokensInput({ value, onCommit }: { value: number; onCommit: (n: numb
     setCommitted(value);
     setDraft(String(value));
   }
+  const limits = useLimits((st) => st.limits);
   const problem = maxTokensProblem(draft);
   return (
     <div>
@@ -59,8 +61,8 @@ function MaxTokensInput({ value, onCommit }: { value: number; onCommit: (n: numb
         id="set-max"
         type="number"
         inputMode="numeric"
-        min={1}
-        max={MAX_TOKENS_LIMIT}
+        min={limits?.max_tokens_min}
+        max={limits?.max_tokens_max}
         value={draft}
         aria-invalid={problem !== null}
         aria-describedby={problem ? "set-max-error" : undefined}
@@ -84,7 +86,8 @@ export function SettingsDialog() {
   const setOpen = useUi((s) => s.setSettings);
   const s = useSettings();
   const close = () => setOpen(false);
-  const count = s.systemPrompt.length;
+  const count = [...s.systemPrompt].length;
+  const limits = useLimits((st) => st.limits);
 
   return (
     <Dialog open={open} onClose={close} title="Settings" className="max-w-xl">
@@ -119,7 +122,7 @@ export function SettingsDialog() {
         </div>
         <div>
           <label htmlFor="set-max" className="mb-1 block font-medium">
-            Max tokens <span className="font-normal text-zinc-500">(1–{MAX_TOKENS_LIMIT})</span>
+            Max tokens <span className="font-normal text-zinc-500">{maxTokensRange(limits)}</span>
           </label>
           <MaxTokensInput value={s.maxTokens} onCommit={(n) => s.set({ maxTokens: n })} />
         </div>
@@ -160,9 +163,14 @@ export function SettingsDialog() {
             placeholder="Optional instructions sent with every message"
             className="input resize-y"
           />
-          <p className={`mt-1 text-right text-xs ${count > SYSTEM_PROMPT_LIMIT * 0.9 ? "text-red-600" : "text-zinc-500"}`}>
-            {count}/{SYSTEM_PROMPT_LIMIT}
-          </p>
+          {limits && (
+            <p
+              className={`mt-1 text-right text-xs ${count > limits.system_prompt_max_chars * 0.9 ? "text-red-600" : "text-zinc-500"}`}
+              data-testid="system-prompt-count"
+            >
+              {count.toLocaleString("en-US")}/{limits.system_prompt_max_chars.toLocaleString("en-US")}
+            </p>
+          )}
         </fieldset>
         <fieldset>
           <legend className="mb-1 font-medium">Appearance</legend>
