@@ -4,7 +4,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BASE, OUT, PASSWORD, RUN, assistantMessages, authMode, newUser, openBrowser, sendMessage, signUp, userMessages, waitForAnswer } from "./lib.mjs";
+import { ADMIN, BASE, OUT, PASSWORD, RUN, assistantMessages, authMode, newUser, openBrowser, sendMessage, signIn, signUp, userMessages, waitForAnswer } from "./lib.mjs";
 
 /** @type {Awaited<ReturnType<typeof openBrowser>>} */
 let browser;
@@ -330,6 +330,48 @@ describe("chat UX (issue 25)", () => {
     );
     assert.equal(await card.getByTestId("job-progress").textContent(), "2 of 3 done, 1 failed");
     await shot("jobs-progress-desktop");
+  });
+
+  test("defect 8: the TTFT headline agrees with its chart; time axes show clock times; every chart has a complete legend", { skip: ADMIN ? false : "no admin on this stack" }, async () => {
+    // The admin sees the live charts; the streams of the tests above are the traffic.
+    const admin = await openBrowser({ width: 1280, height: 800 });
+    try {
+      const p = admin.page;
+      await signIn(p, ADMIN);
+      await p.goto(`${BASE}/dashboard`);
+      await p.getByTestId("metrics-charts").waitFor();
+      const ttft = p.locator('[data-chart="Time to first token"]');
+      // The headline's own window is the last seconds; once it has passed, the chart still shows
+      // the streams and the headline must say what they were, not "no streams yet".
+      await p.waitForFunction(
+        () => /^last p50 [\d.]+ · p99 [\d.]+ ms$/.test(document.querySelector('[data-chart="Time to first token"] [data-testid="metrics-headline"]')?.textContent ?? ""),
+        undefined,
+        { timeout: 20_000 },
+      );
+      assert.ok((await ttft.locator(".recharts-line-dots circle, .recharts-dot").count()) > 0, "no points in the TTFT chart");
+      const charts = p.getByTestId("metrics-chart");
+      const n = await charts.count();
+      assert.ok(n >= 4, `${n} charts`);
+      for (let i = 0; i < n; i++) {
+        const chart = charts.nth(i);
+        const name = await chart.getAttribute("data-chart");
+        const lines = await chart.locator(".recharts-line").count();
+        const items = chart.getByTestId("chart-legend-item");
+        assert.equal(await items.count(), lines, `${name}: legend entries vs lines`);
+        const box = await chart.boundingBox();
+        for (let j = 0; j < lines; j++) {
+          const b = await items.nth(j).boundingBox();
+          assert.ok(box && b && b.width > 0 && b.y + b.height <= box.y + box.height, `${name}: legend entry ${j} not drawn inside its card`);
+        }
+      }
+      const ticks = await ttft.locator(".recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value, .recharts-xAxis .recharts-cartesian-axis-tick-value").allTextContents();
+      assert.ok(ticks.length > 0, "no time ticks");
+      for (const t of ticks) assert.match(t.trim(), /^\d{2}.\d{2}.\d{2}$/, `not a clock time: ${t}`);
+      await p.screenshot({ path: join(OUT, "chat-ux-dashboard-desktop.png") });
+      assert.deepEqual(admin.consoleErrors, []);
+    } finally {
+      await admin.close();
+    }
   });
 
   test("no browser console errors were logged", () => {

@@ -1,6 +1,6 @@
-import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import type { MetricsSummary } from "@/api/types";
-import { fmtAxis, fmtFigure, type LivePoint, type QueuePoint } from "./metrics-format";
+import { clockTick, fmtAxis, fmtFigure, headlineFigures, type LivePoint, type QueuePoint } from "./metrics-format";
 
 interface Series<P> {
   key: keyof P & string;
@@ -79,18 +79,24 @@ const QUEUE_CHARTS: ChartDef<QueuePoint>[] = [
   },
 ];
 
-const fmtTime = (t: number) => new Date(t).toLocaleTimeString([], { minute: "2-digit", second: "2-digit" });
-
-/** "p50 12 ms · p99 40 ms", or the idle sentence when there is nothing to show. */
-function headlineText<P>(c: ChartDef<P>, m: MetricsSummary | undefined): string {
+/**
+ * "p50 12 · p99 40 ms" for the summary's window; when that window is quiet but the chart has
+ * points, the latest point's figures ("last p50 12 · p99 40 ms"), so the headline never says
+ * "no streams yet" beside a chart that shows some. The idle sentence only when neither has any.
+ */
+function headlineText<P extends { t: number }>(c: ChartDef<P>, m: MetricsSummary | undefined, data: P[]): string {
   if (!m) return "–";
-  const values = c.headline(m);
-  if (values.every((v) => v === null || v === undefined)) return c.idle;
+  const figures = headlineFigures(
+    c.headline(m),
+    data,
+    c.series.map((s) => s.key),
+  );
+  if (!figures) return c.idle;
   const parts = c.series.map((s, i) => {
-    const text = fmtFigure(values[i]);
+    const text = fmtFigure(figures.values[i]);
     return c.series.length > 1 ? `${s.label} ${text}` : text;
   });
-  return `${parts.join(" · ")} ${c.unit}`;
+  return `${figures.latest ? "last " : ""}${parts.join(" · ")} ${c.unit}`;
 }
 
 function Chart<P extends { t: number }>({ c, data, latest }: { c: ChartDef<P>; data: P[]; latest?: MetricsSummary }) {
@@ -99,7 +105,7 @@ function Chart<P extends { t: number }>({ c, data, latest }: { c: ChartDef<P>; d
       <figcaption className="mb-2 flex flex-wrap items-baseline justify-between gap-x-2 text-sm font-medium">
         <span>{c.title}</span>
         <span className="text-xs tabular-nums text-zinc-500" data-testid="metrics-headline">
-          {headlineText(c, latest)}
+          {headlineText(c, latest, data)}
         </span>
       </figcaption>
       <div className="h-44" role="img" aria-label={`${c.title} chart`}>
@@ -111,16 +117,15 @@ function Chart<P extends { t: number }>({ c, data, latest }: { c: ChartDef<P>; d
               type="number"
               scale="time"
               domain={["dataMin", "dataMax"]}
-              tickFormatter={fmtTime}
+              tickFormatter={clockTick}
               fontSize={11}
               stroke="currentColor"
               strokeOpacity={0.5}
-              minTickGap={40}
+              minTickGap={56}
             />
             {/* Compact labels ("0.23", "1.2k"), and the axis as wide as its longest one: never clipped. */}
             <YAxis fontSize={11} stroke="currentColor" strokeOpacity={0.5} width="auto" tickFormatter={fmtAxis} allowDecimals />
-            <Tooltip labelFormatter={(t) => fmtTime(Number(t))} formatter={(v) => fmtFigure(typeof v === "number" ? v : null)} />
-            {c.series.length > 1 && <Legend wrapperStyle={{ fontSize: 11 }} />}
+            <Tooltip labelFormatter={(t) => clockTick(Number(t))} formatter={(v) => fmtFigure(typeof v === "number" ? v : null)} />
             {c.series.map((s) => (
               <Line
                 key={s.key}
@@ -137,6 +142,15 @@ function Chart<P extends { t: number }>({ c, data, latest }: { c: ChartDef<P>; d
           </LineChart>
         </ResponsiveContainer>
       </div>
+      {/* The legend is HTML under the plot: every series is named, none is clipped by the SVG. */}
+      <ul className="mt-1 flex flex-wrap gap-x-3 gap-y-0.5 text-[11px] text-zinc-500" aria-label={`${c.title} legend`} data-testid="chart-legend">
+        {c.series.map((s) => (
+          <li key={s.key} className="inline-flex items-center gap-1" data-testid="chart-legend-item">
+            <span className="inline-block h-0.5 w-3 rounded" style={{ background: s.color }} aria-hidden />
+            {s.label}
+          </li>
+        ))}
+      </ul>
     </figure>
   );
 }

@@ -1,7 +1,22 @@
 import { describe, expect, it } from "vitest";
-import { fmtAxis, fmtFigure, livePoints } from "./metrics-format";
+import { clockTick, fmtAxis, fmtFigure, headlineFigures, livePoints } from "./metrics-format";
 
 describe("dashboard figures", () => {
+  it("a quiet window with points in the chart reports the latest point, never 'no streams'", () => {
+    const data = [
+      { t: 1, a: 5, b: 9 },
+      { t: 2, a: null, b: null },
+    ];
+    expect(headlineFigures([3, 4], data, ["a", "b"])).toEqual({ values: [3, 4], latest: false });
+    expect(headlineFigures([null, null], data, ["a", "b"])).toEqual({ values: [5, 9], latest: true });
+    expect(headlineFigures([null, undefined], [{ t: 1, a: null, b: null }], ["a", "b"])).toBeNull();
+  });
+
+  it("time ticks are clock times", () => {
+    const t = new Date(2026, 11, 6, 14, 5, 30).getTime();
+    expect(clockTick(t)).toMatch(/^14.05.30$/);
+  });
+
   it("say — instead of null and keep few decimals", () => {
     expect(fmtFigure(null)).toBe("—");
     expect(fmtFigure(undefined)).toBe("—");

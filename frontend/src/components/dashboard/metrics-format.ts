@@ -14,6 +14,34 @@ export function livePoints(m: MetricsSummary): LivePoint[] {
   return (m.series ?? []).map((p) => ({ ...p, t: p.end_unix * 1000 }));
 }
 
+/** An x-axis tick or tooltip time: the clock time, "14:05:30" (24-hour, so it is never ambiguous). */
+export function clockTick(t: number): string {
+  return new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+}
+
+/**
+ * The figures a chart's headline shows: the summary window's (`window`, one per series), or,
+ * when all of those are empty, the latest point of the chart's data that has any (`latest`),
+ * or null when the chart has nothing either.
+ */
+export function headlineFigures<P>(
+  window: (number | null | undefined)[],
+  data: P[],
+  keys: (keyof P)[],
+): { values: (number | null | undefined)[]; latest: boolean } | null {
+  const empty = (v: unknown) => v === null || v === undefined;
+  if (!window.every(empty)) return { values: window, latest: false };
+  for (let i = data.length - 1; i >= 0; i--) {
+    const p = data[i] as P;
+    const values = keys.map((k) => {
+      const v = p[k];
+      return typeof v === "number" ? v : null;
+    });
+    if (!values.every(empty)) return { values, latest: true };
+  }
+  return null;
+}
+
 const trimZeros = (s: string) => (s.includes(".") ? s.replace(/\.?0+$/, "") : s);
 
 /**
