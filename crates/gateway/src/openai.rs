@@ -176,9 +176,10 @@ fn tool_call_line(id: &str, name: &str, arguments: &str) -> String {
     format!("[tool call {id}] {name}({arguments})")
 }
 
-/// The first choice of a whole answer as Sable stores it in a session: its text, its refusal,
-/// and one line per tool call.
-pub fn stored_answer(answer: &Value, latency_ms: f64) -> GenerateResponse {
+/// The first choice of a whole answer (its JSON bytes) as Sable stores it in a session: its
+/// text, its refusal, and one line per tool call.
+pub fn stored_answer(bytes: &[u8], latency_ms: f64) -> GenerateResponse {
+    let answer: Value = serde_json::from_slice(bytes).unwrap_or_default();
     let choice = &answer["choices"][0];
     let message = &choice["message"];
     let mut lines: Vec<String> = [&message["content"], &message["refusal"]]
@@ -195,7 +196,7 @@ pub fn stored_answer(answer: &Value, latency_ms: f64) -> GenerateResponse {
     GenerateResponse {
         text: lines.join("\n"),
         model: answer["model"].as_str().unwrap_or_default().to_owned(),
-        usage: common::schemas::openai::completion_usage(answer).unwrap_or_default(),
+        usage: common::schemas::openai::completion_usage(bytes).unwrap_or_default(),
         latency_ms,
         finish_reason: choice["finish_reason"].as_str().map(str::to_owned),
     }
@@ -660,7 +661,7 @@ mod tests {
         let answer = json!({"model": "m-1", "choices": [{"finish_reason": "tool_calls", "message": {"content": null,
             "tool_calls": [{"id": "c1", "function": {"name": "get_weather", "arguments": "{}"}}]}}],
             "usage": {"prompt_tokens": 2, "completion_tokens": 3}});
-        let stored = stored_answer(&answer, 1.0);
+        let stored = stored_answer(answer.to_string().as_bytes(), 1.0);
         assert_eq!(stored.text, "[tool call c1] get_weather({})");
         assert_eq!(stored.usage.total_tokens, 5);
         assert_eq!(stored.finish_reason.as_deref(), Some("tool_calls"));

@@ -78,11 +78,11 @@ impl ChunkView {
     }
 }
 
-/// The usage of a whole `chat.completion`, if it has one.
-pub fn completion_usage(answer: &Value) -> Option<Usage> {
-    let usage = answer.get("usage")?;
-    serde_json::from_value::<UsageView>(usage.clone())
-        .ok()
+/// The usage of a whole `chat.completion` (its JSON bytes), if it has one.
+pub fn completion_usage(answer: &[u8]) -> Option<Usage> {
+    serde_json::from_slice::<ChunkView>(answer)
+        .ok()?
+        .usage
         .map(UsageView::usage)
 }
 
@@ -104,9 +104,10 @@ mod tests {
         assert!(usage.is_usage_only());
         assert_eq!(usage.usage.unwrap().usage().total_tokens, 7);
         assert_eq!(
-            completion_usage(&json!({"usage": {"prompt_tokens": 1, "completion_tokens": 2}})),
+            completion_usage(br#"{"choices": [{"message": {}}], "usage": {"prompt_tokens": 1, "completion_tokens": 2}}"#),
             Some(Usage::new(1, 2))
         );
-        assert_eq!(completion_usage(&json!({})), None);
+        assert_eq!(completion_usage(b"{}"), None);
+        assert_eq!(completion_usage(b"not json"), None);
     }
 }

@@ -15,16 +15,16 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use bytes::Bytes;
 use common::extract::ValidJson;
 use common::schemas::ModelsResponse;
 use common::validation::FieldError;
 use common::{AppError, AppResult};
 use reqwest::Method;
-use serde_json::Value;
 use utoipa::OpenApi;
 use uuid::Uuid;
 
@@ -134,15 +134,7 @@ pub async fn chat_completions(
         return Ok(common::sse::response(Body::from_stream(stream)));
     }
 
-    let result: AppResult<Value> = state
-        .model
-        .send_json(
-            state
-                .model
-                .request(Method::POST, UPSTREAM_PATH)
-                .json(&body.0),
-        )
-        .await;
+    let result = whole_answer(&state, &body).await;
     if let Some(conversation) = conversation {
         let latency_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
         let stored = match &result {
@@ -155,7 +147,25 @@ pub async fn chat_completions(
     if let Some(usage) = common::schemas::openai::completion_usage(&answer) {
         state.usage.add(user.id, usage);
     }
-    Ok(Json(answer).into_response())
+    // The provider's bytes, as they came.
+    Ok(([(header::CONTENT_TYPE, "application/json")], answer).into_response())
+}
+
+/// The model service's whole answer to `body`: a `chat.completion`'s JSON bytes.
+async fn whole_answer(state: &AppState, body: &ChatBody) -> AppResult<Bytes> {
+    let response = state
+        .model
+        .send(
+            state
+                .model
+                .request(Method::POST, UPSTREAM_PATH)
+                .json(&body.0),
+        )
+        .await?;
+    response
+        .bytes()
+        .await
+        .map_err(|e| state.model.transport_error(&e))
 }
 
 /// The failure as a session stores it (its status, code and message).

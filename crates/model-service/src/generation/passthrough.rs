@@ -74,7 +74,7 @@ impl Generator {
         body: Value,
         capabilities: &CapabilityTable,
         requested: Option<Duration>,
-    ) -> Result<Value, AppError> {
+    ) -> Result<Bytes, AppError> {
         let mut guard = CompletionGuard::start(self.stats.clone());
         let result = self
             .chat_inner(body, capabilities, self.deadline(requested))
@@ -88,7 +88,7 @@ impl Generator {
         mut body: Value,
         capabilities: &CapabilityTable,
         deadline: Deadline,
-    ) -> Result<Value, AppError> {
+    ) -> Result<Bytes, AppError> {
         let candidates = self.chat_candidates(&body, capabilities)?;
         let mut failures: Vec<(String, ProviderError)> = Vec::new();
         for (i, model) in candidates.iter().enumerate() {
@@ -115,19 +115,17 @@ impl Generator {
                 ))
                 .await;
             match result {
-                Ok(mut answer) => {
+                Ok(answer) => {
                     metrics::histogram!(
                         "model_provider_request_duration_seconds",
                         &self.labels(model)
                     )
                     .record(call_started.elapsed().as_secs_f64());
-                    let usage = completion_usage(&answer).unwrap_or_else(|| {
-                        let usage = estimated_usage(&body, &answer["choices"]);
-                        if let Some(object) = answer.as_object_mut() {
-                            object.insert("usage".to_owned(), json!(usage));
-                        }
-                        usage
-                    });
+                    let (answer, usage) = match completion_usage(&answer) {
+                        // The provider's bytes, untouched.
+                        Some(usage) => (answer, usage),
+                        None => with_estimated_usage(&body, &answer),
+                    };
                     self.account(model, &usage, &tracing::Span::current());
                     return Ok(answer);
                 }
@@ -357,19 +355,24 @@ fn estimated_prompt_tokens(body: &Value) -> u32 {
     u32::try_from(chars / 4).unwrap_or(u32::MAX)
 }
 
-/// Usage for an answer that reported none: the prompt estimate and the characters of the
-/// answer's messages divided by four.
-fn estimated_usage(body: &Value, choices: &Value) -> Usage {
-    let written = choices.as_array().map_or(0, |choices| {
+/// An answer that reported no usage, with an estimate added: the prompt estimate and the
+/// characters of the answer's messages divided by four.
+fn with_estimated_usage(body: &Value, answer: &[u8]) -> (Bytes, Usage) {
+    let mut answer: Value = serde_json::from_slice(answer).unwrap_or_else(|_| json!({}));
+    let written = answer["choices"].as_array().map_or(0, |choices| {
         choices
             .iter()
             .map(|c| c.get("message").map_or(0, |m| m.to_string().len()))
             .sum::<usize>()
     });
-    Usage::new(
+    let usage = Usage::new(
         estimated_prompt_tokens(body),
         u32::try_from(written / 4).unwrap_or(u32::MAX),
-    )
+    );
+    if let Some(object) = answer.as_object_mut() {
+        object.insert("usage".to_owned(), json!(usage));
+    }
+    (Bytes::from(answer.to_string()), usage)
 }
 
 #[cfg(test)]
@@ -426,8 +429,17 @@ mod tests {
         let table = CapabilityTable::default();
         let body =
             json!({"model": "primary", "messages": [{"role": "user", "content": "hello there"}]});
-        let answer = g.chat_within(body.clone(), &table, None).await.unwrap();
+        let answer: Value =
+            serde_json::from_slice(&g.chat_within(body.clone(), &table, None).await.unwrap())
+                .unwrap();
         assert!(answer["usage"]["total_tokens"].as_u64().unwrap() > 0);
+        let (with, usage) = with_estimated_usage(
+            &body,
+            br#"{"choices": [{"message": {"content": "0123456789abcdef"}}]}"#,
+        );
+        let with: Value = serde_json::from_slice(&with).unwrap();
+        assert_eq!(with["usage"]["completion_tokens"], usage.completion_tokens);
+        assert!(usage.prompt_tokens > 0 && usage.completion_tokens > 0);
 
         let mut streamed = body;
         streamed["stream"] = json!(true);

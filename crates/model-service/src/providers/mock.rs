@@ -331,7 +331,7 @@ impl Provider for MockProvider {
         Ok(stream.boxed())
     }
 
-    async fn chat(&self, body: &serde_json::Value) -> Result<serde_json::Value, ProviderError> {
+    async fn chat(&self, body: &serde_json::Value) -> Result<bytes::Bytes, ProviderError> {
         self.chat_completion(body).await
     }
 

@@ -99,8 +99,8 @@ pub trait Provider: Send + Sync + 'static {
 
     /// OpenAI chat completions, forwarded rather than translated (`/v1/chat/completions`):
     /// `body` is the client's request with `model` set to the model to ask, and the answer is
-    /// the provider's `chat.completion`, whole.
-    async fn chat(&self, body: &Value) -> Result<Value, ProviderError> {
+    /// the provider's `chat.completion`, whole: its bytes as the provider sent them.
+    async fn chat(&self, body: &Value) -> Result<Bytes, ProviderError> {
         let _ = body;
         Err(not_forwarding(self.name()))
     }

@@ -219,7 +219,7 @@ impl Provider for OpenAiProvider {
         Ok(delta_stream(response))
     }
 
-    async fn chat(&self, body: &Value) -> Result<Value, ProviderError> {
+    async fn chat(&self, body: &Value) -> Result<bytes::Bytes, ProviderError> {
         self.forward_chat(body).await
     }
 

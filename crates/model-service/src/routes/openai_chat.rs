@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use common::extract::ValidJson;
 use common::validation::{FieldError, Validate};
 use futures::StreamExt;
@@ -104,7 +104,11 @@ async fn chat_completions(
         .chat_within(body, &state.capabilities, deadline)
         .await
     {
-        Ok(answer) => Json(answer).into_response(),
+        Ok(answer) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            answer,
+        )
+            .into_response(),
         Err(e) => e.into_response(),
     }
 }

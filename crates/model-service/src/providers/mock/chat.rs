@@ -859,7 +859,7 @@ impl MockProvider {
         Ok((hooks, ChatPlan::new(&read)?))
     }
 
-    pub(super) async fn chat_completion(&self, body: &Value) -> Result<Value, ProviderError> {
+    pub(super) async fn chat_completion(&self, body: &Value) -> Result<Bytes, ProviderError> {
         let (hooks, plan) = self.chat_plan(body)?;
         let (first, each) = self.delays(hooks);
         let tokens = plan.chunks().iter().filter(|(t, _)| *t).count();
@@ -868,7 +868,7 @@ impl MockProvider {
         if let Some(n) = hooks.fail_after {
             return Err(injected(format!("mock provider failure after {n} tokens")));
         }
-        Ok(plan.completion())
+        Ok(Bytes::from(plan.completion().to_string()))
     }
 
     pub(super) async fn chat_chunks(&self, body: &Value) -> Result<ChunkStream, ProviderError> {
@@ -907,6 +907,11 @@ mod tests {
         MockProvider::new(MockSettings::default())
     }
 
+    /// The mock's whole answer to `body`, parsed.
+    async fn whole(body: &Value) -> Value {
+        serde_json::from_slice(&mock().chat(body).await.unwrap()).unwrap()
+    }
+
     fn weather_tools() -> Value {
         json!([
             {"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -930,7 +935,7 @@ mod tests {
     async fn tools_are_called_with_arguments_that_fit_their_schema() {
         let body = json!({"model": "m", "tools": weather_tools(),
             "messages": [{"role": "user", "content": "Use a tool to tell me the weather"}]});
-        let answer = mock().chat(&body).await.unwrap();
+        let answer = whole(&body).await;
         let choice = &answer["choices"][0];
         assert_eq!(choice["finish_reason"], "tool_calls");
         let calls = choice["message"]["tool_calls"].as_array().unwrap();
@@ -948,7 +953,7 @@ mod tests {
         // Both named: parallel calls, unless parallel_tool_calls is false.
         let mut both = json!({"model": "m", "tools": weather_tools(),
             "messages": [{"role": "user", "content": "get_weather and get_time please"}]});
-        let answer = mock().chat(&both).await.unwrap();
+        let answer = whole(&both).await;
         let names: Vec<_> = answer["choices"][0]["message"]["tool_calls"]
             .as_array()
             .unwrap()
@@ -957,7 +962,7 @@ mod tests {
             .collect();
         assert_eq!(names, ["get_weather", "get_time"]);
         both["parallel_tool_calls"] = json!(false);
-        let answer = mock().chat(&both).await.unwrap();
+        let answer = whole(&both).await;
         assert_eq!(
             answer["choices"][0]["message"]["tool_calls"]
                 .as_array()
@@ -969,10 +974,10 @@ mod tests {
         // Not asked: a plain answer; tool_choice forces one.
         let mut plain = json!({"model": "m", "tools": weather_tools(),
             "messages": [{"role": "user", "content": "Hello"}]});
-        let answer = mock().chat(&plain).await.unwrap();
+        let answer = whole(&plain).await;
         assert_eq!(answer["choices"][0]["finish_reason"], "stop");
         plain["tool_choice"] = json!({"type": "function", "function": {"name": "get_time"}});
-        let answer = mock().chat(&plain).await.unwrap();
+        let answer = whole(&plain).await;
         assert_eq!(
             answer["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
             "get_time"
@@ -986,7 +991,7 @@ mod tests {
             {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
             {"role": "tool", "tool_call_id": "c1", "content": "{\"temp\": 21}"}
         ]});
-        let answer = mock().chat(&body).await.unwrap();
+        let answer = whole(&body).await;
         let text = answer["choices"][0]["message"]["content"].as_str().unwrap();
         assert!(
             text.contains("get_weather returned {\"temp\": 21}"),
@@ -1002,7 +1007,7 @@ mod tests {
         let body = json!({"model": "m", "n": 2, "seed": 7,
             "response_format": {"type": "json_schema", "json_schema": {"name": "p", "schema": schema, "strict": true}},
             "messages": [{"role": "user", "content": "Describe a person"}]});
-        let answer = mock().chat(&body).await.unwrap();
+        let answer = whole(&body).await;
         assert_eq!(answer["choices"].as_array().unwrap().len(), 2);
         let value: Value =
             serde_json::from_str(answer["choices"][1]["message"]["content"].as_str().unwrap())
@@ -1011,7 +1016,7 @@ mod tests {
 
         let body = json!({"model": "m", "response_format": {"type": "json_object"},
             "messages": [{"role": "user", "content": "JSON please"}]});
-        let answer = mock().chat(&body).await.unwrap();
+        let answer = whole(&body).await;
         let value: Value =
             serde_json::from_str(answer["choices"][0]["message"]["content"].as_str().unwrap())
                 .unwrap();
@@ -1019,7 +1024,7 @@ mod tests {
 
         let body = json!({"model": "m", "stop": ["three"], "seed": 3,
             "messages": [{"role": "user", "content": "one two three four"}]});
-        let text = mock().chat(&body).await.unwrap()["choices"][0]["message"]["content"]
+        let text = whole(&body).await["choices"][0]["message"]["content"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -1037,7 +1042,7 @@ mod tests {
         let body = json!({"model": "m", "seed": 5, "messages": [{"role": "user", "content": [
             {"type": "text", "text": "What is this?"},
             {"type": "image_url", "image_url": {"url": url}}]}]});
-        let text = mock().chat(&body).await.unwrap()["choices"][0]["message"]["content"]
+        let text = whole(&body).await["choices"][0]["message"]["content"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -1076,7 +1081,7 @@ mod tests {
                 arguments[k].push_str(call["function"]["arguments"].as_str().unwrap());
             }
         }
-        let whole = mock().chat(&body).await.unwrap();
+        let whole = whole(&body).await;
         for (k, streamed) in arguments.iter().enumerate() {
             assert_eq!(
                 streamed,
@@ -1096,7 +1101,7 @@ mod tests {
     async fn logprobs_refusals_limits_and_markers() {
         let body = json!({"model": "m", "logprobs": true, "top_logprobs": 2, "max_tokens": 3,
             "messages": [{"role": "user", "content": "a b c d e f"}]});
-        let answer = mock().chat(&body).await.unwrap();
+        let answer = whole(&body).await;
         let choice = &answer["choices"][0];
         assert_eq!(choice["finish_reason"], "length");
         let content = choice["logprobs"]["content"].as_array().unwrap();
@@ -1104,7 +1109,7 @@ mod tests {
         assert_eq!(content[0]["top_logprobs"].as_array().unwrap().len(), 2);
         let refusal =
             json!({"model": "m", "messages": [{"role": "user", "content": "[mock:refusal] x"}]});
-        let answer = mock().chat(&refusal).await.unwrap();
+        let answer = whole(&refusal).await;
         assert!(answer["choices"][0]["message"]["refusal"].is_string());
         let failing =
             json!({"model": "m", "messages": [{"role": "user", "content": "[mock:context] x"}]});

@@ -34,24 +34,31 @@ impl OpenAiProvider {
         Ok(response)
     }
 
-    /// A whole `chat.completion`, as the provider sent it.
-    pub(super) async fn forward_chat(&self, body: &Value) -> Result<Value, ProviderError> {
+    /// A whole `chat.completion`, its bytes as the provider sent them (checked to be a JSON
+    /// object without an `error`).
+    pub(super) async fn forward_chat(&self, body: &Value) -> Result<Bytes, ProviderError> {
         let response = self.post(body).await?;
-        let answer: Value = response.json().await.map_err(|e| {
-            tracing::warn!(error = %e, "provider response did not parse");
+        let answer = response.bytes().await.map_err(|e| {
+            tracing::warn!(error = %e, "provider response broke");
             if e.is_timeout() {
                 ProviderError::new(ErrorKind::Timeout, "provider timed out")
             } else {
-                ProviderError::new(
-                    ErrorKind::Network,
-                    "provider sent a response that could not be parsed",
-                )
+                ProviderError::new(ErrorKind::Network, "provider response was interrupted")
             }
         })?;
-        if let Some(error) = answer.get("error").filter(|e| !e.is_null()) {
-            return Err(body_error(error));
+        match serde_json::from_slice::<ChunkView>(&answer) {
+            Ok(ChunkView {
+                error: Some(error), ..
+            }) if !error.is_null() => Err(body_error(&error)),
+            Ok(_) => Ok(answer),
+            Err(e) => {
+                tracing::warn!(error = %e, "provider response did not parse");
+                Err(ProviderError::new(
+                    ErrorKind::Network,
+                    "provider sent a response that could not be parsed",
+                ))
+            }
         }
-        Ok(answer)
     }
 
     /// The chunks of a streamed answer, each as the provider sent it.
