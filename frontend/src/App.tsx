@@ -16,6 +16,7 @@ const JobsPage = page(() => import("./components/jobs/JobsPage"), "JobsPage");
 const DashboardPage = page(() => import("./components/dashboard/DashboardPage"), "DashboardPage");
 const LearnIndex = page(() => import("./components/learn/LearnPage"), "LearnIndex");
 const LearnDoc = page(() => import("./components/learn/LearnPage"), "LearnDoc");
+const WorkshopTaskPage = page(() => import("./components/learn/WorkshopTask"), "WorkshopTaskPage");
 const AccountPage = page(() => import("./components/auth/AccountPage"), "AccountPage");
 
 /** While a page's chunk downloads (first visit only; navigations keep the old page meanwhile). */
@@ -49,6 +50,7 @@ const router = createBrowserRouter([
       { path: "jobs", element: <Loading><JobsPage /></Loading> },
       { path: "dashboard", element: <Loading><DashboardPage /></Loading> },
       { path: "learn", element: <Loading><LearnIndex /></Loading> },
+      { path: "learn/workshop/:taskId/:page?", element: <Loading><WorkshopTaskPage /></Loading> },
       { path: "learn/*", element: <Loading><LearnDoc /></Loading> },
       { path: "account", element: <Loading><AccountPage /></Loading> },
     ],

@@ -22,6 +22,10 @@ import type {
   ReadyResponse,
   SearchResponse,
   WorkshopContent,
+  WorkshopCurriculum,
+  WorkshopProgress,
+  WorkshopProgressUpdate,
+  WorkshopTaskProgress,
 } from "./types";
 
 const V1 = "/api/v1";
@@ -211,6 +215,10 @@ export const api = {
     return { jobs, nextBefore: body.next_before ?? null };
   },
 
+  workshopCurriculum: () => request<WorkshopCurriculum>(`${V1}/workshop/curriculum`),
+  workshopProgress: () => request<WorkshopProgress>(`${V1}/workshop/progress`),
+  saveWorkshopProgress: (body: WorkshopProgressUpdate) =>
+    request<WorkshopTaskProgress>(`${V1}/workshop/progress`, { method: "PUT", body }),
   workshopContent: (path: string) => request<WorkshopContent>(`${V1}/workshop/content${qs({ path })}`),
   /** Sable's additive docs index; null on servers without it. */
   async workshopIndex(): Promise<{ path: string; title: string }[] | null> {

@@ -66,5 +66,11 @@ export type JobView = JobResponse & { summary?: boolean; preview?: string; name?
 
 export type WorkshopContent = S["ContentResponse"];
 export type DocIndex = S["DocIndex"];
+export type WorkshopCurriculum = S["Curriculum"];
+export type WorkshopPart = S["Part"];
+export type WorkshopTask = S["Task"];
+export type WorkshopProgress = S["Progress"];
+export type WorkshopTaskProgress = S["TaskProgress"];
+export type WorkshopProgressUpdate = S["ProgressUpdate"];
 
 export type MetricsSummary = Optional<S["MetricsSummary"], "window_secs">;

@@ -5,6 +5,7 @@ import { ApiError } from "@/api/client";
 import { humanError } from "@/lib/errors";
 import { api } from "@/api/endpoints";
 import { Markdown } from "../markdown/Markdown";
+import { WorkshopIndex } from "./WorkshopIndex";
 
 export const DOCS: { path: string; title: string; blurb: string }[] = [
   { path: "README.md", title: "README", blurb: "What Sable is, how to run it and how to configure it." },
@@ -39,8 +40,12 @@ export function LearnIndex() {
     <div className="h-full overflow-y-auto">
       <div className="mx-auto max-w-3xl p-4 sm:p-6">
         <h2 className="text-xl font-semibold">Learn</h2>
+        <div className="mt-5">
+          <WorkshopIndex />
+        </div>
+        <h3 className="mt-10 text-lg font-semibold">Documentation</h3>
         <p className="mt-1 text-sm text-zinc-500">This project's own documentation, served by the gateway.</p>
-        <ul className="mt-5 grid grid-cols-1 gap-3 sm:grid-cols-2">
+        <ul className="mt-4 grid grid-cols-1 gap-3 sm:grid-cols-2">
           {docs.map((d) => (
             <li key={d.path}>
               <Link to={`/learn/${d.path}`} className="card block h-full hover:border-accent-500">
