@@ -374,6 +374,15 @@ describe("chat UX (issue 25)", () => {
     }
   });
 
+  test("defect 4: a chat whose first message is markdown and code is titled with its plain words", async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await newChatWith(`\`\`\`js\nlet x = 1;\n\`\`\`\n**Explain** this \`code\` ${RUN}`);
+    await waitForAnswer(page);
+    await page.getByTestId("chat-title").filter({ hasText: `Explain this code ${RUN}` }).waitFor();
+    assert.equal((await page.getByTestId("chat-title").textContent())?.trim(), `Explain this code ${RUN}`);
+    await shot("title-desktop");
+  });
+
   test("no browser console errors were logged", () => {
     assert.deepEqual(browser.consoleErrors, []);
   });

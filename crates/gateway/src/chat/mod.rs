@@ -55,7 +55,9 @@ pub fn parse_session_id(raw: &str) -> Result<Uuid, AppError> {
 /// to single spaces, at most [`TITLE_MAX_CHARS`] code points, cut between words (only a first
 /// word longer than that is cut). `None` when nothing is left.
 pub fn title_from_message(content: &str) -> Option<String> {
-    titles::cut_at_word(content, TITLE_MAX_CHARS)
+    // Markdown and code read badly in a sidebar: their plain words, unless nothing else is left.
+    titles::cut_at_word(&titles::plain_words(content), TITLE_MAX_CHARS)
+        .or_else(|| titles::cut_at_word(content, TITLE_MAX_CHARS))
 }
 
 #[cfg(test)]

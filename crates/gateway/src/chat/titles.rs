@@ -97,7 +97,8 @@ fn excerpt(text: &str) -> String {
 /// `Title:` prefix or a trailing period, whitespace collapsed, at most
 /// [`GENERATED_TITLE_MAX_CHARS`] code points cut at a word boundary.
 pub fn clean_title(text: &str) -> Option<String> {
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let plain = plain_words(text.lines().map(str::trim).find(|l| !l.is_empty())?);
+    let line = plain.trim();
     let line = line
         .strip_prefix("Title:")
         .or_else(|| line.strip_prefix("title:"))
@@ -110,6 +111,54 @@ pub fn clean_title(text: &str) -> Option<String> {
         .trim_end_matches('.')
         .trim();
     cut_at_word(line, GENERATED_TITLE_MAX_CHARS)
+}
+
+/// The words of a markdown text for a title: fenced code blocks left out, and the markup of
+/// what remains dropped (headings, quotes, list markers, emphasis, inline-code backticks, link
+/// and image syntax keeping their text).
+pub fn plain_words(text: &str) -> String {
+    let mut out = String::new();
+    let mut in_fence = false;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            continue;
+        }
+        let mut rest = trimmed.trim_start_matches(['#', '>']).trim_start();
+        for marker in ["- ", "* ", "+ "] {
+            rest = rest.strip_prefix(marker).unwrap_or(rest);
+        }
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && rest[digits..].starts_with(". ") {
+            rest = &rest[digits + 2..];
+        }
+        out.push_str(&unlink(rest).replace(['`', '*'], "").replace("__", ""));
+        out.push(' ');
+    }
+    out
+}
+
+/// `[text](url)` and `![alt](url)` as their text.
+fn unlink(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(open) = rest.find('[') {
+        let Some(close) = rest[open..].find("](").map(|i| open + i) else {
+            break;
+        };
+        let Some(end) = rest[close..].find(')').map(|i| close + i) else {
+            break;
+        };
+        out.push_str(rest[..open].strip_suffix('!').unwrap_or(&rest[..open]));
+        out.push_str(&rest[open + 1..close]);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `text` with whitespace collapsed, at most `max` code points, cut between words; a first
@@ -154,6 +203,36 @@ mod tests {
             Some("Super")
         );
         assert_eq!(cut_at_word("  ", 5), None);
+    }
+
+    #[test]
+    fn markdown_and_code_are_left_out_of_titles() {
+        assert_eq!(
+            plain_words("```rust\nfn main() {}\n```\n## **Explain** this `code` and [the docs](https://x.y)")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+            "Explain this code and the docs"
+        );
+        assert_eq!(
+            crate::chat::title_from_message("- 1st *point*\n2. second").as_deref(),
+            Some("1st point second")
+        );
+        // Only code: its own text rather than no title.
+        assert_eq!(
+            crate::chat::title_from_message("```\nls -la\n```").as_deref(),
+            Some(
+                "```\nls -la\n```"
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .as_str()
+            )
+        );
+        assert_eq!(
+            clean_title("**Rust** `ownership`").as_deref(),
+            Some("Rust ownership")
+        );
     }
 
     #[test]

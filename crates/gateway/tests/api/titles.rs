@@ -133,3 +133,18 @@ async fn with_the_mock_the_title_is_the_first_message_cut_between_words() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(title(&app, &id).await, expected);
 }
+
+#[tokio::test]
+async fn a_first_message_in_markdown_titles_the_chat_with_its_plain_words() {
+    let (app, _model) = spawn_stack().await;
+    let id = new_session(&app).await;
+    let prompt = "```rust\nfn main() {}\n```\n## **Explain** this `code`, see [the book](https://doc.rust-lang.org)";
+    let response = app
+        .post_json(
+            "/api/v1/generate",
+            &json!({"prompt": prompt, "session_id": id}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(title(&app, &id).await, "Explain this code, see the book");
+}
