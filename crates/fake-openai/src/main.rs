@@ -27,7 +27,7 @@ struct Cli {
     #[arg(long, env = "FAKE_OPENAI_FAIL_STATUS", default_value_t = 503)]
     fail_status: u16,
     /// Require `Authorization: Bearer <key>` (401 otherwise).
-    #[arg(long, env = "FAKE_OPENAI_API_KEY")]
+    #[arg(long, env = "FAKE_OPENAI_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
     /// Model ids listed by GET /v1/models (comma-separated).
     #[arg(

@@ -677,6 +677,7 @@ async fn every_documented_operation_outside_the_public_list_needs_credentials() 
         "/api/v1/models",
         "/api/v1/workshop/content",
         "/api/v1/workshop/index",
+        "/api/v1/workshop/curriculum",
         "/api/v1/auth/config",
         "/api/v1/auth/register",
         "/api/v1/auth/login",
