@@ -53,14 +53,46 @@ pub struct ServiceArgs {
         default_value = "10s"
     )]
     pub shutdown_grace: Duration,
+
+    /// Time a client has to send a request's whole header block (`10s`; a bare number is
+    /// seconds). A client that trickles headers is disconnected: before the headers there is no
+    /// request to answer.
+    #[arg(
+        long = "header-read-timeout-secs",
+        env = "HEADER_READ_TIMEOUT_SECS",
+        value_parser = duration_secs,
+        default_value = "10s"
+    )]
+    pub header_read_timeout: Duration,
+
+    /// Time a client has to send a whole request body, from the end of its headers (`30s`; a
+    /// bare number is seconds): 1 MB, the body limit, at 35 KB/s. A slower body is answered
+    /// 408 `REQUEST_TIMEOUT` and the connection closed.
+    #[arg(
+        long = "request-body-timeout-secs",
+        env = "REQUEST_BODY_TIMEOUT_SECS",
+        value_parser = duration_secs,
+        default_value = "30s"
+    )]
+    pub request_body_timeout: Duration,
 }
 
 impl ServiceArgs {
     /// Checks the settings; the error is one sentence for the operator.
     pub fn validate(&self) -> Result<(), String> {
+        positive("HEADER_READ_TIMEOUT_SECS", self.header_read_timeout)?;
+        positive("REQUEST_BODY_TIMEOUT_SECS", self.request_body_timeout)?;
         EnvFilter::try_new(&self.log_filter)
             .map(|_| ())
             .map_err(|e| format!("RUST_LOG is not a valid log filter ({e})"))
+    }
+
+    /// The limits on slow clients that [`crate::server::serve_connections`] enforces.
+    pub fn client_timeouts(&self) -> crate::server::ClientTimeouts {
+        crate::server::ClientTimeouts {
+            header_read: self.header_read_timeout,
+            request_body: self.request_body_timeout,
+        }
     }
 }
 

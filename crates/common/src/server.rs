@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use self::slow_clients::{serve_connections, ClientTimeouts};
+
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -89,26 +91,29 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     listen().map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
-/// Serves until `shutdown` is cancelled, then lets in-flight requests finish for up to
-/// `grace` (streams are cut after that).
+/// [`serve_with`] with the default [`ClientTimeouts`].
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: CancellationToken,
     grace: Duration,
 ) -> std::io::Result<()> {
+    serve_with(listener, router, shutdown, grace, ClientTimeouts::default()).await
+}
+
+/// Serves until `shutdown` is cancelled, then lets in-flight requests finish for up to
+/// `grace` (streams are cut after that).
+pub async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+    grace: Duration,
+    timeouts: ClientTimeouts,
+) -> std::io::Result<()> {
     let signal = shutdown.clone();
-    // No Nagle delay: a stream's events leave in several small writes, and a write held back
-    // until the previous one is acknowledged waits out the peer's delayed ACK (~40 ms).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
+    let server = serve_connections(listener, router, timeouts, async move {
+        signal.cancelled().await;
     });
-    // Connect info gives the gateway the peer address its rate limits fall back to.
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { signal.cancelled().await });
     tokio::select! {
         result = server => result,
         () = async {
@@ -120,6 +125,8 @@ pub async fn serve(
         }
     }
 }
+
+mod slow_clients;
 
 #[cfg(test)]
 mod tests {

@@ -65,8 +65,10 @@ pub async fn serve(router: axum::Router) -> std::net::SocketAddr {
         .expect("bind");
     let addr = listener.local_addr().expect("local addr");
     tokio::spawn(async move {
-        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        if let Err(e) = axum::serve(listener, service).await {
+        let timeouts = crate::server::ClientTimeouts::default();
+        let forever = std::future::pending::<()>();
+        if let Err(e) = crate::server::serve_connections(listener, router, timeouts, forever).await
+        {
             tracing::error!(error = %e, "test server failed");
         }
     });

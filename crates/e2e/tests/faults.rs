@@ -755,3 +755,87 @@ async fn a_wedged_model_service_bounds_streams_and_a_stop_ends_one_at_once() {
     model.stop().await;
     let _ = std::fs::remove_dir_all(&cwd);
 }
+
+/// Sends `path` a JSON body one byte a second; returns the status line the service answered.
+async fn slow_body(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = br#"{"prompt": "slowly", "prompts": ["slowly"]}"#;
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut read, mut write) = socket.into_split();
+    write.write_all(head.as_bytes()).await.unwrap();
+    let writer = tokio::spawn(async move {
+        for byte in body {
+            if write.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(8), read.read_to_end(&mut answer))
+        .await
+        .unwrap_or_else(|_| panic!("{path}: a body at 1 byte/s was not cut off in 8 s"))
+        .unwrap();
+    writer.abort();
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+#[ignore = "slow process-fault test: make test-faults"]
+async fn every_service_answers_a_body_at_one_byte_a_second_with_408() {
+    let bins = binaries();
+    let db = fresh_database().await;
+    let cwd = scratch_dir("fault-slow-clients");
+    let small = |mut env: Vec<(&'static str, String)>| {
+        set(&mut env, "HEADER_READ_TIMEOUT_SECS", "1");
+        set(&mut env, "REQUEST_BODY_TIMEOUT_SECS", "1");
+        env
+    };
+    let model = Service::start(
+        "model-service",
+        &bins.model,
+        &cwd,
+        &small(model_env("127.0.0.1:0", 0, 0)),
+    )
+    .await;
+    let worker = Service::start(
+        "worker-service",
+        &bins.worker,
+        &cwd,
+        &small(worker_env(&db.url, &model.url)),
+    )
+    .await;
+    let gateway = Service::start(
+        "gateway",
+        &bins.gateway,
+        &cwd,
+        &small(gateway_env(&db.url, &model.url, &worker.url)),
+    )
+    .await;
+    let started = Instant::now();
+    let answers = futures::future::join3(
+        slow_body(gateway.addr, "/api/v1/generate"),
+        slow_body(model.addr, "/inference"),
+        slow_body(worker.addr, "/jobs"),
+    )
+    .await;
+    println!(
+        "slow bodies answered {answers:?} in {:?}",
+        started.elapsed()
+    );
+    for answer in [&answers.0, &answers.1, &answers.2] {
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answers:?}");
+    }
+    gateway.stop().await;
+    worker.stop().await;
+    model.stop().await;
+    let _ = std::fs::remove_dir_all(&cwd);
+}

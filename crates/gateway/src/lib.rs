@@ -155,6 +155,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let shutdown = common::shutdown::install();
     let grace = config.service.shutdown_grace;
+    let timeouts = config.service.client_timeouts();
     match routes::workshop::docs_root(&config) {
         Some(root) if root.is_dir() => {
             tracing::info!(docs_root = %root.display(), "documentation reader serves this directory");
@@ -182,15 +183,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let grace_over = grace_over.clone();
         move |req, next| shutdown::end_streams_when(grace_over.clone(), req, next)
     }));
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown({
+    let server = common::server::serve_connections(listener, router, timeouts, {
         let shutdown = shutdown.clone();
         async move { shutdown.cancelled().await }
     });
-    let mut server = tokio::spawn(async move { server.await });
+    let mut server = tokio::spawn(server);
     let served = |joined: Result<std::io::Result<()>, tokio::task::JoinError>| {
         joined
             .map_err(anyhow::Error::from)?

@@ -243,6 +243,8 @@ impl Config {
                 log_format: LogFormat::Pretty,
                 log_filter: "info".to_owned(),
                 shutdown_grace: Duration::from_secs(1),
+                header_read_timeout: Duration::from_secs(10),
+                request_body_timeout: Duration::from_secs(30),
             },
         }
     }

@@ -127,11 +127,12 @@ pub fn app(state: AppState) -> Router {
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let shutdown = common::shutdown::install();
     let grace = config.service.shutdown_grace;
+    let timeouts = config.service.client_timeouts();
     let addr = config.addr;
     let state = build_state(config).await?;
     let listener = common::server::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "model-service listening");
-    common::server::serve(listener, app(state), shutdown, grace).await?;
+    common::server::serve_with(listener, app(state), shutdown, grace, timeouts).await?;
     Ok(())
 }
 

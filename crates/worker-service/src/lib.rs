@@ -119,7 +119,8 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let grace = state.config.shutdown_grace();
     let worker = (!state.config.worker_disabled).then(|| start_worker(&state, shutdown.clone()));
-    let served = common::server::serve(listener, app(state), shutdown, grace).await;
+    let timeouts = state.config.service.client_timeouts();
+    let served = common::server::serve_with(listener, app(state), shutdown, grace, timeouts).await;
     if let Some(worker) = worker {
         // The worker enforces the grace period itself; the margin covers the final writes.
         if tokio::time::timeout(grace + Duration::from_secs(5), worker.join())
