@@ -11,10 +11,10 @@
 //! A request whose model lacks one is refused with 400 before any provider is called, and a
 //! fallback is only tried when its model covers the request ([`Capabilities::missing`]).
 //!
-//! Where the capabilities come from is [`CapabilityTable::of`], the one lookup: today the
-//! `MODEL_CAPABILITIES` setting (`model=chat,tools;other=chat,vision`); a model it does not list
-//! is taken to have them all (Sable forwards and the provider decides). The providers file
-//! (per-model `capabilities`) replaces that setting once it lands.
+//! Where a route's capabilities come from is [`of_route`], the one lookup: with a providers
+//! file, the model's `capabilities` there (an unlisted model is taken to have them all); without
+//! one, the `MODEL_CAPABILITIES` setting (`model=chat,tools;other=chat,vision`), a model it does
+//! not list being taken to have them all (Sable forwards and the provider decides).
 
 use std::collections::HashMap;
 
@@ -22,41 +22,10 @@ use axum::http::StatusCode;
 use common::AppError;
 use serde_json::{json, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Capability {
-    Chat,
-    Embeddings,
-    Vision,
-    Tools,
-    Json,
-}
+pub use crate::registry::capability::Capability;
 
-impl Capability {
-    pub const ALL: [Self; 5] = [
-        Self::Chat,
-        Self::Embeddings,
-        Self::Vision,
-        Self::Tools,
-        Self::Json,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Chat => "chat",
-            Self::Embeddings => "embeddings",
-            Self::Vision => "vision",
-            Self::Tools => "tools",
-            Self::Json => "json",
-        }
-    }
-
-    fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == name)
-    }
-
-    fn bit(self) -> u8 {
-        1 << (self as u8)
-    }
+fn bit(c: Capability) -> u8 {
+    1 << (c as u8)
 }
 
 /// A set of capabilities.
@@ -70,11 +39,15 @@ impl Capabilities {
 
     #[must_use]
     pub fn with(self, c: Capability) -> Self {
-        Self(self.0 | c.bit())
+        Self(self.0 | bit(c))
     }
 
     pub fn has(self, c: Capability) -> bool {
-        self.0 & c.bit() != 0
+        self.0 & bit(c) != 0
+    }
+
+    pub fn from_list(list: &[Capability]) -> Self {
+        list.iter().fold(Self(0), |set, c| set.with(*c))
     }
 
     /// The first capability of `needed` this set lacks (with the request parameter that needs
@@ -183,6 +156,19 @@ impl CapabilityTable {
             .get(model.trim())
             .copied()
             .unwrap_or_else(Capabilities::all)
+    }
+}
+
+/// What `route` can do (see the module docs).
+pub fn of_route(
+    table: &CapabilityTable,
+    registry: &crate::registry::Registry,
+    route: &crate::registry::Route,
+) -> Capabilities {
+    if registry.is_single() || !route.model.listed {
+        table.of(route.model_id())
+    } else {
+        Capabilities::from_list(&route.model.config.capabilities)
     }
 }
 

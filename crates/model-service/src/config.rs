@@ -18,6 +18,11 @@ pub struct Config {
     #[arg(long, env = "MODEL_SERVICE_ADDR", default_value = "127.0.0.1:8001")]
     pub addr: SocketAddr,
 
+    /// TOML file of providers, models and aliases (see README "Providers"); when set it
+    /// replaces PROVIDER, the keys, OPENAI_BASE_URL and the model settings. Reloaded on SIGHUP.
+    #[arg(long, env = "PROVIDERS_FILE")]
+    pub providers_file: Option<std::path::PathBuf>,
+
     /// Model provider: `auto` (groq if GROQ_API_KEY is set, else openai if OPENAI_API_KEY is
     /// set, else mock), `mock`, `groq`, `openai` (any OpenAI-compatible server) or `ollama`.
     #[arg(long, env = "PROVIDER", value_enum, default_value = "auto")]
@@ -218,6 +223,7 @@ impl Config {
     pub fn for_tests() -> Self {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            providers_file: None,
             provider: ProviderChoice::Mock,
             groq_api_key: Secret::default(),
             openai_api_key: Secret::default(),

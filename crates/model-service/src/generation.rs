@@ -39,8 +39,10 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use tracing::Instrument;
 
-use crate::providers::{Completion, Delta, DeltaStream, Provider, ProviderError, ProviderRequest};
-use crate::registry::ModelRegistry;
+use crate::providers::{Completion, Delta, DeltaStream, ErrorKind, ProviderError, ProviderRequest};
+use crate::registry::breaker::Admission;
+use crate::registry::capability::Capability;
+use crate::registry::{Registry, Route};
 use crate::retry::RetryPolicy;
 use crate::stats::GenerationStats;
 
@@ -99,8 +101,8 @@ impl Deadline {
 pub use common::sse::{Event as StreamEvent, StreamMeta};
 
 pub struct Generator {
-    provider: Arc<dyn Provider>,
-    registry: ModelRegistry,
+    /// Replaced whole on reload; a request keeps the registry it started with.
+    registry: std::sync::RwLock<Arc<Registry>>,
     retry: RetryPolicy,
     timeouts: Timeouts,
     stats: Arc<GenerationStats>,
@@ -108,27 +110,50 @@ pub struct Generator {
 
 impl Generator {
     pub fn new(
-        provider: Arc<dyn Provider>,
-        registry: ModelRegistry,
+        registry: Registry,
         retry: RetryPolicy,
         timeouts: Timeouts,
         stats: Arc<GenerationStats>,
     ) -> Self {
         Self {
-            provider,
-            registry,
+            registry: std::sync::RwLock::new(Arc::new(registry)),
             retry,
             timeouts,
             stats,
         }
     }
 
-    pub fn registry(&self) -> &ModelRegistry {
-        &self.registry
+    /// The registry requests are routed with now.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
-    pub fn provider_name(&self) -> &'static str {
-        self.provider.name()
+    /// Routes new requests with `registry` (requests under way finish with the old one).
+    pub fn replace_registry(&self, registry: Registry) {
+        *self
+            .registry
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(registry);
+    }
+
+    /// How a route is named in messages: its model id without a providers file (as before),
+    /// else `provider/model`.
+    fn display(registry: &Registry, route: &Route) -> String {
+        if registry.is_single() {
+            route.model_id().to_owned()
+        } else {
+            route.id()
+        }
+    }
+
+    /// The routes a chat request goes to, in order.
+    fn chat_plan(&self, req: &GenerateRequest) -> Result<(Arc<Registry>, Vec<Route>), AppError> {
+        let registry = self.registry();
+        let routes = registry.plan(req.requested_model(), Capability::Chat)?;
+        Ok((registry, routes))
     }
 
     fn provider_request(req: &GenerateRequest, model: &str) -> ProviderRequest {
@@ -190,41 +215,39 @@ impl Generator {
     ) -> Result<GenerateResponse, AppError> {
         let started = Instant::now();
         let mut failures: Vec<(String, ProviderError)> = Vec::new();
-        let candidates = self.registry.candidates(req.requested_model());
-        for (i, model) in candidates.iter().enumerate() {
+        let (registry, routes) = self.chat_plan(req)?;
+        for (i, route) in routes.iter().enumerate() {
+            let model = Self::display(&registry, route);
             if i > 0 {
                 if deadline.remaining() < MIN_ATTEMPT {
-                    failures.push((model.clone(), deadline.exhausted(None)));
+                    failures.push((model, deadline.exhausted(None)));
                     break;
                 }
-                note_fallback(&failures, model);
+                note_fallback(&failures, &model);
             }
-            let preq = Self::provider_request(req, model);
-            let total = self.timeouts.total;
-            let reserve = Self::fallback_reserve(&deadline, i + 1 < candidates.len(), total);
+            let preq = Self::provider_request(req, route.model_id());
+            let total = route.provider.timeouts.total;
+            let reserve = Self::fallback_reserve(&deadline, i + 1 < routes.len(), total);
             let call_started = Instant::now();
             let result = self
-                .with_retry(model, deadline, reserve, (total, "whole call"), || {
-                    self.provider.complete(&preq)
+                .with_retry(route, deadline, reserve, (total, "whole call"), || {
+                    route.provider.provider.complete(&preq)
                 })
                 .instrument(tracing::info_span!(
                     "provider call",
-                    provider = self.provider.name(),
-                    model = %model
+                    provider = %route.provider.name,
+                    model = %route.model_id()
                 ))
                 .await;
             match result {
                 Ok(completion) => {
-                    metrics::histogram!(
-                        "model_provider_request_duration_seconds",
-                        &self.labels(model)
-                    )
-                    .record(call_started.elapsed().as_secs_f64());
-                    return Ok(self.response(completion, model, started));
+                    metrics::histogram!("model_provider_request_duration_seconds", &labels(route))
+                        .record(call_started.elapsed().as_secs_f64());
+                    return Ok(self.response(completion, &registry, route, started));
                 }
                 Err(e) => {
-                    let stop = !e.allows_fallback();
-                    failures.push((model.clone(), e));
+                    let stop = !may_fall_back(&e, route, routes.get(i + 1));
+                    failures.push((model, e));
                     if stop {
                         break;
                     }
@@ -234,30 +257,30 @@ impl Generator {
         Err(classified_error(&failures))
     }
 
-    /// `provider` and `model` labels (the model bounded: any id may be requested).
-    fn labels(&self, model: &str) -> [(&'static str, String); 2] {
-        [
-            ("provider", self.provider.name().to_owned()),
-            (
-                "model",
-                common::observability::bounded_label("model", model),
-            ),
-        ]
-    }
-
-    fn response(&self, c: Completion, model: &str, started: Instant) -> GenerateResponse {
+    fn response(
+        &self,
+        c: Completion,
+        registry: &Registry,
+        route: &Route,
+        started: Instant,
+    ) -> GenerateResponse {
         self.stats.tokens(u64::from(c.usage.completion_tokens));
+        let model = route.model_id();
         record_usage(model, &c.usage);
         trace_usage(
             &tracing::Span::current(),
-            self.provider.name(),
+            &route.provider.name,
             model,
             &c.usage,
         );
         let latency_ms = (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
         GenerateResponse {
             text: c.text,
-            model: if c.model.is_empty() {
+            // Without a providers file: what the provider reports (as before); with one, the
+            // route, so that the caller sees which provider answered.
+            model: if !registry.is_single() {
+                route.id()
+            } else if c.model.is_empty() {
                 model.to_owned()
             } else {
                 c.model
@@ -288,44 +311,54 @@ impl Generator {
             let stream_started = Instant::now();
             let mut failures: Vec<(String, ProviderError)> = Vec::new();
             let mut opened = None;
-            let candidates = self.registry.candidates(req.requested_model());
-            for (i, model) in candidates.iter().enumerate() {
+            let (registry, routes) = match self.chat_plan(&req) {
+                Ok(plan) => plan,
+                Err(e) => {
+                    guard.finish(Outcome::Failed);
+                    yield StreamEvent::Error(format!("{}: {e}", e.code()));
+                    return;
+                }
+            };
+            for (i, route) in routes.iter().enumerate() {
+                let model = Self::display(&registry, route);
                 if i > 0 {
                     if deadline.remaining() < MIN_ATTEMPT {
-                        failures.push((model.clone(), deadline.exhausted(None)));
+                        failures.push((model, deadline.exhausted(None)));
                         break;
                     }
-                    span.in_scope(|| note_fallback(&failures, model));
+                    span.in_scope(|| note_fallback(&failures, &model));
                 }
-                let preq = Self::provider_request(&req, model);
-                let first_token = self.timeouts.first_token;
-                let reserve = Self::fallback_reserve(&deadline, i + 1 < candidates.len(), first_token);
+                let preq = Self::provider_request(&req, route.model_id());
+                let first_token = route.provider.timeouts.first_token;
+                let reserve = Self::fallback_reserve(&deadline, i + 1 < routes.len(), first_token);
                 // One span per model tried (retries inside): provider and model as attributes.
-                let call = tracing::info_span!(parent: &span, "provider call", provider = self.provider.name(), model = %model);
+                let call = tracing::info_span!(parent: &span, "provider call", provider = %route.provider.name, model = %route.model_id());
                 let result = self
-                    .with_retry(model, deadline, reserve, (first_token, "waiting for the first token"), || self.open(&preq))
+                    .with_retry(route, deadline, reserve, (first_token, "waiting for the first token"), || Self::open(route, &preq))
                     .instrument(call)
                     .await;
                 match result {
                     Ok(stream) => {
-                        opened = Some((model.clone(), stream));
+                        opened = Some((model, route.clone(), stream));
                         break;
                     }
                     Err(e) => {
-                        let stop = !e.allows_fallback();
-                        failures.push((model.clone(), e));
+                        let stop = !may_fall_back(&e, route, routes.get(i + 1));
+                        failures.push((model, e));
                         if stop {
                             break;
                         }
                     }
                 }
             }
-            let Some((model, (first, mut rest))) = opened else {
+            let Some((model, route, (first, mut rest))) = opened else {
                 guard.finish(Outcome::Failed);
                 yield StreamEvent::Error(error_text(reported(&failures).map(|e| e.kind), &failure_message(true, &failures)));
                 return;
             };
-            let labels = self.labels(&model);
+            // The provider counts this stream in flight until it ends.
+            let _in_flight = route.provider.enter();
+            let labels = labels(&route);
             metrics::histogram!("model_provider_time_to_first_token_seconds", &labels)
                 .record(stream_started.elapsed().as_secs_f64());
             // Recorded when this stream ends, however it ends (dropped by the client too).
@@ -337,7 +370,7 @@ impl Generator {
                 completion_tokens += 1;
                 yield StreamEvent::Token(text);
             }
-            let idle = self.timeouts.idle;
+            let idle = route.provider.timeouts.idle;
             loop {
                 match tokio::time::timeout(idle, rest.next()).await {
                     Ok(Some(Ok(delta))) => {
@@ -353,6 +386,7 @@ impl Generator {
                     Ok(Some(Err(e))) => {
                         span.in_scope(|| tracing::warn!(model = %model, kind = e.kind.as_str(), error = %e, "provider stream failed after its first token"));
                         metrics::counter!("model_provider_errors_total", "kind" => e.kind.as_str()).increment(1);
+                        route.provider.breaker.record_failure(e.kind);
                         guard.finish(Outcome::Failed);
                         yield StreamEvent::Error(error_text(Some(e.kind), &format!("Streaming failed with {model}: {e}")));
                         return;
@@ -362,6 +396,7 @@ impl Generator {
                         let e = ProviderError::timeout("between tokens", idle);
                         span.in_scope(|| tracing::warn!(model = %model, error = %e, "provider stream stalled"));
                         metrics::counter!("model_provider_errors_total", "kind" => e.kind.as_str()).increment(1);
+                        route.provider.breaker.record_failure(e.kind);
                         guard.finish(Outcome::Failed);
                         yield StreamEvent::Error(error_text(Some(e.kind), &format!("Streaming failed with {model}: {e}")));
                         return;
@@ -370,8 +405,8 @@ impl Generator {
             }
             guard.finish(Outcome::Completed);
             let usage = common::schemas::Usage::new(estimate_prompt_tokens(&req), completion_tokens);
-            record_usage(&model, &usage);
-            trace_usage(&span, self.provider.name(), &model, &usage);
+            record_usage(route.model_id(), &usage);
+            trace_usage(&span, &route.provider.name, route.model_id(), &usage);
             yield StreamEvent::Meta(StreamMeta {
                 model,
                 usage,
@@ -386,10 +421,10 @@ impl Generator {
     /// failures up to that point can still be retried or fall back.
     /// (The caller bounds the attempt's time: see [`with_retry`](Self::with_retry).)
     async fn open(
-        &self,
+        route: &Route,
         preq: &ProviderRequest,
     ) -> Result<(Option<Delta>, DeltaStream), ProviderError> {
-        let mut stream = self.provider.stream(preq).await?;
+        let mut stream = route.provider.provider.stream(preq).await?;
         loop {
             match stream.next().await {
                 Some(Ok(d)) if d.text.is_empty() && d.finish_reason.is_none() => continue,
@@ -406,7 +441,7 @@ impl Generator {
     /// time left.
     async fn with_retry<T, F, Fut>(
         &self,
-        model: &str,
+        route: &Route,
         deadline: Deadline,
         reserve: Duration,
         per_attempt: (Duration, &str),
@@ -417,9 +452,15 @@ impl Generator {
         Fut: Future<Output = Result<T, ProviderError>>,
     {
         let (per_attempt, what) = per_attempt;
+        let model = route.model_id();
+        let breaker = &route.provider.breaker;
         let available = || deadline.remaining().saturating_sub(reserve);
         let mut n = 1;
         loop {
+            if let Admission::CoolingDown(left) = breaker.admit() {
+                return Err(cooling_down(&route.provider.name, left));
+            }
+            let _in_flight = route.provider.enter();
             // The first attempt of a model always runs (the caller checked the time left);
             // with less than MIN_ATTEMPT after the reserve it gets MIN_ATTEMPT.
             let limit = per_attempt.min(available().max(MIN_ATTEMPT.min(deadline.remaining())));
@@ -427,10 +468,14 @@ impl Generator {
                 .await
                 .unwrap_or_else(|_| Err(ProviderError::timeout(what, limit)));
             match outcome {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    breaker.record_success();
+                    return Ok(value);
+                }
                 Err(e) => {
                     metrics::counter!("model_provider_errors_total", "kind" => e.kind.as_str())
                         .increment(1);
+                    breaker.record_failure(e.kind);
                     if !(e.is_retryable() && self.retry.should_retry(n)) {
                         tracing::warn!(model, attempt = n, kind = e.kind.as_str(), error = %e, "provider call failed");
                         return Err(e);
@@ -463,6 +508,53 @@ impl Generator {
     }
 }
 
+/// The failure recorded for a provider that is cooling down: overloaded (so another provider
+/// is tried), with the time left as `Retry-After`.
+fn cooling_down(provider: &str, left: Duration) -> ProviderError {
+    let mut e = ProviderError::new(
+        ErrorKind::Overloaded,
+        format!(
+            "provider `{provider}` is cooling down after repeated failures ({:.0}s left)",
+            left.as_secs_f64().ceil()
+        ),
+    );
+    e.retry_after = Some(left);
+    e
+}
+
+/// Whether a failure on `from` may be followed by a try on `next`: never for the caller's
+/// own faults (invalid, too long, refused by policy); otherwise when another model can help
+/// (overloaded, timeout, unknown model), or when `next` is on another provider (a rate limit,
+/// a broken connection or a bad key there says nothing about the other one).
+fn may_fall_back(e: &ProviderError, from: &Route, next: Option<&Route>) -> bool {
+    let Some(next) = next else {
+        return false;
+    };
+    if matches!(
+        e.kind,
+        ErrorKind::InvalidRequest | ErrorKind::ContextTooLong | ErrorKind::ContentPolicy
+    ) {
+        return false;
+    }
+    e.allows_fallback()
+        || (!Arc::ptr_eq(&from.provider, &next.provider)
+            && matches!(
+                e.kind,
+                ErrorKind::RateLimited | ErrorKind::Network | ErrorKind::Auth
+            ))
+}
+
+/// `provider` and `model` labels (the model bounded: any id may be requested).
+fn labels(route: &Route) -> [(&'static str, String); 2] {
+    [
+        ("provider", route.provider.name.clone()),
+        (
+            "model",
+            common::observability::bounded_label("model", route.model_id()),
+        ),
+    ]
+}
+
 fn note_fallback(failures: &[(String, ProviderError)], fallback: &str) {
     if let Some((primary, e)) = failures.last() {
         tracing::warn!(primary = %primary, fallback, error = %e, "primary model failed, trying the fallback");
@@ -482,14 +574,9 @@ fn record_usage(model: &str, usage: &common::schemas::Usage) {
 
 /// The answer's provider, model and token counts as attributes of `span` (the request's), in
 /// the OpenTelemetry GenAI conventions' names. A no-op when tracing is off.
-fn trace_usage(
-    span: &tracing::Span,
-    provider: &'static str,
-    model: &str,
-    usage: &common::schemas::Usage,
-) {
+fn trace_usage(span: &tracing::Span, provider: &str, model: &str, usage: &common::schemas::Usage) {
     use common::tracing_otel::set_attribute;
-    set_attribute(span, "gen_ai.system", provider);
+    set_attribute(span, "gen_ai.system", provider.to_owned());
     set_attribute(span, "gen_ai.response.model", model.to_owned());
     set_attribute(
         span,
@@ -677,6 +764,7 @@ fn estimate_prompt_tokens(req: &GenerateRequest) -> u32 {
 mod tests {
     use super::*;
     use crate::providers::ErrorKind;
+    use crate::providers::Provider;
     use async_trait::async_trait;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
@@ -692,7 +780,7 @@ mod tests {
 
     #[async_trait]
     impl Provider for Scripted {
-        fn name(&self) -> &'static str {
+        fn name(&self) -> &str {
             "scripted"
         }
         async fn complete(&self, req: &ProviderRequest) -> Result<Completion, ProviderError> {
@@ -756,10 +844,30 @@ mod tests {
         }
     }
 
+    fn registry(provider: Arc<dyn crate::providers::Provider>, fallback: Option<&str>) -> Registry {
+        let t = Duration::from_secs(120);
+        Registry::single(
+            crate::registry::ProviderSlot::new(
+                "test",
+                "mock",
+                provider,
+                crate::registry::ProviderTimeouts {
+                    total: t,
+                    first_token: t,
+                    idle: t,
+                },
+                crate::registry::breaker::Breaker::new("test", u32::MAX, Duration::ZERO),
+            ),
+            "primary",
+            fallback,
+            &[],
+            Some("emb"),
+        )
+    }
+
     fn generator(provider: Arc<Scripted>, fallback: Option<&str>) -> Arc<Generator> {
         Arc::new(Generator::new(
-            provider,
-            ModelRegistry::new("test", "primary", fallback, &[]),
+            registry(provider, fallback),
             RetryPolicy::new(3, Duration::from_millis(1)),
             Timeouts {
                 total: Duration::from_secs(5),
@@ -777,7 +885,7 @@ mod tests {
 
     #[async_trait]
     impl Provider for StalledPrimary {
-        fn name(&self) -> &'static str {
+        fn name(&self) -> &str {
             "stalled"
         }
         async fn complete(&self, req: &ProviderRequest) -> Result<Completion, ProviderError> {
@@ -814,8 +922,7 @@ mod tests {
     /// 3 attempts × 2 models × 2 min).
     fn stalled(fallback: Option<&str>) -> Arc<Generator> {
         Arc::new(Generator::new(
-            Arc::new(StalledPrimary),
-            ModelRegistry::new("test", "primary", fallback, &[]),
+            registry(Arc::new(StalledPrimary), fallback),
             RetryPolicy::new(3, Duration::from_millis(1)),
             Timeouts {
                 total: Duration::from_secs(120),

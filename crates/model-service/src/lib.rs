@@ -48,7 +48,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::generation::{Generator, Timeouts};
-use crate::registry::ModelRegistry;
 use crate::retry::RetryPolicy;
 use crate::stats::GenerationStats;
 
@@ -74,14 +73,11 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     for warning in config.deprecations() {
         tracing::warn!("{warning}");
     }
-    let resolved = config.resolve()?;
     let capabilities = capabilities::CapabilityTable::parse(&config.model_capabilities)
         .map_err(anyhow::Error::msg)?;
-    let provider = providers::build(&config, &resolved)?;
-    let registry = ModelRegistry::from_resolved(&resolved);
+    let registry = registry::load::load(&config).await?;
     let stats = Arc::new(GenerationStats::default());
     let generator = Generator::new(
-        provider,
         registry,
         RetryPolicy::new(
             config.retry_max_attempts,
@@ -95,23 +91,21 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         },
         stats.clone(),
     );
-    tracing::info!(
-        provider = resolved.provider_name,
-        base_url = match &resolved.settings {
-            config::ProviderSettings::Mock => "-",
-            config::ProviderSettings::OpenAiCompatible { base_url, .. } => base_url.as_str(),
-        },
-        api_key = if resolved.api_key.is_empty() { "not set" } else { "set" },
-        default_model = %resolved.default_model,
-        fallback_model = resolved.fallback_model.as_deref().unwrap_or("none"),
-        "model provider configured"
-    );
     Ok(AppState {
         config: Arc::new(config),
         generator: Arc::new(generator),
         capabilities: Arc::new(capabilities),
         stats,
     })
+}
+
+/// Reads the providers (file) again and routes new requests with them; on error the old
+/// ones stay in use.
+pub async fn reload(state: &AppState) -> anyhow::Result<()> {
+    let registry = registry::load::load(&state.config).await?;
+    state.generator.replace_registry(registry);
+    tracing::info!("providers reloaded");
+    Ok(())
 }
 
 pub fn app(state: AppState) -> Router {
@@ -130,10 +124,34 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let timeouts = config.service.client_timeouts();
     let addr = config.addr;
     let state = build_state(config).await?;
+    reload_on_sighup(state.clone());
     let listener = common::server::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "model-service listening");
     common::server::serve_with(listener, app(state), shutdown, grace, timeouts).await?;
     Ok(())
+}
+
+/// SIGHUP reloads the providers file (a failed reload is logged; the old providers stay).
+fn reload_on_sighup(state: AppState) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP; reload with POST /providers/reload");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            if let Err(e) = reload(&state).await {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "providers reload failed; keeping the old ones"
+                );
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = state;
 }
 
 /// A model service running in the current process (for tests and benchmarks).

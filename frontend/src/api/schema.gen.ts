@@ -1463,8 +1463,30 @@ export interface components {
             window_secs: number;
         };
         ModelInfo: {
+            /** @description Additive: what the model does (`chat`, `embeddings`, `vision`, `tools`, `json`). */
+            capabilities?: string[];
+            /**
+             * Format: int32
+             * @description Additive: tokens the model reads at most, when configured.
+             */
+            context_window?: number | null;
             description?: string | null;
             id: string;
+            /**
+             * Format: int32
+             * @description Additive: tokens the model writes at most, when configured.
+             */
+            max_output_tokens?: number | null;
+            /**
+             * Format: double
+             * @description Additive: USD per million input tokens, when priced.
+             */
+            price_input_per_mtok?: number | null;
+            /**
+             * Format: double
+             * @description Additive: USD per million output tokens, when priced.
+             */
+            price_output_per_mtok?: number | null;
             provider: string;
             /** @description `default`, `fallback`, or `available`. */
             role: string;
@@ -1484,6 +1506,10 @@ export interface components {
         };
         /** @description `GET /api/v1/models` response (additive endpoint). */
         ModelsResponse: {
+            /** @description Additive: alias → the model ids it names (`default`, `fast`, `embeddings`, …). */
+            aliases?: {
+                [key: string]: string[];
+            };
             default: string;
             fallback?: string | null;
             models: components["schemas"]["ModelInfo"][];

@@ -21,7 +21,10 @@ export const useModels = create<ModelsState>()((set, get) => ({
     try {
       const r = await api.models();
       set({
-        models: Array.isArray(r.models) ? r.models : [],
+        // The picker offers chat models (a server without capabilities lists only those).
+        models: Array.isArray(r.models)
+          ? r.models.filter((m) => !m.capabilities?.length || m.capabilities.includes("chat"))
+          : [],
         defaultModel: r.default ?? "",
         fallbackModel: r.fallback ?? "",
         status: "ready",

@@ -209,6 +209,9 @@ pub struct ModelsResponse {
     pub default: String,
     pub fallback: Option<String>,
     pub models: Vec<ModelInfo>,
+    /// Additive: alias → the model ids it names (`default`, `fast`, `embeddings`, …).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub aliases: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -218,6 +221,21 @@ pub struct ModelInfo {
     pub description: Option<String>,
     /// `default`, `fallback`, or `available`.
     pub role: String,
+    /// Additive: what the model does (`chat`, `embeddings`, `vision`, `tools`, `json`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+    /// Additive: tokens the model reads at most, when configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u32>,
+    /// Additive: tokens the model writes at most, when configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u32>,
+    /// Additive: USD per million input tokens, when priced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_input_per_mtok: Option<f64>,
+    /// Additive: USD per million output tokens, when priced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_output_per_mtok: Option<f64>,
 }
 
 #[cfg(test)]

@@ -212,12 +212,19 @@ pub async fn get_model(
     known_model(&state, &id).await.map(Json)
 }
 
-async fn models(state: &AppState) -> AppResult<Vec<ModelObject>> {
-    let registry: ModelsResponse = state
+async fn registry(state: &AppState) -> AppResult<ModelsResponse> {
+    state
         .model
         .send_json(state.model.request(Method::GET, "/api/v1/models"))
-        .await?;
-    Ok(registry
+        .await
+}
+
+async fn models(state: &AppState) -> AppResult<Vec<ModelObject>> {
+    Ok(to_objects(registry(state).await?))
+}
+
+fn to_objects(registry: ModelsResponse) -> Vec<ModelObject> {
+    registry
         .models
         .into_iter()
         .map(|m| ModelObject {
@@ -226,16 +233,33 @@ async fn models(state: &AppState) -> AppResult<Vec<ModelObject>> {
             created: 0,
             owned_by: m.provider,
         })
-        .collect())
+        .collect()
 }
 
 /// The model named `id`, or 404 `model_not_found`: the OpenAI API serves the models that
 /// `GET /v1/models` lists, and no others.
+/// Besides a listed id, an alias (`fast`) or a bare id of a listed `provider/model` is known:
+/// the model service resolves those (and refuses an ambiguous one).
 async fn known_model(state: &AppState, id: &str) -> AppResult<ModelObject> {
-    models(state)
-        .await?
+    let id = id.trim();
+    let registry = registry(state).await?;
+    let by_name = registry.aliases.contains_key(id)
+        || registry
+            .models
+            .iter()
+            .any(|m| m.id.strip_prefix(&format!("{}/", m.provider)) == Some(id));
+    let provider = registry.provider.clone();
+    to_objects(registry)
         .into_iter()
-        .find(|m| m.id == id.trim())
+        .find(|m| m.id == id)
+        .or_else(|| {
+            by_name.then(|| ModelObject {
+                id: id.to_owned(),
+                object: "model",
+                created: 0,
+                owned_by: provider,
+            })
+        })
         .ok_or_else(|| {
             AppError::detailed(
                 StatusCode::NOT_FOUND,

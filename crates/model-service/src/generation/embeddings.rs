@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use super::{Generator, MIN_ATTEMPT};
 use crate::providers::{ErrorKind, ProviderError};
+use crate::registry::capability::Capability;
 
 /// Texts per provider call: below every common server's limit (OpenAI takes 2,048, some
 /// local servers far fewer), large enough that an index is embedded in few round trips.
@@ -26,29 +27,33 @@ impl Generator {
         requested: Option<Duration>,
     ) -> Result<EmbeddingsResponse, AppError> {
         let deadline = self.deadline(requested);
-        let model = self.registry.resolve_embeddings(req.requested_model())?;
+        let registry = self.registry();
+        let route = registry
+            .plan(req.requested_model(), Capability::Embeddings)?
+            .remove(0);
+        let model = Generator::display(&registry, &route);
         let texts = req.input.texts();
         let started = Instant::now();
         let mut data: Vec<Embedding> = Vec::with_capacity(texts.len());
         let mut prompt_tokens: u32 = 0;
         let mut dimensions: Option<usize> = None;
-        let total = self.timeouts.total;
+        let total = route.provider.timeouts.total;
         for (n, batch) in texts.chunks(BATCH_SIZE).enumerate() {
             if n > 0 && deadline.remaining() < MIN_ATTEMPT {
                 return Err(embed_error(&model, &deadline.exhausted(None)));
             }
             let result = self
                 .with_retry(
-                    &model,
+                    &route,
                     deadline,
                     Duration::ZERO,
                     (total, "whole call"),
-                    || self.provider.embed(&model, batch),
+                    || route.provider.provider.embed(route.model_id(), batch),
                 )
                 .instrument(tracing::info_span!(
                     "provider call",
-                    provider = self.provider.name(),
-                    model = %model,
+                    provider = %route.provider.name,
+                    model = %route.model_id(),
                     inputs = batch.len()
                 ))
                 .await
@@ -85,20 +90,20 @@ impl Generator {
         }
         metrics::histogram!(
             "model_provider_request_duration_seconds",
-            &self.labels(&model)
+            &super::labels(&route)
         )
         .record(started.elapsed().as_secs_f64());
         let usage = common::schemas::Usage::new(prompt_tokens, 0);
-        super::record_usage(&model, &usage);
+        super::record_usage(route.model_id(), &usage);
         super::trace_usage(
             &tracing::Span::current(),
-            self.provider.name(),
-            &model,
+            &route.provider.name,
+            route.model_id(),
             &usage,
         );
         Ok(EmbeddingsResponse {
             object: "list".to_owned(),
-            model: format!("{}/{model}", self.registry.provider()),
+            model: route.id(),
             data,
             usage: EmbeddingUsage::new(prompt_tokens),
         })

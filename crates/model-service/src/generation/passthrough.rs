@@ -31,40 +31,51 @@ use serde_json::{json, Value};
 use tracing::Instrument;
 
 use super::{
-    classified_error, error_text, note_fallback, record_usage, trace_usage, CompletionGuard,
-    Deadline, DurationGuard, Generator, Outcome, StreamGuard, MIN_ATTEMPT,
+    classified_error, error_text, labels, may_fall_back, note_fallback, record_usage, trace_usage,
+    CompletionGuard, Deadline, DurationGuard, Generator, Outcome, StreamGuard, MIN_ATTEMPT,
 };
 use crate::capabilities::{self, CapabilityTable};
 use crate::providers::{ChunkStream, ProviderError};
+use crate::registry::capability::Capability;
+use crate::registry::{Registry, Route};
 
 /// A stream opened up to its first chunk that carries the answer: the chunks so far and the
 /// rest.
 type Opened = (Vec<Bytes>, ChunkStream);
 
 impl Generator {
-    /// The models to try for `body`: the requested one (or the default), then the fallback if
-    /// it covers the request. 400 when the requested model lacks a capability the request needs.
+    /// The routes to try for `body`: the requested model (or the default), then its fallbacks
+    /// that cover the request. 400 when the requested model lacks a capability the request
+    /// needs.
     fn chat_candidates(
         &self,
         body: &Value,
         capabilities: &CapabilityTable,
-    ) -> Result<Vec<String>, AppError> {
+    ) -> Result<(Arc<Registry>, Vec<Route>), AppError> {
         let needs = capabilities::needs(body);
         let requested = body.get("model").and_then(Value::as_str);
-        let mut candidates = self.registry.candidates(requested);
+        let registry = self.registry();
+        let mut candidates = registry.plan(requested, Capability::Chat)?;
         if let Some(primary) = candidates.first() {
-            if let Some(need) = capabilities.of(primary).missing(&needs) {
-                return Err(capabilities::refusal(primary, need));
+            if let Some(need) =
+                capabilities::of_route(capabilities, &registry, primary).missing(&needs)
+            {
+                return Err(capabilities::refusal(
+                    &Self::display(&registry, primary),
+                    need,
+                ));
             }
         }
-        candidates.retain(|model| {
-            let covered = capabilities.of(model).missing(&needs).is_none();
+        candidates.retain(|route| {
+            let covered = capabilities::of_route(capabilities, &registry, route)
+                .missing(&needs)
+                .is_none();
             if !covered {
-                tracing::debug!(%model, "fallback skipped: it lacks a capability the request needs");
+                tracing::debug!(model = %route.id(), "fallback skipped: it lacks a capability the request needs");
             }
             covered
         });
-        Ok(candidates)
+        Ok((registry, candidates))
     }
 
     /// A whole `chat.completion` for `body` (an OpenAI request), as the provider wrote it
@@ -89,49 +100,47 @@ impl Generator {
         capabilities: &CapabilityTable,
         deadline: Deadline,
     ) -> Result<Bytes, AppError> {
-        let candidates = self.chat_candidates(&body, capabilities)?;
+        let (registry, candidates) = self.chat_candidates(&body, capabilities)?;
         let mut failures: Vec<(String, ProviderError)> = Vec::new();
-        for (i, model) in candidates.iter().enumerate() {
+        for (i, route) in candidates.iter().enumerate() {
+            let model = Self::display(&registry, route);
             if i > 0 {
                 if deadline.remaining() < MIN_ATTEMPT {
-                    failures.push((model.clone(), deadline.exhausted(None)));
+                    failures.push((model, deadline.exhausted(None)));
                     break;
                 }
-                note_fallback(&failures, model);
+                note_fallback(&failures, &model);
             }
-            body["model"] = Value::from(model.as_str());
-            let total = self.timeouts.total;
+            body["model"] = Value::from(route.model_id());
+            let total = route.provider.timeouts.total;
             let reserve = Self::fallback_reserve(&deadline, i + 1 < candidates.len(), total);
             let call_started = Instant::now();
             let request = &body;
             let result = self
-                .with_retry(model, deadline, reserve, (total, "whole call"), || {
-                    self.provider.chat(request)
+                .with_retry(route, deadline, reserve, (total, "whole call"), || {
+                    route.provider.provider.chat(request)
                 })
                 .instrument(tracing::info_span!(
                     "provider call",
-                    provider = self.provider.name(),
-                    model = %model
+                    provider = %route.provider.name,
+                    model = %route.model_id()
                 ))
                 .await;
             match result {
                 Ok(answer) => {
-                    metrics::histogram!(
-                        "model_provider_request_duration_seconds",
-                        &self.labels(model)
-                    )
-                    .record(call_started.elapsed().as_secs_f64());
+                    metrics::histogram!("model_provider_request_duration_seconds", &labels(route))
+                        .record(call_started.elapsed().as_secs_f64());
                     let (answer, usage) = match completion_usage(&answer) {
                         // The provider's bytes, untouched.
                         Some(usage) => (answer, usage),
                         None => with_estimated_usage(&body, &answer),
                     };
-                    self.account(model, &usage, &tracing::Span::current());
+                    self.account(route, &usage, &tracing::Span::current());
                     return Ok(answer);
                 }
                 Err(e) => {
-                    let stop = !e.allows_fallback();
-                    failures.push((model.clone(), e));
+                    let stop = !may_fall_back(&e, route, candidates.get(i + 1));
+                    failures.push((model, e));
                     if stop {
                         break;
                     }
@@ -141,10 +150,10 @@ impl Generator {
         Err(classified_error(&failures))
     }
 
-    fn account(&self, model: &str, usage: &Usage, span: &tracing::Span) {
+    fn account(&self, route: &Route, usage: &Usage, span: &tracing::Span) {
         self.stats.tokens(u64::from(usage.completion_tokens));
-        record_usage(model, usage);
-        trace_usage(span, self.provider.name(), model, usage);
+        record_usage(route.model_id(), usage);
+        trace_usage(span, &route.provider.name, route.model_id(), usage);
     }
 
     /// A streamed answer for `body` (an OpenAI request with `stream: true`): the SSE body's
@@ -157,7 +166,7 @@ impl Generator {
         capabilities: &CapabilityTable,
         requested: Option<Duration>,
     ) -> Result<BoxStream<'static, Bytes>, AppError> {
-        let candidates = self.chat_candidates(&body, capabilities)?;
+        let (registry, candidates) = self.chat_candidates(&body, capabilities)?;
         let span = tracing::Span::current();
         let deadline = self.deadline(requested);
         let mut guard = StreamGuard::start(self.stats.clone(), span.clone());
@@ -173,53 +182,56 @@ impl Generator {
         }
         let mut failures: Vec<(String, ProviderError)> = Vec::new();
         let mut opened = None;
-        for (i, model) in candidates.iter().enumerate() {
+        for (i, route) in candidates.iter().enumerate() {
+            let model = Self::display(&registry, route);
             if i > 0 {
                 if deadline.remaining() < MIN_ATTEMPT {
-                    failures.push((model.clone(), deadline.exhausted(None)));
+                    failures.push((model, deadline.exhausted(None)));
                     break;
                 }
-                note_fallback(&failures, model);
+                note_fallback(&failures, &model);
             }
-            body["model"] = Value::from(model.as_str());
-            let first_token = self.timeouts.first_token;
+            body["model"] = Value::from(route.model_id());
+            let first_token = route.provider.timeouts.first_token;
             let reserve = Self::fallback_reserve(&deadline, i + 1 < candidates.len(), first_token);
-            let call = tracing::info_span!(parent: &span, "provider call", provider = self.provider.name(), model = %model);
+            let call = tracing::info_span!(parent: &span, "provider call", provider = %route.provider.name, model = %route.model_id());
             let request = &body;
             let result = self
                 .with_retry(
-                    model,
+                    route,
                     deadline,
                     reserve,
                     (first_token, "waiting for the first token"),
-                    || self.chat_open(request),
+                    || Self::chat_open(route, request),
                 )
                 .instrument(call)
                 .await;
             match result {
                 Ok(stream) => {
-                    opened = Some((model.clone(), stream));
+                    opened = Some((model, route.clone(), stream));
                     break;
                 }
                 Err(e) => {
-                    let stop = !e.allows_fallback();
-                    failures.push((model.clone(), e));
+                    let stop = !may_fall_back(&e, route, candidates.get(i + 1));
+                    failures.push((model, e));
                     if stop {
                         break;
                     }
                 }
             }
         }
-        let Some((model, (first, mut rest))) = opened else {
+        let Some((model, route, (first, mut rest))) = opened else {
             guard.finish(Outcome::Failed);
             return Err(classified_error(&failures));
         };
-        let labels = self.labels(&model);
+        let labels = labels(&route);
         metrics::histogram!("model_provider_time_to_first_token_seconds", &labels)
             .record(started.elapsed().as_secs_f64());
-        let idle = self.timeouts.idle;
+        let idle = route.provider.timeouts.idle;
         let this = self;
         Ok(async_stream::stream! {
+            // The provider counts this stream in flight until it ends.
+            let _in_flight = route.provider.enter();
             // Recorded when this stream ends, however it ends (dropped by the client too).
             let _duration = DurationGuard::start("model_provider_request_duration_seconds", labels);
             let mut seen = Seen::default();
@@ -239,6 +251,7 @@ impl Generator {
                     Ok(Some(Err(e))) => {
                         span.in_scope(|| tracing::warn!(model = %model, kind = e.kind.as_str(), error = %e, "provider stream failed after its first token"));
                         metrics::counter!("model_provider_errors_total", "kind" => e.kind.as_str()).increment(1);
+                        route.provider.breaker.record_failure(e.kind);
                         guard.finish(Outcome::Failed);
                         yield common::sse::error_event(&error_text(Some(e.kind), &format!("Streaming failed with {model}: {e}")));
                         return;
@@ -266,7 +279,7 @@ impl Generator {
                     usage
                 }
             };
-            this.account(&model, &usage, &span);
+            this.account(&route, &usage, &span);
             out.put_slice(b"data: [DONE]\n\n");
             yield out.split().freeze();
         }
@@ -275,8 +288,8 @@ impl Generator {
 
     /// Opens a provider stream and reads it up to its first chunk that carries the answer (or
     /// its end), so that failures until then can still be retried or fall back.
-    async fn chat_open(&self, body: &Value) -> Result<Opened, ProviderError> {
-        let mut stream = self.provider.chat_stream(body).await?;
+    async fn chat_open(route: &Route, body: &Value) -> Result<Opened, ProviderError> {
+        let mut stream = route.provider.provider.chat_stream(body).await?;
         let mut first = Vec::new();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
@@ -380,14 +393,31 @@ mod tests {
     use super::*;
     use crate::generation::Timeouts;
     use crate::providers::mock::{MockProvider, MockSettings};
-    use crate::registry::ModelRegistry;
+    use crate::registry::breaker::Breaker;
+    use crate::registry::{ProviderSlot, ProviderTimeouts};
     use crate::retry::RetryPolicy;
     use crate::stats::GenerationStats;
 
     fn generator() -> Generator {
+        let t = Duration::from_secs(5);
         Generator::new(
-            Arc::new(MockProvider::new(MockSettings::default())),
-            ModelRegistry::new("mock", "primary", Some("text-only"), &[]),
+            Registry::single(
+                ProviderSlot::new(
+                    "mock",
+                    "mock",
+                    Arc::new(MockProvider::new(MockSettings::default())),
+                    ProviderTimeouts {
+                        total: t,
+                        first_token: t,
+                        idle: t,
+                    },
+                    Breaker::new("mock", u32::MAX, Duration::ZERO),
+                ),
+                "primary",
+                Some("text-only"),
+                &[],
+                None,
+            ),
             RetryPolicy::new(1, Duration::from_millis(1)),
             Timeouts {
                 total: Duration::from_secs(5),
@@ -399,21 +429,25 @@ mod tests {
         )
     }
 
+    fn ids((_, routes): (Arc<Registry>, Vec<Route>)) -> Vec<String> {
+        routes.iter().map(|r| r.model_id().to_owned()).collect()
+    }
+
     #[test]
     fn the_fallback_is_tried_only_when_it_covers_the_request() {
         let g = generator();
         let table = CapabilityTable::parse("text-only=chat,json").unwrap();
         let plain = json!({"model": "primary", "messages": [{"role": "user", "content": "hi"}]});
         assert_eq!(
-            g.chat_candidates(&plain, &table).unwrap(),
+            ids(g.chat_candidates(&plain, &table).unwrap()),
             ["primary", "text-only"]
         );
         let image = json!({"model": "primary", "messages": [{"role": "user", "content": [
             {"type": "image_url", "image_url": {"url": "u"}}]}]});
-        assert_eq!(g.chat_candidates(&image, &table).unwrap(), ["primary"]);
+        assert_eq!(ids(g.chat_candidates(&image, &table).unwrap()), ["primary"]);
         let tools = json!({"model": "primary", "tools": [{"type": "function"}],
             "messages": [{"role": "user", "content": "hi"}]});
-        assert_eq!(g.chat_candidates(&tools, &table).unwrap(), ["primary"]);
+        assert_eq!(ids(g.chat_candidates(&tools, &table).unwrap()), ["primary"]);
         let mut refused = tools.clone();
         refused["model"] = json!("text-only");
         let e = g.chat_candidates(&refused, &table).unwrap_err();

@@ -276,7 +276,7 @@ fn injected(message: impl Into<String>) -> ProviderError {
 
 #[async_trait]
 impl Provider for MockProvider {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "mock"
     }
 

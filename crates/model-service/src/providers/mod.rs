@@ -84,7 +84,7 @@ pub struct Embeddings {
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
     /// Short name for logs and `/api/v1/models` (`mock`, `groq`, `openai`, `ollama`).
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
 
     /// Asks for a whole completion.
     async fn complete(&self, req: &ProviderRequest) -> Result<Completion, ProviderError>;
@@ -346,7 +346,7 @@ pub fn build(config: &Config, resolved: &Resolved) -> anyhow::Result<Arc<dyn Pro
             base_url,
             max_completion_tokens,
         } => Arc::new(openai::OpenAiProvider::new(openai::OpenAiSettings {
-            name: resolved.provider_name,
+            name: resolved.provider_name.to_owned(),
             base_url: base_url.clone(),
             api_key: resolved.api_key.clone(),
             connect_timeout: config.connect_timeout(),

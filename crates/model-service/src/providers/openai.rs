@@ -48,7 +48,7 @@ const DETAIL_MAX_CHARS: usize = 200;
 
 #[derive(Debug, Clone)]
 pub struct OpenAiSettings {
-    pub name: &'static str,
+    pub name: String,
     pub base_url: String,
     pub api_key: Secret,
     pub connect_timeout: Duration,
@@ -58,7 +58,7 @@ pub struct OpenAiSettings {
 }
 
 pub struct OpenAiProvider {
-    name: &'static str,
+    name: String,
     client: Client<OpenAIConfig>,
     max_completion_tokens: bool,
     /// What streams are sent with: the same client, URL and headers async-openai uses.
@@ -158,8 +158,8 @@ fn assistant_message(content: &str) -> ChatCompletionRequestMessage {
 
 #[async_trait]
 impl Provider for OpenAiProvider {
-    fn name(&self) -> &'static str {
-        self.name
+    fn name(&self) -> &str {
+        &self.name
     }
 
     async fn complete(&self, req: &ProviderRequest) -> Result<Completion, ProviderError> {
@@ -704,7 +704,7 @@ mod tests {
     #[test]
     fn requests_carry_system_prompt_history_and_prompt_in_order() {
         let provider = OpenAiProvider::new(OpenAiSettings {
-            name: "openai",
+            name: "openai".into(),
             base_url: "http://127.0.0.1:9/v1".into(),
             api_key: "k".into(),
             connect_timeout: Duration::from_secs(1),

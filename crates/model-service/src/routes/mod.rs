@@ -5,6 +5,7 @@ mod health;
 mod inference;
 mod models;
 mod openai_chat;
+pub mod providers;
 
 use axum::Router;
 
@@ -17,4 +18,5 @@ pub fn router() -> Router<AppState> {
         .merge(inference::router())
         .merge(models::router())
         .merge(openai_chat::router())
+        .merge(providers::router())
 }

@@ -61,18 +61,21 @@ async fn models_lists_the_mock_presets_default_fallback_and_extras() {
     assert_eq!(body.provider, "mock");
     assert_eq!(body.default, "llama-3.3-70b-versatile");
     assert_eq!(body.fallback.as_deref(), Some("llama-3.1-8b-instant"));
-    let ids: Vec<(&str, &str)> = body
+    let ids: Vec<(&str, &str, String)> = body
         .models
         .iter()
-        .map(|m| (m.id.as_str(), m.role.as_str()))
+        .map(|m| (m.id.as_str(), m.role.as_str(), m.capabilities.join(",")))
         .collect();
+    let chat = || "chat".to_owned();
     assert_eq!(
         ids,
         [
-            ("llama-3.3-70b-versatile", "default"),
-            ("llama-3.1-8b-instant", "fallback"),
-            ("mixtral-8x7b-32768", "available"),
-            ("openai/gpt-oss-120b", "available"),
+            ("llama-3.3-70b-versatile", "default", chat()),
+            ("llama-3.1-8b-instant", "fallback", chat()),
+            ("mixtral-8x7b-32768", "available", chat()),
+            ("openai/gpt-oss-120b", "available", chat()),
+            ("mock-embed", "available", "embeddings".to_owned()),
         ]
     );
+    assert_eq!(body.aliases["embeddings"], ["mock-embed"]);
 }

@@ -13,4 +13,5 @@ mod health;
 mod helpers;
 mod inference;
 mod openai;
+mod providers;
 mod stream;
