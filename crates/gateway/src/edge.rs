@@ -109,12 +109,23 @@ fn has_port(entry: &str) -> bool {
     host_name(entry).len() != entry.len()
 }
 
-/// Layer (state: the allowed hosts): 400 `INVALID_HOST` for a `Host` outside the list.
+/// Layer (state: the allowed hosts): 400 `INVALID_HOST` for a `Host` outside the list, and for
+/// a request with more than one `Host` header (always).
 pub async fn check_host(
     State(allowed): State<Arc<AllowedHosts>>,
     req: Request,
     next: Next,
 ) -> Response {
+    // Two `Host` headers name two hosts: which one a proxy, a cache or this check reads is
+    // anyone's guess, so the request is refused whatever ALLOWED_HOSTS says (RFC 9112 §3.2).
+    if req.headers().get_all(header::HOST).iter().nth(1).is_some() {
+        tracing::warn!("request with more than one Host header refused");
+        return AppError::BadRequest {
+            code: "INVALID_HOST",
+            message: "The request has more than one Host header".to_owned(),
+        }
+        .into_response();
+    }
     if !allowed.is_restricted() {
         return next.run(req).await;
     }

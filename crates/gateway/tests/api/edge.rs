@@ -220,3 +220,29 @@ async fn without_allowed_hosts_any_host_is_served() {
     let response = get_with_host(&app, "/api/v1/chat/sessions", "anything.example").await;
     assert_eq!(response.status(), 200);
 }
+
+/// Two `Host` headers are refused with 400 `INVALID_HOST`, with or without ALLOWED_HOSTS (a
+/// raw socket: HTTP clients will not send two).
+#[tokio::test]
+async fn a_request_with_two_host_headers_is_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (restricted, dir) = spawn_with_ui(&["--allowed-hosts", "localhost, 127.0.0.1"]).await;
+    let open = spawn_app().await;
+    for app in [&restricted, &open] {
+        let addr = app.base.trim_start_matches("http://").to_owned();
+        let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let request = "GET /api/v1/chat/sessions HTTP/1.1\r\nHost: localhost\r\nHost: rebind.evil.example\r\nConnection: close\r\n\r\n";
+        socket.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            socket.read_to_string(&mut answer),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(answer.contains(r#""code":"INVALID_HOST""#), "{answer}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
