@@ -24,6 +24,8 @@ pub struct Stack {
     pub worker_url: String,
     pub client: reqwest::Client,
     pub db: TestDb,
+    /// The worker's local file store (a fresh temporary directory).
+    pub file_store: String,
     model: model_service::RunningService,
     worker_shutdown: CancellationToken,
 }
@@ -46,6 +48,25 @@ impl Stack {
         model: model_service::config::Config,
         gateway_flags: &[&str],
     ) -> Self {
+        Self::start_full(model, gateway_flags, &[]).await
+    }
+
+    /// [`start_with`](Self::start_with), plus extra worker-service flags.
+    pub async fn start_with_worker(gateway_flags: &[&str], worker_flags: &[&str]) -> Self {
+        Self::start_full(
+            model_service::config::Config::for_tests(),
+            gateway_flags,
+            worker_flags,
+        )
+        .await
+    }
+
+    /// All three services: the model service from `model`, extra gateway and worker flags.
+    pub async fn start_full(
+        model: model_service::config::Config,
+        gateway_flags: &[&str],
+        worker_flags: &[&str],
+    ) -> Self {
         common::telemetry::init_for_tests();
         common::metrics::install();
         let db = fresh_database().await;
@@ -54,7 +75,12 @@ impl Stack {
             .expect("model service starts");
         let model_url = model.base_url();
 
-        let worker_config = worker_service::config::Config::try_parse_from([
+        // Each stack keeps its uploaded files in a directory of its own.
+        let file_store = std::env::temp_dir()
+            .join(format!("sable-e2e-files-{}", uuid::Uuid::new_v4()))
+            .to_string_lossy()
+            .into_owned();
+        let mut worker_args = vec![
             "worker-service",
             "--addr",
             "127.0.0.1:0",
@@ -68,8 +94,12 @@ impl Stack {
             "1",
             "--poll-interval-ms",
             "250",
-        ])
-        .expect("worker config");
+            "--file-store-url",
+            &file_store,
+        ];
+        worker_args.extend_from_slice(worker_flags);
+        let worker_config =
+            worker_service::config::Config::try_parse_from(worker_args).expect("worker config");
         let worker_state = worker_service::build_state(worker_config)
             .await
             .expect("worker state");
@@ -114,6 +144,7 @@ impl Stack {
                 .build()
                 .expect("client"),
             db,
+            file_store,
             model,
             worker_shutdown,
         }
@@ -173,6 +204,7 @@ impl Drop for Stack {
     fn drop(&mut self) {
         self.model.shutdown.cancel();
         self.worker_shutdown.cancel();
+        let _ = std::fs::remove_dir_all(&self.file_store);
     }
 }
 

@@ -93,6 +93,9 @@ pub struct Config {
     pub quota: crate::usage::QuotaArgs,
 
     #[command(flatten)]
+    pub files: crate::routes::files::FileArgs,
+
+    #[command(flatten)]
     pub database: DatabaseArgs,
 
     #[command(flatten)]

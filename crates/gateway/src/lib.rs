@@ -42,7 +42,7 @@ pub fn app(state: AppState) -> Router {
     let limits = axum::middleware::from_fn_with_state(state.clone(), limits::enforce);
     let quota = axum::middleware::from_fn_with_state(state.clone(), usage::enforce_quota);
     let mut router = Router::new()
-        .merge(routes::router())
+        .merge(routes::router(&state.config))
         // Rate limits, then the daily quota. One stack, one `route_layer`: see
         // `common::server::common_layers` for why layers are stacked before they are applied.
         .route_layer(tower::ServiceBuilder::new().layer(limits).layer(quota))

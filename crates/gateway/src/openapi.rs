@@ -34,6 +34,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(routes::auth::ApiDoc::openapi());
     doc.merge(routes::chat::ApiDoc::openapi());
     doc.merge(routes::jobs::ApiDoc::openapi());
+    doc.merge(routes::files::ApiDoc::openapi());
+    doc.merge(routes::collections::ApiDoc::openapi());
     doc.merge(routes::metrics::ApiDoc::openapi());
     doc.merge(routes::workshop::ApiDoc::openapi());
     doc

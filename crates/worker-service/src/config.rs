@@ -78,6 +78,40 @@ pub struct Config {
     #[arg(long = "retry-max-delay-ms", env = "RETRY_MAX_DELAY_MS", value_parser = duration_ms, hide = true)]
     pub legacy_retry_max_delay: Option<Duration>,
 
+    /// Where uploaded files are stored: a local directory (default `.data/files`, created when
+    /// missing) or `s3://bucket/prefix` for any S3-compatible store (with the usual `AWS_*`
+    /// variables: `AWS_ENDPOINT`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_ALLOW_HTTP`).
+    #[arg(long, env = "FILE_STORE_URL", default_value = ".data/files")]
+    pub file_store_url: String,
+
+    /// Largest file accepted when the gateway does not say (it sends its own FILE_MAX_BYTES).
+    #[arg(long, env = "FILE_MAX_BYTES", default_value_t = 25_000_000)]
+    pub file_max_bytes: u64,
+
+    /// Per-user storage quota when the gateway does not say (it sends its QUOTA_FILE_BYTES).
+    #[arg(long, env = "QUOTA_FILE_BYTES", default_value_t = 500_000_000)]
+    pub quota_file_bytes: u64,
+
+    /// Claims an ingestion job may use before transient failures (file store or embedding
+    /// provider down) fail its file; with the retry backoff capped at JOB_RETRY_MAX_DELAY_MS
+    /// this rides out an outage of about an hour.
+    #[arg(long, env = "INGEST_MAX_ATTEMPTS", default_value_t = 60)]
+    pub ingest_max_attempts: i32,
+
+    /// How long one PDF may take to parse before it fails as damaged or hostile (`60s`; a
+    /// bare number is seconds).
+    #[arg(long = "pdf-timeout-secs", env = "PDF_TIMEOUT_SECS", value_parser = duration_secs, default_value = "60s")]
+    pub pdf_timeout: Duration,
+
+    /// Most bytes a DOCX may decompress to (zip bombs).
+    #[arg(
+        long,
+        env = "DOCX_MAX_UNCOMPRESSED_BYTES",
+        default_value_t = 100_000_000
+    )]
+    pub docx_max_uncompressed_bytes: u64,
+
     /// Serve the HTTP API only: do not claim or process jobs.
     #[arg(long, env = "WORKER_DISABLED", default_value_t = false)]
     pub worker_disabled: bool,
@@ -96,6 +130,13 @@ pub struct Config {
 }
 
 impl Config {
+    pub fn extract_limits(&self) -> crate::knowledge::extract::Limits {
+        crate::knowledge::extract::Limits {
+            pdf_timeout: self.pdf_timeout,
+            docx_max_bytes: self.docx_max_uncompressed_bytes,
+        }
+    }
+
     /// Checks the settings that depend on each other; the error is one sentence for the operator.
     pub fn validate(&self) -> Result<(), String> {
         self.internal.validate()?;

@@ -381,6 +381,10 @@ pub struct ClaimedJob {
     pub queued_secs: f64,
     /// Seconds the job had been running before this claim (0 on its first claim).
     pub running_secs: f64,
+    /// `prompts` or `ingest` (a file's ingestion, see `knowledge::ingest`).
+    pub kind: String,
+    /// The file an `ingest` job works on.
+    pub file_id: Option<Uuid>,
 }
 
 /// Claims up to `limit` jobs: pending ones that are due, and running ones whose lease has
@@ -413,7 +417,8 @@ pub async fn claim(
           RETURNING j.id, j.prompts, j.model, j.max_tokens, j.attempts, j.max_attempts,
                     j.total_prompts, j.completed_prompts + j.failed_prompts AS filled,
                     EXTRACT(EPOCH FROM now() - j.created_at)::float8 AS queued_secs,
-                    EXTRACT(EPOCH FROM now() - j.started_at)::float8 AS running_secs",
+                    EXTRACT(EPOCH FROM now() - j.started_at)::float8 AS running_secs,
+                    j.kind, j.file_id",
     )
     .bind(worker)
     .bind(lease.as_secs_f64())

@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod job_repo;
+pub mod knowledge;
 pub mod model_client;
 pub mod queue;
 pub mod routes;
@@ -27,6 +28,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::knowledge::ingest::IngestSettings;
+use crate::knowledge::store::BlobStore;
 use crate::queue::{QueueConfig, Worker};
 
 pub const SERVICE_NAME: &str = "worker-service";
@@ -38,10 +41,13 @@ pub struct AppState {
     pub model: ServiceClient,
     /// This process's name in job leases.
     pub worker_id: Arc<str>,
+    /// Uploaded files' bytes (`FILE_STORE_URL`).
+    pub store: BlobStore,
 }
 
 impl AppState {
-    pub fn new(config: Config, db: PgPool) -> Self {
+    pub fn new(config: Config, db: PgPool) -> Result<Self, String> {
+        let store = BlobStore::open(&config.file_store_url)?;
         let http = common::http::build_client(&config.http);
         let model = ServiceClient::new(
             http,
@@ -51,16 +57,21 @@ impl AppState {
         )
         .with_internal_token(&config.internal);
         let worker_id: Arc<str> = config.worker_id().into();
-        Self {
+        Ok(Self {
             config: Arc::new(config),
             db,
             model,
             worker_id,
-        }
+            store,
+        })
     }
 
     pub fn queue_config(&self) -> QueueConfig {
-        QueueConfig::from_config(&self.config, self.worker_id.to_string())
+        let ingest = IngestSettings {
+            store: self.store.clone(),
+            limits: self.config.extract_limits(),
+        };
+        QueueConfig::from_config(&self.config, self.worker_id.to_string(), Some(ingest))
     }
 }
 
@@ -75,6 +86,33 @@ pub fn app(state: AppState) -> Router {
         .route("/jobs/stats", get(routes::jobs::stats))
         .route("/jobs/{job_id}", get(routes::jobs::get))
         .route("/jobs/{job_id}/cancel", post(routes::jobs::cancel))
+        .route(
+            "/files",
+            post(routes::files::upload)
+                .get(routes::files::list)
+                // The body is the file, bounded by the caller's FILE_MAX_BYTES while it streams.
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/files/{file_id}",
+            get(routes::files::get).delete(routes::files::delete),
+        )
+        .route("/files/{file_id}/content", get(routes::files::content))
+        .route(
+            "/collections",
+            post(routes::collections::create).get(routes::collections::list),
+        )
+        .route(
+            "/collections/{collection_id}",
+            get(routes::collections::get)
+                .patch(routes::collections::update)
+                .delete(routes::collections::delete),
+        )
+        .route(
+            "/collections/{collection_id}/files/{file_id}",
+            axum::routing::put(routes::collections::add_file)
+                .delete(routes::collections::remove_file),
+        )
         .layer(axum::middleware::from_fn_with_state(
             (state.db.clone(), "worker"),
             common::observability::pool_gauges,
@@ -97,7 +135,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     common::internal_auth::warn_if_open(&config.internal, SERVICE_NAME);
     // The gateway owns the schema; the worker waits for it (ARCHITECTURE.md, "Migrations").
     let db = common::db::open_when_migrated(&config.database, SCHEMA_WAIT).await?;
-    Ok(AppState::new(config, db))
+    let state = AppState::new(config, db).map_err(anyhow::Error::msg)?;
+    tracing::info!(store = %state.store.describe, "file store");
+    Ok(state)
 }
 
 /// Starts this process's queue worker (claims until `shutdown` is cancelled).

@@ -422,6 +422,131 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/collections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the caller's collections, newest first. */
+        get: operations["list_collections"];
+        put?: never;
+        /** Creates a collection, optionally with files. */
+        post: operations["create_collection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/collections/{collection_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A collection with its file ids. */
+        get: operations["get_collection"];
+        put?: never;
+        post?: never;
+        /** Deletes a collection (its files stay). */
+        delete: operations["delete_collection"];
+        options?: never;
+        head?: never;
+        /** Renames a collection or changes its description. */
+        patch: operations["update_collection"];
+        trace?: never;
+    };
+    "/api/v1/collections/{collection_id}/files/{file_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Adds one of the caller's files to the collection (adding it twice changes nothing). */
+        put: operations["add_file"];
+        post?: never;
+        /** Takes a file out of the collection (the file stays). */
+        delete: operations["remove_file"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists the caller's files, newest first, with the bytes they store. Pass `next_before`
+         *     as `before` for the next page.
+         */
+        get: operations["list_files"];
+        put?: never;
+        /**
+         * Uploads one or more files (multipart form field `file`, repeatable). Each is stored, then
+         *     ingested in the background (its `status` goes `pending` → `processing` → `ready` or
+         *     `failed`). One file answers its record; several answer `{files: […]}`. Bytes the caller
+         *     already stores answer the existing file (200, `duplicate: true`).
+         */
+        post: operations["upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/files/{file_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A file: name, size, type, SHA-256, status (`pending|processing|ready|failed`, with `stage`
+         *     while processing and `error` in words when failed), pages, passages, times.
+         */
+        get: operations["get_file"];
+        put?: never;
+        post?: never;
+        /**
+         * Deletes the file: its blob, its passages and its place in collections. An ingestion still
+         *     running is cancelled and leaves nothing behind.
+         */
+        delete: operations["delete_file"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/files/{file_id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The original bytes, as an attachment (`Content-Disposition: attachment`, `nosniff`), with
+         *     the type the file was stored as.
+         */
+        get: operations["file_content"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/generate": {
         parameters: {
             query?: never;
@@ -1080,6 +1205,36 @@ export interface components {
             logprobs?: Record<string, never> | null;
             message: components["schemas"]["AssistantMessage"];
         };
+        /** @description `POST /api/v1/collections`. */
+        CollectionCreate: {
+            description?: string | null;
+            /** @description Files to put in it at once (the caller's; another's is 404). */
+            file_ids?: string[];
+            /** @description 1..=200 code points. */
+            name: string;
+        };
+        CollectionList: {
+            collections: components["schemas"]["CollectionOut"][];
+            /** Format: uuid */
+            next_before?: string | null;
+        };
+        /** @description A collection with the ids of its files. */
+        CollectionOut: {
+            /** Format: date-time */
+            created_at: string;
+            description: string;
+            file_ids: string[];
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** @description `PATCH /api/v1/collections/{id}`: only the fields sent change. */
+        CollectionUpdate: {
+            description?: string | null;
+            name?: string | null;
+        };
         ContentResponse: {
             content: string;
             /** @description The path as sent. */
@@ -1177,6 +1332,69 @@ export interface components {
             msg: string;
             /** @description Error kind, e.g. `missing`, `string_too_long`, `less_than_equal`, `json_invalid`. */
             type: string;
+        };
+        /** @description `GET /api/v1/files`: newest first. */
+        FileList: {
+            files: components["schemas"]["FileOut"][];
+            /**
+             * Format: uuid
+             * @description Pass as `before` for the next page; absent on the last page.
+             */
+            next_before?: string | null;
+            /**
+             * Format: int64
+             * @description Bytes the caller stores (the quota counts these).
+             */
+            used_bytes: number;
+        };
+        /** @description A stored file (`GET /api/v1/files/{id}`). */
+        FileOut: {
+            /** Format: int32 */
+            chunk_count: number;
+            content_type: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @description True when this upload matched bytes already stored (no new file was made). */
+            duplicate?: boolean;
+            /** @description Why ingestion failed, in words (`status: failed`). */
+            error?: string | null;
+            /** @description The name as uploaded, cleaned of path separators and control characters. */
+            filename: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The ingestion job (visible in `GET /api/v1/jobs`).
+             */
+            job_id?: string | null;
+            /** @description How ingestion reads it: pdf, docx, html, markdown, csv or text. */
+            kind: string;
+            /**
+             * Format: int32
+             * @description Pages (PDF) once extracted.
+             */
+            pages?: number | null;
+            /** Format: date-time */
+            ready_at?: string | null;
+            /** @description Hex SHA-256 of the bytes; the same bytes uploaded again answer this record. */
+            sha256: string;
+            /** Format: int64 */
+            size_bytes: number;
+            /** @description While `processing`: extracting, chunking, embedding or indexing. */
+            stage?: string | null;
+            status: components["schemas"]["FileStatus"];
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * @description File states: `pending` (queued), `processing` (see `stage`), `ready` (searchable), `failed`
+         *     (see `error`).
+         * @enum {string}
+         */
+        FileStatus: "pending" | "processing" | "ready" | "failed";
+        /** @description Several uploaded files (`POST /api/v1/files` with more than one `file` field). */
+        FileUploadList: {
+            files: components["schemas"]["FileOut"][];
         };
         /** @description `POST /api/v1/generate` and `/api/v1/generate/stream` request (contract §5.2). */
         GenerateRequest: {
@@ -1641,6 +1859,11 @@ export interface components {
             /** @example bearer */
             token_type: string;
             user: components["schemas"]["User"];
+        };
+        /** @description The multipart form of an upload (for the OpenAPI document). */
+        UploadForm: {
+            /** @description One or more files (repeat the field). */
+            file: number[];
         };
         /** @description Token counts; `total_tokens` is always the sum of the other two. */
         Usage: {
@@ -2779,6 +3002,463 @@ export interface operations {
             };
             /** @description Last-Event-ID is not a token index */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    list_collections: {
+        parameters: {
+            query?: {
+                /** @description The last id of the previous page (`next_before`): only older items are listed. */
+                before?: string;
+                /** @description Page size, 1..=200 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of collections */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CollectionList"];
+                };
+            };
+            /** @description Invalid `limit` or `before` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    create_collection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CollectionCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CollectionOut"];
+                };
+            };
+            /** @description A named file is not the caller's: `FILE_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid name (1–200 characters), description or file ids */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_collection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The collection id */
+                collection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The collection */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CollectionOut"];
+                };
+            };
+            /** @description `COLLECTION_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    delete_collection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The collection id */
+                collection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `COLLECTION_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    update_collection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The collection id */
+                collection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CollectionUpdate"];
+            };
+        };
+        responses: {
+            /** @description The collection */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CollectionOut"];
+                };
+            };
+            /** @description `COLLECTION_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid name or description */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    add_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The collection id */
+                collection_id: string;
+                /** @description The file id */
+                file_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The collection */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CollectionOut"];
+                };
+            };
+            /** @description `COLLECTION_NOT_FOUND` or `FILE_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    remove_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The collection id */
+                collection_id: string;
+                /** @description The file id */
+                file_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The collection */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CollectionOut"];
+                };
+            };
+            /** @description `COLLECTION_NOT_FOUND` or `FILE_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    list_files: {
+        parameters: {
+            query?: {
+                /** @description The last id of the previous page (`next_before`): only older items are listed. */
+                before?: string;
+                /** @description Page size, 1..=200 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of files */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileList"];
+                };
+            };
+            /** @description Invalid `limit` or `before` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["UploadForm"];
+            };
+        };
+        responses: {
+            /** @description The same bytes were already stored: that file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileOut"];
+                };
+            };
+            /** @description Stored; ingestion queued */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileOut"];
+                };
+            };
+            /** @description A file is larger than FILE_MAX_BYTES: `FILE_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not a supported type (PDF, DOCX, HTML, Markdown, CSV, text): `UNSUPPORTED_FILE_TYPE` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No `file` field, too many files, or an empty file */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The storage quota would be exceeded: `QUOTA_EXCEEDED` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The worker service is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The file id */
+                file_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileOut"];
+                };
+            };
+            /** @description No such file of the caller's: `FILE_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    delete_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The file id */
+                file_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such file of the caller's: `FILE_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    file_content: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The file id */
+                file_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file's bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description No such file of the caller's: `FILE_NOT_FOUND` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -3,12 +3,14 @@
 
 mod chat;
 mod embeddings;
+mod files;
 mod generate;
 mod jobs;
 pub mod openai;
 
 pub use chat::*;
 pub use embeddings::*;
+pub use files::*;
 pub use generate::*;
 pub use jobs::*;
 

@@ -8,6 +8,7 @@ mod accounts;
 mod chat;
 mod chat_background;
 mod error_classes;
+mod files;
 mod jobs;
 mod limits;
 mod metrics_summary;

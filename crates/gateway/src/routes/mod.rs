@@ -3,7 +3,9 @@
 
 pub mod auth;
 pub mod chat;
+pub mod collections;
 pub mod embeddings;
+pub mod files;
 pub mod generate;
 pub mod health;
 pub mod jobs;
@@ -16,7 +18,7 @@ use axum::Router;
 
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn router(config: &crate::config::Config) -> Router<AppState> {
     Router::new()
         .merge(health::router())
         .merge(auth::router())
@@ -26,6 +28,8 @@ pub fn router() -> Router<AppState> {
         .merge(embeddings::router())
         .merge(chat::router())
         .merge(jobs::router())
+        .merge(files::router(&config.files))
+        .merge(collections::router())
         .merge(metrics::router())
         .merge(workshop::router())
 }

@@ -107,14 +107,24 @@ async fn claim_batch(
         let held = inner.hold(job.id, job.attempts);
         held_ids.push(job.id);
         tracing::debug!(job_id = %job.id, attempt = job.attempts, resumed_slots = slots.len(), "claimed job");
-        jobs.spawn(processor::run(
-            inner.clone(),
-            job,
-            slots,
-            held,
-            shutdown.clone(),
-            permit,
-        ));
+        if job.kind == "ingest" {
+            jobs.spawn(crate::knowledge::ingest::run(
+                inner.clone(),
+                job,
+                held,
+                shutdown.clone(),
+                permit,
+            ));
+        } else {
+            jobs.spawn(processor::run(
+                inner.clone(),
+                job,
+                slots,
+                held,
+                shutdown.clone(),
+                permit,
+            ));
+        }
     }
     deliver_early_cancels(inner, &held_ids).await;
     Ok(count)

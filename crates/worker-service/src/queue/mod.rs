@@ -47,11 +47,19 @@ pub struct QueueConfig {
     /// After the shutdown signal, how long in-flight prompts may run before the jobs are
     /// released anyway.
     pub shutdown_grace: Duration,
+    /// Blob store and extraction limits for ingestion jobs (`None`: this worker leaves them
+    /// to be retried by one that can).
+    pub ingest: Option<crate::knowledge::ingest::IngestSettings>,
 }
 
 impl QueueConfig {
-    pub fn from_config(config: &Config, worker_id: String) -> Self {
+    pub fn from_config(
+        config: &Config,
+        worker_id: String,
+        ingest: Option<crate::knowledge::ingest::IngestSettings>,
+    ) -> Self {
         Self {
+            ingest,
             worker_id,
             max_jobs: config.worker_max_jobs,
             max_prompts: config.worker_max_prompts,

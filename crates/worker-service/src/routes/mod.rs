@@ -1,4 +1,6 @@
 //! The worker-service HTTP API, one module per resource.
 
+pub mod collections;
+pub mod files;
 pub mod health;
 pub mod jobs;

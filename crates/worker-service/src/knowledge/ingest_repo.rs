@@ -1,0 +1,249 @@
+//! The ingestion side's SQL: stage updates on `files`, and the fenced final writes that put a
+//! file's chunks in place and end its job in one transaction (no network call inside).
+
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::chunk::Chunk;
+
+/// The file an ingestion job works on.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IngestFile {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub filename: String,
+    pub kind: String,
+    pub blob_key: String,
+}
+
+pub async fn load(pool: &PgPool, file: Uuid) -> Result<Option<IngestFile>, sqlx::Error> {
+    sqlx::query_as("SELECT id, user_id, filename, kind, blob_key FROM files WHERE id = $1")
+        .bind(file)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Marks the file `processing` at `stage` (extracting, chunking, embedding, indexing).
+pub async fn set_stage(pool: &PgPool, file: Uuid, stage: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE files SET status = 'processing', stage = $2, updated_at = now()
+          WHERE id = $1 AND status IN ('pending', 'processing')",
+    )
+    .bind(file)
+    .bind(stage)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+/// The claim that holds the job, for fencing.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    pub job: Uuid,
+    pub worker: &'a str,
+    pub attempt: i32,
+}
+
+/// How a final write went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Done,
+    /// The claim no longer holds the job: nothing was written.
+    LeaseLost,
+    /// The file was deleted meanwhile: nothing was written (the job is ended `cancelled`
+    /// by [`end_cancelled`]).
+    FileGone,
+}
+
+/// Locks the job row if this claim still holds it, and the file row if it still exists.
+async fn fence(
+    tx: &mut Transaction<'_, Postgres>,
+    claim: Claim<'_>,
+    file: Uuid,
+) -> Result<Option<Written>, sqlx::Error> {
+    let held: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM batch_jobs WHERE id = $1 AND locked_by = $2 AND attempts = $3
+            AND status = 'running' FOR UPDATE",
+    )
+    .bind(claim.job)
+    .bind(claim.worker)
+    .bind(claim.attempt)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if held.is_none() {
+        return Ok(Some(Written::LeaseLost));
+    }
+    let exists: Option<Uuid> = sqlx::query_scalar("SELECT id FROM files WHERE id = $1 FOR UPDATE")
+        .bind(file)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(exists.is_none().then_some(Written::FileGone))
+}
+
+/// Ends the job with its one result slot.
+async fn end_job(
+    tx: &mut Transaction<'_, Postgres>,
+    claim: Claim<'_>,
+    outcome: Result<&str, &str>,
+) -> Result<(), sqlx::Error> {
+    let (status, ok, failed, text, error) = match outcome {
+        Ok(text) => ("completed", 1, 0, Some(text), None),
+        Err(error) => ("failed", 0, 1, None, Some(error)),
+    };
+    sqlx::query(
+        "UPDATE batch_jobs SET status = $2, completed_prompts = $3, failed_prompts = $4,
+                error = $5, completed_at = now(), updated_at = now(),
+                locked_by = NULL, locked_until = NULL
+          WHERE id = $1",
+    )
+    .bind(claim.job)
+    .bind(status)
+    .bind(ok)
+    .bind(failed)
+    .bind(error)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO batch_job_results (job_id, idx, text, error, error_code, attempt)
+         VALUES ($1, 0, $2, $3, $4, $5)
+         ON CONFLICT (job_id, idx) DO NOTHING",
+    )
+    .bind(claim.job)
+    .bind(text)
+    .bind(error)
+    .bind(error.map(|_| "INGEST_FAILED"))
+    .bind(claim.attempt)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The vectors of a file's chunks (one per chunk, in order, little-endian f32s) and the model
+/// that made them.
+#[derive(Debug, Clone, Copy)]
+pub struct Embeddings<'a> {
+    pub model: &'a str,
+    pub dim: i32,
+    pub vectors: &'a [Vec<u8>],
+}
+
+/// Replaces the file's chunks, marks it `ready` and completes the job, all or nothing.
+pub async fn finish_ready(
+    pool: &PgPool,
+    claim: Claim<'_>,
+    file: Uuid,
+    owner: Uuid,
+    pages: Option<i32>,
+    chunks: &[Chunk],
+    embeddings: Option<Embeddings<'_>>,
+) -> Result<Written, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    if let Some(stopped) = fence(&mut tx, claim, file).await? {
+        return Ok(stopped);
+    }
+    sqlx::query("DELETE FROM chunks WHERE file_id = $1")
+        .bind(file)
+        .execute(&mut *tx)
+        .await?;
+    let ids: Vec<Uuid> = chunks.iter().map(|_| Uuid::now_v7()).collect();
+    let idx: Vec<i32> = (0..chunks.len())
+        .map(|i| i32::try_from(i).unwrap_or(i32::MAX))
+        .collect();
+    let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
+    let pages_of: Vec<Option<i32>> = chunks.iter().map(|c| c.page).collect();
+    let headings: Vec<Option<&str>> = chunks.iter().map(|c| c.heading.as_deref()).collect();
+    let starts: Vec<i32> = chunks.iter().map(|c| c.char_start).collect();
+    let ends: Vec<i32> = chunks.iter().map(|c| c.char_end).collect();
+    let tokens: Vec<i32> = chunks.iter().map(|c| c.tokens).collect();
+    let model = embeddings.map(|e| e.model);
+    let dim = embeddings.map(|e| e.dim);
+    let vectors: Vec<Option<&[u8]>> = match embeddings {
+        Some(e) => e.vectors.iter().map(|v| Some(v.as_slice())).collect(),
+        None => vec![None; chunks.len()],
+    };
+    sqlx::query(
+        "INSERT INTO chunks (id, file_id, user_id, idx, text, page, heading, char_start, char_end,
+                             token_count, embedding, embedding_model, embedding_dim)
+         SELECT u.id, $2, $3, u.idx, u.text, u.page, u.heading, u.cs, u.ce, u.tk, u.emb, $12, $13
+           FROM unnest($1::uuid[], $4::int4[], $5::text[], $6::int4[], $7::text[], $8::int4[],
+                       $9::int4[], $10::int4[], $11::bytea[])
+                AS u(id, idx, text, page, heading, cs, ce, tk, emb)",
+    )
+    .bind(&ids)
+    .bind(file)
+    .bind(owner)
+    .bind(&idx)
+    .bind(&texts)
+    .bind(&pages_of)
+    .bind(&headings)
+    .bind(&starts)
+    .bind(&ends)
+    .bind(&tokens)
+    .bind(&vectors)
+    .bind(model)
+    .bind(dim)
+    .execute(&mut *tx)
+    .await?;
+    let count = i32::try_from(chunks.len()).unwrap_or(i32::MAX);
+    sqlx::query(
+        "UPDATE files SET status = 'ready', stage = NULL, error = NULL, pages = $2,
+                chunk_count = $3, ready_at = now(), updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(file)
+    .bind(pages)
+    .bind(count)
+    .execute(&mut *tx)
+    .await?;
+    let summary = match pages {
+        Some(p) => format!("{count} passages from {p} pages"),
+        None => format!("{count} passages"),
+    };
+    end_job(&mut tx, claim, Ok(&summary)).await?;
+    tx.commit().await?;
+    Ok(Written::Done)
+}
+
+/// Marks the file `failed` with `error` (in words) and fails the job with it.
+pub async fn finish_failed(
+    pool: &PgPool,
+    claim: Claim<'_>,
+    file: Uuid,
+    error: &str,
+) -> Result<Written, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    if let Some(stopped) = fence(&mut tx, claim, file).await? {
+        return Ok(stopped);
+    }
+    sqlx::query("DELETE FROM chunks WHERE file_id = $1")
+        .bind(file)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE files SET status = 'failed', stage = NULL, error = $2, chunk_count = 0,
+                updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(file)
+    .bind(error)
+    .execute(&mut *tx)
+    .await?;
+    end_job(&mut tx, claim, Err(error)).await?;
+    tx.commit().await?;
+    Ok(Written::Done)
+}
+
+/// Ends the job `cancelled` (its file was deleted, or a cancel was requested).
+pub async fn end_cancelled(pool: &PgPool, claim: Claim<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE batch_jobs SET status = 'cancelled', completed_at = now(), updated_at = now(),
+                locked_by = NULL, locked_until = NULL
+          WHERE id = $1 AND locked_by = $2 AND attempts = $3 AND status = 'running'",
+    )
+    .bind(claim.job)
+    .bind(claim.worker)
+    .bind(claim.attempt)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
