@@ -36,6 +36,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(routes::jobs::ApiDoc::openapi());
     doc.merge(routes::files::ApiDoc::openapi());
     doc.merge(routes::collections::ApiDoc::openapi());
+    doc.merge(routes::retrieve::ApiDoc::openapi());
     doc.merge(routes::metrics::ApiDoc::openapi());
     doc.merge(routes::workshop::ApiDoc::openapi());
     doc

@@ -98,6 +98,7 @@ pub fn app(state: AppState) -> Router {
             get(routes::files::get).delete(routes::files::delete),
         )
         .route("/files/{file_id}/content", get(routes::files::content))
+        .route("/retrieve", post(routes::retrieve::retrieve))
         .route(
             "/collections",
             post(routes::collections::create).get(routes::collections::list),

@@ -696,6 +696,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/retrieve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ranked passages for `query` from the caller's ready files: all of them, or the named
+         *     `file_ids` and the files of the named `collection_ids`. Each passage names its file, page
+         *     (PDF), heading path, text, fused `score` and the rank each side gave it.
+         */
+        post: operations["retrieve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workshop/content": {
         parameters: {
             query?: never;
@@ -1757,6 +1778,44 @@ export interface components {
             tasks: components["schemas"]["Task"][];
             title: string;
         };
+        /** @description One ranked passage. */
+        Passage: {
+            /** Format: int32 */
+            char_end: number;
+            /**
+             * Format: int32
+             * @description Character offsets of the passage in the file's extracted text.
+             */
+            char_start: number;
+            /** Format: uuid */
+            chunk_id: string;
+            /** Format: uuid */
+            file_id: string;
+            filename: string;
+            /** @description The heading path above the passage, e.g. `Guide > Install`. */
+            heading?: string | null;
+            /**
+             * Format: int32
+             * @description The PDF page the passage starts on (1-based).
+             */
+            page?: number | null;
+            /**
+             * Format: double
+             * @description Reciprocal rank fusion of the two ranks (higher is better).
+             */
+            score: number;
+            text: string;
+            /**
+             * Format: int64
+             * @description 1-based rank by full-text relevance; absent when the text side did not return it.
+             */
+            text_rank?: number | null;
+            /**
+             * Format: int64
+             * @description 1-based rank by vector similarity; absent when the vector side did not return it.
+             */
+            vector_rank?: number | null;
+        };
         Progress: {
             last?: null | components["schemas"]["LastVisited"];
             /** @description Every task the learner has opened or finished, most recently touched first. */
@@ -1809,6 +1868,28 @@ export interface components {
         };
         /** @enum {string} */
         Registration: "open" | "closed";
+        /**
+         * @description `POST /api/v1/retrieve`: passages of the caller's files that answer `query`. With neither
+         *     `collection_ids` nor `file_ids`, every ready file of the caller is searched; with either,
+         *     the union of the named files and the files of the named collections.
+         */
+        RetrieveRequest: {
+            collection_ids?: string[] | null;
+            file_ids?: string[] | null;
+            /** @description 1..=2000 code points. */
+            query: string;
+            /**
+             * Format: int64
+             * @description 1..=50, default 8.
+             * @default 8
+             */
+            top_k: number | null;
+        };
+        RetrieveResponse: {
+            /** @description The embedding model the vector side used (absent when no vector search ran). */
+            embedding_model?: string | null;
+            passages: components["schemas"]["Passage"][];
+        };
         /**
          * @description Who said a turn.
          * @enum {string}
@@ -3327,6 +3408,15 @@ export interface operations {
                     "application/json": components["schemas"]["FileOut"];
                 };
             };
+            /** @description Not a valid multipart form */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description A file is larger than FILE_MAX_BYTES: `FILE_TOO_LARGE` */
             413: {
                 headers: {
@@ -3867,6 +3957,48 @@ export interface operations {
             };
             /** @description Model service unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetrieveRequest"];
+            };
+        };
+        responses: {
+            /** @description Passages, best first (empty when nothing matches) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetrieveResponse"];
+                };
+            };
+            /** @description A named file or collection is not the caller's: `FILE_NOT_FOUND` / `COLLECTION_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid query (1–2000 characters), top_k (1–50) or ids */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -551,6 +551,44 @@ async fn files_and_collections_are_their_owners_only() {
     .unwrap();
     assert_eq!(still["name"], "Manuals");
     assert_eq!(still["file_ids"], json!([file_id]));
+    // Retrieval: Alice's file and collection are 404 to Bob, and never in his passages.
+    let response = call(
+        &stack,
+        Method::POST,
+        "/api/v1/retrieve",
+        b,
+        Some(json!({"query": "installer", "file_ids": [file_id]})),
+    )
+    .await;
+    assert_envelope(response, 404, "FILE_NOT_FOUND").await;
+    let response = call(
+        &stack,
+        Method::POST,
+        "/api/v1/retrieve",
+        b,
+        Some(json!({"query": "installer", "collection_ids": [cid]})),
+    )
+    .await;
+    assert_envelope(response, 404, "COLLECTION_NOT_FOUND").await;
+    wait_settled(&stack, a, &file_id).await;
+    wait_settled(&stack, b, same["id"].as_str().unwrap()).await;
+    let found: Value = call(
+        &stack,
+        Method::POST,
+        "/api/v1/retrieve",
+        b,
+        Some(json!({"query": "installer gateway"})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let passages = found["passages"].as_array().unwrap();
+    assert!(!passages.is_empty(), "{found}");
+    assert!(
+        passages.iter().all(|p| p["file_id"] != file_id.as_str()),
+        "{found}"
+    );
     // Without a token: 401.
     assert_eq!(
         call(&stack, Method::GET, "/api/v1/files", None, None)
@@ -816,4 +854,179 @@ async fn pdf_and_docx_are_read_and_hostile_files_fail_alone() {
             Duration::from_secs(20),
         )
         .await;
+}
+
+#[tokio::test]
+async fn retrieval_is_hybrid_ranked_and_scoped() {
+    let stack = Stack::start().await;
+    let docs: [(&str, &str); 3] = [
+        ("backups.md", "# Operations\n\n## Backups\n\nThe database is backed up every night at 02:00 with pg_dump; copies are kept for 30 days.\n"),
+        ("holidays.md", "# People\n\n## Holidays\n\nEvery employee gets 25 days of paid holiday a year, booked in the HR portal.\n"),
+        ("install.md", "# Setup\n\n## Installation\n\nDownload the installer, run it, then start the gateway with make run.\n"),
+    ];
+    let parts: Vec<(&str, &str, &[u8])> = docs
+        .iter()
+        .map(|(n, t)| (*n, "text/markdown", t.as_bytes()))
+        .collect();
+    let uploaded: Value = upload(&stack, None, &parts).await.json().await.unwrap();
+    let ids: Vec<String> = uploaded["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect();
+    for id in &ids {
+        assert_eq!(wait_settled(&stack, None, id).await["status"], "ready");
+    }
+    // Every passage has a vector, with its model and dimension.
+    let pool = sqlx::PgPool::connect(&stack.db.url).await.unwrap();
+    let (models, dims, missing): (Vec<String>, Vec<i32>, i64) = sqlx::query_as(
+        "SELECT array_agg(DISTINCT embedding_model), array_agg(DISTINCT embedding_dim),
+                count(*) FILTER (WHERE embedding IS NULL) FROM chunks",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(missing, 0);
+    assert_eq!(models.len(), 1, "{models:?}");
+    assert!(models[0].contains("mock-embed"), "{models:?}");
+    assert_eq!(dims.len(), 1);
+
+    let retrieve = |body: Value| {
+        let stack = &stack;
+        async move { call(stack, Method::POST, "/api/v1/retrieve", None, Some(body)).await }
+    };
+    let answer: Value = retrieve(json!({"query": "How often is the database backed up?"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let passages = answer["passages"].as_array().unwrap();
+    assert!(!passages.is_empty(), "{answer}");
+    assert_eq!(passages[0]["filename"], "backups.md", "{answer}");
+    assert_eq!(passages[0]["heading"], "Operations > Backups");
+    assert_eq!(passages[0]["vector_rank"], 1, "{answer}");
+    assert_eq!(passages[0]["text_rank"], 1, "{answer}");
+    assert!(passages[0]["text"].as_str().unwrap().contains("pg_dump"));
+    assert!(answer["embedding_model"]
+        .as_str()
+        .unwrap()
+        .contains("mock-embed"));
+    let scores: Vec<f64> = passages
+        .iter()
+        .map(|p| p["score"].as_f64().unwrap())
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+
+    let answer: Value =
+        retrieve(json!({"query": "how many days of holiday do employees get", "top_k": 1}))
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(answer["passages"].as_array().unwrap().len(), 1);
+    assert_eq!(answer["passages"][0]["filename"], "holidays.md", "{answer}");
+
+    // Scoped to one file: only its passages, even for another file's question.
+    let answer: Value = retrieve(json!({"query": "database backups", "file_ids": [ids[2]]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        answer["passages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["filename"] == "install.md"),
+        "{answer}"
+    );
+    // Scoped to a collection.
+    let collection: Value = call(
+        &stack,
+        Method::POST,
+        "/api/v1/collections",
+        None,
+        Some(json!({"name": "People", "file_ids": [ids[1]]})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let answer: Value =
+        retrieve(json!({"query": "database backups", "collection_ids": [collection["id"]]}))
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert!(
+        answer["passages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["filename"] == "holidays.md"),
+        "{answer}"
+    );
+    // An empty collection finds nothing.
+    let empty: Value = call(
+        &stack,
+        Method::POST,
+        "/api/v1/collections",
+        None,
+        Some(json!({"name": "Empty"})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let answer: Value = retrieve(json!({"query": "backups", "collection_ids": [empty["id"]]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["passages"], json!([]));
+    // Unknown (or another user's) ids are 404; bad input 422.
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_envelope(
+        retrieve(json!({"query": "x", "file_ids": [unknown]})).await,
+        404,
+        "FILE_NOT_FOUND",
+    )
+    .await;
+    assert_envelope(
+        retrieve(json!({"query": "x", "collection_ids": [unknown]})).await,
+        404,
+        "COLLECTION_NOT_FOUND",
+    )
+    .await;
+    assert_eq!(
+        retrieve(json!({"query": "  "})).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        retrieve(json!({"query": "x", "top_k": 0})).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // A deleted file is never retrieved.
+    call(
+        &stack,
+        Method::DELETE,
+        &format!("/api/v1/files/{}", ids[0]),
+        None,
+        None,
+    )
+    .await;
+    let answer: Value = retrieve(json!({"query": "database backed up pg_dump"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        answer["passages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["filename"] != "backups.md"),
+        "{answer}"
+    );
 }

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod models;
 pub mod openai;
+pub mod retrieve;
 pub mod workshop;
 
 use axum::Router;
@@ -30,6 +31,7 @@ pub fn router(config: &crate::config::Config) -> Router<AppState> {
         .merge(jobs::router())
         .merge(files::router(&config.files))
         .merge(collections::router())
+        .merge(retrieve::router())
         .merge(metrics::router())
         .merge(workshop::router())
 }

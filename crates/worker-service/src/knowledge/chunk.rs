@@ -57,14 +57,12 @@ pub fn chunks_sized(extracted: &Extracted, size: usize, overlap: usize) -> Vec<C
             continue;
         }
         // A chunk's heading is the one in force where its new text begins (after the overlap
-        // it shares with the previous chunk, and any blank lines): a chunk that opens a
-        // section belongs to it, not to the section its overlap came from.
+        // it shares with the previous chunk, blank lines and, in Markdown, the heading lines
+        // that open it): a chunk that opens a section belongs to it, not to the section its
+        // overlap came from, and "# A\n## B\ntext" is under "A > B".
         let end = byte + chunk.len();
         let fresh = byte.max(prev_end).min(end);
-        let fresh = fresh
-            + text
-                .get(fresh..end)
-                .map_or(0, |rest| rest.len() - rest.trim_start().len());
+        let fresh = first_content(text, fresh, end, extracted.markdown);
         prev_end = end;
         let len = chunk.chars().count();
         out.push(Chunk {
@@ -77,6 +75,26 @@ pub fn chunks_sized(extracted: &Extracted, size: usize, overlap: usize) -> Vec<C
         });
     }
     out
+}
+
+/// The first byte in `start..end` that is neither whitespace nor (in Markdown) a heading line.
+fn first_content(text: &str, start: usize, end: usize, markdown: bool) -> usize {
+    let mut at = start;
+    loop {
+        let Some(rest) = text.get(at..end) else {
+            return start;
+        };
+        let trimmed = rest.trim_start();
+        at += rest.len() - trimmed.len();
+        if markdown && trimmed.starts_with('#') {
+            match trimmed.find('\n') {
+                Some(nl) => at += nl + 1,
+                None => return at,
+            }
+        } else {
+            return at;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -114,6 +132,14 @@ mod tests {
             .any(|c| c.heading.as_deref() == Some("Guide > Install")));
         // Overlap: a later chunk starts before the previous one ends.
         assert!(chunks.windows(2).any(|w| w[1].char_start < w[0].char_end));
+    }
+
+    #[test]
+    fn a_chunk_opening_with_headings_is_under_the_deepest() {
+        let e = Extracted::markdown("# Ops\n\n## Backups\n\nNightly pg_dump.\n".to_owned());
+        let chunks = chunks_sized(&e, 100, 10);
+        assert_eq!(chunks.len(), 1);
+        assert_eq!(chunks[0].heading.as_deref(), Some("Ops > Backups"));
     }
 
     #[test]

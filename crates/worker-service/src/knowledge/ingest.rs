@@ -1,5 +1,5 @@
 //! Runs one claimed ingestion job (`batch_jobs.kind = 'ingest'`): read the blob → extract →
-//! chunk → (embed) → index, the file's `stage` showing where it is. The queue's machinery is
+//! chunk → embed → index, the file's `stage` showing where it is. The queue's machinery is
 //! shared with prompt jobs: the claim, the lease and its heartbeat, the reaper (a worker killed
 //! mid-file leaves the job to be claimed again; ingestion starts over, replacing any chunks),
 //! cancel (deleting the file cancels the job), and retries with backoff for transient failures
@@ -16,8 +16,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::chunk;
+use super::embed::{self, EmbedError};
 use super::extract::{self, ExtractError};
-use super::ingest_repo::{self, Claim, Written};
+use super::ingest_repo::{self, Claim, Embeddings, Written};
 use super::store::BlobStore;
 use crate::job_repo::{self, ClaimedJob};
 use crate::queue::backoff::Backoff;
@@ -54,6 +55,9 @@ enum Failure {
 struct Ingested {
     pages: Option<i32>,
     chunks: Vec<chunk::Chunk>,
+    /// The chunks' vectors (little-endian f32s) with their model and dimension; `None` when no
+    /// embeddings model is configured (the file is searchable by its text only).
+    vectors: Option<(String, i32, Vec<Vec<u8>>)>,
 }
 
 pub(crate) async fn run(
@@ -126,10 +130,35 @@ async fn ingest(inner: &Inner, job: &ClaimedJob) -> Result<Ingested, Failure> {
     if chunks.is_empty() {
         return Err(Failure::Permanent("No text found in the file".to_owned()));
     }
+    ingest_repo::set_stage(&inner.pool, file.id, "embedding")
+        .await
+        .map_err(db)?;
+    let texts: Vec<String> = chunks.iter().map(|c| c.text.clone()).collect();
+    let vectors = match embed::embed(&inner.model, &texts).await {
+        Ok(e) => Some((
+            e.model,
+            i32::try_from(e.dim).unwrap_or(i32::MAX),
+            e.vectors.iter().map(|v| embed::to_bytes(v)).collect(),
+        )),
+        Err(EmbedError::NoModel) => {
+            tracing::info!("no embeddings model configured: indexing text only");
+            None
+        }
+        Err(EmbedError::Transient(message)) => return Err(Failure::Transient(message)),
+        Err(EmbedError::Permanent(message)) => {
+            return Err(Failure::Permanent(format!(
+                "The passages could not be embedded: {message}"
+            )))
+        }
+    };
     ingest_repo::set_stage(&inner.pool, file.id, "indexing")
         .await
         .map_err(db)?;
-    Ok(Ingested { pages, chunks })
+    Ok(Ingested {
+        pages,
+        chunks,
+        vectors,
+    })
 }
 
 async fn settle(
@@ -152,7 +181,13 @@ async fn settle(
                 owner,
                 done.pages,
                 &done.chunks,
-                None,
+                done.vectors
+                    .as_ref()
+                    .map(|(model, dim, vectors)| Embeddings {
+                        model,
+                        dim: *dim,
+                        vectors,
+                    }),
             )
             .await
         }

@@ -6,11 +6,17 @@
 //! - [`file_repo`]: files and collections SQL; [`ingest_repo`]: ingestion's fenced writes;
 //! - [`extract`]: text out of PDF, DOCX, HTML, Markdown, text and CSV;
 //! - [`chunk`]: token-sized, overlapping, structure-aware passages;
-//! - [`ingest`]: the job runner.
+//! - [`embed`]: vectors through the model service's `POST /embeddings`;
+//! - [`ingest`]: the job runner;
+//! - [`retrieve`]: hybrid retrieval (full-text rank + [`vector`] similarity, fused by
+//!   reciprocal rank fusion).
 
 pub mod chunk;
+pub mod embed;
 pub mod extract;
 pub mod file_repo;
 pub mod ingest;
 pub mod ingest_repo;
+pub mod retrieve;
 pub mod store;
+pub mod vector;

@@ -4,3 +4,4 @@ pub mod collections;
 pub mod files;
 pub mod health;
 pub mod jobs;
+pub mod retrieve;

@@ -1,0 +1,274 @@
+//! Hybrid retrieval over the caller's passages: Postgres full-text rank and vector similarity
+//! ([`super::vector`]), each giving a ranked list, fused by reciprocal rank fusion
+//! (`score = Σ 1 / (60 + rank)`): a passage both sides rank well wins, and either side alone
+//! still finds what the other misses (exact names and codes for text, paraphrases for
+//! vectors). Scoped to the caller's ready files, narrowed to the named collections and files.
+//!
+//! Knowledge II calls [`retrieve`] (through `POST /retrieve`) to ground answers.
+
+use std::collections::HashMap;
+
+use common::schemas::{
+    collection_not_found, file_not_found, Passage, RetrieveRequest, RetrieveResponse,
+};
+use common::AppResult;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::embed::{self, EmbedError};
+use super::vector::{ExactScan, Scope, VectorIndex};
+use crate::AppState;
+
+/// The constant of reciprocal rank fusion (Cormack et al.'s 60): damps the weight of the very
+/// first ranks so one side cannot outvote the other alone.
+const RRF_K: f64 = 60.0;
+/// Candidates taken from each side per passage asked for.
+const CANDIDATES_PER_RESULT: usize = 4;
+const MIN_CANDIDATES: usize = 20;
+
+pub async fn retrieve(
+    state: &AppState,
+    owner: Uuid,
+    req: &RetrieveRequest,
+) -> AppResult<RetrieveResponse> {
+    let files = scope_files(&state.db, owner, req).await?;
+    let top_k = usize::try_from(req.top_k()).unwrap_or(1);
+    if files.is_empty() {
+        return Ok(RetrieveResponse {
+            passages: Vec::new(),
+            embedding_model: None,
+        });
+    }
+    let candidates = (top_k * CANDIDATES_PER_RESULT).max(MIN_CANDIDATES);
+    let query = req.query.trim();
+    let scope = Scope {
+        owner,
+        files: &files,
+    };
+    let text_side = text_ranked(&state.db, &scope, query, candidates);
+    let vector_side = async {
+        match embed::embed(&state.model, &[query.to_owned()]).await {
+            Ok(e) => {
+                let Some(q) = e.vectors.first() else {
+                    return Ok((None, Vec::new()));
+                };
+                let index = ExactScan {
+                    pool: state.db.clone(),
+                };
+                let hits = index.search(&scope, &e.model, q, candidates).await?;
+                Ok((Some(e.model), hits))
+            }
+            Err(EmbedError::NoModel) => Ok((None, Vec::new())),
+            Err(EmbedError::Transient(m) | EmbedError::Permanent(m)) => {
+                // Text ranking still answers; the outage is logged, not the caller's problem.
+                tracing::warn!(error = %m, "query embedding failed; full-text ranking only");
+                Ok::<_, sqlx::Error>((None, Vec::new()))
+            }
+        }
+    };
+    let (text_hits, vector) = tokio::join!(text_side, vector_side);
+    let text_hits = text_hits?;
+    let (model, vector_hits) = vector?;
+    let fused = fuse(&text_hits, &vector_hits, top_k);
+    let ids: Vec<Uuid> = fused.iter().map(|f| f.0).collect();
+    let details = passages(&state.db, owner, &ids).await?;
+    let passages = fused
+        .into_iter()
+        .filter_map(|(id, score, vector_rank, text_rank)| {
+            let mut p = details.get(&id)?.clone();
+            p.score = score;
+            p.vector_rank = vector_rank;
+            p.text_rank = text_rank;
+            Some(p)
+        })
+        .collect();
+    Ok(RetrieveResponse {
+        passages,
+        embedding_model: model,
+    })
+}
+
+/// The files to search: the caller's ready files, narrowed to the named files and the files
+/// of the named collections when any are named. A named file or collection that is not the
+/// caller's is 404, like a missing one.
+async fn scope_files(pool: &PgPool, owner: Uuid, req: &RetrieveRequest) -> AppResult<Vec<Uuid>> {
+    let collections = req.collection_ids.clone().unwrap_or_default();
+    let named = req.file_ids.clone().unwrap_or_default();
+    if !collections.is_empty() {
+        let found: i64 = sqlx::query_scalar(
+            "SELECT count(DISTINCT id) FROM collections WHERE user_id = $1 AND id = ANY($2)",
+        )
+        .bind(owner)
+        .bind(&collections)
+        .fetch_one(pool)
+        .await?;
+        if usize::try_from(found).unwrap_or(0) != distinct(&collections) {
+            return Err(collection_not_found());
+        }
+    }
+    if !named.is_empty() {
+        let found: i64 = sqlx::query_scalar(
+            "SELECT count(DISTINCT id) FROM files WHERE user_id = $1 AND id = ANY($2)",
+        )
+        .bind(owner)
+        .bind(&named)
+        .fetch_one(pool)
+        .await?;
+        if usize::try_from(found).unwrap_or(0) != distinct(&named) {
+            return Err(file_not_found());
+        }
+    }
+    let narrowed = req.collection_ids.is_some() || req.file_ids.is_some();
+    let files: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT f.id FROM files f
+          WHERE f.user_id = $1 AND f.status = 'ready'
+            AND (NOT $2 OR f.id = ANY($3)
+                 OR EXISTS (SELECT 1 FROM collection_files cf
+                             WHERE cf.file_id = f.id AND cf.collection_id = ANY($4)))",
+    )
+    .bind(owner)
+    .bind(narrowed)
+    .bind(&named)
+    .bind(&collections)
+    .fetch_all(pool)
+    .await?;
+    Ok(files)
+}
+
+fn distinct(ids: &[Uuid]) -> usize {
+    let mut v = ids.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    v.len()
+}
+
+/// Passages ranked by full-text relevance. The question's words are OR-ed (a question rarely
+/// has every word of its passage); `ts_rank_cd` rewards passages where they are dense.
+async fn text_ranked(
+    pool: &PgPool,
+    scope: &Scope<'_>,
+    query: &str,
+    k: usize,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH q AS (
+             SELECT NULLIF(replace(plainto_tsquery('english', $3)::text, '&', '|'), '')::tsquery AS q
+         )
+         SELECT c.id FROM chunks c, q
+          WHERE q.q IS NOT NULL AND c.user_id = $1 AND c.file_id = ANY($2) AND c.tsv @@ q.q
+          ORDER BY ts_rank_cd(c.tsv, q.q) DESC, c.id
+          LIMIT $4",
+    )
+    .bind(scope.owner)
+    .bind(scope.files)
+    .bind(query)
+    .bind(i64::try_from(k).unwrap_or(i64::MAX))
+    .fetch_all(pool)
+    .await
+}
+
+/// Reciprocal rank fusion of the two lists: `(chunk, score, vector rank, text rank)`, best
+/// first, at most `k`. Ranks are 1-based.
+fn fuse(
+    text: &[Uuid],
+    vector: &[(Uuid, f32)],
+    k: usize,
+) -> Vec<(Uuid, f64, Option<i64>, Option<i64>)> {
+    let mut fused: HashMap<Uuid, (f64, Option<i64>, Option<i64>)> = HashMap::new();
+    for (rank, (id, _)) in vector.iter().enumerate() {
+        let r = i64::try_from(rank + 1).unwrap_or(i64::MAX);
+        let e = fused.entry(*id).or_default();
+        e.0 += 1.0 / (RRF_K + r as f64);
+        e.1 = Some(r);
+    }
+    for (rank, id) in text.iter().enumerate() {
+        let r = i64::try_from(rank + 1).unwrap_or(i64::MAX);
+        let e = fused.entry(*id).or_default();
+        e.0 += 1.0 / (RRF_K + r as f64);
+        e.2 = Some(r);
+    }
+    let mut out: Vec<_> = fused
+        .into_iter()
+        .map(|(id, (score, v, t))| (id, score, v, t))
+        .collect();
+    // Ties (same fused score) go to the better best rank, then the id, so answers are stable.
+    out.sort_by(|a, b| {
+        b.1.total_cmp(&a.1)
+            .then_with(|| best(a).cmp(&best(b)))
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    out.truncate(k);
+    out
+}
+
+fn best(x: &(Uuid, f64, Option<i64>, Option<i64>)) -> i64 {
+    x.2.unwrap_or(i64::MAX).min(x.3.unwrap_or(i64::MAX))
+}
+
+#[derive(sqlx::FromRow)]
+struct PassageRow {
+    id: Uuid,
+    file_id: Uuid,
+    filename: String,
+    page: Option<i32>,
+    heading: Option<String>,
+    text: String,
+    char_start: i32,
+    char_end: i32,
+}
+
+async fn passages(
+    pool: &PgPool,
+    owner: Uuid,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Passage>, sqlx::Error> {
+    let rows: Vec<PassageRow> = sqlx::query_as(
+        "SELECT c.id, c.file_id, f.filename, c.page, c.heading, c.text, c.char_start, c.char_end
+           FROM chunks c JOIN files f ON f.id = c.file_id
+          WHERE c.user_id = $1 AND c.id = ANY($2)",
+    )
+    .bind(owner)
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.id,
+                Passage {
+                    file_id: r.file_id,
+                    filename: r.filename,
+                    chunk_id: r.id,
+                    page: r.page,
+                    heading: r.heading,
+                    text: r.text,
+                    score: 0.0,
+                    vector_rank: None,
+                    text_rank: None,
+                    char_start: r.char_start,
+                    char_end: r.char_end,
+                },
+            )
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fusion_rewards_agreement_and_keeps_each_sides_rank() {
+        let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        // a: 2nd by text, 1st by vector; b: 1st by text only; c: 2nd by vector only.
+        let fused = fuse(&[b, a], &[(a, 0.9), (c, 0.8)], 10);
+        assert_eq!(fused[0].0, a);
+        assert_eq!((fused[0].2, fused[0].3), (Some(1), Some(2)));
+        assert_eq!(fused[1].0, b);
+        assert_eq!((fused[1].2, fused[1].3), (None, Some(1)));
+        assert_eq!(fused[2].0, c);
+        assert!(fused[0].1 > fused[1].1 && fused[1].1 > fused[2].1);
+        assert_eq!(fuse(&[b, a], &[(a, 0.9), (c, 0.8)], 1).len(), 1);
+    }
+}
