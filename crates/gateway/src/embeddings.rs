@@ -140,6 +140,7 @@ mod tests {
                 embedding: vec![1.0, -0.5],
             }],
             usage: EmbeddingUsage::new(2),
+            cost_usd: None,
         };
         let list = EmbeddingList::from_internal(answer, true);
         let value = serde_json::to_value(&list).unwrap();

@@ -199,6 +199,7 @@ pub fn stored_answer(bytes: &[u8], latency_ms: f64) -> GenerateResponse {
         usage: common::schemas::openai::completion_usage(bytes).unwrap_or_default(),
         latency_ms,
         finish_reason: choice["finish_reason"].as_str().map(str::to_owned),
+        cost_usd: None,
     }
 }
 

@@ -288,6 +288,7 @@ impl Generator {
             usage: c.usage,
             latency_ms,
             finish_reason: c.finish_reason,
+            cost_usd: (!registry.is_single()).then(|| route.cost_usd(&c.usage)),
         }
     }
 

@@ -1454,6 +1454,12 @@ export interface components {
         };
         /** @description `POST /api/v1/generate` response (contract §5.2). */
         GenerateResponse: {
+            /**
+             * Format: double
+             * @description Additive: what the answer cost in USD at the model's configured prices (with a
+             *     providers file).
+             */
+            cost_usd?: number | null;
             /** @description Additive: why generation stopped (`stop`, `length`). */
             finish_reason?: string | null;
             /** Format: double */

@@ -96,6 +96,10 @@ pub struct EmbeddingsResponse {
     /// One vector per input, in input order (`index` is the input's position).
     pub data: Vec<Embedding>,
     pub usage: EmbeddingUsage,
+    /// Additive: what the call cost in USD at the model's configured price (with a providers
+    /// file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

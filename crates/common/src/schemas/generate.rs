@@ -200,6 +200,10 @@ pub struct GenerateResponse {
     /// Additive: why generation stopped (`stop`, `length`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
+    /// Additive: what the answer cost in USD at the model's configured prices (with a
+    /// providers file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 /// `GET /api/v1/models` response (additive endpoint).

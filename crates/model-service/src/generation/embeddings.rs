@@ -106,6 +106,7 @@ impl Generator {
             model: route.id(),
             data,
             usage: EmbeddingUsage::new(prompt_tokens),
+            cost_usd: (!registry.is_single()).then(|| route.cost_usd(&usage)),
         })
     }
 }

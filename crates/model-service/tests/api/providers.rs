@@ -92,6 +92,8 @@ async fn requests_are_routed_by_alias_provider_and_unique_bare_id() {
         .await
         .unwrap();
     assert_eq!(body["model"], "a/gpt-a", "{body}");
+    // The model is not priced: it cost nothing.
+    assert_eq!(body["cost_usd"], 0.0, "{body}");
     assert_eq!(answer(&app, "gpt-b").await["model"], "b/gpt-b");
     assert_eq!(answer(&app, "b/shared").await["model"], "b/shared");
     assert_eq!((a.counters.chat(), b.counters.chat()), (1, 2));
@@ -324,7 +326,7 @@ async fn embeddings_use_the_alias_on_its_provider_and_refuse_chat_models() {
     .await;
     let file = TomlFile::new(&format!(
         "[[providers]]\nname = \"local\"\nkind = \"mock\"\n[[providers.models]]\nid = \"chatty\"\n\n\
-         [[providers]]\nname = \"vec\"\nbase_url = \"{}\"\n[[providers.models]]\nid = \"e5\"\ncapabilities = [\"embeddings\"]\n\n\
+         [[providers]]\nname = \"vec\"\nbase_url = \"{}\"\n[[providers.models]]\nid = \"e5\"\ncapabilities = [\"embeddings\"]\nprice_input_per_mtok = 0.02\n\n\
          [aliases]\ndefault = \"local/chatty\"\nembeddings = \"vec/e5\"\n",
         emb.base_url()
     ));
@@ -336,6 +338,9 @@ async fn embeddings_use_the_alias_on_its_provider_and_refuse_chat_models() {
         .await
         .unwrap();
     assert_eq!(body["model"], "vec/e5");
+    let cost = body["cost_usd"].as_f64().unwrap();
+    // Priced at $0.02 per million input tokens; fake-openai counts words (2 here).
+    assert!((cost - 2.0 * 0.02 / 1e6).abs() < 1e-15, "{body}");
     assert_eq!(body["data"][1]["embedding"].as_array().unwrap().len(), 8);
     assert_eq!(emb.counters.embeddings(), 1);
     let response = app
