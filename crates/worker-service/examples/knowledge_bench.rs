@@ -1,0 +1,306 @@
+//! Knowledge benchmark: `cargo run --release -p worker-service --example knowledge_bench`.
+//!
+//! A fresh database on the server named by `DATABASE_URL` (dropped at the end), the model
+//! service in process (mock provider: the deterministic `mock-embed` embedder) and one worker
+//! service with its queue. Measures:
+//! - ingestion: Markdown files and multi-page PDFs uploaded over HTTP, upload → every file
+//!   `ready` (pages/s, chunks/s);
+//! - retrieval: `POST /retrieve` latency (p50/p99) for one user with 10,000 and 100,000
+//!   passages (synthetic passages with mock-embed-sized unit vectors, inserted directly).
+//!
+//! Prints markdown tables.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use rand::Rng;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const WORDS: &[&str] = &[
+    "backup",
+    "database",
+    "gateway",
+    "holiday",
+    "invoice",
+    "contract",
+    "termination",
+    "notice",
+    "revenue",
+    "quarter",
+    "install",
+    "server",
+    "policy",
+    "employee",
+    "portal",
+    "report",
+    "schedule",
+    "network",
+    "storage",
+    "quota",
+    "upload",
+    "stream",
+    "model",
+    "answer",
+    "review",
+    "budget",
+    "meeting",
+    "deadline",
+    "release",
+    "security",
+    "password",
+    "account",
+    "travel",
+];
+
+fn sentence(rng: &mut impl Rng, words: usize) -> String {
+    let mut s: Vec<&str> = (0..words)
+        .map(|_| WORDS[rng.gen_range(0..WORDS.len())])
+        .collect();
+    s[0] = "The";
+    format!("{}.", s.join(" "))
+}
+
+#[tokio::main]
+async fn main() {
+    let db = common::test_support::fresh_database().await;
+    let model = model_service::spawn(model_service::config::Config::for_tests())
+        .await
+        .expect("model service");
+    let store = std::env::temp_dir().join(format!("sable-kbench-{}", Uuid::new_v4()));
+    let config = worker_service::config::Config::try_parse_from([
+        "worker-service",
+        "--database-url",
+        &db.url,
+        "--model-service-url",
+        &model.base_url(),
+        "--file-store-url",
+        store.to_str().unwrap(),
+        "--poll-interval-ms",
+        "100",
+    ])
+    .unwrap();
+    let state = worker_service::build_state(config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(worker_service::serve(
+        state.clone(),
+        listener,
+        shutdown.clone(),
+    ));
+    let client = reqwest::Client::new();
+    let mut rng = rand::thread_rng();
+
+    println!("| input | files | pages | chunks | seconds | pages/s | chunks/s |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (kind, files, pages_each) in [("markdown", 40usize, 10usize), ("pdf", 20, 10)] {
+        let started = Instant::now();
+        for f in 0..files {
+            let (name, ctype, bytes) = if kind == "pdf" {
+                let pages: Vec<String> = (0..pages_each).map(|_| sentence(&mut rng, 60)).collect();
+                (format!("f{f}.pdf"), "application/pdf", pdf(&pages))
+            } else {
+                let mut text = String::new();
+                for p in 0..pages_each {
+                    text.push_str(&format!("# Part {p}\n\n"));
+                    for _ in 0..8 {
+                        text.push_str(&sentence(&mut rng, 40));
+                        text.push('\n');
+                    }
+                }
+                (format!("f{f}.md"), "text/markdown", text.into_bytes())
+            };
+            let r = client
+                .post(format!("{base}/files"))
+                .header("x-sable-file-name", name)
+                .header("content-type", ctype)
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
+        }
+        loop {
+            let (left, failed): (i64, i64) = sqlx::query_as(
+                "SELECT count(*) FILTER (WHERE status IN ('pending','processing')),
+                        count(*) FILTER (WHERE status = 'failed') FROM files WHERE kind = $1",
+            )
+            .bind(kind)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            assert_eq!(failed, 0);
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let chunks: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.kind = $1",
+        )
+        .bind(kind)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        let pages = files * pages_each;
+        println!(
+            "| {kind} | {files} | {pages} | {chunks} | {secs:.2} | {:.1} | {:.1} |",
+            pages as f64 / secs,
+            chunks as f64 / secs
+        );
+    }
+
+    // Retrieval: synthetic passages of the default user with vectors of the mock's model.
+    let probe: Value = client
+        .post(format!("{}/embeddings", model.base_url()))
+        .json(&json!({"input": ["probe"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let embed_model = probe["model"].as_str().unwrap().to_owned();
+    let dim = probe["data"][0]["embedding"].as_array().unwrap().len();
+    let owner = common::schemas::DEFAULT_JOB_OWNER;
+    println!("\n| passages in scope | retrieve p50 | p99 | mean |");
+    println!("|---:|---:|---:|---:|");
+    for target in [10_000usize, 100_000] {
+        let file = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO files (id, user_id, filename, content_type, kind, size_bytes, sha256, blob_key, status)
+             VALUES ($1, $2, 'synthetic.txt', 'text/plain', 'text', 1, $3, 'none', 'ready')",
+        )
+        .bind(file)
+        .bind(owner)
+        .bind(file.to_string())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM chunks WHERE user_id = $1")
+            .bind(owner)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        let mut total = usize::try_from(existing).unwrap();
+        let mut idx = 0i32;
+        while total < target {
+            let n = (target - total).min(2000);
+            let mut ids = Vec::with_capacity(n);
+            let mut texts = Vec::with_capacity(n);
+            let mut idxs = Vec::with_capacity(n);
+            let mut vecs: Vec<Vec<u8>> = Vec::with_capacity(n);
+            for _ in 0..n {
+                ids.push(Uuid::now_v7());
+                texts.push(sentence(&mut rng, 60));
+                idxs.push(idx);
+                idx += 1;
+                let mut v: Vec<f32> = (0..dim).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.iter_mut().for_each(|x| *x /= norm);
+                vecs.push(v.iter().flat_map(|x| x.to_le_bytes()).collect());
+            }
+            sqlx::query(
+                "INSERT INTO chunks (id, file_id, user_id, idx, text, char_start, char_end, token_count,
+                                     embedding, embedding_model, embedding_dim)
+                 SELECT u.id, $2, $3, u.idx, u.text, 0, 1, 80, u.emb, $6, $7
+                   FROM unnest($1::uuid[], $4::int4[], $5::text[], $8::bytea[]) AS u(id, idx, text, emb)",
+            )
+            .bind(&ids)
+            .bind(file)
+            .bind(owner)
+            .bind(&idxs)
+            .bind(&texts)
+            .bind(&embed_model)
+            .bind(i32::try_from(dim).unwrap())
+            .bind(&vecs)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+            total += n;
+        }
+        sqlx::query("ANALYZE chunks")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let mut times = Vec::new();
+        for i in 0..35 {
+            let q = sentence(&mut rng, 8);
+            let started = Instant::now();
+            let r = client
+                .post(format!("{base}/retrieve"))
+                .json(&json!({"query": q, "top_k": 8}))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+            let _: Value = r.json().await.unwrap();
+            if i >= 5 {
+                times.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let p = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
+        let mean = times.iter().sum::<f64>() / times.len() as f64;
+        println!(
+            "| {total} | {:.1} ms | {:.1} ms | {mean:.1} ms |",
+            p(0.5),
+            p(0.99)
+        );
+    }
+    shutdown.cancel();
+    model.shutdown.cancel();
+    let _ = std::fs::remove_dir_all(&store);
+}
+
+/// A PDF with one page per text (Helvetica, correct cross-reference table).
+fn pdf(pages: &[String]) -> Vec<u8> {
+    let n = pages.len();
+    let mut objects: Vec<String> = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {n} >>",
+            (0..n)
+                .map(|i| format!("{} 0 R", 4 + 2 * i))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+            .to_owned(),
+    ];
+    for (i, text) in pages.iter().enumerate() {
+        objects.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+            5 + 2 * i
+        ));
+        let stream = format!("BT /F1 10 Tf 40 740 Td ({text}) Tj ET");
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{stream}\nendstream",
+            stream.len()
+        ));
+    }
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for o in offsets {
+        out.extend(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
