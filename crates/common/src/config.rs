@@ -65,9 +65,10 @@ pub struct ServiceArgs {
     )]
     pub header_read_timeout: Duration,
 
-    /// Time a client has to send a whole request body, from the end of its headers (`30s`; a
-    /// bare number is seconds): 1 MB, the body limit, at 35 KB/s. A slower body is answered
-    /// 408 `REQUEST_TIMEOUT` and the connection closed.
+    /// Grace a client has to send a request body, from the end of its headers (`30s`; a bare
+    /// number is seconds), plus a second per 32 KiB received, so a file upload arriving at
+    /// 32 KiB/s or faster is never cut off. A slower body is answered 408 `REQUEST_TIMEOUT` and
+    /// the connection closed.
     #[arg(
         long = "request-body-timeout-secs",
         env = "REQUEST_BODY_TIMEOUT_SECS",

@@ -1,7 +1,9 @@
 //! The accept loop, with limits on slow clients: a header block must arrive within
 //! [`ClientTimeouts::header_read`] (hyper closes the connection otherwise: before the headers
 //! there is no request to answer), and a request body within [`ClientTimeouts::request_body`]
-//! of the headers (408 `REQUEST_TIMEOUT` in the envelope, then the connection closes). Without
+//! of the headers plus one second per [`BODY_BYTES_PER_SECOND`] received (408 `REQUEST_TIMEOUT`
+//! in the envelope, then the connection closes): a large upload that keeps arriving at a
+//! reasonable rate is never cut off, a trickle is. Without
 //! them, a client sending one byte a second holds a connection and a task for as long as it
 //! likes. `axum::serve` offers neither, so this is its loop with both added.
 
@@ -25,6 +27,11 @@ use tower::ServiceExt;
 
 use crate::error::AppError;
 use crate::request_id;
+
+/// The minimum rate a body must keep up once its grace period is spent: every this many bytes
+/// received extend the body's deadline by a second. 32 KiB/s: a 25 MB upload may take up to
+/// ~13 minutes; a client sending one byte a second gets the grace period and no more.
+pub const BODY_BYTES_PER_SECOND: u64 = 32 * 1024;
 
 /// How long a client may take to send its request (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,8 +112,9 @@ fn is_connection_error(e: &std::io::Error) -> bool {
     )
 }
 
-/// Runs `router` on `request` with its body bounded by `within`: a body still arriving after
-/// that ends with an error (the handler's extractor fails), and the answer becomes 408.
+/// Runs `router` on `request` with its body bounded by `within` plus a second per
+/// [`BODY_BYTES_PER_SECOND`] received: a body still arriving after that ends with an error (the
+/// handler's extractor fails), and the answer becomes 408.
 async fn with_body_deadline(
     router: Router,
     request: Request<Body>,
@@ -117,22 +125,27 @@ async fn with_body_deadline(
     }
     let expired = Arc::new(AtomicBool::new(false));
     let (parts, body) = request.into_parts();
-    let deadline = tokio::time::Instant::now() + within;
+    let started = tokio::time::Instant::now();
     let flag = expired.clone();
     let chunks = body.into_data_stream();
     let body = futures::stream::unfold(
-        (chunks, flag, false),
-        move |(mut chunks, flag, over)| async move {
+        (chunks, flag, 0_u64, false),
+        move |(mut chunks, flag, received, over)| async move {
             if over {
                 return None;
             }
+            let earned = Duration::from_secs_f64(received as f64 / BODY_BYTES_PER_SECOND as f64);
+            let deadline = started + within + earned;
             match tokio::time::timeout_at(deadline, chunks.next()).await {
-                Ok(Some(chunk)) => Some((chunk, (chunks, flag, false))),
+                Ok(Some(chunk)) => {
+                    let size = chunk.as_ref().map_or(0, |bytes| bytes.len() as u64);
+                    Some((chunk, (chunks, flag, received + size, false)))
+                }
                 Ok(None) => None,
                 Err(_) => {
                     flag.store(true, Ordering::Relaxed);
                     let error = axum::Error::new("the request body did not arrive in time");
-                    Some((Err(error), (chunks, flag, true)))
+                    Some((Err(error), (chunks, flag, received, true)))
                 }
             }
         },
@@ -280,5 +293,37 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(echoed["fast"], true);
+    }
+
+    #[tokio::test]
+    async fn a_large_body_that_keeps_arriving_is_not_cut_off() {
+        let addr = server(SMALL).await;
+        // 192 KiB at 64 KiB/s: three times the 1 s window, at twice the minimum rate.
+        let pad = "x".repeat(192 * 1024);
+        let body = format!(r#"{{"pad":"{pad}"}}"#).into_bytes();
+        let head = format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let started = Instant::now();
+        let mut socket = TcpStream::connect(addr).await.unwrap();
+        socket.write_all(head.as_bytes()).await.unwrap();
+        for piece in body.chunks(16 * 1024) {
+            socket.write_all(piece).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), socket.read_to_end(&mut answer));
+        read.await.expect("answered").unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            started.elapsed() > SMALL.request_body,
+            "the body took longer than the window"
+        );
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "{}",
+            &answer[..answer.len().min(300)]
+        );
     }
 }
