@@ -57,7 +57,14 @@ fn settings_read_by_binaries() -> BTreeMap<String, Setting> {
             let Some(end) = after.find('"') else { break };
             let name = &after[..end];
             rest = &after[end..];
-            if name.is_empty()
+            // Only clap's `env = "…"`, not a longer name ending in `env` (the providers file's
+            // `api_key_env = "…"` in docs and tests names a provider's key, not a setting).
+            let part_of_a_longer_name = before
+                .bytes()
+                .last()
+                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if part_of_a_longer_name
+                || name.is_empty()
                 || !name
                     .bytes()
                     .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
