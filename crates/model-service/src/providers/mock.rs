@@ -192,6 +192,18 @@ impl Hooks {
     }
 }
 
+/// `[mock:tokens=N]` in `prompt`: exactly N tokens, the answer's first ones and then filler
+/// words (the native path and the OpenAI passthrough answer the same length).
+pub(super) fn fit_to_tokens_marker(tokens: &mut Vec<String>, prompt: &str) {
+    if let Some(n) = Hooks::parse(prompt).tokens {
+        tokens.truncate(n);
+        let filler = ["lorem ", "ipsum ", "dolor ", "sit ", "amet "];
+        while tokens.len() < n {
+            tokens.push(filler[tokens.len() % filler.len()].to_owned());
+        }
+    }
+}
+
 /// The planned answer for a request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -236,13 +248,7 @@ impl MockProvider {
     /// The deterministic answer to `req` (tokens already cut at `max_tokens`).
     pub fn plan(req: &ProviderRequest) -> Plan {
         let mut tokens = tokenize(&answer_text(req));
-        if let Some(n) = Hooks::parse(&req.prompt).tokens {
-            tokens.truncate(n);
-            let filler = ["lorem ", "ipsum ", "dolor ", "sit ", "amet "];
-            while tokens.len() < n {
-                tokens.push(filler[tokens.len() % filler.len()].to_owned());
-            }
-        }
+        fit_to_tokens_marker(&mut tokens, &req.prompt);
         let limit = usize::try_from(req.max_tokens).unwrap_or(usize::MAX).max(1);
         let finish_reason = if tokens.len() > limit {
             tokens.truncate(limit);

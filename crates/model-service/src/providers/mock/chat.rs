@@ -25,7 +25,9 @@ use common::schemas::{ChatTurn, Role, Usage};
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
 
-use super::{answer_text, excerpt, injected, sleep, tokenize, Hooks, MockProvider};
+use super::{
+    answer_text, excerpt, fit_to_tokens_marker, injected, sleep, tokenize, Hooks, MockProvider,
+};
 use crate::providers::{ChunkStream, ErrorKind, ProviderError, ProviderRequest};
 
 /// Most choices (`n`) the mock writes.
@@ -622,6 +624,10 @@ impl ChatPlan {
                 None => content,
             };
             let mut tokens = tokenize(&content);
+            if format_type != "json_object" && schema.is_none() {
+                // Plain text only: filler words would break a JSON answer.
+                fit_to_tokens_marker(&mut tokens, &read.native.prompt);
+            }
             if let Some(last) = tokens.last_mut() {
                 // The whole answer is the text as written, without the tokenizer's last space.
                 let trimmed = last.trim_end().len();
