@@ -2,8 +2,10 @@
 //!
 //! Queue invariants kept here:
 //! - a claim is one short statement that commits at once (no transaction spans a model call);
-//! - every write by a worker is fenced by `(locked_by, attempts)`: the claim that produced it
-//!   must still hold the job, so a worker whose lease was taken over writes nothing;
+//! - every write of results or status by a worker is fenced by `(locked_by, attempts)`: the
+//!   claim that produced it must still hold the job, so a worker whose lease was taken over
+//!   writes nothing. The heartbeat is fenced by `locked_by` only: it moves nothing but
+//!   `locked_until` (a lease its own worker id still holds);
 //! - a slot is written at most once (primary key `(job_id, idx)`), in the same statement that
 //!   moves the counters, so counters always equal the slots.
 
