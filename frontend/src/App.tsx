@@ -13,6 +13,7 @@ function page<K extends string>(load: () => Promise<Record<K, ComponentType>>, n
   return lazy(() => load().then((m) => ({ default: m[name] })));
 }
 const JobsPage = page(() => import("./components/jobs/JobsPage"), "JobsPage");
+const FilesPage = page(() => import("./components/files/FilesPage"), "FilesPage");
 const DashboardPage = page(() => import("./components/dashboard/DashboardPage"), "DashboardPage");
 const LearnIndex = page(() => import("./components/learn/LearnPage"), "LearnIndex");
 const LearnDoc = page(() => import("./components/learn/LearnPage"), "LearnDoc");
@@ -48,6 +49,7 @@ const router = createBrowserRouter([
       { index: true, element: <ChatPage /> },
       { path: "chat/:sessionId", element: <ChatPage /> },
       { path: "jobs", element: <Loading><JobsPage /></Loading> },
+      { path: "files", element: <Loading><FilesPage /></Loading> },
       { path: "dashboard", element: <Loading><DashboardPage /></Loading> },
       { path: "learn", element: <Loading><LearnIndex /></Loading> },
       { path: "learn/workshop/:taskId/:page?", element: <Loading><WorkshopTaskPage /></Loading> },

@@ -181,3 +181,82 @@ export function describeError(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
 }
+
+export interface UploadOptions {
+  /** Bytes sent so far and the total, as the browser reports them (XHR upload progress). */
+  onProgress?: (loaded: number, total: number) => void;
+  signal?: AbortSignal;
+  /** Whole request, body included (a large file on a slow link takes minutes). */
+  timeoutMs?: number;
+}
+
+interface XhrAnswer {
+  status: number;
+  text: string;
+  headers: Headers;
+}
+
+/**
+ * POSTs a multipart form with XMLHttpRequest: fetch cannot report upload progress, XHR can.
+ * Same auth as `request` (bearer token, one refresh-and-retry on 401) and the same errors
+ * (ApiError from the envelope, NetworkError when the server was not reached or timed out).
+ */
+export async function uploadForm<T>(path: string, form: FormData, opts: UploadOptions = {}): Promise<T> {
+  const hooks = auth;
+  let res = await sendXhr(path, form, opts, hooks?.token() ?? null);
+  if (res.status === 401 && hooks) {
+    const fresh = await hooks.refresh();
+    if (fresh) res = await sendXhr(path, form, opts, fresh);
+    if (res.status === 401) hooks.unauthorized();
+  }
+  if (res.status < 200 || res.status >= 300) {
+    throw await errorFromResponse(new Response(res.text, { status: res.status, headers: res.headers }));
+  }
+  return (res.text ? JSON.parse(res.text) : undefined) as T;
+}
+
+function abortReason(signal: AbortSignal | undefined): Error {
+  const r: unknown = signal?.reason;
+  return r instanceof Error ? r : new DOMException("aborted", "AbortError");
+}
+
+function sendXhr(path: string, form: FormData, opts: UploadOptions, token: string | null): Promise<XhrAnswer> {
+  const { onProgress, signal, timeoutMs = 600_000 } = opts;
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortReason(signal));
+      return;
+    }
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", path);
+    xhr.timeout = timeoutMs;
+    xhr.withCredentials = true;
+    xhr.setRequestHeader("Accept", "application/json");
+    if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    if (onProgress) xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : 0);
+    const onAbort = () => xhr.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const done = () => signal?.removeEventListener("abort", onAbort);
+    xhr.onload = () => {
+      done();
+      const headers = new Headers();
+      for (const line of xhr.getAllResponseHeaders().trim().split(/[\r\n]+/)) {
+        const i = line.indexOf(":");
+        if (i > 0) headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
+      }
+      resolve({ status: xhr.status, text: xhr.responseText, headers });
+    };
+    const fail = (message: string) => () => {
+      done();
+      if (typeof window !== "undefined") window.dispatchEvent(new Event(NETWORK_ERROR_EVENT));
+      reject(new NetworkError(message));
+    };
+    xhr.onerror = fail("Cannot reach the server (the upload broke off)");
+    xhr.ontimeout = fail("The upload timed out");
+    xhr.onabort = () => {
+      done();
+      reject(abortReason(signal));
+    };
+    xhr.send(form);
+  });
+}

@@ -1,5 +1,5 @@
 /** Typed wrappers for every gateway route the UI uses. */
-import { errorFromResponse, rawRequest, request } from "./client";
+import { errorFromResponse, rawRequest, request, uploadForm, type UploadOptions } from "./client";
 import { consumeSse, type StreamEnd } from "./sse";
 import type {
   ChatMessageCreate,
@@ -9,9 +9,17 @@ import type {
   ChatSessionImport,
   ChatSessionOut,
   ChatSessionUpdate,
+  CollectionCreate,
+  CollectionList,
+  CollectionOut,
+  CollectionUpdate,
   DocIndex,
+  FilePage,
+  FileOut,
+  FileUploadList,
   GenerateRequest,
   HealthResponse,
+  JsonObject,
   JobResponse,
   JobsListResponse,
   JobView,
@@ -106,6 +114,7 @@ export const api = {
     signal: AbortSignal,
     onUserMessageId?: (id: string) => void,
     onAccepted?: () => void,
+    onMeta?: (meta: JsonObject) => void,
   ): Promise<StreamEnd> {
     const res = await rawRequest(`${V1}/generate/stream`, { method: "POST", body, signal, timeoutMs: 600_000 });
     if (!res.ok) throw await errorFromResponse(res);
@@ -114,7 +123,7 @@ export const api = {
     const userMessageId = res.headers.get("x-user-message-id");
     if (userMessageId && onUserMessageId) onUserMessageId(userMessageId);
     if (!res.body) return "eof";
-    return consumeSse(res.body, onToken);
+    return consumeSse(res.body, onToken, onMeta);
   },
 
   /**
@@ -138,6 +147,7 @@ export const api = {
     signal: AbortSignal,
     onUserMessageId?: (id: string) => void,
     onAccepted?: () => void,
+    onMeta?: (meta: JsonObject) => void,
   ): Promise<StreamEnd | null> {
     if ((await documentedRoute(`${V1}/chat/sessions/{id}/stream`)) !== true) return null;
     const res = await rawRequest(`${V1}/chat/sessions/${enc(sessionId)}/stream`, { signal, timeoutMs: 600_000 });
@@ -147,7 +157,7 @@ export const api = {
     if (userMessageId && onUserMessageId) onUserMessageId(userMessageId);
     onAccepted?.();
     if (!res.body) return "eof";
-    return consumeSse(res.body, onToken);
+    return consumeSse(res.body, onToken, onMeta);
   },
 
   /** `filter`: Sable's additive list filters (only pinned / only archived, or their opposites). */
@@ -214,6 +224,35 @@ export const api = {
     const jobs = body.jobs.map((j): JobView => (j.results ? { ...j, results: j.results } : { ...j, results: [], summary: true }));
     return { jobs, nextBefore: body.next_before ?? null };
   },
+
+  /**
+   * Uploads one file (multipart field `file`). One request per file, so each has its own
+   * progress bar and its own answer (one unsupported file does not fail the others).
+   */
+  async uploadFile(file: File, opts: UploadOptions = {}): Promise<FileOut> {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    const body = await uploadForm<FileOut | FileUploadList>(`${V1}/files`, form, opts);
+    const one = "files" in body ? body.files[0] : body;
+    if (!one) throw new Error("The server stored no file");
+    return one;
+  },
+  listFiles: (limit = 50, before?: string) => request<FilePage>(`${V1}/files${qs({ limit, before })}`),
+  getFile: (id: string) => request<FileOut>(`${V1}/files/${enc(id)}`),
+  deleteFile: (id: string) => request<void>(`${V1}/files/${enc(id)}`, { method: "DELETE" }),
+  /** The original bytes (`Content-Disposition: attachment`); fetch with auth, see downloadFromUrl. */
+  fileContentUrl: (id: string) => `${V1}/files/${enc(id)}/content`,
+  listCollections: (limit = 200, before?: string) =>
+    request<CollectionList>(`${V1}/collections${qs({ limit, before })}`),
+  createCollection: (body: CollectionCreate) =>
+    request<CollectionOut>(`${V1}/collections`, { method: "POST", body }),
+  updateCollection: (id: string, body: CollectionUpdate) =>
+    request<CollectionOut>(`${V1}/collections/${enc(id)}`, { method: "PATCH", body }),
+  deleteCollection: (id: string) => request<void>(`${V1}/collections/${enc(id)}`, { method: "DELETE" }),
+  addToCollection: (id: string, fileId: string) =>
+    request<CollectionOut>(`${V1}/collections/${enc(id)}/files/${enc(fileId)}`, { method: "PUT" }),
+  removeFromCollection: (id: string, fileId: string) =>
+    request<CollectionOut>(`${V1}/collections/${enc(id)}/files/${enc(fileId)}`, { method: "DELETE" }),
 
   workshopCurriculum: () => request<WorkshopCurriculum>(`${V1}/workshop/curriculum`),
   workshopProgress: () => request<WorkshopProgress>(`${V1}/workshop/progress`),

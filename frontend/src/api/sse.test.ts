@@ -23,6 +23,19 @@ async function collect(chunks: (string | Uint8Array)[]): Promise<SseEvent[]> {
 const tokens = (evs: SseEvent[]) => evs.flatMap((e) => (e.type === "token" ? [e.token] : []));
 
 describe("SSE reader", () => {
+  it("reads Sable's meta event (sources before the first token) apart from the tokens", async () => {
+    const meta = { sources: [{ n: 1, file_id: "f", filename: "a.md" }] };
+    const wire = `event: meta\ndata: ${JSON.stringify(meta)}\n\ndata: "Zebras [1]"\n\nevent: meta\ndata: {broken\n\ndata: [DONE]\n\n`;
+    for (const chunks of [[wire], wire.split("")]) {
+      const evs = await collect(chunks);
+      expect(evs).toEqual([{ type: "meta", data: meta }, { type: "token", token: "Zebras [1]" }, { type: "done" }]);
+    }
+    const seen: unknown[] = [];
+    const end = await consumeSse(bodyOf([wire]), (t) => seen.push(t), (m) => seen.push(m));
+    expect(end).toBe("done");
+    expect(seen).toEqual([meta, "Zebras [1]"]);
+  });
+
   it("reads one token per event and stops at [DONE]", async () => {
     const evs = await collect(['data: "Hello "\n\ndata: "world"\n\ndata: [DONE]\n\n']);
     expect(evs).toEqual([{ type: "token", token: "Hello " }, { type: "token", token: "world" }, { type: "done" }]);

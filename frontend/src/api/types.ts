@@ -74,3 +74,12 @@ export type WorkshopTaskProgress = S["TaskProgress"];
 export type WorkshopProgressUpdate = S["ProgressUpdate"];
 
 export type MetricsSummary = Optional<S["MetricsSummary"], "window_secs">;
+
+export type FileStatus = S["FileStatus"];
+export type FileOut = S["FileOut"];
+export type FilePage = S["FileList"];
+export type FileUploadList = S["FileUploadList"];
+export type CollectionOut = S["CollectionOut"];
+export type CollectionList = S["CollectionList"];
+export type CollectionCreate = S["CollectionCreate"];
+export type CollectionUpdate = S["CollectionUpdate"];

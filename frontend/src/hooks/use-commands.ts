@@ -62,6 +62,7 @@ export function useCommands(): Command[] {
       { id: "theme", group: "Actions", label: dark ? "Switch to light mode" : "Switch to dark mode", run: a.toggleTheme },
       { id: "export", group: "Actions", label: "Export current chat (Markdown)", hint: `${MOD}+Shift+E`, run: a.exportCurrent },
       { id: "go-chat", group: "Navigate", label: "Go to Chat", run: () => a.go("/") },
+      { id: "go-files", group: "Navigate", label: "Go to Files", run: () => a.go("/files") },
       { id: "go-jobs", group: "Navigate", label: "Go to Batch Jobs", run: () => a.go("/jobs") },
       { id: "go-dash", group: "Navigate", label: "Go to Dashboard", run: () => a.go("/dashboard") },
       { id: "go-learn", group: "Navigate", label: "Go to Learn", run: () => a.go("/learn") },

@@ -6,7 +6,7 @@
 import { api } from "@/api/endpoints";
 import type { StreamEnd } from "@/api/sse";
 import { humanError } from "@/lib/errors";
-import type { ChatSessionOut, GenerateRequest } from "@/api/types";
+import type { ChatSessionOut, GenerateRequest, JsonObject } from "@/api/types";
 import { effectiveChatSettings } from "@/lib/chat-settings";
 import { useChat } from "@/stores/chat";
 import { useSettings } from "@/stores/settings";
@@ -42,6 +42,8 @@ export interface StreamHandlers {
   onAccepted?: () => void;
   /** The server's id of the stored user turn (X-User-Message-Id). */
   onUserMessageId?: (id: string) => void;
+  /** Sable's `meta` event: a grounded answer's sources, before the first token. */
+  onMeta?: (meta: JsonObject) => void;
 }
 
 /** The generate request for a chat turn, from the chat's settings (or the global ones). */
@@ -90,6 +92,7 @@ type Opener = (
   onToken: (token: string) => void,
   onUserMessageId: ((id: string) => void) | undefined,
   onAccepted: () => void,
+  onMeta: ((meta: JsonObject) => void) | undefined,
 ) => Promise<StreamEnd | null>;
 
 /** One stream, shared by a new answer and a resumed one: timing, stop, errors as outcomes. */
@@ -115,6 +118,7 @@ async function run(sessionId: string, open: Opener, handlers: StreamHandlers): P
         accepted = true;
         handlers.onAccepted?.();
       },
+      handlers.onMeta,
     );
     if (end === null) return null;
     return { status: me.stopRequested ? "stopped" : "done", ...stats() };
@@ -133,7 +137,8 @@ export async function streamAnswer(r: StreamRequest, handlers: StreamHandlers): 
   const body = buildGenerateRequest(r);
   const out = await run(
     r.sessionId,
-    (signal, onToken, onUserMessageId, onAccepted) => api.generateStream(body, onToken, signal, onUserMessageId, onAccepted),
+    (signal, onToken, onUserMessageId, onAccepted, onMeta) =>
+      api.generateStream(body, onToken, signal, onUserMessageId, onAccepted, onMeta),
     handlers,
   );
   // generateStream never answers "nothing running"; null cannot happen here.
@@ -146,9 +151,11 @@ export async function streamAnswer(r: StreamRequest, handlers: StreamHandlers): 
  * token, when there is an answer to show.
  */
 export function resumeAnswer(sessionId: string, handlers: StreamHandlers): Promise<StreamOutcome | null> {
-  return run(sessionId, (signal, onToken, onUserMessageId, onAccepted) =>
-    api.resumeStream(sessionId, onToken, signal, onUserMessageId, onAccepted),
-  handlers);
+  return run(
+    sessionId,
+    (signal, onToken, onUserMessageId, onAccepted, onMeta) => api.resumeStream(sessionId, onToken, signal, onUserMessageId, onAccepted, onMeta),
+    handlers,
+  );
 }
 
 /**

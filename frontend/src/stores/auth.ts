@@ -11,6 +11,7 @@ import { ApiError, setAuthHooks } from "@/api/client";
 import { clearAllDrafts } from "@/lib/drafts";
 import { useChat } from "./chat";
 import { useLimits } from "./limits";
+import { useFiles } from "./files";
 import { useJobs } from "./jobs";
 
 /** Set while this browser is signed in, so a first visit does not try (and 401) a refresh. */
@@ -93,6 +94,7 @@ async function refreshExclusively(): Promise<TokenResponse> {
 function resetUserCaches() {
   useChat.setState({ sessions: [], sessionsStatus: "idle", hasMore: false, messages: {}, activeId: null, loading: null });
   useJobs.setState({ jobs: [], status: "idle", nextBefore: null });
+  useFiles.setState({ files: [], collections: [], uploads: [], status: "idle", nextBefore: null, usedBytes: null });
 }
 
 export const useAuth = create<AuthState>()((set, get) => {

@@ -15,6 +15,7 @@ import { Sidebar } from "./Sidebar";
 import { Toasts } from "./Toasts";
 
 function pageTitle(path: string): string {
+  if (path.startsWith("/files")) return "Files";
   if (path.startsWith("/jobs")) return "Batch Jobs";
   if (path.startsWith("/dashboard")) return "Dashboard";
   if (path.startsWith("/learn")) return "Learn";

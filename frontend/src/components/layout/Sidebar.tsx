@@ -4,6 +4,7 @@ import {
   BookOpen,
   Briefcase,
   Download,
+  FileText,
   LayoutDashboard,
   MessageSquare,
   MoreHorizontal,
@@ -282,6 +283,7 @@ function SessionItem({ s, active, onDelete }: { s: ChatSessionOut; active: boole
 
 const NAV = [
   { to: "/", label: "Chat", icon: MessageSquare, end: true },
+  { to: "/files", label: "Files", icon: FileText, end: true },
   { to: "/jobs", label: "Batch Jobs", icon: Briefcase, end: true },
   { to: "/dashboard", label: "Dashboard", icon: LayoutDashboard, end: true },
   { to: "/learn", label: "Learn", icon: BookOpen, end: false },
