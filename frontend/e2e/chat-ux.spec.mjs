@@ -213,7 +213,7 @@ describe("chat UX (issue 25)", () => {
           body: JSON.stringify({ error: { code: "RATE_LIMITED", message: "Too many requests", request_id: `e2e-${RUN}` } }),
         });
       expectingHttpErrors = true;
-      await page.route("**/api/v1/generate/stream", refuse);
+      await page.route("**/api/v1/generate/stream*", refuse);
       try {
         const text = `refused ${name} ${RUN}`;
         await sendMessage(page, text);
@@ -241,7 +241,7 @@ describe("chat UX (issue 25)", () => {
         await shot(`notification-${name}`);
         await toast.getByRole("button", { name: "Dismiss notification" }).click();
       } finally {
-        await page.unroute("**/api/v1/generate/stream", refuse);
+        await page.unroute("**/api/v1/generate/stream*", refuse);
         expectingHttpErrors = false;
       }
       await input().fill("");

@@ -343,7 +343,7 @@ describe("Sable UI against the real stack", () => {
       });
     const before = await page.locator('[data-testid="message-user"]').count();
     expectingHttpErrors = true;
-    await page.route("**/api/v1/generate/stream", refuse);
+    await page.route("**/api/v1/generate/stream*", refuse);
     try {
       await sendTo(page, `refused message ${RUN}`);
       const toast = page.getByRole("alert").filter({ hasText: "Message not sent" });
@@ -359,7 +359,7 @@ describe("Sable UI against the real stack", () => {
       const c = await input.boundingBox();
       assert.ok(t && c && t.y + t.height <= c.y, "the toast overlaps the message box");
     } finally {
-      await page.unroute("**/api/v1/generate/stream", refuse);
+      await page.unroute("**/api/v1/generate/stream*", refuse);
       expectingHttpErrors = false;
     }
     await input.fill("");

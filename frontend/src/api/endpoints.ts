@@ -47,25 +47,45 @@ function qs(params: Record<string, string | number | boolean | undefined>): stri
   return parts.length ? `?${parts.join("&")}` : "";
 }
 
-let openApiPaths: Promise<Set<string> | null> | null = null;
+interface OpenApiFacts {
+  paths: Set<string>;
+  /** Whether a chat session takes `knowledge` (Knowledge II). */
+  knowledge: boolean;
+}
+let openApi: Promise<OpenApiFacts | null> | null = null;
+
+/** What the UI asks of the gateway's OpenAPI document, fetched once (null: no document). */
+function openApiFacts(): Promise<OpenApiFacts | null> {
+  openApi ??= rawRequest("/openapi.json", { timeoutMs: 5000, anonymous: true })
+    .then(async (res) => {
+      if (!res.ok || !isJson(res)) return null;
+      const doc = (await res.json()) as {
+        paths?: Record<string, unknown>;
+        components?: { schemas?: Record<string, { properties?: Record<string, unknown> } | undefined> };
+      };
+      if (!doc.paths) return null;
+      const update = doc.components?.schemas?.["ChatSessionUpdate"]?.properties ?? {};
+      return { paths: new Set(Object.keys(doc.paths)), knowledge: "knowledge" in update };
+    })
+    .catch(() => {
+      openApi = null; // retry on the next call
+      return null;
+    });
+  return openApi;
+}
 
 /**
  * Whether the gateway's OpenAPI document lists `path` (true/false), or null when there is no
  * document. Lets optional, additive routes be discovered without provoking 404s.
  */
 export async function documentedRoute(path: string): Promise<boolean | null> {
-  openApiPaths ??= rawRequest("/openapi.json", { timeoutMs: 5000, anonymous: true })
-    .then(async (res) => {
-      if (!res.ok || !isJson(res)) return null;
-      const doc = (await res.json()) as { paths?: Record<string, unknown> };
-      return doc.paths ? new Set(Object.keys(doc.paths)) : null;
-    })
-    .catch(() => {
-      openApiPaths = null; // retry on the next call
-      return null;
-    });
-  const paths = await openApiPaths;
-  return paths ? paths.has(path) : null;
+  const facts = await openApiFacts();
+  return facts ? facts.paths.has(path) : null;
+}
+
+/** Whether chats can be given files to answer from (a gateway with Knowledge II). */
+export async function supportsKnowledge(): Promise<boolean> {
+  return (await openApiFacts())?.knowledge ?? false;
 }
 
 export const api = {
@@ -116,7 +136,9 @@ export const api = {
     onAccepted?: () => void,
     onMeta?: (meta: JsonObject) => void,
   ): Promise<StreamEnd> {
-    const res = await rawRequest(`${V1}/generate/stream`, { method: "POST", body, signal, timeoutMs: 600_000 });
+    // ?meta=1: a grounded answer's sources come first as `event: meta` (Sable's addition;
+    // without it the stream is the contract's bytes).
+    const res = await rawRequest(`${V1}/generate/stream?meta=1`, { method: "POST", body, signal, timeoutMs: 600_000 });
     if (!res.ok) throw await errorFromResponse(res);
     onAccepted?.();
     // With session_id, Sable names the stored user turn so it can be regenerated/edited later.
@@ -150,7 +172,7 @@ export const api = {
     onMeta?: (meta: JsonObject) => void,
   ): Promise<StreamEnd | null> {
     if ((await documentedRoute(`${V1}/chat/sessions/{id}/stream`)) !== true) return null;
-    const res = await rawRequest(`${V1}/chat/sessions/${enc(sessionId)}/stream`, { signal, timeoutMs: 600_000 });
+    const res = await rawRequest(`${V1}/chat/sessions/${enc(sessionId)}/stream?meta=1`, { signal, timeoutMs: 600_000 });
     if (res.status === 204 || res.status === 404) return null;
     if (!res.ok) throw await errorFromResponse(res);
     const userMessageId = res.headers.get("x-user-message-id");

@@ -33,10 +33,16 @@ export type ModelsResponse = Omit<Optional<S["ModelsResponse"], "provider">, "mo
 
 /** `meta` is free-form JSON; the document describes it only as an object. */
 export type ChatMessageOut = Omit<S["ChatMessageOut"], "meta"> & { meta?: JsonObject | null };
-export type ChatSessionOut = S["ChatSessionOut"];
+/** Knowledge II: the files and collections a chat answers from (both empty: none). */
+export interface KnowledgeSettings {
+  collection_ids: string[];
+  file_ids: string[];
+}
+/** `knowledge` is optional here so that the UI works with gateways without it. */
+export type ChatSessionOut = S["ChatSessionOut"] & { knowledge?: KnowledgeSettings };
 export type ChatSessionDetail = Omit<S["ChatSessionDetail"], "messages"> & { messages: ChatMessageOut[] };
-export type ChatSessionCreate = S["ChatSessionCreate"];
-export type ChatSessionUpdate = S["ChatSessionUpdate"];
+export type ChatSessionCreate = S["ChatSessionCreate"] & { knowledge?: KnowledgeSettings | null };
+export type ChatSessionUpdate = S["ChatSessionUpdate"] & { knowledge?: KnowledgeSettings | null };
 /** The ids of every version of a message, oldest first. */
 export type MessageVersions = S["MessageVersions"];
 /** Sable's JSON export read back (`meta` free-form, as in `ChatMessageOut`). */

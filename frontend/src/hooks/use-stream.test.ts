@@ -8,7 +8,7 @@ afterEach(() => vi.unstubAllGlobals());
 
 describe("streamAnswer", () => {
   it("delivers tokens, counts them and reports done with timings", async () => {
-    mockFetch((c, signal) => (c.url === "/api/v1/generate/stream" ? sseBody(["a", "b", "c"], "done", signal) : json({}, 500)));
+    mockFetch((c, signal) => (c.url === "/api/v1/generate/stream?meta=1" ? sseBody(["a", "b", "c"], "done", signal) : json({}, 500)));
     const tokens: string[] = [];
     const out = await streamAnswer({ sessionId: "s", prompt: "hi" }, { onToken: (t) => tokens.push(t) });
     expect(tokens).toEqual(["a", "b", "c"]);

@@ -9,6 +9,7 @@ import { create } from "zustand";
 import { type AuthConfig, type AuthUser, authApi, OFF_CONFIG, type TokenResponse } from "@/api/auth";
 import { ApiError, setAuthHooks } from "@/api/client";
 import { clearAllDrafts } from "@/lib/drafts";
+import { NO_KNOWLEDGE } from "@/lib/knowledge";
 import { useChat } from "./chat";
 import { useLimits } from "./limits";
 import { useFiles } from "./files";
@@ -92,7 +93,7 @@ async function refreshExclusively(): Promise<TokenResponse> {
 
 /** Forgets everything cached for the previous user. */
 function resetUserCaches() {
-  useChat.setState({ sessions: [], sessionsStatus: "idle", hasMore: false, messages: {}, activeId: null, loading: null });
+  useChat.setState({ sessions: [], sessionsStatus: "idle", hasMore: false, messages: {}, activeId: null, loading: null, draftKnowledge: NO_KNOWLEDGE });
   useJobs.setState({ jobs: [], status: "idle", nextBefore: null });
   useFiles.setState({ files: [], collections: [], uploads: [], status: "idle", nextBefore: null, usedBytes: null });
 }

@@ -24,7 +24,7 @@ describe("chat store: answers still generating on the server", () => {
           messages: [...stored],
         });
       }
-      if (c.url === `/api/v1/chat/sessions/${SID}/stream`) {
+      if (c.url === `/api/v1/chat/sessions/${SID}/stream?meta=1`) {
         resumed += 1;
         if (resumed > 1) return new Response(null, { status: 204 });
         stored.push({ id: "m2", session_id: SID, role: "assistant", content: "Hi there", meta: { finish_reason: "stop" }, created_at: "2026-01-01T00:00:01Z" });

@@ -47,7 +47,7 @@ describe("chat store: sending", () => {
   it("creates a session with the global settings, streams with session_id and never posts messages itself", async () => {
     const calls = mockFetch((c, signal) => {
       if (c.method === "POST" && c.url === "/api/v1/chat/sessions") return json(session({ temperature: 0.7, max_tokens: 1024 }), 201);
-      if (c.url === "/api/v1/generate/stream") return sseBody(["Hi", " you"], "done", signal);
+      if (c.url === "/api/v1/generate/stream?meta=1") return sseBody(["Hi", " you"], "done", signal);
       return json({}, 500);
     });
     const id = await useChat.getState().send("  Hello there  ");
@@ -68,7 +68,7 @@ describe("chat store: sending", () => {
       max_tokens: 1024,
       system_prompt: null,
     });
-    const stream = calls.find((c) => c.url === "/api/v1/generate/stream");
+    const stream = calls.find((c) => c.url === "/api/v1/generate/stream?meta=1");
     expect(stream?.body).toMatchObject({ prompt: "Hello there", session_id: SID, temperature: 0.7, max_tokens: 1024 });
     expect(calls.some((c) => c.url.endsWith("/messages"))).toBe(false);
     expect(useChat.getState().sessions[0]?.message_count).toBe(2);
@@ -76,7 +76,7 @@ describe("chat store: sending", () => {
 
   it("stop keeps the partial answer and marks it stopped", async () => {
     useChat.setState({ sessions: [session({ title: "x", message_count: 2 })], messages: { [SID]: [] }, activeId: SID });
-    mockFetch((c, signal) => (c.url === "/api/v1/generate/stream" ? sseBody(["partial ", "text"], "hang", signal) : json({}, 500)));
+    mockFetch((c, signal) => (c.url === "/api/v1/generate/stream?meta=1" ? sseBody(["partial ", "text"], "hang", signal) : json({}, 500)));
     await useChat.getState().send("slow one");
     await until(() => (useChat.getState().messages[SID]?.[1]?.content ?? "") === "partial text");
     useChat.getState().stop();
@@ -90,7 +90,7 @@ describe("chat store: sending", () => {
   it("an [ERROR] event is shown once, on the bubble, as a sentence with the code behind Details", async () => {
     useChat.setState({ sessions: [session({ title: "x", message_count: 2 })], messages: { [SID]: [] }, activeId: SID });
     mockFetch((c, signal) =>
-      c.url === "/api/v1/generate/stream" ? sseBody(["a"], { error: "CONTEXT_TOO_LONG: 9000 tokens" }, signal) : json({}, 500),
+      c.url === "/api/v1/generate/stream?meta=1" ? sseBody(["a"], { error: "CONTEXT_TOO_LONG: 9000 tokens" }, signal) : json({}, 500),
     );
     let stored: boolean | undefined;
     await useChat.getState().send("q", (s) => (stored = s));
@@ -106,7 +106,7 @@ describe("chat store: sending", () => {
   it("a refused request stores nothing: the view is restored, one toast, and the composer keeps the text", async () => {
     useChat.setState({ sessions: [session({ title: "x", message_count: 2 })], messages: { [SID]: [] }, activeId: SID });
     mockFetch((c) =>
-      c.url === "/api/v1/generate/stream"
+      c.url === "/api/v1/generate/stream?meta=1"
         ? new Response(JSON.stringify({ error: { code: "RATE_LIMITED", message: "slow down", request_id: "req-9" } }), {
             status: 429,
             headers: { "content-type": "application/json", "retry-after": "12" },
@@ -134,7 +134,7 @@ describe("chat store: sending", () => {
 
   it("a stream that ends without [DONE] completes normally", async () => {
     useChat.setState({ sessions: [session({ title: "x", message_count: 2 })], messages: { [SID]: [] }, activeId: SID });
-    mockFetch((c, signal) => (c.url === "/api/v1/generate/stream" ? sseBody(["all ", "there"], "eof", signal) : json({}, 500)));
+    mockFetch((c, signal) => (c.url === "/api/v1/generate/stream?meta=1" ? sseBody(["all ", "there"], "eof", signal) : json({}, 500)));
     await useChat.getState().send("q");
     await until(() => useChat.getState().streaming === null);
     expect(useChat.getState().messages[SID]?.[1]).toMatchObject({ status: "done", content: "all there" });
@@ -149,7 +149,7 @@ describe("chat store: sending", () => {
         looks += 1;
         return json({ ...session({ title: looks < 3 ? "First question" : "A generated title" }), messages: [] });
       }
-      if (c.url === "/api/v1/generate/stream") {
+      if (c.url === "/api/v1/generate/stream?meta=1") {
         const r = sseBody(["ok"], "done", signal);
         r.headers.set("x-user-message-id", "u1");
         return r;
@@ -173,7 +173,7 @@ describe("chat store: sending", () => {
     let path = version(1);
     useChat.setState({ sessions: [session({ title: "x", message_count: 2 })], messages: { [SID]: path.map(fromServer) }, activeId: SID });
     const calls = mockFetch((c, signal) => {
-      if (c.url === "/api/v1/generate/stream") {
+      if (c.url === "/api/v1/generate/stream?meta=1") {
         made += 1;
         path = version(made);
         const r = sseBody([`answer ${made}`], "done", signal);
@@ -197,7 +197,7 @@ describe("chat store: sending", () => {
       ["q1", 2, 2],
       ["answer 2", 1, 1],
     ]);
-    const streams = () => calls.filter((c) => c.url === "/api/v1/generate/stream").map((c) => c.body);
+    const streams = () => calls.filter((c) => c.url === "/api/v1/generate/stream?meta=1").map((c) => c.body);
     expect(streams()[0]).toMatchObject({ prompt: "q1", replace_from_message_id: "u1" });
 
     await useChat.getState().editAndResend("u2", "q1 edited");
@@ -372,14 +372,14 @@ describe("chat store: sessions", () => {
     useSettings.getState().set({ model: "global-model", temperature: 1.9 });
     const calls = mockFetch((c, signal) => {
       if (c.method === "PATCH") return json(session({ title: "x", model: "m-2", temperature: 0.3, max_tokens: 77, system_prompt: "Pirate" }));
-      if (c.url === "/api/v1/generate/stream") return sseBody(["ok"], "done", signal);
+      if (c.url === "/api/v1/generate/stream?meta=1") return sseBody(["ok"], "done", signal);
       return json({}, 500);
     });
     expect(await useChat.getState().saveChatSettings(SID, { model: "m-2", temperature: 0.3, maxTokens: 77, systemPrompt: "Pirate" })).toBe(true);
     expect(calls[0]?.body).toEqual({ model: "m-2", temperature: 0.3, max_tokens: 77, system_prompt: "Pirate" });
     await useChat.getState().send("q");
     await until(() => useChat.getState().streaming === null);
-    expect(calls.find((c) => c.url === "/api/v1/generate/stream")?.body).toMatchObject({
+    expect(calls.find((c) => c.url === "/api/v1/generate/stream?meta=1")?.body).toMatchObject({
       model: "m-2",
       temperature: 0.3,
       max_tokens: 77,

@@ -10,7 +10,9 @@ import { continueAnswer as continueStream, resumeAnswer, stopStream, streamAnswe
 import type { ChatMessageOut, ChatSessionDetail, ChatSessionImport, ChatSessionOut, JsonObject, JsonValue, Role } from "@/api/types";
 import { effectiveChatSettings, newChatBody, settingsPatch, type ChatSettings } from "@/lib/chat-settings";
 import { StreamError } from "@/api/sse";
+import { parseCited, parseSources, type Source } from "@/lib/citations";
 import { humanError } from "@/lib/errors";
+import { type Knowledge, NO_KNOWLEDGE } from "@/lib/knowledge";
 import { currentLimits } from "./limits";
 import { effectiveModel } from "./models";
 import { useSettings } from "./settings";
@@ -23,6 +25,10 @@ export interface MessageMeta {
   latencyMs?: number;
   ttftMs?: number;
   tokens?: number;
+  /** A grounded answer's numbered passages (`meta.sources`; on a stream, its `meta` event). */
+  sources?: Source[];
+  /** The numbers the answer cites (`meta.cited`), once stored. */
+  cited?: number[];
 }
 
 export interface UiMessage {
@@ -69,6 +75,11 @@ export interface ChatState {
   loading: string | null;
   activeId: string | null;
   streaming: Streaming | null;
+
+  /** The knowledge picked for the new chat (no session yet): given to it when it is created. */
+  draftKnowledge: Knowledge;
+  /** Sets a chat's knowledge (null: the new chat's draft); the server's answer wins. */
+  setKnowledge: (id: string | null, knowledge: Knowledge) => Promise<boolean>;
 
   loadSessions: () => Promise<void>;
   loadMoreSessions: () => Promise<void>;
@@ -121,12 +132,22 @@ export function metaFromServer(meta: JsonObject | null | undefined): MessageMeta
   const usage = meta["usage"];
   const usageTokens =
     usage && typeof usage === "object" && !Array.isArray(usage) ? num(usage["completion_tokens"]) : undefined;
-  return {
+  const out: MessageMeta = {
     model: typeof meta["model"] === "string" ? meta["model"] : undefined,
     latencyMs: num(meta["latency_ms"]),
     ttftMs: num(meta["ttft_ms"]) ?? num(meta["time_to_first_token_ms"]) ?? num(meta["first_token_ms"]),
     tokens: num(meta["completion_tokens"]) ?? num(meta["tokens"]) ?? usageTokens,
   };
+  return { ...out, ...groundingFrom(meta) };
+}
+
+/** `sources` and `cited` of a stored answer or of a stream's `meta` event (absent: none). */
+export function groundingFrom(meta: JsonObject): Pick<MessageMeta, "sources" | "cited"> {
+  const out: Pick<MessageMeta, "sources" | "cited"> = {};
+  if ("sources" in meta) out.sources = parseSources(meta["sources"]);
+  const cited = parseCited(meta["cited"]);
+  if (cited) out.cited = cited;
+  return out;
 }
 
 /**
@@ -310,6 +331,7 @@ export const useChat = create<ChatState>()((set, get) => {
       { sessionId, prompt, session, replaceFrom: opts.replaceFrom },
       {
         onToken: (token) => patchMessage(sessionId, messageId, (m) => ({ ...m, content: m.content + token })),
+        onMeta: (meta) => patchMessage(sessionId, messageId, (m) => ({ ...m, meta: { ...m.meta, ...groundingFrom(meta) } })),
         onUserMessageId: (serverId) => {
           if (opts.userMessageId) patchMessage(sessionId, opts.userMessageId, (m) => ({ ...m, serverId }));
           // The gateway titled a new chat from this message as it stored it.
@@ -411,6 +433,7 @@ export const useChat = create<ChatState>()((set, get) => {
         }));
       },
       onToken: (token) => patchMessage(sessionId, messageId, (m) => ({ ...m, content: m.content + token })),
+      onMeta: (meta) => patchMessage(sessionId, messageId, (m) => ({ ...m, meta: { ...m.meta, ...groundingFrom(meta) } })),
     });
     if (!outcome) return;
     if (outcome.status === "error") {
@@ -447,6 +470,7 @@ export const useChat = create<ChatState>()((set, get) => {
     loading: null,
     activeId: null,
     streaming: null,
+    draftKnowledge: NO_KNOWLEDGE,
 
     loadSessions: async () => {
       set({ sessionsStatus: "loading" });
@@ -531,12 +555,15 @@ export const useChat = create<ChatState>()((set, get) => {
         try {
           // Untitled: the gateway titles the chat from this message (never mid-word), and
           // later from the model, which it only does while that automatic title is in place.
-          const created = await api.createSession(newChatBody(useSettings.getState()));
+          const knowledge = get().draftKnowledge;
+          const body = newChatBody(useSettings.getState());
+          const created = await api.createSession(knowledge.collection_ids.length || knowledge.file_ids.length ? { ...body, knowledge } : body);
           sessionId = created.id;
           set((s) => ({
             sessions: mergeSessions(s.sessions, [created]),
             messages: { ...s.messages, [created.id]: [] },
             activeId: created.id,
+            draftKnowledge: NO_KNOWLEDGE,
           }));
         } catch (e) {
           toastError("Could not start a conversation", e);
@@ -641,6 +668,14 @@ export const useChat = create<ChatState>()((set, get) => {
 
     chatSettings: (id) =>
       effectiveChatSettings(get().sessions.find((x) => x.id === id), useSettings.getState()),
+
+    setKnowledge: async (id, knowledge) => {
+      if (id === null) {
+        set({ draftKnowledge: knowledge });
+        return true;
+      }
+      return patchSession(id, { knowledge }, "Could not change the chat's files");
+    },
 
     saveChatSettings: (id, settings) => patchSession(id, settingsPatch(settings), "Could not save the chat's settings"),
 

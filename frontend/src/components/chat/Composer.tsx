@@ -6,6 +6,7 @@ import { useChat } from "@/stores/chat";
 import { useLimits } from "@/stores/limits";
 import { ModelSelect } from "../layout/SettingsDialog";
 import { ChatModelSelect } from "./ChatSettingsDialog";
+import { AttachButton, KnowledgeChips } from "./KnowledgePicker";
 
 /** The counter appears from 90 % of the server's limit on. */
 const COUNTER_FROM = 0.9;
@@ -98,6 +99,12 @@ export function Composer({ sessionId, streaming, disabled, onSend, onStop }: Pro
       }}
     >
       <div className="rounded-2xl border border-zinc-300 bg-white shadow-sm focus-within:border-accent-500 focus-within:ring-2 focus-within:ring-violet-500/20 dark:border-zinc-700 dark:bg-zinc-900">
+        {/* A new chat has no header yet: what it will answer from shows here. */}
+        {!sessionId && (
+          <div className="px-3 pt-2 empty:hidden">
+            <KnowledgeChips sessionId={null} />
+          </div>
+        )}
         <label htmlFor="chat-input" className="sr-only">
           Message
         </label>
@@ -119,7 +126,10 @@ export function Composer({ sessionId, streaming, disabled, onSend, onStop }: Pro
           className="block max-h-[200px] w-full resize-none bg-transparent px-4 pb-1 pt-3 text-[15px] outline-none placeholder:text-zinc-400 focus-visible:outline-none"
         />
         <div className="flex items-center justify-between gap-2 px-2 pb-2">
-          {sessionId ? <SessionModel sessionId={sessionId} /> : <ModelSelect id="composer-model" compact />}
+          <div className="flex min-w-0 items-center gap-1">
+            <AttachButton sessionId={sessionId} />
+            {sessionId ? <SessionModel sessionId={sessionId} /> : <ModelSelect id="composer-model" compact />}
+          </div>
           <div className="flex items-center gap-2">
             {counting ? (
               <span

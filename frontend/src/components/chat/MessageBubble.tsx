@@ -5,6 +5,7 @@ import { clockTime, formatMs, shortModel } from "@/lib/format";
 import { canContinue, type UiMessage } from "@/stores/chat";
 import { toast } from "@/stores/toasts";
 import { Markdown } from "../markdown/Markdown";
+import { AnswerSources, CitationProvider, useGrounding } from "./AnswerSources";
 
 interface Props {
   message: UiMessage;
@@ -181,7 +182,21 @@ export const MessageBubble = memo(function MessageBubble({
     );
   }
 
+  return <AnswerBubble {...{ m, question, isLastAssistant, busy, onRegenerate, onContinue, onSwitchVersion }} />;
+});
+
+function AnswerBubble({
+  m,
+  question,
+  isLastAssistant,
+  busy,
+  onRegenerate,
+  onContinue,
+  onSwitchVersion,
+}: Omit<Props, "message" | "onEdit"> & { m: UiMessage }) {
+  const { sources, valid } = useGrounding(m);
   const streaming = m.status === "streaming";
+  const files = sources ? new Set(sources.map((s) => s.file_id)).size : 0;
   return (
     <div id={`m-${m.id}`} className="group" data-testid="message-assistant" data-status={m.status} aria-busy={streaming}>
       {streaming && m.content === "" ? (
@@ -189,11 +204,20 @@ export const MessageBubble = memo(function MessageBubble({
           {[0, 1, 2].map((i) => (
             <span key={i} className="typing-dot h-2 w-2 rounded-full bg-zinc-400" style={{ animationDelay: `${i * 0.15}s` }} />
           ))}
+          {sources && (
+            <span className="ml-2 text-xs text-zinc-500" data-testid="grounding-status">
+              {sources.length > 0
+                ? `Read ${sources.length} passage${sources.length === 1 ? "" : "s"} from ${files} file${files === 1 ? "" : "s"}…`
+                : "Nothing relevant found in your files…"}
+            </span>
+          )}
         </div>
       ) : (
         (m.content !== "" || m.status !== "error") && (
           <div className="message-content">
-            <Markdown text={m.content} streaming={streaming} />
+            <CitationProvider sources={sources}>
+              <Markdown text={m.content} streaming={streaming} citations={sources ? valid : undefined} />
+            </CitationProvider>
           </div>
         )
       )}
@@ -223,6 +247,7 @@ export const MessageBubble = memo(function MessageBubble({
           )}
         </div>
       )}
+      {!streaming && <AnswerSources m={m} />}
       {!streaming && (
         <div className="mt-1 flex flex-wrap items-center gap-1">
           {m.siblingCount > 1 ? (
@@ -253,4 +278,4 @@ export const MessageBubble = memo(function MessageBubble({
       )}
     </div>
   );
-});
+}

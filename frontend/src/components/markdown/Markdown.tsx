@@ -1,7 +1,9 @@
-import { isValidElement, memo, useEffect, useMemo, useState, type ReactNode } from "react";
+import { isValidElement, memo, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import ReactMarkdown, { type Components } from "react-markdown";
 import { Link } from "react-router";
 import remarkGfm from "remark-gfm";
+import { sourceLabel } from "@/lib/citations";
+import { citeNumber, CitationContext, remarkCitations } from "./citations";
 import { CodeBlock } from "./CodeBlock";
 import type { MathPlugins } from "./math";
 import { Mermaid } from "./Mermaid";
@@ -14,6 +16,31 @@ interface Props {
    * then open inside the reader instead of leaving the app.
    */
   docBase?: string;
+  /** A grounded answer's source numbers: markers `[n]` of these become citation buttons. */
+  citations?: ReadonlySet<number>;
+}
+
+/** A citation marker: a small numbered button that opens the source's passage. */
+function CitationButton({ n }: { n: number }) {
+  const ctx = useContext(CitationContext);
+  const source = ctx?.sources.get(n);
+  const label = source ? `Source ${n}: ${sourceLabel(source)}${source.deleted ? " (source deleted)" : ""}` : `Source ${n}`;
+  return (
+    <button
+      type="button"
+      className={`citation mx-0.5 inline-flex h-[1.3em] min-w-[1.3em] items-center justify-center rounded px-1 align-super text-[0.7em] font-semibold leading-none no-underline ${
+        source?.deleted
+          ? "bg-zinc-100 text-zinc-500 line-through dark:bg-zinc-800"
+          : "bg-violet-100 text-accent-700 hover:bg-violet-200 dark:bg-violet-950 dark:text-violet-300 dark:hover:bg-violet-900"
+      }`}
+      aria-label={label}
+      title={label}
+      data-cite={n}
+      onClick={() => ctx?.open(n)}
+    >
+      {n}
+    </button>
+  );
 }
 
 /** Resolves `href` against `base` (a directory, "" for the root); null when it leaves the root. */
@@ -55,6 +82,8 @@ function buildComponents(streaming: boolean, docBase?: string): Components {
       return <code className={className ?? "inline-code"}>{children}</code>;
     },
     a({ children, href }) {
+      const cite = citeNumber(href);
+      if (cite !== null) return <CitationButton n={cite} />;
       if (docBase !== undefined && href) {
         const doc = resolveDocLink(docBase, href);
         if (doc !== null) return <Link to={`/learn/${doc}`}>{children}</Link>;
@@ -121,13 +150,16 @@ function useMath(text: string): MathPlugins | null {
 }
 
 /** The one markdown renderer used by chat answers and the Learn pages (GFM, code, math, mermaid). */
-export const Markdown = memo(function Markdown({ text, streaming = false, docBase }: Props) {
+export const Markdown = memo(function Markdown({ text, streaming = false, docBase, citations }: Props) {
   const components = useMemo(
     () => (docBase !== undefined ? buildComponents(false, docBase) : streaming ? streamingComponents : staticComponents),
     [docBase, streaming],
   );
   const math = useMath(text);
-  const remarkPlugins = useMemo(() => (math ? [remarkGfm, math.remark] : [remarkGfm]), [math]);
+  const remarkPlugins = useMemo(() => {
+    const list = math ? [remarkGfm, math.remark] : [remarkGfm];
+    return citations && citations.size > 0 ? [...list, remarkCitations(citations)] : list;
+  }, [math, citations]);
   const rehypePlugins = useMemo(() => (math ? [math.rehype] : []), [math]);
   return (
     <div className="prose-sable">
