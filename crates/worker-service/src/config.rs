@@ -112,6 +112,12 @@ pub struct Config {
     )]
     pub docx_max_uncompressed_bytes: u64,
 
+    /// Memory for retrieval's decoded passage vectors, in MiB (each file's kept until the file
+    /// changes, least recently used dropped first; 256 floats per passage: about 1 KiB each,
+    /// so 256 MiB holds some 250,000 passages). 0 reads them from Postgres on every query.
+    #[arg(long, env = "VECTOR_CACHE_MB", default_value_t = 256)]
+    pub vector_cache_mb: usize,
+
     /// Serve the HTTP API only: do not claim or process jobs.
     #[arg(long, env = "WORKER_DISABLED", default_value_t = false)]
     pub worker_disabled: bool,

@@ -383,9 +383,10 @@ pub struct ClaimedJob {
     pub queued_secs: f64,
     /// Seconds the job had been running before this claim (0 on its first claim).
     pub running_secs: f64,
-    /// `prompts` or `ingest` (a file's ingestion, see `knowledge::ingest`).
+    /// `prompts`, `ingest` (a file's ingestion, see `knowledge::ingest`) or `reembed` (new
+    /// vectors after a change of embeddings model, `knowledge::reembed`).
     pub kind: String,
-    /// The file an `ingest` job works on.
+    /// The file an `ingest` or `reembed` job works on.
     pub file_id: Option<Uuid>,
 }
 

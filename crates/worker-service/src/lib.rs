@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::knowledge::ingest::IngestSettings;
 use crate::knowledge::store::BlobStore;
+use crate::knowledge::vector::VectorCache;
 use crate::queue::{QueueConfig, Worker};
 
 pub const SERVICE_NAME: &str = "worker-service";
@@ -43,6 +44,8 @@ pub struct AppState {
     pub worker_id: Arc<str>,
     /// Uploaded files' bytes (`FILE_STORE_URL`).
     pub store: BlobStore,
+    /// Decoded passage vectors for retrieval (`VECTOR_CACHE_MB`).
+    pub vectors: VectorCache,
 }
 
 impl AppState {
@@ -57,12 +60,14 @@ impl AppState {
         )
         .with_internal_token(&config.internal);
         let worker_id: Arc<str> = config.worker_id().into();
+        let vectors = VectorCache::new(config.vector_cache_mb.saturating_mul(1 << 20));
         Ok(Self {
             config: Arc::new(config),
             db,
             model,
             worker_id,
             store,
+            vectors,
         })
     }
 

@@ -187,12 +187,13 @@ pub async fn finish_ready(
     let count = i32::try_from(chunks.len()).unwrap_or(i32::MAX);
     sqlx::query(
         "UPDATE files SET status = 'ready', stage = NULL, error = NULL, pages = $2,
-                chunk_count = $3, ready_at = now(), updated_at = now()
+                chunk_count = $3, embedding_model = $4, ready_at = now(), updated_at = now()
           WHERE id = $1",
     )
     .bind(file)
     .bind(pages)
     .bind(count)
+    .bind(model)
     .execute(&mut *tx)
     .await?;
     let summary = match pages {
@@ -246,4 +247,150 @@ pub async fn end_cancelled(pool: &PgPool, claim: Claim<'_>) -> Result<(), sqlx::
     .execute(pool)
     .await
     .map(|_| ())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Re-embedding after a change of embeddings model (`batch_jobs.kind = 'reembed'`)
+// ---------------------------------------------------------------------------------------------
+
+/// How long a failed re-embed of a file to a model keeps retrieval from queueing another: a
+/// provider that refuses the file's passages is not asked again on every query.
+const REEMBED_FAILED_PAUSE: &str = "1 hour";
+
+/// Queues a re-embed for each of `owner`'s ready `files` whose vectors are not `model`'s
+/// (another model, or none: indexed when no model was configured). Returns how many were
+/// queued. Reads first, so the common case (nothing stale) writes nothing and wakes no worker.
+pub async fn queue_reembeds(
+    pool: &PgPool,
+    owner: Uuid,
+    files: &[Uuid],
+    model: &str,
+    max_attempts: i32,
+) -> Result<u64, sqlx::Error> {
+    let stale: Vec<Uuid> = sqlx::query_scalar(&format!(
+        "SELECT f.id FROM files f
+          WHERE f.user_id = $1 AND f.id = ANY($2) AND f.status = 'ready'
+            AND f.embedding_model IS DISTINCT FROM $3
+            AND NOT EXISTS (
+                SELECT 1 FROM batch_jobs j
+                 WHERE j.file_id = f.id AND j.kind = 'reembed'
+                   AND (j.status IN ('pending', 'running')
+                        OR (j.status = 'failed' AND j.model = $3
+                            AND j.updated_at > now() - interval '{REEMBED_FAILED_PAUSE}')))"
+    ))
+    .bind(owner)
+    .bind(files)
+    .bind(model)
+    .fetch_all(pool)
+    .await?;
+    if stale.is_empty() {
+        return Ok(0);
+    }
+    let queued = sqlx::query(
+        "INSERT INTO batch_jobs (id, status, prompts, total_prompts, max_attempts, user_id, name,
+                                 kind, file_id, model)
+         SELECT gen_random_uuid(), 'pending', jsonb_build_array('Re-embed ' || f.filename), 1, $3,
+                f.user_id, left('Re-embed ' || f.filename, 200), 'reembed', f.id, $4
+           FROM files f
+          WHERE f.user_id = $1 AND f.id = ANY($2)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(owner)
+    .bind(&stale)
+    .bind(max_attempts)
+    .bind(model)
+    .execute(pool)
+    .await?;
+    Ok(queued.rows_affected())
+}
+
+/// A ready file's passages, in order: `(chunk id, text)`; empty when the file is gone or not
+/// ready (an ingestion in progress embeds with the current model anyway).
+pub async fn passages_to_reembed(
+    pool: &PgPool,
+    file: Uuid,
+) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.id, c.text FROM chunks c JOIN files f ON f.id = c.file_id
+          WHERE c.file_id = $1 AND f.status = 'ready'
+          ORDER BY c.idx",
+    )
+    .bind(file)
+    .fetch_all(pool)
+    .await
+}
+
+/// Replaces the vectors of the file's passages `ids` (in the same order as `embeddings`) and
+/// completes the job, all or nothing. If the file's passages changed meanwhile (it was
+/// ingested again, which embedded with the current model), nothing is replaced and the job
+/// completes saying so.
+pub async fn finish_reembedded(
+    pool: &PgPool,
+    claim: Claim<'_>,
+    file: Uuid,
+    ids: &[Uuid],
+    embeddings: Embeddings<'_>,
+) -> Result<Written, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    if let Some(stopped) = fence(&mut tx, claim, file).await? {
+        return Ok(stopped);
+    }
+    let current: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM chunks WHERE file_id = $1 ORDER BY idx")
+            .bind(file)
+            .fetch_all(&mut *tx)
+            .await?;
+    if current != ids {
+        end_job(
+            &mut tx,
+            claim,
+            Ok("The file was read again meanwhile; nothing to re-embed"),
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Written::Done);
+    }
+    sqlx::query(
+        "UPDATE chunks c SET embedding = u.emb, embedding_model = $3, embedding_dim = $4
+           FROM unnest($1::uuid[], $2::bytea[]) AS u(id, emb)
+          WHERE c.id = u.id AND c.file_id = $5",
+    )
+    .bind(ids)
+    .bind(embeddings.vectors)
+    .bind(embeddings.model)
+    .bind(embeddings.dim)
+    .bind(file)
+    .execute(&mut *tx)
+    .await?;
+    // updated_at moves: retrieval's vector cache reloads this file.
+    sqlx::query("UPDATE files SET embedding_model = $2, updated_at = now() WHERE id = $1")
+        .bind(file)
+        .bind(embeddings.model)
+        .execute(&mut *tx)
+        .await?;
+    let summary = format!(
+        "{} passages re-embedded with {}",
+        ids.len(),
+        embeddings.model
+    );
+    end_job(&mut tx, claim, Ok(&summary)).await?;
+    tx.commit().await?;
+    Ok(Written::Done)
+}
+
+/// Ends the job with `outcome` and touches nothing else (a re-embed with nothing to do, or
+/// one that failed: the file keeps its passages and stays ready).
+pub async fn end_job_only(
+    pool: &PgPool,
+    claim: Claim<'_>,
+    file: Uuid,
+    outcome: Result<&str, &str>,
+) -> Result<Written, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    if let Some(stopped) = fence(&mut tx, claim, file).await? {
+        return Ok(stopped);
+    }
+    end_job(&mut tx, claim, outcome).await?;
+    tx.commit().await?;
+    Ok(Written::Done)
 }

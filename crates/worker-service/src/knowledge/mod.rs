@@ -7,7 +7,7 @@
 //! - [`extract`]: text out of PDF, DOCX, HTML, Markdown, text and CSV;
 //! - [`chunk`]: token-sized, overlapping, structure-aware passages;
 //! - [`embed`]: vectors through the model service's `POST /embeddings`;
-//! - [`ingest`]: the job runner;
+//! - [`ingest`]: the job runner; [`reembed`]: new vectors after a change of embeddings model;
 //! - [`retrieve`]: hybrid retrieval (full-text rank + [`vector`] similarity, fused by
 //!   reciprocal rank fusion).
 
@@ -17,6 +17,7 @@ pub mod extract;
 pub mod file_repo;
 pub mod ingest;
 pub mod ingest_repo;
+pub mod reembed;
 pub mod retrieve;
 pub mod store;
 pub mod vector;

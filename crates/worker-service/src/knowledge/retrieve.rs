@@ -16,6 +16,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::embed::{self, EmbedError};
+use super::ingest_repo;
 use super::vector::{ExactScan, Scope, VectorIndex};
 use crate::AppState;
 
@@ -31,7 +32,7 @@ pub async fn retrieve(
     owner: Uuid,
     req: &RetrieveRequest,
 ) -> AppResult<RetrieveResponse> {
-    let files = scope_files(&state.db, owner, req).await?;
+    let (files, versions) = scope_files(&state.db, owner, req).await?;
     let top_k = usize::try_from(req.top_k()).unwrap_or(1);
     if files.is_empty() {
         return Ok(RetrieveResponse {
@@ -44,6 +45,7 @@ pub async fn retrieve(
     let scope = Scope {
         owner,
         files: &files,
+        versions: &versions,
     };
     let text_side = text_ranked(&state.db, &scope, query, candidates);
     let vector_side = async {
@@ -52,8 +54,10 @@ pub async fn retrieve(
                 let Some(q) = e.vectors.first() else {
                     return Ok((None, Vec::new()));
                 };
+                queue_reembeds(state, owner, &files, &e.model).await;
                 let index = ExactScan {
                     pool: state.db.clone(),
+                    cache: state.vectors.clone(),
                 };
                 let hits = index.search(&scope, &e.model, q, candidates).await?;
                 Ok((Some(e.model), hits))
@@ -88,10 +92,26 @@ pub async fn retrieve(
     })
 }
 
+/// Files in scope indexed with another embeddings model (or none) get a re-embed job; until it
+/// is done they are found by their text only. A failure here costs the caller nothing.
+async fn queue_reembeds(state: &AppState, owner: Uuid, files: &[Uuid], model: &str) {
+    let max_attempts = state.config.ingest_max_attempts;
+    match ingest_repo::queue_reembeds(&state.db, owner, files, model, max_attempts).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(files = n, model, "embeddings model changed: re-embedding"),
+        Err(e) => tracing::warn!(error = %e, "cannot queue re-embeds"),
+    }
+}
+
 /// The files to search: the caller's ready files, narrowed to the named files and the files
-/// of the named collections when any are named. A named file or collection that is not the
-/// caller's is 404, like a missing one.
-async fn scope_files(pool: &PgPool, owner: Uuid, req: &RetrieveRequest) -> AppResult<Vec<Uuid>> {
+/// of the named collections when any are named, with their versions (`updated_at` in
+/// microseconds: the vector cache's key). A named file or collection that is not the caller's
+/// is 404, like a missing one.
+async fn scope_files(
+    pool: &PgPool,
+    owner: Uuid,
+    req: &RetrieveRequest,
+) -> AppResult<(Vec<Uuid>, Vec<i64>)> {
     let collections = req.collection_ids.clone().unwrap_or_default();
     let named = req.file_ids.clone().unwrap_or_default();
     if !collections.is_empty() {
@@ -119,8 +139,8 @@ async fn scope_files(pool: &PgPool, owner: Uuid, req: &RetrieveRequest) -> AppRe
         }
     }
     let narrowed = req.collection_ids.is_some() || req.file_ids.is_some();
-    let files: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT f.id FROM files f
+    let files: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT f.id, (extract(epoch FROM f.updated_at) * 1000000)::int8 FROM files f
           WHERE f.user_id = $1 AND f.status = 'ready'
             AND (NOT $2 OR f.id = ANY($3)
                  OR EXISTS (SELECT 1 FROM collection_files cf
@@ -132,7 +152,7 @@ async fn scope_files(pool: &PgPool, owner: Uuid, req: &RetrieveRequest) -> AppRe
     .bind(&collections)
     .fetch_all(pool)
     .await?;
-    Ok(files)
+    Ok(files.into_iter().unzip())
 }
 
 fn distinct(ids: &[Uuid]) -> usize {

@@ -115,6 +115,14 @@ async fn claim_batch(
                 shutdown.clone(),
                 permit,
             ));
+        } else if job.kind == "reembed" {
+            jobs.spawn(crate::knowledge::reembed::run(
+                inner.clone(),
+                job,
+                held,
+                shutdown.clone(),
+                permit,
+            ));
         } else {
             jobs.spawn(processor::run(
                 inner.clone(),

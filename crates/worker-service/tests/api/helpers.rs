@@ -163,6 +163,13 @@ pub fn test_config(db_url: &str, model_url: &str, extra: &[&str]) -> Config {
             args.extend(pair.iter().map(|s| (*s).to_owned()));
         }
     }
+    // Uploaded files go to a fresh temporary directory, not `.data/files` under the crate.
+    if !extra.contains(&"--file-store-url") {
+        let store =
+            std::env::temp_dir().join(format!("sable-worker-test-files-{}", Uuid::new_v4()));
+        args.push("--file-store-url".into());
+        args.push(store.to_string_lossy().into_owned());
+    }
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     Config::try_parse_from(args).expect("valid test config")
 }
@@ -256,6 +263,10 @@ pub async fn spawn_worker_process(
         .env("HEARTBEAT_SECS", "1")
         .env("POLL_INTERVAL_MS", "250")
         .env("DATABASE_MAX_CONNECTIONS", "6")
+        .env(
+            "FILE_STORE_URL",
+            std::env::temp_dir().join(format!("sable-worker-test-files-{}", Uuid::new_v4())),
+        )
         .env(
             "RUST_LOG",
             std::env::var("TEST_LOG").map_or("error".to_owned(), |_| "info".to_owned()),

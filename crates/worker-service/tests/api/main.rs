@@ -6,6 +6,7 @@
 
 mod api;
 mod helpers;
+mod knowledge;
 mod queue;
 mod recovery;
 mod repo;
