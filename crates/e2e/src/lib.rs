@@ -94,9 +94,11 @@ impl Stack {
             "1",
             "--poll-interval-ms",
             "250",
-            "--file-store-url",
-            &file_store,
         ];
+        // A test may name its own store (e.g. `s3://…`).
+        if !worker_flags.contains(&"--file-store-url") {
+            worker_args.extend(["--file-store-url", &file_store]);
+        }
         worker_args.extend_from_slice(worker_flags);
         let worker_config =
             worker_service::config::Config::try_parse_from(worker_args).expect("worker config");

@@ -49,6 +49,11 @@ async fn start(
         .expect("model service");
     let model = model_running.base_url();
 
+    // Uploaded files (none here) in a temporary directory, not `.data/files` under the crate.
+    let file_store = std::env::temp_dir()
+        .join(format!("sable-e2e-files-{}", uuid::Uuid::new_v4()))
+        .to_string_lossy()
+        .into_owned();
     let mut worker_args = vec![
         "worker-service",
         "--addr",
@@ -59,6 +64,8 @@ async fn start(
         &model,
         "--poll-interval-ms",
         "100",
+        "--file-store-url",
+        &file_store,
     ];
     if let Some(token) = worker_token {
         worker_args.extend(["--internal-token", token]);

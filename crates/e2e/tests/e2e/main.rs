@@ -10,6 +10,7 @@ mod chat_background;
 mod error_classes;
 mod files;
 mod jobs;
+mod knowledge_services;
 mod limits;
 mod metrics_summary;
 mod observability;
