@@ -19,12 +19,15 @@ let chatUrl = "";
 
 const handbook = `zebra-handbook-${RUN}.md`;
 const passage = `The great zebra migration crosses the Mara river every July, code ${RUN}.`;
+// Long enough to be cut into several passages, so the cited one is marked inside the rest.
+const diet = ["Zebras graze on tall grass for most of the day.", "They drink once a day when water is near.", "Foals start to graze a few weeks after birth.", "Dry seasons make them walk far for food."];
+const stripes = ["Each zebra has a unique pattern of stripes.", "Stripes may keep biting flies away.", "A herd's stripes confuse lions at a distance.", "Foals learn their mother's pattern early."];
 const body = [
   "# Zebra handbook",
   "",
   "## Diet",
   "",
-  "Zebras graze on tall grass and drink daily when water is near.",
+  ...Array.from({ length: 12 }, (_, i) => `${diet[i % diet.length]} (note ${i + 1} on diet)`),
   "",
   "## Migration",
   "",
@@ -32,7 +35,7 @@ const body = [
   "",
   "## Stripes",
   "",
-  "Each zebra has a unique pattern of stripes, like a fingerprint.",
+  ...Array.from({ length: 12 }, (_, i) => `${stripes[i % stripes.length]} (note ${i + 1} on stripes)`),
   "",
 ].join("\n");
 

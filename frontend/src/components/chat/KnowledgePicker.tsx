@@ -2,6 +2,7 @@ import { BookOpen, FileText, Folder, Paperclip, X } from "lucide-react";
 import { useEffect, useState } from "react";
 import { Link } from "react-router";
 import { supportsKnowledge } from "@/api/endpoints";
+import { useFilePoll } from "@/hooks/use-file-poll";
 import { hasKnowledge, knowledgeItems, knowledgeOf, knowledgeSummary, toggleId, type Knowledge } from "@/lib/knowledge";
 import { useChat } from "@/stores/chat";
 import { useFiles } from "@/stores/files";
@@ -22,6 +23,12 @@ function useFilesLoaded() {
     if (status === "idle") void useFiles.getState().load();
   }, [status]);
   return status === "ready";
+}
+
+/** Keeps the statuses of files being read up to date while the dialog is open. */
+function FilePoller() {
+  useFilePoll();
+  return null;
 }
 
 /**
@@ -47,6 +54,7 @@ export function KnowledgeDialog({ sessionId, open, onClose }: { sessionId: strin
   return (
     <Dialog open={open} onClose={onClose} title="Files for this chat" className="max-w-xl">
       <div className="flex max-h-[80vh] flex-col">
+        <FilePoller />
         <div className="flex items-center justify-between gap-2 px-5 pb-2 pt-4">
           <h2 className="text-lg font-semibold">Files for this chat</h2>
           <button type="button" className="btn-icon" aria-label="Close" onClick={onClose}>
