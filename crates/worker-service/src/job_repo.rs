@@ -2,10 +2,10 @@
 //!
 //! Queue invariants kept here:
 //! - a claim is one short statement that commits at once (no transaction spans a model call);
-//! - every write of results or status by a worker is fenced by `(locked_by, attempts)`: the
-//!   claim that produced it must still hold the job, so a worker whose lease was taken over
-//!   writes nothing. The heartbeat is fenced by `locked_by` only: it moves nothing but
-//!   `locked_until` (a lease its own worker id still holds);
+//! - every write by a worker — results, status and the heartbeat — is fenced by
+//!   `(locked_by, attempts)`: the claim that produced it must still hold the job, so a worker
+//!   whose lease was taken over (by another worker, or by itself in a later attempt) writes
+//!   nothing;
 //! - a slot is written at most once (primary key `(job_id, idx)`), in the same statement that
 //!   moves the counters, so counters always equal the slots.
 
@@ -464,24 +464,31 @@ pub struct LeaseState {
     pub cancel_requested: bool,
 }
 
-/// Extends the lease of every job `worker` still holds among `jobs`; jobs missing from the
-/// answer were lost (taken over after an expired lease).
+/// Extends the lease of every claim `worker` still holds among `jobs` (job id, the claim's
+/// attempt); jobs missing from the answer were lost (taken over after an expired lease, by
+/// another worker or by this one in a later attempt). Fenced like every other write, by
+/// `(locked_by, attempts)`: a superseded attempt's heartbeat must not renew the claim that
+/// replaced it.
 #[tracing::instrument(skip(pool, jobs), fields(jobs = jobs.len()))]
 pub async fn heartbeat(
     pool: &PgPool,
     worker: &str,
     lease: Duration,
-    jobs: &[Uuid],
+    jobs: &[(Uuid, i32)],
 ) -> Result<Vec<LeaseState>, sqlx::Error> {
+    let (ids, attempts): (Vec<Uuid>, Vec<i32>) = jobs.iter().copied().unzip();
     sqlx::query_as(
-        "UPDATE batch_jobs
+        "UPDATE batch_jobs j
             SET locked_until = now() + make_interval(secs => $2)
-          WHERE id = ANY($3) AND locked_by = $1 AND status = 'running'
-          RETURNING id, attempts, cancel_requested",
+           FROM unnest($3::uuid[], $4::int[]) AS held(id, attempts)
+          WHERE j.id = held.id AND j.attempts = held.attempts
+            AND j.locked_by = $1 AND j.status = 'running'
+          RETURNING j.id, j.attempts, j.cancel_requested",
     )
     .bind(worker)
     .bind(lease.as_secs_f64())
-    .bind(jobs)
+    .bind(ids)
+    .bind(attempts)
     .fetch_all(pool)
     .await
 }

@@ -29,13 +29,13 @@ pub(crate) async fn beat(inner: &Inner) {
     if held.is_empty() {
         return;
     }
-    let ids: Vec<Uuid> = held.iter().map(|(id, _)| *id).collect();
+    let claims: Vec<(Uuid, i32)> = held.iter().map(|(id, h)| (*id, h.attempt)).collect();
     let cfg = &inner.config;
-    let states = match job_repo::heartbeat(&inner.pool, &cfg.worker_id, cfg.lease, &ids).await {
+    let states = match job_repo::heartbeat(&inner.pool, &cfg.worker_id, cfg.lease, &claims).await {
         Ok(states) => states,
         Err(e) => {
             // The fence protects the jobs if the leases expire before the next beat succeeds.
-            tracing::warn!(error = %e, jobs = ids.len(), "lease heartbeat failed");
+            tracing::warn!(error = %e, jobs = claims.len(), "lease heartbeat failed");
             return;
         }
     };

@@ -285,3 +285,54 @@ async fn a_batched_write_fences_each_job_by_its_own_claim() {
         (JobStatus::Completed, 1, 1)
     );
 }
+
+/// The heartbeat is fenced like every other write: by the claim `(locked_by, attempts)`, not
+/// by the worker id alone. A worker whose lease expired and that claimed the same job again
+/// (attempt 2) must not have its old attempt's heartbeat renew the new claim's lease.
+#[tokio::test]
+async fn heartbeat_of_a_superseded_attempt_renews_nothing() {
+    let db = fresh_database().await;
+    let id = insert(&db.pool, 1).await;
+    let lease = Duration::from_secs(30);
+    assert_eq!(
+        job_repo::claim(&db.pool, "w1", lease, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // The lease expires and the same worker id claims the job again: attempt 2.
+    sqlx::query("UPDATE batch_jobs SET locked_until = now() - interval '1 second' WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let again = job_repo::claim(&db.pool, "w1", Duration::from_secs(2), 1)
+        .await
+        .unwrap();
+    assert_eq!(again[0].attempts, 2);
+    let until = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
+            "SELECT locked_until FROM batch_jobs WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let before = until(db.pool.clone()).await;
+
+    // Attempt 1's heartbeat: renews nothing and reports the job lost.
+    let stale = job_repo::heartbeat(&db.pool, "w1", Duration::from_secs(600), &[(id, 1)])
+        .await
+        .unwrap();
+    assert!(stale.is_empty(), "attempt 1's heartbeat renewed: {stale:?}");
+    assert_eq!(until(db.pool.clone()).await, before);
+
+    // Attempt 2's heartbeat renews its own lease.
+    let live = job_repo::heartbeat(&db.pool, "w1", Duration::from_secs(600), &[(id, 2)])
+        .await
+        .unwrap();
+    assert_eq!(live.len(), 1);
+    assert!(until(db.pool.clone()).await > before);
+}
