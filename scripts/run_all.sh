@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 [ -f .env ] && { set -a; source .env; set +a; }
 source scripts/lib/db.sh
+source scripts/lib/run_env.sh
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -51,6 +52,9 @@ if [ -z "${INTERNAL_TOKEN:-}" ]; then
 fi
 export INTERNAL_TOKEN
 
+# The gateway answers only localhost, 127.0.0.1 and [::1] unless ALLOWED_HOSTS says otherwise
+# (scripts/lib/run_env.sh).
+run_env_defaults
 export MODEL_SERVICE_URL="${MODEL_SERVICE_URL:-http://127.0.0.1:8001}"
 export WORKER_SERVICE_URL="${WORKER_SERVICE_URL:-http://127.0.0.1:8002}"
 export DOCS_ROOT="${DOCS_ROOT:-$ROOT}"
@@ -69,7 +73,8 @@ trap stop_all INT TERM EXIT
 
 start() { # name binary
   local name=$1 bin=$2
-  "$BIN/$bin" > >(sed -u "s/^/[$name] /") 2>&1 &
+  # Provider keys (from .env) reach the model service only.
+  run_service "$name" "$BIN/$bin" > >(sed -u "s/^/[$name] /") 2>&1 &
   pids+=($!)
 }
 

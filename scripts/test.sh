@@ -50,6 +50,9 @@ SKIP_CARGO_BUILD=1 bash scripts/test_workshop.sh
 step "bad input at scale: schemathesis against the gateway's OpenAPI document"
 SKIP_CARGO_BUILD=1 bash scripts/test_schemathesis.sh
 
+step "make run's environment: ALLOWED_HOSTS default, provider keys for the model service only"
+bash scripts/test_run_env.sh
+
 step "nginx config in front of the real stack"
 bash scripts/test_nginx.sh
 

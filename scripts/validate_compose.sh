@@ -6,7 +6,8 @@
 #      with apt-get when missing and we may). Run on docker-compose.yml alone and merged
 #      with docker-compose.dev.yml, with a throwaway env file and a clean environment, so
 #      neither the caller's shell nor their .env can hide a missing variable.
-#   2. The required-secret guard: without POSTGRES_PASSWORD, config must fail.
+#   2. The required-setting guards: without POSTGRES_PASSWORD, JWT_SECRET, INTERNAL_TOKEN or
+#      ALLOWED_HOSTS, config must fail, naming the missing one.
 #   3. Policy (scripts/deploy/check_compose_policy.py, PyYAML): healthchecks, health-gated
 #      depends_on, network segmentation, one published port, named volume, restart policies,
 #      resource limits, no inline secrets, 2 workers, ports consistent across compose,
@@ -53,11 +54,15 @@ cat >"$TMP/validate.env" <<EOF
 POSTGRES_PASSWORD=validate-only-not-a-secret
 JWT_SECRET=validate-only-not-a-secret-0123456789
 INTERNAL_TOKEN=validate-only-not-a-secret-internal
+ALLOWED_HOSTS=validate-only.example
 SABLE_ENV_FILE=$TMP/validate.env
 EOF
-printf 'SABLE_ENV_FILE=%s\nJWT_SECRET=validate-only-not-a-secret-0123456789\nINTERNAL_TOKEN=validate-only-not-a-secret-internal\n' "$TMP/validate.env" >"$TMP/empty.env"
-printf 'SABLE_ENV_FILE=%s\nPOSTGRES_PASSWORD=validate-only-not-a-secret\nINTERNAL_TOKEN=validate-only-not-a-secret-internal\n' "$TMP/validate.env" >"$TMP/nojwt.env"
-printf 'SABLE_ENV_FILE=%s\nPOSTGRES_PASSWORD=validate-only-not-a-secret\nJWT_SECRET=validate-only-not-a-secret-0123456789\n' "$TMP/validate.env" >"$TMP/nointernal.env"
+# Each of these lacks exactly one required setting.
+without() { grep -v "^$1=" "$TMP/validate.env" >"$TMP/$2"; }
+without POSTGRES_PASSWORD empty.env
+without JWT_SECRET nojwt.env
+without INTERNAL_TOKEN nointernal.env
+without ALLOWED_HOSTS nohosts.env
 
 # A clean environment: only what the file itself and the env file provide.
 compose_config() {
@@ -105,6 +110,18 @@ else
         ok "INTERNAL_TOKEN is required (config fails clearly without it)"
     else
         bad "config failed without INTERNAL_TOKEN, but not because of it: $(cat "$TMP/err")"
+    fi
+    if compose_config "$TMP/nohosts.env" -f docker-compose.yml >/dev/null 2>"$TMP/err"; then
+        bad "config succeeded without ALLOWED_HOSTS (the gateway must be told its host names: DNS rebinding)"
+    elif grep -q ALLOWED_HOSTS "$TMP/err"; then
+        ok "ALLOWED_HOSTS is required (config fails clearly without it)"
+    else
+        bad "config failed without ALLOWED_HOSTS, but not because of it: $(cat "$TMP/err")"
+    fi
+    if [ -s "$TMP/base.yml" ] && grep -q 'ALLOWED_HOSTS: validate-only.example' "$TMP/base.yml"; then
+        ok "ALLOWED_HOSTS reaches the gateway"
+    else
+        bad "ALLOWED_HOSTS from the env file did not reach the resolved config"
     fi
     if [ -s "$TMP/base.yml" ] && grep -q 'validate-only-not-a-secret' "$TMP/base.yml" \
         && ! grep -q 'validate-only-not-a-secret' docker-compose.yml docker-compose.dev.yml; then
