@@ -48,15 +48,18 @@ pub fn requested_deadline(headers: &axum::http::HeaderMap) -> Option<Duration> {
 
 /// Builds the process-wide client. There is deliberately no total timeout on the client:
 /// streams may legitimately run for minutes. Non-streaming calls set one per request.
-pub fn build_client(args: &HttpClientArgs) -> reqwest::Client {
+///
+/// Building fails only when the TLS backend cannot initialise; the service then stops at
+/// start-up with that sentence. There is no fallback: a default client has no connect
+/// timeout, and every outgoing call must have one.
+pub fn build_client(args: &HttpClientArgs) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .connect_timeout(args.connect_timeout())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(256)
         .tcp_nodelay(true)
         .build()
-        // Building only fails when the TLS backend cannot initialise; fall back to defaults.
-        .unwrap_or_else(|_| reqwest::Client::new())
+        .map_err(|e| format!("cannot build the HTTP client for calls between services: {e}"))
 }
 
 /// A client for one downstream service, named by its role for error messages.

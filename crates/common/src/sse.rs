@@ -140,9 +140,16 @@ pub struct RawEvent<'a> {
 /// is exactly the case of a fast upstream writing dozens of events per read (it cost the
 /// model service 17,900 instructions per token, and the gateway relay the same). This reader
 /// keeps one buffer, consumes lines by moving an offset, and compacts only between reads.
-#[derive(Debug, Default)]
+///
+/// Memory is bounded: an event (or a line) still incomplete after a read may hold at most
+/// [`MAX_EVENT_BYTES`] (or the reader's own [`with_limit`](Self::with_limit)); past that,
+/// [`push`](Self::push) refuses the chunk, so an upstream that never ends its line cannot grow
+/// the buffer without end.
+#[derive(Debug)]
 pub struct SseReader {
     buf: Vec<u8>,
+    /// Most bytes an incomplete event (its data so far and its unfinished line) may hold.
+    limit: usize,
     /// Start of the first line not yet read.
     start: usize,
     name: Vec<u8>,
@@ -152,9 +159,45 @@ pub struct SseReader {
     dispatched: bool,
 }
 
+/// The largest event an [`SseReader`] buffers by default: far above any token or OpenAI chunk
+/// (tool-call arguments and logprobs included), far below what would hurt a service.
+pub const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
+
+/// [`SseReader::push`]: the event being read has grown past the reader's limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an SSE event is larger than {limit} bytes")]
+pub struct EventTooLarge {
+    pub limit: usize,
+}
+
+impl Default for SseReader {
+    fn default() -> Self {
+        Self::with_limit(MAX_EVENT_BYTES)
+    }
+}
+
 impl SseReader {
-    /// Appends the next chunk of the body.
-    pub fn push(&mut self, chunk: &[u8]) {
+    /// A reader that refuses an event larger than `limit` bytes.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            limit,
+            start: 0,
+            name: Vec::new(),
+            data: Vec::new(),
+            has_data: false,
+            dispatched: false,
+        }
+    }
+
+    /// Appends the next chunk of the body. Call [`next_event`](Self::next_event) until it
+    /// answers `None` between pushes; then what is left is one incomplete event, and when it
+    /// already exceeds the limit the chunk is refused and the stream should end.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), EventTooLarge> {
+        let pending = self.buf.len() - self.start + if self.has_data { self.data.len() } else { 0 };
+        if pending > self.limit {
+            return Err(EventTooLarge { limit: self.limit });
+        }
         if self.start == self.buf.len() {
             self.buf.clear();
             self.start = 0;
@@ -164,6 +207,7 @@ impl SseReader {
             self.start = 0;
         }
         self.buf.extend_from_slice(chunk);
+        Ok(())
     }
 
     /// The next complete event, if one is buffered. `eof`: the body has ended, so a last line
@@ -342,7 +386,7 @@ mod tests {
         let mut reader = SseReader::default();
         let mut out = Vec::new();
         for (i, chunk) in chunks.iter().enumerate() {
-            reader.push(chunk);
+            reader.push(chunk).unwrap();
             let eof = i + 1 == chunks.len();
             while let Some(raw) = reader.next_event(eof) {
                 out.push((
@@ -386,6 +430,49 @@ mod tests {
         assert!(read_all(&[b"event: meta\n\n", b""]).is_empty());
     }
 
+    /// An upstream that never ends its line (or its event) cannot grow the buffer without
+    /// end: past the limit the next chunk is refused; events that end are never refused.
+    #[test]
+    fn the_reader_refuses_an_event_larger_than_its_limit() {
+        let mut reader = SseReader::with_limit(1024);
+        reader.push(b"data: ").unwrap();
+        reader.push(&[b'x'; 1000]).unwrap();
+        assert!(reader.next_event(false).is_none());
+        reader.push(&[b'x'; 100]).unwrap();
+        assert!(reader.next_event(false).is_none());
+        assert_eq!(
+            reader.push(b"x"),
+            Err(EventTooLarge { limit: 1024 }),
+            "an unfinished line over the limit"
+        );
+
+        // Many short `data:` lines that never end the event count too.
+        let mut reader = SseReader::with_limit(1024);
+        let line = [b"data: ".as_slice(), &[b'y'; 100], b"\n"].concat();
+        let mut refused = None;
+        for i in 0..20 {
+            if reader.push(&line).is_err() {
+                refused = Some(i);
+                break;
+            }
+            assert!(reader.next_event(false).is_none());
+        }
+        assert!(matches!(refused, Some(10..=12)), "refused at {refused:?}");
+
+        // Ten thousand events of 500 bytes each, in one stream: all read.
+        let mut reader = SseReader::with_limit(1024);
+        let event = [b"data: ".as_slice(), &[b'z'; 500], b"\n\n"].concat();
+        let mut read = 0;
+        for _ in 0..10_000 {
+            reader.push(&event).unwrap();
+            while reader.next_event(false).is_some() {
+                read += 1;
+            }
+        }
+        assert_eq!(read, 10_000);
+        assert_eq!(SseReader::default().limit, MAX_EVENT_BYTES);
+    }
+
     #[test]
     fn what_the_reader_reads_decodes_back_into_the_encoded_events() {
         let events = [
@@ -403,7 +490,7 @@ mod tests {
             event.encode_into(&mut wire);
         }
         let mut reader = SseReader::default();
-        reader.push(&wire);
+        reader.push(&wire).unwrap();
         let mut back = Vec::new();
         while let Some(raw) = reader.next_event(false) {
             back.extend(Event::decode_raw(raw));

@@ -34,9 +34,10 @@ pub fn app(state: AppState) -> Router {
     let frontend = state.config.frontend_dir.clone();
     let window = state.metrics_window.clone();
     let pool = state.db.clone();
-    let allowed_hosts = std::sync::Arc::new(edge::AllowedHosts::parse(
-        state.config.allowed_hosts.as_deref(),
-    ));
+    let allowed_hosts = std::sync::Arc::new(
+        edge::AllowedHosts::parse(state.config.allowed_hosts.as_deref())
+            .with_scraper_token(&state.config.internal),
+    );
     // Limits run on matched routes only (after routing, so the route template decides the
     // class), before the handlers.
     let limits = axum::middleware::from_fn_with_state(state.clone(), limits::enforce);
@@ -91,6 +92,7 @@ pub const SCHEMA_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// are applied), and builds the state.
 pub async fn build_state(mut config: Config) -> anyhow::Result<AppState> {
     common::metrics::install();
+    observability::export_counters_at_zero();
     if let Some(url) = config.generations.peer_url.take() {
         let url = chat::peers::expand_own_address(&url)
             .await
@@ -107,7 +109,7 @@ pub async fn build_state(mut config: Config) -> anyhow::Result<AppState> {
     } else {
         common::db::open(&config.database, false).await?
     };
-    let state = AppState::new(config, db, auth, limits);
+    let state = AppState::new(config, db, auth, limits).map_err(anyhow::Error::msg)?;
     chat::generations::spawn_heartbeat(&state.generations);
     {
         // Counted usage is written once a second; the task ends with the state.

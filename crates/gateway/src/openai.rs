@@ -243,10 +243,13 @@ pub fn relay(
         let mut idle_until = tokio::time::Instant::now() + idle_timeout;
         loop {
             let broken = match tokio::time::timeout_at(idle_until, body.next()).await {
-                Ok(Some(Ok(chunk))) => {
-                    reader.push(&chunk);
-                    None
-                }
+                Ok(Some(Ok(chunk))) => match reader.push(&chunk) {
+                    Ok(()) => None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "upstream stream refused");
+                        Some("The model service sent an event that is too large")
+                    }
+                },
                 Ok(Some(Err(e))) => {
                     tracing::warn!(error = %e, "upstream stream broke");
                     Some("The connection to the model service was lost")

@@ -153,10 +153,13 @@ pub async fn upstream_events_until(
             // The events of one upstream read form one batch (one write to the client).
             // Only whole events count: a body that ends or breaks inside one drops that part.
             let broken = match next {
-                Ok(Some(Ok(chunk))) => {
-                    reader.push(&chunk);
-                    None
-                }
+                Ok(Some(Ok(chunk))) => match reader.push(&chunk) {
+                    Ok(()) => None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "upstream stream refused");
+                        Some(Event::Error("The model service sent an event that is too large".into()))
+                    }
+                },
                 Ok(Some(Err(e))) => {
                     tracing::warn!(error = %e, "upstream stream broke");
                     Some(Event::Error("The connection to the model service was lost".into()))

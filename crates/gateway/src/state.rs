@@ -44,8 +44,14 @@ pub struct Shared {
 }
 
 impl AppState {
-    pub fn new(config: Config, db: PgPool, auth: Auth, limits: Option<Limits>) -> Self {
-        let http = common::http::build_client(&config.http);
+    /// Fails only when the HTTP client cannot be built (see [`common::http::build_client`]).
+    pub fn new(
+        config: Config,
+        db: PgPool,
+        auth: Auth,
+        limits: Option<Limits>,
+    ) -> Result<Self, String> {
+        let http = common::http::build_client(&config.http)?;
         let timeout = config.http.request_timeout();
         let model = ServiceClient::new(
             http.clone(),
@@ -75,7 +81,7 @@ impl AppState {
             &config.generations,
             peers,
         ));
-        Self(Arc::new(Shared {
+        Ok(Self(Arc::new(Shared {
             generations,
             config: Arc::new(config),
             db,
@@ -85,6 +91,6 @@ impl AppState {
             auth: Arc::new(auth),
             limits: limits.map(Arc::new),
             usage: Arc::default(),
-        }))
+        })))
     }
 }

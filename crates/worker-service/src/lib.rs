@@ -51,7 +51,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config, db: PgPool) -> Result<Self, String> {
         let store = BlobStore::open(&config.file_store_url)?;
-        let http = common::http::build_client(&config.http);
+        let http = common::http::build_client(&config.http)?;
         let model = ServiceClient::new(
             http,
             &config.model_service_url,

@@ -379,7 +379,13 @@ fn delta_stream(response: reqwest_013::Response) -> DeltaStream {
         let mut eof = false;
         while !eof {
             match body.next().await {
-                Some(Ok(chunk)) => events.push(&chunk),
+                Some(Ok(chunk)) => {
+                    if let Err(e) = events.push(&chunk) {
+                        tracing::warn!(error = %e, "provider stream refused");
+                        yield Err(ProviderError::new(ErrorKind::Network, "provider sent an event that is too large"));
+                        return;
+                    }
+                }
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "provider stream failed");
                     yield Err(ProviderError::new(ErrorKind::Network, "provider stream was interrupted"));
@@ -429,6 +435,20 @@ fn chunk_delta(chunk: ChatChunk) -> Result<Delta, ProviderError> {
 
 // ---- transport and errors ----------------------------------------------------------------
 
+/// At most `cap` bytes of a body (an error body: what it says fits in far less). A body that
+/// goes on, or breaks, yields what arrived: the status alone still classifies the error.
+async fn read_capped(response: &mut reqwest_013::Response, cap: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = cap.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= cap {
+            break;
+        }
+    }
+    body
+}
+
 /// A non-2xx answer from the provider, with what retry decisions need.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("provider answered HTTP {status}")]
@@ -442,14 +462,14 @@ pub struct HttpStatusError {
 }
 
 impl HttpStatusError {
-    async fn read(response: reqwest_013::Response) -> Self {
+    async fn read(mut response: reqwest_013::Response) -> Self {
         let status = response.status().as_u16();
         let headers = response.headers();
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let retry_after = header("retry-after-ms")
             .and_then(parse_retry_after_ms)
             .or_else(|| header("retry-after").and_then(parse_retry_after_secs));
-        let body = response.bytes().await.unwrap_or_default();
+        let body = read_capped(&mut response, common::http::MAX_ERROR_BODY_BYTES).await;
         let parsed = serde_json::from_slice::<Value>(&body).ok();
         let detail = parsed.as_ref().and_then(error_message);
         let provider_code = parsed.as_ref().and_then(error_code);
@@ -663,7 +683,7 @@ mod tests {
         let mut parser = SseReader::default();
         let mut out = Vec::new();
         for (i, chunk) in chunks.iter().enumerate() {
-            parser.push(chunk);
+            parser.push(chunk).unwrap();
             let eof = i + 1 == chunks.len();
             while let Some(event) = parser.next_event(eof) {
                 if event.event != b"keepalive" {
@@ -699,6 +719,60 @@ mod tests {
             Some("m")
         );
         assert_eq!(error_message(&serde_json::json!({"x": 1})), None);
+    }
+
+    /// A provider that answers 500 and then never stops sending its error body: the error is
+    /// classified from what fits under the cap, at once, instead of reading forever.
+    #[tokio::test]
+    async fn an_endless_provider_error_body_is_read_up_to_the_cap() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = sent.clone();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut head = [0u8; 4096];
+            let _ = socket.read(&mut head).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+                .await;
+            let chunk = [b"10000\r\n".as_slice(), &[b'x'; 0x10000], b"\r\n"].concat();
+            // Bounded (1 GiB) so a broken reader fails the test instead of running forever.
+            for _ in 0..16_384 {
+                if socket.write_all(&chunk).await.is_err() {
+                    return;
+                }
+                counter.fetch_add(0x10000, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        let provider = OpenAiProvider::new(OpenAiSettings {
+            name: "openai".into(),
+            base_url: format!("http://{addr}/v1"),
+            api_key: "k".into(),
+            connect_timeout: Duration::from_secs(1),
+            read_timeout: Duration::from_secs(1),
+            max_completion_tokens: false,
+        })
+        .unwrap();
+        let response = provider
+            .http
+            .post(&provider.chat_url)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let error = tokio::time::timeout(Duration::from_secs(5), HttpStatusError::read(response))
+            .await
+            .expect("the error body was read without a cap");
+        assert_eq!(error.status, 500);
+        assert_eq!(error.detail, None);
+        let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            sent < 64 * 1024 * 1024,
+            "read {sent} bytes of an error body"
+        );
+        assert_eq!(error.into_provider_error().kind, ErrorKind::Overloaded);
     }
 
     #[test]

@@ -80,7 +80,13 @@ fn chunk_stream(response: reqwest_013::Response) -> ChunkStream {
         let mut eof = false;
         while !eof {
             match body.next().await {
-                Some(Ok(chunk)) => events.push(&chunk),
+                Some(Ok(chunk)) => {
+                    if let Err(e) = events.push(&chunk) {
+                        tracing::warn!(error = %e, "provider stream refused");
+                        yield Err(ProviderError::new(ErrorKind::Network, "provider sent an event that is too large"));
+                        return;
+                    }
+                }
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "provider stream failed");
                     yield Err(ProviderError::new(ErrorKind::Network, "provider stream was interrupted"));
