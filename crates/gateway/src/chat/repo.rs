@@ -77,13 +77,14 @@ macro_rules! message_columns {
     };
 }
 
-/// A recursive CTE `path(id, depth)`: the active path of session `$1`, leaf to root.
+/// A recursive CTE `path(id, depth)`: the active path of session `$1` when it belongs to user
+/// `$2` (empty otherwise), leaf to root.
 macro_rules! active_path {
     () => {
         "WITH RECURSIVE path AS ( \
              SELECT m.id, m.parent_id, m.depth FROM chat_sessions s \
              JOIN chat_messages m ON m.id = s.active_leaf_id AND m.session_id = s.id \
-             WHERE s.id = $1 \
+             WHERE s.id = $1 AND s.user_id = $2 \
              UNION ALL \
              SELECT p.id, p.parent_id, p.depth FROM chat_messages p JOIN path ON p.id = path.parent_id \
          ) "
@@ -279,6 +280,7 @@ pub async fn get_session(
         " FROM path JOIN chat_messages m ON m.id = path.id ORDER BY path.depth"
     ))
     .bind(session_id)
+    .bind(user_id)
     .fetch_all(db)
     .await?;
     let messages = messages
@@ -311,19 +313,21 @@ pub async fn session(
     Ok(row.map(Into::into))
 }
 
-/// The depth (1-based position) of `message_id` on the session's active path; `None` when it
-/// is not on it.
+/// The depth (1-based position) of `message_id` on the active path of the caller's session;
+/// `None` when it is not on it (or the session is not the caller's).
 #[tracing::instrument(skip_all, fields(session_id = %session_id))]
 pub async fn position_on_active_path(
     db: &PgPool,
+    user_id: Uuid,
     session_id: Uuid,
     message_id: Uuid,
 ) -> RepoResult<Option<i32>> {
     let depth: Option<i32> = sqlx::query_scalar(concat!(
         active_path!(),
-        "SELECT depth FROM path WHERE id = $2"
+        "SELECT depth FROM path WHERE id = $3"
     ))
     .bind(session_id)
+    .bind(user_id)
     .bind(message_id)
     .fetch_optional(db)
     .await?;
@@ -338,40 +342,61 @@ pub struct PathPage {
     pub before: Option<i32>,
 }
 
-/// The session's active path (or a page of it), in order, read from a database cursor and
-/// yielded one message at a time: memory does not grow with the conversation. The session's
-/// ownership must have been checked.
+/// Messages read per query by [`stream_active_path`].
+const READ_PAGE: usize = 64;
+
+/// The active path of the caller's session (or a page of it), in order, yielded one message at
+/// a time. The path's ids are read first (16 bytes a message), then the messages
+/// [`READ_PAGE`] at a time, each page with its own short query: between pages no pooled
+/// connection is held, so a client that reads the body slowly cannot keep one (a handful of
+/// slow readers would otherwise empty the pool for everyone), and memory holds one page.
+/// Empty when the session is not the caller's.
 pub fn stream_active_path(
     db: PgPool,
+    user_id: Uuid,
     session_id: Uuid,
     page: Option<PathPage>,
 ) -> futures::stream::BoxStream<'static, RepoResult<ChatMessageOut>> {
-    use futures::TryStreamExt;
     Box::pin(async_stream::try_stream! {
-        let mut rows = match page {
-            None => sqlx::query_as::<_, MessageRow>(concat!(
+        let ids: Vec<Uuid> = match page {
+            None => sqlx::query_scalar(concat!(
                 active_path!(),
-                "SELECT ",
-                message_columns!(),
-                " FROM path JOIN chat_messages m ON m.id = path.id ORDER BY path.depth"
+                "SELECT id FROM path ORDER BY depth"
             ))
             .bind(session_id)
-            .fetch(&db),
-            Some(page) => sqlx::query_as::<_, MessageRow>(concat!(
+            .bind(user_id)
+            .fetch_all(&db)
+            .await?,
+            Some(page) => sqlx::query_scalar(concat!(
                 active_path!(),
-                "SELECT * FROM ( SELECT ",
-                message_columns!(),
-                ", path.depth AS position FROM path JOIN chat_messages m ON m.id = path.id \
-                 WHERE ($2::int IS NULL OR path.depth < $2) \
-                 ORDER BY path.depth DESC LIMIT $3 ) page ORDER BY position"
+                "SELECT id FROM ( SELECT id, depth FROM path \
+                 WHERE ($3::int IS NULL OR depth < $3) \
+                 ORDER BY depth DESC LIMIT $4 ) page ORDER BY depth"
             ))
             .bind(session_id)
+            .bind(user_id)
             .bind(page.before)
             .bind(page.limit)
-            .fetch(&db),
+            .fetch_all(&db)
+            .await?,
         };
-        while let Some(row) = rows.try_next().await? {
-            yield ChatMessageOut::try_from(row)?;
+        for chunk in ids.chunks(READ_PAGE) {
+            let rows: Vec<MessageRow> = sqlx::query_as(concat!(
+                "SELECT ",
+                message_columns!(),
+                " FROM unnest($1::uuid[]) WITH ORDINALITY AS page(id, ord) \
+                 JOIN chat_messages m ON m.id = page.id \
+                 JOIN chat_sessions owner ON owner.id = m.session_id AND owner.id = $2 AND owner.user_id = $3 \
+                 ORDER BY page.ord"
+            ))
+            .bind(chunk)
+            .bind(session_id)
+            .bind(user_id)
+            .fetch_all(&db)
+            .await?;
+            for row in rows {
+                yield ChatMessageOut::try_from(row)?;
+            }
         }
     })
 }
@@ -1010,7 +1035,7 @@ pub async fn load_context_through(
         "WITH RECURSIVE path AS ( \
              SELECT m.id, m.parent_id, m.depth FROM chat_sessions s \
              JOIN chat_messages m ON m.id = COALESCE($4, s.active_leaf_id) AND m.session_id = s.id \
-             WHERE s.id = $1 \
+             WHERE s.id = $1 AND s.user_id = $5 \
              UNION ALL \
              SELECT p.id, p.parent_id, p.depth FROM chat_messages p JOIN path ON p.id = path.parent_id \
          ) \
@@ -1027,6 +1052,7 @@ pub async fn load_context_through(
     .bind(budget)
     .bind(max_turns)
     .bind(leaf)
+    .bind(user_id)
     .fetch_all(db)
     .await?;
     let system_prompt = system_prompt.filter(|p| !p.is_empty());
