@@ -71,13 +71,29 @@ pub fn protect<S>(router: Router<S>, args: &InternalAuthArgs) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    match args.token() {
-        Some(token) => {
-            let expected: Arc<[u8]> = Arc::from(token.expose().trim().as_bytes());
-            router.layer(axum::middleware::from_fn_with_state(expected, check))
-        }
+    match expected(args) {
+        Some(expected) => router.layer(axum::middleware::from_fn_with_state(expected, check)),
         None => router,
     }
+}
+
+/// The token `args` expects, as [`presents`] compares it; `None` when none is configured.
+pub fn expected(args: &InternalAuthArgs) -> Option<Arc<[u8]>> {
+    args.token()
+        .map(|t| Arc::from(t.expose().trim().as_bytes()))
+}
+
+/// Whether `headers` carry `Authorization: Bearer <expected>` (compared in constant time).
+/// `Some(false)`: a bearer token that is not it; `None`: no bearer token at all.
+pub fn presents(headers: &axum::http::HeaderMap, expected: &[u8]) -> Option<bool> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })?;
+    Some(bool::from(presented.as_bytes().ct_eq(expected)))
 }
 
 async fn check(State(expected): State<Arc<[u8]>>, req: Request, next: Next) -> Response {
@@ -85,15 +101,8 @@ async fn check(State(expected): State<Arc<[u8]>>, req: Request, next: Next) -> R
     if path == "/health" || path.starts_with("/health/") {
         return next.run(req).await;
     }
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
-    let accepted = presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(&expected)));
+    let presented = presents(req.headers(), &expected);
+    let accepted = presented == Some(true);
     if accepted {
         return next.run(req).await;
     }

@@ -5,7 +5,8 @@
 //!   pages add their Content-Security-Policy in [`crate::spa`] (see [`content_security_policy`]);
 //! - [`check_host`]: with `ALLOWED_HOSTS` set, a request whose `Host` is not listed gets a 400
 //!   envelope (a DNS-rebinding page cannot talk to a local install); `/health` and
-//!   `/health/*` stay reachable for probes that address the service by IP.
+//!   `/health/*` stay reachable for probes that address the service by IP, and `/metrics`
+//!   for Prometheus when it presents the internal token.
 
 use std::sync::Arc;
 
@@ -40,6 +41,8 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
 #[derive(Debug, Clone, Default)]
 pub struct AllowedHosts {
     entries: Vec<String>,
+    /// `INTERNAL_TOKEN`: a `GET /metrics` presenting it passes whatever its `Host`.
+    scraper_token: Option<std::sync::Arc<[u8]>>,
 }
 
 impl AllowedHosts {
@@ -52,7 +55,19 @@ impl AllowedHosts {
                 .into_iter()
                 .map(|e| e.to_ascii_lowercase())
                 .collect(),
+            scraper_token: None,
         }
+    }
+
+    /// Lets Prometheus, which addresses each replica by its IP (`Host: 10.0.3.7:8000`), read
+    /// `/metrics` when it presents the internal token (`Authorization: Bearer`, the scrape
+    /// job's `credentials_file`); a DNS-rebinding page cannot know the token.
+    pub fn with_scraper_token(
+        mut self,
+        internal: &common::internal_auth::InternalAuthArgs,
+    ) -> Self {
+        self.scraper_token = common::internal_auth::expected(internal);
+        self
     }
 
     pub fn is_restricted(&self) -> bool {
@@ -129,8 +144,17 @@ pub async fn check_host(
     if !allowed.is_restricted() {
         return next.run(req).await;
     }
+    // Probes address a replica by its IP (`Host: 10.0.3.7:8000`), and so does Prometheus,
+    // which proves itself with the internal token.
     let path = req.uri().path();
     if path == "/health" || path.starts_with("/health/") {
+        return next.run(req).await;
+    }
+    if path == "/metrics"
+        && allowed.scraper_token.as_deref().is_some_and(|token| {
+            common::internal_auth::presents(req.headers(), token) == Some(true)
+        })
+    {
         return next.run(req).await;
     }
     // HTTP/1.1 sends `Host`; HTTP/2 the `:authority`, which axum exposes in the URI.

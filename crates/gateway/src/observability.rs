@@ -64,6 +64,35 @@ pub struct StreamMetrics {
     outcome: StreamOutcome,
 }
 
+/// Exports the counters of rare events at 0 before their first event, one series per known
+/// label (rate-limit class, sign-in failure kind, peer route): `rate()`, the dashboard and the
+/// alerts then see a 0 rather than no data. Called once at start-up.
+pub fn export_counters_at_zero() {
+    use crate::auth::AuthError;
+    use crate::limits::Class;
+    let classes = [Class::Generate, Class::Read, Class::Auth].map(Class::as_str);
+    for class in classes
+        .into_iter()
+        .chain(["streams", "background_generations"])
+    {
+        metrics::counter!("rate_limit_rejections_total", "class" => class).increment(0);
+    }
+    let kinds = [
+        AuthError::Missing,
+        AuthError::Invalid,
+        AuthError::Expired,
+        AuthError::BadKey,
+    ]
+    .map(|e| e.kind());
+    for kind in kinds.into_iter().chain(["unavailable"]) {
+        metrics::counter!("auth_failures_total", "kind" => kind).increment(0);
+    }
+    for route in ["stream", "stop"] {
+        metrics::counter!("gateway_peer_forwards_total", "route" => route).increment(0);
+    }
+    metrics::counter!("gateway_tokens_relayed_total").increment(0);
+}
+
 impl StreamMetrics {
     pub fn start(requested_model: Option<&str>) -> Self {
         metrics::gauge!("gateway_open_streams").increment(1.0);

@@ -556,6 +556,26 @@ fn labels(route: &Route) -> [(&'static str, String); 2] {
     ]
 }
 
+/// Exports the counters of rare events at 0, one series per error class, before the first
+/// event: `rate()`, dashboards and alerts then see a 0 rather than no data (Prometheus's
+/// instrumentation guidance: "avoid missing metrics"). Called once at start-up.
+pub fn export_counters_at_zero() {
+    for kind in crate::providers::ErrorKind::ALL.map(crate::providers::ErrorKind::as_str) {
+        metrics::counter!("model_provider_errors_total", "kind" => kind).increment(0);
+        metrics::counter!("model_provider_retries_total", "kind" => kind).increment(0);
+        metrics::counter!("model_fallbacks_total", "kind" => kind).increment(0);
+    }
+    for name in [
+        "model_streams_started_total",
+        "model_streams_failed_total",
+        "model_stream_cancelled_total",
+        "model_completions_cancelled_total",
+        "model_tokens_generated_total",
+    ] {
+        metrics::counter!(name).increment(0);
+    }
+}
+
 fn note_fallback(failures: &[(String, ProviderError)], fallback: &str) {
     if let Some((primary, e)) = failures.last() {
         tracing::warn!(primary = %primary, fallback, error = %e, "primary model failed, trying the fallback");

@@ -68,6 +68,7 @@ pub struct AppState {
 /// sentence when the configuration cannot work (e.g. `PROVIDER=groq` without a key).
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     common::metrics::install();
+    generation::export_counters_at_zero();
     config.internal.validate().map_err(anyhow::Error::msg)?;
     common::internal_auth::warn_if_open(&config.internal, SERVICE_NAME);
     for warning in config.deprecations() {

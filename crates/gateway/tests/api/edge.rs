@@ -214,6 +214,52 @@ async fn a_host_outside_allowed_hosts_gets_400_but_health_stays_reachable() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Prometheus scrapes each replica at its IP: `/metrics` answers it when it presents the
+/// internal token (the scrape job's `credentials_file`), and stays refused for any other
+/// caller naming a foreign host.
+#[tokio::test]
+async fn metrics_answer_a_scraper_with_the_internal_token_whatever_its_host() {
+    let token = "scrape-test-internal-token-0123456789";
+    let app = crate::helpers::spawn_app_with(
+        &crate::helpers::closed_port_url().await,
+        &crate::helpers::closed_port_url().await,
+        &[
+            "--allowed-hosts",
+            "sable.example",
+            "--internal-token",
+            token,
+        ],
+    )
+    .await;
+    let scrape = |auth: Option<String>| {
+        let mut request = app
+            .client
+            .get(app.url("/metrics"))
+            .header(HOST, "10.0.3.7:8000");
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        request.send()
+    };
+    let response = scrape(Some(format!("Bearer {token}"))).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("# TYPE"));
+    for auth in [None, Some("Bearer wrong-token-0123456789".to_owned())] {
+        let response = scrape(auth.clone()).await.unwrap();
+        assert_envelope(response, 400, "INVALID_HOST").await;
+    }
+    // The token opens /metrics only, not the API.
+    let api = app
+        .client
+        .get(app.url("/api/v1/chat/sessions"))
+        .header(HOST, "10.0.3.7:8000")
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_envelope(api, 400, "INVALID_HOST").await;
+}
+
 #[tokio::test]
 async fn without_allowed_hosts_any_host_is_served() {
     let app = spawn_app().await;

@@ -170,6 +170,20 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every class, e.g. to export a counter per class at 0 before its first event.
+    pub const ALL: [Self; 10] = [
+        Self::InvalidRequest,
+        Self::ContextTooLong,
+        Self::ContentPolicy,
+        Self::UnknownModel,
+        Self::Auth,
+        Self::RateLimited,
+        Self::Overloaded,
+        Self::Timeout,
+        Self::Network,
+        Self::Other,
+    ];
+
     /// The class name, for logs and metric labels.
     pub fn as_str(self) -> &'static str {
         match self {

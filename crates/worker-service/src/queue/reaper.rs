@@ -17,7 +17,22 @@ pub(crate) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
     for outcome in ["requeued", "cancelled", "failed"] {
         metrics::counter!("worker_jobs_reaped_total", "outcome" => outcome).increment(0);
     }
-    metrics::counter!("worker_leases_lost_total").increment(0);
+    for status in ["completed", "failed", "cancelled"] {
+        metrics::counter!("worker_jobs_finished_total", "status" => status).increment(0);
+    }
+    for outcome in ["answer", "permanent_error", "transient_error"] {
+        metrics::counter!("worker_prompts_total", "outcome" => outcome).increment(0);
+    }
+    // The class is the error's code; OTHER stands for every code not seen yet.
+    metrics::counter!("worker_jobs_retried_total", "class" => "OTHER").increment(0);
+    for name in [
+        "worker_leases_lost_total",
+        "worker_lease_renewals_total",
+        "worker_jobs_claimed_total",
+        "worker_jobs_submitted_total",
+    ] {
+        metrics::counter!(name).increment(0);
+    }
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
