@@ -66,3 +66,26 @@ step "every operation of /openapi.json, ${SCHEMATHESIS_EXAMPLES:-25} examples ea
   --exclude-path /api/v1/auth/logout \
   -H "Authorization: Bearer $TOKEN" \
   --no-color --show-trace 2>&1 | tee "$OUT/report.txt"
+
+# Stateful: schemathesis follows the document's links (what one operation creates, the next
+# reads, changes, deletes: scripts/lib/openapi_links.py adds them to a copy of the document),
+# so sequences run with ids that exist, not only random ones. Bounded: at most
+# SCHEMATHESIS_STATEFUL_EXAMPLES state machine runs, and SCHEMATHESIS_STATEFUL_SECS in all.
+step "stateful: link sequences (create -> read / change / delete), ${SCHEMATHESIS_STATEFUL_EXAMPLES:-25} runs"
+curl -fsS "http://127.0.0.1:$BASE/openapi.json" -o "$OUT/openapi.json"
+python3 scripts/lib/openapi_links.py "$OUT/openapi.json" "$OUT/openapi-links.json"
+PYTHONWARNINGS=ignore timeout "${SCHEMATHESIS_STATEFUL_SECS:-300}" "$VENV/bin/schemathesis" run "$OUT/openapi-links.json" \
+  --base-url "http://127.0.0.1:$BASE" \
+  --include-path-regex '^/api/v1/(chat/sessions|jobs|auth/keys|collections)' \
+  --experimental=stateful-test-runner --experimental=stateful-only --experimental=openapi-3.1 --stateful=links \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+  --hypothesis-max-examples "${SCHEMATHESIS_STATEFUL_EXAMPLES:-25}" \
+  --hypothesis-deadline 15000 --request-timeout 15000 --hypothesis-derandomize \
+  --exclude-path /api/v1/auth/logout \
+  -H "Authorization: Bearer $TOKEN" \
+  --no-color --show-trace 2>&1 | tee "$OUT/report-stateful.txt"
+# A run that followed no link tested nothing.
+if grep -q "No checks were performed" "$OUT/report-stateful.txt" || ! grep -q "Performed checks" "$OUT/report-stateful.txt"; then
+  echo "[schemathesis] the stateful run performed no checks" >&2
+  exit 1
+fi
