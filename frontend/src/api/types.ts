@@ -33,16 +33,19 @@ export type ModelsResponse = Omit<Optional<S["ModelsResponse"], "provider">, "mo
 
 /** `meta` is free-form JSON; the document describes it only as an object. */
 export type ChatMessageOut = Omit<S["ChatMessageOut"], "meta"> & { meta?: JsonObject | null };
-/** Knowledge II: the files and collections a chat answers from (both empty: none). */
+/** Knowledge II: the files and collections a chat answers from (both empty or absent: none). */
 export interface KnowledgeSettings {
-  collection_ids: string[];
-  file_ids: string[];
+  collection_ids?: string[];
+  file_ids?: string[];
 }
-/** `knowledge` is optional here so that the UI works with gateways without it. */
-export type ChatSessionOut = S["ChatSessionOut"] & { knowledge?: KnowledgeSettings };
+/**
+ * `knowledge` is optional here whatever the document says, so that the UI (and its test
+ * fixtures) work with gateways without it.
+ */
+export type ChatSessionOut = Omit<S["ChatSessionOut"], "knowledge"> & { knowledge?: KnowledgeSettings };
 export type ChatSessionDetail = Omit<S["ChatSessionDetail"], "messages"> & { messages: ChatMessageOut[] };
-export type ChatSessionCreate = S["ChatSessionCreate"] & { knowledge?: KnowledgeSettings | null };
-export type ChatSessionUpdate = S["ChatSessionUpdate"] & { knowledge?: KnowledgeSettings | null };
+export type ChatSessionCreate = Omit<S["ChatSessionCreate"], "knowledge"> & { knowledge?: KnowledgeSettings | null };
+export type ChatSessionUpdate = Omit<S["ChatSessionUpdate"], "knowledge"> & { knowledge?: KnowledgeSettings | null };
 /** The ids of every version of a message, oldest first. */
 export type MessageVersions = S["MessageVersions"];
 /** Sable's JSON export read back (`meta` free-form, as in `ChatMessageOut`). */

@@ -2,9 +2,13 @@
  * A chat's knowledge (issue 24): the files and collections its answers are grounded in,
  * `knowledge: {collection_ids, file_ids}` on the session (both empty: none).
  */
-import type { CollectionOut, FileOut, KnowledgeSettings } from "@/api/types";
+import type { CollectionOut, FileOut } from "@/api/types";
 
-export type Knowledge = KnowledgeSettings;
+/** As the UI keeps it: both lists always present (the wire's may be absent). */
+export interface Knowledge {
+  collection_ids: string[];
+  file_ids: string[];
+}
 
 export const NO_KNOWLEDGE: Knowledge = { collection_ids: [], file_ids: [] };
 
