@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod grounding;
 pub mod health;
 pub mod http;
 pub mod internal_auth;

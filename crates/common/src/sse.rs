@@ -115,6 +115,18 @@ impl Event {
     }
 }
 
+/// A public `event: meta` (a stream that asked for it with `?meta=1`): `data` is one line of
+/// JSON, e.g. `{"sources":[…]}` before the first token of a grounded answer. Clients of the
+/// contract's framing never ask for it, so their streams keep the contract's bytes.
+pub fn meta_event(json: &str) -> Bytes {
+    let mut out = BytesMut::with_capacity(json.len() + 20);
+    out.put_slice(b"event: ");
+    out.put_slice(META_EVENT.as_bytes());
+    out.put_slice(b"\n");
+    put_data(&mut out, &one_line(json));
+    out.freeze()
+}
+
 fn put_data(out: &mut BytesMut, data: &str) {
     out.reserve(data.len() + 8);
     out.put_slice(b"data: ");

@@ -66,6 +66,11 @@ pub struct Config {
     #[arg(long, env = "CONTEXT_BUDGET_CHARS", default_value_t = 24_000)]
     pub context_budget_chars: usize,
 
+    /// Tokens of passages a grounded answer (a chat with files) is given at most, estimated at
+    /// four characters a token and shared round robin between the files.
+    #[arg(long, env = "GROUNDING_BUDGET_TOKENS", default_value_t = 1500)]
+    pub grounding_budget_tokens: usize,
+
     /// Skip applying migrations at start-up (when another component owns them, e.g. the
     /// Kubernetes migration Job) and wait up to 60 s until the schema is current instead.
     #[arg(long, env = "SKIP_MIGRATIONS", default_value_t = false)]

@@ -200,6 +200,8 @@ pub fn stored_answer(bytes: &[u8], latency_ms: f64) -> GenerateResponse {
         latency_ms,
         finish_reason: choice["finish_reason"].as_str().map(str::to_owned),
         cost_usd: None,
+        sources: None,
+        cited: None,
     }
 }
 

@@ -33,11 +33,14 @@ use crate::state::AppState;
 const NOT_SAVED: &str = "the answer could not be saved";
 
 /// `POST /api/v1/generate/stream`: the contract's framing of [`upstream_events`].
+/// `prelude`: bytes sent before the first event (the public `event: meta` of a stream that
+/// asked for it).
 pub async fn stream_generation(
     state: AppState,
     owner: Uuid,
     request: GenerateRequest,
     conversation: Option<Conversation>,
+    prelude: Option<Bytes>,
 ) -> Response {
     let events = upstream_events(state, owner, request, conversation).await;
     let body = events.filter_map(|batch| {
@@ -47,6 +50,7 @@ pub async fn stream_generation(
         }
         std::future::ready((!out.is_empty()).then(|| Ok::<Bytes, Infallible>(out.freeze())))
     });
+    let body = futures::stream::iter(prelude.map(Ok::<Bytes, Infallible>)).chain(body);
     common::sse::response(Body::from_stream(body))
 }
 

@@ -289,6 +289,8 @@ impl Generator {
             latency_ms,
             finish_reason: c.finish_reason,
             cost_usd: (!registry.is_single()).then(|| route.cost_usd(&c.usage)),
+            sources: None,
+            cited: None,
         }
     }
 

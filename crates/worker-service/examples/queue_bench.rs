@@ -334,6 +334,8 @@ async fn spawn_fake_model() -> String {
             latency_ms: 0.0,
             finish_reason: None,
             cost_usd: None,
+            sources: None,
+            cited: None,
         })
     }
     let router = Router::new().route("/inference", post(inference));

@@ -104,6 +104,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/files/{file_id}/content", get(routes::files::content))
         .route("/retrieve", post(routes::retrieve::retrieve))
+        .route("/knowledge/check", post(routes::retrieve::check))
         .route(
             "/collections",
             post(routes::collections::create).get(routes::collections::list),

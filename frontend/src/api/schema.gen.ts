@@ -519,7 +519,8 @@ export interface paths {
         post?: never;
         /**
          * Deletes the file: its blob, its passages and its place in collections. An ingestion still
-         *     running is cancelled and leaves nothing behind.
+         *     running is cancelled and leaves nothing behind. Answers that cited it keep their sources
+         *     (the snippet is stored with the answer), now marked `deleted: true` in `meta.sources`.
          */
         delete: operations["delete_file"];
         options?: never;
@@ -560,6 +561,10 @@ export interface paths {
          * Generates a complete answer.
          * @description With `session_id`, the session's system prompt and earlier turns are sent to the model
          *     and both turns are stored in the session.
+         *
+         *     Knowledge: with `file_ids` / `collection_ids` (and in a session with `knowledge`), the
+         *     answer is grounded in those files: it is given numbered passages, cites them as `[n]`, and
+         *     the response carries `sources` and `cited` (also stored in the answer's `meta`).
          */
         post: operations["generate"];
         delete?: never;
@@ -586,6 +591,13 @@ export interface paths {
          *     With `session_id` the answer is a server-side generation: it goes on when the client
          *     disconnects and is stored when it ends; `POST /api/v1/chat/sessions/{id}/stop` ends it
          *     early, and `GET /api/v1/chat/sessions/{id}/stream` attaches to it again.
+         *
+         *     Knowledge (`file_ids`, `collection_ids`, a session's `knowledge`): the answer is grounded
+         *     in those files. With `?meta=1` the stream starts with `event: meta` +
+         *     `data: {"sources":[{n, file_id, filename, chunk_id, page, heading, snippet, score,
+         *     char_start, char_end}]}` (an empty list when nothing relevant was found) before the first
+         *     token; without it the bytes are the contract's. The stored answer's `meta` has `sources`
+         *     and `cited`.
          */
         post: operations["generate_stream"];
         delete?: never;
@@ -1094,6 +1106,7 @@ export interface components {
         ChatSessionCreate: {
             /** @description Additive: archived (hidden from the UI's main list). */
             archived?: boolean | null;
+            knowledge?: null | components["schemas"]["KnowledgeSettings"];
             /**
              * Format: int64
              * @description Additive: this chat's max_tokens, 1..=8192.
@@ -1152,6 +1165,8 @@ export interface components {
             created_at: string;
             /** Format: uuid */
             id: string;
+            /** @description Additive: the files this chat answers from (both lists empty: none). */
+            knowledge?: components["schemas"]["KnowledgeSettings"];
             /** Format: int64 */
             max_tokens?: number | null;
             /** Format: int64 */
@@ -1182,6 +1197,7 @@ export interface components {
         ChatSessionUpdate: {
             /** @description Additive: archived (hidden from the UI's main list). */
             archived?: boolean | null;
+            knowledge?: null | components["schemas"]["KnowledgeSettings"];
             /**
              * Format: int64
              * @description Additive: this chat's max_tokens, 1..=8192.
@@ -1420,6 +1436,16 @@ export interface components {
         /** @description `POST /api/v1/generate` and `/api/v1/generate/stream` request (contract §5.2). */
         GenerateRequest: {
             /**
+             * @description Additive (knowledge): ground this answer in the files of these collections of the
+             *     caller. Unknown or another user's ids: 404 `COLLECTION_NOT_FOUND`.
+             */
+            collection_ids?: string[] | null;
+            /**
+             * @description Additive (knowledge): ground this answer in these files of the caller (with the
+             *     session's own knowledge, if any). Unknown or another user's ids: 404 `FILE_NOT_FOUND`.
+             */
+            file_ids?: string[] | null;
+            /**
              * Format: int64
              * @description 1..=8192, default 1024.
              * @default 1024
@@ -1454,6 +1480,8 @@ export interface components {
         };
         /** @description `POST /api/v1/generate` response (contract §5.2). */
         GenerateResponse: {
+            /** @description Additive (knowledge): the source numbers the answer cites. */
+            cited?: number[] | null;
             /**
              * Format: double
              * @description Additive: what the answer cost in USD at the model's configured prices (with a
@@ -1466,6 +1494,11 @@ export interface components {
             latency_ms: number;
             /** @description The model that actually answered (the fallback, if it was used). */
             model: string;
+            /**
+             * @description Additive (knowledge): the numbered passages the answer was given, when it was grounded
+             *     in files (empty when the search found nothing).
+             */
+            sources?: components["schemas"]["Source"][] | null;
             text: string;
             usage: components["schemas"]["Usage"];
         };
@@ -1591,6 +1624,14 @@ export interface components {
             total_prompts: number;
             /** Format: date-time */
             updated_at?: string | null;
+        };
+        /**
+         * @description The files a chat (or one request) answers from: the named files and every file of the
+         *     named collections. Both empty: no knowledge, answers are not grounded.
+         */
+        KnowledgeSettings: {
+            collection_ids?: string[];
+            file_ids?: string[];
         };
         LastVisited: {
             page: string;
@@ -1895,12 +1936,52 @@ export interface components {
             /** @description The embedding model the vector side used (absent when no vector search ran). */
             embedding_model?: string | null;
             passages: components["schemas"]["Passage"][];
+            usage?: null | components["schemas"]["Usage"];
         };
         /**
          * @description Who said a turn.
          * @enum {string}
          */
         Role: "user" | "assistant" | "system";
+        /** @description One numbered passage an answer was given, as stored in `meta.sources`. */
+        Source: {
+            /** Format: int32 */
+            char_end: number;
+            /**
+             * Format: int32
+             * @description Character offsets of the passage in the file's extracted text (to highlight it there).
+             */
+            char_start: number;
+            /** Format: uuid */
+            chunk_id: string;
+            /** @description True once the file was deleted: the snippet is all that is left of it. */
+            deleted?: boolean;
+            /** Format: uuid */
+            file_id: string;
+            filename: string;
+            /** @description The heading path above the passage, e.g. `Guide > Install`. */
+            heading?: string | null;
+            /**
+             * Format: int32
+             * @description The number the model cites it by: `[n]`, 1-based.
+             */
+            n: number;
+            /**
+             * Format: int32
+             * @description The PDF page the passage starts on (1-based).
+             */
+            page?: number | null;
+            /**
+             * Format: double
+             * @description The retrieval score (reciprocal rank fusion; higher is better).
+             */
+            score: number;
+            /**
+             * @description The passage's text exactly as the model was given it (kept so that a citation stays
+             *     readable after its file is deleted).
+             */
+            snippet: string;
+        };
         /** @description Answer of `POST /api/v1/chat/sessions/{id}/stop`. */
         StopResponse: {
             /**
@@ -3040,7 +3121,13 @@ export interface operations {
     };
     resume_stream: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description `1` or `true`: an `event: meta` line with `data: {"sources":[…]}` comes first when the
+                 *     answer is grounded in files.
+                 */
+                meta?: string;
+            };
             header?: {
                 /** @description The `id:` of the last token already received */
                 "last-event-id"?: string | null;
@@ -3595,7 +3682,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Unknown session_id, or a model the provider does not know (`UNKNOWN_MODEL`, after the fallback model was tried) */
+            /** @description Unknown session_id, a named file or collection that is not the caller's (`FILE_NOT_FOUND`, `COLLECTION_NOT_FOUND`), or a model the provider does not know (`UNKNOWN_MODEL`, after the fallback model was tried) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3653,7 +3740,13 @@ export interface operations {
     };
     generate_stream: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description `1` or `true`: an `event: meta` line with `data: {"sources":[…]}` comes first when the
+                 *     answer is grounded in files.
+                 */
+                meta?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3682,7 +3775,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Unknown session_id */
+            /** @description Unknown session_id, or a named file or collection that is not the caller's (`FILE_NOT_FOUND`, `COLLECTION_NOT_FOUND`) */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -75,6 +75,11 @@ pub struct ChatSessionCreate {
     /// Additive: archived (hidden from the UI's main list).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
+    /// Additive: the files this chat answers from (grounded answers with numbered sources).
+    /// Every id must be the caller's (404 otherwise); on PATCH the object replaces the chat's
+    /// knowledge, and empty lists clear it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knowledge: Option<super::KnowledgeSettings>,
 }
 
 impl ChatSessionCreate {
@@ -122,6 +127,11 @@ pub struct ChatSessionUpdate {
     /// Additive: archived (hidden from the UI's main list).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
+    /// Additive: the files this chat answers from (grounded answers with numbered sources).
+    /// Every id must be the caller's (404 otherwise); on PATCH the object replaces the chat's
+    /// knowledge, and empty lists clear it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knowledge: Option<super::KnowledgeSettings>,
 }
 
 impl ChatSessionUpdate {
@@ -133,6 +143,7 @@ impl ChatSessionUpdate {
             max_tokens: self.max_tokens,
             pinned: self.pinned,
             archived: self.archived,
+            knowledge: self.knowledge.clone(),
         }
     }
 }
@@ -146,6 +157,7 @@ pub struct SessionSettingsUpdate {
     pub max_tokens: Option<i64>,
     pub pinned: Option<bool>,
     pub archived: Option<bool>,
+    pub knowledge: Option<super::KnowledgeSettings>,
 }
 
 impl ChatSessionCreate {
@@ -157,6 +169,7 @@ impl ChatSessionCreate {
             max_tokens: self.max_tokens,
             pinned: self.pinned,
             archived: self.archived,
+            knowledge: self.knowledge.clone(),
         }
     }
 }
@@ -183,6 +196,9 @@ fn validate_settings(settings: &SessionSettingsUpdate) -> Vec<FieldError> {
     }
     if let Some(n) = settings.max_tokens {
         c.int_range(body("max_tokens"), n, MAX_TOKENS_MIN, MAX_TOKENS_MAX);
+    }
+    if let Some(knowledge) = &settings.knowledge {
+        knowledge.check(&mut c, &["body", "knowledge"]);
     }
     c.finish()
 }
@@ -276,6 +292,9 @@ pub struct ChatSessionOut {
     pub pinned: bool,
     #[serde(default)]
     pub archived: bool,
+    /// Additive: the files this chat answers from (both lists empty: none).
+    #[serde(default)]
+    pub knowledge: super::KnowledgeSettings,
 }
 
 /// One session with its messages in order (contract §8 `ChatSessionDetail`).
@@ -689,6 +708,9 @@ impl ChatSessionImport {
             max_tokens: self.max_tokens,
             pinned: self.pinned,
             archived: self.archived,
+            // An export's file ids may be another account's (or gone): an import starts
+            // without knowledge; the chat's files can be attached again.
+            knowledge: None,
         }
     }
 }

@@ -312,6 +312,11 @@ pub struct CollectionList {
 }
 
 pub const QUERY_MAX_CHARS: usize = 2000;
+
+/// Internal header (gateway → worker) on `POST /retrieve`: named files and collections that
+/// are gone are skipped instead of answered with 404 (a chat's stored knowledge may name a file
+/// deleted since). The public route never sends it.
+pub const SKIP_MISSING_HEADER: &str = "x-sable-skip-missing";
 pub const TOP_K_DEFAULT: i64 = 8;
 pub const TOP_K_MAX: i64 = 50;
 
@@ -380,6 +385,9 @@ pub struct RetrieveResponse {
     pub passages: Vec<Passage>,
     /// The embedding model the vector side used (absent when no vector search ran).
     pub embedding_model: Option<String>,
+    /// Additive: the tokens of the query's embedding (counted towards the caller's usage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<super::Usage>,
 }
 
 #[cfg(test)]

@@ -39,6 +39,14 @@ pub struct GenerateRequest {
     /// The gateway fills this from the session when `session_id` is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub messages: Option<Vec<ChatTurn>>,
+    /// Additive (knowledge): ground this answer in these files of the caller (with the
+    /// session's own knowledge, if any). Unknown or another user's ids: 404 `FILE_NOT_FOUND`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_ids: Option<Vec<uuid::Uuid>>,
+    /// Additive (knowledge): ground this answer in the files of these collections of the
+    /// caller. Unknown or another user's ids: 404 `COLLECTION_NOT_FOUND`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection_ids: Option<Vec<uuid::Uuid>>,
 }
 
 fn default_max_tokens() -> i64 {
@@ -60,6 +68,16 @@ impl GenerateRequest {
             session_id: None,
             replace_from_message_id: None,
             messages: None,
+            file_ids: None,
+            collection_ids: None,
+        }
+    }
+
+    /// The knowledge this request names itself (`file_ids`, `collection_ids`); empty when none.
+    pub fn knowledge(&self) -> super::KnowledgeSettings {
+        super::KnowledgeSettings {
+            collection_ids: self.collection_ids.clone().unwrap_or_default(),
+            file_ids: self.file_ids.clone().unwrap_or_default(),
         }
     }
 
@@ -128,6 +146,12 @@ impl Validate for GenerateRequest {
                     .with_input(serde_json::json!(id)),
                 );
             }
+        }
+        if let Some(ids) = &self.file_ids {
+            c.list_len(body("file_ids"), ids.len(), 0, super::IDS_MAX);
+        }
+        if let Some(ids) = &self.collection_ids {
+            c.list_len(body("collection_ids"), ids.len(), 0, super::IDS_MAX);
         }
         if let Some(messages) = &self.messages {
             c.list_len(body("messages"), messages.len(), 0, MESSAGES_MAX);
@@ -204,6 +228,13 @@ pub struct GenerateResponse {
     /// providers file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
+    /// Additive (knowledge): the numbered passages the answer was given, when it was grounded
+    /// in files (empty when the search found nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<super::Source>>,
+    /// Additive (knowledge): the source numbers the answer cites.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cited: Option<Vec<u32>>,
 }
 
 /// `GET /api/v1/models` response (additive endpoint).

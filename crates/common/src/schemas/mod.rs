@@ -6,6 +6,7 @@ mod embeddings;
 mod files;
 mod generate;
 mod jobs;
+mod knowledge;
 pub mod openai;
 
 pub use chat::*;
@@ -13,6 +14,7 @@ pub use embeddings::*;
 pub use files::*;
 pub use generate::*;
 pub use jobs::*;
+pub use knowledge::*;
 
 /// Limits from the contract (§19.4), inclusive, counted in code points.
 pub mod limits {

@@ -25,7 +25,7 @@ fn multipart(files: &[(&str, &str, &[u8])]) -> Vec<u8> {
     body
 }
 
-async fn upload(
+pub(crate) async fn upload(
     stack: &Stack,
     token: Option<&str>,
     files: &[(&str, &str, &[u8])],
@@ -44,7 +44,7 @@ async fn upload(
     request.send().await.unwrap()
 }
 
-async fn call(
+pub(crate) async fn call(
     stack: &Stack,
     method: Method,
     path: &str,
@@ -62,7 +62,7 @@ async fn call(
 }
 
 /// Polls the file until it leaves pending/processing.
-async fn wait_settled(stack: &Stack, token: Option<&str>, id: &str) -> Value {
+pub(crate) async fn wait_settled(stack: &Stack, token: Option<&str>, id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let file: Value = call(
@@ -387,7 +387,7 @@ async fn bad_uploads_get_clear_answers_and_leave_nothing() {
     assert_eq!(job["status"], "failed", "{job}");
 }
 
-async fn sign_up(stack: &Stack, email: &str) -> String {
+pub(crate) async fn sign_up(stack: &Stack, email: &str) -> String {
     let response = stack
         .post(
             "/api/v1/auth/register",

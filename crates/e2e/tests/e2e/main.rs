@@ -9,6 +9,7 @@ mod chat;
 mod chat_background;
 mod error_classes;
 mod files;
+mod grounded;
 mod jobs;
 mod knowledge_services;
 mod limits;

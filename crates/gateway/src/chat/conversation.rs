@@ -17,6 +17,7 @@ use common::{AppError, AppResult};
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
+use crate::chat::grounding::Grounding;
 use crate::chat::repo::{self as chat_repo, AnswerError, AssistantMeta, RepoError};
 use crate::chat::session_not_found;
 use crate::state::AppState;
@@ -35,6 +36,10 @@ pub struct Conversation {
     /// Set when this generation continues an assistant message: the answer is appended to it
     /// instead of being stored as a new message.
     continues: Option<Uuid>,
+    /// The chat's own knowledge (files and collections it answers from).
+    pub knowledge: common::schemas::KnowledgeSettings,
+    /// A grounded turn: the sources the model was given (stored in `meta.sources`).
+    pub grounding: Option<Grounding>,
 }
 
 /// What the model is told after the partial answer when asked to continue it.
@@ -92,6 +97,8 @@ pub async fn begin_continue(
             user_message_id: parent.unwrap_or(message_id),
             requested_model: String::new(),
             continues: Some(message_id),
+            knowledge: common::schemas::KnowledgeSettings::default(),
+            grounding: None,
         },
     ))
 }
@@ -148,6 +155,8 @@ pub async fn begin(
         user_message_id,
         requested_model: request.requested_model().unwrap_or_default().to_owned(),
         continues: None,
+        knowledge: context.knowledge,
+        grounding: None,
     }))
 }
 
@@ -191,6 +200,8 @@ pub async fn attach(
         user_message_id,
         requested_model: requested_model.to_owned(),
         continues: None,
+        knowledge: common::schemas::KnowledgeSettings::default(),
+        grounding: None,
     })
 }
 
@@ -228,6 +239,7 @@ impl Conversation {
                         code: e.code().to_owned(),
                         message: e.public_message(),
                     }),
+                    sources: self.grounding.as_ref().map(|g| g.sources.clone()),
                     ..AssistantMeta::default()
                 };
                 let _ = store_assistant(state, self.target(), "", meta).await;
@@ -247,6 +259,8 @@ impl Conversation {
             ),
             stopped: false,
             error: None,
+            sources: self.grounding.as_ref().map(|g| g.sources.clone()),
+            cited: self.grounding.as_ref().map(|g| g.cited(&response.text)),
         };
         // A failed save is logged; the client already has its answer.
         let _ = store_assistant(state, self.target(), &response.text, meta).await;
@@ -326,6 +340,16 @@ impl Recorder {
             finish_reason: Some(finish_reason),
             stopped,
             error,
+            sources: self
+                .conversation
+                .grounding
+                .as_ref()
+                .map(|g| g.sources.clone()),
+            cited: self
+                .conversation
+                .grounding
+                .as_ref()
+                .map(|g| g.cited(&self.text)),
         }
     }
 }

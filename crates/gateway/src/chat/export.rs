@@ -276,6 +276,7 @@ mod tests {
                 max_tokens: None,
                 pinned: false,
                 archived: false,
+                knowledge: Default::default(),
             },
             messages: vec![
                 message(Role::System, "Context"),

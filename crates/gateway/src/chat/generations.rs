@@ -102,6 +102,8 @@ pub struct Generation {
     pub user_id: Uuid,
     /// The stored user turn (set when the generation starts).
     user_message_id: OnceLock<Uuid>,
+    /// A grounded answer's public `event: meta` (its sources), for subscribers that ask.
+    meta: OnceLock<Bytes>,
     progress: Mutex<Progress>,
     changed: watch::Sender<()>,
     stop: CancellationToken,
@@ -114,6 +116,7 @@ impl Generation {
             session_id,
             user_id,
             user_message_id: OnceLock::new(),
+            meta: OnceLock::new(),
             progress: Mutex::default(),
             changed: watch::channel(()).0,
             stop: CancellationToken::new(),
@@ -122,6 +125,11 @@ impl Generation {
 
     pub fn user_message_id(&self) -> Option<Uuid> {
         self.user_message_id.get().copied()
+    }
+
+    /// The `event: meta` with the sources of a grounded answer (`None` when not grounded).
+    pub fn meta_event(&self) -> Option<Bytes> {
+        self.meta.get().cloned()
     }
 
     /// Tokens generated so far.
@@ -451,6 +459,11 @@ impl Reservation {
     ) -> Option<Arc<Generation>> {
         let generation = self.generation.take()?;
         let _ = generation.user_message_id.set(conversation.user_message_id);
+        if let Some(grounding) = &conversation.grounding {
+            let _ = generation
+                .meta
+                .set(common::sse::meta_event(&grounding.meta_json()));
+        }
         let guard = Running {
             registry: self.registry.clone(),
             generation: generation.clone(),
@@ -503,10 +516,12 @@ impl Drop for Running {
 
 /// The SSE response of a subscriber. With `ids`, each token event carries `id: <token index>`
 /// (0-based) so a reconnecting client can send `Last-Event-ID`; without, the bytes are
-/// exactly the contract's framing (`POST /api/v1/generate/stream`).
+/// exactly the contract's framing (`POST /api/v1/generate/stream`). `prelude` is sent first
+/// (the `event: meta` of a subscriber that asked for it).
 pub fn sse_response(
     events: impl Stream<Item = Vec<(Option<usize>, Event)>> + Send + 'static,
     ids: bool,
+    prelude: Option<Bytes>,
 ) -> Response {
     let body = events.map(move |batch| {
         let mut out = BytesMut::new();
@@ -518,5 +533,6 @@ pub fn sse_response(
         }
         Ok::<Bytes, Infallible>(out.freeze())
     });
+    let body = futures::stream::iter(prelude.map(Ok::<Bytes, Infallible>)).chain(body);
     common::sse::response(Body::from_stream(body))
 }

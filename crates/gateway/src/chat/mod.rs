@@ -5,6 +5,7 @@
 pub mod conversation;
 pub mod export;
 pub mod generations;
+pub mod grounding;
 pub mod peers;
 pub mod repo;
 pub mod search_query;

@@ -15,8 +15,15 @@ use common::schemas::chat_limits::DEFAULT_SESSION_TITLE;
 use common::schemas::limits::MESSAGES_MAX;
 use common::schemas::{
     ChatMessageOut, ChatSearchHit, ChatSessionDetail, ChatSessionImport, ChatSessionOut, ChatTurn,
-    Role, SessionCursor, SessionSettingsUpdate, Usage,
+    KnowledgeSettings, Role, SessionCursor, SessionSettingsUpdate, Source, Usage,
 };
+
+/// A chat's knowledge as stored: NULL for none (empty lists clear it).
+fn stored_knowledge(
+    k: Option<&KnowledgeSettings>,
+) -> Option<sqlx::types::Json<&KnowledgeSettings>> {
+    k.filter(|k| !k.is_empty()).map(sqlx::types::Json)
+}
 
 /// Filters of the session list (`None`: either).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,7 +64,7 @@ impl From<RepoError> for common::AppError {
 macro_rules! session_columns {
     () => {
         "id, user_id, title, system_prompt, created_at, updated_at, message_count::bigint AS message_count, \
-         model, temperature, max_tokens::bigint AS max_tokens, pinned, archived"
+         model, temperature, max_tokens::bigint AS max_tokens, pinned, archived, knowledge"
     };
 }
 
@@ -105,6 +112,7 @@ struct SessionRow {
     max_tokens: Option<i64>,
     pinned: bool,
     archived: bool,
+    knowledge: Option<sqlx::types::Json<KnowledgeSettings>>,
 }
 
 impl From<SessionRow> for ChatSessionOut {
@@ -122,6 +130,7 @@ impl From<SessionRow> for ChatSessionOut {
             max_tokens: r.max_tokens,
             pinned: r.pinned,
             archived: r.archived,
+            knowledge: r.knowledge.map(|k| k.0).unwrap_or_default(),
         }
     }
 }
@@ -186,8 +195,8 @@ async fn create_session_in<'e, E: sqlx::PgExecutor<'e>>(
     settings: &SessionSettingsUpdate,
 ) -> RepoResult<ChatSessionOut> {
     let row: SessionRow = sqlx::query_as(concat!(
-        "INSERT INTO chat_sessions (id, user_id, title, system_prompt, model, temperature, max_tokens, pinned, archived) \
-         VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, COALESCE($8, false), COALESCE($9, false)) RETURNING ",
+        "INSERT INTO chat_sessions (id, user_id, title, system_prompt, model, temperature, max_tokens, pinned, archived, knowledge) \
+         VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, COALESCE($8, false), COALESCE($9, false), $10) RETURNING ",
         session_columns!()
     ))
     .bind(Uuid::now_v7())
@@ -199,6 +208,7 @@ async fn create_session_in<'e, E: sqlx::PgExecutor<'e>>(
     .bind(settings.max_tokens.and_then(|n| i32::try_from(n).ok()))
     .bind(settings.pinned)
     .bind(settings.archived)
+    .bind(stored_knowledge(settings.knowledge.as_ref()))
     .fetch_one(db)
     .await?;
     Ok(row.into())
@@ -435,11 +445,13 @@ pub async fn update_session(
              max_tokens = COALESCE($7, max_tokens), \
              pinned = COALESCE($8, pinned), \
              archived = COALESCE($9, archived), \
+             knowledge = CASE WHEN $10 THEN $11::jsonb ELSE knowledge END, \
              updated_at = CASE \
                  WHEN (COALESCE($3, title), COALESCE($4, system_prompt), \
                        CASE WHEN $5::text IS NULL THEN model ELSE NULLIF($5, '') END, \
-                       COALESCE($6, temperature), COALESCE($7, max_tokens)) \
-                      IS DISTINCT FROM (title, system_prompt, model, temperature, max_tokens) \
+                       COALESCE($6, temperature), COALESCE($7, max_tokens), \
+                       CASE WHEN $10 THEN $11::jsonb ELSE knowledge END) \
+                      IS DISTINCT FROM (title, system_prompt, model, temperature, max_tokens, knowledge) \
                  THEN clock_timestamp() ELSE updated_at END \
          WHERE id = $1 AND user_id = $2 RETURNING ",
         session_columns!()
@@ -453,6 +465,8 @@ pub async fn update_session(
     .bind(settings.max_tokens.and_then(|n| i32::try_from(n).ok()))
     .bind(settings.pinned)
     .bind(settings.archived)
+    .bind(settings.knowledge.is_some())
+    .bind(stored_knowledge(settings.knowledge.as_ref()))
     .fetch_optional(db)
     .await?;
     Ok(row.map(Into::into))
@@ -924,6 +938,27 @@ pub async fn search_messages(
         .collect()
 }
 
+/// Marks the sources of the caller's answers that come from `file_id` as `deleted: true`
+/// (the file was just deleted; the snippets stay). Returns how many answers changed.
+#[tracing::instrument(skip_all, fields(file_id = %file_id))]
+pub async fn mark_sources_deleted(db: &PgPool, user_id: Uuid, file_id: Uuid) -> RepoResult<u64> {
+    let done = sqlx::query(
+        "UPDATE chat_messages m SET meta = jsonb_set(m.meta, '{sources}', ( \
+             SELECT jsonb_agg(CASE WHEN s->>'file_id' = $2::text \
+                                   THEN s || '{\"deleted\": true}'::jsonb ELSE s END ORDER BY i) \
+             FROM jsonb_array_elements(m.meta->'sources') WITH ORDINALITY AS t(s, i))) \
+         FROM chat_sessions cs \
+         WHERE m.session_id = cs.id AND cs.user_id = $1 AND m.role = 'assistant' \
+           AND jsonb_typeof(m.meta->'sources') = 'array' \
+           AND m.meta->'sources' @> jsonb_build_array(jsonb_build_object('file_id', $2::text))",
+    )
+    .bind(user_id)
+    .bind(file_id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Conversation storage for generate/stream with `session_id`.
 
@@ -937,6 +972,8 @@ pub struct SessionContext {
     pub model: Option<String>,
     pub temperature: Option<f64>,
     pub max_tokens: Option<i64>,
+    /// The files the chat answers from (empty: none).
+    pub knowledge: KnowledgeSettings,
 }
 
 /// `meta` of an assistant turn stored by the relay.
@@ -954,6 +991,12 @@ pub struct AssistantMeta {
     pub stopped: bool,
     /// Set when generation failed; the content is whatever arrived before (maybe nothing).
     pub error: Option<AnswerError>,
+    /// A grounded answer: the numbered passages it was given (empty when nothing was found).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<Source>>,
+    /// A grounded answer: the source numbers it cites.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cited: Option<Vec<u32>>,
 }
 
 /// `meta.error` of a failed answer: the failure's class (`PROVIDER_TIMEOUT`, `RATE_LIMITED`…,
@@ -1017,15 +1060,22 @@ pub async fn load_context_through(
 ) -> RepoResult<Option<SessionContext>> {
     let budget = i64::try_from(budget_chars).unwrap_or(i64::MAX);
     let max_turns = i64::try_from(MESSAGES_MAX).unwrap_or(i64::MAX);
-    type Settings = (Option<String>, Option<String>, Option<f64>, Option<i32>);
-    let Some((system_prompt, model, temperature, max_tokens)): Option<Settings> = sqlx::query_as(
-        "SELECT system_prompt, model, temperature, max_tokens FROM chat_sessions \
+    type Settings = (
+        Option<String>,
+        Option<String>,
+        Option<f64>,
+        Option<i32>,
+        Option<sqlx::types::Json<KnowledgeSettings>>,
+    );
+    let Some((system_prompt, model, temperature, max_tokens, knowledge)): Option<Settings> =
+        sqlx::query_as(
+            "SELECT system_prompt, model, temperature, max_tokens, knowledge FROM chat_sessions \
          WHERE id = $1 AND user_id = $2",
-    )
-    .bind(session_id)
-    .bind(user_id)
-    .fetch_optional(db)
-    .await?
+        )
+        .bind(session_id)
+        .bind(user_id)
+        .fetch_optional(db)
+        .await?
     else {
         return Ok(None);
     };
@@ -1069,6 +1119,7 @@ pub async fn load_context_through(
         model,
         temperature,
         max_tokens: max_tokens.map(i64::from),
+        knowledge: knowledge.map(|k| k.0).unwrap_or_default(),
     }))
 }
 

@@ -5,7 +5,7 @@
 //! reference's string `detail`; invalid bodies and queries are 422 and are checked before the
 //! id (contract §3.1).
 
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -111,6 +111,9 @@ pub async fn create_session(
     CurrentUser { id: user_id, .. }: CurrentUser,
     ValidJson(body): ValidJson<ChatSessionCreate>,
 ) -> AppResult<(StatusCode, Json<ChatSessionOut>)> {
+    if let Some(knowledge) = &body.knowledge {
+        crate::chat::grounding::check_owned(&state, user_id, knowledge).await?;
+    }
     let session = chat_repo::create_session(
         &state.db,
         user_id,
@@ -230,6 +233,13 @@ pub async fn update_session(
     ValidJson(body): ValidJson<ChatSessionUpdate>,
 ) -> AppResult<Json<ChatSessionOut>> {
     let id = parse_session_id(&id)?;
+    if let Some(knowledge) = &body.knowledge {
+        // Another user's session is 404 before their files are looked at.
+        if !chat_repo::session_exists(&state.db, user_id, id).await? {
+            return Err(session_not_found());
+        }
+        crate::chat::grounding::check_owned(&state, user_id, knowledge).await?;
+    }
     chat_repo::update_session(
         &state.db,
         user_id,
@@ -427,6 +437,7 @@ pub async fn stop_generation(
     params(
         ("id" = String, Path, description = "Session id"),
         ("last-event-id" = Option<String>, Header, description = "The `id:` of the last token already received"),
+        crate::routes::generate::StreamQuery,
     ),
     responses(
         (status = 200, description = "SSE: `id: <n>` + `data: \"<token>\"` events, then `data: [DONE]` or `data: [ERROR] <message>`", content_type = "text/event-stream", body = String),
@@ -441,6 +452,7 @@ pub async fn resume_stream(
     Path(id): Path<String>,
     uri: OriginalUri,
     headers: HeaderMap,
+    Query(query): Query<crate::routes::generate::StreamQuery>,
 ) -> AppResult<Response> {
     let id = parse_session_id(&id)?;
     let from = match headers.get("last-event-id") {
@@ -471,7 +483,8 @@ pub async fn resume_stream(
         };
     };
     let user_message_id = generation.user_message_id();
-    let mut response = generations::sse_response(generation.events(from), true);
+    let prelude = generation.meta_event().filter(|_| query.wants_meta());
+    let mut response = generations::sse_response(generation.events(from), true, prelude);
     if let Some(value) = user_message_id.and_then(|m| HeaderValue::from_str(&m.to_string()).ok()) {
         response.headers_mut().insert(
             HeaderName::from_static(crate::chat::conversation::USER_MESSAGE_ID_HEADER),
@@ -596,7 +609,7 @@ pub async fn continue_message(
     let generation = reservation
         .start(state, request, conversation)
         .ok_or_else(|| common::AppError::internal("the generation did not start"))?;
-    Ok(generations::sse_response(generation.events(0), false))
+    Ok(generations::sse_response(generation.events(0), false, None))
 }
 
 /// Imports a session from Sable's JSON export (`GET /sessions/{id}/export?format=json`, or any

@@ -350,7 +350,8 @@ pub async fn file_content(
 }
 
 /// Deletes the file: its blob, its passages and its place in collections. An ingestion still
-/// running is cancelled and leaves nothing behind.
+/// running is cancelled and leaves nothing behind. Answers that cited it keep their sources
+/// (the snippet is stored with the answer), now marked `deleted: true` in `meta.sources`.
 #[utoipa::path(delete, path = "/api/v1/files/{file_id}", tag = "files",
     params(("file_id" = String, Path, description = "The file id")),
     responses(
@@ -372,5 +373,10 @@ pub async fn delete_file(
             &format!("/files/{id}"),
         ))
         .await?;
+    // The file is gone either way: a failed mark is logged, and a client that opens the
+    // source still finds 404 here.
+    if let Err(e) = crate::chat::repo::mark_sources_deleted(&state.db, user.id, id).await {
+        tracing::warn!(error = %e, file_id = %id, "could not mark the deleted file's sources");
+    }
     Ok(StatusCode::NO_CONTENT)
 }

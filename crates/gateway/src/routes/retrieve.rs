@@ -42,9 +42,12 @@ pub async fn retrieve(
     user: CurrentUser,
     ValidJson(req): ValidJson<RetrieveRequest>,
 ) -> AppResult<Json<RetrieveResponse>> {
+    let started = std::time::Instant::now();
     let answer = state
         .worker
         .send_json(worker_request(&state, &user, Method::POST, "/retrieve").json(&req))
         .await?;
+    // The query's embedding counts towards the caller's usage, like a generation.
+    crate::chat::grounding::record_retrieval(&state, user.id, &answer, started, "api");
     Ok(Json(answer))
 }

@@ -58,6 +58,8 @@ async fn stored_turns_come_back_as_context_in_order_with_the_system_prompt() {
         finish_reason: Some("stop".into()),
         stopped: false,
         error: None,
+        sources: None,
+        cited: None,
     };
     let answer = chat_repo::store_assistant_turn(db, DEFAULT_USER_ID, sid, "A language.", &meta)
         .await

@@ -9,7 +9,12 @@
 //! ```
 //!
 //! The history sentence appears only when `messages` is non-empty, the system-prompt sentence
-//! only when `system_prompt` is non-empty; cut excerpts end with `…`. The prompt excerpt keeps
+//! only when `system_prompt` is non-empty; cut excerpts end with `…`.
+//!
+//! A grounded request (its system prompt starts with `common::grounding`'s block) is answered
+//! from its sources: `From your files: "<first 160 chars of passage [1]>" [1].` comes right
+//! after the bracketed model tag (or `I could not find this in your files.` when the search
+//! found nothing), and the system-prompt sentence shows only the chat's own prompt. The prompt excerpt keeps
 //! its quotes, newlines and non-ASCII text, so streams exercise the JSON encoding of tokens.
 //!
 //! # Tokens
@@ -133,6 +138,8 @@ pub const INJECTED_ERROR_MESSAGE: &str =
 
 const PROMPT_EXCERPT_CHARS: usize = 200;
 const CONTEXT_EXCERPT_CHARS: usize = 60;
+/// How much of the top passage a grounded mock answer quotes.
+const GROUNDED_EXCERPT_CHARS: usize = 160;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MockSettings {
@@ -403,11 +410,24 @@ pub fn answer_text(req: &ProviderRequest) -> String {
             excerpt(&last.content, CONTEXT_EXCERPT_CHARS),
         ));
     }
-    if let Some(system) = req
-        .system_prompt
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-    {
+    // A grounded request (`common::grounding`): quote the top passage and cite it, or say
+    // that nothing was found; the "System prompt" sentence then shows the chat's own prompt.
+    let mut system = req.system_prompt.as_deref();
+    match system.and_then(common::grounding::read) {
+        Some(common::grounding::Read::Sources { first, rest }) => {
+            text.push_str(&format!(
+                "From your files: \"{}\" [1]. ",
+                excerpt(&common::text::one_line(first), GROUNDED_EXCERPT_CHARS)
+            ));
+            system = Some(rest);
+        }
+        Some(common::grounding::Read::NothingFound { rest }) => {
+            text.push_str("I could not find this in your files. ");
+            system = Some(rest);
+        }
+        None => {}
+    }
+    if let Some(system) = system.filter(|s| !s.trim().is_empty()) {
         text.push_str(&format!(
             "System prompt: \"{}\". ",
             excerpt(system, CONTEXT_EXCERPT_CHARS)
@@ -474,6 +494,37 @@ mod tests {
             ["Hi ", "\"there\"\n", "new  ", "line "]
         );
         assert_eq!(tokenize(""), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_grounded_request_is_answered_from_its_first_source_with_a_citation() {
+        let block = common::grounding::render(&[
+            common::grounding::Passage {
+                filename: "contract.pdf",
+                page: Some(2),
+                heading: None,
+                text: "Either party may terminate\nwith 30 days notice.",
+            },
+            common::grounding::Passage {
+                filename: "notes.md",
+                page: None,
+                heading: None,
+                text: "Unrelated.",
+            },
+        ]);
+        let mut r = req("How can the contract end?");
+        r.system_prompt = Some(format!("{block}\n\nBe brief."));
+        let text = answer_text(&r);
+        assert!(
+            text.starts_with("[Mock response from m] From your files: \"Either party may terminate with 30 days notice.\" [1]. System prompt: \"Be brief.\". "),
+            "{text}"
+        );
+        assert_eq!(common::grounding::cited(&text, 2), vec![1]);
+
+        r.system_prompt = Some(common::grounding::render(&[]));
+        let text = answer_text(&r);
+        assert!(text.starts_with("[Mock response from m] I could not find this in your files. Simulated response to: "), "{text}");
+        assert!(common::grounding::cited(&text, 0).is_empty());
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct Embedded {
     pub model: String,
     pub dim: usize,
     pub vectors: Vec<Vec<f32>>,
+    /// Tokens the model read, all batches together (counted towards the caller's usage).
+    pub prompt_tokens: u32,
 }
 
 pub async fn embed(client: &ServiceClient, texts: &[String]) -> Result<Embedded, EmbedError> {
@@ -40,6 +42,7 @@ pub async fn embed(client: &ServiceClient, texts: &[String]) -> Result<Embedded,
         model: String::new(),
         dim: 0,
         vectors: Vec::with_capacity(texts.len()),
+        prompt_tokens: 0,
     };
     for batch in texts.chunks(BATCH) {
         let request = EmbeddingsRequest::new(None, batch.to_vec());
@@ -78,6 +81,7 @@ pub async fn embed(client: &ServiceClient, texts: &[String]) -> Result<Embedded,
             ));
         }
         out.model = answer.model;
+        out.prompt_tokens = out.prompt_tokens.saturating_add(answer.usage.prompt_tokens);
     }
     Ok(out)
 }

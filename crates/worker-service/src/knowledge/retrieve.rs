@@ -31,13 +31,15 @@ pub async fn retrieve(
     state: &AppState,
     owner: Uuid,
     req: &RetrieveRequest,
+    skip_missing: bool,
 ) -> AppResult<RetrieveResponse> {
-    let (files, versions) = scope_files(&state.db, owner, req).await?;
+    let (files, versions) = scope_files(&state.db, owner, req, skip_missing).await?;
     let top_k = usize::try_from(req.top_k()).unwrap_or(1);
     if files.is_empty() {
         return Ok(RetrieveResponse {
             passages: Vec::new(),
             embedding_model: None,
+            usage: None,
         });
     }
     let candidates = (top_k * CANDIDATES_PER_RESULT).max(MIN_CANDIDATES);
@@ -52,7 +54,7 @@ pub async fn retrieve(
         match embed::embed(&state.model, &[query.to_owned()]).await {
             Ok(e) => {
                 let Some(q) = e.vectors.first() else {
-                    return Ok((None, Vec::new()));
+                    return Ok((None, Vec::new(), e.prompt_tokens));
                 };
                 queue_reembeds(state, owner, &files, &e.model).await;
                 let index = ExactScan {
@@ -60,19 +62,19 @@ pub async fn retrieve(
                     cache: state.vectors.clone(),
                 };
                 let hits = index.search(&scope, &e.model, q, candidates).await?;
-                Ok((Some(e.model), hits))
+                Ok((Some(e.model), hits, e.prompt_tokens))
             }
-            Err(EmbedError::NoModel) => Ok((None, Vec::new())),
+            Err(EmbedError::NoModel) => Ok((None, Vec::new(), 0)),
             Err(EmbedError::Transient(m) | EmbedError::Permanent(m)) => {
                 // Text ranking still answers; the outage is logged, not the caller's problem.
                 tracing::warn!(error = %m, "query embedding failed; full-text ranking only");
-                Ok::<_, sqlx::Error>((None, Vec::new()))
+                Ok::<_, sqlx::Error>((None, Vec::new(), 0))
             }
         }
     };
     let (text_hits, vector) = tokio::join!(text_side, vector_side);
     let text_hits = text_hits?;
-    let (model, vector_hits) = vector?;
+    let (model, vector_hits, embed_tokens) = vector?;
     let fused = fuse(&text_hits, &vector_hits, top_k);
     let ids: Vec<Uuid> = fused.iter().map(|f| f.0).collect();
     let details = passages(&state.db, owner, &ids).await?;
@@ -89,6 +91,7 @@ pub async fn retrieve(
     Ok(RetrieveResponse {
         passages,
         embedding_model: model,
+        usage: (embed_tokens > 0).then(|| common::schemas::Usage::new(embed_tokens, 0)),
     })
 }
 
@@ -106,37 +109,17 @@ async fn queue_reembeds(state: &AppState, owner: Uuid, files: &[Uuid], model: &s
 /// The files to search: the caller's ready files, narrowed to the named files and the files
 /// of the named collections when any are named, with their versions (`updated_at` in
 /// microseconds: the vector cache's key). A named file or collection that is not the caller's
-/// is 404, like a missing one.
+/// is 404, like a missing one (`skip_missing`: left out instead).
 async fn scope_files(
     pool: &PgPool,
     owner: Uuid,
     req: &RetrieveRequest,
+    skip_missing: bool,
 ) -> AppResult<(Vec<Uuid>, Vec<i64>)> {
     let collections = req.collection_ids.clone().unwrap_or_default();
     let named = req.file_ids.clone().unwrap_or_default();
-    if !collections.is_empty() {
-        let found: i64 = sqlx::query_scalar(
-            "SELECT count(DISTINCT id) FROM collections WHERE user_id = $1 AND id = ANY($2)",
-        )
-        .bind(owner)
-        .bind(&collections)
-        .fetch_one(pool)
-        .await?;
-        if usize::try_from(found).unwrap_or(0) != distinct(&collections) {
-            return Err(collection_not_found());
-        }
-    }
-    if !named.is_empty() {
-        let found: i64 = sqlx::query_scalar(
-            "SELECT count(DISTINCT id) FROM files WHERE user_id = $1 AND id = ANY($2)",
-        )
-        .bind(owner)
-        .bind(&named)
-        .fetch_one(pool)
-        .await?;
-        if usize::try_from(found).unwrap_or(0) != distinct(&named) {
-            return Err(file_not_found());
-        }
+    if !skip_missing {
+        check_owned(pool, owner, &collections, &named).await?;
     }
     let narrowed = req.collection_ids.is_some() || req.file_ids.is_some();
     let files: Vec<(Uuid, i64)> = sqlx::query_as(
@@ -153,6 +136,41 @@ async fn scope_files(
     .fetch_all(pool)
     .await?;
     Ok(files.into_iter().unzip())
+}
+
+/// 404 (`COLLECTION_NOT_FOUND`, then `FILE_NOT_FOUND`) unless every named collection and file
+/// is the caller's: a missing one and another user's answer the same.
+pub async fn check_owned(
+    pool: &PgPool,
+    owner: Uuid,
+    collections: &[Uuid],
+    named: &[Uuid],
+) -> AppResult<()> {
+    if !collections.is_empty() {
+        let found: i64 = sqlx::query_scalar(
+            "SELECT count(DISTINCT id) FROM collections WHERE user_id = $1 AND id = ANY($2)",
+        )
+        .bind(owner)
+        .bind(collections)
+        .fetch_one(pool)
+        .await?;
+        if usize::try_from(found).unwrap_or(0) != distinct(collections) {
+            return Err(collection_not_found());
+        }
+    }
+    if !named.is_empty() {
+        let found: i64 = sqlx::query_scalar(
+            "SELECT count(DISTINCT id) FROM files WHERE user_id = $1 AND id = ANY($2)",
+        )
+        .bind(owner)
+        .bind(named)
+        .fetch_one(pool)
+        .await?;
+        if usize::try_from(found).unwrap_or(0) != distinct(named) {
+            return Err(file_not_found());
+        }
+    }
+    Ok(())
 }
 
 fn distinct(ids: &[Uuid]) -> usize {
