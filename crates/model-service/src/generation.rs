@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use common::schemas::{GenerateRequest, GenerateResponse, DEFAULT_MAX_TOKENS};
 use common::AppError;
 use futures::stream::BoxStream;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tracing::Instrument;
 
 use crate::providers::{Completion, Delta, DeltaStream, ErrorKind, ProviderError, ProviderRequest};
@@ -375,7 +375,13 @@ impl Generator {
             }
             let idle = route.provider.timeouts.idle;
             loop {
-                match tokio::time::timeout(idle, rest.next()).await {
+                // Most deltas are already buffered (one provider read carries many): those are
+                // taken without arming a timer (a clock read and a timer entry per token).
+                let next = match rest.next().now_or_never() {
+                    Some(next) => Ok(next),
+                    None => tokio::time::timeout(idle, rest.next()).await,
+                };
+                match next {
                     Ok(Some(Ok(delta))) => {
                         if delta.finish_reason.is_some() {
                             finish_reason = delta.finish_reason;

@@ -19,6 +19,7 @@
 
 mod passthrough;
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use async_openai::config::{Config, OpenAIConfig};
@@ -346,20 +347,66 @@ struct UsageBody {
     completion_tokens: u32,
 }
 
+/// One `chat.completion.chunk`, read for what a [`Delta`] needs: the first choice's content
+/// and finish reason. Strings borrow from the event's bytes (they are copied once, into the
+/// delta, and only when escaped JSON must be unescaped first); the other choices are parsed
+/// (so that a malformed one still fails as before) but not kept; every other field is skipped.
 #[derive(Debug, Deserialize)]
-struct ChatChunk {
-    #[serde(default)]
-    choices: Vec<ChunkChoice>,
+struct ChatChunk<'a> {
+    #[serde(default, borrow, deserialize_with = "first_choice")]
+    choices: Option<ChunkChoice<'a>>,
     #[serde(default)]
     error: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
-struct ChunkChoice {
-    #[serde(default)]
-    delta: Option<MessageBody>,
-    #[serde(default)]
-    finish_reason: Option<String>,
+struct ChunkChoice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<ChunkDelta<'a>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Text<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChunkDelta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Text<'a>>,
+}
+
+/// A JSON string borrowed from the input unless it has escapes. (serde borrows a `Cow` only
+/// when it is the field's whole type, not inside an `Option`: hence the newtype.)
+#[derive(Debug, Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl Text<'_> {
+    fn into_owned(self) -> String {
+        self.0.into_owned()
+    }
+}
+
+/// `choices`: the first element, without collecting the list (a `Vec` per token).
+fn first_choice<'de, D>(deserializer: D) -> Result<Option<ChunkChoice<'de>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct First;
+    impl<'de> serde::de::Visitor<'de> for First {
+        type Value = Option<ChunkChoice<'de>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of choices")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let first = seq.next_element::<ChunkChoice<'de>>()?;
+            while seq.next_element::<ChunkChoice<'de>>()?.is_some() {}
+            Ok(first)
+        }
+    }
+    deserializer.deserialize_seq(First)
 }
 
 // ---- streaming: one SSE reader in the caller's task ------------------------------------
@@ -419,16 +466,19 @@ fn delta_stream(response: reqwest_013::Response) -> DeltaStream {
     .boxed()
 }
 
-fn chunk_delta(chunk: ChatChunk) -> Result<Delta, ProviderError> {
+fn chunk_delta(chunk: ChatChunk<'_>) -> Result<Delta, ProviderError> {
     if let Some(error) = chunk.error {
         return Err(body_error(&error));
     }
-    let choice = chunk.choices.into_iter().next();
+    let Some(choice) = chunk.choices else {
+        return Ok(Delta::default());
+    };
     Ok(Delta {
-        finish_reason: choice.as_ref().and_then(|c| c.finish_reason.clone()),
+        finish_reason: choice.finish_reason.map(Text::into_owned),
         text: choice
-            .and_then(|c| c.delta)
+            .delta
             .and_then(|d| d.content)
+            .map(Text::into_owned)
             .unwrap_or_default(),
     })
 }
