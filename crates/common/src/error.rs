@@ -43,6 +43,16 @@ pub enum AppError {
         message: String,
     },
 
+    /// A 4xx whose envelope carries more fields beside `code` and `message` (additive), e.g.
+    /// `allowed_models` of a refused model, or `used`/`allowed` of a spent quota.
+    #[error("{message}")]
+    WithFields {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        fields: serde_json::Map<String, Value>,
+    },
+
     /// 405: the path exists, the method does not.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -168,7 +178,7 @@ impl AppError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::Detailed { status, .. } => *status,
+            Self::Detailed { status, .. } | Self::WithFields { status, .. } => *status,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -189,7 +199,8 @@ impl AppError {
             Self::Validation(_) => "VALIDATION_ERROR",
             Self::BadRequest { code, .. }
             | Self::NotFound { code, .. }
-            | Self::Detailed { code, .. } => code,
+            | Self::Detailed { code, .. }
+            | Self::WithFields { code, .. } => code,
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Conflict(_) => "CONFLICT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
@@ -235,6 +246,14 @@ impl AppError {
         match self {
             Self::Validation(errors) => body["detail"] = json!(errors),
             Self::Detailed { message, .. } => body["detail"] = json!(message),
+            Self::WithFields { fields, .. } => {
+                for (k, v) in fields {
+                    // The envelope's own fields are never replaced.
+                    if body["error"].get(k).is_none() {
+                        body["error"][k] = v.clone();
+                    }
+                }
+            }
             Self::Upstream {
                 detail: Some(detail),
                 ..
@@ -416,6 +435,16 @@ pub struct ErrorBody {
     /// provider failures, 429 and 503).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retryable: Option<bool>,
+    /// Additive, on 403 `MODEL_NOT_ALLOWED`: the models and aliases the caller may use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_models: Option<Vec<String>>,
+    /// Additive, on 429 `QUOTA_EXCEEDED`: what was used today (tokens, or USD for the cost
+    /// quota).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used: Option<f64>,
+    /// Additive, on 429 `QUOTA_EXCEEDED`: the day's quota (tokens, or USD).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<f64>,
 }
 
 /// Parses an error envelope produced by another Sable service, so that the gateway can relay

@@ -31,15 +31,18 @@ const META_EVENT: &str = "meta";
 /// Metadata sent just before `[DONE]`: what answered and how much. Internal to Sable — the
 /// gateway asks for it (header [`crate::schemas::STREAM_META_HEADER`]) to store the answer's
 /// metadata and never forwards it; public streams keep the contract's bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamMeta {
     pub model: String,
     pub usage: Usage,
     pub finish_reason: Option<String>,
+    /// What the answer cost in USD at the model's configured prices (with a providers file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 /// One event of a generation stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// One token of text (framed as a JSON string literal, so newlines and spaces survive).
     Token(String),
@@ -356,6 +359,7 @@ mod tests {
             model: "m".into(),
             usage: Usage::new(1, 2),
             finish_reason: Some("stop".into()),
+            cost_usd: None,
         };
         let bytes = Event::Meta(meta.clone()).encode();
         assert!(bytes.starts_with(b"event: meta\ndata: {"), "{bytes:?}");
@@ -370,6 +374,7 @@ mod tests {
                 model: "m".into(),
                 usage: Usage::new(3, 4),
                 finish_reason: None,
+                cost_usd: None,
             }),
             Event::Done,
             Event::Error("it broke".into()),
@@ -494,6 +499,7 @@ mod tests {
                 model: "m".into(),
                 usage: Usage::new(3, 4),
                 finish_reason: None,
+                cost_usd: None,
             }),
             Event::Done,
         ];

@@ -44,6 +44,7 @@ fn any_event() -> impl Strategy<Value = Event> {
                 model,
                 usage: Usage::new(p, c),
                 finish_reason,
+                cost_usd: None,
             })),
         Just(Event::Done),
         any::<String>().prop_map(Event::Error),

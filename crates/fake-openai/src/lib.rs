@@ -78,6 +78,11 @@ pub struct Counters {
     pub failed: AtomicU64,
     /// Embedding inputs received, over all requests.
     pub embedded_texts: AtomicU64,
+    /// `GET /v1/models` requests answered.
+    pub model_lists: AtomicU64,
+    /// Replaces `Behaviour::models` once set ([`Running::set_models`]): a provider whose
+    /// models change while it runs.
+    listed: Mutex<Option<Vec<String>>>,
 }
 
 impl Counters {
@@ -92,6 +97,9 @@ impl Counters {
     }
     pub fn embedded_texts(&self) -> u64 {
         self.embedded_texts.load(Ordering::SeqCst)
+    }
+    pub fn model_lists(&self) -> u64 {
+        self.model_lists.load(Ordering::SeqCst)
     }
 }
 
@@ -160,6 +168,16 @@ impl Running {
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
     }
+
+    /// From now on `GET /v1/models` lists `ids`.
+    pub fn set_models(&self, ids: &[&str]) {
+        *self
+            .counters
+            .listed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(ids.iter().map(|s| (*s).to_owned()).collect());
+    }
 }
 
 impl Drop for Running {
@@ -184,9 +202,15 @@ pub async fn spawn(behaviour: Behaviour) -> std::io::Result<Running> {
 }
 
 async fn models(State(fake): State<Arc<Fake>>) -> Response {
-    let data: Vec<Value> = fake
-        .behaviour
-        .models
+    fake.counters.model_lists.fetch_add(1, Ordering::SeqCst);
+    let listed = fake
+        .counters
+        .listed
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+        .unwrap_or_else(|| fake.behaviour.models.clone());
+    let data: Vec<Value> = listed
         .iter()
         .map(|id| json!({"id": id, "object": "model", "created": 1, "owned_by": "fake"}))
         .collect();

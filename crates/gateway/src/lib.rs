@@ -4,6 +4,7 @@
 //! chat persistence in Postgres, forwards batch jobs to the worker service, serves the
 //! documentation reader, the OpenAPI document, and in local runs the built frontend.
 
+pub mod access;
 pub mod auth;
 pub mod chat;
 pub mod config;

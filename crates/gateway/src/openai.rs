@@ -178,7 +178,8 @@ fn tool_call_line(id: &str, name: &str, arguments: &str) -> String {
 
 /// The first choice of a whole answer (its JSON bytes) as Sable stores it in a session: its
 /// text, its refusal, and one line per tool call.
-pub fn stored_answer(bytes: &[u8], latency_ms: f64) -> GenerateResponse {
+/// `price`: the answering model's, as the model service named it (see `usage::price_of`).
+pub fn stored_answer(bytes: &[u8], latency_ms: f64, price: Option<(f64, f64)>) -> GenerateResponse {
     let answer: Value = serde_json::from_slice(bytes).unwrap_or_default();
     let choice = &answer["choices"][0];
     let message = &choice["message"];
@@ -193,13 +194,14 @@ pub fn stored_answer(bytes: &[u8], latency_ms: f64) -> GenerateResponse {
             call["function"]["arguments"].as_str().unwrap_or_default(),
         ));
     }
+    let usage = common::schemas::openai::completion_usage(bytes).unwrap_or_default();
     GenerateResponse {
         text: lines.join("\n"),
         model: answer["model"].as_str().unwrap_or_default().to_owned(),
-        usage: common::schemas::openai::completion_usage(bytes).unwrap_or_default(),
+        usage,
         latency_ms,
         finish_reason: choice["finish_reason"].as_str().map(str::to_owned),
-        cost_usd: None,
+        cost_usd: crate::usage::cost_at(price, &usage),
         sources: None,
         cited: None,
     }
@@ -233,6 +235,8 @@ pub fn relay(
     let idle_timeout = state.config.http.stream_idle_timeout();
     let mut stream_metrics = StreamMetrics::start(Some(requested_model));
     let mut recorder = recorder;
+    let price = crate::usage::price_of(upstream.headers());
+    let requested_model = requested_model.to_owned();
     async_stream::stream! {
         let mut body = upstream.bytes_stream();
         let mut reader = SseReader::default();
@@ -278,12 +282,14 @@ pub fn relay(
                 }
                 if view.is_usage_only() {
                     let usage = view.usage.map(|u| u.usage()).unwrap_or_default();
-                    state.usage.add(owner, usage);
+                    let cost_usd = crate::usage::cost_at(price, &usage);
+                    state.usage.add(owner, &requested_model, usage, cost_usd);
                     if let Some(r) = recorder.as_mut() {
                         r.meta(StreamMeta {
                             model: model.clone().unwrap_or_default(),
                             usage,
                             finish_reason: finish_reason.clone(),
+                            cost_usd,
                         });
                     }
                     if !include_usage {
@@ -529,6 +535,15 @@ pub struct ModelObject {
     pub object: &'static str,
     pub created: u64,
     pub owned_by: String,
+    /// Additive: the provider that serves it (with a providers file, the part before `/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// Additive: what it does (`chat`, `embeddings`, `vision`, `tools`, `json`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+    /// Additive: the tokens it reads at most, when configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u32>,
 }
 
 /// OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`.
@@ -667,7 +682,7 @@ mod tests {
         let answer = json!({"model": "m-1", "choices": [{"finish_reason": "tool_calls", "message": {"content": null,
             "tool_calls": [{"id": "c1", "function": {"name": "get_weather", "arguments": "{}"}}]}}],
             "usage": {"prompt_tokens": 2, "completion_tokens": 3}});
-        let stored = stored_answer(answer.to_string().as_bytes(), 1.0);
+        let stored = stored_answer(answer.to_string().as_bytes(), 1.0, None);
         assert_eq!(stored.text, "[tool call c1] get_weather({})");
         assert_eq!(stored.usage.total_tokens, 5);
         assert_eq!(stored.finish_reason.as_deref(), Some("tool_calls"));

@@ -38,6 +38,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(routes::collections::ApiDoc::openapi());
     doc.merge(routes::retrieve::ApiDoc::openapi());
     doc.merge(routes::metrics::ApiDoc::openapi());
+    doc.merge(routes::providers::ApiDoc::openapi());
     doc.merge(routes::workshop::ApiDoc::openapi());
     doc
 }

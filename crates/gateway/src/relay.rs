@@ -189,7 +189,7 @@ pub async fn upstream_events_until(
                     Some(Event::Meta(meta)) => {
                         stream_metrics.model(&meta.model);
                         // The owner's daily usage (in the background: the answer goes on).
-                        state.usage.add(owner, meta.usage);
+                        state.usage.add(owner, &meta.model, meta.usage, meta.cost_usd);
                         if let Some(r) = recorder.as_mut() { r.meta(meta.clone()); }
                         out.push(Event::Meta(meta));
                     }

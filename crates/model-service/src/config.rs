@@ -23,6 +23,11 @@ pub struct Config {
     #[arg(long, env = "PROVIDERS_FILE")]
     pub providers_file: Option<std::path::PathBuf>,
 
+    /// Seconds between refreshes of the model lists of `discover = true` providers (their
+    /// `GET {base_url}/models`); 0 = only at start-up and on reload.
+    #[arg(long, env = "DISCOVERY_REFRESH_SECS", default_value_t = 300)]
+    pub discovery_refresh_secs: u64,
+
     /// Model provider: `auto` (groq if GROQ_API_KEY is set, else openai if OPENAI_API_KEY is
     /// set, else mock), `mock`, `groq`, `openai` (any OpenAI-compatible server) or `ollama`.
     #[arg(long, env = "PROVIDER", value_enum, default_value = "auto")]
@@ -224,6 +229,7 @@ impl Config {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             providers_file: None,
+            discovery_refresh_secs: 0,
             provider: ProviderChoice::Mock,
             groq_api_key: Secret::default(),
             openai_api_key: Secret::default(),

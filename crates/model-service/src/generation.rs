@@ -420,6 +420,7 @@ impl Generator {
                 model,
                 usage,
                 finish_reason: Some(finish_reason.unwrap_or_else(|| "stop".to_owned())),
+                cost_usd: (!registry.is_single()).then(|| route.cost_usd(&usage)),
             });
             yield StreamEvent::Done;
         }
@@ -473,9 +474,14 @@ impl Generator {
             // The first attempt of a model always runs (the caller checked the time left);
             // with less than MIN_ATTEMPT after the reserve it gets MIN_ATTEMPT.
             let limit = per_attempt.min(available().max(MIN_ATTEMPT.min(deadline.remaining())));
+            let attempt_started = Instant::now();
             let outcome = tokio::time::timeout(limit, attempt())
                 .await
                 .unwrap_or_else(|_| Err(ProviderError::timeout(what, limit)));
+            route
+                .provider
+                .calls
+                .record(attempt_started.elapsed(), outcome.is_err());
             match outcome {
                 Ok(value) => {
                     breaker.record_success();
@@ -1227,6 +1233,7 @@ mod tests {
                     model: "primary".into(),
                     usage: common::schemas::Usage::new(0, 2),
                     finish_reason: Some("stop".into()),
+                    cost_usd: None,
                 }),
                 StreamEvent::Done
             ]

@@ -76,7 +76,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     }
     let capabilities = capabilities::CapabilityTable::parse(&config.model_capabilities)
         .map_err(anyhow::Error::msg)?;
-    let registry = registry::load::load(&config).await?;
+    let registry = registry::load::load(&config, None).await?;
     let stats = Arc::new(GenerationStats::default());
     let generator = Generator::new(
         registry,
@@ -103,10 +103,49 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 /// Reads the providers (file) again and routes new requests with them; on error the old
 /// ones stay in use.
 pub async fn reload(state: &AppState) -> anyhow::Result<()> {
-    let registry = registry::load::load(&state.config).await?;
-    state.generator.replace_registry(registry);
+    reload_with(&state.config, &state.generator).await?;
     tracing::info!("providers reloaded");
     Ok(())
+}
+
+async fn reload_with(config: &Config, generator: &Generator) -> anyhow::Result<()> {
+    let previous = generator.registry();
+    let registry = registry::load::load(config, Some(&previous)).await?;
+    generator.replace_registry(registry);
+    Ok(())
+}
+
+/// Every `DISCOVERY_REFRESH_SECS`, while some provider has `discover = true`, asks the
+/// providers for their models again (a reload of the file: unchanged providers keep their
+/// state). Ends with the service (it holds the generator weakly).
+fn refresh_discovered(state: &AppState) {
+    let every = state.config.discovery_refresh_secs;
+    if every == 0 || state.config.providers_file.is_none() {
+        return;
+    }
+    let config = state.config.clone();
+    let generator = Arc::downgrade(&state.generator);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(every));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(generator) = generator.upgrade() else {
+                return;
+            };
+            if !generator.registry().discovers() {
+                continue;
+            }
+            match reload_with(&config, &generator).await {
+                Ok(()) => tracing::debug!("discovered models refreshed"),
+                Err(e) => tracing::warn!(
+                    error = format!("{e:#}"),
+                    "refreshing the discovered models failed; keeping the old ones"
+                ),
+            }
+        }
+    });
 }
 
 pub fn app(state: AppState) -> Router {
@@ -126,6 +165,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = config.addr;
     let state = build_state(config).await?;
     reload_on_sighup(state.clone());
+    refresh_discovered(&state);
     let listener = common::server::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "model-service listening");
     common::server::serve_with(listener, app(state), shutdown, grace, timeouts).await?;
@@ -176,6 +216,7 @@ impl RunningService {
 pub async fn spawn(config: Config) -> anyhow::Result<RunningService> {
     let addr = config.addr;
     let state = build_state(config).await?;
+    refresh_discovered(&state);
     let listener = common::server::bind(addr).await?;
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();

@@ -9,6 +9,26 @@ use crate::validation::{body, Checker, FieldError, Validate};
 /// `event: meta` of a stream (model, usage, finish reason). Public streams never carry it.
 pub const STREAM_META_HEADER: &str = "x-sable-stream-meta";
 
+/// Header of the model service's OpenAI-compatible answers (`/v1/chat/completions`) naming
+/// the answering model's prices, `<input>,<output>` USD per million tokens (only with a
+/// providers file): the answer's bytes are the provider's, so the gateway prices the usage
+/// it reads from them.
+pub const PRICE_HEADER: &str = "x-sable-price-per-mtok";
+
+/// What `usage` cost at these prices (USD per million input/output tokens).
+pub fn cost_usd(input_per_mtok: f64, output_per_mtok: f64, usage: &Usage) -> f64 {
+    (f64::from(usage.prompt_tokens) * input_per_mtok
+        + f64::from(usage.completion_tokens) * output_per_mtok)
+        / 1_000_000.0
+}
+
+/// Reads a [`PRICE_HEADER`] value back: `None` unless it is two finite, non-negative numbers.
+pub fn parse_price(value: &str) -> Option<(f64, f64)> {
+    let (i, o) = value.split_once(',')?;
+    let (i, o) = (i.trim().parse::<f64>().ok()?, o.trim().parse::<f64>().ok()?);
+    (i.is_finite() && o.is_finite() && i >= 0.0 && o >= 0.0).then_some((i, o))
+}
+
 /// `POST /api/v1/generate` and `/api/v1/generate/stream` request (contract §5.2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct GenerateRequest {
@@ -277,6 +297,16 @@ pub struct ModelInfo {
 mod tests {
     use super::*;
     use crate::extract::parse_json_body;
+
+    #[test]
+    fn a_price_header_reads_back_and_prices_usage() {
+        let (i, o) = parse_price("0.15,0.6").unwrap();
+        let cost = cost_usd(i, o, &Usage::new(1_000_000, 500_000));
+        assert!((cost - 0.45).abs() < 1e-12, "{cost}");
+        assert_eq!(parse_price("1"), None);
+        assert_eq!(parse_price("-1,2"), None);
+        assert_eq!(parse_price("NaN,2"), None);
+    }
 
     #[test]
     fn defaults_match_the_contract() {

@@ -17,6 +17,7 @@ mod metrics_summary;
 mod observability;
 mod openai_api;
 mod openai_fidelity;
+mod providers;
 mod quota;
 mod replicas;
 mod startup;

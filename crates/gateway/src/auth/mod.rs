@@ -89,6 +89,8 @@ impl Auth {
 pub struct CurrentUser {
     pub id: Uuid,
     pub role: Role,
+    /// The API key the request came with, if it came with one (its model list applies too).
+    pub key_id: Option<Uuid>,
 }
 
 impl CurrentUser {
@@ -133,18 +135,27 @@ pub(crate) async fn authenticate(
         return Ok(CurrentUser {
             id: DEFAULT_USER_ID,
             role: Role::Admin,
+            key_id: None,
         });
     };
     let credential = bearer(parts).ok_or(AuthError::Missing)?;
     if credential.starts_with(API_KEY_PREFIX) {
         return match repo::api_key_owner(&state.db, &tokens::digest(credential)).await {
-            Ok(Some((id, role))) => Ok(CurrentUser { id, role }),
+            Ok(Some((id, role, key))) => Ok(CurrentUser {
+                id,
+                role,
+                key_id: Some(key),
+            }),
             Ok(None) => Err(AuthError::BadKey),
             Err(e) => Err(AuthError::Unavailable(e.into())),
         };
     }
     match tokens.check(credential) {
-        Ok((id, role)) => Ok(CurrentUser { id, role }),
+        Ok((id, role)) => Ok(CurrentUser {
+            id,
+            role,
+            key_id: None,
+        }),
         Err(TokenProblem::Expired) => Err(AuthError::Expired),
         Err(TokenProblem::Invalid) => Err(AuthError::Invalid),
     }

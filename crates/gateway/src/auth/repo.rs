@@ -311,8 +311,11 @@ pub async fn revoke_api_key(db: &PgPool, user: Uuid, id: Uuid) -> Result<bool, s
 
 /// The owner of a live key. `last_used_at` is refreshed at most once a minute, so a busy
 /// script does not turn every request into a write.
-pub async fn api_key_owner(db: &PgPool, hash: &[u8]) -> Result<Option<(Uuid, Role)>, sqlx::Error> {
-    let row: Option<(Uuid, String)> = sqlx::query_as(
+pub async fn api_key_owner(
+    db: &PgPool,
+    hash: &[u8],
+) -> Result<Option<(Uuid, Role, Uuid)>, sqlx::Error> {
+    let row: Option<(Uuid, String, Uuid)> = sqlx::query_as(
         "WITH k AS ( \
              SELECT k.id, k.user_id, k.last_used_at, u.role FROM api_keys k JOIN users u ON u.id = k.user_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL \
@@ -320,14 +323,14 @@ pub async fn api_key_owner(db: &PgPool, hash: &[u8]) -> Result<Option<(Uuid, Rol
              UPDATE api_keys a SET last_used_at = now() FROM k \
              WHERE a.id = k.id AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') \
          ) \
-         SELECT user_id, role FROM k",
+         SELECT user_id, role, id FROM k",
     )
     .bind(hash)
     .fetch_optional(db)
     .await?;
-    row.map(|(id, role)| {
+    row.map(|(id, role, key)| {
         Role::try_from(role)
-            .map(|role| (id, role))
+            .map(|role| (id, role, key))
             .map_err(|e| sqlx::Error::Decode(e.into()))
     })
     .transpose()

@@ -87,6 +87,7 @@ pub async fn begin_continue(
     .ok_or_else(session_not_found)?;
     let mut request = GenerateRequest::new(CONTINUE_PROMPT);
     apply_session_settings(&mut request, &context);
+    crate::access::check_generate(state, &user, &mut request).await?;
     request.system_prompt = context.system_prompt;
     request.messages = Some(context.turns);
     Ok((
@@ -141,6 +142,8 @@ pub async fn begin(
     .await?
     .ok_or_else(session_not_found)?;
     apply_session_settings(request, &context);
+    // The session's own model is checked too, before anything is stored.
+    crate::access::check_generate(state, &user, request).await?;
     if request.system_prompt.as_deref().is_none_or(str::is_empty) {
         request.system_prompt = context.system_prompt;
     }
@@ -251,6 +254,7 @@ impl Conversation {
             latency_ms: response.latency_ms,
             ttft_ms: None,
             usage: Some(response.usage),
+            cost_usd: response.cost_usd,
             finish_reason: Some(
                 response
                     .finish_reason
@@ -337,6 +341,7 @@ impl Recorder {
             latency_ms: ms(self.started.elapsed()),
             ttft_ms: self.first_token_at.map(|t| ms(t - self.started)),
             usage: Some(meta.map_or_else(|| Usage::new(0, self.tokens), |m| m.usage)),
+            cost_usd: meta.and_then(|m| m.cost_usd),
             finish_reason: Some(finish_reason),
             stopped,
             error,

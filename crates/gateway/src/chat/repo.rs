@@ -986,6 +986,9 @@ pub struct AssistantMeta {
     /// Time to first token (streams); `None` for sync requests or when no token came.
     pub ttft_ms: Option<f64>,
     pub usage: Option<Usage>,
+    /// What the answer cost in USD at the model's prices (with a providers file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
     pub finish_reason: Option<String>,
     /// True when the client went away mid-stream and this is the partial answer.
     pub stopped: bool,

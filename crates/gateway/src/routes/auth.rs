@@ -398,8 +398,8 @@ pub async fn me(State(state): State<AppState>, user: CurrentUser) -> AppResult<J
     let account = repo::user(&state.db, user.id)
         .await?
         .ok_or_else(|| AppError::not_found("Account not found"))?;
-    let quota = state.config.quota.quota_tokens_per_day;
-    let usage_today = crate::usage::today(&state.db, &state.usage, user.id, quota).await?;
+    let usage_today =
+        crate::usage::today(&state.db, &state.usage, user.id, &state.config.quota).await?;
     Ok(Json(MeOut {
         user: account,
         usage_today,

@@ -42,6 +42,7 @@ pub struct ApiDoc;
         (status = 200, description = "`{object: list, model, data: [{object: embedding, index, embedding}], usage}`", body = EmbeddingList),
         (status = 400, description = "Invalid request (`param` names the field), a model without embeddings, or no embeddings model configured", body = OpenAiError),
         (status = 401, description = "Missing or invalid API key", body = OpenAiError),
+        (status = 403, description = "The API key or account may not use the model (`code: model_not_allowed`)", body = OpenAiError),
         (status = 404, description = "Unknown model", body = OpenAiError),
         (status = 429, description = "Rate limit or daily quota (with `Retry-After`)", body = OpenAiError),
         (status = 502, description = "The provider failed", body = OpenAiError),
@@ -53,6 +54,8 @@ pub async fn create_embeddings(
     user: CurrentUser,
     ValidJson(body): ValidJson<EmbeddingsCreate>,
 ) -> AppResult<Json<EmbeddingList>> {
+    let model = body.model.as_deref().unwrap_or("embeddings");
+    crate::access::check(&state, &user, Some(model)).await?;
     let answer: EmbeddingsResponse = state
         .model
         .send_json(
@@ -62,8 +65,11 @@ pub async fn create_embeddings(
                 .json(&body.to_internal()),
         )
         .await?;
-    state
-        .usage
-        .add(user.id, Usage::new(answer.usage.prompt_tokens, 0));
+    state.usage.add(
+        user.id,
+        &answer.model,
+        Usage::new(answer.usage.prompt_tokens, 0),
+        answer.cost_usd,
+    );
     Ok(Json(EmbeddingList::from_internal(answer, body.base64())))
 }

@@ -67,6 +67,7 @@ pub struct ApiDoc;
     responses(
         (status = 200, description = "The generated answer; with `session_id`, header `X-User-Message-Id` names the stored user turn", body = GenerateResponse),
         (status = 400, description = "The provider refused the request: `code` is `INVALID_REQUEST`, `CONTEXT_TOO_LONG` or `CONTENT_POLICY`, `retryable: false` (sending it again cannot help)", body = common::error::ErrorEnvelope),
+        (status = 403, description = "The caller may not use the model (`MODEL_NOT_ALLOWED`, with `allowed_models`)", body = common::error::ErrorEnvelope),
         (status = 404, description = "Unknown session_id, a named file or collection that is not the caller's (`FILE_NOT_FOUND`, `COLLECTION_NOT_FOUND`), or a model the provider does not know (`UNKNOWN_MODEL`, after the fallback model was tried)", body = common::error::ErrorEnvelope),
         (status = 422, description = "Invalid request (the detail list names each field)", body = common::error::ErrorEnvelope),
         (status = 429, description = "Rate limited — by this gateway (`generate` limit) or by the provider (`RATE_LIMITED`, `retryable: true`); `Retry-After` says when to try again", body = common::error::ErrorEnvelope),
@@ -79,6 +80,10 @@ pub async fn generate(
     user: CurrentUser,
     ValidJson(mut request): ValidJson<GenerateRequest>,
 ) -> AppResult<Json<GenerateResponse>> {
+    if request.session_id.is_none() {
+        // With a session, `begin` checks the model once the session's settings apply.
+        crate::access::check_generate(&state, &user, &mut request).await?;
+    }
     let named = grounding::named_by(&state, &user, &mut request).await?;
     let mut conversation = conversation::begin(&state, user, &mut request).await?;
     let grounded =
@@ -93,7 +98,9 @@ pub async fn generate(
         )
         .await;
     if let Ok(answer) = &mut result {
-        state.usage.add(user.id, answer.usage);
+        state
+            .usage
+            .add(user.id, &answer.model, answer.usage, answer.cost_usd);
         if let Some(grounded) = &grounded {
             answer.cited = Some(grounded.cited(&answer.text));
             answer.sources = Some(grounded.sources.clone());
@@ -127,6 +134,7 @@ pub async fn generate(
     responses(
         (status = 200, description = "SSE: `data: \"<token>\"` events, then `data: [DONE]` or `data: [ERROR] <CODE>: <message>` — provider failures arrive here with their class (`CONTEXT_TOO_LONG`, `RATE_LIMITED`, `PROVIDER_TIMEOUT`, …), not as a status; failures of Sable's own hops as `data: [ERROR] <message>`", content_type = "text/event-stream", body = String),
         (status = 400, description = "Refused before streaming (e.g. a `Host` not in ALLOWED_HOSTS); a provider's refusal arrives in the stream as `data: [ERROR] CONTEXT_TOO_LONG: …` and the like", body = common::error::ErrorEnvelope),
+        (status = 403, description = "The caller may not use the model (`MODEL_NOT_ALLOWED`, with `allowed_models`)", body = common::error::ErrorEnvelope),
         (status = 404, description = "Unknown session_id, or a named file or collection that is not the caller's (`FILE_NOT_FOUND`, `COLLECTION_NOT_FOUND`)", body = common::error::ErrorEnvelope),
         (status = 409, description = "An answer is already being generated in this session", body = common::error::ErrorEnvelope),
         (status = 422, description = "Invalid request", body = common::error::ErrorEnvelope),
@@ -141,6 +149,10 @@ pub async fn generate_stream(
 ) -> AppResult<Response> {
     // Named files are checked before anything is reserved or stored.
     let named = grounding::named_by(&state, &user, &mut request).await?;
+    if request.session_id.is_none() {
+        // With a session, `begin` checks the model once the session's settings apply.
+        crate::access::check_generate(&state, &user, &mut request).await?;
+    }
     // A session stream is a server-side generation: the session is reserved first (409 when
     // an answer is already being generated in it, 429 over the background bounds), so nothing
     // is stored for a request that is refused.

@@ -69,14 +69,18 @@ pub struct ApiDoc;
     request_body = JobSubmission,
     responses(
         (status = 202, description = "Accepted: the job is `pending`", body = JobResponse),
+        (status = 403, description = "The caller may not use the model (`MODEL_NOT_ALLOWED`, with `allowed_models`)", body = ErrorEnvelope),
         (status = 422, description = "Invalid request (1–100 prompts of 1–10 000 characters, max_tokens 1–8192, name at most 200 characters)", body = ErrorEnvelope),
         (status = 503, description = "The worker service is unavailable", body = ErrorEnvelope),
     ))]
 pub async fn submit_job(
     State(state): State<AppState>,
     user: CurrentUser,
-    ValidJson(submission): ValidJson<JobSubmission>,
+    ValidJson(mut submission): ValidJson<JobSubmission>,
 ) -> AppResult<(StatusCode, Json<JobResponse>)> {
+    if let Some(model) = crate::access::check(&state, &user, submission.model.as_deref()).await? {
+        submission.model = Some(model);
+    }
     let job: JobResponse = state
         .worker
         .send_json(worker_request(&state, user, Method::POST, "/jobs").json(&submission))

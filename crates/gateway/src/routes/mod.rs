@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod models;
 pub mod openai;
+pub mod providers;
 pub mod retrieve;
 pub mod workshop;
 
@@ -33,5 +34,6 @@ pub fn router(config: &crate::config::Config) -> Router<AppState> {
         .merge(collections::router())
         .merge(retrieve::router())
         .merge(metrics::router())
+        .merge(providers::router())
         .merge(workshop::router())
 }

@@ -71,6 +71,7 @@ pub struct ApiDoc;
         (status = 200, description = "A `chat.completion`, or with `stream: true` SSE `chat.completion.chunk` events ending with `data: [DONE]`", body = ChatCompletion),
         (status = 400, description = "Invalid request (`param` names the field), or the model lacks a capability the request needs (`code: model_lacks_capability`)", body = OpenAiError),
         (status = 401, description = "Missing or invalid API key", body = OpenAiError),
+        (status = 403, description = "The API key or account may not use the model (`code: model_not_allowed`)", body = OpenAiError),
         (status = 404, description = "Unknown model, or unknown session", body = OpenAiError),
         (status = 413, description = "Request body too large", body = OpenAiError),
         (status = 429, description = "Rate limit (with `Retry-After`)", body = OpenAiError),
@@ -85,7 +86,9 @@ pub async fn chat_completions(
     ValidJson(mut body): ValidJson<ChatBody>,
 ) -> AppResult<Response> {
     let started = Instant::now();
-    let model = known_model(&state, body.model()).await?;
+    // A model the caller may not use is 403 (with the list), not an unknown one.
+    crate::access::check(&state, &user, Some(body.model())).await?;
+    let model = known_model(&state, &user, body.model()).await?;
     let conversation = match session_header(&headers)? {
         Some(session_id) => Some(
             conversation::attach(&state, user, session_id, &body.session_turn(), &model.id).await?,
@@ -138,21 +141,23 @@ pub async fn chat_completions(
     if let Some(conversation) = conversation {
         let latency_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
         let stored = match &result {
-            Ok(answer) => Ok(openai::stored_answer(answer, latency_ms)),
+            Ok((answer, price)) => Ok(openai::stored_answer(answer, latency_ms, *price)),
             Err(e) => Err(copy(e)),
         };
         conversation.finish_sync(&state, &stored).await;
     }
-    let answer = result?;
+    let (answer, price) = result?;
     if let Some(usage) = common::schemas::openai::completion_usage(&answer) {
-        state.usage.add(user.id, usage);
+        let cost = crate::usage::cost_at(price, &usage);
+        state.usage.add(user.id, &model.id, usage, cost);
     }
     // The provider's bytes, as they came.
     Ok(([(header::CONTENT_TYPE, "application/json")], answer).into_response())
 }
 
-/// The model service's whole answer to `body`: a `chat.completion`'s JSON bytes.
-async fn whole_answer(state: &AppState, body: &ChatBody) -> AppResult<Bytes> {
+/// The model service's whole answer to `body`: a `chat.completion`'s JSON bytes, and the
+/// prices of the model that answered (with a providers file).
+async fn whole_answer(state: &AppState, body: &ChatBody) -> AppResult<(Bytes, Option<(f64, f64)>)> {
     let response = state
         .model
         .send(
@@ -162,10 +167,12 @@ async fn whole_answer(state: &AppState, body: &ChatBody) -> AppResult<Bytes> {
                 .json(&body.0),
         )
         .await?;
-    response
+    let price = crate::usage::price_of(response.headers());
+    let answer = response
         .bytes()
         .await
-        .map_err(|e| state.model.transport_error(&e))
+        .map_err(|e| state.model.transport_error(&e))?;
+    Ok((answer, price))
 }
 
 /// The failure as a session stores it (its status, code and message).
@@ -188,11 +195,11 @@ fn copy(e: &AppError) -> AppError {
     ))]
 pub async fn list_models(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
 ) -> AppResult<Json<ModelList>> {
     Ok(Json(ModelList {
         object: "list",
-        data: models(&state).await?,
+        data: to_objects(crate::access::visible_models(&state, Some(&user)).await?),
     }))
 }
 
@@ -206,21 +213,10 @@ pub async fn list_models(
     ))]
 pub async fn get_model(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Path(id): Path<String>,
 ) -> AppResult<Json<ModelObject>> {
-    known_model(&state, &id).await.map(Json)
-}
-
-async fn registry(state: &AppState) -> AppResult<ModelsResponse> {
-    state
-        .model
-        .send_json(state.model.request(Method::GET, "/api/v1/models"))
-        .await
-}
-
-async fn models(state: &AppState) -> AppResult<Vec<ModelObject>> {
-    Ok(to_objects(registry(state).await?))
+    known_model(&state, &user, &id).await.map(Json)
 }
 
 fn to_objects(registry: ModelsResponse) -> Vec<ModelObject> {
@@ -231,7 +227,10 @@ fn to_objects(registry: ModelsResponse) -> Vec<ModelObject> {
             id: m.id,
             object: "model",
             created: 0,
-            owned_by: m.provider,
+            owned_by: m.provider.clone(),
+            provider: Some(m.provider),
+            capabilities: m.capabilities,
+            context_window: m.context_window,
         })
         .collect()
 }
@@ -240,9 +239,9 @@ fn to_objects(registry: ModelsResponse) -> Vec<ModelObject> {
 /// `GET /v1/models` lists, and no others.
 /// Besides a listed id, an alias (`fast`) or a bare id of a listed `provider/model` is known:
 /// the model service resolves those (and refuses an ambiguous one).
-async fn known_model(state: &AppState, id: &str) -> AppResult<ModelObject> {
+async fn known_model(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<ModelObject> {
     let id = id.trim();
-    let registry = registry(state).await?;
+    let registry = crate::access::visible_models(state, Some(user)).await?;
     let by_name = registry.aliases.contains_key(id)
         || registry
             .models
@@ -258,6 +257,9 @@ async fn known_model(state: &AppState, id: &str) -> AppResult<ModelObject> {
                 object: "model",
                 created: 0,
                 owned_by: provider,
+                provider: None,
+                capabilities: Vec::new(),
+                context_window: None,
             })
         })
         .ok_or_else(|| {

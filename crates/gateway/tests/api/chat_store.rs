@@ -55,6 +55,7 @@ async fn stored_turns_come_back_as_context_in_order_with_the_system_prompt() {
         latency_ms: 120.5,
         ttft_ms: Some(12.25),
         usage: Some(Usage::new(5, 7)),
+        cost_usd: None,
         finish_reason: Some("stop".into()),
         stopped: false,
         error: None,

@@ -37,7 +37,7 @@ use super::{
 use crate::capabilities::{self, CapabilityTable};
 use crate::providers::{ChunkStream, ProviderError};
 use crate::registry::capability::Capability;
-use crate::registry::{Registry, Route};
+use crate::registry::{Price, Registry, Route};
 
 /// A stream opened up to its first chunk that carries the answer: the chunks so far and the
 /// rest.
@@ -85,7 +85,7 @@ impl Generator {
         body: Value,
         capabilities: &CapabilityTable,
         requested: Option<Duration>,
-    ) -> Result<Bytes, AppError> {
+    ) -> Result<(Bytes, Option<Price>), AppError> {
         let mut guard = CompletionGuard::start(self.stats.clone());
         let result = self
             .chat_inner(body, capabilities, self.deadline(requested))
@@ -99,7 +99,7 @@ impl Generator {
         mut body: Value,
         capabilities: &CapabilityTable,
         deadline: Deadline,
-    ) -> Result<Bytes, AppError> {
+    ) -> Result<(Bytes, Option<Price>), AppError> {
         let (registry, candidates) = self.chat_candidates(&body, capabilities)?;
         let mut failures: Vec<(String, ProviderError)> = Vec::new();
         for (i, route) in candidates.iter().enumerate() {
@@ -136,7 +136,7 @@ impl Generator {
                         None => with_estimated_usage(&body, &answer),
                     };
                     self.account(route, &usage, &tracing::Span::current());
-                    return Ok(answer);
+                    return Ok((answer, (!registry.is_single()).then(|| route.price())));
                 }
                 Err(e) => {
                     let stop = !may_fall_back(&e, route, candidates.get(i + 1));
@@ -165,7 +165,7 @@ impl Generator {
         mut body: Value,
         capabilities: &CapabilityTable,
         requested: Option<Duration>,
-    ) -> Result<BoxStream<'static, Bytes>, AppError> {
+    ) -> Result<(BoxStream<'static, Bytes>, Option<Price>), AppError> {
         let (registry, candidates) = self.chat_candidates(&body, capabilities)?;
         let span = tracing::Span::current();
         let deadline = self.deadline(requested);
@@ -228,8 +228,9 @@ impl Generator {
         metrics::histogram!("model_provider_time_to_first_token_seconds", &labels)
             .record(started.elapsed().as_secs_f64());
         let idle = route.provider.timeouts.idle;
+        let price = (!registry.is_single()).then(|| route.price());
         let this = self;
-        Ok(async_stream::stream! {
+        let stream = async_stream::stream! {
             // The provider counts this stream in flight until it ends.
             let _in_flight = route.provider.enter();
             // Recorded when this stream ends, however it ends (dropped by the client too).
@@ -283,7 +284,8 @@ impl Generator {
             out.put_slice(b"data: [DONE]\n\n");
             yield out.split().freeze();
         }
-        .boxed())
+        .boxed();
+        Ok((stream, price))
     }
 
     /// Opens a provider stream and reads it up to its first chunk that carries the answer (or
@@ -464,7 +466,7 @@ mod tests {
         let body =
             json!({"model": "primary", "messages": [{"role": "user", "content": "hello there"}]});
         let answer: Value =
-            serde_json::from_slice(&g.chat_within(body.clone(), &table, None).await.unwrap())
+            serde_json::from_slice(&g.chat_within(body.clone(), &table, None).await.unwrap().0)
                 .unwrap();
         assert!(answer["usage"]["total_tokens"].as_u64().unwrap() > 0);
         let (with, usage) = with_estimated_usage(
@@ -482,6 +484,7 @@ mod tests {
             .chat_stream_within(streamed, &table, None)
             .await
             .unwrap()
+            .0
             .collect()
             .await;
         let text = String::from_utf8(bytes.concat()).unwrap();

@@ -17,7 +17,10 @@ use crate::providers::{self, mock, openai, Provider};
 /// Longest wait for a provider's model list.
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn load(config: &Config) -> anyhow::Result<Registry> {
+/// `previous`: the registry in use (on a reload or refresh), whose provider slots are kept
+/// for providers whose settings did not change, so that a reload does not forget a provider's
+/// cool-down, load or latency figures.
+pub async fn load(config: &Config, previous: Option<&Registry>) -> anyhow::Result<Registry> {
     match &config.providers_file {
         Some(path) => {
             let mut file = file::load(path, &|name| std::env::var(name).ok())?;
@@ -26,7 +29,23 @@ pub async fn load(config: &Config) -> anyhow::Result<Registry> {
                     discover(config, p).await;
                 }
             }
-            let registry = Registry::from_file(&file, |p| slot(config, p))?;
+            let registry = Registry::from_file(&file, |p| {
+                let fingerprint = fingerprint(config, p);
+                let kept = previous.and_then(|r| {
+                    r.providers()
+                        .iter()
+                        .find(|s| s.name == p.name && s.fingerprint == fingerprint)
+                        .cloned()
+                });
+                match kept {
+                    Some(slot) => Ok(slot),
+                    None => {
+                        let mut slot = slot(config, p)?;
+                        slot.fingerprint = fingerprint;
+                        Ok(Arc::new(slot))
+                    }
+                }
+            })?;
             tracing::info!(
                 file = %path.display(),
                 providers = file.providers.len(),
@@ -88,6 +107,26 @@ fn timeouts(config: &Config, p: Option<&ProviderConfig>) -> ProviderTimeouts {
             .and_then(|p| p.idle_timeout)
             .unwrap_or(config.idle_timeout()),
     }
+}
+
+/// A hash of what a provider's slot is built from (its settings and the service's timeouts;
+/// not its models).
+fn fingerprint(config: &Config, p: &ProviderConfig) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (
+        &p.name,
+        p.kind == ProviderKind::Mock,
+        &p.base_url,
+        p.api_key.expose(),
+        p.connect_timeout,
+        timeouts(config, Some(p)),
+        p.failure_threshold,
+        p.cooldown,
+        p.max_completion_tokens,
+    )
+        .hash(&mut h);
+    h.finish()
 }
 
 fn slot(config: &Config, p: &ProviderConfig) -> anyhow::Result<ProviderSlot> {

@@ -44,7 +44,7 @@ pub const DEFAULT_ALIAS: &str = "default";
 pub const EMBEDDINGS_ALIAS: &str = "embeddings";
 
 /// One provider's timeouts (its own from the file, else the service's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ProviderTimeouts {
     pub total: Duration,
     pub first_token: Duration,
@@ -59,7 +59,79 @@ pub struct ProviderSlot {
     pub timeouts: ProviderTimeouts,
     /// `mock` or `openai`.
     pub kind: &'static str,
+    /// Hash of the provider's settings (all but its models): a reload keeps the slot (its
+    /// breaker, load and latency figures) of a provider whose settings did not change.
+    pub fingerprint: u64,
     in_flight: AtomicUsize,
+    /// Recent calls' latency and outcome, for the admin page.
+    pub calls: CallStats,
+}
+
+/// The most recent calls a provider's latency percentiles and error rate are read from.
+const RECENT_CALLS: usize = 512;
+
+/// A provider's recent calls (each attempt: a whole completion, or a stream up to its first
+/// token): latency percentiles and error rate over the last [`RECENT_CALLS`].
+#[derive(Debug, Default)]
+pub struct CallStats {
+    /// (latency ms, failed), oldest first.
+    recent: std::sync::Mutex<std::collections::VecDeque<(f64, bool)>>,
+}
+
+/// What [`CallStats::snapshot`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CallSummary {
+    pub calls: usize,
+    pub errors: usize,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+impl CallStats {
+    pub fn record(&self, latency: Duration, failed: bool) {
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if recent.len() == RECENT_CALLS {
+            recent.pop_front();
+        }
+        recent.push_back((latency.as_secs_f64() * 1000.0, failed));
+    }
+
+    pub fn snapshot(&self) -> CallSummary {
+        let mut ms: Vec<f64> = Vec::new();
+        let mut errors = 0;
+        {
+            let recent = self
+                .recent
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (latency, failed) in recent.iter() {
+                ms.push(*latency);
+                errors += usize::from(*failed);
+            }
+        }
+        ms.sort_by(f64::total_cmp);
+        let at = |q: f64| -> Option<f64> {
+            if ms.is_empty() {
+                return None;
+            }
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss
+            )]
+            let i = ((ms.len() as f64 * q).ceil() as usize).clamp(1, ms.len()) - 1;
+            Some((ms[i] * 100.0).round() / 100.0)
+        };
+        CallSummary {
+            calls: ms.len(),
+            errors,
+            p50_ms: at(0.5),
+            p99_ms: at(0.99),
+        }
+    }
 }
 
 impl std::fmt::Debug for ProviderSlot {
@@ -85,7 +157,9 @@ impl ProviderSlot {
             breaker,
             timeouts,
             kind,
+            fingerprint: 0,
             in_flight: AtomicUsize::new(0),
+            calls: CallStats::default(),
         }
     }
 
@@ -142,15 +216,43 @@ impl Route {
 
     /// What `usage` cost on this model, in USD.
     pub fn cost_usd(&self, usage: &Usage) -> f64 {
-        let m = &self.model.config;
-        (f64::from(usage.prompt_tokens) * m.price_input_per_mtok
-            + f64::from(usage.completion_tokens) * m.price_output_per_mtok)
-            / 1_000_000.0
+        self.price().cost_usd(usage)
+    }
+
+    /// The model's configured prices.
+    pub fn price(&self) -> Price {
+        Price {
+            input_per_mtok: self.model.config.price_input_per_mtok,
+            output_per_mtok: self.model.config.price_output_per_mtok,
+        }
     }
 
     fn same(&self, other: &Route) -> bool {
         Arc::ptr_eq(&self.provider, &other.provider)
             && self.model.config.id == other.model.config.id
+    }
+}
+
+/// A model's prices in USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Price {
+    pub input_per_mtok: f64,
+    pub output_per_mtok: f64,
+}
+
+impl Price {
+    /// The response header the OpenAI passthrough names the answering model's prices in, so
+    /// that the gateway can price the usage it reads from the (untouched) provider answer:
+    /// `<input>,<output>` USD per million tokens.
+    pub const HEADER: &'static str = common::schemas::PRICE_HEADER;
+
+    /// What `usage` cost, in USD.
+    pub fn cost_usd(&self, usage: &Usage) -> f64 {
+        common::schemas::cost_usd(self.input_per_mtok, self.output_per_mtok, usage)
+    }
+
+    pub fn header_value(&self) -> String {
+        format!("{},{}", self.input_per_mtok, self.output_per_mtok)
     }
 }
 
@@ -166,6 +268,8 @@ pub struct Registry {
     aliases: BTreeMap<String, Alias>,
     /// Without a providers file: any bare id goes to the one provider, falling back to these.
     open: Option<Vec<String>>,
+    /// Some provider lists its models from `GET {base_url}/models` (refreshed periodically).
+    discovers: bool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -242,18 +346,19 @@ impl Registry {
             providers: vec![slot],
             models,
             aliases,
+            discovers: false,
         }
     }
 
-    /// The registry of a providers file; `slot` builds each provider's slot.
+    /// The registry of a providers file; `slot` builds (or reuses) each provider's slot.
     pub fn from_file(
         config: &ProvidersConfig,
-        mut slot: impl FnMut(&ProviderConfig) -> anyhow::Result<ProviderSlot>,
+        mut slot: impl FnMut(&ProviderConfig) -> anyhow::Result<Arc<ProviderSlot>>,
     ) -> anyhow::Result<Self> {
         let mut providers = Vec::new();
         let mut models = Vec::new();
         for p in &config.providers {
-            let s = Arc::new(slot(p)?);
+            let s = slot(p)?;
             for m in &p.models {
                 models.push(Route {
                     provider: s.clone(),
@@ -274,11 +379,17 @@ impl Registry {
                 .map(|(k, v)| (k.clone(), Alias::new(v.clone())))
                 .collect(),
             open: None,
+            discovers: config.providers.iter().any(|p| p.discover),
         })
     }
 
     pub fn providers(&self) -> &[Arc<ProviderSlot>] {
         &self.providers
+    }
+
+    /// Whether some provider's models are discovered (and so worth refreshing).
+    pub fn discovers(&self) -> bool {
+        self.discovers
     }
 
     /// Whether the registry is today's single provider (ids listed bare).

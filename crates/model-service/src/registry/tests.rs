@@ -130,7 +130,7 @@ fast = ["a/shared", "b/shared"]
 
 fn from_file() -> Registry {
     let config = file::parse(FILE, "t.toml", &|_| None).unwrap();
-    Registry::from_file(&config, |p| Ok(slot(&p.name))).unwrap()
+    Registry::from_file(&config, |p| Ok(Arc::new(slot(&p.name)))).unwrap()
 }
 
 #[test]

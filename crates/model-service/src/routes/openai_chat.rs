@@ -10,7 +10,7 @@
 //! `MODEL_LACKS_CAPABILITY`, and the provider failure classes.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -20,6 +20,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::registry::Price;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -93,9 +94,12 @@ async fn chat_completions(
             .chat_stream_within(body, &state.capabilities, deadline)
             .await
         {
-            Ok(stream) => common::sse::response(axum::body::Body::from_stream(
-                stream.map(Ok::<_, std::convert::Infallible>),
-            )),
+            Ok((stream, price)) => with_price(
+                common::sse::response(axum::body::Body::from_stream(
+                    stream.map(Ok::<_, std::convert::Infallible>),
+                )),
+                price,
+            ),
             Err(e) => e.into_response(),
         };
     }
@@ -104,11 +108,22 @@ async fn chat_completions(
         .chat_within(body, &state.capabilities, deadline)
         .await
     {
-        Ok(answer) => (
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            answer,
-        )
-            .into_response(),
+        Ok((answer, price)) => with_price(
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                answer,
+            )
+                .into_response(),
+            price,
+        ),
         Err(e) => e.into_response(),
     }
+}
+
+/// Names the answering model's prices (with a providers file) for the gateway's accounting.
+fn with_price(mut response: Response, price: Option<Price>) -> Response {
+    if let Some(value) = price.and_then(|p| HeaderValue::from_str(&p.header_value()).ok()) {
+        response.headers_mut().insert(Price::HEADER, value);
+    }
+    response
 }

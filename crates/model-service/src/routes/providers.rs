@@ -34,6 +34,15 @@ pub struct ProviderState {
     pub cooldown_remaining_secs: Option<f64>,
     pub consecutive_failures: u32,
     pub in_flight: usize,
+    /// Latency of its recent calls (a whole completion, or a stream up to its first token),
+    /// in ms; null before the first call.
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p99_ms: Option<f64>,
+    /// Recent calls counted (at most the last 512) and how many failed.
+    pub requests: usize,
+    pub errors: usize,
+    /// `errors / requests`; 0 without calls.
+    pub error_rate: f64,
     /// Its listed (and discovered) models, as `provider/model`.
     pub models: Vec<String>,
 }
@@ -47,6 +56,7 @@ pub fn describe(registry: &Registry) -> ProvidersResponse {
             .iter()
             .map(|slot| {
                 let b = slot.breaker.snapshot();
+                let calls = slot.calls.snapshot();
                 ProviderState {
                     name: slot.name.clone(),
                     kind: slot.kind,
@@ -58,6 +68,16 @@ pub fn describe(registry: &Registry) -> ProvidersResponse {
                     cooldown_remaining_secs: b.cooling_down.map(|d| d.as_secs_f64()),
                     consecutive_failures: b.consecutive_failures,
                     in_flight: slot.in_flight(),
+                    latency_p50_ms: calls.p50_ms,
+                    latency_p99_ms: calls.p99_ms,
+                    requests: calls.calls,
+                    errors: calls.errors,
+                    #[allow(clippy::cast_precision_loss)]
+                    error_rate: if calls.calls == 0 {
+                        0.0
+                    } else {
+                        calls.errors as f64 / calls.calls as f64
+                    },
                     models: listed
                         .models
                         .iter()

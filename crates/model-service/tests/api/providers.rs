@@ -412,3 +412,50 @@ async fn start_up_refuses_a_file_with_a_missing_key_variable_in_one_sentence() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn discovered_models_are_refreshed_on_the_interval() {
+    let source = fake(Behaviour {
+        models: vec!["first".to_owned()],
+        ..Behaviour::default()
+    })
+    .await;
+    let file = TomlFile::new(&format!(
+        "[[providers]]\nname = \"d\"\nbase_url = \"{}\"\ndiscover = true\n[aliases]\ndefault = \"d/first\"\n",
+        source.base_url()
+    ));
+    let mut config = config_for(&file);
+    config.discovery_refresh_secs = 1;
+    let app = spawn_with(config).await;
+    let ids = |list: &Value| -> Vec<String> {
+        list["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let list: Value = app.get("/api/v1/models").await.json().await.unwrap();
+    assert_eq!(ids(&list), ["d/first"]);
+    let response = app
+        .post_json("/inference", &json!({"prompt": "hi", "model": "second"}))
+        .await;
+    assert_envelope(response, 404, "UNKNOWN_MODEL").await;
+
+    source.set_models(&["first", "second"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let list: Value = app.get("/api/v1/models").await.json().await.unwrap();
+        if ids(&list) == ["d/first", "d/second"] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new model was not discovered: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The bare id now resolves (only listed ids do), on the same provider.
+    assert_eq!(answer(&app, "second").await["model"], "d/second");
+    assert!(source.counters.model_lists() >= 2);
+}
