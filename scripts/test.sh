@@ -53,6 +53,9 @@ SKIP_CARGO_BUILD=1 bash scripts/test_schemathesis.sh
 step "make run's environment: ALLOWED_HOSTS default, provider keys for the model service only"
 bash scripts/test_run_env.sh
 
+step "providers: the model service against the LiteLLM proxy (PyPI, mock_response model)"
+SKIP_CARGO_BUILD=1 timeout 900 bash scripts/test_litellm.sh
+
 step "nginx config in front of the real stack"
 bash scripts/test_nginx.sh
 

@@ -4,6 +4,77 @@
  */
 
 export interface paths {
+    "/api/v1/admin/keys/{id}/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Limits an API key (anyone's) to a list of models and aliases (`{"models": null}` lifts it);
+         *     the key's owner's own list still applies.
+         */
+        put: operations["set_key_models"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Each provider with its health, cool-down, load, latency and error rate, and its models. */
+        get: operations["list_providers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/providers/reload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reads the providers file again and routes new requests with it (as SIGHUP does). */
+        post: operations["reload_providers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/usage/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Today's (UTC) usage and cost by model, all users, most expensive first. */
+        get: operations["usage_by_model"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/users": {
         parameters: {
             query?: never;
@@ -16,6 +87,23 @@ export interface paths {
         put?: never;
         /** Creates an account (admins only; the way in when `REGISTRATION=closed`). */
         post: operations["create_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{id}/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Limits an account to a list of models and aliases (`{"models": null}` lifts it). */
+        put: operations["set_user_models"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -698,7 +786,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lists the configured provider's models, with the default and fallback marked. */
+        /**
+         * Lists the models the caller may use (all of them unless an admin limited the account or
+         *     the API key), with the default and fallback marked, each with its provider, capabilities
+         *     and context window.
+         */
         get: operations["list_models"];
         put?: never;
         post?: never;
@@ -916,6 +1008,11 @@ export interface components {
             email: string;
             password: string;
             role?: null | components["schemas"]["UserRole"];
+        };
+        /** @description The models and aliases an account or key may use; `null` lifts the limit. */
+        AllowedModels: {
+            /** @description e.g. `["fast"]` or `["openai/gpt-4o-mini", "local/llama3.2"]`; null = any model. */
+            models?: string[] | null;
         };
         /** @description An API key as listed (never the key itself). */
         ApiKey: {
@@ -1335,6 +1432,13 @@ export interface components {
         /** @description The floats, or with `encoding_format: base64` their little-endian `f32` bytes in base64. */
         EmbeddingVector: number[] | string;
         ErrorBody: {
+            /**
+             * Format: double
+             * @description Additive, on 429 `QUOTA_EXCEEDED`: the day's quota (tokens, or USD).
+             */
+            allowed?: number | null;
+            /** @description Additive, on 403 `MODEL_NOT_ALLOWED`: the models and aliases the caller may use. */
+            allowed_models?: string[] | null;
             /** @description Machine-readable code, e.g. `VALIDATION_ERROR`, `NOT_FOUND`, `SERVICE_UNAVAILABLE`. */
             code: string;
             message: string;
@@ -1344,6 +1448,12 @@ export interface components {
              *     provider failures, 429 and 503).
              */
             retryable?: boolean | null;
+            /**
+             * Format: double
+             * @description Additive, on 429 `QUOTA_EXCEEDED`: what was used today (tokens, or USD for the cost
+             *     quota).
+             */
+            used?: number | null;
         };
         /** @description `detail`: one entry per failing field, or a message. */
         ErrorDetail: components["schemas"]["FieldError"][] | string;
@@ -1783,12 +1893,21 @@ export interface components {
             object: string;
         };
         ModelObject: {
+            /** @description Additive: what it does (`chat`, `embeddings`, `vision`, `tools`, `json`). */
+            capabilities?: string[];
+            /**
+             * Format: int32
+             * @description Additive: the tokens it reads at most, when configured.
+             */
+            context_window?: number | null;
             /** Format: int64 */
             created: number;
             id: string;
             /** @description `model` */
             object: string;
             owned_by: string;
+            /** @description Additive: the provider that serves it (with a providers file, the part before `/`). */
+            provider?: string | null;
         };
         /** @description `GET /api/v1/models` response (additive endpoint). */
         ModelsResponse: {
@@ -1800,6 +1919,18 @@ export interface components {
             fallback?: string | null;
             models: components["schemas"]["ModelInfo"][];
             provider: string;
+        };
+        /** @description Today's usage per model (all users), written and pending, most expensive first. */
+        ModelUsage: {
+            /** Format: int64 */
+            completion_tokens: number;
+            /** Format: double */
+            cost_usd: number;
+            model: string;
+            /** Format: int64 */
+            prompt_tokens: number;
+            /** Format: int64 */
+            requests: number;
         };
         /** @description OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`. */
         OpenAiError: {
@@ -2046,6 +2177,11 @@ export interface components {
         UsageToday: {
             /** Format: int64 */
             completion_tokens: number;
+            /**
+             * Format: double
+             * @description Additive: what today's answers cost in USD (0 without prices).
+             */
+            cost_usd: number;
             /** Format: int64 */
             prompt_tokens: number;
             /**
@@ -2053,6 +2189,11 @@ export interface components {
              * @description The daily quota in tokens; null when there is none.
              */
             quota_tokens?: number | null;
+            /**
+             * Format: double
+             * @description Additive: the daily quota in USD; null when there is none.
+             */
+            quota_usd?: number | null;
             /** Format: int64 */
             requests: number;
             /**
@@ -2087,6 +2228,210 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    set_key_models: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description API key id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AllowedModels"];
+            };
+        };
+        responses: {
+            /** @description The list now in force */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AllowedModels"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such live key */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description More than 100 names, or an empty or over-long name */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    list_providers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{from_file, providers: [{name, kind, status, cooldown_remaining_secs, consecutive_failures, in_flight, latency_p50_ms, latency_p99_ms, requests, errors, error_rate, models}]}` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The model service is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    reload_providers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The providers now in use (as `GET /api/v1/admin/providers`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description The file is wrong (`PROVIDERS_FILE_INVALID`, naming the line); the old providers stay */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The model service is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    usage_by_model: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One entry per model used today */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelUsage"][];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     list_users: {
         parameters: {
             query?: never;
@@ -2175,6 +2520,69 @@ export interface operations {
                 };
             };
             /** @description Invalid email, password or name */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    set_user_models: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AllowedModels"];
+            };
+        };
+        responses: {
+            /** @description The list now in force */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AllowedModels"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description More than 100 names, or an empty or over-long name */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3682,6 +4090,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The caller may not use the model (`MODEL_NOT_ALLOWED`, with `allowed_models`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Unknown session_id, a named file or collection that is not the caller's (`FILE_NOT_FOUND`, `COLLECTION_NOT_FOUND`), or a model the provider does not know (`UNKNOWN_MODEL`, after the fallback model was tried) */
             404: {
                 headers: {
@@ -3768,6 +4185,15 @@ export interface operations {
             };
             /** @description Refused before streaming (e.g. a `Host` not in ALLOWED_HOSTS); a provider's refusal arrives in the stream as `data: [ERROR] CONTEXT_TOO_LONG: …` and the like */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The caller may not use the model (`MODEL_NOT_ALLOWED`, with `allowed_models`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3885,6 +4311,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobResponse"];
+                };
+            };
+            /** @description The caller may not use the model (`MODEL_NOT_ALLOWED`, with `allowed_models`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Invalid request (1–100 prompts of 1–10 000 characters, max_tokens 1–8192, name at most 200 characters) */
@@ -4363,6 +4798,15 @@ export interface operations {
                     "application/json": components["schemas"]["OpenAiError"];
                 };
             };
+            /** @description The API key or account may not use the model (`code: model_not_allowed`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
             /** @description Unknown model, or unknown session */
             404: {
                 headers: {
@@ -4452,6 +4896,15 @@ export interface operations {
             };
             /** @description Missing or invalid API key */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description The API key or account may not use the model (`code: model_not_allowed`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

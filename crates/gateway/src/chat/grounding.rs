@@ -216,9 +216,13 @@ pub fn record_retrieval(
 ) {
     metrics::histogram!("gateway_retrieval_duration_seconds", "route" => route)
         .record(started.elapsed().as_secs_f64());
-    state
-        .usage
-        .add(user, found.usage.unwrap_or_else(|| Usage::new(0, 0)));
+    // Retrieval embeds the query: counted as a request of the embeddings model, unpriced.
+    state.usage.add(
+        user,
+        "embeddings",
+        found.usage.unwrap_or_else(|| Usage::new(0, 0)),
+        None,
+    );
 }
 
 /// The passages to give the model, best first: taken round robin over the files (each file's
