@@ -46,7 +46,9 @@ model_list:
 YAML
 export SABLE_LITELLM_KEY="sk-litellm-test-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 step "starting the LiteLLM proxy on 127.0.0.1:$BASE"
-LITELLM_MASTER_KEY="$SABLE_LITELLM_KEY" LITELLM_LOCAL_MODEL_COST_MAP=True NO_DOCS=True \
+# No DATABASE_URL: `make test` exports Sable's, and LiteLLM would take it as its own database
+# (it then needs prisma, which the proxy extra does not install, and exits).
+env -u DATABASE_URL LITELLM_MASTER_KEY="$SABLE_LITELLM_KEY" LITELLM_LOCAL_MODEL_COST_MAP=True NO_DOCS=True \
   "$VENV/bin/litellm" --config "$OUT/litellm.yaml" --host 127.0.0.1 --port "$BASE" >"$OUT/litellm.log" 2>&1 & pids+=($!)
 wait_up "http://127.0.0.1:$BASE/health/liveliness" "${LITELLM_START_SECS:-240}"
 
