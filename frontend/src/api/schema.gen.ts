@@ -259,6 +259,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/chat/folders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's folders, by name. */
+        get: operations["list_folders"];
+        put?: never;
+        /** Creates a folder. */
+        post: operations["create_folder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/folders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Deletes a folder. Its chats are kept and go back to no folder. */
+        delete: operations["delete_folder"];
+        options?: never;
+        head?: never;
+        /** Renames a folder or changes the defaults of new chats in it (existing chats keep theirs). */
+        patch: operations["update_folder"];
+        trace?: never;
+    };
     "/api/v1/chat/import": {
         parameters: {
             query?: never;
@@ -319,7 +355,10 @@ export interface paths {
          */
         get: operations["list_sessions"];
         put?: never;
-        /** Creates a session. A missing, null or empty title becomes "New Chat". */
+        /**
+         * Creates a session. A missing, null or empty title becomes "New Chat". With a `folder_id`,
+         *     the folder's system prompt and model apply unless the body gives its own.
+         */
         post: operations["create_session"];
         delete?: never;
         options?: never;
@@ -352,6 +391,7 @@ export interface paths {
         /**
          * Renames a session or changes its system prompt. Absent or null fields are left unchanged
          *     (so the system prompt cannot be cleared, as in the reference); an empty title is applied.
+         *     `folder_id` moves the chat into one of the caller's folders, `"folder_id": null` out of it.
          *     `updated_at` moves only when a value actually changes.
          */
         patch: operations["update_session"];
@@ -459,6 +499,29 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/sessions/{id}/share": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether a chat has a live link (the token itself cannot be shown again). */
+        get: operations["share_status"];
+        put?: never;
+        /**
+         * Shares a chat: a new read-only link to its active path as it is now. Messages added later
+         *     are not shown through it; share again for a link with them (the previous link then stops
+         *     working).
+         */
+        post: operations["share_session"];
+        /** Ends a chat's link: it answers 404 from now on. Idempotent (204 when there was none). */
+        delete: operations["unshare_session"];
         options?: never;
         head?: never;
         patch?: never;
@@ -815,6 +878,47 @@ export interface paths {
          *     (PDF), heading path, text, fused `score` and the rank each side gave it.
          */
         post: operations["retrieve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/shared/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A shared chat, read with its link's token and no credentials: its title, when it was
+         *     shared, and the messages of its active path as of sharing (role, content, created_at and
+         *     the reader's part of meta). Nothing about the owner.
+         */
+        get: operations["shared_chat"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/shared/{token}/copy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Continues a shared chat as the caller's own: a new chat of theirs with the shared title and
+         *     messages (as one chain, the last one active). The original is not touched.
+         */
+        post: operations["copy_shared_chat"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1203,6 +1307,12 @@ export interface components {
         ChatSessionCreate: {
             /** @description Additive: archived (hidden from the UI's main list). */
             archived?: boolean | null;
+            /**
+             * Format: uuid
+             * @description Additive: the caller's folder this chat goes in (404 when it is not the caller's). The
+             *     folder's system prompt and model apply when the body gives none.
+             */
+            folder_id?: string | null;
             knowledge?: null | components["schemas"]["KnowledgeSettings"];
             /**
              * Format: int64
@@ -1260,6 +1370,11 @@ export interface components {
              * @example 2026-11-23T19:54:40.915651Z
              */
             created_at: string;
+            /**
+             * Format: uuid
+             * @description Additive: the caller's folder the chat is in (null: none).
+             */
+            folder_id?: string | null;
             /** Format: uuid */
             id: string;
             /** @description Additive: the files this chat answers from (both lists empty: none). */
@@ -1294,6 +1409,12 @@ export interface components {
         ChatSessionUpdate: {
             /** @description Additive: archived (hidden from the UI's main list). */
             archived?: boolean | null;
+            /**
+             * Format: uuid
+             * @description Additive: moves the chat into one of the caller's folders (404 when it is not the
+             *     caller's); `null` takes it out of its folder; absent leaves it where it is.
+             */
+            folder_id?: string | null;
             knowledge?: null | components["schemas"]["KnowledgeSettings"];
             /**
              * Format: int64
@@ -1542,6 +1663,46 @@ export interface components {
         /** @description Several uploaded files (`POST /api/v1/files` with more than one `file` field). */
         FileUploadList: {
             files: components["schemas"]["FileOut"][];
+        };
+        /** @description `POST /api/v1/chat/folders` body. */
+        FolderCreate: {
+            /** @description The model of new chats in this folder. */
+            model?: string | null;
+            /**
+             * @description 1..=100 code points, not blank (trimmed).
+             * @example Work
+             */
+            name: string;
+            /** @description At most 20 000 code points: the system prompt of new chats in this folder. */
+            system_prompt?: string | null;
+        };
+        /** @description A folder as the API shows it. */
+        FolderOut: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /** @description The model new chats created in this folder use (null: the default). */
+            model?: string | null;
+            name: string;
+            /**
+             * Format: int64
+             * @description How many of the caller's chats are in it (archived ones included).
+             */
+            session_count: number;
+            /** @description The system prompt new chats created in this folder start with (null: none). */
+            system_prompt?: string | null;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * @description `PATCH /api/v1/chat/folders/{id}` body: absent or null fields are left unchanged; `""`
+         *     clears the system prompt or the model.
+         */
+        FolderUpdate: {
+            model?: string | null;
+            name?: string | null;
+            system_prompt?: string | null;
         };
         /** @description `POST /api/v1/generate` and `/api/v1/generate/stream` request (contract §5.2). */
         GenerateRequest: {
@@ -2074,6 +2235,48 @@ export interface components {
          * @enum {string}
          */
         Role: "user" | "assistant" | "system";
+        /** @description Answer of `POST /api/v1/chat/sessions/{id}/share`. */
+        ShareCreated: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description How many messages the link shows (the active path when it was made). */
+            message_count: number;
+            /** @description The link's secret (256 random bits, base64url). Shown once: only its hash is stored. */
+            token: string;
+            /**
+             * @description The page that shows the chat, relative to the site: `/shared/<token>`.
+             * @example /shared/3q2-7wAA…
+             */
+            url: string;
+        };
+        /** @description Answer of `GET /api/v1/shared/{token}`: the chat as it was shared. No ids, no owner. */
+        SharedChat: {
+            messages: components["schemas"]["SharedMessage"][];
+            /** Format: date-time */
+            shared_at: string;
+            title: string;
+        };
+        /** @description One message of a shared chat. */
+        SharedMessage: {
+            content: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * @description The reader's part of the message's `meta`: `model`, `finish_reason`, `stopped`,
+             *     `error`, `cited` and `sources` (file name, page, heading and passage only).
+             */
+            meta?: Record<string, never> | null;
+            role: components["schemas"]["Role"];
+        };
+        /** @description Answer of `GET /api/v1/chat/sessions/{id}/share`. */
+        ShareStatus: {
+            /** @description When the live link was made, and how many messages it shows (null when not shared). */
+            created_at?: string | null;
+            /** Format: int32 */
+            message_count?: number | null;
+            /** @description True while the chat has a live link. */
+            shared: boolean;
+        };
         /** @description One numbered passage an answer was given, as stored in `meta.sources`. */
         Source: {
             /** Format: int32 */
@@ -2918,6 +3121,152 @@ export interface operations {
             };
         };
     };
+    list_folders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's folders, by name (a plain array) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FolderOut"][];
+                };
+            };
+        };
+    };
+    create_folder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FolderCreate"];
+            };
+        };
+        responses: {
+            /** @description The new folder (session_count 0) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FolderOut"];
+                };
+            };
+            /** @description Blank or over-long name, over-long system prompt or model */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    delete_folder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Folder id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted (empty body); its chats are in no folder now */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such folder (also on a repeated delete) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    update_folder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Folder id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FolderUpdate"];
+            };
+        };
+        responses: {
+            /** @description The updated folder */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FolderOut"];
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such folder (`detail`: "Folder not found") */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid body (checked before the id) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     import_session: {
         parameters: {
             query?: never;
@@ -3062,6 +3411,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChatSessionOut"];
+                };
+            };
+            /** @description `folder_id` is not one of the caller's folders (`detail`: "Folder not found") */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Invalid body (title over 200 code points, system_prompt over 20 000, no JSON body) */
@@ -3209,7 +3567,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description No such session */
+            /** @description No such session, or `folder_id` is not one of the caller's folders */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3476,6 +3834,127 @@ export interface operations {
                 };
             };
             /** @description No such session, or the message is not in it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    share_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Session id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The chat's link status */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareStatus"];
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    share_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Session id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new link */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareCreated"];
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    unshare_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Session id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Not shared any more (empty body) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such session */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4533,6 +5012,79 @@ export interface operations {
             };
             /** @description Invalid query (1–2000 characters), top_k (1–50) or ids */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    shared_chat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The link's token */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The shared chat */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SharedChat"];
+                };
+            };
+            /** @description Unknown or ended link */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    copy_shared_chat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The link's token */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's new chat */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatSessionOut"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unknown or ended link */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

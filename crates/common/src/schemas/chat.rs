@@ -80,6 +80,10 @@ pub struct ChatSessionCreate {
     /// knowledge, and empty lists clear it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge: Option<super::KnowledgeSettings>,
+    /// Additive: the caller's folder this chat goes in (404 when it is not the caller's). The
+    /// folder's system prompt and model apply when the body gives none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder_id: Option<Uuid>,
 }
 
 impl ChatSessionCreate {
@@ -132,6 +136,24 @@ pub struct ChatSessionUpdate {
     /// knowledge, and empty lists clear it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge: Option<super::KnowledgeSettings>,
+    /// Additive: moves the chat into one of the caller's folders (404 when it is not the
+    /// caller's); `null` takes it out of its folder; absent leaves it where it is.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<Uuid>, nullable)]
+    pub folder_id: Option<Option<Uuid>>,
+}
+
+/// Tells an explicit `null` (`Some(None)`) from an absent field (`None`, via `default`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 impl ChatSessionUpdate {
@@ -144,6 +166,7 @@ impl ChatSessionUpdate {
             pinned: self.pinned,
             archived: self.archived,
             knowledge: self.knowledge.clone(),
+            folder: self.folder_id,
         }
     }
 }
@@ -158,6 +181,8 @@ pub struct SessionSettingsUpdate {
     pub pinned: Option<bool>,
     pub archived: Option<bool>,
     pub knowledge: Option<super::KnowledgeSettings>,
+    /// `Some(None)` takes the chat out of its folder (update only).
+    pub folder: Option<Option<Uuid>>,
 }
 
 impl ChatSessionCreate {
@@ -170,6 +195,7 @@ impl ChatSessionCreate {
             pinned: self.pinned,
             archived: self.archived,
             knowledge: self.knowledge.clone(),
+            folder: self.folder_id.map(Some),
         }
     }
 }
@@ -295,6 +321,9 @@ pub struct ChatSessionOut {
     /// Additive: the files this chat answers from (both lists empty: none).
     #[serde(default)]
     pub knowledge: super::KnowledgeSettings,
+    /// Additive: the caller's folder the chat is in (null: none).
+    #[serde(default)]
+    pub folder_id: Option<Uuid>,
 }
 
 /// One session with its messages in order (contract §8 `ChatSessionDetail`).
@@ -711,6 +740,7 @@ impl ChatSessionImport {
             // An export's file ids may be another account's (or gone): an import starts
             // without knowledge; the chat's files can be attached again.
             knowledge: None,
+            folder: None,
         }
     }
 }

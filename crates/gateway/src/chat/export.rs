@@ -277,6 +277,7 @@ mod tests {
                 pinned: false,
                 archived: false,
                 knowledge: Default::default(),
+                folder_id: None,
             },
             messages: vec![
                 message(Role::System, "Context"),

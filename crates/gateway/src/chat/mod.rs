@@ -4,11 +4,13 @@
 
 pub mod conversation;
 pub mod export;
+pub mod folders;
 pub mod generations;
 pub mod grounding;
 pub mod peers;
 pub mod repo;
 pub mod search_query;
+pub mod shares;
 pub mod snippet;
 pub mod titles;
 

@@ -64,7 +64,7 @@ impl From<RepoError> for common::AppError {
 macro_rules! session_columns {
     () => {
         "id, user_id, title, system_prompt, created_at, updated_at, message_count::bigint AS message_count, \
-         model, temperature, max_tokens::bigint AS max_tokens, pinned, archived, knowledge"
+         model, temperature, max_tokens::bigint AS max_tokens, pinned, archived, knowledge, folder_id"
     };
 }
 
@@ -113,6 +113,7 @@ struct SessionRow {
     pinned: bool,
     archived: bool,
     knowledge: Option<sqlx::types::Json<KnowledgeSettings>>,
+    folder_id: Option<Uuid>,
 }
 
 impl From<SessionRow> for ChatSessionOut {
@@ -131,6 +132,7 @@ impl From<SessionRow> for ChatSessionOut {
             pinned: r.pinned,
             archived: r.archived,
             knowledge: r.knowledge.map(|k| k.0).unwrap_or_default(),
+            folder_id: r.folder_id,
         }
     }
 }
@@ -195,8 +197,10 @@ async fn create_session_in<'e, E: sqlx::PgExecutor<'e>>(
     settings: &SessionSettingsUpdate,
 ) -> RepoResult<ChatSessionOut> {
     let row: SessionRow = sqlx::query_as(concat!(
-        "INSERT INTO chat_sessions (id, user_id, title, system_prompt, model, temperature, max_tokens, pinned, archived, knowledge) \
-         VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, COALESCE($8, false), COALESCE($9, false), $10) RETURNING ",
+        // A folder that is not the caller's is never attached (the route answers 404 first).
+        "INSERT INTO chat_sessions (id, user_id, title, system_prompt, model, temperature, max_tokens, pinned, archived, knowledge, folder_id) \
+         VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, COALESCE($8, false), COALESCE($9, false), $10, \
+                 (SELECT f.id FROM chat_folders f WHERE f.id = $11 AND f.user_id = $2)) RETURNING ",
         session_columns!()
     ))
     .bind(Uuid::now_v7())
@@ -209,6 +213,7 @@ async fn create_session_in<'e, E: sqlx::PgExecutor<'e>>(
     .bind(settings.pinned)
     .bind(settings.archived)
     .bind(stored_knowledge(settings.knowledge.as_ref()))
+    .bind(settings.folder.flatten())
     .fetch_one(db)
     .await?;
     Ok(row.into())
@@ -423,8 +428,9 @@ pub async fn session_exists(db: &PgPool, user_id: Uuid, session_id: Uuid) -> Rep
     Ok(found.is_some())
 }
 
-/// Applies the non-null fields (a `model` of `""` clears the model). `updated_at` advances
-/// only when a value actually changes, and never for `pinned` / `archived` alone: filing a chat
+/// Applies the non-null fields (a `model` of `""` clears the model; a `folder` of `Some(None)`
+/// takes the chat out of its folder). `updated_at` advances only when a value actually
+/// changes, and never for `pinned` / `archived` / the folder alone: filing a chat
 /// away is not activity (the sidebar's date groups would move an old chat to "Today"). Returns the session with its real message count (the
 /// reference always said 0).
 #[tracing::instrument(skip_all, fields(session_id = %session_id))]
@@ -446,6 +452,9 @@ pub async fn update_session(
              pinned = COALESCE($8, pinned), \
              archived = COALESCE($9, archived), \
              knowledge = CASE WHEN $10 THEN $11::jsonb ELSE knowledge END, \
+             folder_id = CASE WHEN $12 \
+                 THEN (SELECT f.id FROM chat_folders f WHERE f.id = $13 AND f.user_id = $2) \
+                 ELSE folder_id END, \
              updated_at = CASE \
                  WHEN (COALESCE($3, title), COALESCE($4, system_prompt), \
                        CASE WHEN $5::text IS NULL THEN model ELSE NULLIF($5, '') END, \
@@ -467,6 +476,8 @@ pub async fn update_session(
     .bind(settings.archived)
     .bind(settings.knowledge.is_some())
     .bind(stored_knowledge(settings.knowledge.as_ref()))
+    .bind(settings.folder.is_some())
+    .bind(settings.folder.flatten())
     .fetch_optional(db)
     .await?;
     Ok(row.map(Into::into))

@@ -99,11 +99,13 @@ pub fn router() -> Router<AppState> {
 )]
 pub struct ApiDoc;
 
-/// Creates a session. A missing, null or empty title becomes "New Chat".
+/// Creates a session. A missing, null or empty title becomes "New Chat". With a `folder_id`,
+/// the folder's system prompt and model apply unless the body gives its own.
 #[utoipa::path(post, path = "/api/v1/chat/sessions", tag = "chat",
     request_body = ChatSessionCreate,
     responses(
         (status = 201, description = "The new session (message_count 0, created_at == updated_at)", body = ChatSessionOut),
+        (status = 404, description = "`folder_id` is not one of the caller's folders (`detail`: \"Folder not found\")", body = ErrorEnvelope),
         (status = 422, description = "Invalid body (title over 200 code points, system_prompt over 20 000, no JSON body)", body = ErrorEnvelope),
     ))]
 pub async fn create_session(
@@ -114,12 +116,20 @@ pub async fn create_session(
     if let Some(knowledge) = &body.knowledge {
         crate::chat::grounding::check_owned(&state, user_id, knowledge).await?;
     }
+    let mut settings = body.settings();
+    let mut system_prompt = body.system_prompt.clone();
+    if let Some(folder_id) = body.folder_id {
+        // A chat started in a folder takes the folder's defaults the request does not set.
+        let folder = crate::routes::folders::owned_folder(&state, user_id, folder_id).await?;
+        system_prompt = system_prompt.or(folder.system_prompt);
+        settings.model = settings.model.or(folder.model);
+    }
     let session = chat_repo::create_session(
         &state.db,
         user_id,
         body.effective_title(),
-        body.system_prompt.as_deref(),
-        &body.settings(),
+        system_prompt.as_deref(),
+        &settings,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(session)))
@@ -216,6 +226,7 @@ pub async fn get_session(
 
 /// Renames a session or changes its system prompt. Absent or null fields are left unchanged
 /// (so the system prompt cannot be cleared, as in the reference); an empty title is applied.
+/// `folder_id` moves the chat into one of the caller's folders, `"folder_id": null` out of it.
 /// `updated_at` moves only when a value actually changes.
 #[utoipa::path(patch, path = "/api/v1/chat/sessions/{id}", tag = "chat",
     params(("id" = String, Path, description = "Session id")),
@@ -223,7 +234,7 @@ pub async fn get_session(
     responses(
         (status = 200, description = "The updated session, with its real message count", body = ChatSessionOut),
         (status = 400, description = "Malformed id", body = ErrorEnvelope),
-        (status = 404, description = "No such session", body = ErrorEnvelope),
+        (status = 404, description = "No such session, or `folder_id` is not one of the caller's folders", body = ErrorEnvelope),
         (status = 422, description = "Invalid body (checked before the id)", body = ErrorEnvelope),
     ))]
 pub async fn update_session(
@@ -233,12 +244,18 @@ pub async fn update_session(
     ValidJson(body): ValidJson<ChatSessionUpdate>,
 ) -> AppResult<Json<ChatSessionOut>> {
     let id = parse_session_id(&id)?;
-    if let Some(knowledge) = &body.knowledge {
-        // Another user's session is 404 before their files are looked at.
+    let folder = body.folder_id.flatten();
+    if body.knowledge.is_some() || folder.is_some() {
+        // Another user's session is 404 before their files or folders are looked at.
         if !chat_repo::session_exists(&state.db, user_id, id).await? {
             return Err(session_not_found());
         }
+    }
+    if let Some(knowledge) = &body.knowledge {
         crate::chat::grounding::check_owned(&state, user_id, knowledge).await?;
+    }
+    if let Some(folder) = folder {
+        crate::routes::folders::owned_folder(&state, user_id, folder).await?;
     }
     chat_repo::update_session(
         &state.db,

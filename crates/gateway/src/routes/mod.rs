@@ -6,6 +6,7 @@ pub mod chat;
 pub mod collections;
 pub mod embeddings;
 pub mod files;
+pub mod folders;
 pub mod generate;
 pub mod health;
 pub mod jobs;
@@ -14,6 +15,7 @@ pub mod models;
 pub mod openai;
 pub mod providers;
 pub mod retrieve;
+pub mod shares;
 pub mod workshop;
 
 use axum::Router;
@@ -29,6 +31,8 @@ pub fn router(config: &crate::config::Config) -> Router<AppState> {
         .merge(openai::router())
         .merge(embeddings::router())
         .merge(chat::router())
+        .merge(folders::router())
+        .merge(shares::router())
         .merge(jobs::router())
         .merge(files::router(&config.files))
         .merge(collections::router())

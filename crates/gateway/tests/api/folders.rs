@@ -1,0 +1,389 @@
+//! Folders of chats (issue 25.13): create, list, rename, delete (its chats stay, in no
+//! folder), move a chat in and out with the session's `folder_id`; a folder's system prompt
+//! and model start new chats in it; another user's folder is 404 everywhere.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::assert_envelope;
+use crate::sharing::{accounts_app, call, json_of, sign_up};
+
+const FOLDERS: &str = "/api/v1/chat/folders";
+
+#[tokio::test]
+async fn folders_hold_chats_and_give_new_chats_their_defaults() {
+    let app = accounts_app().await;
+    let ada = sign_up(&app, "ada@example.com").await;
+    let ada = Some(&ada);
+
+    let work = json_of(
+        call(&app, ada, Method::POST, FOLDERS, Some(json!({"name": "  Work ", "system_prompt": "Answer as a lawyer.", "model": "mock-small"}))).await,
+        201,
+    )
+    .await;
+    assert_eq!(work["name"], "Work");
+    assert_eq!(work["session_count"], 0);
+    let work_id = work["id"].as_str().unwrap();
+    let home = json_of(
+        call(
+            &app,
+            ada,
+            Method::POST,
+            FOLDERS,
+            Some(json!({"name": "home"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(home["system_prompt"], Value::Null);
+    let listed = json_of(call(&app, ada, Method::GET, FOLDERS, None).await, 200).await;
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["home", "Work"], "by name, case-insensitive");
+
+    // A chat created in the folder starts with its defaults; its own values win.
+    let inside = json_of(
+        call(
+            &app,
+            ada,
+            Method::POST,
+            "/api/v1/chat/sessions",
+            Some(json!({"folder_id": work_id})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(inside["folder_id"], work_id);
+    assert_eq!(inside["system_prompt"], "Answer as a lawyer.");
+    assert_eq!(inside["model"], "mock-small");
+    let own = json_of(
+        call(
+            &app,
+            ada,
+            Method::POST,
+            "/api/v1/chat/sessions",
+            Some(json!({"folder_id": work_id, "system_prompt": "Be brief.", "model": "mock"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(own["system_prompt"], "Be brief.");
+    assert_eq!(own["model"], "mock");
+    let loose = json_of(
+        call(
+            &app,
+            ada,
+            Method::POST,
+            "/api/v1/chat/sessions",
+            Some(json!({})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(loose["folder_id"], Value::Null);
+    let loose_id = loose["id"].as_str().unwrap();
+
+    // Moving a chat in is filing, not activity: updated_at stays.
+    let session_path = format!("/api/v1/chat/sessions/{loose_id}");
+    let moved = json_of(
+        call(
+            &app,
+            ada,
+            Method::PATCH,
+            &session_path,
+            Some(json!({"folder_id": work_id})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(moved["folder_id"], work_id);
+    assert_eq!(moved["updated_at"], loose["updated_at"]);
+    // Absent leaves it, null takes it out.
+    let renamed = json_of(
+        call(
+            &app,
+            ada,
+            Method::PATCH,
+            &session_path,
+            Some(json!({"title": "Contract"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(renamed["folder_id"], work_id);
+    let listed = json_of(call(&app, ada, Method::GET, FOLDERS, None).await, 200).await;
+    let work_now = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == work_id)
+        .unwrap()
+        .clone();
+    assert_eq!(work_now["session_count"], 3);
+    let out = json_of(
+        call(
+            &app,
+            ada,
+            Method::PATCH,
+            &session_path,
+            Some(json!({"folder_id": null})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(out["folder_id"], Value::Null);
+    assert_eq!(out["title"], "Contract");
+
+    // Rename, change and clear the defaults.
+    let folder_path = format!("{FOLDERS}/{work_id}");
+    let renamed = json_of(
+        call(
+            &app,
+            ada,
+            Method::PATCH,
+            &folder_path,
+            Some(json!({"name": "Office", "model": ""})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(renamed["name"], "Office");
+    assert_eq!(renamed["model"], Value::Null);
+    assert_eq!(renamed["system_prompt"], "Answer as a lawyer.");
+    for bad in [
+        json!({"name": "   "}),
+        json!({"name": "x".repeat(101)}),
+        json!({"system_prompt": "x".repeat(20_001)}),
+    ] {
+        assert_envelope(
+            call(&app, ada, Method::PATCH, &folder_path, Some(bad)).await,
+            422,
+            "VALIDATION_ERROR",
+        )
+        .await;
+    }
+    assert_envelope(
+        call(&app, ada, Method::POST, FOLDERS, Some(json!({}))).await,
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(
+        call(
+            &app,
+            ada,
+            Method::PATCH,
+            &format!("{FOLDERS}/nope"),
+            Some(json!({"name": "x"}))
+        )
+        .await
+        .status(),
+        400
+    );
+
+    // Deleting the folder keeps its chats, in no folder.
+    assert_eq!(
+        call(&app, ada, Method::DELETE, &folder_path, None)
+            .await
+            .status(),
+        204
+    );
+    assert_envelope(
+        call(&app, ada, Method::DELETE, &folder_path, None).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    for chat in [&inside, &own] {
+        let id = chat["id"].as_str().unwrap();
+        let kept = json_of(
+            call(
+                &app,
+                ada,
+                Method::GET,
+                &format!("/api/v1/chat/sessions/{id}"),
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(kept["folder_id"], Value::Null);
+        assert_eq!(
+            kept["system_prompt"], chat["system_prompt"],
+            "its own copy of the defaults"
+        );
+    }
+    // A deleted folder cannot take chats.
+    assert_envelope(
+        call(
+            &app,
+            ada,
+            Method::PATCH,
+            &session_path,
+            Some(json!({"folder_id": work_id})),
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn another_users_folder_is_not_found_and_cannot_take_chats() {
+    let app = accounts_app().await;
+    let ada = sign_up(&app, "ada@example.com").await;
+    let bob = sign_up(&app, "bob@example.com").await;
+    let folder = json_of(
+        call(
+            &app,
+            Some(&ada),
+            Method::POST,
+            FOLDERS,
+            Some(json!({"name": "Ada's"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let folder_id = folder["id"].as_str().unwrap();
+    let folder_path = format!("{FOLDERS}/{folder_id}");
+
+    let bobs = json_of(
+        call(&app, Some(&bob), Method::GET, FOLDERS, None).await,
+        200,
+    )
+    .await;
+    assert_eq!(bobs, json!([]));
+    let answer = assert_envelope(
+        call(
+            &app,
+            Some(&bob),
+            Method::PATCH,
+            &folder_path,
+            Some(json!({"name": "Mine"})),
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    assert_eq!(answer["detail"], "Folder not found");
+    assert_envelope(
+        call(&app, Some(&bob), Method::DELETE, &folder_path, None).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+
+    // Bob cannot put his chats in Ada's folder, on create or on update.
+    assert_envelope(
+        call(
+            &app,
+            Some(&bob),
+            Method::POST,
+            "/api/v1/chat/sessions",
+            Some(json!({"folder_id": folder_id})),
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    let bob_chat = json_of(
+        call(
+            &app,
+            Some(&bob),
+            Method::POST,
+            "/api/v1/chat/sessions",
+            Some(json!({})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let bob_path = format!("/api/v1/chat/sessions/{}", bob_chat["id"].as_str().unwrap());
+    let refused = assert_envelope(
+        call(
+            &app,
+            Some(&bob),
+            Method::PATCH,
+            &bob_path,
+            Some(json!({"folder_id": folder_id})),
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    assert_eq!(refused["detail"], "Folder not found");
+    // Nor move Ada's chat into his folder: her session is 404 to him first.
+    let bob_folder = json_of(
+        call(
+            &app,
+            Some(&bob),
+            Method::POST,
+            FOLDERS,
+            Some(json!({"name": "Bob's"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let ada_chat = json_of(
+        call(
+            &app,
+            Some(&ada),
+            Method::POST,
+            "/api/v1/chat/sessions",
+            Some(json!({"folder_id": folder_id})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let ada_path = format!("/api/v1/chat/sessions/{}", ada_chat["id"].as_str().unwrap());
+    let refused = assert_envelope(
+        call(
+            &app,
+            Some(&bob),
+            Method::PATCH,
+            &ada_path,
+            Some(json!({"folder_id": bob_folder["id"]})),
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    assert_eq!(refused["detail"], "Session not found");
+    // And the database refuses it even past the routes.
+    let direct = sqlx::query("UPDATE chat_sessions SET folder_id = $1 WHERE id = $2")
+        .bind(uuid::Uuid::parse_str(bob_folder["id"].as_str().unwrap()).unwrap())
+        .bind(uuid::Uuid::parse_str(ada_chat["id"].as_str().unwrap()).unwrap())
+        .execute(&app.state.db)
+        .await;
+    assert!(direct.is_err(), "a session in another user's folder");
+
+    // Ada's folder and chat are untouched.
+    let hers = json_of(
+        call(&app, Some(&ada), Method::GET, FOLDERS, None).await,
+        200,
+    )
+    .await;
+    assert_eq!(hers[0]["name"], "Ada's");
+    assert_eq!(hers[0]["session_count"], 1);
+}
