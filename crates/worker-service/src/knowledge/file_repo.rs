@@ -226,17 +226,29 @@ fn page<T>(
 }
 
 /// Deletes the caller's file (its chunks and collection memberships go with it, by cascade)
-/// and returns its blob key and ingestion job, or `None` when it is not theirs.
+/// and returns its blob key and the file's jobs still pending or running (its ingestion, a
+/// re-embed), for the caller to cancel; `None` when it is not theirs.
 pub async fn delete(
     pool: &PgPool,
     owner: Uuid,
     id: Uuid,
-) -> Result<Option<(String, Option<Uuid>)>, sqlx::Error> {
-    sqlx::query_as("DELETE FROM files WHERE id = $1 AND user_id = $2 RETURNING blob_key, job_id")
-        .bind(id)
-        .bind(owner)
-        .fetch_optional(pool)
-        .await
+) -> Result<Option<(String, Vec<Uuid>)>, sqlx::Error> {
+    // `batch_jobs.file_id` has no foreign key (a finished job outlives its file), so the
+    // active jobs are looked up by it, plus the file's own `job_id` for good measure.
+    sqlx::query_as(
+        "WITH gone AS (
+             DELETE FROM files WHERE id = $1 AND user_id = $2 RETURNING blob_key, job_id)
+         SELECT g.blob_key,
+                ARRAY(SELECT j.id FROM batch_jobs j
+                       WHERE j.user_id = $2 AND j.status IN ('pending', 'running')
+                         AND (j.file_id = $1 OR j.id = g.job_id)
+                       ORDER BY j.created_at) AS jobs
+           FROM gone g",
+    )
+    .bind(id)
+    .bind(owner)
+    .fetch_optional(pool)
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -244,9 +244,9 @@ pub fn content_disposition(filename: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-/// Deletes the file, its chunks and memberships, cancels its ingestion if it is still
-/// running (an ingestion that finishes anyway fails on the missing file and writes nothing),
-/// then deletes the blob.
+/// Deletes the file, its chunks and memberships, cancels its jobs still pending or running
+/// (its ingestion, a re-embed waiting or under way: one that finishes anyway finds the file
+/// gone and writes nothing), then deletes the blob.
 #[tracing::instrument(skip(state))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -255,10 +255,10 @@ pub async fn delete(
 ) -> AppResult<StatusCode> {
     let id = parse_id(&raw_id, file_not_found)?;
     let owner = caller.owner();
-    let (key, job) = file_repo::delete(&state.db, owner, id)
+    let (key, jobs) = file_repo::delete(&state.db, owner, id)
         .await?
         .ok_or_else(file_not_found)?;
-    if let Some(job) = job {
+    for job in jobs {
         job_repo::cancel(&state.db, owner, job).await?;
     }
     if let Err(e) = state.store.delete(&key).await {

@@ -229,6 +229,45 @@ async fn deleting_a_file_mid_ingestion_leaves_no_chunks_and_no_blob() {
     let _ = std::fs::remove_dir_all(&store);
 }
 
+#[tokio::test]
+async fn deleting_a_file_cancels_its_waiting_re_embed_too() {
+    let db = common::test_support::fresh_database().await;
+    let model = spawn_model().await;
+    let service = spawn_service(&db.url, &model.url, &[]).await;
+    let id = upload(&service.base, "notes.md", DOC).await;
+    wait_file(&db.pool, id, Duration::from_secs(20), |f| {
+        f.status == "ready"
+    })
+    .await;
+    let ingest = file_state(&db.pool, id).await.unwrap().job_id.unwrap();
+    wait_for_status(&db.pool, ingest, "completed", Duration::from_secs(5)).await;
+    // A re-embed waiting out a retry's backoff (the provider was down): pending, not due yet.
+    let reembed: Uuid = sqlx::query_scalar(
+        "INSERT INTO batch_jobs (id, status, prompts, total_prompts, user_id, name, kind, file_id,
+                                 model, next_attempt_at, attempts, last_error)
+         SELECT gen_random_uuid(), 'pending', '[\"Re-embed notes.md\"]', 1, f.user_id,
+                'Re-embed notes.md', 'reembed', f.id, 'local/mock-embed-v2',
+                now() + interval '1 hour', 1, 'embedding provider unavailable'
+           FROM files f WHERE f.id = $1
+         RETURNING id",
+    )
+    .bind(id)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+
+    let r = client()
+        .delete(service.url(&format!("/files/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    // At once, not when the backoff ends: nothing is left waiting for a file that is gone.
+    assert_eq!(status_of(&db.pool, reembed).await, "cancelled");
+    assert_eq!(status_of(&db.pool, ingest).await, "completed", "a finished job stays as it was");
+    service.stop().await;
+}
+
 /// Every regular file under `dir`.
 fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
