@@ -8,21 +8,15 @@
 //! A file that cannot be read fails alone with a readable error; nothing is written unless the
 //! claim still holds the job and the file still exists ([`ingest_repo`]).
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::sync::OwnedSemaphorePermit;
-use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
-
 use super::chunk;
 use super::embed::{self, EmbedError};
 use super::extract::{self, ExtractError};
+use super::file_job::FileJob;
 use super::ingest_repo::{self, Claim, Embeddings, Written};
 use super::store::BlobStore;
 use crate::job_repo::{self, ClaimedJob};
 use crate::queue::backoff::Backoff;
-use crate::queue::{Held, Inner};
+use crate::queue::Inner;
 
 /// What ingestion needs beyond the queue.
 #[derive(Clone)]
@@ -42,7 +36,7 @@ impl std::fmt::Debug for IngestSettings {
 
 /// Why ingestion stopped short of `ready`.
 #[derive(Debug)]
-enum Failure {
+pub(crate) enum Failure {
     /// The file cannot be ingested; `failed` with this message.
     Permanent(String),
     /// Try again later (backoff); the file stays `processing`.
@@ -52,7 +46,7 @@ enum Failure {
 }
 
 /// What ingestion produced.
-struct Ingested {
+pub(crate) struct Ingested {
     pages: Option<i32>,
     chunks: Vec<chunk::Chunk>,
     /// The chunks' vectors (little-endian f32s) with their model and dimension; `None` when no
@@ -60,40 +54,24 @@ struct Ingested {
     vectors: Option<(String, i32, Vec<Vec<u8>>)>,
 }
 
-pub(crate) async fn run(
-    inner: Arc<Inner>,
-    job: ClaimedJob,
-    held: Held,
-    shutdown: CancellationToken,
-    _job_slot: OwnedSemaphorePermit,
-) {
-    let (id, attempt) = (job.id, job.attempts);
-    let span = tracing::info_span!("ingest", job_id = %id, attempt, file_id = ?job.file_id);
-    async {
-        let claim = Claim {
-            job: id,
-            worker: &inner.config.worker_id,
-            attempt,
-        };
-        let outcome = tokio::select! {
-            biased;
-            () = held.lost.cancelled() => None,
-            () = held.cancel.cancelled() => Some(Err(Failure::Gone)),
-            () = shutdown.cancelled() => {
-                // Give the job back at once (attempt refunded); any worker starts it over.
-                let _ = job_repo::release(&inner.pool, id, claim.worker, attempt, Duration::ZERO, None, true).await;
-                None
-            }
-            outcome = ingest(&inner, &job) => Some(outcome),
-        };
-        if let Some(outcome) = outcome {
-            settle(&inner, &job, claim, outcome).await;
-        }
-        inner.release(id, attempt);
-        inner.wake.notify_one();
+/// Ingestion as a knowledge job kind ([`file_job::run`]).
+pub(crate) struct Ingest;
+
+impl FileJob for Ingest {
+    type Outcome = Result<Ingested, Failure>;
+    const KIND: &'static str = "ingest";
+
+    fn cancelled() -> Self::Outcome {
+        Err(Failure::Gone)
     }
-    .instrument(span)
-    .await;
+
+    async fn work(inner: &Inner, job: &ClaimedJob) -> Self::Outcome {
+        ingest(inner, job).await
+    }
+
+    async fn settle(inner: &Inner, job: &ClaimedJob, claim: Claim<'_>, outcome: Self::Outcome) {
+        settle(inner, job, claim, outcome).await;
+    }
 }
 
 async fn ingest(inner: &Inner, job: &ClaimedJob) -> Result<Ingested, Failure> {

@@ -8,12 +8,14 @@
 //! - [`chunk`]: token-sized, overlapping, structure-aware passages;
 //! - [`embed`]: vectors through the model service's `POST /embeddings`;
 //! - [`ingest`]: the job runner; [`reembed`]: new vectors after a change of embeddings model;
+//!   [`file_job`]: the claim, cancel and shutdown skeleton both run in;
 //! - [`retrieve`]: hybrid retrieval (full-text rank + [`vector`] similarity, fused by
 //!   reciprocal rank fusion).
 
 pub mod chunk;
 pub mod embed;
 pub mod extract;
+pub(crate) mod file_job;
 pub mod file_repo;
 pub mod ingest;
 pub mod ingest_repo;

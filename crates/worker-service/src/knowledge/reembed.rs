@@ -8,21 +8,16 @@
 //! queue's backoff, a permanent one ends the job `failed` (retrieval queues no other re-embed
 //! of that file to that model for an hour).
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::sync::OwnedSemaphorePermit;
-use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 use uuid::Uuid;
 
 use super::embed::{self, EmbedError};
+use super::file_job::FileJob;
 use super::ingest_repo::{self, Claim, Embeddings, Written};
 use crate::job_repo::{self, ClaimedJob};
 use crate::queue::backoff::Backoff;
-use crate::queue::{Held, Inner};
+use crate::queue::Inner;
 
-enum Outcome {
+pub(crate) enum Outcome {
     /// New vectors for these passages.
     Embedded {
         ids: Vec<Uuid>,
@@ -38,39 +33,24 @@ enum Outcome {
     Permanent(String),
 }
 
-pub(crate) async fn run(
-    inner: Arc<Inner>,
-    job: ClaimedJob,
-    held: Held,
-    shutdown: CancellationToken,
-    _job_slot: OwnedSemaphorePermit,
-) {
-    let (id, attempt) = (job.id, job.attempts);
-    let span = tracing::info_span!("reembed", job_id = %id, attempt, file_id = ?job.file_id);
-    async {
-        let claim = Claim {
-            job: id,
-            worker: &inner.config.worker_id,
-            attempt,
-        };
-        let outcome = tokio::select! {
-            biased;
-            () = held.lost.cancelled() => None,
-            () = held.cancel.cancelled() => Some(Outcome::Cancelled),
-            () = shutdown.cancelled() => {
-                let _ = job_repo::release(&inner.pool, id, claim.worker, attempt, Duration::ZERO, None, true).await;
-                None
-            }
-            outcome = reembed(&inner, &job) => Some(outcome),
-        };
-        if let Some(outcome) = outcome {
-            settle(&inner, &job, claim, outcome).await;
-        }
-        inner.release(id, attempt);
-        inner.wake.notify_one();
+/// Re-embedding as a knowledge job kind ([`file_job::run`]).
+pub(crate) struct Reembed;
+
+impl FileJob for Reembed {
+    type Outcome = Outcome;
+    const KIND: &'static str = "reembed";
+
+    fn cancelled() -> Outcome {
+        Outcome::Cancelled
     }
-    .instrument(span)
-    .await;
+
+    async fn work(inner: &Inner, job: &ClaimedJob) -> Outcome {
+        reembed(inner, job).await
+    }
+
+    async fn settle(inner: &Inner, job: &ClaimedJob, claim: Claim<'_>, outcome: Outcome) {
+        settle(inner, job, claim, outcome).await;
+    }
 }
 
 async fn reembed(inner: &Inner, job: &ClaimedJob) -> Outcome {

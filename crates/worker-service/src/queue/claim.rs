@@ -107,16 +107,18 @@ async fn claim_batch(
         let held = inner.hold(job.id, job.attempts);
         held_ids.push(job.id);
         tracing::debug!(job_id = %job.id, attempt = job.attempts, resumed_slots = slots.len(), "claimed job");
-        if job.kind == "ingest" {
-            jobs.spawn(crate::knowledge::ingest::run(
+        use crate::knowledge::file_job::{self, FileJob};
+        use crate::knowledge::{ingest::Ingest, reembed::Reembed};
+        if job.kind == Ingest::KIND {
+            jobs.spawn(file_job::run::<Ingest>(
                 inner.clone(),
                 job,
                 held,
                 shutdown.clone(),
                 permit,
             ));
-        } else if job.kind == "reembed" {
-            jobs.spawn(crate::knowledge::reembed::run(
+        } else if job.kind == Reembed::KIND {
+            jobs.spawn(file_job::run::<Reembed>(
                 inner.clone(),
                 job,
                 held,

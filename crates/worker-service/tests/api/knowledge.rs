@@ -264,7 +264,11 @@ async fn deleting_a_file_cancels_its_waiting_re_embed_too() {
     assert_eq!(r.status().as_u16(), 204);
     // At once, not when the backoff ends: nothing is left waiting for a file that is gone.
     assert_eq!(status_of(&db.pool, reembed).await, "cancelled");
-    assert_eq!(status_of(&db.pool, ingest).await, "completed", "a finished job stays as it was");
+    assert_eq!(
+        status_of(&db.pool, ingest).await,
+        "completed",
+        "a finished job stays as it was"
+    );
     service.stop().await;
 }
 
