@@ -14,6 +14,8 @@
 # Output: bench-output/profile/{summary.md, *.callgrind, *.annotate.txt}.
 #   PROFILE_REQUESTS (default 2000), PROFILE_STREAMS (default 100)
 #   PROFILE_ONLY=model-service|gateway   one of the two sections
+#   PROFILE_PROVIDERS (default "mock openai")  the model service's providers to profile
+#   PROFILE_PORT_BASE (default 18900)    four ports from here (several profiles on one machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -22,7 +24,8 @@ N="${PROFILE_REQUESTS:-2000}"; S="${PROFILE_STREAMS:-100}"
 ONLY="${PROFILE_ONLY:-}"
 [ "${PROFILE_SKIP_BUILD:-0}" = 1 ] || cargo build --release --locked --bins -p gateway -p model-service -p bench -p fake-openai
 BIN="$ROOT/target/release"
-FAKE_PORT=18903; MS_PORT=18901; GW_PORT=18900
+PORT_BASE="${PROFILE_PORT_BASE:-18900}"
+FAKE_PORT=$((PORT_BASE + 3)); MS_PORT=$((PORT_BASE + 1)); GW_PORT=$PORT_BASE
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -80,7 +83,7 @@ row() {
 echo "| process (provider) | per request (sync, max_tokens 32) | per stream (open + 1 token + end) | per token | sync requests | streams |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 if [ "$ONLY" != gateway ]; then
-  for provider in mock openai; do
+  for provider in ${PROFILE_PROVIDERS:-mock openai}; do
     row "model service ($provider)" $provider "$MS" /inference /inference/stream
   done
 fi

@@ -187,8 +187,8 @@ async fn main() {
     let embed_model = probe["model"].as_str().unwrap().to_owned();
     let dim = probe["data"][0]["embedding"].as_array().unwrap().len();
     let owner = common::schemas::DEFAULT_JOB_OWNER;
-    println!("\n| passages in scope | vectors | first query | p50 | p99 | mean | full-text side alone p50 |");
-    println!("|---:|---|---:|---:|---:|---:|---:|");
+    println!("\n| passages in scope | vectors | first query | p50 | p99 | mean | full-text side alone p50 | same with ts_rank_cd p50 |");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|");
     for target in [10_000usize, 100_000] {
         let file = Uuid::now_v7();
         sqlx::query(
@@ -249,10 +249,20 @@ async fn main() {
             .execute(&db.pool)
             .await
             .unwrap();
-        for (label, url) in [("cached", &base), ("read per query", &base_uncached)] {
+        // The full-text side on its own (the statement `retrieve::text_ranked` runs), and
+        // the same with `ts_rank_cd`, its ranking before issue 23's latency work.
+        let files = all_files(&db.pool).await;
+        let text = text_side(&db.pool, owner, &files, "ts_rank", &mut rng).await;
+        let text_cd = text_side(&db.pool, owner, &files, "ts_rank_cd", &mut rng).await;
+        // Cached: 100 timed queries (a p99 worth the name); read per query: 30 (seconds each at
+        // 100k).
+        for (label, url, runs) in [
+            ("cached", &base, 105),
+            ("read per query", &base_uncached, 35),
+        ] {
             let mut times = Vec::new();
             let mut first = 0.0;
-            for i in 0..35 {
+            for i in 0..runs {
                 let q = sentence(&mut rng, 8);
                 let started = Instant::now();
                 let r = client
@@ -271,43 +281,60 @@ async fn main() {
                     times.push(ms);
                 }
             }
-            // The full-text side on its own (the statement `retrieve::text_ranked` runs).
-            let mut text_times = Vec::new();
-            for _ in 0..10 {
-                let q = sentence(&mut rng, 8);
-                let started = Instant::now();
-                let _: Vec<Uuid> = sqlx::query_scalar(
-                    "WITH q AS (
-                         SELECT NULLIF(replace(plainto_tsquery('english', $2)::text, '&', '|'), '')::tsquery AS q
-                     )
-                     SELECT c.id FROM chunks c, q
-                      WHERE q.q IS NOT NULL AND c.user_id = $1 AND c.file_id = ANY($3) AND c.tsv @@ q.q
-                      ORDER BY ts_rank_cd(c.tsv, q.q) DESC, c.id
-                      LIMIT 32",
-                )
-                .bind(owner)
-                .bind(&q)
-                .bind(&all_files(&db.pool).await)
-                .fetch_all(&db.pool)
-                .await
-                .unwrap();
-                text_times.push(started.elapsed().as_secs_f64() * 1000.0);
-            }
             times.sort_by(f64::total_cmp);
-            text_times.sort_by(f64::total_cmp);
-            let p = |t: &[f64], q: f64| t[((t.len() as f64 - 1.0) * q).round() as usize];
             let mean = times.iter().sum::<f64>() / times.len() as f64;
             println!(
-                "| {total} | {label} | {first:.1} ms | {:.1} ms | {:.1} ms | {mean:.1} ms | {:.1} ms |",
-                p(&times, 0.5),
-                p(&times, 0.99),
-                p(&text_times, 0.5)
+                "| {total} | {label} | {first:.1} ms | {:.1} ms | {:.1} ms | {mean:.1} ms | {:.1} ms | {:.1} ms |",
+                percentile(&times, 0.5),
+                percentile(&times, 0.99),
+                percentile(&text, 0.5),
+                percentile(&text_cd, 0.5)
             );
         }
     }
     shutdown.cancel();
     model.shutdown.cancel();
     let _ = std::fs::remove_dir_all(&store);
+}
+
+/// p-th quantile of sorted `t`.
+fn percentile(t: &[f64], p: f64) -> f64 {
+    t[((t.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Milliseconds of 10 runs of the full-text statement of `retrieve::text_ranked` with the rank
+/// function `rank` (`ts_rank` or `ts_rank_cd`), sorted.
+async fn text_side(
+    pool: &sqlx::PgPool,
+    owner: Uuid,
+    files: &[Uuid],
+    rank: &str,
+    rng: &mut impl Rng,
+) -> Vec<f64> {
+    let sql = format!(
+        "WITH q AS (
+             SELECT NULLIF(replace(plainto_tsquery('english', $2)::text, '&', '|'), '')::tsquery AS q
+         )
+         SELECT c.id FROM chunks c, q
+          WHERE q.q IS NOT NULL AND c.user_id = $1 AND c.file_id = ANY($3) AND c.tsv @@ q.q
+          ORDER BY {rank}(c.tsv, q.q) DESC, c.id
+          LIMIT 32"
+    );
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        let q = sentence(rng, 8);
+        let started = Instant::now();
+        let _: Vec<Uuid> = sqlx::query_scalar(&sql)
+            .bind(owner)
+            .bind(&q)
+            .bind(files)
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    times
 }
 
 async fn all_files(pool: &sqlx::PgPool) -> Vec<Uuid> {

@@ -181,7 +181,15 @@ fn distinct(ids: &[Uuid]) -> usize {
 }
 
 /// Passages ranked by full-text relevance. The question's words are OR-ed (a question rarely
-/// has every word of its passage); `ts_rank_cd` rewards passages where they are dense.
+/// has every word of its passage); the `@@` filter finds the passages with any of them (the GIN
+/// index `ix_chunks_tsv` when they are few), and `ts_rank` orders only those.
+///
+/// Why `ts_rank`, not `ts_rank_cd` (cover density, which also rewards the words standing close
+/// together): the rank is computed for every matched passage before the `LIMIT`, and a common
+/// word matches most of a user's passages. With 10,000 passages all matched, `ts_rank_cd` cost
+/// Postgres 158 ms of CPU per query and `ts_rank` 23 ms (docs/benchmarks.md, issue 23): the
+/// retrieval latency target cannot be met with the former. `ts_rank` still ranks a passage with
+/// more of the question's words, and more often, higher; fusion with the vector side does the rest.
 async fn text_ranked(
     pool: &PgPool,
     scope: &Scope<'_>,
@@ -194,7 +202,7 @@ async fn text_ranked(
          )
          SELECT c.id FROM chunks c, q
           WHERE q.q IS NOT NULL AND c.user_id = $1 AND c.file_id = ANY($2) AND c.tsv @@ q.q
-          ORDER BY ts_rank_cd(c.tsv, q.q) DESC, c.id
+          ORDER BY ts_rank(c.tsv, q.q) DESC, c.id
           LIMIT $4",
     )
     .bind(scope.owner)
