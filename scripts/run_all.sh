@@ -103,6 +103,7 @@ if [ "${AUTH_MODE:-jwt}" = jwt ] && [ "${FIRST_START:-0}" = 1 ]; then
   or from a shell:
     curl -s localhost:8000/api/v1/auth/register -H 'content-type: application/json' \\
       -d '{"email":"you@example.com","password":"at least 10 characters"}'
+  then sign in (POST /api/v1/auth/login with the same body) for an access token.
 
 MSG
 fi

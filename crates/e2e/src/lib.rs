@@ -210,6 +210,33 @@ impl Drop for Stack {
     }
 }
 
+/// Registers an account through the gateway at `base` and signs it in; the sign-in answer
+/// (`access_token`, `refresh_token`, `user`). `body` is the registration body (`email`,
+/// `password`, optional `display_name`). Registration answers 202 without tokens by default
+/// (it does not tell whether the email was taken), so this signs in after it.
+pub async fn sign_up(
+    client: &reqwest::Client,
+    base: &str,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    let registered = client
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(body)
+        .send()
+        .await
+        .expect("register");
+    let status = registered.status().as_u16();
+    assert!(status == 201 || status == 202, "register: {status}");
+    let login = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": body["email"], "password": body["password"]}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status().as_u16(), 200, "login after register");
+    login.json().await.expect("JSON sign-in answer")
+}
+
 /// The `data:` payloads of an SSE body, in order.
 pub fn sse_payloads(body: &str) -> Vec<String> {
     body.split("\n\n")

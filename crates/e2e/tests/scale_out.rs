@@ -319,15 +319,7 @@ where
 
 /// Registers an account through `base`; returns its access token.
 async fn register(c: &reqwest::Client, base: &str, email: &str) -> String {
-    let response = c
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(status, StatusCode::CREATED, "register: {body}");
+    let body = e2e::sign_up(c, base, &json!({"email": email, "password": PASSWORD})).await;
     body["access_token"].as_str().unwrap().to_owned()
 }
 

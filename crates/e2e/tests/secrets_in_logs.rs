@@ -164,6 +164,8 @@ async fn no_secret_appears_in_the_logs_of_the_auth_and_generation_flows() {
             ("WORKER_SERVICE_URL", worker_url.clone()),
             ("AUTH_MODE", "jwt".into()),
             ("JWT_SECRET", jwt_secret.clone()),
+            // The test reads the sign-in that registration answers with this setting.
+            ("REGISTRATION_REVEALS_ACCOUNTS", "true".into()),
             ("RATE_LIMIT_AUTH_PER_MINUTE", "1000".into()),
             // A replay below is theft, however soon it comes.
             ("REFRESH_REUSE_GRACE_SECS", "0".into()),

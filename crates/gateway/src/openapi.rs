@@ -32,6 +32,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(routes::openai::ApiDoc::openapi());
     doc.merge(routes::embeddings::ApiDoc::openapi());
     doc.merge(routes::auth::ApiDoc::openapi());
+    doc.merge(routes::account::ApiDoc::openapi());
     doc.merge(routes::chat::ApiDoc::openapi());
     doc.merge(routes::folders::ApiDoc::openapi());
     doc.merge(routes::shares::ApiDoc::openapi());

@@ -38,8 +38,17 @@ export const authApi = {
   },
   login: (body: LoginRequest) =>
     request<TokenResponse>(`${AUTH}/login`, { method: "POST", body, anonymous: true }),
+  /**
+   * A server that does not reveal accounts (the default) answers 202 without tokens, the same
+   * for a new and a taken email: sign in next. `REGISTRATION_REVEALS_ACCOUNTS=true` answers
+   * 201 with tokens.
+   */
   register: (body: RegisterRequest) =>
-    request<TokenResponse>(`${AUTH}/register`, { method: "POST", body, anonymous: true }),
+    request<TokenResponse | S["RegisterAccepted"]>(`${AUTH}/register`, {
+      method: "POST",
+      body,
+      anonymous: true,
+    }),
   /**
    * Without a token the httpOnly `sable_refresh` cookie is used (and rotated). keepalive: a
    * reload while the refresh is in flight must not drop the answer, or the browser would keep

@@ -52,6 +52,17 @@ describe("auth store", () => {
     expect(calls(cs, "/api/v1/auth/refresh")).toHaveLength(0);
   });
 
+  it("signing up signs in next when registration answers 202 without tokens", async () => {
+    const cs = server((c) => {
+      if (c.url === "/api/v1/auth/register") return json({ message: "sign in" }, 202);
+      if (c.url === "/api/v1/auth/login") return json(tokens("L1"));
+    });
+    await useAuth.getState().init();
+    await useAuth.getState().signUp("ada@example.com", "a long passphrase", "Ada");
+    expect(useAuth.getState()).toMatchObject({ status: "signed-in", accessToken: "L1" });
+    expect(calls(cs, "/api/v1/auth/login")[0]?.body).toEqual({ email: "ada@example.com", password: "a long passphrase" });
+  });
+
   it("a first visit (no sign-in hint) goes to sign-in without trying the cookie", async () => {
     const cs = server(() => undefined);
     await useAuth.getState().init();

@@ -190,7 +190,9 @@ export const useAuth = create<AuthState>()((set, get) => {
 
     signUp: async (email, password, displayName) => {
       const name = displayName?.trim();
-      accept(await authApi.register({ email, password, ...(name ? { display_name: name } : {}) }));
+      const answer = await authApi.register({ email, password, ...(name ? { display_name: name } : {}) });
+      // The default answer carries no tokens (it must not tell whether the email was taken).
+      accept("access_token" in answer ? answer : await authApi.login({ email, password }));
     },
 
     signOut: async () => {

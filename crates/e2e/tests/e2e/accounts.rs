@@ -10,8 +10,17 @@ use serde_json::{json, Value};
 const SECRET: &str = "e2e-test-signing-secret-0123456789abcdef";
 const PASSWORD: &str = "correct horse battery";
 
+/// With `REGISTRATION_REVEALS_ACCOUNTS=true`: these tests check the sign-in that registration
+/// answers then (the default answer has its own tests in the gateway's `api/accounts.rs`).
 async fn jwt_stack(extra: &[&str]) -> Stack {
-    let mut flags = vec!["--auth-mode", "jwt", "--jwt-secret", SECRET];
+    let mut flags = vec![
+        "--auth-mode",
+        "jwt",
+        "--jwt-secret",
+        SECRET,
+        "--registration-reveals-accounts",
+        "true",
+    ];
     flags.extend_from_slice(extra);
     Stack::start_with(&flags).await
 }
@@ -430,12 +439,14 @@ async fn every_data_endpoint_by_every_kind_of_caller() {
         .issue(
             alice["user"]["id"].as_str().unwrap().parse().unwrap(),
             gateway::auth::Role::Admin,
+            uuid::Uuid::new_v4(),
         )
         .unwrap();
     let forged = gateway::auth::tokens::AccessTokens::new(&"x".repeat(40), 900)
         .issue(
             alice["user"]["id"].as_str().unwrap().parse().unwrap(),
             gateway::auth::Role::Admin,
+            uuid::Uuid::new_v4(),
         )
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -683,6 +694,7 @@ async fn every_documented_operation_outside_the_public_list_needs_credentials() 
         "/api/v1/auth/login",
         "/api/v1/auth/refresh",
         "/api/v1/auth/logout",
+        "/api/v1/auth/password-reset",
     ];
     let mut protected = 0;
     for (path, operations) in doc["paths"].as_object().unwrap() {

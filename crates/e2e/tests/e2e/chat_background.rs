@@ -6,23 +6,19 @@ use std::time::Duration;
 
 use e2e::{assert_envelope, sse_payloads, Stack};
 use futures::StreamExt;
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 const SECRET: &str = "e2e-test-signing-secret-0123456789abcdef";
 
 async fn sign_up(stack: &Stack, email: &str) -> String {
-    let response = stack
-        .post(
-            "/api/v1/auth/register",
-            &json!({"email": email, "password": "correct horse battery", "display_name": "T"}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    let answer = e2e::sign_up(
+        &stack.client,
+        &stack.url(""),
+        &json!({"email": email, "password": "correct horse battery", "display_name": "T"}),
+    )
+    .await;
+    answer["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn call(

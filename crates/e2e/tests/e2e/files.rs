@@ -388,17 +388,13 @@ async fn bad_uploads_get_clear_answers_and_leave_nothing() {
 }
 
 pub(crate) async fn sign_up(stack: &Stack, email: &str) -> String {
-    let response = stack
-        .post(
-            "/api/v1/auth/register",
-            &json!({"email": email, "password": "correct horse battery", "display_name": "T"}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    let answer = e2e::sign_up(
+        &stack.client,
+        &stack.url(""),
+        &json!({"email": email, "password": "correct horse battery", "display_name": "T"}),
+    )
+    .await;
+    answer["access_token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]

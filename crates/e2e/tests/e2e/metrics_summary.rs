@@ -136,14 +136,12 @@ async fn with_accounts_only_an_admin_reads_the_summary() {
     .await;
     let mut tokens = Vec::new();
     for email in ["admin@example.com", "user@example.com"] {
-        let response = stack
-            .post(
-                "/api/v1/auth/register",
-                &json!({"email": email, "password": "correct horse battery"}),
-            )
-            .await;
-        assert_eq!(response.status(), StatusCode::CREATED, "register {email}");
-        let body: Value = response.json().await.unwrap();
+        let body = e2e::sign_up(
+            &stack.client,
+            &stack.url(""),
+            &json!({"email": email, "password": "correct horse battery"}),
+        )
+        .await;
         tokens.push(body["access_token"].as_str().unwrap().to_owned());
     }
     let (admin, user) = (&tokens[0], &tokens[1]);

@@ -26,15 +26,12 @@ async fn stack_and_key() -> (Stack, String) {
 pub async fn stack_and_key_with(model: model_service::config::Config) -> (Stack, String) {
     let stack =
         Stack::start_with_model(model, &["--auth-mode", "jwt", "--jwt-secret", SECRET]).await;
-    let login: Value = stack
-        .post(
-            "/api/v1/auth/register",
-            &json!({"email": "sdk@example.com", "password": "correct horse battery"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let login = e2e::sign_up(
+        &stack.client,
+        &stack.url(""),
+        &json!({"email": "sdk@example.com", "password": "correct horse battery"}),
+    )
+    .await;
     let key: Value = stack
         .client
         .post(stack.url("/api/v1/auth/keys"))

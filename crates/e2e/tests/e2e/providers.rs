@@ -202,14 +202,12 @@ const SECRET: &str = "e2e-test-signing-secret-0123456789abcdef";
 const PASSWORD: &str = "correct horse battery";
 
 async fn register(stack: &Stack, email: &str) -> Value {
-    let response = stack
-        .post(
-            "/api/v1/auth/register",
-            &json!({"email": email, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED, "register {email}");
-    response.json().await.unwrap()
+    e2e::sign_up(
+        &stack.client,
+        &stack.url(""),
+        &json!({"email": email, "password": PASSWORD}),
+    )
+    .await
 }
 
 async fn call(

@@ -89,15 +89,12 @@ async fn a_replica_resumes_and_stops_an_answer_another_replica_generates() {
     let stack = Stack::start().await;
     let (a, b) = (replica(&stack).await, replica(&stack).await);
     let client = &stack.client;
-    let registered: Value = client
-        .post(format!("{a}/api/v1/auth/register"))
-        .json(&json!({"email": "ria@example.com", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let registered = e2e::sign_up(
+        client,
+        &a,
+        &json!({"email": "ria@example.com", "password": "correct horse battery"}),
+    )
+    .await;
     let token = registered["access_token"].as_str().unwrap().to_owned();
     let session: Value = call(
         client,

@@ -67,6 +67,29 @@ pub struct AuthArgs {
     /// Mark the refresh-token cookie `Secure` (set it when the UI is served over HTTPS).
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,
+
+    /// Seconds a gateway trusts what it last read about a sign-in: an access token of a
+    /// sign-in ended on another replica is refused within this time (on this one, at once).
+    /// Requests within it cost no query.
+    #[arg(long, env = "SIGN_IN_CHECK_SECS", default_value_t = 5)]
+    pub sign_in_check_secs: u64,
+
+    /// `true`: registering an email that has an account answers 409, and a new account is
+    /// signed in at once (201 with tokens) — which tells anyone whether an email has an
+    /// account here. Default `false`: both answer the same 202, and the client then signs in.
+    #[arg(
+        long,
+        env = "REGISTRATION_REVEALS_ACCOUNTS",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub registration_reveals_accounts: bool,
+
+    /// Lifetime of an admin-issued password-reset link, in seconds.
+    #[arg(long, env = "PASSWORD_RESET_TTL_SECS", default_value_t = 24 * 3600)]
+    pub password_reset_ttl_secs: u64,
 }
 
 impl AuthArgs {

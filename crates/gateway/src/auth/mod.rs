@@ -3,11 +3,14 @@
 //! `AUTH_MODE=off`, the seeded default user. The repositories scope every query by its id.
 //!
 //! `config` (settings), `password` (argon2id, policy), `tokens` (JWTs, random secrets),
-//! `repo` (account SQL); the HTTP routes are in `crate::routes::auth`.
+//! `repo` (account SQL), `sign_ins` (revocable logins and their check cache); the HTTP routes
+//! are in `crate::routes::auth` and `crate::routes::account`.
 
+pub mod account_data;
 pub mod config;
 pub mod password;
 pub mod repo;
+pub mod sign_ins;
 pub mod tokens;
 
 use axum::extract::FromRequestParts;
@@ -20,6 +23,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub use self::config::{AuthArgs, AuthMode, Registration};
+use self::sign_ins::SignInCache;
 use self::tokens::{AccessTokens, TokenProblem, API_KEY_PREFIX};
 use crate::state::AppState;
 
@@ -63,6 +67,8 @@ pub struct Auth {
     /// Present in `jwt` mode.
     pub tokens: Option<AccessTokens>,
     pub args: AuthArgs,
+    /// Which sign-ins this gateway last found live or revoked (`SIGN_IN_CHECK_SECS`).
+    pub sign_ins: std::sync::Arc<SignInCache>,
 }
 
 impl Auth {
@@ -80,6 +86,9 @@ impl Auth {
             mode: args.auth_mode,
             tokens,
             args: args.clone(),
+            sign_ins: std::sync::Arc::new(SignInCache::new(std::time::Duration::from_secs(
+                args.sign_in_check_secs,
+            ))),
         })
     }
 }
@@ -91,6 +100,9 @@ pub struct CurrentUser {
     pub role: Role,
     /// The API key the request came with, if it came with one (its model list applies too).
     pub key_id: Option<Uuid>,
+    /// The sign-in of the access token the request came with (none for API keys and
+    /// `AUTH_MODE=off`).
+    pub sign_in: Option<Uuid>,
 }
 
 impl CurrentUser {
@@ -136,6 +148,7 @@ pub(crate) async fn authenticate(
             id: DEFAULT_USER_ID,
             role: Role::Admin,
             key_id: None,
+            sign_in: None,
         });
     };
     let credential = bearer(parts).ok_or(AuthError::Missing)?;
@@ -145,20 +158,40 @@ pub(crate) async fn authenticate(
                 id,
                 role,
                 key_id: Some(key),
+                sign_in: None,
             }),
             Ok(None) => Err(AuthError::BadKey),
             Err(e) => Err(AuthError::Unavailable(e.into())),
         };
     }
-    match tokens.check(credential) {
-        Ok((id, role)) => Ok(CurrentUser {
-            id,
-            role,
-            key_id: None,
-        }),
-        Err(TokenProblem::Expired) => Err(AuthError::Expired),
-        Err(TokenProblem::Invalid) => Err(AuthError::Invalid),
+    let claims = match tokens.check(credential) {
+        Ok(claims) => claims,
+        Err(TokenProblem::Expired) => return Err(AuthError::Expired),
+        Err(TokenProblem::Invalid) => return Err(AuthError::Invalid),
+    };
+    if !sign_in_is_live(state, claims.user, claims.sign_in).await? {
+        return Err(AuthError::SignedOut);
     }
+    Ok(CurrentUser {
+        id: claims.user,
+        role: claims.role,
+        key_id: None,
+        sign_in: Some(claims.sign_in),
+    })
+}
+
+/// Whether the token's sign-in is still live: from the cache when it was checked within
+/// `SIGN_IN_CHECK_SECS` (the common case, no query), else from the database.
+async fn sign_in_is_live(state: &AppState, user: Uuid, sid: Uuid) -> Result<bool, AuthError> {
+    let cache = &state.auth.sign_ins;
+    if let Some(live) = cache.fresh(sid) {
+        return Ok(live);
+    }
+    let live = sign_ins::is_live(&state.db, user, sid)
+        .await
+        .map_err(|e| AuthError::Unavailable(e.into()))?;
+    cache.remember(sid, live);
+    Ok(live)
 }
 
 /// An admin caller; anyone else gets 403 (after the usual 401 when not signed in).
@@ -193,6 +226,8 @@ pub enum AuthError {
     Invalid,
     Expired,
     BadKey,
+    /// A valid token of a sign-in that was ended (sign-out, revoked, account disabled or gone).
+    SignedOut,
     Unavailable(AppError),
 }
 
@@ -204,6 +239,7 @@ impl AuthError {
             Self::Invalid => "invalid_token",
             Self::Expired => "expired_token",
             Self::BadKey => "invalid_api_key",
+            Self::SignedOut => "signed_out",
             Self::Unavailable(_) => "unavailable",
         }
     }
@@ -228,6 +264,10 @@ impl IntoResponse for AuthError {
             Self::BadKey => (
                 "The API key is not valid or has been revoked",
                 "Bearer error=\"invalid_token\"",
+            ),
+            Self::SignedOut => (
+                "This sign-in has ended (signed out, revoked, or the account was disabled): sign in again",
+                "Bearer error=\"invalid_token\", error_description=\"signed out\"",
             ),
         };
         let mut response =

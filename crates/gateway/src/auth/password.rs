@@ -1,5 +1,7 @@
-//! Passwords: argon2id hashes (PHC strings) and the minimum policy.
+//! Passwords: argon2id hashes (PHC strings) and the policy (NIST SP 800-63B 5.1.1.2: a length
+//! floor, no composition rules, and a check against a list of commonly used passwords).
 
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use argon2::password_hash::rand_core::OsRng;
@@ -10,11 +12,27 @@ use common::validation::FieldError;
 pub const MIN_CHARS: usize = 10;
 pub const MAX_CHARS: usize = 256;
 
-/// The policy: 10..=256 code points, and not the email address. Errors name the field and
-/// never echo the password.
+/// The most common passwords of at least [`MIN_CHARS`] characters, lowercased
+/// (`data/README.md` says where they come from).
+const COMMON_PASSWORDS: &str = include_str!("../../data/common_passwords.txt");
+
+/// Whether `password` is on the bundled list of common passwords (case-insensitively).
+pub fn is_common(password: &str) -> bool {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    let set = SET.get_or_init(|| COMMON_PASSWORDS.lines().filter(|l| !l.is_empty()).collect());
+    set.contains(password.trim().to_lowercase().as_str())
+}
+
+/// The policy of the `password` field: see [`check_policy_of`].
 pub fn check_policy(password: &str, email: &str) -> Option<FieldError> {
+    check_policy_of("password", password, email)
+}
+
+/// The policy: 10..=256 code points, not only whitespace, not the email address, not a
+/// commonly used password. Errors name the field and why, and never echo the password.
+pub fn check_policy_of(field: &str, password: &str, email: &str) -> Option<FieldError> {
     let len = password.chars().count();
-    let error = |kind: &str, msg: String| Some(FieldError::new(kind, &["body", "password"], msg));
+    let error = |kind: &str, msg: String| Some(FieldError::new(kind, &["body", field], msg));
     if len < MIN_CHARS {
         return error(
             "string_too_short",
@@ -27,10 +45,22 @@ pub fn check_policy(password: &str, email: &str) -> Option<FieldError> {
             format!("Password should have at most {MAX_CHARS} characters"),
         );
     }
-    if password.trim().eq_ignore_ascii_case(email.trim()) {
+    if password.trim().is_empty() {
+        return error(
+            "password_blank",
+            "Password must not be only spaces or other whitespace".to_owned(),
+        );
+    }
+    if !email.trim().is_empty() && password.trim().eq_ignore_ascii_case(email.trim()) {
         return error(
             "password_is_email",
             "Password must not be the email address".to_owned(),
+        );
+    }
+    if is_common(password) {
+        return error(
+            "password_too_common",
+            "This password is one of the most commonly used passwords, which attackers try first: choose another".to_owned(),
         );
     }
     None
@@ -85,5 +115,18 @@ mod tests {
         assert_eq!(short.field(), "password");
         assert!(check_policy("Me@Example.com", "me@example.com").is_some());
         assert!(check_policy(&"x".repeat(300), "a@b.c").is_some());
+    }
+
+    #[test]
+    fn blank_and_common_passwords_are_refused_with_a_reason() {
+        let blank = check_policy(&" ".repeat(12), "a@b.c").unwrap();
+        assert!(blank.msg.contains("whitespace"), "{blank:?}");
+        for common in ["qwertyuiop", "Password123", " 1234567890 ", "BASKETBALL"] {
+            let refused = check_policy(common, "a@b.c").expect(common);
+            assert!(refused.msg.contains("commonly used"), "{refused:?}");
+        }
+        assert!(check_policy("correct horse battery", "a@b.c").is_none());
+        let other = check_policy_of("new_password", "qwertyuiop", "").unwrap();
+        assert_eq!(other.field(), "new_password");
     }
 }

@@ -18,7 +18,13 @@ pub struct User {
     #[sqlx(try_from = "String")]
     pub role: Role,
     pub created_at: DateTime<Utc>,
+    /// Set while an admin has the account disabled (no sign-in, no key works).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<DateTime<Utc>>,
 }
+
+/// The columns of [`User`].
+const USER_COLUMNS: &str = "id, email, display_name, role, created_at, disabled_at";
 
 /// What a login needs to decide.
 #[derive(Debug, FromRow)]
@@ -28,6 +34,7 @@ pub struct Credentials {
     pub role: Role,
     pub password_hash: Option<String>,
     pub locked: bool,
+    pub disabled: bool,
 }
 
 /// How the role of a new account is chosen.
@@ -69,7 +76,7 @@ pub async fn create_user(
     let user: Option<User> = sqlx::query_as(
         "INSERT INTO users (id, email, display_name, password_hash, role) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT DO NOTHING \
-         RETURNING id, email, display_name, role, created_at",
+         RETURNING id, email, display_name, role, created_at, disabled_at",
     )
     .bind(Uuid::now_v7())
     .bind(email)
@@ -84,7 +91,8 @@ pub async fn create_user(
 
 pub async fn credentials(db: &PgPool, email: &str) -> Result<Option<Credentials>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, role, password_hash, COALESCE(locked_until > now(), false) AS locked \
+        "SELECT id, role, password_hash, COALESCE(locked_until > now(), false) AS locked, \
+                disabled_at IS NOT NULL AS disabled \
          FROM users WHERE lower(email) = lower($1)",
     )
     .bind(email)
@@ -131,7 +139,7 @@ pub async fn record_success(db: &PgPool, user: Uuid) -> Result<(), sqlx::Error> 
 }
 
 pub async fn user(db: &PgPool, id: Uuid) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as("SELECT id, email, display_name, role, created_at FROM users WHERE id = $1")
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
         .bind(id)
         .fetch_optional(db)
         .await
@@ -139,10 +147,10 @@ pub async fn user(db: &PgPool, id: Uuid) -> Result<Option<User>, sqlx::Error> {
 
 /// Accounts that can sign in, oldest first.
 pub async fn list_users(db: &PgPool) -> Result<Vec<User>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, email, display_name, role, created_at FROM users \
-         WHERE password_hash IS NOT NULL ORDER BY created_at, id",
-    )
+    sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users \
+         WHERE password_hash IS NOT NULL ORDER BY created_at, id"
+    ))
     .fetch_all(db)
     .await
 }
@@ -195,10 +203,15 @@ pub async fn use_refresh_token(
     reuse_grace_secs: u64,
 ) -> Result<RefreshUse, sqlx::Error> {
     let rotated: Option<(Uuid, String, Uuid)> = sqlx::query_as(
-        "UPDATE refresh_tokens t SET used_at = now() FROM users u \
-         WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL \
-           AND t.expires_at > now() AND u.id = t.user_id \
-         RETURNING t.user_id, u.role, t.family_id",
+        "WITH used AS ( \
+             UPDATE refresh_tokens t SET used_at = now() FROM users u \
+             WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL \
+               AND t.expires_at > now() AND u.id = t.user_id AND u.disabled_at IS NULL \
+             RETURNING t.user_id, u.role, t.family_id \
+         ), seen AS ( \
+             UPDATE sign_ins s SET last_seen_at = now() FROM used WHERE s.id = used.family_id \
+         ) \
+         SELECT user_id, role, family_id FROM used",
     )
     .bind(hash)
     .fetch_optional(db)
@@ -212,7 +225,7 @@ pub async fn use_refresh_token(
                 t.used_at > now() - make_interval(secs => $2) \
                     AND t.revoked_at IS NULL AND t.expires_at > now() AS within_grace \
          FROM refresh_tokens t JOIN users u ON u.id = t.user_id \
-         WHERE t.token_hash = $1 AND t.used_at IS NOT NULL",
+         WHERE t.token_hash = $1 AND t.used_at IS NOT NULL AND u.disabled_at IS NULL",
     )
     .bind(hash)
     .bind(reuse_grace_secs as f64)
@@ -231,9 +244,12 @@ pub async fn use_refresh_token(
     }
 }
 
+/// Theft detected: ends the sign-in and every refresh token of it (its access tokens are
+/// refused within SIGN_IN_CHECK_SECS).
 async fn revoke_family(db: &PgPool, family: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+        "WITH s AS (UPDATE sign_ins SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL) \
+         UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
     )
     .bind(family)
     .execute(db)
@@ -241,17 +257,15 @@ async fn revoke_family(db: &PgPool, family: Uuid) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Sign-out: revokes the family of the presented token (every device of that login).
-pub async fn revoke_refresh_token(db: &PgPool, hash: &[u8]) -> Result<(), sqlx::Error> {
-    let family: Option<Uuid> =
-        sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
-            .bind(hash)
-            .fetch_optional(db)
-            .await?;
-    if let Some(family) = family {
-        revoke_family(db, family).await?;
-    }
-    Ok(())
+/// The owner and sign-in of a refresh token (used or not), for sign-out.
+pub async fn refresh_token_sign_in(
+    db: &PgPool,
+    hash: &[u8],
+) -> Result<Option<(Uuid, Uuid)>, sqlx::Error> {
+    sqlx::query_as("SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = $1")
+        .bind(hash)
+        .fetch_optional(db)
+        .await
 }
 
 // --- API keys ---------------------------------------------------------------------------------
@@ -318,7 +332,7 @@ pub async fn api_key_owner(
     let row: Option<(Uuid, String, Uuid)> = sqlx::query_as(
         "WITH k AS ( \
              SELECT k.id, k.user_id, k.last_used_at, u.role FROM api_keys k JOIN users u ON u.id = k.user_id \
-             WHERE k.key_hash = $1 AND k.revoked_at IS NULL \
+             WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.disabled_at IS NULL \
          ), touched AS ( \
              UPDATE api_keys a SET last_used_at = now() FROM k \
              WHERE a.id = k.id AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') \
@@ -334,4 +348,115 @@ pub async fn api_key_owner(
             .map_err(|e| sqlx::Error::Decode(e.into()))
     })
     .transpose()
+}
+
+// --- self-service and administration ---------------------------------------------------------
+
+/// Sets (or with `None` clears) the display name; the updated user.
+pub async fn set_display_name(
+    db: &PgPool,
+    user: Uuid,
+    name: Option<&str>,
+) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE users SET display_name = $2 WHERE id = $1 RETURNING {USER_COLUMNS}"
+    ))
+    .bind(user)
+    .bind(name)
+    .fetch_optional(db)
+    .await
+}
+
+/// The stored password hash of an account (`None`: no such account or no password).
+pub async fn password_hash(db: &PgPool, user: Uuid) -> Result<Option<String>, sqlx::Error> {
+    let hash: Option<Option<String>> =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+            .bind(user)
+            .fetch_optional(db)
+            .await?;
+    Ok(hash.flatten())
+}
+
+/// Replaces the password and clears any lockout.
+pub async fn set_password(db: &PgPool, user: Uuid, hash: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE users SET password_hash = $2, failed_logins = 0, failures_since = NULL, \
+         locked_until = NULL WHERE id = $1",
+    )
+    .bind(user)
+    .bind(hash)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Disables (revoking every API key at once) or enables an account; `false` when there is no
+/// such account with a password. Sign-ins are ended by the caller (`sign_ins::revoke`).
+pub async fn set_disabled(db: &PgPool, user: Uuid, disabled: bool) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let done = sqlx::query(
+        "UPDATE users SET disabled_at = CASE WHEN $2 THEN COALESCE(disabled_at, now()) END \
+         WHERE id = $1 AND password_hash IS NOT NULL",
+    )
+    .bind(user)
+    .bind(disabled)
+    .execute(&mut *tx)
+    .await?;
+    if disabled {
+        sqlx::query(
+            "UPDATE api_keys SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Stores a reset link's hash, replacing the account's earlier unused ones; its expiry.
+pub async fn create_password_reset(
+    db: &PgPool,
+    user: Uuid,
+    hash: &[u8],
+    ttl_secs: u64,
+) -> Result<DateTime<Utc>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM password_resets WHERE user_id = $1 AND used_at IS NULL")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    let expires: DateTime<Utc> = sqlx::query_scalar(
+        "INSERT INTO password_resets (id, user_id, token_hash, expires_at) \
+         VALUES ($1, $2, $3, now() + make_interval(secs => $4)) RETURNING expires_at",
+    )
+    .bind(Uuid::now_v7())
+    .bind(user)
+    .bind(hash)
+    .bind(ttl_secs as f64)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(expires)
+}
+
+/// Uses a reset link (once: the update is the check); the account it resets.
+pub async fn use_password_reset(db: &PgPool, hash: &[u8]) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE password_resets SET used_at = now() \
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING user_id",
+    )
+    .bind(hash)
+    .fetch_optional(db)
+    .await
+}
+
+/// Deletes the account row; everything it owns goes with it (ON DELETE CASCADE: chats,
+/// jobs, keys, sign-ins, files' rows, collections, usage).
+pub async fn delete_user(db: &PgPool, user: Uuid) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(user)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() > 0)
 }

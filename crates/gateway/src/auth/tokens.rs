@@ -21,6 +21,8 @@ const ISSUER: &str = "sable";
 struct Claims {
     sub: Uuid,
     role: Role,
+    /// The sign-in (`sign_ins.id`) the token belongs to: refused once that is revoked.
+    sid: Uuid,
     iat: u64,
     exp: u64,
     iss: String,
@@ -48,6 +50,8 @@ impl AccessTokens {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+        // `sid` is a required field of `Claims`: tokens from before sign-ins existed (no
+        // `sid`) fail to decode and are refused; their refresh tokens still work.
         // Expiry is exact: a token is refused from the second it expires.
         validation.leeway = 0;
         Self {
@@ -62,12 +66,19 @@ impl AccessTokens {
         self.ttl_secs
     }
 
-    /// A signed token for `user` with `role`, valid for the configured lifetime.
-    pub fn issue(&self, user: Uuid, role: Role) -> Result<String, jsonwebtoken::errors::Error> {
+    /// A signed token for `user` with `role` in sign-in `sid`, valid for the configured
+    /// lifetime.
+    pub fn issue(
+        &self,
+        user: Uuid,
+        role: Role,
+        sid: Uuid,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             sub: user,
             role,
+            sid,
             iat: now,
             exp: now + self.ttl_secs,
             iss: ISSUER.to_owned(),
@@ -75,16 +86,28 @@ impl AccessTokens {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
 
-    /// The user and role of a valid token; why not otherwise.
-    pub fn check(&self, token: &str) -> Result<(Uuid, Role), TokenProblem> {
+    /// The user, role and sign-in of a valid token; why not otherwise.
+    pub fn check(&self, token: &str) -> Result<TokenClaims, TokenProblem> {
         match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
-            Ok(data) => Ok((data.claims.sub, data.claims.role)),
+            Ok(data) => Ok(TokenClaims {
+                user: data.claims.sub,
+                role: data.claims.role,
+                sign_in: data.claims.sid,
+            }),
             Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
                 Err(TokenProblem::Expired)
             }
             Err(_) => Err(TokenProblem::Invalid),
         }
     }
+}
+
+/// What a valid access token says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenClaims {
+    pub user: Uuid,
+    pub role: Role,
+    pub sign_in: Uuid,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,8 +143,16 @@ mod tests {
     fn access_tokens_round_trip_and_reject_tampering() {
         let tokens = AccessTokens::new(&"s".repeat(40), 60);
         let user = Uuid::new_v4();
-        let token = tokens.issue(user, Role::Admin).unwrap();
-        assert_eq!(tokens.check(&token), Ok((user, Role::Admin)));
+        let sid = Uuid::new_v4();
+        let token = tokens.issue(user, Role::Admin, sid).unwrap();
+        assert_eq!(
+            tokens.check(&token),
+            Ok(TokenClaims {
+                user,
+                role: Role::Admin,
+                sign_in: sid
+            })
+        );
         let other = AccessTokens::new(&"t".repeat(40), 60);
         assert_eq!(other.check(&token), Err(TokenProblem::Invalid));
         assert_eq!(tokens.check("not.a.jwt"), Err(TokenProblem::Invalid));
@@ -130,7 +161,9 @@ mod tests {
     #[test]
     fn expired_tokens_are_told_apart() {
         let tokens = AccessTokens::new(&"s".repeat(40), 0);
-        let token = tokens.issue(Uuid::new_v4(), Role::User).unwrap();
+        let token = tokens
+            .issue(Uuid::new_v4(), Role::User, Uuid::new_v4())
+            .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(1100));
         assert_eq!(tokens.check(&token), Err(TokenProblem::Expired));
     }

@@ -20,6 +20,7 @@ use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::repo::{self, ApiKey, NewRole, RefreshUse, User};
+use crate::auth::sign_ins::{self, Revoke};
 use crate::auth::{password, tokens, AdminUser, AuthMode, CurrentUser, Registration, Role};
 use crate::state::AppState;
 
@@ -45,7 +46,8 @@ pub fn router() -> Router<AppState> {
     paths(auth_config, register, login, refresh, logout, me, create_key, list_keys, revoke_key, list_users, create_user),
     components(schemas(
         AuthConfigOut, LimitsOut, AuthMode, Registration, Role, RegisterRequest, LoginRequest, RefreshRequest,
-        TokenResponse, User, MeOut, crate::usage::UsageToday, ApiKey, ApiKeyCreate, ApiKeyCreated, AdminUserCreate
+        TokenResponse, User, MeOut, crate::usage::UsageToday, ApiKey, ApiKeyCreate, ApiKeyCreated, AdminUserCreate,
+        RegisterAccepted
     )),
     tags((name = "auth", description = "Accounts, tokens and API keys"))
 )]
@@ -247,18 +249,35 @@ pub async fn auth_config(State(state): State<AppState>) -> Json<AuthConfigOut> {
     })
 }
 
-/// Creates an account and signs it in. The first account becomes the admin.
+/// `POST /api/v1/auth/register` when registration does not reveal accounts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisterAccepted {
+    /// What to do next (sign in with the email and password just sent).
+    pub message: &'static str,
+}
+
+const REGISTER_ACCEPTED: &str =
+    "If this email can be registered, its account now exists: sign in with the email and password you chose";
+
+/// Creates an account. The first account becomes the admin.
+///
+/// By default (`REGISTRATION_REVEALS_ACCOUNTS=false`) a new and a taken email get the same
+/// 202 and no tokens, so nobody learns from this endpoint whether an email has an account; the
+/// client then signs in (`POST /api/v1/auth/login`). With `REGISTRATION_REVEALS_ACCOUNTS=true`
+/// a new account is signed in at once (201 with tokens) and a taken email answers 409.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
     request_body = RegisterRequest,
     responses(
-        (status = 201, description = "Signed in; the refresh token is also set as an httpOnly cookie", body = TokenResponse),
+        (status = 201, description = "REGISTRATION_REVEALS_ACCOUNTS=true: signed in; the refresh token is also set as an httpOnly cookie", body = TokenResponse),
+        (status = 202, description = "Default: the same answer for a new and a taken email; sign in next", body = RegisterAccepted),
         (status = 403, description = "Registration is closed (REGISTRATION=closed)", body = ErrorEnvelope),
         (status = 404, description = "Accounts are off (AUTH_MODE=off)", body = ErrorEnvelope),
-        (status = 409, description = "The email is taken", body = ErrorEnvelope),
-        (status = 422, description = "Invalid email, password (under 10 characters, or the email) or name", body = ErrorEnvelope),
+        (status = 409, description = "REGISTRATION_REVEALS_ACCOUNTS=true only: the email is taken", body = ErrorEnvelope),
+        (status = 422, description = "Invalid email, password (under 10 characters, only whitespace, the email, or a commonly used password) or name", body = ErrorEnvelope),
     ))]
 pub async fn register(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ValidJson(body): ValidJson<RegisterRequest>,
 ) -> AppResult<Response> {
     accounts_on(&state)?;
@@ -269,16 +288,34 @@ pub async fn register(
             "Registration is closed: ask an administrator for an account",
         ));
     }
-    let user = new_account(
+    let created = new_account(
         &state,
         &body.email,
         body.password,
         body.display_name.as_deref(),
         NewRole::FirstIsAdmin,
     )
-    .await?;
-    let pair = issue_pair(&state, &user, Uuid::new_v4()).await?;
-    Ok(signed_in(&state, StatusCode::CREATED, pair))
+    .await;
+    if state.auth.args.registration_reveals_accounts {
+        let pair = start_sign_in(&state, &created?, &headers).await?;
+        return Ok(signed_in(&state, StatusCode::CREATED, pair));
+    }
+    match created {
+        Ok(_) => {}
+        // Taken: the same answer as a new account (the password was hashed either way, so
+        // the time taken does not tell either).
+        Err(AppError::Conflict(_)) => {
+            tracing::info!("registration for an email that already has an account");
+        }
+        Err(e) => return Err(e),
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RegisterAccepted {
+            message: REGISTER_ACCEPTED,
+        }),
+    )
+        .into_response())
 }
 
 /// Signs in with email and password. A wrong password, an unknown email and a locked account
@@ -288,11 +325,13 @@ pub async fn register(
     responses(
         (status = 200, description = "Signed in; the refresh token is also set as an httpOnly cookie", body = TokenResponse),
         (status = 401, description = "Wrong email or password (also: unknown email, locked account)", body = ErrorEnvelope),
+        (status = 403, description = "Right password, but an admin disabled the account: `ACCOUNT_DISABLED`", body = ErrorEnvelope),
         (status = 404, description = "Accounts are off", body = ErrorEnvelope),
         (status = 422, description = "Missing email or password", body = ErrorEnvelope),
     ))]
 pub async fn login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> AppResult<Response> {
     accounts_on(&state)?;
@@ -320,11 +359,19 @@ pub async fn login(
         .await?;
         return Err(wrong_credentials());
     }
+    if account.disabled {
+        // Only someone who knows the password learns this.
+        return Err(AppError::detailed(
+            StatusCode::FORBIDDEN,
+            "ACCOUNT_DISABLED",
+            "This account is disabled: ask an administrator",
+        ));
+    }
     repo::record_success(&state.db, account.id).await?;
     let user = repo::user(&state.db, account.id)
         .await?
         .ok_or_else(wrong_credentials)?;
-    let pair = issue_pair(&state, &user, Uuid::new_v4()).await?;
+    let pair = start_sign_in(&state, &user, &headers).await?;
     Ok(signed_in(&state, StatusCode::OK, pair))
 }
 
@@ -367,8 +414,9 @@ pub async fn refresh(
     }
 }
 
-/// Signs out: revokes the refresh token's whole sign-in and clears the cookie. Access tokens
-/// already issued stay valid until they expire (at most the access-token lifetime).
+/// Signs out: ends the sign-in of the refresh token (body or cookie) and of the access token
+/// (`Authorization`), whichever are sent, and clears the cookie. The sign-in's access tokens
+/// are refused at once by this gateway and within `SIGN_IN_CHECK_SECS` by every other.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     request_body = RefreshRequest,
     responses((status = 204, description = "Signed out (also when the token was unknown)")))]
@@ -377,15 +425,36 @@ pub async fn logout(
     headers: HeaderMap,
     ValidJson(body): ValidJson<RefreshRequest>,
 ) -> AppResult<Response> {
+    let mut ended = Vec::new();
     if let Some(token) = body
         .refresh_token
         .or_else(|| cookie(&headers, REFRESH_COOKIE))
     {
-        repo::revoke_refresh_token(&state.db, &tokens::digest(&token)).await?;
+        if let Some(found) = repo::refresh_token_sign_in(&state.db, &tokens::digest(&token)).await?
+        {
+            ended.push(found);
+        }
+    }
+    let claims = state.auth.tokens.as_ref().and_then(|signer| {
+        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+        let (_, token) = value.trim().split_once(' ')?;
+        signer.check(token.trim()).ok()
+    });
+    if let Some(claims) = claims {
+        ended.push((claims.user, claims.sign_in));
+    }
+    for (user, sid) in ended {
+        sign_ins::revoke(&state.db, user, Revoke::One(sid)).await?;
+        state.auth.sign_ins.forget_all(&[sid]);
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    set_cookie(&mut response, &refresh_cookie(&state, "", 0));
+    clear_refresh_cookie(&state, &mut response);
     Ok(response)
+}
+
+/// Clears the refresh-token cookie on `response`.
+pub fn clear_refresh_cookie(state: &AppState, response: &mut Response) {
+    set_cookie(response, &refresh_cookie(state, "", 0));
 }
 
 /// The signed-in account and today's token usage.
@@ -529,7 +598,7 @@ pub async fn create_user(
 
 // --- helpers ----------------------------------------------------------------------------------
 
-fn accounts_on(state: &AppState) -> AppResult<()> {
+pub(crate) fn accounts_on(state: &AppState) -> AppResult<()> {
     if state.auth.mode == AuthMode::Off {
         return Err(AppError::detailed(
             StatusCode::NOT_FOUND,
@@ -540,7 +609,7 @@ fn accounts_on(state: &AppState) -> AppResult<()> {
     Ok(())
 }
 
-fn wrong_credentials() -> AppError {
+pub(crate) fn wrong_credentials() -> AppError {
     AppError::detailed(
         StatusCode::UNAUTHORIZED,
         "INVALID_CREDENTIALS",
@@ -552,7 +621,7 @@ fn invalid_refresh(message: &str) -> AppError {
     AppError::detailed(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
 }
 
-async fn new_account(
+pub(crate) async fn new_account(
     state: &AppState,
     email: &str,
     password: String,
@@ -569,7 +638,21 @@ async fn new_account(
         .ok_or_else(|| AppError::Conflict("An account with this email already exists".to_owned()))
 }
 
-/// A fresh access token and a refresh token in `family` (a new family per sign-in).
+/// A new sign-in (named by the request's User-Agent) and its first pair of tokens.
+async fn start_sign_in(
+    state: &AppState,
+    user: &User,
+    headers: &HeaderMap,
+) -> AppResult<TokenResponse> {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let sign_in = sign_ins::create(&state.db, user.id, user_agent).await?;
+    issue_pair(state, user, sign_in).await
+}
+
+/// A fresh access token and a refresh token of sign-in `family` (the refresh-token family of
+/// a sign-in is the sign-in's id).
 async fn issue_pair(state: &AppState, user: &User, family: Uuid) -> AppResult<TokenResponse> {
     let tokens = state
         .auth
@@ -577,7 +660,7 @@ async fn issue_pair(state: &AppState, user: &User, family: Uuid) -> AppResult<To
         .as_ref()
         .ok_or_else(|| AppError::internal("jwt mode without a token signer"))?;
     let access_token = tokens
-        .issue(user.id, user.role)
+        .issue(user.id, user.role, family)
         .map_err(|e| AppError::internal(format!("signing an access token: {e}")))?;
     let refresh_token = tokens::random_secret();
     repo::insert_refresh_token(

@@ -1,6 +1,7 @@
 //! The gateway's routes, one module per resource. Each module exposes `router()` and an
 //! `ApiDoc` (utoipa) that `openapi.rs` merges into the published document.
 
+pub mod account;
 pub mod auth;
 pub mod chat;
 pub mod collections;
@@ -26,6 +27,7 @@ pub fn router(config: &crate::config::Config) -> Router<AppState> {
     Router::new()
         .merge(health::router())
         .merge(auth::router())
+        .merge(account::router())
         .merge(generate::router())
         .merge(models::router())
         .merge(openai::router())

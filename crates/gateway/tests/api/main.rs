@@ -4,6 +4,7 @@
 // Test code fails loudly: unwrap/expect/panic are the assertions here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod accounts;
 mod background;
 mod basics;
 mod branches;

@@ -192,7 +192,7 @@ async fn sign_up(app: &TestApp, email: &str) -> String {
             &json!({"email": email, "password": password}),
         )
         .await;
-    assert_eq!(registered.status(), 201);
+    assert_eq!(registered.status(), 202);
     let login: Value = app
         .post_json(
             "/api/v1/auth/login",
