@@ -93,6 +93,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/users/{id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disables an account (admins only): its sign-ins end and its API keys are revoked at once;
+         *     it cannot sign in until enabled again (keys stay revoked).
+         */
+        post: operations["disable_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Enables a disabled account again (admins only). */
+        post: operations["enable_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/users/{id}/models": {
         parameters: {
             query?: never;
@@ -110,6 +147,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/users/{id}/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Issues a one-time password-reset link for an account (admins only). It replaces any
+         *     earlier unused link of that account and expires after `PASSWORD_RESET_TTL_SECS`.
+         */
+        post: operations["issue_reset_link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/config": {
         parameters: {
             query?: never;
@@ -119,6 +176,26 @@ export interface paths {
         };
         /** How the UI should behave: whether accounts are on and whether anyone may register. */
         get: operations["auth_config"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Everything of the caller's as one JSON download: profile, chats with every message, jobs
+         *     with their items, API keys' and files' metadata (never a secret), collections, sign-ins.
+         */
+        get: operations["export"];
         put?: never;
         post?: never;
         delete?: never;
@@ -195,10 +272,31 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Signs out: revokes the refresh token's whole sign-in and clears the cookie. Access tokens
-         *     already issued stay valid until they expire (at most the access-token lifetime).
+         * Signs out: ends the sign-in of the refresh token (body or cookie) and of the access token
+         *     (`Authorization`), whichever are sent, and clears the cookie. The sign-in's access tokens
+         *     are refused at once by this gateway and within `SIGN_IN_CHECK_SECS` by every other.
          */
         post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/logout-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Signs out everywhere: ends every sign-in of the caller, this one included, and clears the
+         *     refresh cookie. API keys are not touched (revoke them under `/api/v1/auth/keys`).
+         */
+        post: operations["logout_all"];
         delete?: never;
         options?: never;
         head?: never;
@@ -216,6 +314,49 @@ export interface paths {
         get: operations["me"];
         put?: never;
         post?: never;
+        /**
+         * Deletes the caller's account and everything in it, after the password is entered again:
+         *     files (their blobs too, through the worker service), chats, jobs (a job the worker is
+         *     running stops at its next write: its row is gone), API keys, collections, sign-ins.
+         */
+        delete: operations["delete_me"];
+        options?: never;
+        head?: never;
+        /** Changes the caller's display name. */
+        patch: operations["update_me"];
+        trace?: never;
+    };
+    "/api/v1/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Changes the caller's password; every other sign-in ends (this one stays). */
+        post: operations["change_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sets a new password with a reset link (single use, expiring); every sign-in of the
+         *     account ends.
+         */
+        post: operations["use_reset_link"];
         delete?: never;
         options?: never;
         head?: never;
@@ -251,9 +392,55 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Creates an account and signs it in. The first account becomes the admin. */
+        /**
+         * Creates an account. The first account becomes the admin.
+         * @description By default (`REGISTRATION_REVEALS_ACCOUNTS=false`) a new and a taken email get the same
+         *     202 and no tokens, so nobody learns from this endpoint whether an email has an account; the
+         *     client then signs in (`POST /api/v1/auth/login`). With `REGISTRATION_REVEALS_ACCOUNTS=true`
+         *     a new account is signed in at once (201 with tokens) and a taken email answers 409.
+         */
         post: operations["register"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's active sign-ins (devices), most recently seen first; `current` marks the one
+         *     of this request's token.
+         */
+        get: operations["list_sign_ins"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Ends one of the caller's sign-ins: its refresh token stops working at once, its access
+         *     tokens within `SIGN_IN_CHECK_SECS` (at once on this gateway).
+         */
+        delete: operations["revoke_sign_in"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1107,6 +1294,10 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AccountDelete: {
+            /** @description The account's password, entered again. */
+            password: string;
+        };
         AdminUserCreate: {
             display_name?: string | null;
             email: string;
@@ -2155,6 +2346,21 @@ export interface components {
              */
             vector_rank?: number | null;
         };
+        PasswordChange: {
+            current_password: string;
+            /** @description The password policy applies (10+ characters, not only whitespace, not a common one). */
+            new_password: string;
+        };
+        /** @description Consumes a reset link. */
+        PasswordReset: {
+            new_password: string;
+            /** @description The `token` of the link. */
+            token: string;
+        };
+        ProfileUpdate: {
+            /** @description Empty or `null` clears it. */
+            display_name?: string | null;
+        };
         Progress: {
             last?: null | components["schemas"]["LastVisited"];
             /** @description Every task the learner has opened or finished, most recently touched first. */
@@ -2198,6 +2404,11 @@ export interface components {
         RefreshRequest: {
             refresh_token?: string | null;
         };
+        /** @description `POST /api/v1/auth/register` when registration does not reveal accounts. */
+        RegisterAccepted: {
+            /** @description What to do next (sign in with the email and password just sent). */
+            message: string;
+        };
         RegisterRequest: {
             display_name?: string | null;
             /** @example ada@example.com */
@@ -2207,6 +2418,18 @@ export interface components {
         };
         /** @enum {string} */
         Registration: "open" | "closed";
+        /** @description A one-time password-reset link: give it to the account's owner by a channel you trust. */
+        ResetLink: {
+            /** Format: date-time */
+            expires_at: string;
+            /** @description The secret, shown once (only its hash is kept). */
+            token: string;
+            /**
+             * @description The UI page that consumes it, relative to this server.
+             * @example /reset-password#token=…
+             */
+            url: string;
+        };
         /**
          * @description `POST /api/v1/retrieve`: passages of the caller's files that answer `query`. With neither
          *     `collection_ids` nor `file_ids`, every ready file of the caller is searched; with either,
@@ -2276,6 +2499,22 @@ export interface components {
             message_count?: number | null;
             /** @description True while the chat has a live link. */
             shared: boolean;
+        };
+        /** @description A sign-in as `GET /api/v1/auth/sessions` lists it. */
+        SignIn: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description True for the sign-in of the token that made this request. */
+            current: boolean;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: date-time
+             * @description The last time a token of this sign-in was checked or refreshed (to about a minute).
+             */
+            last_seen_at: string;
+            /** @description The browser or client that signed in, as it named itself. */
+            user_agent?: string | null;
         };
         /** @description One numbered passage an answer was given, as stored in `meta.sources`. */
         Source: {
@@ -2411,6 +2650,11 @@ export interface components {
         User: {
             /** Format: date-time */
             created_at: string;
+            /**
+             * Format: date-time
+             * @description Set while an admin has the account disabled (no sign-in, no key works).
+             */
+            disabled_at?: string | null;
             display_name?: string | null;
             email: string;
             /** Format: uuid */
@@ -2733,6 +2977,115 @@ export interface operations {
             };
         };
     };
+    disable_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account, with `disabled_at` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An admin cannot disable their own account */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    enable_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     set_user_models: {
         parameters: {
             query?: never;
@@ -2796,6 +3149,56 @@ export interface operations {
             };
         };
     };
+    issue_reset_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The link, shown once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResetLink"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     auth_config: {
         parameters: {
             query?: never;
@@ -2812,6 +3215,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AuthConfigOut"];
+                };
+            };
+        };
+    };
+    export: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A JSON attachment `sable-export-<date>.json` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -2957,6 +3389,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description Right password, but an admin disabled the account: `ACCOUNT_DISABLED` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Accounts are off */
             404: {
                 headers: {
@@ -2999,6 +3440,33 @@ export interface operations {
             };
         };
     };
+    logout_all: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every sign-in ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     me: {
         parameters: {
             query?: never;
@@ -3019,6 +3487,204 @@ export interface operations {
             };
             /** @description Not signed in */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    delete_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountDelete"];
+            };
+        };
+        responses: {
+            /** @description Deleted; every token and key of it is refused */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Accounts are off */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Wrong password */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The worker service could not delete the files: nothing else was deleted; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    update_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProfileUpdate"];
+            };
+        };
+        responses: {
+            /** @description The account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Name over 120 characters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    change_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChange"];
+            };
+        };
+        responses: {
+            /** @description Changed; other sign-ins ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Accounts are off */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Wrong current password, or the new one breaks the policy (names which and why) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    use_reset_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordReset"];
+            };
+        };
+        responses: {
+            /** @description Password set; sign in with it */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unknown, used or expired link: `INVALID_RESET_LINK` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Accounts are off */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The new password breaks the policy */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3074,13 +3740,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Signed in; the refresh token is also set as an httpOnly cookie */
+            /** @description REGISTRATION_REVEALS_ACCOUNTS=true: signed in; the refresh token is also set as an httpOnly cookie */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description Default: the same answer for a new and a taken email; sign in next */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisterAccepted"];
                 };
             };
             /** @description Registration is closed (REGISTRATION=closed) */
@@ -3101,7 +3776,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The email is taken */
+            /** @description REGISTRATION_REVEALS_ACCOUNTS=true only: the email is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3110,8 +3785,76 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Invalid email, password (under 10 characters, or the email) or name */
+            /** @description Invalid email, password (under 10 characters, only whitespace, the email, or a commonly used password) or name */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    list_sign_ins: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Active sign-ins */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignIn"][];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    revoke_sign_in: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Sign-in id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such active sign-in of the caller's */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// Chats (every message of every branch, in order), prompt jobs with their items, API keys'
+/// Chats (every message of every branch, in order), chat folders, prompt jobs with their items, API keys'
 /// metadata, files' metadata, collections and sign-ins of `user`, as one JSON object.
 pub async fn export(db: &PgPool, user: Uuid) -> Result<Value, sqlx::Error> {
     sqlx::query_scalar(
@@ -18,6 +18,7 @@ pub async fn export(db: &PgPool, user: Uuid) -> Result<Value, sqlx::Error> {
                'id', s.id, 'title', s.title, 'system_prompt', s.system_prompt, 'model', s.model, \
                'temperature', s.temperature, 'max_tokens', s.max_tokens, 'pinned', s.pinned, \
                'archived', s.archived, 'knowledge', s.knowledge, 'active_leaf_id', s.active_leaf_id, \
+               'folder_id', s.folder_id, \
                'created_at', s.created_at, 'updated_at', s.updated_at, \
                'messages', (SELECT COALESCE(json_agg(json_build_object( \
                    'id', m.id, 'parent_id', m.parent_id, 'role', m.role, 'content', m.content, \
@@ -25,6 +26,11 @@ pub async fn export(db: &PgPool, user: Uuid) -> Result<Value, sqlx::Error> {
                  FROM chat_messages m WHERE m.session_id = s.id) \
              ) ORDER BY s.created_at, s.id), '[]'::json) \
              FROM chat_sessions s WHERE s.user_id = $1), \
+           'folders', (SELECT COALESCE(json_agg(json_build_object( \
+               'id', f.id, 'name', f.name, 'system_prompt', f.system_prompt, 'model', f.model, \
+               'created_at', f.created_at, 'updated_at', f.updated_at) \
+               ORDER BY f.created_at, f.id), '[]'::json) \
+             FROM chat_folders f WHERE f.user_id = $1), \
            'jobs', (SELECT COALESCE(json_agg(json_build_object( \
                'id', j.id, 'name', j.name, 'status', j.status, 'model', j.model, \
                'max_tokens', j.max_tokens, 'prompts', j.prompts, 'total_prompts', j.total_prompts, \

@@ -547,6 +547,12 @@ async fn display_name_export_and_account_deletion() {
     .execute(&app.state.db)
     .await
     .unwrap();
+    sqlx::query("INSERT INTO chat_folders (id, user_id, name) VALUES ($1, $2, 'travel')")
+        .bind(uuid::Uuid::now_v7())
+        .bind(ada_id)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
     sqlx::query("INSERT INTO collections (id, user_id, name) VALUES ($1, $2, 'notes')")
         .bind(uuid::Uuid::now_v7())
         .bind(ada_id)
@@ -580,6 +586,7 @@ async fn display_name_export_and_account_deletion() {
     assert_eq!(doc["api_keys"][0]["name"], "laptop");
     assert!(doc["api_keys"][0].get("key_hash").is_none());
     assert_eq!(doc["collections"][0]["name"], "notes");
+    assert_eq!(doc["folders"][0]["name"], "travel");
     assert_eq!(doc["files"], json!([]));
     assert!(!text.contains("bob@example.com"), "only the caller's data");
 
@@ -619,6 +626,7 @@ async fn display_name_export_and_account_deletion() {
     assert_eq!(me_status(&app, key["key"].as_str().unwrap()).await, 401);
     for table in [
         "chat_sessions",
+        "chat_folders",
         "batch_jobs",
         "api_keys",
         "collections",

@@ -29,7 +29,7 @@ pub async fn sign_up(app: &TestApp, email: &str) -> User {
     let password = "sharing-password-123";
     let body = json!({"email": email, "password": password});
     let registered = app.post_json("/api/v1/auth/register", &body).await;
-    assert_eq!(registered.status(), 201);
+    assert_eq!(registered.status(), 202);
     let login: Value = app
         .post_json("/api/v1/auth/login", &body)
         .await
