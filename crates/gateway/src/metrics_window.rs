@@ -1,5 +1,6 @@
 //! The dashboard's live figures (`GET /api/v1/metrics/summary`): a short rolling window of the
-//! API traffic, streamed tokens and times to first token this gateway served. Prometheus
+//! API traffic, streamed tokens, times to first token, and the retrievals and passages of
+//! grounded answers (Knowledge II) this gateway served. Prometheus
 //! (`GET /metrics`) remains the source for anything durable; this is gateway state, held in
 //! [`crate::AppState`].
 //!
@@ -42,6 +43,11 @@ struct Second {
     latency: [AtomicU32; BUCKETS],
     /// Times to first token of the streams whose first token was relayed in this second.
     ttft: [AtomicU32; BUCKETS],
+    /// Latencies of the retrievals (knowledge searches) that ended in this second.
+    retrieval: [AtomicU32; BUCKETS],
+    /// Grounded answers, and the passages they were given.
+    grounded: AtomicU64,
+    passages: AtomicU64,
 }
 
 impl Second {
@@ -52,6 +58,9 @@ impl Second {
             tokens: AtomicU64::new(0),
             latency: std::array::from_fn(|_| AtomicU32::new(0)),
             ttft: std::array::from_fn(|_| AtomicU32::new(0)),
+            retrieval: std::array::from_fn(|_| AtomicU32::new(0)),
+            grounded: AtomicU64::new(0),
+            passages: AtomicU64::new(0),
         }
     }
 }
@@ -68,6 +77,11 @@ pub struct Summary {
     /// Time to first token of relayed streams, as above.
     pub ttft_p50_ms: Option<f64>,
     pub ttft_p99_ms: Option<f64>,
+    /// Retrieval latency, as above.
+    pub retrieval_p50_ms: Option<f64>,
+    pub retrieval_p99_ms: Option<f64>,
+    /// Passages given per grounded answer (mean); `None` without grounded answers.
+    pub passages_per_answer: Option<f64>,
 }
 
 /// One interval of a [`MetricsWindow::series`].
@@ -84,6 +98,9 @@ struct Totals {
     tokens: u64,
     latency: [u64; BUCKETS],
     ttft: [u64; BUCKETS],
+    retrieval: [u64; BUCKETS],
+    grounded: u64,
+    passages: u64,
 }
 
 impl Totals {
@@ -93,6 +110,9 @@ impl Totals {
             tokens: 0,
             latency: [0; BUCKETS],
             ttft: [0; BUCKETS],
+            retrieval: [0; BUCKETS],
+            grounded: 0,
+            passages: 0,
         }
     }
 
@@ -105,6 +125,11 @@ impl Totals {
         for (total, n) in self.ttft.iter_mut().zip(&s.ttft) {
             *total += u64::from(n.load(Ordering::Relaxed));
         }
+        for (total, n) in self.retrieval.iter_mut().zip(&s.retrieval) {
+            *total += u64::from(n.load(Ordering::Relaxed));
+        }
+        self.grounded += s.grounded.load(Ordering::Relaxed);
+        self.passages += s.passages.load(Ordering::Relaxed);
     }
 
     fn summary(&self, seconds: usize) -> Summary {
@@ -116,6 +141,10 @@ impl Totals {
             p99_ms: percentile(&self.latency, 99.0),
             ttft_p50_ms: percentile(&self.ttft, 50.0),
             ttft_p99_ms: percentile(&self.ttft, 99.0),
+            retrieval_p50_ms: percentile(&self.retrieval, 50.0),
+            retrieval_p99_ms: percentile(&self.retrieval, 99.0),
+            passages_per_answer: (self.grounded > 0)
+                .then(|| ((self.passages as f64 / self.grounded as f64) * 100.0).round() / 100.0),
         }
     }
 }
@@ -187,6 +216,27 @@ impl MetricsWindow {
         self.record_ttft_at(self.now(), ttft);
     }
 
+    /// Records one retrieval's latency (also the `gateway_retrieval_duration_seconds` histogram).
+    pub fn record_retrieval(&self, elapsed: Duration) {
+        let bucket = bucket_of(elapsed.as_secs_f64() * 1000.0);
+        if let Some(slot) = self.slot(self.now()) {
+            slot.retrieval[bucket].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts one grounded answer given `passages` passages (also
+    /// `gateway_grounding_passages_total`).
+    pub fn record_grounding(&self, passages: u64) {
+        self.record_grounding_at(self.now(), passages);
+    }
+
+    fn record_grounding_at(&self, now: u64, passages: u64) {
+        if let Some(slot) = self.slot(now) {
+            slot.grounded.fetch_add(1, Ordering::Relaxed);
+            slot.passages.fetch_add(passages, Ordering::Relaxed);
+        }
+    }
+
     /// Rates and percentiles over the last `span` complete seconds (the current one is still
     /// filling and is left out).
     pub fn summary(&self, span: usize) -> Summary {
@@ -246,7 +296,9 @@ impl MetricsWindow {
         }
         slot.requests.store(0, Ordering::Relaxed);
         slot.tokens.store(0, Ordering::Relaxed);
-        for bucket in slot.latency.iter().chain(&slot.ttft) {
+        slot.grounded.store(0, Ordering::Relaxed);
+        slot.passages.store(0, Ordering::Relaxed);
+        for bucket in slot.latency.iter().chain(&slot.ttft).chain(&slot.retrieval) {
             bucket.store(0, Ordering::Relaxed);
         }
         slot.at.store(now, Ordering::Release);
@@ -493,6 +545,18 @@ mod tests {
         assert_eq!(w.series_at(12, 5, 60).len(), 2);
         assert_eq!(w.series_at(10_000, 5, 1000).len(), (SECONDS - 1) / 5);
         assert_eq!(w.series_at(10_000, 5, 60).len(), 60);
+    }
+
+    #[test]
+    fn grounded_answers_give_passages_per_answer() {
+        let w = MetricsWindow::new();
+        w.record_grounding_at(3, 4);
+        w.record_grounding_at(3, 1);
+        w.record_grounding_at(4, 0);
+        let s = w.summary_at(5, 2);
+        assert_eq!(s.passages_per_answer, Some(1.67));
+        assert_eq!(s.retrieval_p50_ms, None, "no retrieval recorded");
+        assert_eq!(w.summary_at(9, 2).passages_per_answer, None);
     }
 
     #[test]

@@ -57,6 +57,12 @@ pub struct MetricsSummary {
     pub ttft_p50_ms: Option<f64>,
     /// 99th percentile time to first token (ms); null without streams.
     pub ttft_p99_ms: Option<f64>,
+    /// Median latency of knowledge retrievals (ms, grounded answers and `/retrieve`); null
+    /// without retrievals.
+    pub retrieval_p50_ms: Option<f64>,
+    pub retrieval_p99_ms: Option<f64>,
+    /// Passages given per grounded answer (mean); null without grounded answers.
+    pub passages_per_answer: Option<f64>,
     /// Jobs pending or running.
     pub queue_depth: i64,
     /// Jobs finished per second (over the last minute).
@@ -82,6 +88,11 @@ pub struct MetricsPoint {
     /// Time to first token percentiles (ms); null for an interval without streams.
     pub ttft_p50_ms: Option<f64>,
     pub ttft_p99_ms: Option<f64>,
+    /// Retrieval latency percentiles (ms); null for an interval without retrievals.
+    pub retrieval_p50_ms: Option<f64>,
+    pub retrieval_p99_ms: Option<f64>,
+    /// Passages per grounded answer; null for an interval without grounded answers.
+    pub passages_per_answer: Option<f64>,
 }
 
 impl From<Point> for MetricsPoint {
@@ -95,6 +106,9 @@ impl From<Point> for MetricsPoint {
             p99_ms: s.p99_ms,
             ttft_p50_ms: s.ttft_p50_ms,
             ttft_p99_ms: s.ttft_p99_ms,
+            retrieval_p50_ms: s.retrieval_p50_ms,
+            retrieval_p99_ms: s.retrieval_p99_ms,
+            passages_per_answer: s.passages_per_answer,
         }
     }
 }
@@ -137,6 +151,9 @@ pub async fn summary(State(state): State<AppState>, _admin: AdminUser) -> Json<M
         tokens_per_sec: live.tokens_per_sec,
         ttft_p50_ms: live.ttft_p50_ms,
         ttft_p99_ms: live.ttft_p99_ms,
+        retrieval_p50_ms: live.retrieval_p50_ms,
+        retrieval_p99_ms: live.retrieval_p99_ms,
+        passages_per_answer: live.passages_per_answer,
         queue_depth: jobs.active,
         jobs_per_sec: jobs.finished_last_60s as f64 / JOBS_WINDOW_SECS,
         window_secs: WINDOW_SECS,

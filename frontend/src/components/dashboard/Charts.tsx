@@ -59,6 +59,23 @@ const LIVE_CHARTS: ChartDef<LivePoint>[] = [
     headline: (m) => [m.p50_ms, m.p99_ms],
     idle: "no traffic yet",
   },
+  {
+    title: "Knowledge retrieval",
+    unit: "ms",
+    series: [
+      { key: "retrieval_p50_ms", label: "p50", color: "#0ea5e9", sparse: true },
+      { key: "retrieval_p99_ms", label: "p99", color: "#f43f5e", sparse: true },
+    ],
+    headline: (m) => [m.retrieval_p50_ms, m.retrieval_p99_ms],
+    idle: "no retrievals yet",
+  },
+  {
+    title: "Passages per grounded answer",
+    unit: "passages",
+    series: [{ key: "passages_per_answer", label: "passages", color: "#14b8a6", sparse: true }],
+    headline: (m) => [m.passages_per_answer],
+    idle: "no grounded answers yet",
+  },
 ];
 
 /** Queue figures have no server-side series: the page keeps what it polled. */
