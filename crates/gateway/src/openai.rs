@@ -20,7 +20,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use common::schemas::openai::ChunkView;
-use common::schemas::{GenerateResponse, Usage};
+use common::schemas::{knowledge_errors, GenerateResponse, KnowledgeSettings, Source, Usage};
 use common::sse::{SseReader, StreamMeta};
 use common::validation::{FieldError, Validate};
 use futures::{Stream, StreamExt};
@@ -30,6 +30,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::chat::conversation::Recorder;
+use crate::chat::grounding::Grounding;
 use crate::chat::repo::AnswerError;
 use crate::observability::{StreamMetrics, StreamOutcome};
 use crate::state::AppState;
@@ -85,9 +86,27 @@ impl Validate for ChatBody {
                 "stream_options must be an object",
             ));
         }
+        match body
+            .get(SABLE_FIELD)
+            .filter(|v| !v.is_null())
+            .map(|v| serde_json::from_value::<KnowledgeSettings>(v.clone()).map_err(|_| ()))
+        {
+            None => {}
+            Some(Ok(knowledge)) => {
+                errors.extend(knowledge_errors(&knowledge, &["body", SABLE_FIELD]))
+            }
+            Some(Err(())) => errors.push(invalid(
+                SABLE_FIELD,
+                "sable must be {\"file_ids\": [file id], \"collection_ids\": [collection id]}",
+            )),
+        }
         errors
     }
 }
+
+/// Sable's own extra body field: `sable: {file_ids, collection_ids}` grounds the answer in
+/// those files (as `file_ids` / `collection_ids` do on the native API).
+pub const SABLE_FIELD: &str = "sable";
 
 impl ChatBody {
     pub fn model(&self) -> &str {
@@ -115,6 +134,24 @@ impl ChatBody {
                 *options = json!({});
             }
             options["include_usage"] = Value::Bool(true);
+        }
+    }
+
+    /// The knowledge named in the `sable` field (checked by `validate`), taken out of the body:
+    /// the provider has no use for it, and OpenAI's own API refuses unknown fields.
+    pub fn take_knowledge(&mut self) -> KnowledgeSettings {
+        self.0
+            .as_object_mut()
+            .and_then(|body| body.remove(SABLE_FIELD))
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default()
+    }
+
+    /// Puts the grounding block first among the messages, as a system message of its own:
+    /// the client's system messages follow, so they keep the last word on how to answer.
+    pub fn put_grounding(&mut self, block: String) {
+        if let Some(messages) = self.0["messages"].as_array_mut() {
+            messages.insert(0, json!({"role": "system", "content": block}));
         }
     }
 
@@ -207,8 +244,6 @@ pub fn stored_answer(bytes: &[u8], latency_ms: f64, price: Option<(f64, f64)>) -
     }
 }
 
-// ---- the stream relay ----------------------------------------------------------------------
-
 /// A tool call being streamed: its id, name and arguments so far (for a stored session).
 #[derive(Default)]
 struct PartialCall {
@@ -217,8 +252,60 @@ struct PartialCall {
     arguments: String,
 }
 
+// ---- the sources of a grounded answer -------------------------------------------------------
+
+/// `"sources":[…]`: the extra field of a grounded answer (`sources` as the model was given
+/// them, numbered as it cites them), ready to go into a JSON object.
+pub fn sources_field(sources: &[Source]) -> String {
+    format!(
+        "\"sources\":{}",
+        serde_json::to_string(sources).unwrap_or_else(|_| "[]".to_owned())
+    )
+}
+
+/// A whole answer (a `chat.completion`'s bytes) with the grounding's top-level fields:
+/// `sources`, and `cited`, the numbers its first choice cites. The provider's bytes are kept as
+/// they are otherwise: the fields go in front of its first key.
+pub fn with_sources(answer: &[u8], grounding: &Grounding) -> Bytes {
+    let parsed: Value = serde_json::from_slice(answer).unwrap_or_default();
+    let text = parsed["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default();
+    let fields = format!(
+        "{},\"cited\":{}",
+        sources_field(&grounding.sources),
+        json!(grounding.cited(text))
+    );
+    splice_fields(answer, &fields).unwrap_or_else(|| Bytes::copy_from_slice(answer))
+}
+
+/// `object` (a JSON object's bytes) with `fields` (`"a":1,"b":2`) put first; `None` when it is
+/// not an object.
+fn splice_fields(object: &[u8], fields: &str) -> Option<Bytes> {
+    let open = object.iter().position(|b| !b.is_ascii_whitespace())?;
+    if object[open] != b'{' {
+        return None;
+    }
+    let rest = &object[open + 1..];
+    let empty = rest
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'}');
+    let mut out = BytesMut::with_capacity(object.len() + fields.len() + 2);
+    out.put_slice(b"{");
+    out.put_slice(fields.as_bytes());
+    if !empty {
+        out.put_slice(b",");
+    }
+    out.put_slice(rest);
+    Some(out.freeze())
+}
+
+// ---- the stream relay ----------------------------------------------------------------------
+
 /// Relays the model service's stream of `chat.completion.chunk`s to the client, each chunk's
-/// bytes unchanged, as soon as they arrive. The usage chunk is counted for the owner's quota
+/// bytes unchanged, as soon as they arrive; a grounded answer's `sources` (the
+/// [`sources_field`]) go into the first chunk as an extra top-level field. The usage chunk is counted for the owner's quota
 /// and passed on only when the client asked for it (`include_usage`); `[ERROR]` becomes an
 /// OpenAI `error` object; with a session, the answer (text and tool calls) is stored before
 /// `[DONE]` is sent. A stall longer than the idle timeout or a broken connection ends the
@@ -230,8 +317,10 @@ pub fn relay(
     include_usage: bool,
     recorder: Option<Recorder>,
     requested_model: &str,
+    sources: Option<String>,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
     let started = Instant::now();
+    let mut sources = sources;
     let idle_timeout = state.config.http.stream_idle_timeout();
     let mut stream_metrics = StreamMetrics::start(Some(requested_model));
     let mut recorder = recorder;
@@ -295,9 +384,16 @@ pub fn relay(
                     if !include_usage {
                         continue;
                     }
-                } else if view.carries_answer() {
-                    tokens += 1;
-                    wrote_text |= collect(&view, recorder.as_mut(), &mut calls, &mut finish_reason);
+                } else {
+                    if view.carries_answer() {
+                        tokens += 1;
+                        wrote_text |= collect(&view, recorder.as_mut(), &mut calls, &mut finish_reason);
+                    }
+                    if let Some(fields) = sources.take() {
+                        let first = splice_fields(data, &fields);
+                        put_data(&mut out, first.as_deref().unwrap_or(data));
+                        continue;
+                    }
                 }
                 put_data(&mut out, data);
             }
@@ -469,6 +565,12 @@ pub struct ChatCompletionRequest {
     /// `{type: text}`, `{type: json_object}` or `{type: json_schema, json_schema: {name, schema, strict}}`.
     #[schema(value_type = Option<Object>)]
     pub response_format: Option<Value>,
+    /// Sable's extra field (with the Python client: `extra_body={"sable": {...}}`): answer from
+    /// these files and collections of the caller, as the native API's `file_ids` and
+    /// `collection_ids` do. The answer then has top-level `sources` and `cited` (a stream:
+    /// `sources` on its first chunk). Another user's or an unknown id: 404
+    /// (`file_not_found`, `collection_not_found`). Never forwarded to the provider.
+    pub sable: Option<KnowledgeSettings>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -498,6 +600,14 @@ pub struct ChatCompletion {
     pub choices: Vec<Choice>,
     pub usage: Option<Usage>,
     pub system_fingerprint: Option<String>,
+    /// Additive, for a request with `sable` knowledge (or a session that has some): the
+    /// numbered passages the model was given, `[n]` in the text cites `sources[n-1]`. On a
+    /// stream, the first chunk carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<Source>>,
+    /// Additive, with `sources`: the numbers the answer cites.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cited: Option<Vec<u32>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -686,6 +796,48 @@ mod tests {
         assert_eq!(stored.text, "[tool call c1] get_weather({})");
         assert_eq!(stored.usage.total_tokens, 5);
         assert_eq!(stored.finish_reason.as_deref(), Some("tool_calls"));
+    }
+
+    #[test]
+    fn the_sable_field_is_checked_and_taken_out_before_forwarding() {
+        let id = Uuid::from_u128(7);
+        let mut b = body(
+            json!({"model": "m", "messages": [{"role": "user", "content": "q"}],
+            "sable": {"file_ids": [id]}}),
+        );
+        assert!(b.validate().is_empty());
+        assert_eq!(b.take_knowledge().file_ids, vec![id]);
+        assert!(b.0.get("sable").is_none(), "the provider never sees it");
+        for bad in [
+            json!({"file_ids": ["not-a-uuid"]}),
+            json!([1]),
+            json!({"file_ids": 3}),
+        ] {
+            let b = body(json!({"model": "m", "messages": [{"role": "user"}], "sable": bad}));
+            let fields: Vec<String> = b.validate().iter().map(FieldError::field).collect();
+            assert_eq!(fields, ["sable"], "{bad}");
+        }
+        let many: Vec<Uuid> = (0..1000).map(Uuid::from_u128).collect();
+        let b = body(
+            json!({"model": "m", "messages": [{"role": "user"}], "sable": {"file_ids": many}}),
+        );
+        assert_eq!(b.validate()[0].field(), "sable.file_ids");
+    }
+
+    #[test]
+    fn sources_go_in_front_of_the_providers_bytes() {
+        let grounding = Grounding::default();
+        let answer = br#" {"id":"x","choices":[{"message":{"content":"a [1]"}}]}"#;
+        let out = with_sources(answer, &grounding);
+        assert_eq!(
+            &out[..],
+            br#"{"sources":[],"cited":[],"id":"x","choices":[{"message":{"content":"a [1]"}}]}"#
+        );
+        assert_eq!(
+            &splice_fields(b"{ }", "\"a\":1").unwrap()[..],
+            b"{\"a\":1 }"
+        );
+        assert!(splice_fields(b"[1]", "\"a\":1").is_none());
     }
 
     #[test]

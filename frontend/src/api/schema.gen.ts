@@ -1231,6 +1231,9 @@ export interface paths {
          * Creates a chat completion, as OpenAI's API does (`stream: true` for chunks over SSE). The
          *     request is forwarded to the model's provider with every field intact, and its answer
          *     returned whole (tool calls, refusals, logprobs, usage details).
+         * @description With `sable: {file_ids, collection_ids}` (or a session with knowledge) the answer is grounded
+         *     in those files and carries the extra top-level fields `sources` and `cited`; a stream puts
+         *     `sources` on its first chunk.
          */
         post: operations["openai_chat_completions"];
         delete?: never;
@@ -1360,12 +1363,20 @@ export interface components {
         /** @description A `chat.completion`, as the provider wrote it. */
         ChatCompletion: {
             choices: components["schemas"]["Choice"][];
+            /** @description Additive, with `sources`: the numbers the answer cites. */
+            cited?: number[] | null;
             /** Format: int64 */
             created: number;
             id: string;
             model: string;
             /** @description `chat.completion` */
             object: string;
+            /**
+             * @description Additive, for a request with `sable` knowledge (or a session that has some): the
+             *     numbered passages the model was given, `[n]` in the text cites `sources[n-1]`. On a
+             *     stream, the first chunk carries it.
+             */
+            sources?: components["schemas"]["Source"][] | null;
             system_fingerprint?: string | null;
             usage?: null | components["schemas"]["Usage"];
         };
@@ -1396,6 +1407,7 @@ export interface components {
             presence_penalty?: number | null;
             /** @description `{type: text}`, `{type: json_object}` or `{type: json_schema, json_schema: {name, schema, strict}}`. */
             response_format?: Record<string, never> | null;
+            sable?: null | components["schemas"]["KnowledgeSettings"];
             /** Format: int64 */
             seed?: number | null;
             /** @description A string or up to 4 strings. */
@@ -2148,8 +2160,20 @@ export interface components {
             p50_ms?: number | null;
             /** Format: double */
             p99_ms?: number | null;
+            /**
+             * Format: double
+             * @description Passages per grounded answer; null for an interval without grounded answers.
+             */
+            passages_per_answer?: number | null;
             /** Format: double */
             requests_per_sec: number;
+            /**
+             * Format: double
+             * @description Retrieval latency percentiles (ms); null for an interval without retrievals.
+             */
+            retrieval_p50_ms?: number | null;
+            /** Format: double */
+            retrieval_p99_ms?: number | null;
             /** Format: double */
             tokens_per_sec: number;
             /**
@@ -2177,6 +2201,11 @@ export interface components {
              */
             p99_ms?: number | null;
             /**
+             * Format: double
+             * @description Passages given per grounded answer (mean); null without grounded answers.
+             */
+            passages_per_answer?: number | null;
+            /**
              * Format: int64
              * @description Jobs pending or running.
              */
@@ -2186,6 +2215,14 @@ export interface components {
              * @description API requests per second through the gateway.
              */
             requests_per_sec: number;
+            /**
+             * Format: double
+             * @description Median latency of knowledge retrievals (ms, grounded answers and `/retrieve`); null
+             *     without retrievals.
+             */
+            retrieval_p50_ms?: number | null;
+            /** Format: double */
+            retrieval_p99_ms?: number | null;
             /**
              * @description The last minutes, oldest first, one point per complete interval since the gateway
              *     started (at most five minutes).
@@ -6102,7 +6139,7 @@ export interface operations {
                     "application/json": components["schemas"]["OpenAiError"];
                 };
             };
-            /** @description Unknown model, or unknown session */
+            /** @description Unknown model, unknown session, or a file or collection in `sable` that is not the caller's (`code: file_not_found`, `collection_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -9,18 +9,22 @@ use serde_json::{json, Value};
 
 use super::files::{call, sign_up, upload, wait_settled};
 
-const SECRET: &str = "e2e-test-signing-secret-0123456789abcdef";
+pub(crate) const SECRET: &str = "e2e-test-signing-secret-0123456789abcdef";
 
-const DOCS: [(&str, &str); 3] = [
+pub(crate) const DOCS: [(&str, &str); 3] = [
     ("backups.md", "# Operations\n\n## Backups\n\nThe database is backed up every night at 02:00 with pg_dump; copies are kept for 30 days.\n"),
     ("holidays.md", "# People\n\n## Holidays\n\nEvery employee gets 25 days of paid holiday a year, booked in the HR portal.\n"),
     ("install.md", "# Setup\n\n## Installation\n\nDownload the installer, run it, then start the gateway with make run.\n"),
 ];
 
-const QUESTION: &str = "How often is the database backed up?";
+pub(crate) const QUESTION: &str = "How often is the database backed up?";
 
 /// Uploads `docs` for `token`'s user and waits until each is ready; their ids in order.
-async fn ready_files(stack: &Stack, token: Option<&str>, docs: &[(&str, &str)]) -> Vec<String> {
+pub(crate) async fn ready_files(
+    stack: &Stack,
+    token: Option<&str>,
+    docs: &[(&str, &str)],
+) -> Vec<String> {
     let parts: Vec<(&str, &str, &[u8])> = docs
         .iter()
         .map(|(n, t)| (*n, "text/markdown", t.as_bytes()))
@@ -40,7 +44,7 @@ async fn ready_files(stack: &Stack, token: Option<&str>, docs: &[(&str, &str)]) 
 }
 
 /// The events of an SSE body: `(event name, data)`, `""` for unnamed events.
-fn events(body: &str) -> Vec<(String, String)> {
+pub(crate) fn events(body: &str) -> Vec<(String, String)> {
     body.split("\n\n")
         .filter(|e| !e.trim().is_empty())
         .map(|e| {
@@ -67,7 +71,7 @@ fn text_of(events: &[(String, String)]) -> String {
         .collect()
 }
 
-fn last_answer(session: &Value) -> Value {
+pub(crate) fn last_answer(session: &Value) -> Value {
     session["messages"]
         .as_array()
         .unwrap()
@@ -482,4 +486,97 @@ async fn a_deleted_source_stays_readable_and_is_marked_deleted() {
         .as_str()
         .unwrap()
         .contains("I could not find this in your files."));
+}
+
+#[tokio::test]
+async fn a_continued_answer_keeps_its_sources_and_the_export_lists_them() {
+    let stack = Stack::start().await;
+    let ids = ready_files(&stack, None, &DOCS[..2]).await;
+    let session: Value = stack
+        .post(
+            "/api/v1/chat/sessions",
+            &json!({"title": "Cut", "knowledge": {"file_ids": ids}}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sid = session["id"].as_str().unwrap();
+    // Cut at 3 tokens: "[Mock response from", before any citation.
+    let cut: Value = stack
+        .post(
+            "/api/v1/generate",
+            &json!({"prompt": QUESTION, "session_id": sid, "max_tokens": 3}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cut["finish_reason"], "length", "{cut}");
+    let answer = last_answer(
+        &stack
+            .get_json(&format!("/api/v1/chat/sessions/{sid}"))
+            .await,
+    );
+    let sources = answer["meta"]["sources"].clone();
+    assert_eq!(sources[0]["filename"], "backups.md", "{answer}");
+    assert_eq!(answer["meta"]["cited"], json!([]), "{answer}");
+
+    let body = stack
+        .client
+        .post(stack.url(&format!(
+            "/api/v1/chat/sessions/{sid}/messages/{}/continue",
+            answer["id"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The model had the same passages again: the continuation quotes [1] and cites it.
+    let continuation = text_of(&events(&body));
+    assert!(
+        continuation.contains("From your files: \"") && continuation.contains("pg_dump"),
+        "{continuation}"
+    );
+    assert!(continuation.contains("[1]"), "{continuation}");
+    let after = last_answer(
+        &stack
+            .get_json(&format!("/api/v1/chat/sessions/{sid}"))
+            .await,
+    );
+    assert_eq!(after["id"], answer["id"], "appended to the same message");
+    assert_eq!(
+        after["meta"]["sources"], sources,
+        "the same sources, same numbers"
+    );
+    assert_eq!(after["meta"]["cited"], json!([1]), "{after}");
+
+    // The Markdown export lists them under the answer, numbered as cited.
+    let markdown = stack
+        .get(&format!(
+            "/api/v1/chat/sessions/{sid}/export?format=markdown"
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let list = markdown
+        .split("**Sources:**\n\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no sources list: {markdown}"));
+    assert!(
+        list.starts_with(
+            "1. backups.md, section \"Operations > Backups\": \"# Operations ## Backups The database is backed up"
+        ),
+        "{markdown}"
+    );
+    let n = sources.as_array().unwrap().len();
+    for i in 2..=n {
+        assert!(list.contains(&format!("\n{i}. ")), "{markdown}");
+    }
+    if n > 1 {
+        assert!(list.contains("(not cited)"), "{markdown}");
+    }
 }

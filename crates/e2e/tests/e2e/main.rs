@@ -10,6 +10,7 @@ mod chat_background;
 mod error_classes;
 mod files;
 mod grounded;
+mod grounded_openai;
 mod jobs;
 mod knowledge_services;
 mod limits;

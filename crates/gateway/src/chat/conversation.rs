@@ -10,6 +10,7 @@
 
 use std::time::Instant;
 
+use common::schemas::limits::SYSTEM_PROMPT_MAX_CHARS;
 use common::schemas::{GenerateRequest, GenerateResponse, Usage};
 use common::sse::StreamMeta;
 use common::validation::FieldError;
@@ -17,7 +18,7 @@ use common::{AppError, AppResult};
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
-use crate::chat::grounding::Grounding;
+use crate::chat::grounding::{self, Grounding};
 use crate::chat::repo::{self as chat_repo, AnswerError, AssistantMeta, RepoError};
 use crate::chat::session_not_found;
 use crate::state::AppState;
@@ -88,7 +89,27 @@ pub async fn begin_continue(
     let mut request = GenerateRequest::new(CONTINUE_PROMPT);
     apply_session_settings(&mut request, &context);
     crate::access::check_generate(state, &user, &mut request).await?;
+    // A grounded answer goes on from the same sources, so the continuation can cite them.
+    let earlier = context
+        .turns
+        .last()
+        .filter(|t| t.role == common::schemas::Role::Assistant)
+        .map_or("", |t| t.content.as_str());
+    let grounding = grounding::reused(&meta, earlier);
     request.system_prompt = context.system_prompt;
+    let grounding = grounding.and_then(|(grounding, block)| {
+        let own = request.system_prompt.as_deref().unwrap_or_default();
+        let system = if own.trim().is_empty() {
+            block
+        } else {
+            format!("{block}\n\n{own}")
+        };
+        // Only when it fits the model service's limit (a system prompt grown since may not).
+        (system.chars().count() <= SYSTEM_PROMPT_MAX_CHARS).then(|| {
+            request.system_prompt = Some(system);
+            grounding
+        })
+    });
     request.messages = Some(context.turns);
     Ok((
         request,
@@ -99,7 +120,7 @@ pub async fn begin_continue(
             requested_model: String::new(),
             continues: Some(message_id),
             knowledge: common::schemas::KnowledgeSettings::default(),
-            grounding: None,
+            grounding,
         },
     ))
 }
@@ -186,7 +207,9 @@ fn apply_session_settings(request: &mut GenerateRequest, context: &chat_repo::Se
 
 /// A conversation whose context the client sends itself (OpenAI-compatible clients send the
 /// whole history every time): stores only `prompt` as the user turn now, and the answer when
-/// the recorder finishes. 404 envelope when the session is not the caller's.
+/// the recorder finishes. The session's knowledge still applies: the chat shows what it
+/// answers from, and its stored answers are grounded in that. 404 envelope when the session
+/// is not the caller's.
 pub async fn attach(
     state: &AppState,
     user: CurrentUser,
@@ -194,6 +217,9 @@ pub async fn attach(
     prompt: &str,
     requested_model: &str,
 ) -> AppResult<Conversation> {
+    let knowledge = chat_repo::session_knowledge(&state.db, user.id, session_id)
+        .await?
+        .ok_or_else(session_not_found)?;
     let user_message_id = chat_repo::store_user_turn(&state.db, user.id, session_id, prompt)
         .await?
         .ok_or_else(session_not_found)?;
@@ -203,7 +229,7 @@ pub async fn attach(
         user_message_id,
         requested_model: requested_model.to_owned(),
         continues: None,
-        knowledge: common::schemas::KnowledgeSettings::default(),
+        knowledge,
         grounding: None,
     })
 }

@@ -3,13 +3,15 @@
 use axum::body::Body;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use common::schemas::{timestamp, ChatMessageOut, ChatSessionDetail, ChatSessionOut, Role};
+use common::schemas::{timestamp, ChatMessageOut, ChatSessionDetail, ChatSessionOut, Role, Source};
+use common::text::{one_line, one_line_clipped};
 use futures::StreamExt;
 
 use crate::chat::repo::RepoResult;
 
 /// The Markdown export: `# <title>`, a line with the export time, the system prompt if any,
-/// then one `## You` / `## Assistant` / `## System` section per message, in order; trailing
+/// then one `## You` / `## Assistant` / `## System` section per message, in order (an answer
+/// grounded in files ends with its numbered sources); trailing
 /// whitespace trimmed, one final newline. Built from the same pieces as [`markdown_body`].
 pub fn markdown(session: &ChatSessionDetail, exported_at: DateTime<Utc>) -> String {
     let mut trim = TrimEnd::default();
@@ -55,11 +57,61 @@ pub fn markdown_message(message: &ChatMessageOut) -> String {
         out.push_str(content);
         out.push_str("\n\n");
     }
+    if let Some(sources) = sources_list(message) {
+        out.push_str(&sources);
+    }
     if let Some(failure) = failure_note(message) {
         out.push_str(&failure);
     }
     out
 }
+
+/// A grounded answer's sources (`meta.sources`) as a numbered list under it, numbered as the
+/// answer cites them: `1. report.pdf, page 4, section "Terms": "<snippet>"`, with
+/// `(not cited)` for a source the answer was given but did not use and `(file deleted)` for
+/// one whose file is gone. `None` for an answer without sources.
+fn sources_list(message: &ChatMessageOut) -> Option<String> {
+    let meta = message.meta.as_ref()?;
+    let sources: Vec<Source> = serde_json::from_value(meta.get("sources")?.clone()).ok()?;
+    if sources.is_empty() {
+        return None;
+    }
+    let cited: Option<Vec<u32>> = meta
+        .get("cited")
+        .and_then(|c| serde_json::from_value(c.clone()).ok());
+    let mut out = String::from("**Sources:**\n\n");
+    for source in &sources {
+        let mut line = format!("{}. {}", source.n, one_line(&source.filename));
+        if let Some(page) = source.page {
+            line.push_str(&format!(", page {page}"));
+        }
+        if let Some(heading) = source
+            .heading
+            .as_deref()
+            .map(one_line)
+            .filter(|h| !h.is_empty())
+        {
+            line.push_str(&format!(", section \"{heading}\""));
+        }
+        let snippet = one_line_clipped(&source.snippet, SNIPPET_CHARS);
+        if !snippet.is_empty() {
+            line.push_str(&format!(": \"{snippet}\""));
+        }
+        if cited.as_ref().is_some_and(|c| !c.contains(&source.n)) {
+            line.push_str(" (not cited)");
+        }
+        if source.deleted {
+            line.push_str(" (file deleted)");
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push('\n');
+    Some(out)
+}
+
+/// Characters of a source's passage quoted in the export.
+const SNIPPET_CHARS: usize = 200;
 
 /// The line that says an answer failed (`meta.error`, `{code, message}`; older rows stored a
 /// bare message), so a failed turn reads as one in the export too.
@@ -290,5 +342,65 @@ mod tests {
             "# Greetings\n\n_Exported 2026-11-23T12:00:00Z_\n\n**System prompt:**\n\nBe brief.\n\n\
              ## System\n\nContext\n\n## You\n\nHello\n\n## Assistant\n\nHi!\n"
         );
+    }
+
+    #[test]
+    fn a_grounded_answer_lists_its_sources_numbered_under_it() {
+        let source = |n: u32, filename: &str, page, heading: Option<&str>, deleted| Source {
+            n,
+            file_id: Uuid::from_u128(u128::from(n)),
+            filename: filename.into(),
+            chunk_id: Uuid::from_u128(9),
+            page,
+            heading: heading.map(str::to_owned),
+            snippet: format!("Passage\n{n} {}", "x".repeat(300)),
+            score: 0.5,
+            char_start: 0,
+            char_end: 10,
+            deleted,
+        };
+        let sources = vec![
+            source(1, "report.pdf", Some(4), Some("Terms > End"), false),
+            source(2, "notes.md", None, None, true),
+        ];
+        let message = ChatMessageOut {
+            id: Uuid::new_v4(),
+            session_id: Uuid::new_v4(),
+            role: Role::Assistant,
+            content: "It ends in May [1].".into(),
+            meta: Some(serde_json::json!({"sources": sources, "cited": [1]})),
+            created_at: Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+            parent_id: None,
+            sibling_count: 1,
+            sibling_index: 1,
+        };
+        let section = markdown_message(&message);
+        let lines: Vec<&str> = section.lines().collect();
+        assert_eq!(
+            lines[..5],
+            [
+                "## Assistant",
+                "",
+                "It ends in May [1].",
+                "",
+                "**Sources:**"
+            ]
+        );
+        assert!(
+            lines[6].starts_with("1. report.pdf, page 4, section \"Terms > End\": \"Passage 1 xxx"),
+            "{section}"
+        );
+        assert!(lines[6].ends_with("x…\""), "clipped: {section}");
+        assert!(
+            lines[7].starts_with("2. notes.md: \"Passage 2")
+                && lines[7].ends_with(" (not cited) (file deleted)"),
+            "{section}"
+        );
+        // An answer without sources has no list.
+        let plain = ChatMessageOut {
+            meta: Some(serde_json::json!({"sources": []})),
+            ..message
+        };
+        assert!(!markdown_message(&plain).contains("Sources"));
     }
 }

@@ -78,6 +78,47 @@ pub async fn for_turn(
     conversation: &mut Option<super::conversation::Conversation>,
     request: &mut GenerateRequest,
 ) -> AppResult<Option<Grounding>> {
+    let own = request.system_prompt.as_deref().unwrap_or_default();
+    // The grounding and the chat's own system prompt share the model service's limit.
+    let room = SYSTEM_PROMPT_MAX_CHARS
+        .saturating_sub(own.chars().count() + grounding::INSTRUCTION.len() + 200)
+        / 4;
+    let turn = Turn {
+        query: &request.prompt,
+        room_tokens: room,
+        route: "chat",
+    };
+    let Some((grounded, block)) = grounded_turn(state, user, named, conversation, turn).await?
+    else {
+        return Ok(None);
+    };
+    request.system_prompt = Some(if own.trim().is_empty() {
+        block
+    } else {
+        format!("{block}\n\n{own}")
+    });
+    Ok(Some(grounded))
+}
+
+/// The turn to ground: the user's message (the query), the tokens of passages the request
+/// has room for at most, and the route it came by (a metrics label: `chat` or `api`).
+#[derive(Debug, Clone, Copy)]
+pub struct Turn<'a> {
+    pub query: &'a str,
+    pub room_tokens: usize,
+    pub route: &'static str,
+}
+
+/// [`for_turn`] for any kind of request: the sources and the grounding block to give the
+/// model (the caller puts it where its kind of request takes a system prompt), or `None`
+/// without knowledge.
+pub async fn grounded_turn(
+    state: &AppState,
+    user: &CurrentUser,
+    named: &KnowledgeSettings,
+    conversation: &mut Option<super::conversation::Conversation>,
+    turn: Turn<'_>,
+) -> AppResult<Option<(Grounding, String)>> {
     let knowledge = match conversation.as_ref() {
         Some(c) => c.knowledge.union(named),
         None => named.clone(),
@@ -85,12 +126,12 @@ pub async fn for_turn(
     if knowledge.is_empty() {
         return Ok(None);
     }
-    match ground(state, user, &knowledge, request).await {
-        Ok(grounding) => {
+    match ground(state, user, &knowledge, turn).await {
+        Ok((grounding, block)) => {
             if let Some(c) = conversation.as_mut() {
                 c.grounding = Some(grounding.clone());
             }
-            Ok(Some(grounding))
+            Ok(Some((grounding, block)))
         }
         Err(e) => {
             if let Some(c) = conversation.take() {
@@ -113,6 +154,34 @@ pub async fn for_turn(
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Grounding {
     pub sources: Vec<Source>,
+    /// For a continuation: the text of the answer it continues (whose citations count too).
+    pub continues: String,
+}
+
+/// The grounding of an answer being continued (`…/continue`): the same sources it was given
+/// (its `meta.sources`, snippets as they were, numbered as before), so the continuation can
+/// cite them and `[n]` still means what it meant in `earlier`, the text it continues. Not
+/// retrieved again: a new search could number other passages. The block for the model, or
+/// `None` for an answer without sources.
+pub fn reused(meta: &serde_json::Value, earlier: &str) -> Option<(Grounding, String)> {
+    let sources: Vec<Source> = serde_json::from_value(meta.get("sources")?.clone()).ok()?;
+    let numbered: Vec<grounding::Passage<'_>> = sources
+        .iter()
+        .map(|s| grounding::Passage {
+            filename: &s.filename,
+            page: s.page,
+            heading: s.heading.as_deref(),
+            text: &s.snippet,
+        })
+        .collect();
+    let block = grounding::render(&numbered);
+    Some((
+        Grounding {
+            sources,
+            continues: earlier.to_owned(),
+        },
+        block,
+    ))
 }
 
 impl Grounding {
@@ -121,29 +190,28 @@ impl Grounding {
         serde_json::json!({ "sources": self.sources }).to_string()
     }
 
-    /// The numbers `answer` cites among these sources.
+    /// The numbers `answer` (after the text it continues, if any) cites among these sources.
     pub fn cited(&self, answer: &str) -> Vec<u32> {
-        grounding::cited(answer, self.sources.len())
+        if self.continues.is_empty() {
+            grounding::cited(answer, self.sources.len())
+        } else {
+            grounding::cited(&format!("{}{answer}", self.continues), self.sources.len())
+        }
     }
 }
 
-/// Retrieves passages for `request.prompt` from `knowledge`, keeps the best within the budget,
-/// and puts the grounding block in front of the request's system prompt. The retrieval and the
-/// query's embedding count towards the caller's usage. Stored knowledge may name files deleted
-/// since: those are skipped, not an error.
+/// Retrieves passages for the turn's query from `knowledge` and keeps the best within the
+/// budget: the sources, and the grounding block that numbers them for the model
+/// (`common::grounding`). The retrieval and the query's embedding count towards the caller's
+/// usage. Stored knowledge may name files deleted since: those are skipped, not an error.
 pub async fn ground(
     state: &AppState,
     user: &CurrentUser,
     knowledge: &KnowledgeSettings,
-    request: &mut GenerateRequest,
-) -> AppResult<Grounding> {
+    turn: Turn<'_>,
+) -> AppResult<(Grounding, String)> {
     let started = Instant::now();
-    let query: String = request
-        .prompt
-        .trim()
-        .chars()
-        .take(QUERY_MAX_CHARS)
-        .collect();
+    let query: String = turn.query.trim().chars().take(QUERY_MAX_CHARS).collect();
     let retrieval = RetrieveRequest {
         query,
         collection_ids: Some(knowledge.collection_ids.clone()),
@@ -158,17 +226,13 @@ pub async fn ground(
                 .json(&retrieval),
         )
         .await?;
-    record_retrieval(state, user.id, &found, started, "chat");
+    record_retrieval(state, user.id, &found, started, turn.route);
 
-    let own = request.system_prompt.as_deref().unwrap_or_default();
-    // The grounding and the chat's own system prompt share the model service's limit.
-    let room = SYSTEM_PROMPT_MAX_CHARS
-        .saturating_sub(own.chars().count() + grounding::INSTRUCTION.len() + 200)
-        / 4;
-    let budget = state.config.grounding_budget_tokens.min(room);
+    let budget = state.config.grounding_budget_tokens.min(turn.room_tokens);
     let chosen = share_budget(found.passages, budget, MAX_SOURCES);
     metrics::counter!("gateway_grounded_answers_total").increment(1);
     metrics::counter!("gateway_grounding_passages_total").increment(chosen.len() as u64);
+    state.metrics_window.record_grounding(chosen.len() as u64);
 
     let numbered: Vec<grounding::Passage<'_>> = chosen
         .iter()
@@ -180,11 +244,6 @@ pub async fn ground(
         })
         .collect();
     let block = grounding::render(&numbered);
-    request.system_prompt = Some(if own.trim().is_empty() {
-        block
-    } else {
-        format!("{block}\n\n{own}")
-    });
     let sources = chosen
         .into_iter()
         .zip(1u32..)
@@ -202,11 +261,17 @@ pub async fn ground(
             deleted: false,
         })
         .collect();
-    Ok(Grounding { sources })
+    Ok((
+        Grounding {
+            sources,
+            continues: String::new(),
+        },
+        block,
+    ))
 }
 
 /// Counts one retrieval: its latency (Prometheus), and the query's embedding tokens plus one
-/// request towards the caller's usage and quota. `route` is `chat` or `api`.
+/// request towards the caller's usage and quota. `route` is `chat`, `openai` or `api`.
 pub fn record_retrieval(
     state: &AppState,
     user: Uuid,
@@ -214,8 +279,10 @@ pub fn record_retrieval(
     started: Instant,
     route: &'static str,
 ) {
+    let elapsed = started.elapsed();
     metrics::histogram!("gateway_retrieval_duration_seconds", "route" => route)
-        .record(started.elapsed().as_secs_f64());
+        .record(elapsed.as_secs_f64());
+    state.metrics_window.record_retrieval(elapsed);
     // Retrieval embeds the query: counted as a request of the embeddings model, unpriced.
     state.usage.add(
         user,

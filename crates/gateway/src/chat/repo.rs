@@ -1137,6 +1137,21 @@ pub async fn load_context_through(
     }))
 }
 
+/// The session's knowledge (empty for none); `None` when the session is not the user's.
+pub async fn session_knowledge(
+    db: &PgPool,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> RepoResult<Option<KnowledgeSettings>> {
+    let row: Option<(Option<sqlx::types::Json<KnowledgeSettings>>,)> =
+        sqlx::query_as("SELECT knowledge FROM chat_sessions WHERE id = $1 AND user_id = $2")
+            .bind(session_id)
+            .bind(user_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(|(k,)| k.map(|k| k.0).unwrap_or_default()))
+}
+
 /// Stores the user's prompt in the session (before the model is called) and returns the
 /// message id. A session still titled "New Chat" without an earlier user message is titled
 /// from this prompt (trimmed, whitespace collapsed, at most 200 code points), once.

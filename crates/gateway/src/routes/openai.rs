@@ -10,6 +10,13 @@
 //! Conversations are not stored (OpenAI clients send the whole history every time) unless the
 //! request names a session in `X-Sable-Session-Id`: then its last user message (or the tool
 //! results it ends with) and the answer (text and tool calls) are stored there.
+//!
+//! Knowledge: the extra body field `sable: {file_ids, collection_ids}` (and, with
+//! `X-Sable-Session-Id`, the session's own `knowledge`) grounds the answer as on the native
+//! API: the passages found for the last user message are numbered and given to the model as a
+//! system message in front of the client's messages. The answer carries them as an extra
+//! top-level field `sources` (and `cited`, the numbers it cites); a stream carries `sources` on
+//! its first chunk. Another user's ids are 404 (`file_not_found`, `collection_not_found`).
 
 use std::time::{Duration, Instant};
 
@@ -29,7 +36,7 @@ use utoipa::OpenApi;
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
-use crate::chat::conversation;
+use crate::chat::{conversation, grounding};
 use crate::openai::{
     self, AssistantMessage, ChatBody, ChatCompletion, ChatCompletionRequest, ChatMessage, Choice,
     ModelList, ModelObject, OpenAiError, OpenAiErrorBody, StreamOptions,
@@ -55,7 +62,8 @@ pub fn router() -> Router<AppState> {
     paths(chat_completions, list_models, get_model),
     components(schemas(
         ChatCompletionRequest, ChatMessage, StreamOptions, ChatCompletion, Choice,
-        AssistantMessage, ModelList, ModelObject, OpenAiError, OpenAiErrorBody
+        AssistantMessage, ModelList, ModelObject, OpenAiError, OpenAiErrorBody,
+        common::schemas::KnowledgeSettings, common::schemas::Source
     )),
     tags((name = "openai", description = "OpenAI-compatible API (base URL `/v1`)"))
 )]
@@ -64,6 +72,10 @@ pub struct ApiDoc;
 /// Creates a chat completion, as OpenAI's API does (`stream: true` for chunks over SSE). The
 /// request is forwarded to the model's provider with every field intact, and its answer
 /// returned whole (tool calls, refusals, logprobs, usage details).
+///
+/// With `sable: {file_ids, collection_ids}` (or a session with knowledge) the answer is grounded
+/// in those files and carries the extra top-level fields `sources` and `cited`; a stream puts
+/// `sources` on its first chunk.
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", operation_id = "openai_chat_completions",
     request_body = ChatCompletionRequest,
     params(("x-sable-session-id" = Option<uuid::Uuid>, Header, description = "Store the last user message (or tool results) and the answer in this chat session")),
@@ -72,7 +84,7 @@ pub struct ApiDoc;
         (status = 400, description = "Invalid request (`param` names the field), or the model lacks a capability the request needs (`code: model_lacks_capability`)", body = OpenAiError),
         (status = 401, description = "Missing or invalid API key", body = OpenAiError),
         (status = 403, description = "The API key or account may not use the model (`code: model_not_allowed`)", body = OpenAiError),
-        (status = 404, description = "Unknown model, or unknown session", body = OpenAiError),
+        (status = 404, description = "Unknown model, unknown session, or a file or collection in `sable` that is not the caller's (`code: file_not_found`, `collection_not_found`)", body = OpenAiError),
         (status = 413, description = "Request body too large", body = OpenAiError),
         (status = 429, description = "Rate limit (with `Retry-After`)", body = OpenAiError),
         (status = 502, description = "The provider failed", body = OpenAiError),
@@ -89,12 +101,27 @@ pub async fn chat_completions(
     // A model the caller may not use is 403 (with the list), not an unknown one.
     crate::access::check(&state, &user, Some(body.model())).await?;
     let model = known_model(&state, &user, body.model()).await?;
-    let conversation = match session_header(&headers)? {
+    // Named files are checked before anything is stored (404 unless all are the caller's).
+    let named = body.take_knowledge();
+    grounding::check_owned(&state, user.id, &named).await?;
+    let mut conversation = match session_header(&headers)? {
         Some(session_id) => Some(
             conversation::attach(&state, user, session_id, &body.session_turn(), &model.id).await?,
         ),
         None => None,
     };
+    let query = body.session_turn();
+    let turn = grounding::Turn {
+        query: &query,
+        // No system-prompt limit on this path: the configured budget alone.
+        room_tokens: usize::MAX,
+        route: "openai",
+    };
+    let grounded = grounding::grounded_turn(&state, &user, &named, &mut conversation, turn).await?;
+    let grounded = grounded.map(|(grounded, block)| {
+        body.put_grounding(block);
+        grounded
+    });
 
     if body.wants_stream() {
         let include_usage = body.include_usage();
@@ -133,6 +160,7 @@ pub async fn chat_completions(
             include_usage,
             recorder,
             &model.id,
+            grounded.map(|g| openai::sources_field(&g.sources)),
         );
         return Ok(common::sse::response(Body::from_stream(stream)));
     }
@@ -151,7 +179,11 @@ pub async fn chat_completions(
         let cost = crate::usage::cost_at(price, &usage);
         state.usage.add(user.id, &model.id, usage, cost);
     }
-    // The provider's bytes, as they came.
+    // The provider's bytes, as they came (a grounded answer's sources put in front).
+    let answer = match &grounded {
+        Some(grounded) => openai::with_sources(&answer, grounded),
+        None => answer,
+    };
     Ok(([(header::CONTENT_TYPE, "application/json")], answer).into_response())
 }
 
