@@ -241,6 +241,50 @@ pub fn validate_list(list: &[String], field: &[&str]) -> Result<Vec<String>, App
     Ok(out)
 }
 
+/// The entries of `list` the registry does not know: neither an alias, nor a model id
+/// (`provider/model`), nor a bare id that names exactly one model. Such a list would permit
+/// nothing it names (a typo in an admin's list would silently lock a script out).
+fn unknown_names(list: &[String], registry: &ModelsResponse) -> Vec<String> {
+    let known = |name: &str| {
+        registry.aliases.contains_key(name)
+            || registry.models.iter().any(|m| m.id == name)
+            || registry
+                .models
+                .iter()
+                .filter(|m| m.id.strip_prefix(&format!("{}/", m.provider)) == Some(name))
+                .count()
+                == 1
+    };
+    list.iter()
+        .filter(|name| !known(name.trim()))
+        .cloned()
+        .collect()
+}
+
+/// Refuses a list an admin sets when it names a model or alias the registry does not know:
+/// 400 `UNKNOWN_MODEL` naming them (in the message and in `unknown_models`).
+pub async fn check_known(state: &AppState, list: &[String]) -> AppResult<()> {
+    let unknown = unknown_names(list, &registry(state).await?);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let mut fields = serde_json::Map::new();
+    fields.insert("unknown_models".to_owned(), json!(unknown));
+    Err(AppError::WithFields {
+        status: StatusCode::BAD_REQUEST,
+        code: "UNKNOWN_MODEL",
+        message: format!(
+            "No model or alias is called {}; see GET /api/v1/models",
+            unknown
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        fields,
+    })
+}
+
 /// Sets an account's list (`None`: any model). `false` when there is no such account.
 pub async fn set_user_models(
     db: &PgPool,
@@ -337,5 +381,17 @@ mod tests {
         assert_eq!(ok.unwrap(), ["fast", "a/b"]);
         assert!(validate_list(&[String::new()], &["body"]).is_err());
         assert!(validate_list(&vec!["m".to_owned(); 101], &["body"]).is_err());
+    }
+
+    #[test]
+    fn names_the_registry_does_not_know_are_found() {
+        let mut r = registry();
+        // `strong` is also a model of a second provider: a bare `strong` names no one model.
+        r.models.push(info("other/strong", "other"));
+        let list: Vec<String> = ["fast", "big/strong", "quick", "strong", "nope", "big/nope"]
+            .map(str::to_owned)
+            .to_vec();
+        assert_eq!(unknown_names(&list, &r), ["strong", "nope", "big/nope"]);
+        assert!(unknown_names(&["default".to_owned()], &r).is_empty());
     }
 }

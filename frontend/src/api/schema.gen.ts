@@ -2737,6 +2737,15 @@ export interface operations {
                     "application/json": components["schemas"]["AllowedModels"];
                 };
             };
+            /** @description A name is neither a model nor an alias of the registry (`UNKNOWN_MODEL`, naming it in `unknown_models`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Not signed in */
             401: {
                 headers: {
@@ -3146,6 +3155,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AllowedModels"];
+                };
+            };
+            /** @description A name is neither a model nor an alias of the registry (`UNKNOWN_MODEL`, naming it in `unknown_models`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Not signed in */

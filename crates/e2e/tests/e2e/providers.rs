@@ -432,6 +432,34 @@ async fn an_admin_limits_keys_and_accounts_to_models_and_lists_show_only_those()
     )
     .await;
     assert_envelope(bad, 422, "VALIDATION_ERROR").await;
+    // Names the registry does not know are refused, named; the list in force stays.
+    for path in [
+        format!("/api/v1/admin/users/{user_id}/models"),
+        format!("/api/v1/admin/keys/{key_id}/models"),
+    ] {
+        let unknown = call(
+            &stack,
+            Method::PUT,
+            &path,
+            &admin,
+            Some(&json!({"models": ["fast", "local/nope", "nope"]})),
+        )
+        .await;
+        let body = assert_envelope(unknown, 400, "UNKNOWN_MODEL").await;
+        assert_eq!(
+            body["error"]["unknown_models"],
+            json!(["local/nope", "nope"]),
+            "{body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("`local/nope`"), "{message}");
+    }
+    let seen: Value = call(&stack, Method::GET, "/api/v1/models", &token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids(&seen, "models").len(), 2, "still unlimited");
     let missing = call(
         &stack,
         Method::PUT,

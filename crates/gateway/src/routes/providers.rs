@@ -111,11 +111,14 @@ fn parse_id(raw: &str, what: &str) -> AppResult<Uuid> {
     Uuid::parse_str(raw.trim()).map_err(|_| AppError::not_found(format!("{what} not found")))
 }
 
-fn checked(body: &AllowedModels) -> AppResult<Option<Vec<String>>> {
-    body.models
-        .as_deref()
-        .map(|list| access::validate_list(list, &["body", "models"]))
-        .transpose()
+/// The list in `body`, cleaned, once every name in it is known to the registry.
+async fn checked(state: &AppState, body: &AllowedModels) -> AppResult<Option<Vec<String>>> {
+    let Some(list) = body.models.as_deref() else {
+        return Ok(None);
+    };
+    let list = access::validate_list(list, &["body", "models"])?;
+    access::check_known(state, &list).await?;
+    Ok(Some(list))
 }
 
 /// Limits an account to a list of models and aliases (`{"models": null}` lifts it).
@@ -127,6 +130,7 @@ fn checked(body: &AllowedModels) -> AppResult<Option<Vec<String>>> {
         (status = 401, description = "Not signed in", body = ErrorEnvelope),
         (status = 403, description = "Not an admin", body = ErrorEnvelope),
         (status = 404, description = "No such account", body = ErrorEnvelope),
+        (status = 400, description = "A name is neither a model nor an alias of the registry (`UNKNOWN_MODEL`, naming it in `unknown_models`)", body = ErrorEnvelope),
         (status = 422, description = "More than 100 names, or an empty or over-long name", body = ErrorEnvelope),
     ))]
 pub async fn set_user_models(
@@ -136,7 +140,7 @@ pub async fn set_user_models(
     ValidJson(body): ValidJson<AllowedModels>,
 ) -> AppResult<Json<AllowedModels>> {
     let id = parse_id(&id, "Account")?;
-    let models = checked(&body)?;
+    let models = checked(&state, &body).await?;
     if !access::set_user_models(&state.db, id, models.as_deref()).await? {
         return Err(AppError::not_found("Account not found"));
     }
@@ -153,6 +157,7 @@ pub async fn set_user_models(
         (status = 401, description = "Not signed in", body = ErrorEnvelope),
         (status = 403, description = "Not an admin", body = ErrorEnvelope),
         (status = 404, description = "No such live key", body = ErrorEnvelope),
+        (status = 400, description = "A name is neither a model nor an alias of the registry (`UNKNOWN_MODEL`, naming it in `unknown_models`)", body = ErrorEnvelope),
         (status = 422, description = "More than 100 names, or an empty or over-long name", body = ErrorEnvelope),
     ))]
 pub async fn set_key_models(
@@ -162,7 +167,7 @@ pub async fn set_key_models(
     ValidJson(body): ValidJson<AllowedModels>,
 ) -> AppResult<Json<AllowedModels>> {
     let id = parse_id(&id, "API key")?;
-    let models = checked(&body)?;
+    let models = checked(&state, &body).await?;
     if !access::set_key_models(&state.db, id, None, models.as_deref()).await? {
         return Err(AppError::not_found("API key not found"));
     }
