@@ -324,8 +324,10 @@ pub fn relay(
     let idle_timeout = state.config.http.stream_idle_timeout();
     let mut stream_metrics = StreamMetrics::start(Some(requested_model));
     let mut recorder = recorder;
-    let price = crate::usage::price_of(upstream.headers());
-    let requested_model = requested_model.to_owned();
+    let answered = crate::usage::Answered::of(upstream.headers());
+    let price = answered.price;
+    // Usage is counted for the model that answered, not the alias that was asked for.
+    let accounted_model = answered.model_or(requested_model).to_owned();
     async_stream::stream! {
         let mut body = upstream.bytes_stream();
         let mut reader = SseReader::default();
@@ -372,7 +374,7 @@ pub fn relay(
                 if view.is_usage_only() {
                     let usage = view.usage.map(|u| u.usage()).unwrap_or_default();
                     let cost_usd = crate::usage::cost_at(price, &usage);
-                    state.usage.add(owner, &requested_model, usage, cost_usd);
+                    state.usage.add(owner, &accounted_model, usage, cost_usd);
                     if let Some(r) = recorder.as_mut() {
                         r.meta(StreamMeta {
                             model: model.clone().unwrap_or_default(),

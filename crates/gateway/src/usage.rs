@@ -4,7 +4,8 @@
 //! Usage is what the model service reports for each generation that passes through the
 //! gateway (sync, native streams and OpenAI-compatible calls), priced by the model service at
 //! the answering model's configured prices (`cost_usd`; on OpenAI answers, whose bytes are the
-//! provider's, from the prices it names in `x-sable-price-per-mtok`). It is added up in memory
+//! provider's, from the prices it names in `x-sable-price-per-mtok`, counted for the model it names
+//! in `x-sable-answered-by`, not the alias asked for). It is added up in memory
 //! ([`UsageMeter`], no I/O on the request path: one row per user would otherwise serialise
 //! every request of that user) and written once a second, one statement per active user and
 //! one per model (`usage_model_daily`, the dashboard's cost by model).
@@ -294,11 +295,40 @@ pub async fn today_by_model(
 
 /// The prices an OpenAI-compatible answer of the model service names (`x-sable-price-per-mtok`,
 /// with a providers file), to price the usage read from the provider's bytes.
-pub fn price_of(headers: &axum::http::HeaderMap) -> Option<(f64, f64)> {
+fn price_of(headers: &axum::http::HeaderMap) -> Option<(f64, f64)> {
     headers
         .get(common::schemas::PRICE_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(common::schemas::parse_price)
+}
+
+/// What the model service's headers say about an OpenAI-compatible answer it relayed (whose
+/// bytes are the provider's): the model that answered (`x-sable-answered-by`; the fallback,
+/// or an alias's target) and its prices.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Answered {
+    pub model: Option<String>,
+    pub price: Option<(f64, f64)>,
+}
+
+impl Answered {
+    pub fn of(headers: &axum::http::HeaderMap) -> Self {
+        Self {
+            model: headers
+                .get(common::schemas::ANSWERED_BY_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned),
+            price: price_of(headers),
+        }
+    }
+
+    /// The model the usage is counted for: the one that answered, else (an older model
+    /// service) the one requested.
+    pub fn model_or<'a>(&'a self, requested: &'a str) -> &'a str {
+        self.model.as_deref().unwrap_or(requested)
+    }
 }
 
 /// What `usage` cost at `price` (`None` without one).

@@ -28,6 +28,7 @@ mod embeddings;
 
 pub use embeddings::BATCH_SIZE as EMBEDDINGS_BATCH_SIZE;
 mod passthrough;
+pub use passthrough::Answered;
 
 use std::future::Future;
 use std::sync::Arc;

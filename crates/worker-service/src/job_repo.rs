@@ -503,7 +503,16 @@ pub struct SlotWrite {
     /// Tokens the answer used (zero for an error): added to the job owner's day in
     /// `usage_daily`, which the gateway's daily quota reads.
     pub usage: common::schemas::Usage,
+    /// The model that answered (`provider/model`), for the per-model day
+    /// (`usage_model_daily`); `None` for an error.
+    pub model: Option<String>,
+    /// What the answer cost in USD (0 when unpriced): added to the owner's day (the USD
+    /// quota) and to the model's.
+    pub cost_usd: f64,
 }
+
+/// The longest model name kept for the per-model figures (as the gateway cuts them).
+const MODEL_NAME_MAX: usize = 200;
 
 impl SlotWrite {
     pub fn answer(idx: i32, text: String, usage: common::schemas::Usage) -> Self {
@@ -513,7 +522,21 @@ impl SlotWrite {
             error: None,
             error_code: None,
             usage,
+            model: None,
+            cost_usd: 0.0,
         }
+    }
+
+    /// Names the model that answered and what the answer cost (`None`, negative or not
+    /// finite: nothing).
+    #[must_use]
+    pub fn priced(mut self, model: &str, cost_usd: Option<f64>) -> Self {
+        let model: String = model.trim().chars().take(MODEL_NAME_MAX).collect();
+        self.model = (!model.is_empty()).then_some(model);
+        self.cost_usd = cost_usd
+            .filter(|c| c.is_finite() && *c > 0.0)
+            .unwrap_or(0.0);
+        self
     }
 
     pub fn error(idx: i32, code: String, message: String) -> Self {
@@ -523,6 +546,8 @@ impl SlotWrite {
             error: Some(message),
             error_code: Some(code),
             usage: common::schemas::Usage::default(),
+            model: None,
+            cost_usd: 0.0,
         }
     }
 }
@@ -675,6 +700,7 @@ pub async fn write_slots_batch(
     let (mut slot_jobs, mut slot_idx, mut slot_texts, mut slot_errors, mut slot_codes) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut slot_prompt_tokens, mut slot_completion_tokens) = (Vec::new(), Vec::new());
+    let (mut slot_models, mut slot_costs) = (Vec::new(), Vec::new());
     for w in writes {
         let ok = w.slots.iter().filter(|s| s.text.is_some()).count();
         job_ids.push(w.job);
@@ -691,6 +717,8 @@ pub async fn write_slots_batch(
             slot_codes.push(s.error_code.as_deref());
             slot_prompt_tokens.push(i64::from(s.usage.prompt_tokens));
             slot_completion_tokens.push(i64::from(s.usage.completion_tokens));
+            slot_models.push(s.model.as_deref());
+            slot_costs.push(s.cost_usd);
         }
     }
     let rows: Vec<(Uuid, i32, bool)> = sqlx::query_as(
@@ -722,19 +750,40 @@ pub async fn write_slots_batch(
          ),
          -- The answers' tokens count against their owner's daily quota, like the gateway's
          -- own generations (usage_daily is the one ledger both services add to).
-         usage AS (
-             INSERT INTO usage_daily (user_id, day, prompt_tokens, completion_tokens, requests)
-             SELECT job.user_id, (now() AT TIME ZONE 'utc')::date, sum(u.p), sum(u.c), count(*)
-               FROM unnest($8::uuid[], $10::text[], $13::int8[], $14::int8[]) AS u(job_id, text, p, c)
+         answered AS (
+             SELECT job.user_id, u.model, u.p, u.c, u.cost
+               FROM unnest($8::uuid[], $10::text[], $13::int8[], $14::int8[], $15::text[], $16::float8[])
+                    AS u(job_id, text, p, c, model, cost)
                JOIN job ON job.id = u.job_id
-              WHERE u.text IS NOT NULL AND job.user_id IS NOT NULL
-                AND EXISTS (SELECT 1 FROM users WHERE users.id = job.user_id)
-              GROUP BY job.user_id
+              WHERE u.text IS NOT NULL
+         ),
+         usage AS (
+             INSERT INTO usage_daily (user_id, day, prompt_tokens, completion_tokens, requests, cost_usd)
+             SELECT a.user_id, (now() AT TIME ZONE 'utc')::date, sum(a.p), sum(a.c), count(*), sum(a.cost)
+               FROM answered a
+              WHERE a.user_id IS NOT NULL
+                AND EXISTS (SELECT 1 FROM users WHERE users.id = a.user_id)
+              GROUP BY a.user_id
              ON CONFLICT (user_id, day) DO UPDATE SET
                  prompt_tokens = usage_daily.prompt_tokens + EXCLUDED.prompt_tokens,
                  completion_tokens = usage_daily.completion_tokens + EXCLUDED.completion_tokens,
-                 requests = usage_daily.requests + EXCLUDED.requests
+                 requests = usage_daily.requests + EXCLUDED.requests,
+                 cost_usd = usage_daily.cost_usd + EXCLUDED.cost_usd
              RETURNING user_id
+         ),
+         -- ... and in the answering model's day (the dashboard's cost by model), all users.
+         model_usage AS (
+             INSERT INTO usage_model_daily (day, model, prompt_tokens, completion_tokens, requests, cost_usd)
+             SELECT (now() AT TIME ZONE 'utc')::date, a.model, sum(a.p), sum(a.c), count(*), sum(a.cost)
+               FROM answered a
+              WHERE a.model IS NOT NULL
+              GROUP BY a.model
+             ON CONFLICT (day, model) DO UPDATE SET
+                 prompt_tokens = usage_model_daily.prompt_tokens + EXCLUDED.prompt_tokens,
+                 completion_tokens = usage_model_daily.completion_tokens + EXCLUDED.completion_tokens,
+                 requests = usage_model_daily.requests + EXCLUDED.requests,
+                 cost_usd = usage_model_daily.cost_usd + EXCLUDED.cost_usd
+             RETURNING model
          )
          SELECT job.id, job.attempts, job.cancel_requested FROM job",
     )
@@ -752,6 +801,8 @@ pub async fn write_slots_batch(
     .bind(&slot_codes)
     .bind(&slot_prompt_tokens)
     .bind(&slot_completion_tokens)
+    .bind(&slot_models)
+    .bind(&slot_costs)
     .fetch_all(pool)
     .await?;
     Ok(writes

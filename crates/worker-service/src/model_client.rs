@@ -17,10 +17,17 @@ use common::AppError;
 use reqwest::{Method, StatusCode};
 
 /// What became of one prompt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PromptOutcome {
-    /// The answer and the tokens it used (counted against its owner's daily quota).
-    Answer { text: String, usage: Usage },
+    /// The answer, the tokens it used, the model that answered (the fallback, if it was used)
+    /// and what it cost (`None`: unpriced): counted against its owner's daily quotas and in
+    /// the model's day, as the gateway counts its own generations.
+    Answer {
+        text: String,
+        usage: Usage,
+        model: String,
+        cost_usd: Option<f64>,
+    },
     /// Retrying cannot help (the model service said `retryable: false`): the prompt's error.
     Permanent {
         /// The model service's error code, e.g. `CONTEXT_TOO_LONG`.
@@ -66,6 +73,8 @@ pub async fn generate(
         Ok(body) => PromptOutcome::Answer {
             text: body.text,
             usage: body.usage,
+            model: body.model,
+            cost_usd: body.cost_usd,
         },
         Err(e) => classify(&e),
     }

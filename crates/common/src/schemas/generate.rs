@@ -15,6 +15,11 @@ pub const STREAM_META_HEADER: &str = "x-sable-stream-meta";
 /// it reads from them.
 pub const PRICE_HEADER: &str = "x-sable-price-per-mtok";
 
+/// Header of the model service's OpenAI-compatible answers naming the model that answered
+/// (`provider/model`; the fallback when it was used), whatever alias the request named: the
+/// gateway keys its per-model usage by it.
+pub const ANSWERED_BY_HEADER: &str = "x-sable-answered-by";
+
 /// What `usage` cost at these prices (USD per million input/output tokens).
 pub fn cost_usd(input_per_mtok: f64, output_per_mtok: f64, usage: &Usage) -> f64 {
     (f64::from(usage.prompt_tokens) * input_per_mtok

@@ -198,6 +198,77 @@ async fn answers_are_priced_kept_per_day_and_model_and_the_usd_quota_refuses() {
     assert_eq!(openai.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
+#[tokio::test]
+async fn batch_answers_and_openai_aliases_are_priced_for_the_model_that_answered() {
+    let file = TomlFile::new(FILE);
+    let stack = stack(&file, &["--quota-usd-per-day", "0.5"]).await;
+
+    // A batch job's answers are priced and counted like chat: per user and per model.
+    let job: Value = stack
+        .post(
+            "/api/v1/jobs",
+            &json!({"prompts": ["one two", "three"], "model": "default", "max_tokens": 3}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = job["job_id"].as_str().unwrap().to_owned();
+    stack
+        .wait_for_job(&id, "completed", std::time::Duration::from_secs(20))
+        .await;
+    let me = me_after(&stack, None, 2).await;
+    let usage = &me["usage_today"];
+    let expected = usage["prompt_tokens"].as_f64().unwrap() * 0.1
+        + usage["completion_tokens"].as_f64().unwrap() * 0.2;
+    let spent = cost(&usage["cost_usd"]);
+    assert!(spent > 0.5 && (spent - expected).abs() < 1e-6, "{me}");
+    let by_model = stack.get_json("/api/v1/admin/usage/models").await;
+    assert_eq!(
+        by_model,
+        json!([{"model": "local/big", "requests": 2,
+                "prompt_tokens": usage["prompt_tokens"],
+                "completion_tokens": usage["completion_tokens"], "cost_usd": usage["cost_usd"]}])
+    );
+
+    // ... and count towards the USD quota: further generations and jobs are refused.
+    let refused = stack
+        .post("/api/v1/generate", &json!({"prompt": "hi"}))
+        .await;
+    assert_envelope(refused, 429, "QUOTA_EXCEEDED").await;
+    let refused = stack.post("/api/v1/jobs", &json!({"prompts": ["x"]})).await;
+    assert_envelope(refused, 429, "QUOTA_EXCEEDED").await;
+}
+
+#[tokio::test]
+async fn openai_calls_by_alias_are_counted_for_the_model_that_answered() {
+    let file = TomlFile::new(FILE);
+    let stack = stack(&file, &[]).await;
+    let ask = |stream: bool| {
+        json!({"model": "default", "max_tokens": 3, "stream": stream,
+               "messages": [{"role": "user", "content": "five"}]})
+    };
+    let whole = stack.post("/v1/chat/completions", &ask(false)).await;
+    assert_eq!(whole.status(), StatusCode::OK);
+    let streamed = stack
+        .post("/v1/chat/completions", &ask(true))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        sse_payloads(&streamed).last().map(String::as_str),
+        Some("[DONE]")
+    );
+    me_after(&stack, None, 2).await;
+    let by_model = stack.get_json("/api/v1/admin/usage/models").await;
+    let rows = by_model.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{by_model}");
+    assert_eq!(rows[0]["model"], "local/big", "{by_model}");
+    assert_eq!(rows[0]["requests"], 2, "{by_model}");
+    assert!(cost(&rows[0]["cost_usd"]) > 0.0, "{by_model}");
+}
+
 const SECRET: &str = "e2e-test-signing-secret-0123456789abcdef";
 const PASSWORD: &str = "correct horse battery";
 

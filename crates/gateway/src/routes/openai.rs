@@ -169,15 +169,17 @@ pub async fn chat_completions(
     if let Some(conversation) = conversation {
         let latency_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
         let stored = match &result {
-            Ok((answer, price)) => Ok(openai::stored_answer(answer, latency_ms, *price)),
+            Ok((answer, answered)) => Ok(openai::stored_answer(answer, latency_ms, answered.price)),
             Err(e) => Err(copy(e)),
         };
         conversation.finish_sync(&state, &stored).await;
     }
-    let (answer, price) = result?;
+    let (answer, answered) = result?;
     if let Some(usage) = common::schemas::openai::completion_usage(&answer) {
-        let cost = crate::usage::cost_at(price, &usage);
-        state.usage.add(user.id, &model.id, usage, cost);
+        let cost = crate::usage::cost_at(answered.price, &usage);
+        state
+            .usage
+            .add(user.id, answered.model_or(&model.id), usage, cost);
     }
     // The provider's bytes, as they came (a grounded answer's sources put in front).
     let answer = match &grounded {
@@ -189,7 +191,10 @@ pub async fn chat_completions(
 
 /// The model service's whole answer to `body`: a `chat.completion`'s JSON bytes, and the
 /// prices of the model that answered (with a providers file).
-async fn whole_answer(state: &AppState, body: &ChatBody) -> AppResult<(Bytes, Option<(f64, f64)>)> {
+async fn whole_answer(
+    state: &AppState,
+    body: &ChatBody,
+) -> AppResult<(Bytes, crate::usage::Answered)> {
     let response = state
         .model
         .send(
@@ -199,12 +204,12 @@ async fn whole_answer(state: &AppState, body: &ChatBody) -> AppResult<(Bytes, Op
                 .json(&body.0),
         )
         .await?;
-    let price = crate::usage::price_of(response.headers());
+    let answered = crate::usage::Answered::of(response.headers());
     let answer = response
         .bytes()
         .await
         .map_err(|e| state.model.transport_error(&e))?;
-    Ok((answer, price))
+    Ok((answer, answered))
 }
 
 /// The failure as a session stores it (its status, code and message).

@@ -43,6 +43,23 @@ use crate::registry::{Price, Registry, Route};
 /// rest.
 type Opened = (Vec<Bytes>, ChunkStream);
 
+/// Which model answered an OpenAI request, for the gateway's accounting (the answer's bytes
+/// are the provider's): its id as answers name it, and its prices (with a providers file).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answered {
+    pub model: String,
+    pub price: Option<Price>,
+}
+
+impl Answered {
+    fn new(registry: &Registry, route: &Route) -> Self {
+        Self {
+            model: Generator::display(registry, route),
+            price: (!registry.is_single()).then(|| route.price()),
+        }
+    }
+}
+
 impl Generator {
     /// The routes to try for `body`: the requested model (or the default), then its fallbacks
     /// that cover the request. 400 when the requested model lacks a capability the request
@@ -85,7 +102,7 @@ impl Generator {
         body: Value,
         capabilities: &CapabilityTable,
         requested: Option<Duration>,
-    ) -> Result<(Bytes, Option<Price>), AppError> {
+    ) -> Result<(Bytes, Answered), AppError> {
         let mut guard = CompletionGuard::start(self.stats.clone());
         let result = self
             .chat_inner(body, capabilities, self.deadline(requested))
@@ -99,7 +116,7 @@ impl Generator {
         mut body: Value,
         capabilities: &CapabilityTable,
         deadline: Deadline,
-    ) -> Result<(Bytes, Option<Price>), AppError> {
+    ) -> Result<(Bytes, Answered), AppError> {
         let (registry, candidates) = self.chat_candidates(&body, capabilities)?;
         let mut failures: Vec<(String, ProviderError)> = Vec::new();
         for (i, route) in candidates.iter().enumerate() {
@@ -136,7 +153,7 @@ impl Generator {
                         None => with_estimated_usage(&body, &answer),
                     };
                     self.account(route, &usage, &tracing::Span::current());
-                    return Ok((answer, (!registry.is_single()).then(|| route.price())));
+                    return Ok((answer, Answered::new(&registry, route)));
                 }
                 Err(e) => {
                     let stop = !may_fall_back(&e, route, candidates.get(i + 1));
@@ -165,7 +182,7 @@ impl Generator {
         mut body: Value,
         capabilities: &CapabilityTable,
         requested: Option<Duration>,
-    ) -> Result<(BoxStream<'static, Bytes>, Option<Price>), AppError> {
+    ) -> Result<(BoxStream<'static, Bytes>, Answered), AppError> {
         let (registry, candidates) = self.chat_candidates(&body, capabilities)?;
         let span = tracing::Span::current();
         let deadline = self.deadline(requested);
@@ -228,7 +245,7 @@ impl Generator {
         metrics::histogram!("model_provider_time_to_first_token_seconds", &labels)
             .record(started.elapsed().as_secs_f64());
         let idle = route.provider.timeouts.idle;
-        let price = (!registry.is_single()).then(|| route.price());
+        let answered = Answered::new(&registry, &route);
         let this = self;
         let stream = async_stream::stream! {
             // The provider counts this stream in flight until it ends.
@@ -285,7 +302,7 @@ impl Generator {
             yield out.split().freeze();
         }
         .boxed();
-        Ok((stream, price))
+        Ok((stream, answered))
     }
 
     /// Opens a provider stream and reads it up to its first chunk that carries the answer (or

@@ -20,6 +20,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::generation::Answered;
 use crate::registry::Price;
 use crate::AppState;
 
@@ -94,11 +95,11 @@ async fn chat_completions(
             .chat_stream_within(body, &state.capabilities, deadline)
             .await
         {
-            Ok((stream, price)) => with_price(
+            Ok((stream, answered)) => with_answered(
                 common::sse::response(axum::body::Body::from_stream(
                     stream.map(Ok::<_, std::convert::Infallible>),
                 )),
-                price,
+                &answered,
             ),
             Err(e) => e.into_response(),
         };
@@ -108,22 +109,30 @@ async fn chat_completions(
         .chat_within(body, &state.capabilities, deadline)
         .await
     {
-        Ok((answer, price)) => with_price(
+        Ok((answer, answered)) => with_answered(
             (
                 [(axum::http::header::CONTENT_TYPE, "application/json")],
                 answer,
             )
                 .into_response(),
-            price,
+            &answered,
         ),
         Err(e) => e.into_response(),
     }
 }
 
-/// Names the answering model's prices (with a providers file) for the gateway's accounting.
-fn with_price(mut response: Response, price: Option<Price>) -> Response {
-    if let Some(value) = price.and_then(|p| HeaderValue::from_str(&p.header_value()).ok()) {
-        response.headers_mut().insert(Price::HEADER, value);
+/// Names the answering model and its prices (with a providers file) for the gateway's
+/// accounting.
+fn with_answered(mut response: Response, answered: &Answered) -> Response {
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&answered.model) {
+        headers.insert(common::schemas::ANSWERED_BY_HEADER, value);
+    }
+    if let Some(value) = answered
+        .price
+        .and_then(|p| HeaderValue::from_str(&p.header_value()).ok())
+    {
+        headers.insert(Price::HEADER, value);
     }
     response
 }

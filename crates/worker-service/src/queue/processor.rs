@@ -252,8 +252,16 @@ impl<'a> JobRun<'a> {
         let mut writes = Vec::new();
         for result in joined {
             match result {
-                Ok((idx, PromptOutcome::Answer { text, usage })) => {
-                    writes.push(SlotWrite::answer(idx, text, usage));
+                Ok((
+                    idx,
+                    PromptOutcome::Answer {
+                        text,
+                        usage,
+                        model,
+                        cost_usd,
+                    },
+                )) => {
+                    writes.push(SlotWrite::answer(idx, text, usage).priced(&model, cost_usd));
                 }
                 Ok((idx, PromptOutcome::Permanent { code, message })) => {
                     tracing::info!(prompt = idx, code = %code, error = %message, "prompt failed permanently");
