@@ -128,8 +128,12 @@ step "starting services on :$GW_PORT-:$WORKER_PORT"
 # Migrations first (when the gateway supports it), so the services start on a migrated schema.
 DATABASE_URL="$E2E_DATABASE_URL" "$BIN/gateway" --migrate-only >"$LOGDIR/migrate.log" 2>&1 || true
 
+# Two mock providers from a providers file (picker groups, the admin Providers page, cost by
+# model); E2E_PROVIDERS_FILE= runs the single mock provider of the settings instead.
+PROVIDERS_FILE_FOR_E2E="${E2E_PROVIDERS_FILE-$FE/e2e/providers.toml}"
 start model model-service \
   DATABASE_URL="$E2E_DATABASE_URL" MODEL_SERVICE_ADDR="127.0.0.1:$MODEL_PORT" PROVIDER=mock \
+  ${PROVIDERS_FILE_FOR_E2E:+PROVIDERS_FILE="$PROVIDERS_FILE_FOR_E2E"} \
   MOCK_FIRST_TOKEN_DELAY_MS="${MOCK_FIRST_TOKEN_DELAY_MS:-60}" MOCK_TOKEN_DELAY_MS="${MOCK_TOKEN_DELAY_MS:-30}"
 wait_healthy model-service "$MODEL_PORT"
 start worker worker-service \

@@ -19,6 +19,7 @@ const LearnIndex = page(() => import("./components/learn/LearnPage"), "LearnInde
 const LearnDoc = page(() => import("./components/learn/LearnPage"), "LearnDoc");
 const WorkshopTaskPage = page(() => import("./components/learn/WorkshopTask"), "WorkshopTaskPage");
 const AccountPage = page(() => import("./components/auth/AccountPage"), "AccountPage");
+const ProvidersPage = page(() => import("./components/admin/ProvidersPage"), "ProvidersPage");
 
 /** While a page's chunk downloads (first visit only; navigations keep the old page meanwhile). */
 function Loading({ children }: { children: ReactNode }) {
@@ -55,6 +56,7 @@ const router = createBrowserRouter([
       { path: "learn/workshop/:taskId/:page?", element: <Loading><WorkshopTaskPage /></Loading> },
       { path: "learn/*", element: <Loading><LearnDoc /></Loading> },
       { path: "account", element: <Loading><AccountPage /></Loading> },
+      { path: "admin/providers", element: <Loading><ProvidersPage /></Loading> },
     ],
   },
   // Outside the shell and its sign-in: "/" only matches when one of its children does.

@@ -27,6 +27,8 @@ import type {
   MessageVersions,
   MetricsSummary,
   ModelsResponse,
+  ModelUsage,
+  ProvidersState,
   ReadyResponse,
   SearchResponse,
   WorkshopContent,
@@ -106,6 +108,13 @@ export const api = {
   },
 
   models: () => request<ModelsResponse>(`${V1}/models`),
+
+  /** Admins: each provider's health, cool-down, latency, error rate and models. */
+  adminProviders: (signal?: AbortSignal) => request<ProvidersState>(`${V1}/admin/providers`, { signal }),
+  /** Admins: reads the providers file again (a wrong file is 400 `PROVIDERS_FILE_INVALID`). */
+  reloadProviders: () => request<ProvidersState>(`${V1}/admin/providers/reload`, { method: "POST", body: {} }),
+  /** Admins: today's usage and cost by model, most expensive first. */
+  usageByModel: (signal?: AbortSignal) => request<ModelUsage[]>(`${V1}/admin/usage/models`, { signal }),
 
   /**
    * Whether the gateway serves the metrics summary. Asked of the OpenAPI document rather than

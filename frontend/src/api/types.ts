@@ -92,3 +92,35 @@ export type CollectionOut = S["CollectionOut"];
 export type CollectionList = S["CollectionList"];
 export type CollectionCreate = S["CollectionCreate"];
 export type CollectionUpdate = S["CollectionUpdate"];
+
+/** Today's usage and cost of one model, all users (admins: `GET /api/v1/admin/usage/models`). */
+export type ModelUsage = S["ModelUsage"];
+
+/**
+ * One provider of the model service as the admin Providers page shows it
+ * (`GET /api/v1/admin/providers`; the document describes it as a free-form object).
+ */
+export interface ProviderState {
+  name: string;
+  /** `openai` or `mock`. */
+  kind: string;
+  /** `up` or `cooling_down`. */
+  status: string;
+  cooldown_remaining_secs: number | null;
+  consecutive_failures: number;
+  in_flight: number;
+  latency_p50_ms: number | null;
+  latency_p99_ms: number | null;
+  /** Recent calls counted (the last few hundred) and how many failed. */
+  requests: number;
+  errors: number;
+  error_rate: number;
+  /** As `provider/model`. */
+  models: string[];
+}
+
+export interface ProvidersState {
+  /** Whether a providers file is in use (else the single provider of the settings). */
+  from_file: boolean;
+  providers: ProviderState[];
+}

@@ -11,6 +11,7 @@ import { PERSONAS } from "@/lib/personas";
 import { useLimits } from "@/stores/limits";
 import { maxTokensProblem, maxTokensRange } from "@/stores/settings";
 import { Dialog } from "../ui/Dialog";
+import { ModelOptions } from "./ModelOptions";
 
 /** A model picker bound to a value (the chat's model; "" is the server's default). */
 export function ChatModelSelect({
@@ -41,11 +42,7 @@ export function ChatModelSelect({
       aria-label={compact ? "Model for this chat" : undefined}
     >
       <option value="">{defaultModel ? `${defaultModel} (default)` : "Server default"}</option>
-      {others.map((m) => (
-        <option key={m.id} value={m.id}>
-          {m.id}
-        </option>
-      ))}
+      <ModelOptions models={others} />
       {!known && <option value={value}>{value}</option>}
     </select>
   );

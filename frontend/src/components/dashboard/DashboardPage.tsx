@@ -5,6 +5,7 @@ import type { HealthResponse, MetricsSummary, ReadyResponse } from "@/api/types"
 import { type PollControl, usePoll } from "@/hooks/use-poll";
 import { formatMs } from "@/lib/format";
 import { useAuth } from "@/stores/auth";
+import { CostByModel } from "./CostByModel";
 import { livePoints, type LivePoint, type QueuePoint } from "./metrics-format";
 
 const Charts = lazy(() => import("./Charts"));
@@ -164,6 +165,7 @@ export function DashboardPage() {
             </Suspense>
           </section>
         )}
+        {mayReadMetrics && <CostByModel />}
         {shown === "absent" && <p className="text-sm text-zinc-500">Live metrics are not available from this gateway yet.</p>}
         {shown === "admin-only" && (
           <p className="text-sm text-zinc-500" data-testid="metrics-admin-only">

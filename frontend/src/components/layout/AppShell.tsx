@@ -20,6 +20,7 @@ function pageTitle(path: string): string {
   if (path.startsWith("/dashboard")) return "Dashboard";
   if (path.startsWith("/learn")) return "Learn";
   if (path.startsWith("/account")) return "Account";
+  if (path.startsWith("/admin/providers")) return "Providers";
   return "Chat";
 }
 

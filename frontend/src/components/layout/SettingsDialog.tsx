@@ -5,6 +5,7 @@ import { useModels } from "@/stores/models";
 import { useLimits } from "@/stores/limits";
 import { maxTokensProblem, maxTokensRange, useSettings, type Theme } from "@/stores/settings";
 import { useUi } from "@/stores/ui";
+import { ModelOptions } from "../chat/ModelOptions";
 import { Dialog } from "../ui/Dialog";
 
 export function ModelSelect({ id, compact = false }: { id: string; compact?: boolean }) {
@@ -31,11 +32,7 @@ export function ModelSelect({ id, compact = false }: { id: string; compact?: boo
       <option value="">
         {defaultModel ? (compact ? `${defaultModel} (default)` : `Server default (${defaultModel})`) : status === "error" ? "Server default" : "Default"}
       </option>
-      {others.map((m) => (
-        <option key={m.id} value={m.id}>
-          {compact ? m.id : `${m.id} · ${m.provider}${m.description ? ` — ${m.description}` : ""}`}
-        </option>
-      ))}
+      <ModelOptions models={others} />
       {!known && <option value={value}>{value}</option>}
     </select>
   );

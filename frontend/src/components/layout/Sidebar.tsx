@@ -14,6 +14,7 @@ import {
   PinOff,
   Plus,
   Search,
+  Server,
   Settings,
   Trash2,
   Upload,
@@ -26,6 +27,7 @@ import { describeError } from "@/api/client";
 import { api } from "@/api/endpoints";
 import type { ChatSessionOut, SearchResult } from "@/api/types";
 import { useActions } from "@/hooks/use-commands";
+import { useIsAdmin } from "@/hooks/use-is-admin";
 import { exportSession } from "@/lib/export";
 import { parseSnippet, relativeTime } from "@/lib/format";
 import { groupSessions, useChat } from "@/stores/chat";
@@ -288,6 +290,8 @@ const NAV = [
   { to: "/dashboard", label: "Dashboard", icon: LayoutDashboard, end: true },
   { to: "/learn", label: "Learn", icon: BookOpen, end: false },
 ];
+/** Shown to administrators only (the page's API answers others 403). */
+const ADMIN_NAV = { to: "/admin/providers", label: "Providers", icon: Server, end: true };
 
 export function Sidebar({ mobile = false }: { mobile?: boolean }) {
   const { sessions, sessionsStatus, archivedStatus, hasMore, activeId, loadMoreSessions, loadArchived, remove, importChat } = useChat();
@@ -297,6 +301,7 @@ export function Sidebar({ mobile = false }: { mobile?: boolean }) {
   const navigate = useNavigate();
   const { pathname } = useLocation();
   const setMobile = useUi((s) => s.setMobileSidebar);
+  const isAdmin = useIsAdmin();
   const [q, setQ] = useState("");
   const [found, setFound] = useState<{ query: string; results: SearchResult[] } | null>(null);
   const [pendingDelete, setPendingDelete] = useState<ChatSessionOut | null>(null);
@@ -481,7 +486,7 @@ export function Sidebar({ mobile = false }: { mobile?: boolean }) {
         )}
       </div>
       <div className="border-t border-zinc-200 p-2 dark:border-zinc-800">
-        {NAV.map(({ to, label, icon: Icon, end }) => (
+        {(isAdmin ? [...NAV, ADMIN_NAV] : NAV).map(({ to, label, icon: Icon, end }) => (
           <NavLink
             key={to}
             to={to === "/" ? chatPath : to}
