@@ -20,6 +20,7 @@ const LearnDoc = page(() => import("./components/learn/LearnPage"), "LearnDoc");
 const WorkshopTaskPage = page(() => import("./components/learn/WorkshopTask"), "WorkshopTaskPage");
 const AccountPage = page(() => import("./components/auth/AccountPage"), "AccountPage");
 const ProvidersPage = page(() => import("./components/admin/ProvidersPage"), "ProvidersPage");
+const SharedPage = page(() => import("./components/chat/SharedPage"), "SharedPage");
 
 /** While a page's chunk downloads (first visit only; navigations keep the old page meanwhile). */
 function Loading({ children }: { children: ReactNode }) {
@@ -39,6 +40,8 @@ function Loading({ children }: { children: ReactNode }) {
 const router = createBrowserRouter([
   { path: "/sign-in", element: <SignInPage /> },
   { path: "/sign-up", element: <SignUpPage /> },
+  // Public: a shared chat reads without an account (issue 25.11).
+  { path: "/shared/:token", element: <Loading><SharedPage /></Loading> },
   {
     path: "/",
     element: (

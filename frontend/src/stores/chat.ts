@@ -16,6 +16,7 @@ import { type Knowledge, NO_KNOWLEDGE } from "@/lib/knowledge";
 import { currentLimits } from "./limits";
 import { effectiveModel } from "./models";
 import { useSettings } from "./settings";
+import { useFolders } from "./folders";
 import { toast, toastError } from "./toasts";
 
 export type MessageStatus = "done" | "streaming" | "stopped" | "error";
@@ -103,6 +104,8 @@ export interface ChatState {
   rename: (id: string, title: string) => Promise<boolean>;
   setPinned: (id: string, pinned: boolean) => Promise<boolean>;
   setArchived: (id: string, archived: boolean) => Promise<boolean>;
+  /** Moves a chat into a folder (null: out of its folder). */
+  setFolder: (id: string, folderId: string | null) => Promise<boolean>;
   loadArchived: () => Promise<void>;
   /** Stores a chat's own model, temperature, max tokens and system prompt. */
   saveChatSettings: (id: string, settings: ChatSettings) => Promise<boolean>;
@@ -541,7 +544,10 @@ export const useChat = create<ChatState>()((set, get) => {
       }
     },
 
-    newChat: () => set({ activeId: null }),
+    newChat: () => {
+      set({ activeId: null });
+      useFolders.getState().setDraftFolder(null);
+    },
 
     send: async (raw, onStored) => {
       const text = raw.trim();
@@ -556,7 +562,7 @@ export const useChat = create<ChatState>()((set, get) => {
           // Untitled: the gateway titles the chat from this message (never mid-word), and
           // later from the model, which it only does while that automatic title is in place.
           const knowledge = get().draftKnowledge;
-          const body = newChatBody(useSettings.getState());
+          const body = useFolders.getState().newChatBody(newChatBody(useSettings.getState()));
           const created = await api.createSession(knowledge.collection_ids.length || knowledge.file_ids.length ? { ...body, knowledge } : body);
           sessionId = created.id;
           set((s) => ({
@@ -565,6 +571,7 @@ export const useChat = create<ChatState>()((set, get) => {
             activeId: created.id,
             draftKnowledge: NO_KNOWLEDGE,
           }));
+          useFolders.getState().setDraftFolder(null);
         } catch (e) {
           toastError("Could not start a conversation", e);
           onStored?.(false);
@@ -664,6 +671,7 @@ export const useChat = create<ChatState>()((set, get) => {
 
     setPinned: (id, pinned) => patchSession(id, { pinned }, pinned ? "Could not pin" : "Could not unpin"),
 
+    setFolder: (id, folderId) => patchSession(id, { folder_id: folderId }, "Could not move the chat"),
     setArchived: (id, archived) => patchSession(id, { archived }, archived ? "Could not archive" : "Could not unarchive"),
 
     chatSettings: (id) =>

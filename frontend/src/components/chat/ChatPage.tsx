@@ -1,4 +1,4 @@
-import { ArrowDown, Download, SlidersHorizontal } from "lucide-react";
+import { ArrowDown, Download, Share2, SlidersHorizontal } from "lucide-react";
 import { useEffect, useRef, useState } from "react";
 import { useLocation, useNavigate, useParams } from "react-router";
 import { useAutoScroll } from "@/hooks/use-auto-scroll";
@@ -7,6 +7,7 @@ import { exportSession } from "@/lib/export";
 import { useChat, type UiMessage } from "@/stores/chat";
 import { useSourcePanel } from "@/stores/source-panel";
 import { ChatSettingsDialog } from "./ChatSettingsDialog";
+import { ShareDialog } from "./ShareDialog";
 import { Composer } from "./Composer";
 import { KnowledgeChips } from "./KnowledgePicker";
 import { MessageBubble } from "./MessageBubble";
@@ -31,6 +32,7 @@ export function ChatPage() {
   const session = useChat((s) => s.sessions.find((x) => x.id === s.activeId));
   const { openSession, newChat, send, regenerate, editAndResend, continueAnswer, switchVersion } = useChat.getState();
   const [settingsOpen, setSettingsOpen] = useState(false);
+  const [shareOpen, setShareOpen] = useState(false);
   const { container, content, atBottom, scrollToBottom } = useAutoScroll<HTMLDivElement, HTMLDivElement>();
   const scrolledHash = useRef<string | null>(null);
 
@@ -88,6 +90,9 @@ export function ChatPage() {
               >
                 {/* On a phone the buttons shrink to icons and short labels, so the title keeps room. */}
                 <SlidersHorizontal size={12} aria-hidden /> <span className="sr-only sm:not-sr-only">Chat settings</span>
+              </button>
+              <button type="button" className="btn-secondary px-2 py-0.5 text-xs" onClick={() => setShareOpen(true)} aria-haspopup="dialog" title="A read-only link to this chat">
+                <Share2 size={12} aria-hidden /> <span className="sr-only sm:not-sr-only">Share</span>
               </button>
               <button type="button" className="btn-secondary px-2 py-0.5 text-xs" onClick={() => void exportSession(session.id, session.title, "markdown")}>
                 <Download size={12} aria-hidden /> <span className="sm:hidden" aria-hidden>MD</span>
@@ -160,6 +165,8 @@ export function ChatPage() {
           />
         </div>
         {session && <ChatSettingsDialog sessionId={session.id} open={settingsOpen} onClose={() => setSettingsOpen(false)} />}
+        {/* Mounted while open: each opening starts from the server's status. */}
+        {session && shareOpen && <ShareDialog key={session.id} sessionId={session.id} open={shareOpen} onClose={() => setShareOpen(false)} />}
       </div>
       <SourcePanel />
     </div>

@@ -5,6 +5,8 @@ import {
   Briefcase,
   Download,
   FileText,
+  FolderInput,
+  FolderOutput,
   LayoutDashboard,
   MessageSquare,
   MoreHorizontal,
@@ -31,8 +33,10 @@ import { useIsAdmin } from "@/hooks/use-is-admin";
 import { exportSession } from "@/lib/export";
 import { parseSnippet, relativeTime } from "@/lib/format";
 import { groupSessions, useChat } from "@/stores/chat";
+import { useFolders } from "@/stores/folders";
 import { useUi } from "@/stores/ui";
 import { ConfirmDialog } from "../ui/Dialog";
+import { SESSION_DRAG_TYPE, SidebarFolders, useChatDrop } from "./SidebarFolders";
 
 function SearchResults({ results, onPick }: { results: SearchResult[]; onPick: (r: SearchResult) => void }) {
   if (results.length === 0) return <p className="px-3 py-4 text-sm text-zinc-500">No messages match.</p>;
@@ -187,7 +191,8 @@ function RowMenu({
 }
 
 function SessionItem({ s, active, onDelete }: { s: ChatSessionOut; active: boolean; onDelete: () => void }) {
-  const { rename, setPinned, setArchived } = useChat.getState();
+  const { rename, setPinned, setArchived, setFolder } = useChat.getState();
+  const folders = useFolders((st) => st.folders);
   const [editing, setEditing] = useState(false);
   const [menuOpen, setMenuOpen] = useState(false);
   const [title, setTitle] = useState(s.title);
@@ -243,6 +248,11 @@ function SessionItem({ s, active, onDelete }: { s: ChatSessionOut; active: boole
     s.archived
       ? { label: "Unarchive", icon: ArchiveRestore, run: () => void setArchived(s.id, false) }
       : { label: "Archive", icon: Archive, run: () => void setArchived(s.id, true) },
+    // The keyboard (and touch) way to file a chat; drag and drop does the same.
+    ...folders
+      .filter((f) => f.id !== s.folder_id)
+      .map((f) => ({ label: `Move to ${f.name}`, icon: FolderInput, run: () => void setFolder(s.id, f.id) })),
+    ...(s.folder_id ? [{ label: "Remove from folder", icon: FolderOutput, run: () => void setFolder(s.id, null) }] : []),
     { label: "Export", icon: Download, run: () => void exportSession(s.id, s.title, "markdown") },
     { label: "Delete", icon: Trash2, run: onDelete, danger: true },
   ];
@@ -252,6 +262,11 @@ function SessionItem({ s, active, onDelete }: { s: ChatSessionOut; active: boole
         active ? "bg-zinc-200/70 dark:bg-zinc-800" : "hover:bg-zinc-100 dark:hover:bg-zinc-800/60"
       }`}
       data-testid="session-item"
+      draggable={!s.archived}
+      onDragStart={(e) => {
+        e.dataTransfer.setData(SESSION_DRAG_TYPE, s.id);
+        e.dataTransfer.effectAllowed = "move";
+      }}
     >
       <NavLink
         ref={link}
@@ -359,7 +374,18 @@ export function Sidebar({ mobile = false }: { mobile?: boolean }) {
   const onChatRoute = pathname === "/" || pathname.startsWith("/chat/");
   const lastChat = activeId ?? (onChatRoute ? null : (sessions.find((x) => !x.archived)?.id ?? null));
   const chatPath = onChatRoute && !activeId ? "/" : lastChat ? `/chat/${lastChat}` : "/";
-  const groups = groupSessions(sessions, { archived: showArchived });
+  // Chats in a (known) folder show in it, above the date groups, and not again below.
+  const folders = useFolders((st) => st.folders);
+  const loadFolders = useFolders((st) => st.load);
+  useEffect(() => {
+    void loadFolders();
+  }, [loadFolders]);
+  const folderIds = new Set(folders.map((f) => f.id));
+  const inFolder = (x: ChatSessionOut) => x.folder_id != null && folderIds.has(x.folder_id);
+  const filed = sessions.filter((x) => !x.archived && inFolder(x));
+  const groups = groupSessions(showArchived ? sessions : sessions.filter((x) => !inFolder(x)), { archived: showArchived });
+  const unfile = useChatDrop(null);
+  const renderSession = (x: ChatSessionOut) => <SessionItem s={x} active={x.id === activeId} onDelete={() => setPendingDelete(x)} />;
 
   return (
     <nav aria-label="Sidebar" className="flex h-full w-72 flex-col border-r border-zinc-200 bg-zinc-50 dark:border-zinc-800 dark:bg-zinc-900/60">
@@ -455,13 +481,29 @@ export function Sidebar({ mobile = false }: { mobile?: boolean }) {
                 ))}
               </div>
             )}
-            {(showArchived ? archivedStatus : sessionsStatus) === "ready" && groups.length === 0 && (
+            {(showArchived ? archivedStatus : sessionsStatus) === "ready" && groups.length === 0 && (showArchived || filed.length === 0) && (
               <p className="px-3 py-4 text-sm text-zinc-500">{showArchived ? "No archived conversations." : "No conversations yet."}</p>
             )}
             <p id="session-keys-hint" className="sr-only">
               Up and down arrows move between chats; right arrow or Shift+F10 opens the chat&apos;s actions.
             </p>
-            <ul aria-label={showArchived ? "Archived conversations" : "Conversations"} className="space-y-2">
+            {!showArchived && (
+              <SidebarFolders
+                sessions={filed}
+                renderSession={renderSession}
+                onNewChat={(folderId) => {
+                  setMobile(false);
+                  actions.newChat();
+                  useFolders.getState().setDraftFolder(folderId);
+                }}
+              />
+            )}
+            <ul
+              aria-label={showArchived ? "Archived conversations" : "Conversations"}
+              className={`min-h-8 space-y-2 rounded-lg ${unfile.over ? "bg-sky-100 ring-2 ring-sky-400 dark:bg-sky-900/40" : ""}`}
+              data-testid="unfiled-chats"
+              {...(showArchived ? {} : unfile.props)}
+            >
               {groups.map((g) => (
                 <li key={g.label}>
                   <h3 className="px-3 pb-0.5 text-[11px] font-medium uppercase tracking-wide text-zinc-500" id={`group-${g.label}`}>
@@ -469,9 +511,7 @@ export function Sidebar({ mobile = false }: { mobile?: boolean }) {
                   </h3>
                   <ul aria-labelledby={`group-${g.label}`} className="space-y-0.5" data-testid="session-group" data-group={g.label}>
                     {g.sessions.map((s) => (
-                      <li key={s.id}>
-                        <SessionItem s={s} active={s.id === activeId} onDelete={() => setPendingDelete(s)} />
-                      </li>
+                      <li key={s.id}>{renderSession(s)}</li>
                     ))}
                   </ul>
                 </li>

@@ -1,0 +1,185 @@
+// Sharing and folders (issue 25, features 11 and 13), at a desktop (1280×800) and a phone
+// (390×844) viewport. A share link is opened in a fresh, signed-out browser; screenshots go to
+// $E2E_OUT as organise-<what>-<desktop|phone>.png.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { BASE, OUT, PASSWORD, RUN, authMode, newUser, openBrowser, signUp, userMessages } from "./lib.mjs";
+
+/** @type {Awaited<ReturnType<typeof openBrowser>>} */
+let browser;
+/** @type {import("playwright-core").Page} */
+let page;
+let token = null;
+const user = newUser("organise");
+
+const VIEWPORTS = /** @type {const} */ ([
+  ["desktop", { width: 1280, height: 800 }],
+  ["phone", { width: 390, height: 844 }],
+]);
+
+async function api(method, path, body) {
+  const headers = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${BASE}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** A chat made through the API with the given alternating user / assistant messages. */
+async function chatWith(title, contents) {
+  const session = await api("POST", "/api/v1/chat/sessions", { title });
+  await append(session.id, contents);
+  return session.id;
+}
+async function append(id, contents) {
+  for (const [i, content] of contents.entries()) {
+    await api("POST", `/api/v1/chat/sessions/${id}/messages`, { role: i % 2 ? "assistant" : "user", content });
+  }
+}
+
+/** The visible sidebar (on a phone, opened first). */
+async function sidebar(phone) {
+  if (phone) await page.getByRole("button", { name: "Open sidebar" }).click();
+  return page.locator('nav[aria-label="Sidebar"]:visible');
+}
+
+before(async () => {
+  browser = await openBrowser();
+  page = browser.page;
+  await signUp(page, user);
+  if ((await authMode()) === "jwt") {
+    token = (await api("POST", "/api/v1/auth/login", { email: user.email, password: PASSWORD })).access_token;
+  }
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+describe("sharing a chat (issue 25.11)", () => {
+  for (const [name, viewport] of VIEWPORTS) {
+    test(`${name}: a link shows the chat as of sharing to a signed-out reader, continues as a copy, and stops when revoked`, async () => {
+      await page.setViewportSize(viewport);
+      const id = await chatWith(`Shared trip ${name} ${RUN}`, [`Plan a trip ${RUN}`, "Go to Rome in **May**."]);
+      await page.goto(`${BASE}/chat/${id}`);
+      await userMessages(page).first().waitFor();
+      await page.getByRole("button", { name: "Share", exact: true }).click();
+      const dialog = page.getByRole("dialog", { name: "Share chat" });
+      await dialog.getByRole("button", { name: "Create link" }).click();
+      const link = await dialog.getByLabel("Share link").inputValue();
+      assert.match(link, /\/shared\/[A-Za-z0-9_-]{43}$/);
+      await page.screenshot({ path: join(OUT, `organise-share-dialog-${name}.png`) });
+      await dialog.getByRole("button", { name: "Close" }).click();
+      // Later messages must not show through the link.
+      await append(id, [`Later question ${RUN}`, "Later answer"]);
+
+      const reader = await openBrowser({ ...viewport, allow: (t) => /status of 401/.test(t) });
+      try {
+        await reader.page.goto(link);
+        await reader.page.getByTestId("shared-title").waitFor();
+        assert.equal(await reader.page.getByTestId("shared-title").textContent(), `Shared trip ${name} ${RUN}`);
+        assert.equal(await reader.page.getByTestId("shared-user").count(), 1);
+        assert.equal(await reader.page.getByTestId("shared-assistant").count(), 1);
+        const text = (await reader.page.getByRole("log", { name: "Shared conversation" }).textContent()) ?? "";
+        assert.match(text, /Go to Rome in May\./);
+        assert.doesNotMatch(text, /Later/);
+        const body = (await reader.page.locator("body").textContent()) ?? "";
+        assert.ok(!body.includes(user.email), "the owner's email is on the shared page");
+        if (token) await reader.page.getByRole("link", { name: "Sign in to continue this chat" }).waitFor();
+        await reader.page.screenshot({ path: join(OUT, `organise-shared-signed-out-${name}.png`), fullPage: true });
+        assert.deepEqual(reader.consoleErrors, []);
+
+        // A signed-in reader continues it as a chat of their own.
+        await page.goto(link);
+        await page.getByRole("button", { name: "Continue this chat" }).click();
+        await page.waitForURL((u) => /\/chat\/[0-9a-f-]{36}$/.test(u.pathname) && !u.pathname.endsWith(id));
+        await userMessages(page).first().waitFor();
+        assert.equal(await userMessages(page).count(), 1);
+        assert.match((await page.getByTestId("chat-title").textContent()) ?? "", /Shared trip/);
+
+        // The owner stops sharing: the link is gone for the reader.
+        await page.goto(`${BASE}/chat/${id}`);
+        await userMessages(page).first().waitFor();
+        await page.getByRole("button", { name: "Share", exact: true }).click();
+        await dialog.getByTestId("share-status").waitFor();
+        await dialog.getByRole("button", { name: "Stop sharing" }).click();
+        await dialog.getByRole("button", { name: "Create link" }).waitFor();
+        await dialog.getByRole("button", { name: "Close" }).click();
+        reader.consoleErrors.length = 0;
+        await reader.page.reload();
+        await reader.page.getByRole("heading", { name: "This shared chat is not available" }).waitFor();
+        await reader.page.screenshot({ path: join(OUT, `organise-shared-revoked-${name}.png`) });
+      } finally {
+        await reader.close();
+      }
+    });
+  }
+});
+
+describe("folders (issue 25.13)", () => {
+  for (const [name, viewport] of VIEWPORTS) {
+    test(`${name}: create, move a chat in (${name === "desktop" ? "drag and drop" : "menu"}) and out, collapse across reloads, delete`, async () => {
+      await page.setViewportSize(viewport);
+      const phone = name === "phone";
+      const title = `Filed chat ${name} ${RUN}`;
+      const id = await chatWith(title, [`Question ${RUN}`, "Answer"]);
+      const folderName = `Work ${name} ${RUN}`;
+      await page.goto(`${BASE}/`);
+      let nav = await sidebar(phone);
+      await nav.getByRole("button", { name: "New folder" }).click();
+      await nav.getByLabel("New folder name").fill(folderName);
+      await nav.getByLabel("New folder name").press("Enter");
+      const folder = nav.locator(`[data-testid="folder"][data-folder="${folderName}"]`);
+      await folder.waitFor();
+      const row = nav.getByTestId("session-item").filter({ hasText: title });
+
+      if (phone) {
+        // The keyboard / touch way: the chat's menu.
+        await row.getByRole("button", { name: `Actions for ${title}` }).click();
+        await page.getByRole("menuitem", { name: `Move to ${folderName}` }).click();
+      } else {
+        await row.dragTo(folder.getByRole("button", { name: new RegExp(folderName) }).first());
+      }
+      await folder.getByTestId("session-item").filter({ hasText: title }).waitFor();
+      const moved = await api("GET", `/api/v1/chat/sessions/${id}`);
+      const folders = await api("GET", "/api/v1/chat/folders");
+      const made = folders.find((f) => f.name === folderName);
+      assert.equal(moved.folder_id, made.id);
+      await page.screenshot({ path: join(OUT, `organise-folder-${name}.png`) });
+
+      // Collapse: remembered across a reload.
+      const toggle = folder.getByRole("button", { name: new RegExp(folderName) }).first();
+      await toggle.click();
+      assert.equal(await toggle.getAttribute("aria-expanded"), "false");
+      await page.reload();
+      nav = await sidebar(phone);
+      const again = nav.locator(`[data-testid="folder"][data-folder="${folderName}"]`);
+      await again.waitFor();
+      assert.equal(await again.getByRole("button", { name: new RegExp(folderName) }).first().getAttribute("aria-expanded"), "false");
+      assert.equal(await again.getByTestId("session-item").count(), 0);
+      await again.getByRole("button", { name: new RegExp(folderName) }).first().click();
+
+      // Out again with the menu, then back in, then delete the folder: the chat stays.
+      const inside = again.getByTestId("session-item").filter({ hasText: title });
+      await inside.getByRole("button", { name: `Actions for ${title}` }).click();
+      await page.getByRole("menuitem", { name: "Remove from folder" }).click();
+      await nav.getByTestId("unfiled-chats").getByTestId("session-item").filter({ hasText: title }).waitFor();
+      assert.equal((await api("GET", `/api/v1/chat/sessions/${id}`)).folder_id, null);
+      await api("PATCH", `/api/v1/chat/sessions/${id}`, { folder_id: made.id });
+      await page.reload();
+      nav = await sidebar(phone);
+      await nav.locator(`[data-testid="folder"][data-folder="${folderName}"]`).getByTestId("session-item").filter({ hasText: title }).waitFor();
+      await nav.getByRole("button", { name: `Folder actions for ${folderName}` }).click();
+      await page.getByRole("menuitem", { name: "Delete folder" }).click();
+      await page.getByRole("dialog", { name: "Delete folder?" }).getByRole("button", { name: "Delete folder" }).click();
+      await nav.locator(`[data-testid="folder"][data-folder="${folderName}"]`).waitFor({ state: "detached" });
+      await nav.getByTestId("unfiled-chats").getByTestId("session-item").filter({ hasText: title }).waitFor();
+      const kept = await api("GET", `/api/v1/chat/sessions/${id}`);
+      assert.equal(kept.folder_id, null);
+      assert.equal(kept.messages.length, 2);
+      assert.deepEqual(browser.consoleErrors, []);
+    });
+  }
+});
