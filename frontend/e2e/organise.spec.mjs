@@ -39,6 +39,17 @@ async function append(id, contents) {
   }
 }
 
+/** The chat's folder once the server has it (the sidebar moves the row before the PATCH returns). */
+async function folderOf(id, expected) {
+  let got;
+  for (let i = 0; i < 50; i++) {
+    got = (await api("GET", `/api/v1/chat/sessions/${id}`)).folder_id;
+    if (got === expected) return got;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return got;
+}
+
 /** The visible sidebar (on a phone, opened first). */
 async function sidebar(phone) {
   if (phone) await page.getByRole("button", { name: "Open sidebar" }).click();
@@ -143,10 +154,9 @@ describe("folders (issue 25.13)", () => {
         await row.dragTo(folder.getByRole("button", { name: new RegExp(folderName) }).first());
       }
       await folder.getByTestId("session-item").filter({ hasText: title }).waitFor();
-      const moved = await api("GET", `/api/v1/chat/sessions/${id}`);
       const folders = await api("GET", "/api/v1/chat/folders");
       const made = folders.find((f) => f.name === folderName);
-      assert.equal(moved.folder_id, made.id);
+      assert.equal(await folderOf(id, made.id), made.id);
       await page.screenshot({ path: join(OUT, `organise-folder-${name}.png`) });
 
       // Collapse: remembered across a reload.
@@ -166,7 +176,7 @@ describe("folders (issue 25.13)", () => {
       await inside.getByRole("button", { name: `Actions for ${title}` }).click();
       await page.getByRole("menuitem", { name: "Remove from folder" }).click();
       await nav.getByTestId("unfiled-chats").getByTestId("session-item").filter({ hasText: title }).waitFor();
-      assert.equal((await api("GET", `/api/v1/chat/sessions/${id}`)).folder_id, null);
+      assert.equal(await folderOf(id, null), null);
       await api("PATCH", `/api/v1/chat/sessions/${id}`, { folder_id: made.id });
       await page.reload();
       nav = await sidebar(phone);
