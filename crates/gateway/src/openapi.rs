@@ -36,6 +36,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(routes::chat::ApiDoc::openapi());
     doc.merge(routes::folders::ApiDoc::openapi());
     doc.merge(routes::shares::ApiDoc::openapi());
+    doc.merge(routes::feedback::ApiDoc::openapi());
     doc.merge(routes::jobs::ApiDoc::openapi());
     doc.merge(routes::files::ApiDoc::openapi());
     doc.merge(routes::collections::ApiDoc::openapi());

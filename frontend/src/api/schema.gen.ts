@@ -495,7 +495,9 @@ export interface paths {
          * Imports a session from Sable's JSON export (`GET /sessions/{id}/export?format=json`, or any
          *     `ChatSessionDetail`): a new session of the caller with the export's title, system prompt,
          *     per-chat settings and flags, and its messages (role, content, meta) as one chain in order.
-         *     Ids, owner, timestamps and counts in the file are ignored.
+         *     Ids, owner, timestamps and counts in the file are ignored. The same content imported again
+         *     by the same user (compared by a SHA-256 of what is imported, so reformatting the file does
+         *     not matter) makes no copy: 200 with the earlier session and `already_imported: true`.
          */
         post: operations["import_session"];
         delete?: never;
@@ -666,6 +668,27 @@ export interface paths {
          */
         post: operations["continue_message"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/sessions/{id}/messages/{message_id}/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Rates an answer: thumbs up (`rating: 1`) or down (`-1`), with an optional comment. Giving
+         *     feedback again replaces it. Returns the message with its `feedback`.
+         */
+        put: operations["put_feedback"];
+        post?: never;
+        /** Clears the feedback on an answer (nothing to clear is fine: 204 all the same). */
+        delete: operations["delete_feedback"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1006,6 +1029,26 @@ export interface paths {
          *     be cancelled (409).
          */
         post: operations["cancel_job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Thumbs up and down per model over every user's rated answers (administrators only: the
+         *     counts cover everyone's chats).
+         */
+        get: operations["feedback_per_model"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1456,6 +1499,7 @@ export interface components {
              * @example 2026-11-23T19:54:40.915651Z
              */
             created_at: string;
+            feedback?: null | components["schemas"]["MessageFeedback"];
             /** Format: uuid */
             id: string;
             meta?: Record<string, never> | null;
@@ -1791,6 +1835,21 @@ export interface components {
          * @enum {string}
          */
         ExportFormat: "markdown" | "json";
+        /** @description `PUT …/messages/{message_id}/feedback` body. */
+        FeedbackIn: {
+            /** @description Optional, at most 2 000 code points; blank is the same as none. */
+            comment?: string | null;
+            /**
+             * Format: int64
+             * @description 1 (thumbs up) or -1 (thumbs down).
+             */
+            rating: number;
+        };
+        /** @description Answer of `GET /api/v1/metrics/feedback`. */
+        FeedbackPerModel: {
+            /** @description One row per model that has rated answers, most rated first. */
+            models: components["schemas"]["ModelFeedback"][];
+        };
         FieldError: {
             ctx?: Record<string, never> | null;
             /** @description The offending input (any JSON value), when it is not a secret. */
@@ -1983,6 +2042,14 @@ export interface components {
             status: string;
             version: string;
         };
+        /** @description Answer of `POST /api/v1/chat/import`: the session, and whether it was there already. */
+        ImportedSession: components["schemas"]["ChatSessionOut"] & {
+            /**
+             * @description True when the caller had imported the same content before (and still has that chat):
+             *     nothing was copied, `session` is the earlier import.
+             */
+            already_imported: boolean;
+        };
         /** @description `GET /api/v1/jobs` response: newest first, summaries only. */
         JobList: {
             jobs: components["schemas"]["JobSummary"][];
@@ -2138,6 +2205,22 @@ export interface components {
         MeOut: components["schemas"]["User"] & {
             usage_today: components["schemas"]["UsageToday"];
         };
+        /** @description The owner's feedback on an answer (`PUT …/messages/{message_id}/feedback`). */
+        MessageFeedback: {
+            /** @description The optional comment (at most 2 000 code points); null without one. */
+            comment?: string | null;
+            /**
+             * Format: int32
+             * @description 1 (thumbs up) or -1 (thumbs down).
+             */
+            rating: number;
+            /**
+             * Format: date-time
+             * @description When the feedback was last given.
+             * @example 2026-11-23T19:54:40.915651Z
+             */
+            updated_at: string;
+        };
         /** @description Answer of `GET /api/v1/chat/sessions/{id}/messages/{message_id}/versions`. */
         MessageVersions: {
             /**
@@ -2246,6 +2329,17 @@ export interface components {
              */
             ttft_p99_ms?: number | null;
             window_secs: number;
+        };
+        /**
+         * @description Thumbs up and down of one model (`meta.model` of the rated answers; answers without one
+         *     count under `"unknown"`).
+         */
+        ModelFeedback: {
+            /** Format: int64 */
+            down: number;
+            model: string;
+            /** Format: int64 */
+            up: number;
         };
         ModelInfo: {
             /** @description Additive: what the model does (`chat`, `embeddings`, `vision`, `tools`, `json`). */
@@ -4078,13 +4172,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The new session */
+            /** @description Imported before: the earlier session, `already_imported: true` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportedSession"];
+                };
+            };
+            /** @description The new session (`already_imported: false`) */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ChatSessionOut"];
+                    "application/json": components["schemas"]["ImportedSession"];
                 };
             };
             /** @description Body over the request size limit */
@@ -4590,6 +4693,112 @@ export interface operations {
             };
             /** @description Too many background generations */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    put_feedback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Session id */
+                id: string;
+                /** @description An assistant message of the session */
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeedbackIn"];
+            };
+        };
+        responses: {
+            /** @description The message with its feedback */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatMessageOut"];
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such session (or another user's), or the message is not in it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rating not 1 or -1, comment over 2 000 code points, or the message is not an answer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    delete_feedback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Session id */
+                id: string;
+                /** @description An assistant message of the session */
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The answer has no feedback now */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such session (or another user's), or the message is not in it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The message is not an answer */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5701,6 +5910,44 @@ export interface operations {
             };
             /** @description The worker service is unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    feedback_per_model: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Counts per model */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedbackPerModel"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not an administrator */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

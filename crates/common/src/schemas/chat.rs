@@ -356,6 +356,22 @@ pub struct ChatMessageOut {
     /// Additive: this version's 1-based position among them, oldest first.
     #[serde(default = "one")]
     pub sibling_index: i64,
+    /// Additive (issue 25): the owner's rating of an assistant answer; absent when unrated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<MessageFeedback>,
+}
+
+/// The owner's feedback on an answer (`PUT …/messages/{message_id}/feedback`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MessageFeedback {
+    /// 1 (thumbs up) or -1 (thumbs down).
+    pub rating: i16,
+    /// The optional comment (at most 2 000 code points); null without one.
+    pub comment: Option<String>,
+    /// When the feedback was last given.
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(example = "2026-11-23T19:54:40.915651Z")]
+    pub updated_at: DateTime<Utc>,
 }
 
 fn one() -> i64 {

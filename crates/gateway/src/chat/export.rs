@@ -3,7 +3,9 @@
 use axum::body::Body;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use common::schemas::{timestamp, ChatMessageOut, ChatSessionDetail, ChatSessionOut, Role, Source};
+use common::schemas::{
+    timestamp, ChatMessageOut, ChatSessionDetail, ChatSessionOut, MessageFeedback, Role, Source,
+};
 use common::text::{one_line, one_line_clipped};
 use futures::StreamExt;
 
@@ -63,6 +65,9 @@ pub fn markdown_message(message: &ChatMessageOut) -> String {
     if let Some(failure) = failure_note(message) {
         out.push_str(&failure);
     }
+    if let Some(feedback) = &message.feedback {
+        out.push_str(&feedback_note(feedback));
+    }
     out
 }
 
@@ -112,6 +117,22 @@ fn sources_list(message: &ChatMessageOut) -> Option<String> {
 
 /// Characters of a source's passage quoted in the export.
 const SNIPPET_CHARS: usize = 200;
+
+/// The line that records the owner's rating of an answer, and their comment if any.
+fn feedback_note(feedback: &MessageFeedback) -> String {
+    let verdict = if feedback.rating > 0 {
+        "👍 helpful"
+    } else {
+        "👎 not helpful"
+    };
+    match feedback.comment.as_deref().map(str::trim) {
+        Some(comment) if !comment.is_empty() => format!(
+            "_Feedback: {verdict}: {}_\n\n",
+            common::text::one_line(comment).trim()
+        ),
+        _ => format!("_Feedback: {verdict}_\n\n"),
+    }
+}
 
 /// The line that says an answer failed (`meta.error`, `{code, message}`; older rows stored a
 /// bare message), so a failed turn reads as one in the export too.
@@ -313,6 +334,7 @@ mod tests {
             parent_id: None,
             sibling_count: 1,
             sibling_index: 1,
+            feedback: None,
         };
         let session = ChatSessionDetail {
             session: ChatSessionOut {

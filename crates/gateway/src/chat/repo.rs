@@ -15,7 +15,7 @@ use common::schemas::chat_limits::DEFAULT_SESSION_TITLE;
 use common::schemas::limits::MESSAGES_MAX;
 use common::schemas::{
     ChatMessageOut, ChatSearchHit, ChatSessionDetail, ChatSessionImport, ChatSessionOut, ChatTurn,
-    KnowledgeSettings, Role, SessionCursor, SessionSettingsUpdate, Source, Usage,
+    KnowledgeSettings, MessageFeedback, Role, SessionCursor, SessionSettingsUpdate, Source, Usage,
 };
 
 /// A chat's knowledge as stored: NULL for none (empty lists clear it).
@@ -73,6 +73,7 @@ macro_rules! session_columns {
 macro_rules! message_columns {
     () => {
         "m.id, m.session_id, m.role::text AS role, m.content, m.meta, m.created_at, m.parent_id, \
+         m.feedback_rating, m.feedback_comment, m.feedback_at, \
          CASE WHEN m.parent_id IS NULL \
              THEN (SELECT count(*) FROM chat_messages s WHERE s.session_id = m.session_id AND s.parent_id IS NULL) \
              ELSE (SELECT count(*) FROM chat_messages s WHERE s.parent_id = m.parent_id) END AS sibling_count, \
@@ -148,6 +149,9 @@ struct MessageRow {
     parent_id: Option<Uuid>,
     sibling_count: i64,
     sibling_index: i64,
+    feedback_rating: Option<i16>,
+    feedback_comment: Option<String>,
+    feedback_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<MessageRow> for ChatMessageOut {
@@ -163,6 +167,14 @@ impl TryFrom<MessageRow> for ChatMessageOut {
             parent_id: r.parent_id,
             sibling_count: r.sibling_count,
             sibling_index: r.sibling_index,
+            feedback: match (r.feedback_rating, r.feedback_at) {
+                (Some(rating), Some(updated_at)) => Some(MessageFeedback {
+                    rating,
+                    comment: r.feedback_comment,
+                    updated_at,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -483,13 +495,73 @@ pub async fn update_session(
     Ok(row.map(Into::into))
 }
 
+/// What an import did: made a new session, or found the one the same content made before.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Imported {
+    New(ChatSessionOut),
+    Already(ChatSessionOut),
+}
+
+impl Imported {
+    /// The session, new or found.
+    pub fn into_session(self) -> ChatSessionOut {
+        match self {
+            Self::New(session) | Self::Already(session) => session,
+        }
+    }
+}
+
+/// The caller's session imported from content with this SHA-256, if they still have it.
+async fn imported_before(
+    db: &PgPool,
+    user_id: Uuid,
+    sha256: &[u8],
+) -> RepoResult<Option<ChatSessionOut>> {
+    let row: Option<SessionRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM chat_sessions WHERE user_id = $1 AND import_sha256 = $2"
+    ))
+    .bind(user_id)
+    .bind(sha256)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
 /// Imports a session (Sable's JSON export) as a new session of the caller: its messages become
-/// one chain in the given order, the last one active. One transaction.
+/// one chain in the given order, the last one active. One transaction. Content the caller
+/// imported before (same `sha256`, session not deleted since) is not copied again: the earlier
+/// session is returned as [`Imported::Already`] (also when two imports race: the unique index
+/// on `(user_id, import_sha256)` lets one commit, the other finds it).
 #[tracing::instrument(skip_all, fields(user_id = %user_id, messages = import.messages.len()))]
 pub async fn import_session(
     db: &PgPool,
     user_id: Uuid,
     import: &ChatSessionImport,
+    sha256: &[u8],
+) -> RepoResult<Imported> {
+    if let Some(existing) = imported_before(db, user_id, sha256).await? {
+        return Ok(Imported::Already(existing));
+    }
+    match import_new_session(db, user_id, import, sha256).await {
+        Err(RepoError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+            match imported_before(db, user_id, sha256).await? {
+                Some(existing) => Ok(Imported::Already(existing)),
+                None => Err(RepoError::Corrupt(
+                    "an import collided with one that is gone".into(),
+                )),
+            }
+        }
+        other => other.map(Imported::New),
+    }
+}
+
+async fn import_new_session(
+    db: &PgPool,
+    user_id: Uuid,
+    import: &ChatSessionImport,
+    sha256: &[u8],
 ) -> RepoResult<ChatSessionOut> {
     let mut tx = db.begin().await?;
     let title = match import.title.as_deref() {
@@ -531,12 +603,13 @@ pub async fn import_session(
     .await?;
     let count = i32::try_from(n).unwrap_or(i32::MAX);
     let updated: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "UPDATE chat_sessions SET active_leaf_id = $2, message_count = $3, \
+        "UPDATE chat_sessions SET active_leaf_id = $2, message_count = $3, import_sha256 = $4, \
              updated_at = clock_timestamp() WHERE id = $1 RETURNING updated_at",
     )
     .bind(session.id)
     .bind(ids.last())
     .bind(count)
+    .bind(sha256)
     .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -656,6 +729,7 @@ pub async fn append_message_at(
          INSERT INTO chat_messages (id, session_id, role, content, meta, created_at, parent_id, depth) \
          SELECT $3, session.id, $4, $5, $6, session.updated_at, $9, $10 FROM session \
          RETURNING id, session_id, role::text AS role, content, meta, created_at, parent_id, \
+                   feedback_rating, feedback_comment, feedback_at, \
                    0::bigint AS sibling_count, 0::bigint AS sibling_index",
     )
     .bind(session_id)
@@ -799,6 +873,83 @@ pub async fn message_in_session(
     .await?;
     row.map(|(role, meta, parent)| Ok((parse_role(&role)?, meta, parent)))
         .transpose()
+}
+
+/// One message of the caller's session, as the session shows it; `None` when the session is
+/// not the caller's or the message is not in it.
+#[tracing::instrument(skip_all, fields(session_id = %session_id, message_id = %message_id))]
+pub async fn message(
+    db: &PgPool,
+    user_id: Uuid,
+    session_id: Uuid,
+    message_id: Uuid,
+) -> RepoResult<Option<ChatMessageOut>> {
+    let row: Option<MessageRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id \
+         WHERE m.id = $3 AND m.session_id = $1 AND s.user_id = $2"
+    ))
+    .bind(session_id)
+    .bind(user_id)
+    .bind(message_id)
+    .fetch_optional(db)
+    .await?;
+    row.map(ChatMessageOut::try_from).transpose()
+}
+
+/// Sets (`Some((rating, comment))`) or clears (`None`) the feedback on an assistant message of
+/// the caller's session. Returns whether such a message was found: `false` for another user's
+/// session, a message not in it, or a message that is not an answer (the caller tells them
+/// apart). Rating is not activity: the session's `updated_at` does not move.
+#[tracing::instrument(skip_all, fields(session_id = %session_id, message_id = %message_id))]
+pub async fn set_feedback(
+    db: &PgPool,
+    user_id: Uuid,
+    session_id: Uuid,
+    message_id: Uuid,
+    feedback: Option<(i16, Option<&str>)>,
+) -> RepoResult<bool> {
+    let (rating, comment) = feedback.unzip();
+    let updated = sqlx::query(
+        "UPDATE chat_messages m SET feedback_rating = $4, feedback_comment = $5, \
+             feedback_at = CASE WHEN $4::smallint IS NULL THEN NULL ELSE clock_timestamp() END \
+         FROM chat_sessions s \
+         WHERE m.id = $3 AND m.session_id = $1 AND s.id = m.session_id AND s.user_id = $2 \
+           AND m.role = 'assistant'",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .bind(message_id)
+    .bind(rating)
+    .bind(comment.flatten())
+    .execute(db)
+    .await?;
+    Ok(updated.rows_affected() > 0)
+}
+
+/// Thumbs up and down of one model (`meta.model` of the rated answers; answers without one
+/// count under `"unknown"`).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize, utoipa::ToSchema)]
+pub struct ModelFeedback {
+    pub model: String,
+    pub up: i64,
+    pub down: i64,
+}
+
+/// Feedback counts per model over every user's answers (for administrators), most rated first.
+#[tracing::instrument(skip_all)]
+pub async fn feedback_per_model(db: &PgPool) -> RepoResult<Vec<ModelFeedback>> {
+    let rows: Vec<ModelFeedback> = sqlx::query_as(
+        "SELECT COALESCE(NULLIF(meta->>'model', ''), 'unknown') AS model, \
+                count(*) FILTER (WHERE feedback_rating = 1) AS up, \
+                count(*) FILTER (WHERE feedback_rating = -1) AS down \
+         FROM chat_messages WHERE feedback_rating IS NOT NULL \
+         GROUP BY 1 ORDER BY count(*) DESC, 1",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
 }
 
 /// Appends `content` to message `message_id` (a continued answer) and merges `meta` into its

@@ -93,6 +93,7 @@ pub fn router() -> Router<AppState> {
         MessageVersions,
         ChatSessionImport,
         ChatMessageImport,
+        ImportedSession,
         Role
     )),
     tags((name = "chat", description = "Chat sessions and messages, stored in Postgres; search and export"))
@@ -629,14 +630,27 @@ pub async fn continue_message(
     Ok(generations::sse_response(generation.events(0), false, None))
 }
 
+/// Answer of `POST /api/v1/chat/import`: the session, and whether it was there already.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ImportedSession {
+    #[serde(flatten)]
+    pub session: ChatSessionOut,
+    /// True when the caller had imported the same content before (and still has that chat):
+    /// nothing was copied, `session` is the earlier import.
+    pub already_imported: bool,
+}
+
 /// Imports a session from Sable's JSON export (`GET /sessions/{id}/export?format=json`, or any
 /// `ChatSessionDetail`): a new session of the caller with the export's title, system prompt,
 /// per-chat settings and flags, and its messages (role, content, meta) as one chain in order.
-/// Ids, owner, timestamps and counts in the file are ignored.
+/// Ids, owner, timestamps and counts in the file are ignored. The same content imported again
+/// by the same user (compared by a SHA-256 of what is imported, so reformatting the file does
+/// not matter) makes no copy: 200 with the earlier session and `already_imported: true`.
 #[utoipa::path(post, path = "/api/v1/chat/import", tag = "chat",
     request_body = ChatSessionImport,
     responses(
-        (status = 201, description = "The new session", body = ChatSessionOut),
+        (status = 201, description = "The new session (`already_imported: false`)", body = ImportedSession),
+        (status = 200, description = "Imported before: the earlier session, `already_imported: true`", body = ImportedSession),
         (status = 413, description = "Body over the request size limit", body = ErrorEnvelope),
         (status = 422, description = "Not a Sable export: missing messages, bad role, over-long content, more than 10 000 messages", body = ErrorEnvelope),
     ))]
@@ -644,7 +658,28 @@ pub async fn import_session(
     State(state): State<AppState>,
     CurrentUser { id: user_id, .. }: CurrentUser,
     ValidJson(body): ValidJson<ChatSessionImport>,
-) -> AppResult<(StatusCode, Json<ChatSessionOut>)> {
-    let session = chat_repo::import_session(&state.db, user_id, &body).await?;
-    Ok((StatusCode::CREATED, Json(session)))
+) -> AppResult<(StatusCode, Json<ImportedSession>)> {
+    let sha256 = import_digest(&body)?;
+    let imported = chat_repo::import_session(&state.db, user_id, &body, &sha256).await?;
+    let (status, already_imported) = match imported {
+        chat_repo::Imported::New(_) => (StatusCode::CREATED, false),
+        chat_repo::Imported::Already(_) => (StatusCode::OK, true),
+    };
+    let session = imported.into_session();
+    Ok((
+        status,
+        Json(ImportedSession {
+            session,
+            already_imported,
+        }),
+    ))
+}
+
+/// SHA-256 of the import as parsed (re-serialized: whitespace, unknown fields and the ids and
+/// timestamps an export carries do not count; the same conversation is the same import).
+fn import_digest(import: &ChatSessionImport) -> AppResult<Vec<u8>> {
+    use sha2::Digest;
+    let canonical = serde_json::to_vec(import)
+        .map_err(|e| common::AppError::internal(format!("import digest: {e}")))?;
+    Ok(sha2::Sha256::digest(&canonical).to_vec())
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod chat;
 pub mod collections;
 pub mod embeddings;
+pub mod feedback;
 pub mod files;
 pub mod folders;
 pub mod generate;
@@ -35,6 +36,7 @@ pub fn router(config: &crate::config::Config) -> Router<AppState> {
         .merge(chat::router())
         .merge(folders::router())
         .merge(shares::router())
+        .merge(feedback::router())
         .merge(jobs::router())
         .merge(files::router(&config.files))
         .merge(collections::router())

@@ -18,6 +18,7 @@ mod docs_reader;
 mod edge;
 mod failed_answers;
 mod folders;
+mod feedback;
 mod generate;
 mod helpers;
 mod limits_config;
