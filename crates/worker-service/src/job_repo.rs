@@ -312,6 +312,118 @@ pub async fn cancel(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<CancelOutcom
     }
 }
 
+/// What a retry or delete request found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FinishedJobOutcome {
+    NotFound,
+    /// The job is not finished (or, for a retry, was cancelled): its status.
+    WrongStatus(JobStatus),
+    /// Retry only: the prompt index is outside the job.
+    NoSuchPrompt,
+    /// Retry only: the prompt has its answer already.
+    Answered,
+    Done,
+}
+
+/// The owner's prompts job, locked for the rest of the transaction: its status and size.
+async fn lock_prompts_job(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    owner: Uuid,
+    id: Uuid,
+) -> Result<Option<(JobStatus, i32)>, sqlx::Error> {
+    let row: Option<(String, i32)> = sqlx::query_as(
+        "SELECT status, total_prompts FROM batch_jobs
+          WHERE id = $1 AND user_id = $2 AND kind = 'prompts' FOR UPDATE",
+    )
+    .bind(id)
+    .bind(owner)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|(status, total)| (status.parse().unwrap_or(JobStatus::Failed), total)))
+}
+
+/// Puts one prompt of a finished (`completed` or `failed`) job back in the queue: its failed
+/// slot is removed (and `failed_prompts` lowered) and the job is `pending` again with one more
+/// attempt allowed. A worker claims it like any job and runs the prompts that have no slot,
+/// which is this one alone (unless the job had ended before answering others: those run too),
+/// then ends it `completed` or `failed` as usual. A cancelled job stays cancelled.
+#[tracing::instrument(skip(pool))]
+pub async fn retry_prompt(
+    pool: &PgPool,
+    owner: Uuid,
+    id: Uuid,
+    index: i64,
+) -> Result<FinishedJobOutcome, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let Some((status, total)) = lock_prompts_job(&mut tx, owner, id).await? else {
+        return Ok(FinishedJobOutcome::NotFound);
+    };
+    if !matches!(status, JobStatus::Completed | JobStatus::Failed) {
+        return Ok(FinishedJobOutcome::WrongStatus(status));
+    }
+    let Some(idx) = i32::try_from(index).ok().filter(|i| (0..total).contains(i)) else {
+        return Ok(FinishedJobOutcome::NoSuchPrompt);
+    };
+    let answered: Option<bool> = sqlx::query_scalar(
+        "SELECT text IS NOT NULL FROM batch_job_results WHERE job_id = $1 AND idx = $2",
+    )
+    .bind(id)
+    .bind(idx)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if answered == Some(true) {
+        return Ok(FinishedJobOutcome::Answered);
+    }
+    sqlx::query(
+        "WITH gone AS (
+             DELETE FROM batch_job_results WHERE job_id = $1 AND idx = $2 AND text IS NULL
+             RETURNING 1
+         )
+         UPDATE batch_jobs
+            SET status = 'pending',
+                failed_prompts = failed_prompts - (SELECT count(*) FROM gone)::int,
+                error = NULL,
+                completed_at = NULL,
+                cancel_requested = false,
+                next_attempt_at = now(),
+                max_attempts = GREATEST(max_attempts, attempts + 1),
+                locked_by = NULL,
+                locked_until = NULL,
+                updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(idx)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    notify_queue(pool).await?;
+    Ok(FinishedJobOutcome::Done)
+}
+
+/// Deletes the owner's finished prompts job and its answers. A pending or running job is not
+/// deleted (cancel it first): a worker may hold it.
+#[tracing::instrument(skip(pool))]
+pub async fn delete_finished(
+    pool: &PgPool,
+    owner: Uuid,
+    id: Uuid,
+) -> Result<FinishedJobOutcome, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let Some((status, _)) = lock_prompts_job(&mut tx, owner, id).await? else {
+        return Ok(FinishedJobOutcome::NotFound);
+    };
+    if matches!(status, JobStatus::Pending | JobStatus::Running) {
+        return Ok(FinishedJobOutcome::WrongStatus(status));
+    }
+    sqlx::query("DELETE FROM batch_jobs WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(FinishedJobOutcome::Done)
+}
+
 /// Job counts by status and the number finished in the last 60 s: the owner's jobs, or every
 /// job when `owner` is `None` (the dashboard's system view).
 #[tracing::instrument(skip(pool))]

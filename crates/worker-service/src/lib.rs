@@ -89,8 +89,15 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(common::metrics::render))
         .route("/jobs", post(routes::jobs::submit).get(routes::jobs::list))
         .route("/jobs/stats", get(routes::jobs::stats))
-        .route("/jobs/{job_id}", get(routes::jobs::get))
+        .route(
+            "/jobs/{job_id}",
+            get(routes::jobs::get).delete(routes::jobs::delete),
+        )
         .route("/jobs/{job_id}/cancel", post(routes::jobs::cancel))
+        .route(
+            "/jobs/{job_id}/prompts/{index}/retry",
+            post(routes::jobs::retry_prompt),
+        )
         .route(
             "/files",
             post(routes::files::upload)

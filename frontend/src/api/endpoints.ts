@@ -10,6 +10,9 @@ import type {
   ChatSessionOut,
   ChatSessionUpdate,
   CollectionCreate,
+  FeedbackIn,
+  FeedbackPerModel,
+  ImportedSession,
   CollectionList,
   CollectionOut,
   CollectionUpdate,
@@ -234,9 +237,19 @@ export const api = {
   /** Every version of a message (itself included), oldest first: the ids behind "‹ 2 / 3 ›". */
   messageVersions: (id: string, messageId: string) =>
     request<MessageVersions>(`${V1}/chat/sessions/${enc(id)}/messages/${enc(messageId)}/versions`),
-  /** Imports Sable's JSON export of a chat as a new chat. */
+  /**
+   * Imports Sable's JSON export of a chat as a new chat; `already_imported` when the same
+   * content was imported before (the answer is then that chat, no copy is made).
+   */
   importSession: (body: ChatSessionImport) =>
-    request<ChatSessionOut>(`${V1}/chat/import`, { method: "POST", body, timeoutMs: 60_000 }),
+    request<ImportedSession>(`${V1}/chat/import`, { method: "POST", body, timeoutMs: 60_000 }),
+  /** Rates an answer (1 thumbs up, -1 thumbs down) with an optional comment. */
+  putFeedback: (id: string, messageId: string, body: FeedbackIn) =>
+    request<ChatMessageOut>(`${V1}/chat/sessions/${enc(id)}/messages/${enc(messageId)}/feedback`, { method: "PUT", body }),
+  deleteFeedback: (id: string, messageId: string) =>
+    request<void>(`${V1}/chat/sessions/${enc(id)}/messages/${enc(messageId)}/feedback`, { method: "DELETE" }),
+  /** Thumbs up and down per model (administrators). */
+  feedbackPerModel: () => request<FeedbackPerModel>(`${V1}/metrics/feedback`),
   search: (q: string, limit = 20, signal?: AbortSignal) =>
     request<SearchResponse>(`${V1}/chat/search${qs({ q, limit })}`, { signal }),
   exportUrl: (id: string, format: "markdown" | "json") =>
@@ -245,6 +258,11 @@ export const api = {
   submitJob: (body: JobSubmission) => request<JobResponse>(`${V1}/jobs`, { method: "POST", body }),
   getJob: (id: string) => request<JobResponse>(`${V1}/jobs/${enc(id)}`),
   cancelJob: (id: string) => request<JobResponse>(`${V1}/jobs/${enc(id)}/cancel`, { method: "POST", body: {} }),
+  /** Runs one failed prompt (its index, from 0) of a finished job again. */
+  retryJobPrompt: (id: string, index: number) =>
+    request<JobResponse>(`${V1}/jobs/${enc(id)}/prompts/${index}/retry`, { method: "POST", body: {} }),
+  /** Deletes a finished job (a pending or running one is refused: cancel it first). */
+  deleteJob: (id: string) => request<void>(`${V1}/jobs/${enc(id)}`, { method: "DELETE" }),
   /** Returns null when the server has no list endpoint (reference servers). */
   async listJobs(limit = 50, before?: string): Promise<{ jobs: JobView[]; nextBefore: string | null } | null> {
     if ((await documentedRoute(`${V1}/jobs`)) === false) return null;

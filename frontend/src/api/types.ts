@@ -52,6 +52,11 @@ export type MessageVersions = S["MessageVersions"];
 export type ChatSessionImport = Omit<S["ChatSessionImport"], "messages"> & {
   messages: (Omit<S["ChatMessageImport"], "meta"> & { meta?: JsonObject | null })[];
 };
+/** The answer of an import: the chat, and whether the same content was imported before. */
+export type ImportedSession = Omit<S["ImportedSession"], "knowledge"> & { knowledge?: KnowledgeSettings };
+export type FeedbackIn = S["FeedbackIn"];
+export type MessageFeedback = S["MessageFeedback"];
+export type FeedbackPerModel = S["FeedbackPerModel"];
 export type ChatMessageCreate = Omit<S["ChatMessageCreate"], "meta"> & { meta?: JsonObject | null };
 
 /** `snippet`: matched words wrapped in <mark>…</mark>, everything else HTML-escaped. */

@@ -387,6 +387,34 @@ describe("chat store: sessions", () => {
     });
   });
 
+  it("says so when the same chat file was imported before, and opens that chat", async () => {
+    mockFetch(() => json({ ...session({ id: "first", title: "Trip" }), already_imported: true }, 200));
+    const file = JSON.stringify({ title: "Trip", messages: [{ role: "user", content: "hi" }] });
+    expect(await useChat.getState().importChat(file)).toBe("first");
+    const last = useToasts.getState().toasts.at(-1);
+    expect(last?.title).toBe("Already imported");
+    expect(last?.kind).toBe("info");
+    expect(useChat.getState().sessions.find((x) => x.id === "first")).not.toHaveProperty("already_imported");
+  });
+
+  it("rates an answer, keeps the server's feedback, and restores the old one when refused", async () => {
+    const stored = { rating: -1, comment: "Too short", updated_at: "2026-12-06T09:00:00Z" };
+    const answer = { id: "a1", session_id: "s1", role: "assistant" as const, content: "Yes.", meta: null, created_at: "2026-12-06T09:00:00Z", parent_id: null, sibling_count: 1, sibling_index: 1 };
+    useChat.setState({ messages: { s1: [fromServer(answer)] } });
+    let refuse = false;
+    const calls = mockFetch(() => (refuse ? json({ error: { code: "NOT_FOUND", message: "gone" } }, 404) : json({ ...answer, feedback: stored })));
+    expect(await useChat.getState().rateAnswer("s1", "a1", { rating: -1, comment: "Too short" })).toBe(true);
+    expect(calls[0]).toMatchObject({ method: "PUT", url: "/api/v1/chat/sessions/s1/messages/a1/feedback" });
+    expect(calls[0]?.body).toEqual({ rating: -1, comment: "Too short" });
+    expect(useChat.getState().messages["s1"]?.[0]?.feedback).toEqual({ rating: -1, comment: "Too short" });
+    refuse = true;
+    expect(await useChat.getState().rateAnswer("s1", "a1", null)).toBe(false);
+    expect(calls[1]).toMatchObject({ method: "DELETE" });
+    expect(useChat.getState().messages["s1"]?.[0]?.feedback).toEqual({ rating: -1, comment: "Too short" });
+    // Reloaded from the server, the rating is there.
+    expect(fromServer({ ...answer, feedback: stored }).feedback).toEqual({ rating: -1, comment: "Too short" });
+  });
+
   it("imports a JSON export as a new chat; a file that is not one is refused without a request", async () => {
     const calls = mockFetch(() => json(session({ id: "imported", title: "Trip" }), 201));
     const file = JSON.stringify({

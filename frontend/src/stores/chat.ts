@@ -50,7 +50,18 @@ export interface UiMessage {
   siblingIndex: number;
   /** The stored `finish_reason` of an answer ("length": cut at max tokens, can be continued). */
   finishReason?: string;
+  /** The user's rating of an answer (thumbs up 1, down -1) and comment, as stored. */
+  feedback?: AnswerFeedback;
 }
+
+export interface AnswerFeedback {
+  rating: 1 | -1;
+  comment: string | null;
+}
+
+/** The server id of a message (local ids exist only until the message is stored). */
+export const storedId = (m: UiMessage): string | null =>
+  m.serverId ?? (m.id.startsWith("local-") ? null : m.id);
 
 /** Whether an answer can be continued: it was stopped, or cut at max tokens. */
 export const canContinue = (m: UiMessage) =>
@@ -113,6 +124,11 @@ export interface ChatState {
   chatSettings: (id: string | null) => ChatSettings;
   /** Imports a file of Sable's JSON export as a new chat; resolves with its id. */
   importChat: (text: string) => Promise<string | null>;
+  /**
+   * Rates an answer of a chat (null clears the rating), optimistically; the stored rating
+   * comes back on failure. Resolves with whether the server took it.
+   */
+  rateAnswer: (sessionId: string, messageId: string, feedback: AnswerFeedback | null) => Promise<boolean>;
   remove: (id: string) => Promise<boolean>;
 }
 
@@ -185,6 +201,9 @@ export function fromServer(m: ChatMessageOut): UiMessage {
     siblingCount: m.sibling_count ?? 1,
     siblingIndex: m.sibling_index ?? 1,
     finishReason: typeof finish === "string" ? finish : undefined,
+    ...(m.feedback && (m.feedback.rating === 1 || m.feedback.rating === -1)
+      ? { feedback: { rating: m.feedback.rating, comment: m.feedback.comment ?? null } }
+      : {}),
   };
 }
 
@@ -694,13 +713,40 @@ export const useChat = create<ChatState>()((set, get) => {
         return null;
       }
       try {
-        const created = await api.importSession(body);
+        const { already_imported: already, ...created } = await api.importSession(body);
         set((s) => ({ sessions: mergeSessions(s.sessions, [created]) }));
-        toast.success("Chat imported");
+        if (already) toast.info("Already imported", `You imported this chat before: opening “${created.title}” instead of making a copy.`);
+        else toast.success("Chat imported");
         return created.id;
       } catch (e) {
         toastError("Import failed", e);
         return null;
+      }
+    },
+
+    rateAnswer: async (sessionId, messageId, feedback) => {
+      const message = get().messages[sessionId]?.find((m) => m.id === messageId);
+      const serverId = message ? storedId(message) : null;
+      if (!message || !serverId) return false;
+      const before = message.feedback;
+      const apply = (f: AnswerFeedback | undefined) =>
+        patchMessage(sessionId, messageId, (m) => {
+          const { feedback: _old, ...rest } = m;
+          return f ? { ...rest, feedback: f } : rest;
+        });
+      apply(feedback ?? undefined);
+      try {
+        if (feedback) {
+          const stored = await api.putFeedback(sessionId, serverId, { rating: feedback.rating, comment: feedback.comment });
+          apply(fromServer(stored).feedback);
+        } else {
+          await api.deleteFeedback(sessionId, serverId);
+        }
+        return true;
+      } catch (e) {
+        apply(before);
+        toastError("Could not save your feedback", e);
+        return false;
       }
     },
 

@@ -27,6 +27,10 @@ interface JobsState {
   refresh: (id: string) => Promise<void>;
   refreshActive: () => Promise<void>;
   cancel: (id: string) => Promise<void>;
+  /** Runs one failed prompt (index from 0) of a finished job again. */
+  retryPrompt: (id: string, index: number) => Promise<void>;
+  /** Deletes a finished job. */
+  remove: (id: string) => Promise<boolean>;
 }
 
 function upsert(list: JobView[], job: JobView): JobView[] {
@@ -143,6 +147,26 @@ export const useJobs = create<JobsState>()(
             toast.info("Job cancelled");
           } catch (e) {
             toastError("Cancel failed", e);
+          }
+        },
+        retryPrompt: async (id, index) => {
+          try {
+            const job = await api.retryJobPrompt(id, index);
+            set((s) => ({ jobs: upsert(s.jobs, job) }));
+            toast.info(`Prompt #${index + 1} queued again`);
+          } catch (e) {
+            toastError("Retry failed", e);
+          }
+        },
+        remove: async (id) => {
+          try {
+            await api.deleteJob(id);
+            set((s) => ({ jobs: s.jobs.filter((j) => j.job_id !== id), knownIds: s.knownIds.filter((k) => k !== id) }));
+            toast.success("Job deleted");
+            return true;
+          } catch (e) {
+            toastError("Delete failed", e);
+            return false;
           }
         },
       };

@@ -1,7 +1,8 @@
 //! Batch jobs: a validating proxy to the worker service.
 //!
 //! `POST /api/v1/jobs` (202), `GET /api/v1/jobs/{job_id}`, and the additive
-//! `GET /api/v1/jobs` (newest first, paged) and `POST /api/v1/jobs/{job_id}/cancel`.
+//! `GET /api/v1/jobs` (newest first, paged), `POST /api/v1/jobs/{job_id}/cancel`,
+//! `POST /api/v1/jobs/{job_id}/prompts/{index}/retry` and `DELETE /api/v1/jobs/{job_id}`.
 //! Requests are validated here first (422 without a downstream call); a job id that is not a
 //! UUID is answered 404 `JOB_NOT_FOUND` here, and a valid one is sent in its canonical form,
 //! so client input never reaches the worker URL unescaped (contract §17.2). Worker envelopes
@@ -43,13 +44,17 @@ fn worker_request(
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/jobs", post(submit_job).get(list_jobs))
-        .route("/api/v1/jobs/{job_id}", get(get_job))
+        .route("/api/v1/jobs/{job_id}", get(get_job).delete(delete_job))
         .route("/api/v1/jobs/{job_id}/cancel", post(cancel_job))
+        .route(
+            "/api/v1/jobs/{job_id}/prompts/{index}/retry",
+            post(retry_prompt),
+        )
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(submit_job, get_job, list_jobs, cancel_job),
+    paths(submit_job, get_job, list_jobs, cancel_job, retry_prompt, delete_job),
     components(schemas(
         JobSubmission,
         JobResponse,
@@ -170,6 +175,76 @@ pub async fn cancel_job(
         ))
         .await?;
     Ok(Json(job))
+}
+
+/// Runs one failed prompt of a finished job again (issue 25): the job becomes `pending`, a
+/// worker runs that prompt alone and ends the job again with its counts updated (a prompt that
+/// now succeeds moves from `failed_prompts` to `completed_prompts`). `index` is the prompt's
+/// position, from 0 (`prompt_errors[].index`).
+#[utoipa::path(post, path = "/api/v1/jobs/{job_id}/prompts/{index}/retry", tag = "jobs",
+    params(
+        ("job_id" = String, Path, description = "The job id (a UUID, any case)"),
+        ("index" = i64, Path, description = "The prompt's index, from 0"),
+    ),
+    responses(
+        (status = 202, description = "Queued again: the job, `pending`", body = JobResponse),
+        (status = 404, description = "No such job (`JOB_NOT_FOUND`) or prompt (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 409, description = "The job is pending, running or cancelled, or the prompt has its answer: `CONFLICT`", body = ErrorEnvelope),
+        (status = 422, description = "The index is not a whole number", body = ErrorEnvelope),
+        (status = 503, description = "The worker service is unavailable", body = ErrorEnvelope),
+    ))]
+pub async fn retry_prompt(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((job_id, index)): Path<(String, String)>,
+) -> AppResult<(StatusCode, Json<JobResponse>)> {
+    let id = parse_job_id(&job_id)?;
+    // Checked here so that only a number reaches the worker URL.
+    let index: u32 = index.trim().parse().map_err(|_| {
+        common::AppError::validation(common::validation::FieldError::new(
+            "int_parsing",
+            &["path", "index"],
+            "The prompt index should be a whole number (0 for the first prompt)",
+        ))
+    })?;
+    let job = state
+        .worker
+        .send_json(worker_request(
+            &state,
+            user,
+            Method::POST,
+            &format!("/jobs/{id}/prompts/{index}/retry"),
+        ))
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+/// Deletes a finished job (completed, failed or cancelled) with its answers. A pending or
+/// running job is not deleted: 409 (cancel it first, then delete it once it has stopped).
+#[utoipa::path(delete, path = "/api/v1/jobs/{job_id}", tag = "jobs",
+    params(("job_id" = String, Path, description = "The job id (a UUID, any case)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such job: `JOB_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 409, description = "The job is pending or running: `CONFLICT`", body = ErrorEnvelope),
+        (status = 503, description = "The worker service is unavailable", body = ErrorEnvelope),
+    ))]
+pub async fn delete_job(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(job_id): Path<String>,
+) -> AppResult<StatusCode> {
+    let id = parse_job_id(&job_id)?;
+    state
+        .worker
+        .send(worker_request(
+            &state,
+            user,
+            Method::DELETE,
+            &format!("/jobs/{id}"),
+        ))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[cfg(test)]

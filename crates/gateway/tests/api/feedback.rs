@@ -357,3 +357,34 @@ async fn importing_the_same_chat_twice_returns_the_first_import() {
     assert_eq!(fourth["already_imported"], false);
     assert_ne!(fourth["id"], first["id"]);
 }
+
+#[tokio::test]
+async fn job_retry_and_delete_are_checked_before_the_worker_is_called() {
+    // The worker is down: what reaches it is 503, what the gateway refuses never gets there.
+    let app = spawn_app().await;
+    let job = uuid::Uuid::new_v4();
+    for index in ["x", "-1", "1.5"] {
+        let response = app
+            .post_json(
+                &format!("/api/v1/jobs/{job}/prompts/{index}/retry"),
+                &json!({}),
+            )
+            .await;
+        assert_envelope(response, 422, "VALIDATION_ERROR").await;
+    }
+    let response = app
+        .post_json("/api/v1/jobs/not-a-job/prompts/0/retry", &json!({}))
+        .await;
+    assert_envelope(response, 404, "JOB_NOT_FOUND").await;
+    let response = app
+        .post_json(&format!("/api/v1/jobs/{job}/prompts/0/retry"), &json!({}))
+        .await;
+    assert_eq!(response.status(), 503);
+    let response = app
+        .client
+        .delete(app.url(&format!("/api/v1/jobs/{job}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+}

@@ -1,6 +1,7 @@
 //! The job API (contract §7.2, plus the additive list, cancel and stats):
 //! `POST /jobs` → 202, `GET /jobs/{id}`, `GET /jobs?limit=&before=` (summaries),
-//! `POST /jobs/{id}/cancel`, `GET /jobs/stats`.
+//! `POST /jobs/{id}/cancel`, `GET /jobs/stats`, `POST /jobs/{id}/prompts/{index}/retry` (one
+//! failed prompt again) and `DELETE /jobs/{id}` (a finished job).
 //!
 //! Every job belongs to a user: the caller named by the `X-Sable-User-Id` header (a UUID, set
 //! by the gateway from its authenticated user), or the seeded default user when the header is
@@ -15,12 +16,12 @@ use axum::Json;
 use common::extract::{ValidJson, ValidQuery};
 use common::schemas::{
     job_not_found as not_found, parse_job_id as parse_id, JobList, JobListQuery, JobResponse,
-    JobStats, JobSubmission, DEFAULT_JOB_OWNER, USER_ID_HEADER,
+    JobStats, JobStatus, JobSubmission, DEFAULT_JOB_OWNER, USER_ID_HEADER,
 };
 use common::{AppError, AppResult};
 use uuid::Uuid;
 
-use crate::job_repo::{self, CancelOutcome};
+use crate::job_repo::{self, CancelOutcome, FinishedJobOutcome};
 use crate::AppState;
 
 /// The `X-Sable-User-Id` header: `None` when absent; a value that is not a UUID is 400.
@@ -146,5 +147,77 @@ pub async fn cancel(
             .await?
             .map(Json)
             .ok_or_else(|| not_found(&raw_id)),
+    }
+}
+
+/// The 409 for a job whose status does not allow `what`.
+fn wrong_status(id: Uuid, status: JobStatus, what: &str) -> AppError {
+    AppError::Conflict(format!("Job {id} is {}; {what}", status.as_str()))
+}
+
+/// Re-runs one prompt of a finished job (`completed` or `failed`) that has no answer (its
+/// error is dropped): the job goes back to `pending`, a worker runs that prompt and ends the
+/// job again, its counts updated. 202 with the job. 404 for an unknown job or prompt index,
+/// 409 for a job that is pending, running or cancelled, or a prompt that has its answer.
+#[tracing::instrument(skip(state))]
+pub async fn retry_prompt(
+    State(state): State<AppState>,
+    caller: CallerHeader,
+    Path((raw_id, raw_index)): Path<(String, String)>,
+) -> AppResult<(StatusCode, Json<JobResponse>)> {
+    let id = parse_id(&raw_id)?;
+    let index: i64 = raw_index.trim().parse().map_err(|_| {
+        AppError::validation(common::validation::FieldError::new(
+            "int_parsing",
+            &["path", "index"],
+            "The prompt index should be a whole number (0 for the first prompt)",
+        ))
+    })?;
+    let owner = caller.owner();
+    match job_repo::retry_prompt(&state.db, owner, id, index).await? {
+        FinishedJobOutcome::NotFound => return Err(not_found(&raw_id)),
+        FinishedJobOutcome::WrongStatus(status) => {
+            return Err(wrong_status(
+                id,
+                status,
+                "only a prompt of a completed or failed job can be retried",
+            ))
+        }
+        FinishedJobOutcome::NoSuchPrompt => {
+            return Err(AppError::not_found(format!(
+                "Job {id} has no prompt #{index} (prompts are numbered from 0)"
+            )))
+        }
+        FinishedJobOutcome::Answered => {
+            return Err(AppError::Conflict(format!(
+                "Prompt #{index} of job {id} has its answer; only a failed prompt is retried"
+            )))
+        }
+        FinishedJobOutcome::Done => {}
+    }
+    metrics::counter!("worker_prompt_retries_total").increment(1);
+    let job = job_repo::find(&state.db, owner, id)
+        .await?
+        .ok_or_else(|| not_found(&raw_id))?;
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+/// Deletes a finished job (completed, failed or cancelled) and its answers: 204. A pending or
+/// running job is 409 (cancel it first, then delete it).
+#[tracing::instrument(skip(state))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: CallerHeader,
+    Path(raw_id): Path<String>,
+) -> AppResult<StatusCode> {
+    let id = parse_id(&raw_id)?;
+    match job_repo::delete_finished(&state.db, caller.owner(), id).await? {
+        FinishedJobOutcome::Done => Ok(StatusCode::NO_CONTENT),
+        FinishedJobOutcome::WrongStatus(status) => Err(wrong_status(
+            id,
+            status,
+            "only a finished job can be deleted (cancel it first)",
+        )),
+        _ => Err(not_found(&raw_id)),
     }
 }

@@ -10,3 +10,4 @@ mod knowledge;
 mod queue;
 mod recovery;
 mod repo;
+mod retry_delete;

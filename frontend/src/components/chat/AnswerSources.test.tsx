@@ -37,7 +37,7 @@ function render(m: UiMessage): HTMLElement {
   document.body.appendChild(el);
   root = createRoot(el);
   const noop = () => Promise.resolve();
-  act(() => root?.render(<MessageBubble message={m} isLastAssistant={false} busy={false} onRegenerate={noop} onEdit={noop} onContinue={noop} onSwitchVersion={noop} />));
+  act(() => root?.render(<MessageBubble message={m} sessionId="s1" isLastAssistant={false} busy={false} onRegenerate={noop} onEdit={noop} onContinue={noop} onSwitchVersion={noop} />));
   return el;
 }
 afterEach(() => {

@@ -134,6 +134,7 @@ export function ChatPage() {
               <MessageBubble
                 key={m.id}
                 message={m}
+                sessionId={activeId ?? ""}
                 question={m.role === "assistant" && messages[i - 1]?.role === "user" ? messages[i - 1] : undefined}
                 isLastAssistant={m.id === lastAssistantId}
                 busy={streaming !== null}

@@ -5,10 +5,13 @@ import { clockTime, formatMs, shortModel } from "@/lib/format";
 import { canContinue, type UiMessage } from "@/stores/chat";
 import { toast } from "@/stores/toasts";
 import { Markdown } from "../markdown/Markdown";
+import { AnswerFeedback } from "./AnswerFeedback";
 import { AnswerSources, CitationProvider, useGrounding } from "./AnswerSources";
 
 interface Props {
   message: UiMessage;
+  /** The chat the message belongs to (answers are rated there). */
+  sessionId: string;
   /**
    * For an answer: the question it answers. Regenerating makes a new version of the question
    * (same text, new answer), so the answer shows the question's switcher in its own row: on a
@@ -103,6 +106,7 @@ function AnswerStats({ m }: { m: UiMessage }) {
 
 export const MessageBubble = memo(function MessageBubble({
   message: m,
+  sessionId,
   question,
   isLastAssistant,
   busy,
@@ -182,11 +186,12 @@ export const MessageBubble = memo(function MessageBubble({
     );
   }
 
-  return <AnswerBubble {...{ m, question, isLastAssistant, busy, onRegenerate, onContinue, onSwitchVersion }} />;
+  return <AnswerBubble {...{ m, sessionId, question, isLastAssistant, busy, onRegenerate, onContinue, onSwitchVersion }} />;
 });
 
 function AnswerBubble({
   m,
+  sessionId,
   question,
   isLastAssistant,
   busy,
@@ -256,6 +261,7 @@ function AnswerBubble({
             question && <VersionSwitcher m={question} busy={busy} onSwitch={onSwitchVersion} what="answer" className="inline-flex md:hidden" />
           )}
           <CopyButton text={m.content} label="Copy answer" />
+          <AnswerFeedback sessionId={sessionId} m={m} />
           {isLastAssistant && (
             <button type="button" className="btn-icon h-7 w-7" aria-label="Regenerate answer" disabled={busy} onClick={() => void onRegenerate()}>
               <RefreshCw size={14} />

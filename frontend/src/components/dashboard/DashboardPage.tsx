@@ -6,6 +6,7 @@ import { type PollControl, usePoll } from "@/hooks/use-poll";
 import { formatMs } from "@/lib/format";
 import { useAuth } from "@/stores/auth";
 import { CostByModel } from "./CostByModel";
+import { FeedbackPanel } from "./FeedbackPanel";
 import { livePoints, type LivePoint, type QueuePoint } from "./metrics-format";
 
 const Charts = lazy(() => import("./Charts"));
@@ -166,6 +167,7 @@ export function DashboardPage() {
           </section>
         )}
         {mayReadMetrics && <CostByModel />}
+        {mayReadMetrics && <FeedbackPanel />}
         {shown === "absent" && <p className="text-sm text-zinc-500">Live metrics are not available from this gateway yet.</p>}
         {shown === "admin-only" && (
           <p className="text-sm text-zinc-500" data-testid="metrics-admin-only">

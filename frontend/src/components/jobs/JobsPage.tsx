@@ -1,4 +1,4 @@
-import { ChevronDown, ChevronRight, FileUp, X } from "lucide-react";
+import { ChevronDown, ChevronRight, FileUp, RefreshCw, Trash2, X } from "lucide-react";
 import { useEffect, useRef, useState } from "react";
 import { saveBlob } from "@/api/endpoints";
 import type { JobStatus, JobView } from "@/api/types";
@@ -80,7 +80,12 @@ export function statusText(job: Pick<JobView, "status" | "failed_prompts">): str
 function JobCard({ job }: { job: JobView }) {
   const remembered = useJobs((s) => s.prompts);
   const cancel = useJobs((s) => s.cancel);
+  const retryPrompt = useJobs((s) => s.retryPrompt);
+  const remove = useJobs((s) => s.remove);
   const [open, setOpen] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  // Only a completed or failed job's failed prompts can run again.
+  const retryable = job.status === "completed" || job.status === "failed";
   const prompts = jobPrompts(job, remembered);
   const pct = jobPercent(job);
   const results = resultsByPrompt(job);
@@ -103,6 +108,31 @@ function JobCard({ job }: { job: JobView }) {
               <X size={12} aria-hidden /> Cancel
             </button>
           )}
+          {!isActive(job) &&
+            (confirmDelete ? (
+              <>
+                <button
+                  type="button"
+                  className="btn-secondary px-2 py-1 text-xs text-red-600 dark:text-red-400"
+                  onClick={() => void remove(job.job_id)}
+                  aria-label={`Confirm: delete job ${shortId(job.job_id)}`}
+                >
+                  <Trash2 size={12} aria-hidden /> Delete for good
+                </button>
+                <button type="button" className="btn-secondary px-2 py-1 text-xs" onClick={() => setConfirmDelete(false)}>
+                  Keep
+                </button>
+              </>
+            ) : (
+              <button
+                type="button"
+                className="btn-secondary px-2 py-1 text-xs"
+                onClick={() => setConfirmDelete(true)}
+                aria-label={`Delete job ${shortId(job.job_id)}`}
+              >
+                <Trash2 size={12} aria-hidden /> Delete
+              </button>
+            ))}
           {job.results.length > 0 && (
             <>
               <button
@@ -198,7 +228,19 @@ function JobCard({ job }: { job: JobView }) {
                   <p className="mt-1 whitespace-pre-wrap break-words">
                     {results[i] ??
                       (errors.has(i) ? (
-                        <PromptError message={errors.get(i) ?? ""} />
+                        <>
+                          <PromptError message={errors.get(i) ?? ""} />
+                          {retryable && (
+                            <button
+                              type="button"
+                              className="btn-secondary ml-2 h-7 px-2 py-0 text-xs"
+                              onClick={() => void retryPrompt(job.job_id, i)}
+                              aria-label={`Retry prompt #${i + 1}`}
+                            >
+                              <RefreshCw size={12} aria-hidden /> Retry
+                            </button>
+                          )}
+                        </>
                       ) : (
                         <span className="italic text-zinc-400">{isActive(job) ? "waiting…" : "no result"}</span>
                       ))}
