@@ -539,12 +539,18 @@ pub async fn import_session(
     db: &PgPool,
     user_id: Uuid,
     import: &ChatSessionImport,
-    sha256: &[u8],
+    sha256: Option<&[u8]>,
 ) -> RepoResult<Imported> {
+    // Without a digest (a copy of a shared chat, say) every call makes a new session.
+    let Some(sha256) = sha256 else {
+        return import_new_session(db, user_id, import, None)
+            .await
+            .map(Imported::New);
+    };
     if let Some(existing) = imported_before(db, user_id, sha256).await? {
         return Ok(Imported::Already(existing));
     }
-    match import_new_session(db, user_id, import, sha256).await {
+    match import_new_session(db, user_id, import, Some(sha256)).await {
         Err(RepoError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
             match imported_before(db, user_id, sha256).await? {
                 Some(existing) => Ok(Imported::Already(existing)),
@@ -561,7 +567,7 @@ async fn import_new_session(
     db: &PgPool,
     user_id: Uuid,
     import: &ChatSessionImport,
-    sha256: &[u8],
+    sha256: Option<&[u8]>,
 ) -> RepoResult<ChatSessionOut> {
     let mut tx = db.begin().await?;
     let title = match import.title.as_deref() {

@@ -660,7 +660,7 @@ pub async fn import_session(
     ValidJson(body): ValidJson<ChatSessionImport>,
 ) -> AppResult<(StatusCode, Json<ImportedSession>)> {
     let sha256 = import_digest(&body)?;
-    let imported = chat_repo::import_session(&state.db, user_id, &body, &sha256).await?;
+    let imported = chat_repo::import_session(&state.db, user_id, &body, Some(&sha256)).await?;
     let (status, already_imported) = match imported {
         chat_repo::Imported::New(_) => (StatusCode::CREATED, false),
         chat_repo::Imported::Already(_) => (StatusCode::OK, true),

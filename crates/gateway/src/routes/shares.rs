@@ -237,6 +237,8 @@ pub async fn copy_shared_chat(
             .collect(),
         ..Default::default()
     };
-    let session = chat_repo::import_session(&state.db, user_id, &copy).await?;
+    let session = chat_repo::import_session(&state.db, user_id, &copy, None)
+        .await?
+        .into_session();
     Ok((StatusCode::CREATED, Json(session)))
 }

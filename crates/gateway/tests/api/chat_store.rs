@@ -328,7 +328,7 @@ async fn slow_readers_of_large_sessions_do_not_empty_the_pool() {
         .collect();
     let import: common::schemas::ChatSessionImport =
         serde_json::from_value(json!({"title": "long", "messages": messages})).unwrap();
-    let session = chat_repo::import_session(&app.state.db, DEFAULT_USER_ID, &import, &[0; 32])
+    let session = chat_repo::import_session(&app.state.db, DEFAULT_USER_ID, &import, None)
         .await
         .unwrap()
         .into_session()
