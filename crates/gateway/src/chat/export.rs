@@ -395,6 +395,7 @@ mod tests {
             parent_id: None,
             sibling_count: 1,
             sibling_index: 1,
+            feedback: None,
         };
         let section = markdown_message(&message);
         let lines: Vec<&str> = section.lines().collect();
