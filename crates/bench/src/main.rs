@@ -104,6 +104,10 @@ fn body_for(url: &str, prompt: &str, tokens: u32, stream: bool) -> serde_json::V
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // reqwest is built with `rustls-no-provider` across the workspace (no aws-lc C build):
+    // a crypto provider must be installed before the first client (common::http does the same).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    #[allow(clippy::disallowed_methods)]
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(4096)
         .tcp_nodelay(true)

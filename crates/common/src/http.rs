@@ -46,6 +46,22 @@ pub fn requested_deadline(headers: &axum::http::HeaderMap) -> Option<Duration> {
     Some(Duration::from_millis(ms))
 }
 
+/// Makes rustls's ring provider the process default. Every reqwest client in the tree is built
+/// with `rustls-no-provider` (one crypto provider, no aws-lc C build), so some provider must be
+/// installed before the first client; installing twice is harmless (the second is ignored).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The one way to start a reqwest client in this workspace (clippy's `disallowed-methods`
+/// refuses `reqwest::Client::new`/`builder`/`reqwest::get` elsewhere): with `rustls-no-provider`,
+/// reqwest panics at `build()` when no crypto provider is installed, so this installs it first.
+#[allow(clippy::disallowed_methods)]
+pub fn client_builder() -> reqwest::ClientBuilder {
+    install_crypto_provider();
+    reqwest::Client::builder()
+}
+
 /// Builds the process-wide client. There is deliberately no total timeout on the client:
 /// streams may legitimately run for minutes. Non-streaming calls set one per request.
 ///
@@ -53,7 +69,7 @@ pub fn requested_deadline(headers: &axum::http::HeaderMap) -> Option<Duration> {
 /// start-up with that sentence. There is no fallback: a default client has no connect
 /// timeout, and every outgoing call must have one.
 pub fn build_client(args: &HttpClientArgs) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
+    client_builder()
         .connect_timeout(args.connect_timeout())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(256)
@@ -278,7 +294,7 @@ mod tests {
             "http://h:1/prefix/",
         ] {
             let client = ServiceClient::new(
-                reqwest::Client::new(),
+                crate::http::client_builder().build().unwrap(),
                 base,
                 "model service",
                 Duration::from_secs(1),
@@ -325,7 +341,7 @@ mod tests {
 
     fn client(url: &str) -> ServiceClient {
         ServiceClient::new(
-            reqwest::Client::new(),
+            crate::http::client_builder().build().unwrap(),
             url,
             "model service",
             Duration::from_secs(5),

@@ -59,7 +59,7 @@ where
         return None;
     }
     // The exporter's HTTP client is built on rustls; name the provider the tree already uses.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::http::install_crypto_provider();
     let exporter = match opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)

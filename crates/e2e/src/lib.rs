@@ -141,7 +141,7 @@ impl Stack {
             gateway_state,
             model_url,
             worker_url,
-            client: reqwest::Client::builder()
+            client: common::http::client_builder()
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("client"),

@@ -32,7 +32,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    common::http::client_builder()
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap()
@@ -354,7 +354,7 @@ async fn sigterm_to_the_gateway_with_streams_open() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     // New requests, on new connections, are refused (the listener is closed) or answered 503.
     for path in ["/health", "/api/v1/generate"] {
-        let fresh = reqwest::Client::builder()
+        let fresh = common::http::client_builder()
             .timeout(Duration::from_secs(5))
             .build()
             .unwrap();

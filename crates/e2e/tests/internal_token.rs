@@ -104,7 +104,7 @@ async fn start(
         gateway,
         model,
         worker,
-        client: reqwest::Client::builder()
+        client: common::http::client_builder()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap(),

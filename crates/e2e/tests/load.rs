@@ -295,7 +295,7 @@ async fn a_mixed_load_is_held_without_errors_or_memory_growth() {
 
     let started = Instant::now();
     let load = Load {
-        http: reqwest::Client::builder()
+        http: common::http::client_builder()
             .timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(64)
             .build()

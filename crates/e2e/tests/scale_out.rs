@@ -292,7 +292,7 @@ impl Cluster {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    common::http::client_builder()
         .timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(64)
         .build()

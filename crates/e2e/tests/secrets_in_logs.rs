@@ -176,7 +176,7 @@ async fn no_secret_appears_in_the_logs_of_the_auth_and_generation_flows() {
     let gateway_url = gateway.url.clone();
 
     let api = Client {
-        http: reqwest::Client::builder()
+        http: common::http::client_builder()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap(),

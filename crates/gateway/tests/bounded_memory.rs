@@ -85,7 +85,7 @@ async fn scenario() {
     .unwrap();
     let state = gateway::build_state(config).await.unwrap();
     let base = format!("http://{}", serve(gateway::app(state)).await);
-    let client = reqwest::Client::builder()
+    let client = common::http::client_builder()
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();

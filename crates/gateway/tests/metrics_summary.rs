@@ -33,7 +33,11 @@ async fn gateway(worker_url: &str) -> (String, common::test_support::TestDb) {
 }
 
 async fn summary(base: &str) -> Value {
-    let response = reqwest::get(format!("{base}/api/v1/metrics/summary"))
+    let response = common::http::client_builder()
+        .build()
+        .unwrap()
+        .get(format!("{base}/api/v1/metrics/summary"))
+        .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);

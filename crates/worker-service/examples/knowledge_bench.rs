@@ -111,7 +111,7 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_uncached = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(worker_service::serve(uncached, listener, shutdown.clone()));
-    let client = reqwest::Client::new();
+    let client = common::http::client_builder().build().unwrap();
     let mut rng = rand::thread_rng();
 
     println!("| input | files | pages | chunks | seconds | pages/s | chunks/s |");

@@ -180,7 +180,7 @@ async fn run_scenario(
         .await
         .expect("truncate");
     let (api, api_stop) = start_api(db_url, model_url).await;
-    let client = reqwest::Client::new();
+    let client = common::http::client_builder().build().unwrap();
     let bodies: Vec<serde_json::Value> = (0..jobs)
         .map(|j| serde_json::json!({"prompts": (0..prompts).map(|i| format!("job {j} prompt {i}")).collect::<Vec<_>>(), "max_tokens": 16}))
         .collect();

@@ -282,7 +282,7 @@ mod tests {
         assert!(took < Duration::from_secs(4), "{took:?}");
 
         // A client that sends in time is answered as usual.
-        let c = reqwest::Client::new();
+        let c = crate::http::client_builder().build().unwrap();
         let echoed: serde_json::Value = c
             .post(format!("http://{addr}/echo"))
             .json(&serde_json::json!({"fast": true}))

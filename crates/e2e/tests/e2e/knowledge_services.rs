@@ -232,7 +232,7 @@ async fn files_are_stored_read_and_deleted_in_an_s3_compatible_store() {
     });
     let endpoint = endpoint.trim_end_matches('/').to_owned();
     let bucket = format!("sable-{}", uuid::Uuid::new_v4().simple());
-    let http = reqwest::Client::new();
+    let http = common::http::client_builder().build().unwrap();
     let made = http
         .put(format!("{endpoint}/{bucket}"))
         .send()

@@ -48,7 +48,7 @@ pub async fn stack_and_key_with(model: model_service::config::Config) -> (Stack,
 
 fn client(stack: &Stack, key: &str) -> Client<OpenAIConfig> {
     // reqwest 0.13 is built without a bundled crypto provider (see model-service).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    common::http::install_crypto_provider();
     Client::with_config(
         OpenAIConfig::new()
             .with_api_base(stack.url("/v1"))

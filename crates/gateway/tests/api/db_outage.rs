@@ -106,7 +106,7 @@ async fn an_outage_answers_503_quickly_and_recovers_by_itself() {
     .unwrap();
     let state = gateway::build_state(config).await.unwrap();
     let base = format!("http://{}", serve(gateway::app(state)).await);
-    let client = reqwest::Client::builder()
+    let client = common::http::client_builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();

@@ -82,7 +82,7 @@ pub async fn spawn_app_with(model_url: &str, worker_url: &str, extra: &[&str]) -
     let addr = serve(gateway::app(state.clone())).await;
     TestApp {
         base: format!("http://{addr}"),
-        client: reqwest::Client::builder()
+        client: common::http::client_builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .expect("client"),

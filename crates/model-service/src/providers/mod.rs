@@ -327,7 +327,7 @@ impl ProviderError {
     /// provider's own error code or type, e.g. `context_length_exceeded`).
     pub fn from_status(status: u16, provider_code: Option<&str>, detail: Option<&str>) -> Self {
         let kind = ErrorKind::from_http(status, provider_code, detail);
-        let reason = reqwest_013::StatusCode::from_u16(status)
+        let reason = reqwest::StatusCode::from_u16(status)
             .ok()
             .and_then(|s| s.canonical_reason())
             .unwrap_or("error");

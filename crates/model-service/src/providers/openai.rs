@@ -63,18 +63,15 @@ pub struct OpenAiProvider {
     client: Client<OpenAIConfig>,
     max_completion_tokens: bool,
     /// What streams are sent with: the same client, URL and headers async-openai uses.
-    http: reqwest_013::Client,
+    http: reqwest::Client,
     chat_url: String,
     embeddings_url: String,
-    headers: reqwest_013::header::HeaderMap,
+    headers: reqwest::header::HeaderMap,
 }
 
 impl OpenAiProvider {
     pub fn new(settings: OpenAiSettings) -> anyhow::Result<Self> {
-        // reqwest 0.13 is built without a bundled crypto provider; use ring process-wide.
-        // An error only means one is installed already.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest_013::Client::builder()
+        let http = common::http::client_builder()
             .connect_timeout(settings.connect_timeout)
             .read_timeout(settings.read_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
@@ -88,8 +85,8 @@ impl OpenAiProvider {
         let embeddings_url = config.url("/embeddings");
         let mut headers = config.headers();
         headers.insert(
-            reqwest_013::header::CONTENT_TYPE,
-            reqwest_013::header::HeaderValue::from_static("application/json"),
+            reqwest::header::CONTENT_TYPE,
+            reqwest::header::HeaderValue::from_static("application/json"),
         );
         let client = Client::with_config(config).with_http_service(transport(http.clone()));
         Ok(Self {
@@ -419,7 +416,7 @@ where
 // each `data:` payload is parsed once, straight into [`ChatChunk`].
 
 /// The deltas of an OpenAI-compatible SSE body, ending at `data: [DONE]` or the body's end.
-fn delta_stream(response: reqwest_013::Response) -> DeltaStream {
+fn delta_stream(response: reqwest::Response) -> DeltaStream {
     async_stream::stream! {
         let mut body = response.bytes_stream();
         let mut events = SseReader::default();
@@ -487,7 +484,7 @@ fn chunk_delta(chunk: ChatChunk<'_>) -> Result<Delta, ProviderError> {
 
 /// At most `cap` bytes of a body (an error body: what it says fits in far less). A body that
 /// goes on, or breaks, yields what arrived: the status alone still classifies the error.
-async fn read_capped(response: &mut reqwest_013::Response, cap: usize) -> Vec<u8> {
+async fn read_capped(response: &mut reqwest::Response, cap: usize) -> Vec<u8> {
     let mut body = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
         let room = cap.saturating_sub(body.len());
@@ -512,7 +509,7 @@ pub struct HttpStatusError {
 }
 
 impl HttpStatusError {
-    async fn read(mut response: reqwest_013::Response) -> Self {
+    async fn read(mut response: reqwest::Response) -> Self {
         let status = response.status().as_u16();
         let headers = response.headers();
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -551,10 +548,10 @@ impl HttpStatusError {
 
 /// The HTTP service async-openai sends through: no retries, statuses kept.
 fn transport(
-    http: reqwest_013::Client,
+    http: reqwest::Client,
 ) -> impl tower::Service<
     HttpRequestFactory,
-    Response = reqwest_013::Response,
+    Response = reqwest::Response,
     Error = OpenAIError,
     Future = impl Send + 'static,
 > + Clone

@@ -228,7 +228,7 @@ pub fn parse(
         let base_url = match (&p.base_url, kind) {
             (Some(url), _) => {
                 let trimmed = url.get_ref().trim().trim_end_matches('/');
-                let parsed = reqwest_013::Url::parse(trimmed).ok();
+                let parsed = reqwest::Url::parse(trimmed).ok();
                 if !parsed.is_some_and(|u| {
                     matches!(u.scheme(), "http" | "https") && u.host_str().is_some()
                 }) {

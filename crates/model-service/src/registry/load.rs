@@ -176,8 +176,7 @@ struct ModelEntry {
 /// from the id). A provider that cannot be asked keeps its listed models (logged).
 async fn discover(config: &Config, p: &mut ProviderConfig) {
     let listed = async {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest_013::Client::builder()
+        let client = common::http::client_builder()
             .connect_timeout(p.connect_timeout.unwrap_or(config.connect_timeout()))
             .timeout(DISCOVERY_TIMEOUT)
             .build()?;

@@ -63,7 +63,7 @@ pub async fn spawn_with(config: Config) -> TestApp {
         .expect("model service starts");
     TestApp {
         service,
-        client: reqwest::Client::new(),
+        client: common::http::client_builder().build().unwrap(),
     }
 }
 

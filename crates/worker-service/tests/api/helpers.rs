@@ -283,7 +283,7 @@ pub async fn spawn_worker_process(
     }
     let child = command.spawn().expect("start the worker-service binary");
     let health = format!("http://127.0.0.1:{port}/health");
-    let client = reqwest::Client::new();
+    let client = common::http::client_builder().build().unwrap();
     let up = wait_until(Duration::from_secs(20), || {
         let request = client.get(&health).send();
         async move { request.await.is_ok_and(|r| r.status().is_success()) }
@@ -301,7 +301,7 @@ pub async fn spawn_worker_process(
 // ---------------------------------------------------------------------------------------------
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    common::http::client_builder()
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client")

@@ -290,7 +290,7 @@ async fn a_job_whose_every_prompt_is_refused_fails() {
 async fn every_error_class_of_the_real_model_service_gets_the_right_retry_decision() {
     use worker_service::model_client::{self, PromptOutcome};
     let model = spawn_model().await;
-    let http = reqwest::Client::new();
+    let http = common::http::client_builder().build().unwrap();
     let client = common::http::ServiceClient::new(
         http,
         &model.url,

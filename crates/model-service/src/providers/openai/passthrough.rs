@@ -13,7 +13,7 @@ use super::{body_error, map_error, HttpStatusError, OpenAiProvider};
 use crate::providers::{ChunkStream, ErrorKind, ProviderError};
 
 impl OpenAiProvider {
-    async fn post(&self, body: &Value) -> Result<reqwest_013::Response, ProviderError> {
+    async fn post(&self, body: &Value) -> Result<reqwest::Response, ProviderError> {
         let bytes = serde_json::to_vec(body).map_err(|e| {
             ProviderError::new(
                 ErrorKind::InvalidRequest,
@@ -73,7 +73,7 @@ impl OpenAiProvider {
 
 /// The `data:` payloads of an OpenAI-compatible SSE body, ending at `[DONE]` or the body's end;
 /// an error object inside the stream ends it with its class.
-fn chunk_stream(response: reqwest_013::Response) -> ChunkStream {
+fn chunk_stream(response: reqwest::Response) -> ChunkStream {
     async_stream::stream! {
         let mut body = response.bytes_stream();
         let mut events = SseReader::default();
