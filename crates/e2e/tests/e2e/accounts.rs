@@ -695,6 +695,8 @@ async fn every_documented_operation_outside_the_public_list_needs_credentials() 
         "/api/v1/auth/refresh",
         "/api/v1/auth/logout",
         "/api/v1/auth/password-reset",
+        // A shared chat is read by anyone holding its link (issue 25.11); copying it needs sign-in.
+        "/api/v1/shared/{token}",
     ];
     let mut protected = 0;
     for (path, operations) in doc["paths"].as_object().unwrap() {
