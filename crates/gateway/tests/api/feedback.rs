@@ -239,7 +239,8 @@ async fn sign_up(app: &TestApp, email: &str) -> String {
             &json!({"email": email, "password": password}),
         )
         .await;
-    assert_eq!(registered.status(), 201);
+    // Registration answers 202 (it does not reveal whether the address has an account).
+    assert_eq!(registered.status(), 202);
     let login = json_of(
         app.post_json(
             "/api/v1/auth/login",
