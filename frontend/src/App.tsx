@@ -21,6 +21,7 @@ const WorkshopTaskPage = page(() => import("./components/learn/WorkshopTask"), "
 const AccountPage = page(() => import("./components/auth/AccountPage"), "AccountPage");
 const ProvidersPage = page(() => import("./components/admin/ProvidersPage"), "ProvidersPage");
 const SharedPage = page(() => import("./components/chat/SharedPage"), "SharedPage");
+const ResetPasswordPage = page(() => import("./components/auth/ResetPasswordPage"), "ResetPasswordPage");
 
 /** While a page's chunk downloads (first visit only; navigations keep the old page meanwhile). */
 function Loading({ children }: { children: ReactNode }) {
@@ -42,6 +43,7 @@ const router = createBrowserRouter([
   { path: "/sign-up", element: <SignUpPage /> },
   // Public: a shared chat reads without an account (issue 25.11).
   { path: "/shared/:token", element: <Loading><SharedPage /></Loading> },
+  { path: "/reset-password", element: <Loading><ResetPasswordPage /></Loading> },
   {
     path: "/",
     element: (

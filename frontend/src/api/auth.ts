@@ -19,6 +19,8 @@ export type TokenResponse = Omit<S["TokenResponse"], "user"> & { user: AuthUser 
 export type ApiKey = S["ApiKey"];
 /** Only the answer to creating a key carries the key itself, once. */
 export type NewApiKey = S["ApiKeyCreated"];
+/** One signed-in device; `current` is the one of this page's token. */
+export type SignIn = S["SignIn"];
 type RegisterRequest = S["RegisterRequest"];
 type LoginRequest = S["LoginRequest"];
 
@@ -66,4 +68,23 @@ export const authApi = {
   listKeys: () => request<ApiKey[]>(`${AUTH}/keys`),
   createKey: (name: string) => request<NewApiKey>(`${AUTH}/keys`, { method: "POST", body: { name } }),
   revokeKey: (id: string) => request<void>(`${AUTH}/keys/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  updateProfile: (displayName: string) =>
+    request<AuthUser>(`${AUTH}/me`, { method: "PATCH", body: { display_name: displayName.trim() || null } }),
+  changePassword: (currentPassword: string, newPassword: string) =>
+    request<void>(`${AUTH}/password`, {
+      method: "POST",
+      body: { current_password: currentPassword, new_password: newPassword },
+    }),
+  listSignIns: () => request<SignIn[]>(`${AUTH}/sessions`),
+  revokeSignIn: (id: string) => request<void>(`${AUTH}/sessions/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  logoutAll: () => request<void>(`${AUTH}/logout-all`, { method: "POST" }),
+  /** Everything of mine, as the JSON document the server builds (large: no short timeout). */
+  exportData: () => request<unknown>(`${AUTH}/export`, { timeoutMs: 120_000 }),
+  deleteAccount: (password: string) => request<void>(`${AUTH}/me`, { method: "DELETE", body: { password } }),
+  resetPassword: (token: string, newPassword: string) =>
+    request<void>(`${AUTH}/password-reset`, {
+      method: "POST",
+      body: { token, new_password: newPassword },
+      anonymous: true,
+    }),
 };

@@ -8,6 +8,7 @@ import { relativeTime } from "@/lib/format";
 import { useAuth } from "@/stores/auth";
 import { toast, toastError } from "@/stores/toasts";
 import { ConfirmDialog } from "../ui/Dialog";
+import { AccountSettings } from "./AccountSettings";
 
 const MAX_KEY_NAME = 100;
 
@@ -205,6 +206,7 @@ export function AccountPage() {
             <LogOut size={14} aria-hidden /> Sign out
           </button>
         </section>
+        <AccountSettings user={user} />
         <ApiKeys />
       </div>
     </div>

@@ -37,6 +37,10 @@ interface FormError {
 export function authErrorMessage(e: unknown, mode: "in" | "up"): FormError {
   if (e instanceof NetworkError) return { message: "Cannot reach the server. Check your connection and try again." };
   if (!(e instanceof ApiError)) return { message: describeError(e) };
+  // Registration answers the same for a taken email; the sign-in after it then fails.
+  if (mode === "up" && e.code === "INVALID_CREDENTIALS") {
+    return { message: "Could not sign in to this email's account: if it already existed, sign in with its password.", field: "email" };
+  }
   if (e.code === "INVALID_CREDENTIALS" || (mode === "in" && e.status === 401)) {
     return { message: "Wrong email or password.", field: "password" };
   }
