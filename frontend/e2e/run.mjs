@@ -30,7 +30,8 @@ const userB = { name: "Bob E2E", email: `bob-${RUN}@example.com` };
 async function signOut() {
   await page.getByTestId("account-link").click();
   await page.waitForURL(`${BASE}/account`);
-  await page.getByRole("button", { name: "Sign out" }).click();
+  // exact: the Account page also has "Sign out everywhere".
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
   await page.waitForURL(/\/sign-in/);
 }
 
