@@ -225,28 +225,18 @@ async fn the_official_python_client_gets_the_sources_through_extra_body() {
         .json()
         .await
         .unwrap();
-    let python = std::env::var("OPENAI_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scripts/openai_sources_check.py"
-    );
-    let output = tokio::process::Command::new(&python)
-        .arg(script)
-        .arg(stack.url("/v1"))
-        .arg("any-key-auth-is-off")
-        .arg(MODEL)
-        .arg(collection["id"].as_str().unwrap())
-        .arg(QUESTION)
-        .arg("backups.md")
-        .output()
-        .await
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the openai package check failed (scripts/test.sh installs it: OPENAI_PYTHON):\n{stdout}\n{stderr}"
-    );
+    let stdout = crate::openai_api::run_openai_python(
+        "openai_sources_check.py",
+        &[
+            &stack.url("/v1"),
+            "any-key-auth-is-off",
+            MODEL,
+            collection["id"].as_str().unwrap(),
+            QUESTION,
+            "backups.md",
+        ],
+    )
+    .await;
     assert!(
         stdout.contains("openai sources: 4 checks passed"),
         "{stdout}"

@@ -267,26 +267,11 @@ async fn the_official_python_client_works_against_sable() {
     let mut model = model_service::config::Config::for_tests();
     model.model_capabilities = format!("{TEXT_ONLY}=chat,json");
     let (stack, key) = stack_and_key_with(model).await;
-    let python = std::env::var("OPENAI_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scripts/openai_client_check.py"
-    );
-    let output = tokio::process::Command::new(&python)
-        .arg(script)
-        .arg(stack.url("/v1"))
-        .arg(&key)
-        .arg(MODEL)
-        .arg(TEXT_ONLY)
-        .output()
-        .await
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the openai package check failed (scripts/test.sh installs it: OPENAI_PYTHON):\n{stdout}\n{stderr}"
-    );
+    let stdout = run_openai_python(
+        "openai_client_check.py",
+        &[&stack.url("/v1"), &key, MODEL, TEXT_ONLY],
+    )
+    .await;
     assert!(
         stdout.contains("openai client: 18 checks passed"),
         "{stdout}"
@@ -392,4 +377,25 @@ async fn embeddings_through_the_public_api_are_authenticated_and_counted() {
         usage["prompt_tokens"].as_i64().unwrap() >= tokens,
         "{login}"
     );
+}
+
+/// Runs `scripts/<script>` with the official openai package (`OPENAI_PYTHON`, which
+/// scripts/test.sh installs) and returns what it printed; the test fails with both streams
+/// when the script does.
+pub(crate) async fn run_openai_python(script: &str, args: &[&str]) -> String {
+    let python = std::env::var("OPENAI_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let script = format!("{}/../../scripts/{script}", env!("CARGO_MANIFEST_DIR"));
+    let output = tokio::process::Command::new(&python)
+        .arg(script)
+        .args(args)
+        .output()
+        .await
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the openai package check failed (scripts/test.sh installs it: OPENAI_PYTHON):\n{stdout}\n{stderr}"
+    );
+    stdout
 }
