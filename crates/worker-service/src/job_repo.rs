@@ -204,9 +204,9 @@ pub async fn insert(
     Ok(row.into_response())
 }
 
-#[tracing::instrument(skip(pool))]
+#[tracing::instrument(skip(db))]
 pub async fn find(
-    pool: &PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     owner: Uuid,
     id: Uuid,
 ) -> Result<Option<JobResponse>, sqlx::Error> {
@@ -215,7 +215,7 @@ pub async fn find(
     ))
     .bind(id)
     .bind(owner)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await?;
     Ok(row.map(JobRow::into_response))
 }
@@ -313,7 +313,7 @@ pub async fn cancel(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<CancelOutcom
 }
 
 /// What a retry or delete request found.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub enum FinishedJobOutcome {
     NotFound,
     /// The job is not finished (or, for a retry, was cancelled): its status.
@@ -323,6 +323,9 @@ pub enum FinishedJobOutcome {
     /// Retry only: the prompt has its answer already.
     Answered,
     Done,
+    /// Retry only: the job as it was when the retry committed (`pending`), before any
+    /// worker could claim it.
+    Requeued(Box<JobResponse>),
 }
 
 /// The owner's prompts job, locked for the rest of the transaction: its status and size.
@@ -396,9 +399,14 @@ pub async fn retry_prompt(
     .bind(idx)
     .execute(&mut *tx)
     .await?;
+    // Read inside the transaction: once it commits, a worker may claim the job at once, and
+    // the caller is answered with the state its retry created.
+    let requeued = find(&mut *tx, owner, id).await?;
     tx.commit().await?;
     notify_queue(pool).await?;
-    Ok(FinishedJobOutcome::Done)
+    Ok(requeued.map_or(FinishedJobOutcome::NotFound, |job| {
+        FinishedJobOutcome::Requeued(Box::new(job))
+    }))
 }
 
 /// Deletes the owner's finished prompts job and its answers. A pending or running job is not

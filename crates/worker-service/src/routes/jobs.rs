@@ -174,8 +174,9 @@ pub async fn retry_prompt(
         ))
     })?;
     let owner = caller.owner();
-    match job_repo::retry_prompt(&state.db, owner, id, index).await? {
-        FinishedJobOutcome::NotFound => return Err(not_found(&raw_id)),
+    let job = match job_repo::retry_prompt(&state.db, owner, id, index).await? {
+        FinishedJobOutcome::Requeued(job) => job,
+        FinishedJobOutcome::NotFound | FinishedJobOutcome::Done => return Err(not_found(&raw_id)),
         FinishedJobOutcome::WrongStatus(status) => {
             return Err(wrong_status(
                 id,
@@ -193,13 +194,9 @@ pub async fn retry_prompt(
                 "Prompt #{index} of job {id} has its answer; only a failed prompt is retried"
             )))
         }
-        FinishedJobOutcome::Done => {}
-    }
+    };
     metrics::counter!("worker_prompt_retries_total").increment(1);
-    let job = job_repo::find(&state.db, owner, id)
-        .await?
-        .ok_or_else(|| not_found(&raw_id))?;
-    Ok((StatusCode::ACCEPTED, Json(job)))
+    Ok((StatusCode::ACCEPTED, Json(*job)))
 }
 
 /// Deletes a finished job (completed, failed or cancelled) and its answers: 204. A pending or
