@@ -199,6 +199,33 @@ async fn questions_find_their_passage_with_a_real_embedding_model() {
         "not found in the top 3:\n{}",
         misses.join("\n")
     );
+
+    // Grounded on all six files, each answer's first source (the passage numbered [1], the
+    // one the mock quotes) is the file that answers the question.
+    let mut wrong_first = Vec::new();
+    for (question, expected) in QUESTIONS {
+        let r = stack
+            .post(
+                "/api/v1/generate",
+                &json!({ "prompt": question, "file_ids": ids }),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let answer: Value = r.json().await.unwrap();
+        let first = &answer["sources"][0];
+        assert_eq!(first["n"], 1, "{answer}");
+        if first["filename"] != *expected {
+            wrong_first.push(format!(
+                "{question:?} → expected {expected} first, got {} (score {})",
+                first["filename"], first["score"]
+            ));
+        }
+    }
+    assert!(
+        wrong_first.is_empty(),
+        "wrong first source:\n{}",
+        wrong_first.join("\n")
+    );
 }
 
 /// `GET {AWS_ENDPOINT}/{bucket}?list-type=2&prefix=…`: the keys moto holds (its server does

