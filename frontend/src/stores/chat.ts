@@ -70,6 +70,7 @@ export const canContinue = (m: UiMessage) =>
 export const NEW_CHAT_TITLE = "New Chat";
 const PAGE_SIZE = 50;
 
+
 interface Streaming {
   sessionId: string;
   messageId: string;
@@ -96,7 +97,13 @@ export interface ChatState {
   loadSessions: () => Promise<void>;
   loadMoreSessions: () => Promise<void>;
   openSession: (id: string) => Promise<boolean>;
+  /** "New chat": no chat open, and the next one is made outside any folder. */
   newChat: () => void;
+  /**
+   * The empty chat page is shown (route "/"): no chat open. The folder picked with "New chat in
+   * folder" stays, since that page is where its chat is started.
+   */
+  showNewChat: () => void;
   /**
    * Ensures a session exists, starts streaming the answer, resolves with the session id.
    * `onStored` says whether the server took the message (false: nothing was stored, the
@@ -567,6 +574,8 @@ export const useChat = create<ChatState>()((set, get) => {
       set({ activeId: null });
       useFolders.getState().setDraftFolder(null);
     },
+
+    showNewChat: () => set({ activeId: null }),
 
     send: async (raw, onStored) => {
       const text = raw.trim();

@@ -5,6 +5,7 @@ import { useAutoScroll } from "@/hooks/use-auto-scroll";
 import { useStream } from "@/hooks/use-stream";
 import { exportSession } from "@/lib/export";
 import { useChat, type UiMessage } from "@/stores/chat";
+import { useFolders } from "@/stores/folders";
 import { useSourcePanel } from "@/stores/source-panel";
 import { ChatSettingsDialog } from "./ChatSettingsDialog";
 import { ShareDialog } from "./ShareDialog";
@@ -30,7 +31,7 @@ export function ChatPage() {
   const loading = useChat((s) => s.loading !== null && s.loading === s.activeId);
   const { streaming, stop } = useStream();
   const session = useChat((s) => s.sessions.find((x) => x.id === s.activeId));
-  const { openSession, newChat, send, regenerate, editAndResend, continueAnswer, switchVersion } = useChat.getState();
+  const { openSession, showNewChat, send, regenerate, editAndResend, continueAnswer, switchVersion } = useChat.getState();
   const [settingsOpen, setSettingsOpen] = useState(false);
   const [shareOpen, setShareOpen] = useState(false);
   const { container, content, atBottom, scrollToBottom } = useAutoScroll<HTMLDivElement, HTMLDivElement>();
@@ -41,13 +42,16 @@ export function ChatPage() {
 
   useEffect(() => {
     if (sessionId) {
+      // A chat opened: a folder picked earlier for a new chat no longer applies.
+      useFolders.getState().setDraftFolder(null);
       void openSession(sessionId).then((ok) => {
         if (!ok) void navigate("/", { replace: true });
       });
     } else {
-      newChat();
+      // Not newChat(): "New chat in folder" navigates here from a chat and its folder must stay.
+      showNewChat();
     }
-  }, [sessionId, openSession, newChat, navigate]);
+  }, [sessionId, openSession, showNewChat, navigate]);
 
   // Jump to a message picked from search results.
   useEffect(() => {
@@ -60,6 +64,8 @@ export function ChatPage() {
     setTimeout(() => el.classList.remove("ring-2", "ring-amber-400", "rounded-xl"), 2500);
   }, [hash, messages]);
 
+  // "New chat in folder": the chat is made in that folder, with its defaults, on the first send.
+  const draftFolder = useFolders((s) => (s.draftFolderId ? (s.folders.find((f) => f.id === s.draftFolderId) ?? null) : null));
   const streamingHere = streaming !== null && streaming.sessionId === activeId;
   const lastAssistantId = [...messages].reverse().find((m) => m.role === "assistant")?.id;
 
@@ -116,6 +122,11 @@ export function ChatPage() {
             {!loading && messages.length === 0 && (
               <div className="flex flex-col items-center pt-[12vh] text-center">
                 <h2 className="text-2xl font-semibold">How can I help you today?</h2>
+                {draftFolder && (
+                  <p className="mt-2 text-sm text-zinc-500" data-testid="new-chat-folder">
+                    This chat will be saved in “{draftFolder.name}”{draftFolder.system_prompt || draftFolder.model ? ", with its settings" : ""}.
+                  </p>
+                )}
                 <div className="mt-6 grid w-full max-w-xl grid-cols-1 gap-2 sm:grid-cols-2">
                   {SUGGESTIONS.map((s) => (
                     <button

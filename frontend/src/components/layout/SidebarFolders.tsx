@@ -1,9 +1,9 @@
 /**
  * Folders in the sidebar (issue 25.13), above the date groups: each folder collapses (kept
- * across reloads), takes chats dropped on it, and has a menu (new chat in it, rename,
- * delete). Chats move with drag and drop or with their own menu ("Move to …").
+ * across reloads), takes chats dropped on it, and has a menu (new chat in it, its settings
+ * for new chats, rename, delete). Chats move with drag and drop or with their own menu ("Move to …").
  */
-import { ChevronDown, ChevronRight, Folder, FolderPlus, MoreHorizontal, Pencil, Plus, Trash2 } from "lucide-react";
+import { ChevronDown, ChevronRight, Folder, FolderPlus, MoreHorizontal, Pencil, Plus, Settings2, Trash2 } from "lucide-react";
 import type React from "react";
 import { useState, type ReactNode } from "react";
 import type { FolderOut } from "@/api/organise";
@@ -11,6 +11,7 @@ import type { ChatSessionOut } from "@/api/types";
 import { useChat } from "@/stores/chat";
 import { useFolders } from "@/stores/folders";
 import { ConfirmDialog } from "../ui/Dialog";
+import { FolderSettingsDialog } from "./FolderSettingsDialog";
 
 /** The drag payload of a chat row. */
 export const SESSION_DRAG_TYPE = "application/x-sable-session";
@@ -86,6 +87,7 @@ function FolderBlock({
   const { toggle, update } = useFolders.getState();
   const [renaming, setRenaming] = useState(false);
   const [menu, setMenu] = useState(false);
+  const [settingsOpen, setSettingsOpen] = useState(false);
   const { over, props } = useChatDrop(folder.id);
   const listId = `folder-${folder.id}`;
 
@@ -103,6 +105,7 @@ function FolderBlock({
   }
   const items = [
     { label: "New chat in folder", icon: Plus, run: onNewChat },
+    { label: "Folder settings", icon: Settings2, run: () => setSettingsOpen(true) },
     { label: "Rename folder", icon: Pencil, run: () => setRenaming(true) },
     { label: "Delete folder", icon: Trash2, run: onDelete, danger: true },
   ];
@@ -172,6 +175,7 @@ function FolderBlock({
           ))}
         </ul>
       )}
+      <FolderSettingsDialog folder={folder} open={settingsOpen} onClose={() => setSettingsOpen(false)} />
     </div>
   );
 }
