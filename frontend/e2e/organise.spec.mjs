@@ -277,3 +277,45 @@ describe("folder settings (issue 25.13)", () => {
     });
   }
 });
+
+describe("a folder's chats are read with the folder filter (issue 25.13)", () => {
+  for (const [name, viewport] of VIEWPORTS) {
+    test(`${name}: a chat older than the sidebar's first page shows in its folder`, async () => {
+      await page.setViewportSize(viewport);
+      const phone = name === "phone";
+      const folderName = `Archive box ${name} ${RUN}`;
+      const made = await api("POST", "/api/v1/chat/folders", { name: folderName });
+      const title = `Old filed chat ${name} ${RUN}`;
+      const old = await chatWith(title, [`Old question ${RUN}`, "Old answer"]);
+      await api("PATCH", `/api/v1/chat/sessions/${old}`, { folder_id: made.id });
+      // More newer chats than the sidebar's first page (50): the old one is not on it. Paced
+      // below the per-user rate (10 a second after a burst of 100), so the page's own requests
+      // are not refused afterwards.
+      for (let i = 0; i < 52; i++) {
+        await api("POST", "/api/v1/chat/sessions", { title: `Newer ${name} ${i} ${RUN}` });
+        await new Promise((r) => setTimeout(r, 120));
+      }
+      const firstPage = await api("GET", "/api/v1/chat/sessions?limit=50&archived=false");
+      assert.ok(!firstPage.some((s) => s.id === old), "the old chat is on the first page: the test proves nothing");
+      const inFolder = await api("GET", `/api/v1/chat/sessions?folder_id=${made.id}`);
+      assert.deepEqual(inFolder.map((s) => s.id), [old]);
+
+      await page.goto(`${BASE}/`);
+      await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
+      const nav = await sidebar(phone);
+      const folder = nav.locator(`[data-testid="folder"][data-folder="${folderName}"]`);
+      await folder.waitFor();
+      const row = folder.getByTestId("session-item").filter({ hasText: title });
+      await row.waitFor();
+      assert.equal(await folder.getByTestId("session-item").count(), 1);
+      // Only in its folder, not again in the date groups.
+      assert.equal(await nav.getByTestId("unfiled-chats").getByTestId("session-item").filter({ hasText: title }).count(), 0);
+      await row.scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(OUT, `organise-folder-old-chat-${name}.png`) });
+      await row.getByRole("link").first().click();
+      await page.waitForURL((u) => u.pathname.endsWith(`/chat/${old}`));
+      await userMessages(page).first().waitFor();
+      assert.deepEqual(browser.consoleErrors, []);
+    });
+  }
+});

@@ -217,8 +217,10 @@ export const api = {
     return consumeSse(res.body, onToken);
   },
 
-  listSessions: (limit?: number, before?: string, filter: { pinned?: boolean; archived?: boolean } = {}) =>
-    request<ChatSessionOut[]>(`${V1}/chat/sessions${qs({ limit, before, pinned: filter.pinned, archived: filter.archived })}`),
+  listSessions: (limit?: number, before?: string, filter: { pinned?: boolean; archived?: boolean; folderId?: string } = {}) =>
+    request<ChatSessionOut[]>(
+      `${V1}/chat/sessions${qs({ limit, before, pinned: filter.pinned, archived: filter.archived, folder_id: filter.folderId })}`,
+    ),
   /** With `limit`, only the newest `limit` messages of the active path (Sable's paging). */
   getSession: (id: string, limit?: number) => request<ChatSessionDetail>(`${V1}/chat/sessions/${enc(id)}${qs({ limit })}`),
   createSession: (body: ChatSessionCreate) =>

@@ -540,7 +540,9 @@ export interface paths {
          *     and `before`, a keyset cursor `<updated_at>,<id>` of the last session already seen (or just
          *     `<updated_at>`, meaning strictly older). A full page carries the next page's `before` value
          *     in the `X-Next-Cursor` header. A session that is updated while a client pages moves to the
-         *     top and is not seen again in that walk.
+         *     top and is not seen again in that walk. Filters (additive, combined): `pinned`, `archived`,
+         *     `folder_id` (another user's folder id gives an empty page, as any filter only narrows the
+         *     caller's own sessions).
          */
         get: operations["list_sessions"];
         put?: never;
@@ -4285,6 +4287,12 @@ export interface operations {
                  *     the `X-Next-Cursor` response header.
                  */
                 before?: string;
+                /**
+                 * @description Additive filter: only the sessions in this folder (a folder id, UUID). Like the other
+                 *     filters it only narrows the caller's own sessions: an id that is not one of the caller's
+                 *     folders gives an empty page. Not a UUID: 422.
+                 */
+                folder_id?: string;
                 /** @description Page size, 1..=200, default 100. */
                 limit?: number;
                 /** @description Additive filter: only pinned (`true`) or only unpinned (`false`) sessions. */
@@ -4307,7 +4315,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChatSessionOut"][];
                 };
             };
-            /** @description Invalid limit or cursor */
+            /** @description Invalid limit, cursor or folder id */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -93,7 +93,7 @@ async function refreshExclusively(): Promise<TokenResponse> {
 
 /** Forgets everything cached for the previous user. */
 function resetUserCaches() {
-  useChat.setState({ sessions: [], sessionsStatus: "idle", hasMore: false, messages: {}, activeId: null, loading: null, draftKnowledge: NO_KNOWLEDGE });
+  useChat.setState({ sessions: [], sessionsStatus: "idle", hasMore: false, folderSessionsLoaded: [], messages: {}, activeId: null, loading: null, draftKnowledge: NO_KNOWLEDGE });
   useJobs.setState({ jobs: [], status: "idle", nextBefore: null });
   useFiles.setState({ files: [], collections: [], uploads: [], status: "idle", nextBefore: null, usedBytes: null });
 }

@@ -69,7 +69,10 @@ export const canContinue = (m: UiMessage) =>
 
 export const NEW_CHAT_TITLE = "New Chat";
 const PAGE_SIZE = 50;
-
+/** A folder's chats are read in pages of this many (the server's largest)… */
+const FOLDER_PAGE_SIZE = 200;
+/** …up to this many pages. */
+const FOLDER_PAGES_MAX = 5;
 
 interface Streaming {
   sessionId: string;
@@ -84,6 +87,8 @@ export interface ChatState {
   hasMore: boolean;
   /** `before` cursor of the next page of unarchived chats. */
   pageCursor: string | null;
+  /** Folders whose chats were read with the folder filter (once each, when first expanded). */
+  folderSessionsLoaded: string[];
   messages: Record<string, UiMessage[]>;
   loading: string | null;
   activeId: string | null;
@@ -95,6 +100,11 @@ export interface ChatState {
   setKnowledge: (id: string | null, knowledge: Knowledge) => Promise<boolean>;
 
   loadSessions: () => Promise<void>;
+  /**
+   * Reads a folder's unarchived chats with the `folder_id` filter, so a folder shows its chats
+   * even when they are older than the pages loaded so far. Once per folder.
+   */
+  loadFolderSessions: (folderId: string) => Promise<void>;
   loadMoreSessions: () => Promise<void>;
   openSession: (id: string) => Promise<boolean>;
   /** "New chat": no chat open, and the next one is made outside any folder. */
@@ -495,6 +505,7 @@ export const useChat = create<ChatState>()((set, get) => {
     archivedStatus: "idle",
     hasMore: false,
     pageCursor: null,
+    folderSessionsLoaded: [],
     messages: {},
     loading: null,
     activeId: null,
@@ -520,6 +531,25 @@ export const useChat = create<ChatState>()((set, get) => {
         set({ sessionsStatus: "error" });
         if (!(e instanceof ApiError)) return; // offline: the banner explains it
         toastError("Could not load conversations", e);
+      }
+    },
+
+    loadFolderSessions: async (folderId) => {
+      if (get().folderSessionsLoaded.includes(folderId)) return;
+      set((s) => ({ folderSessionsLoaded: [...s.folderSessionsLoaded, folderId] }));
+      try {
+        let before: string | undefined;
+        for (let page = 0; page < FOLDER_PAGES_MAX; page++) {
+          const list = await api.listSessions(FOLDER_PAGE_SIZE, before, { archived: false, folderId });
+          set((s) => ({ sessions: mergeSessions(s.sessions, list) }));
+          const last = list.at(-1);
+          if (list.length < FOLDER_PAGE_SIZE || !last) break;
+          before = `${last.updated_at},${last.id}`;
+        }
+      } catch (e) {
+        // Tried again the next time the folder is expanded.
+        set((s) => ({ folderSessionsLoaded: s.folderSessionsLoaded.filter((x) => x !== folderId) }));
+        if (e instanceof ApiError) toastError("Could not load the folder's chats", e);
       }
     },
 

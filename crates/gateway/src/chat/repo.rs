@@ -30,6 +30,8 @@ fn stored_knowledge(
 pub struct SessionFilter {
     pub pinned: Option<bool>,
     pub archived: Option<bool>,
+    /// Only the sessions in this folder.
+    pub folder_id: Option<Uuid>,
 }
 use serde::Serialize;
 use serde_json::Value;
@@ -249,12 +251,14 @@ pub async fn list_sessions(
                 session_columns!(),
                 " FROM chat_sessions WHERE user_id = $1 \
                  AND ($3::bool IS NULL OR pinned = $3) AND ($4::bool IS NULL OR archived = $4) \
+                 AND ($5::uuid IS NULL OR folder_id = $5) \
                  ORDER BY updated_at DESC, id DESC LIMIT $2"
             ))
             .bind(user_id)
             .bind(limit)
             .bind(filter.pinned)
             .bind(filter.archived)
+            .bind(filter.folder_id)
             .fetch_all(db)
             .await?
         }
@@ -266,6 +270,7 @@ pub async fn list_sessions(
                 session_columns!(),
                 " FROM chat_sessions WHERE user_id = $1 AND (updated_at, id) < ($2, $3) \
                  AND ($5::bool IS NULL OR pinned = $5) AND ($6::bool IS NULL OR archived = $6) \
+                 AND ($7::uuid IS NULL OR folder_id = $7) \
                  ORDER BY updated_at DESC, id DESC LIMIT $4"
             ))
             .bind(user_id)
@@ -274,6 +279,7 @@ pub async fn list_sessions(
             .bind(limit)
             .bind(filter.pinned)
             .bind(filter.archived)
+            .bind(filter.folder_id)
             .fetch_all(db)
             .await?
         }

@@ -142,13 +142,15 @@ pub async fn create_session(
 /// and `before`, a keyset cursor `<updated_at>,<id>` of the last session already seen (or just
 /// `<updated_at>`, meaning strictly older). A full page carries the next page's `before` value
 /// in the `X-Next-Cursor` header. A session that is updated while a client pages moves to the
-/// top and is not seen again in that walk.
+/// top and is not seen again in that walk. Filters (additive, combined): `pinned`, `archived`,
+/// `folder_id` (another user's folder id gives an empty page, as any filter only narrows the
+/// caller's own sessions).
 #[utoipa::path(get, path = "/api/v1/chat/sessions", tag = "chat",
     params(SessionListQuery),
     responses(
         (status = 200, description = "Sessions, newest updated first (a plain array)", body = Vec<ChatSessionOut>,
             headers(("x-next-cursor" = String, description = "Present when the page is full: pass it as `before` for the next page"))),
-        (status = 422, description = "Invalid limit or cursor", body = ErrorEnvelope),
+        (status = 422, description = "Invalid limit, cursor or folder id", body = ErrorEnvelope),
     ))]
 pub async fn list_sessions(
     State(state): State<AppState>,
@@ -159,6 +161,7 @@ pub async fn list_sessions(
     let filter = chat_repo::SessionFilter {
         pinned: query.pinned,
         archived: query.archived,
+        folder_id: query.folder_id(),
     };
     let sessions =
         chat_repo::list_sessions(&state.db, user_id, limit, query.cursor(), filter).await?;

@@ -6,7 +6,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::assert_envelope;
-use crate::sharing::{accounts_app, call, json_of, sign_up};
+use crate::helpers::TestApp;
+use crate::sharing::{accounts_app, call, json_of, sign_up, User};
 
 const FOLDERS: &str = "/api/v1/chat/folders";
 
@@ -386,4 +387,112 @@ async fn another_users_folder_is_not_found_and_cannot_take_chats() {
     .await;
     assert_eq!(hers[0]["name"], "Ada's");
     assert_eq!(hers[0]["session_count"], 1);
+}
+
+/// The ids of a page of `GET /api/v1/chat/sessions`, newest first.
+fn ids(page: &Value) -> Vec<&str> {
+    page.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect()
+}
+
+/// Makes a folder or a chat (`POST path` with `body`); its id.
+async fn made(app: &TestApp, user: &User, path: &str, body: Value) -> String {
+    let made = json_of(
+        call(app, Some(user), Method::POST, path, Some(body)).await,
+        201,
+    )
+    .await;
+    made["id"].as_str().unwrap().to_owned()
+}
+
+/// `GET /api/v1/chat/sessions{query}` as `user`.
+async fn list(app: &TestApp, user: &User, query: &str) -> reqwest::Response {
+    let path = format!("/api/v1/chat/sessions{query}");
+    call(app, Some(user), Method::GET, &path, None).await
+}
+
+#[tokio::test]
+async fn the_session_list_filters_by_folder_and_pages_within_it() {
+    const SESSIONS: &str = "/api/v1/chat/sessions";
+    let app = accounts_app().await;
+    let ada = sign_up(&app, "ada@example.com").await;
+    let bob = sign_up(&app, "bob@example.com").await;
+    let work = made(&app, &ada, FOLDERS, json!({"name": "Work"})).await;
+    let home = made(&app, &ada, FOLDERS, json!({"name": "Home"})).await;
+    // Oldest first: three in Work, each followed by one in no folder, then one in Home.
+    let mut in_work = Vec::new();
+    for i in 0..3 {
+        let body = json!({"title": format!("work {i}"), "folder_id": work});
+        in_work.push(made(&app, &ada, SESSIONS, body).await);
+        made(&app, &ada, SESSIONS, json!({"title": format!("loose {i}")})).await;
+    }
+    let in_home = made(
+        &app,
+        &ada,
+        SESSIONS,
+        json!({"title": "home", "folder_id": home}),
+    )
+    .await;
+    in_work.reverse(); // newest first, as listed
+
+    let all = json_of(list(&app, &ada, "").await, 200).await;
+    assert_eq!(ids(&all).len(), 7);
+    let page = json_of(list(&app, &ada, &format!("?folder_id={work}")).await, 200).await;
+    assert_eq!(ids(&page), in_work);
+    assert!(page
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["folder_id"] == work.as_str()));
+    let page = json_of(list(&app, &ada, &format!("?folder_id={home}")).await, 200).await;
+    assert_eq!(ids(&page), [in_home.as_str()]);
+
+    // Paged inside the folder: the cursor of a full page leads to the rest of that folder only.
+    let first = list(&app, &ada, &format!("?folder_id={work}&limit=2")).await;
+    assert_eq!(first.status().as_u16(), 200);
+    let cursor = first
+        .headers()
+        .get("x-next-cursor")
+        .expect("a full page carries the next cursor")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let first = json_of(first, 200).await;
+    assert_eq!(ids(&first), in_work[..2]);
+    let next = format!("?folder_id={work}&limit=2&before={}", urlencode(&cursor));
+    let rest = json_of(list(&app, &ada, &next).await, 200).await;
+    assert_eq!(ids(&rest), in_work[2..]);
+
+    // Combined with the other filters.
+    let pinned = list(&app, &ada, &format!("?folder_id={work}&pinned=true")).await;
+    assert_eq!(json_of(pinned, 200).await, json!([]));
+
+    // Another user's folder, or no one's: an empty page, as the other filters give.
+    let bobs = json_of(list(&app, &bob, &format!("?folder_id={work}")).await, 200).await;
+    assert_eq!(bobs, json!([]));
+    let nobody = uuid::Uuid::new_v4();
+    let none = json_of(list(&app, &ada, &format!("?folder_id={nobody}")).await, 200).await;
+    assert_eq!(none, json!([]));
+
+    // Not a UUID: 422 in the envelope, naming the field.
+    let refused = assert_envelope(
+        list(&app, &ada, "?folder_id=not-a-uuid").await,
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(
+        refused["detail"][0]["loc"],
+        json!(["query", "folder_id"]),
+        "{refused}"
+    );
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace(':', "%3A")
+        .replace('+', "%2B")
+        .replace(',', "%2C")
 }

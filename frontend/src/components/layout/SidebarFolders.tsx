@@ -5,7 +5,7 @@
  */
 import { ChevronDown, ChevronRight, Folder, FolderPlus, MoreHorizontal, Pencil, Plus, Settings2, Trash2 } from "lucide-react";
 import type React from "react";
-import { useState, type ReactNode } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import type { FolderOut } from "@/api/organise";
 import type { ChatSessionOut } from "@/api/types";
 import { useChat } from "@/stores/chat";
@@ -90,6 +90,10 @@ function FolderBlock({
   const [settingsOpen, setSettingsOpen] = useState(false);
   const { over, props } = useChatDrop(folder.id);
   const listId = `folder-${folder.id}`;
+  // Expanded: its chats are read with the folder filter, also those older than the loaded pages.
+  useEffect(() => {
+    if (!collapsed) void useChat.getState().loadFolderSessions(folder.id);
+  }, [collapsed, folder.id]);
 
   if (renaming) {
     return (
