@@ -20,6 +20,7 @@ const LearnDoc = page(() => import("./components/learn/LearnPage"), "LearnDoc");
 const WorkshopTaskPage = page(() => import("./components/learn/WorkshopTask"), "WorkshopTaskPage");
 const AccountPage = page(() => import("./components/auth/AccountPage"), "AccountPage");
 const ProvidersPage = page(() => import("./components/admin/ProvidersPage"), "ProvidersPage");
+const UsersPage = page(() => import("./components/admin/UsersPage"), "UsersPage");
 const SharedPage = page(() => import("./components/chat/SharedPage"), "SharedPage");
 const ResetPasswordPage = page(() => import("./components/auth/ResetPasswordPage"), "ResetPasswordPage");
 
@@ -62,6 +63,7 @@ const router = createBrowserRouter([
       { path: "learn/*", element: <Loading><LearnDoc /></Loading> },
       { path: "account", element: <Loading><AccountPage /></Loading> },
       { path: "admin/providers", element: <Loading><ProvidersPage /></Loading> },
+      { path: "admin/users", element: <Loading><UsersPage /></Loading> },
     ],
   },
   // Outside the shell and its sign-in: "/" only matches when one of its children does.

@@ -22,6 +22,9 @@ export type NewApiKey = S["ApiKeyCreated"];
 /** One signed-in device; `current` is the one of this page's token. */
 export type SignIn = S["SignIn"];
 type RegisterRequest = S["RegisterRequest"];
+export type AdminUserCreate = S["AdminUserCreate"];
+/** A one-time password reset link (`url` is relative to this site), shown once. */
+export type ResetLink = S["ResetLink"];
 type LoginRequest = S["LoginRequest"];
 
 export const OFF_CONFIG: AuthConfig = { auth_mode: "off", registration: "closed" };
@@ -87,4 +90,14 @@ export const authApi = {
       body: { token, new_password: newPassword },
       anonymous: true,
     }),
+};
+
+/** Accounts as an administrator sees them (`/api/v1/admin/users`); others get 403. */
+export const adminUsersApi = {
+  list: () => request<AuthUser[]>("/api/v1/admin/users"),
+  create: (body: AdminUserCreate) => request<AuthUser>("/api/v1/admin/users", { method: "POST", body }),
+  disable: (id: string) => request<AuthUser>(`/api/v1/admin/users/${encodeURIComponent(id)}/disable`, { method: "POST", body: {} }),
+  enable: (id: string) => request<AuthUser>(`/api/v1/admin/users/${encodeURIComponent(id)}/enable`, { method: "POST", body: {} }),
+  resetLink: (id: string) =>
+    request<ResetLink>(`/api/v1/admin/users/${encodeURIComponent(id)}/password-reset`, { method: "POST", body: {} }),
 };

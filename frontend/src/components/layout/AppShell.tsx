@@ -21,6 +21,7 @@ function pageTitle(path: string): string {
   if (path.startsWith("/learn")) return "Learn";
   if (path.startsWith("/account")) return "Account";
   if (path.startsWith("/admin/providers")) return "Providers";
+  if (path.startsWith("/admin/users")) return "Users";
   return "Chat";
 }
 

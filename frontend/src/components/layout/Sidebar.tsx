@@ -20,6 +20,7 @@ import {
   Settings,
   Trash2,
   Upload,
+  Users,
   X,
 } from "lucide-react";
 import type React from "react";
@@ -33,6 +34,7 @@ import { useIsAdmin } from "@/hooks/use-is-admin";
 import { exportSession } from "@/lib/export";
 import { parseSnippet, relativeTime } from "@/lib/format";
 import { groupSessions, useChat } from "@/stores/chat";
+import { useAuth } from "@/stores/auth";
 import { useFolders } from "@/stores/folders";
 import { useUi } from "@/stores/ui";
 import { ConfirmDialog } from "../ui/Dialog";
@@ -305,8 +307,11 @@ const NAV = [
   { to: "/dashboard", label: "Dashboard", icon: LayoutDashboard, end: true },
   { to: "/learn", label: "Learn", icon: BookOpen, end: false },
 ];
-/** Shown to administrators only (the page's API answers others 403). */
-const ADMIN_NAV = { to: "/admin/providers", label: "Providers", icon: Server, end: true };
+/** Shown to administrators only (the pages' API answers others 403); Users only with accounts on. */
+const ADMIN_NAV = [
+  { to: "/admin/providers", label: "Providers", icon: Server, end: true, accounts: false },
+  { to: "/admin/users", label: "Users", icon: Users, end: true, accounts: true },
+];
 
 export function Sidebar({ mobile = false }: { mobile?: boolean }) {
   const { sessions, sessionsStatus, archivedStatus, hasMore, activeId, loadMoreSessions, loadArchived, remove, importChat } = useChat();
@@ -317,6 +322,7 @@ export function Sidebar({ mobile = false }: { mobile?: boolean }) {
   const { pathname } = useLocation();
   const setMobile = useUi((s) => s.setMobileSidebar);
   const isAdmin = useIsAdmin();
+  const accountsOn = useAuth((st) => st.config?.auth_mode === "jwt");
   const [q, setQ] = useState("");
   const [found, setFound] = useState<{ query: string; results: SearchResult[] } | null>(null);
   const [pendingDelete, setPendingDelete] = useState<ChatSessionOut | null>(null);
@@ -526,7 +532,7 @@ export function Sidebar({ mobile = false }: { mobile?: boolean }) {
         )}
       </div>
       <div className="border-t border-zinc-200 p-2 dark:border-zinc-800">
-        {(isAdmin ? [...NAV, ADMIN_NAV] : NAV).map(({ to, label, icon: Icon, end }) => (
+        {(isAdmin ? [...NAV, ...ADMIN_NAV.filter((n) => accountsOn || !n.accounts)] : NAV).map(({ to, label, icon: Icon, end }) => (
           <NavLink
             key={to}
             to={to === "/" ? chatPath : to}
