@@ -5,7 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BASE, OUT, PASSWORD, RUN, assistantMessages, authMode, newUser, openBrowser, signUp, userMessages } from "./lib.mjs";
+import { ADMIN, BASE, OUT, PASSWORD, RUN, assistantMessages, authMode, newUser, openBrowser, sendMessage, signIn, signUp, userMessages, waitForAnswer } from "./lib.mjs";
 
 /** @type {Awaited<ReturnType<typeof openBrowser>>} */
 let browser;
@@ -118,6 +118,59 @@ describe("feedback on answers (issue 25.12)", () => {
       await page.reload();
       await rating.waitFor();
       assert.equal(await down.getAttribute("aria-pressed"), "false");
+      assert.deepEqual(browser.consoleErrors, []);
+    });
+  }
+  for (const [name, viewport] of VIEWPORTS) {
+    test(`${name}: the administrator's dashboard counts the ratings per model`, { skip: ADMIN ? false : "no admin on this stack" }, async () => {
+      await page.setViewportSize(viewport);
+      // A streamed answer (its model is stored with it), rated by this file's user.
+      await page.goto(`${BASE}/`);
+      await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
+      await sendMessage(page, `Rate me ${name} ${RUN} [mock:tokens=3]`);
+      await page.waitForURL(/\/chat\/[0-9a-f-]{36}/);
+      await waitForAnswer(page);
+      const id = new URL(page.url()).pathname.split("/").pop();
+      const rating = assistantMessages(page).last().getByRole("group", { name: "Rate this answer" });
+      await rating.waitFor();
+      const thumb = name === "desktop" ? "Good answer" : "Bad answer";
+      await rating.getByRole("button", { name: thumb }).click();
+      const answer = await eventually(
+        () => api("GET", `/api/v1/chat/sessions/${id}`).then((s) => s.messages.find((m) => m.role === "assistant")),
+        (m) => m?.feedback != null,
+      );
+      const model = answer?.meta?.model;
+      assert.ok(typeof model === "string" && model, `the answer has no model: ${JSON.stringify(answer?.meta)}`);
+
+      const login = await fetch(`${BASE}/api/v1/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: ADMIN.email, password: ADMIN.password }),
+      });
+      const adminToken = (await login.json()).access_token;
+      const counts = await (await fetch(`${BASE}/api/v1/metrics/feedback`, { headers: { authorization: `Bearer ${adminToken}` } })).json();
+      const mine = counts.models.find((m) => m.model === model);
+      assert.ok(mine && (name === "desktop" ? mine.up : mine.down) >= 1, `no ${thumb} counted for ${model}: ${JSON.stringify(counts)}`);
+
+      const admin = await openBrowser(viewport);
+      try {
+        await signIn(admin.page, ADMIN);
+        await admin.page.goto(`${BASE}/dashboard`);
+        const panel = admin.page.getByTestId("feedback-panel");
+        await panel.getByTestId("feedback-row").first().waitFor();
+        // The table says what the API counts: every model, its thumbs up and down.
+        const shown = await panel.getByTestId("feedback-row").evaluateAll((rows) =>
+          rows.map((r) => [r.querySelector("td")?.textContent?.trim(), Number(r.querySelector('[data-testid="feedback-up"]')?.textContent), Number(r.querySelector('[data-testid="feedback-down"]')?.textContent)]),
+        );
+        const now = await (await fetch(`${BASE}/api/v1/metrics/feedback`, { headers: { authorization: `Bearer ${adminToken}` } })).json();
+        assert.deepEqual(shown, now.models.map((m) => [m.model, m.up, m.down]));
+        assert.ok(shown.some(([m]) => m === model), `${model} is not on the dashboard`);
+        await panel.scrollIntoViewIfNeeded();
+        await admin.page.screenshot({ path: join(OUT, `answers-jobs-feedback-dashboard-${name}.png`) });
+        assert.deepEqual(admin.consoleErrors, []);
+      } finally {
+        await admin.close();
+      }
       assert.deepEqual(browser.consoleErrors, []);
     });
   }

@@ -332,59 +332,63 @@ describe("chat UX (issue 25)", () => {
     await shot("jobs-progress-desktop");
   });
 
-  test("defect 8: the TTFT headline agrees with its chart; time axes show clock times; every chart has a complete legend", { skip: ADMIN ? false : "no admin on this stack" }, async () => {
-    // The admin sees the live charts; the streams of the tests above are the traffic.
-    const admin = await openBrowser({ width: 1280, height: 800 });
-    try {
-      const p = admin.page;
-      await signIn(p, ADMIN);
-      await p.goto(`${BASE}/dashboard`);
-      await p.getByTestId("metrics-charts").waitFor();
-      const ttft = p.locator('[data-chart="Time to first token"]');
-      // The headline's own window is the last seconds; once it has passed, the chart still shows
-      // the streams and the headline must say what they were, not "no streams yet".
-      await p.waitForFunction(
-        () => /^last p50 [\d.]+ · p99 [\d.]+ ms$/.test(document.querySelector('[data-chart="Time to first token"] [data-testid="metrics-headline"]')?.textContent ?? ""),
-        undefined,
-        { timeout: 20_000 },
-      );
-      assert.ok((await ttft.locator(".recharts-line-dots circle, .recharts-dot").count()) > 0, "no points in the TTFT chart");
-      const charts = p.getByTestId("metrics-chart");
-      const n = await charts.count();
-      assert.ok(n >= 4, `${n} charts`);
-      for (let i = 0; i < n; i++) {
-        const chart = charts.nth(i);
-        const name = await chart.getAttribute("data-chart");
-        const lines = await chart.locator(".recharts-line").count();
-        const items = chart.getByTestId("chart-legend-item");
-        const legend = await items.count();
-        // A chart with no points yet (e.g. no retrievals) draws no line, but still names its series.
-        assert.ok(legend > 0, `${name}: no legend`);
-        if (lines > 0) assert.equal(legend, lines, `${name}: legend entries vs lines`);
-        const box = await chart.boundingBox();
-        for (let j = 0; j < lines; j++) {
-          const b = await items.nth(j).boundingBox();
-          assert.ok(box && b && b.width > 0 && b.y + b.height <= box.y + box.height, `${name}: legend entry ${j} not drawn inside its card`);
+  for (const [vp, viewport] of VIEWPORTS) {
+    test(`defect 8, ${vp}: the TTFT headline agrees with its chart; time axes show clock times; every chart has a complete legend`, { skip: ADMIN ? false : "no admin on this stack" }, async () => {
+      // The admin sees the live charts; the streams of the tests above are the traffic.
+      const admin = await openBrowser(viewport);
+      try {
+        const p = admin.page;
+        await signIn(p, ADMIN);
+        await p.goto(`${BASE}/dashboard`);
+        await p.getByTestId("metrics-charts").waitFor();
+        const ttft = p.locator('[data-chart="Time to first token"]');
+        // The headline's own window is the last seconds; once it has passed, the chart still shows
+        // the streams and the headline must say what they were, not "no streams yet".
+        await p.waitForFunction(
+          () => /^last p50 [\d.]+ · p99 [\d.]+ ms$/.test(document.querySelector('[data-chart="Time to first token"] [data-testid="metrics-headline"]')?.textContent ?? ""),
+          undefined,
+          { timeout: 20_000 },
+        );
+        assert.ok((await ttft.locator(".recharts-line-dots circle, .recharts-dot").count()) > 0, "no points in the TTFT chart");
+        const charts = p.getByTestId("metrics-chart");
+        const n = await charts.count();
+        assert.ok(n >= 4, `${n} charts`);
+        for (let i = 0; i < n; i++) {
+          const chart = charts.nth(i);
+          const name = await chart.getAttribute("data-chart");
+          const lines = await chart.locator(".recharts-line").count();
+          const items = chart.getByTestId("chart-legend-item");
+          const legend = await items.count();
+          // A chart with no points yet (e.g. no retrievals) draws no line, but still names its series.
+          assert.ok(legend > 0, `${name}: no legend`);
+          if (lines > 0) assert.equal(legend, lines, `${name}: legend entries vs lines`);
+          const box = await chart.boundingBox();
+          for (let j = 0; j < lines; j++) {
+            const b = await items.nth(j).boundingBox();
+            assert.ok(box && b && b.width > 0 && b.y + b.height <= box.y + box.height, `${name}: legend entry ${j} not drawn inside its card`);
+          }
         }
+        const ticks = await ttft.locator(".recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value, .recharts-xAxis .recharts-cartesian-axis-tick-value").allTextContents();
+        assert.ok(ticks.length > 0, "no time ticks");
+        for (const t of ticks) assert.match(t.trim(), /^\d{2}.\d{2}.\d{2}$/, `not a clock time: ${t}`);
+        await p.screenshot({ path: join(OUT, `chat-ux-dashboard-${vp}.png`) });
+        assert.deepEqual(admin.consoleErrors, []);
+      } finally {
+        await admin.close();
       }
-      const ticks = await ttft.locator(".recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value, .recharts-xAxis .recharts-cartesian-axis-tick-value").allTextContents();
-      assert.ok(ticks.length > 0, "no time ticks");
-      for (const t of ticks) assert.match(t.trim(), /^\d{2}.\d{2}.\d{2}$/, `not a clock time: ${t}`);
-      await p.screenshot({ path: join(OUT, "chat-ux-dashboard-desktop.png") });
-      assert.deepEqual(admin.consoleErrors, []);
-    } finally {
-      await admin.close();
-    }
-  });
+    });
+  }
 
-  test("defect 4: a chat whose first message is markdown and code is titled with its plain words", async () => {
-    await page.setViewportSize({ width: 1280, height: 800 });
-    await newChatWith(`\`\`\`js\nlet x = 1;\n\`\`\`\n**Explain** this \`code\` ${RUN}`);
-    await waitForAnswer(page);
-    await page.getByTestId("chat-title").filter({ hasText: `Explain this code ${RUN}` }).waitFor();
-    assert.equal((await page.getByTestId("chat-title").textContent())?.trim(), `Explain this code ${RUN}`);
-    await shot("title-desktop");
-  });
+  for (const [vp, viewport] of VIEWPORTS) {
+    test(`defect 4, ${vp}: a chat whose first message is markdown and code is titled with its plain words`, async () => {
+      await page.setViewportSize(viewport);
+      await newChatWith(`\`\`\`js\nlet x = 1;\n\`\`\`\n**Explain** this \`code\` ${vp} ${RUN}`);
+      await waitForAnswer(page);
+      await page.getByTestId("chat-title").filter({ hasText: `Explain this code ${vp} ${RUN}` }).waitFor();
+      assert.equal((await page.getByTestId("chat-title").textContent())?.trim(), `Explain this code ${vp} ${RUN}`);
+      await shot(`title-${vp}`);
+    });
+  }
 
   test("no browser console errors were logged", () => {
     assert.deepEqual(browser.consoleErrors, []);
