@@ -420,8 +420,10 @@ describe("Sable UI against the real stack", () => {
     assert.equal(after.status, 401, "a revoked API key still works");
   });
 
-  test("accounts: a second user does not see the first user's chats", { skip: JWT_ONLY }, async () => {
+  test("accounts: a second user does not see the first user's chats or folders", { skip: JWT_ONLY }, async () => {
     const secret = `private walrus${RUN} notes`;
+    const bobsFolder = `Bob's folder ${RUN}`;
+    const folderOf = (name) => page.locator(`[data-testid="folder"][data-folder="${name}"]`);
     await page.goto(`${BASE}/`);
     await sendTo(page, secret);
     await page.waitForURL(/\/chat\/[0-9a-f-]{36}/);
@@ -444,6 +446,14 @@ describe("Sable UI against the real stack", () => {
       await page.waitForTimeout(800);
       assert.equal(await page.getByTestId("job-card").count(), 0, "user B sees user A's jobs");
 
+      // User B files a folder; user A, signing in next in the same page (no reload), must not see it.
+      await page.goto(`${BASE}/`);
+      const nav = page.getByRole("navigation", { name: "Sidebar" });
+      await nav.getByRole("button", { name: "New folder" }).click();
+      await nav.getByLabel("New folder name").fill(bobsFolder);
+      await nav.getByLabel("New folder name").press("Enter");
+      await folderOf(bobsFolder).waitFor();
+
       // Back to user A: a wrong password is refused, the right one shows A's chat again.
       await signOut();
       await page.getByLabel("Email").fill(userA.email);
@@ -453,9 +463,30 @@ describe("Sable UI against the real stack", () => {
     } finally {
       expectingHttpErrors = false;
     }
-    await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    // A's folder list is held back until checked: meanwhile the sidebar must not show B's folders.
+    let release = () => {};
+    const held = new Promise((resolve) => (release = resolve));
+    const holding = [];
+    const hold = (route) => {
+      const done = held.then(() => route.continue()).catch(() => {});
+      holding.push(done);
+      return done;
+    };
+    await page.route("**/api/v1/chat/folders", hold);
+    try {
+      await page.getByLabel("Password").fill(PASSWORD);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("navigation", { name: "Sidebar" }).getByRole("button", { name: "New folder" }).waitFor();
+      assert.ok(holding.length > 0, "the sidebar did not ask for A's folders");
+      assert.equal(await folderOf(bobsFolder).count(), 0, "user A sees user B's folder while A's folders load");
+    } finally {
+      release();
+      await Promise.all(holding);
+      await page.unroute("**/api/v1/chat/folders", hold);
+    }
     await sessionItems().filter({ hasText: `walrus${RUN}` }).first().waitFor();
+    await page.waitForTimeout(500);
+    assert.equal(await folderOf(bobsFolder).count(), 0, "user A sees user B's folder");
   });
 
   test("no browser console errors were logged", () => {

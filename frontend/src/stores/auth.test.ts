@@ -5,6 +5,10 @@ import { authErrorMessage } from "@/components/auth/AuthPages";
 import { type Call, json, mockFetch } from "@/test/fetch-mock";
 import { refreshDelay, SIGNED_IN_HINT_KEY, useAuth } from "./auth";
 import { useChat } from "./chat";
+import { useFolders } from "./folders";
+import { JOBS_KEY, useJobs } from "./jobs";
+import { useModels } from "./models";
+import { useSourcePanel } from "./source-panel";
 
 const USER = { id: "u1", email: "ada@example.com", display_name: "Ada", role: "user" as const };
 const tokens = (access: string, expiresIn = 900) => ({
@@ -219,6 +223,53 @@ describe("auth store", () => {
     expect(calls(cs, "/api/v1/auth/logout")).toHaveLength(1);
     expect(useAuth.getState()).toMatchObject({ status: "signed-out", accessToken: null, user: null, notice: null });
     expect(localStorage.getItem(SIGNED_IN_HINT_KEY)).toBeNull();
+  });
+
+  it("signing out, or another user signing in, forgets the previous user's folders, chats, jobs, models and open source", async () => {
+    const FOLDER = { id: "f-ada", name: "Ada's secrets", session_count: 1, created_at: "2026-01-01T00:00:00Z" };
+    const BOB = { id: "u2", email: "bob@example.com", display_name: "Bob", role: "user" as const };
+    let loginAs = USER;
+    server((c) => {
+      if (c.url === "/api/v1/auth/login") return json({ ...tokens("T"), user: loginAs });
+      if (c.url === "/api/v1/auth/logout") return new Response(null, { status: 204 });
+      if (c.url === "/api/v1/chat/folders") return json([FOLDER]);
+      if (c.url === "/api/v1/models") return json({ models: [{ id: "only-for-ada" }], default: "only-for-ada" });
+    });
+    const source = { n: 1, file_id: "file-ada", filename: "ada.md", chunk_id: "c1", page: null, heading: null, snippet: "Ada's notes", score: 1 };
+    const fillAdasCaches = async () => {
+      await useFolders.getState().load();
+      useFolders.getState().setDraftFolder(FOLDER.id);
+      await useModels.getState().load();
+      expect(useModels.getState()).toMatchObject({ defaultModel: "only-for-ada", status: "ready" });
+      useSourcePanel.getState().open(source);
+      useChat.setState({ archivedStatus: "ready", pageCursor: "cursor-ada" });
+      useJobs.setState({ prompts: { "job-ada": ["Ada's prompt"] }, knownIds: ["job-ada"] });
+      expect(useFolders.getState()).toMatchObject({ folders: [FOLDER], status: "ready", draftFolderId: FOLDER.id });
+      expect(localStorage.getItem(JOBS_KEY)).toContain("Ada's prompt");
+    };
+    const expectForgotten = () => {
+      expect(useFolders.getState()).toMatchObject({ folders: [], status: "idle", draftFolderId: null });
+      expect(useSourcePanel.getState().source).toBeNull();
+      // An admin may limit the models per account: the next user's list is read again.
+      expect(useModels.getState()).toMatchObject({ models: [], defaultModel: "", status: "idle" });
+      expect(useChat.getState()).toMatchObject({ sessions: [], archivedStatus: "idle", pageCursor: null, activeId: null });
+      expect(useJobs.getState()).toMatchObject({ jobs: [], prompts: {}, knownIds: [] });
+      expect(localStorage.getItem(JOBS_KEY) ?? "").not.toContain("Ada's prompt");
+    };
+    await useAuth.getState().init();
+
+    await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
+    await fillAdasCaches();
+    await useAuth.getState().signOut();
+    expectForgotten();
+
+    // Another user signing in without a sign-out first (e.g. in another tab).
+    await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
+    await fillAdasCaches();
+    loginAs = BOB;
+    await useAuth.getState().signIn("bob@example.com", "pw-pw-pw-pw");
+    expect(useAuth.getState().user?.id).toBe("u2");
+    expectForgotten();
   });
 
   it("refreshDelay refreshes a minute early, or a fifth early for short tokens", () => {

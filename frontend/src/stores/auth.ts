@@ -9,11 +9,13 @@ import { create } from "zustand";
 import { type AuthConfig, type AuthUser, authApi, OFF_CONFIG, type TokenResponse } from "@/api/auth";
 import { ApiError, setAuthHooks } from "@/api/client";
 import { clearAllDrafts } from "@/lib/drafts";
-import { NO_KNOWLEDGE } from "@/lib/knowledge";
-import { useChat } from "./chat";
+import { emptyChatData, useChat } from "./chat";
 import { useLimits } from "./limits";
 import { useFiles } from "./files";
+import { useFolders } from "./folders";
 import { useJobs } from "./jobs";
+import { useModels } from "./models";
+import { useSourcePanel } from "./source-panel";
 
 /** Set while this browser is signed in, so a first visit does not try (and 401) a refresh. */
 export const SIGNED_IN_HINT_KEY = "sable-signed-in";
@@ -91,19 +93,33 @@ async function refreshExclusively(): Promise<TokenResponse> {
   return await locks.request("sable-auth-refresh", () => authApi.refresh());
 }
 
-/** Forgets everything cached for the previous user. */
+/**
+ * Forgets everything cached in memory for the previous user: every store that holds their data
+ * (chats, folders, jobs, files and collections, an open source, and the models, which an admin
+ * may limit per account). Browser preferences stay (settings, collapsed folders, the sidebar), as
+ * do the server's limits (the same for everyone).
+ */
 function resetUserCaches() {
-  useChat.setState({ sessions: [], sessionsStatus: "idle", hasMore: false, folderSessionsLoaded: [], messages: {}, activeId: null, loading: null, draftKnowledge: NO_KNOWLEDGE });
+  useChat.setState(emptyChatData());
+  useFolders.setState({ folders: [], status: "idle", draftFolderId: null });
   useJobs.setState({ jobs: [], status: "idle", nextBefore: null });
   useFiles.setState({ files: [], collections: [], uploads: [], status: "idle", nextBefore: null, usedBytes: null });
+  useSourcePanel.setState({ source: null });
+  useModels.setState({ models: [], defaultModel: "", fallbackModel: "", status: "idle" });
+}
+
+/** Forgets what this browser keeps for the user beyond a reload: drafts and submitted job prompts. */
+function forgetStoredUserData() {
+  clearAllDrafts();
+  useJobs.setState({ prompts: {}, knownIds: [] });
 }
 
 export const useAuth = create<AuthState>()((set, get) => {
   const accept = (t: TokenResponse) => {
     const previous = get().user?.id;
     if (previous !== t.user.id) resetUserCaches();
-    // Drafts survive a reload (no previous user yet), not a change of user.
-    if (previous && previous !== t.user.id) clearAllDrafts();
+    // Drafts and job prompts survive a reload (no previous user yet), not a change of user.
+    if (previous && previous !== t.user.id) forgetStoredUserData();
     const ms = Math.max(0, t.expires_in * 1000);
     set({ status: "signed-in", user: t.user, accessToken: t.access_token, expiresAt: Date.now() + ms, notice: null });
     hint(true);
@@ -118,7 +134,7 @@ export const useAuth = create<AuthState>()((set, get) => {
     if (wasSignedIn) {
       useChat.getState().stop();
       resetUserCaches();
-      clearAllDrafts();
+      forgetStoredUserData();
     }
   };
 

@@ -318,6 +318,34 @@ function mergeSessions(a: ChatSessionOut[], b: ChatSessionOut[]): ChatSessionOut
   return sortSessions([...byId.values()]);
 }
 
+type UserData =
+  | "sessions"
+  | "sessionsStatus"
+  | "archivedStatus"
+  | "hasMore"
+  | "pageCursor"
+  | "folderSessionsLoaded"
+  | "messages"
+  | "loading"
+  | "activeId"
+  | "draftKnowledge";
+
+/** The chats of no one: the store before anything is loaded, and after its user changes. */
+export function emptyChatData(): Pick<ChatState, UserData> {
+  return {
+    sessions: [],
+    sessionsStatus: "idle",
+    archivedStatus: "idle",
+    hasMore: false,
+    pageCursor: null,
+    folderSessionsLoaded: [],
+    messages: {},
+    loading: null,
+    activeId: null,
+    draftKnowledge: NO_KNOWLEDGE,
+  };
+}
+
 export const useChat = create<ChatState>()((set, get) => {
   const patchMessage = (sessionId: string, messageId: string, f: (m: UiMessage) => UiMessage) =>
     set((s) => ({
@@ -500,17 +528,8 @@ export const useChat = create<ChatState>()((set, get) => {
   };
 
   return {
-    sessions: [],
-    sessionsStatus: "idle",
-    archivedStatus: "idle",
-    hasMore: false,
-    pageCursor: null,
-    folderSessionsLoaded: [],
-    messages: {},
-    loading: null,
-    activeId: null,
+    ...emptyChatData(),
     streaming: null,
-    draftKnowledge: NO_KNOWLEDGE,
 
     loadSessions: async () => {
       set({ sessionsStatus: "loading" });
