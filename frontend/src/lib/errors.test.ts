@@ -19,6 +19,21 @@ describe("humanError", () => {
     expect(humanError(new StreamError("UNKNOWN_MODEL: no such model")).message).toMatch(/not available/);
     expect(humanError(new StreamError("something odd")).message).toBe("Something odd.");
   });
+  it("says which quota is used up in the server's words (file storage, tokens), not the provider's", () => {
+    const files = "File storage quota exceeded: 1.0 MB used of 1.0 MB allowed; this file needs 2.0 KB";
+    const onUpload = humanError(new ApiError(429, "QUOTA_EXCEEDED", files, "req-2"));
+    expect(onUpload.message).toBe(`${files}.`);
+    expect(onUpload.details).toBe(`QUOTA_EXCEEDED (HTTP 429) · request req-2 · ${files}`);
+    // The token quota's Retry-After is the reset at midnight: not "too many requests, wait N s".
+    const tokens = new ApiError(429, "QUOTA_EXCEEDED", "Today's token quota (1000 tokens) is used up; it resets at 2026-12-07 00:00 UTC", null);
+    tokens.retryAfterMs = 36_000_000;
+    expect(humanError(tokens).message).toBe("Today's token quota (1000 tokens) is used up; it resets at 2026-12-07 00:00 UTC.");
+    expect(humanError(new StreamError("QUOTA_EXCEEDED: Today's cost quota ($1.00) is used up")).message).toBe("Today's cost quota ($1.00) is used up.");
+    // Without the server's sentence: a neutral one, never the model provider's quota.
+    const bare = humanError(new ApiError(429, "QUOTA_EXCEEDED", "", null)).message;
+    expect(bare).toBe("Your quota on this server is used up.");
+    expect(bare).not.toMatch(/provider/);
+  });
   it("explains network failures", () => {
     expect(humanError(new NetworkError("Cannot reach the server (Failed to fetch)"))).toEqual({
       message: "Cannot reach the server. Check your connection and try again.",

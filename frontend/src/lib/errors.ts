@@ -33,12 +33,17 @@ const BY_CODE: Record<string, string> = {
   INFERENCE_ERROR: "The model could not answer. Try again.",
   STREAM_INTERRUPTED: "The answer broke off. Try again.",
   DATABASE_UNAVAILABLE: "The database is unavailable right now. Try again shortly.",
-  QUOTA_EXCEEDED: "The model provider's quota is used up. Tell the administrator.",
+  // Sable's own quotas (tokens or cost per day, file storage); the server's sentence, which
+  // names the quota, what is used and allowed (and when it resets), is shown when there is one.
+  QUOTA_EXCEEDED: "Your quota on this server is used up.",
   MODEL_NOT_FOUND: "That model is not available. Choose another one in Settings.",
   REGISTRATION_CLOSED: "Registration is closed on this server.",
   AUTH_DISABLED: "Accounts are turned off on this server.",
   METHOD_NOT_ALLOWED: "The server does not support this action.",
 };
+
+/** Codes whose server message says more than a fixed sentence could (which quota, used, allowed). */
+const SERVER_WORDS = new Set(["QUOTA_EXCEEDED"]);
 
 const BY_STATUS: Record<number, string> = {
   401: BY_CODE["UNAUTHORIZED"] ?? "",
@@ -71,7 +76,10 @@ export function splitStreamError(text: string): { code: string | null; message: 
 export function humanError(e: unknown): HumanError {
   if (e instanceof ApiError) {
     let message = BY_CODE[e.code] ?? BY_STATUS[e.status];
-    if (e.status === 429 && e.retryAfterMs !== undefined) {
+    if (SERVER_WORDS.has(e.code)) {
+      // Also on 429: its Retry-After is the quota's reset (hours away), not a rate limit's wait.
+      message = sentence(e.message) || message;
+    } else if (e.status === 429 && e.retryAfterMs !== undefined) {
       message = `Too many requests right now. Try again in ${Math.max(1, Math.ceil(e.retryAfterMs / 1000))} s.`;
     }
     // Validation and conflicts: the server's own sentence says what is wrong.
@@ -83,7 +91,8 @@ export function humanError(e: unknown): HumanError {
   }
   if (e instanceof StreamError) {
     const { code, message: raw } = splitStreamError(e.message);
-    const message = (code && BY_CODE[code]) ?? (sentence(raw) || "The answer could not be completed.");
+    const own = code && SERVER_WORDS.has(code) ? sentence(raw) : "";
+    const message = own || ((code && BY_CODE[code]) ?? (sentence(raw) || "The answer could not be completed."));
     return { message, details: join([code, raw !== message && raw]) || undefined };
   }
   if (e instanceof NetworkError) {

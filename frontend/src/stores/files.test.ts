@@ -93,6 +93,13 @@ describe("files store", () => {
     expect(uploads).toEqual([expect.objectContaining({ name: "bad.exe", state: "failed", error: "Supported types: PDF, text" })]);
   });
 
+  it("an upload over the file quota keeps the server's sentence (what is used and allowed)", async () => {
+    const words = "File storage quota exceeded: 1.0 MB used of 1.0 MB allowed; this file needs 10 B";
+    installXhr(() => ({ status: 429, body: { error: { code: "QUOTA_EXCEEDED", message: words, request_id: "r" } } }));
+    expect(await useFiles.getState().upload([new File(["0123456789"], "big.md")])).toEqual([]);
+    expect(useFiles.getState().uploads).toEqual([expect.objectContaining({ name: "big.md", state: "failed", error: words })]);
+  });
+
   it("deleting a file drops it from the list and from its collections", async () => {
     useFiles.setState({
       files: [file({ id: "a" }), file({ id: "b" })],
