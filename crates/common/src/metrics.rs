@@ -6,9 +6,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::header;
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use metrics::{Label, SharedString};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -64,28 +65,69 @@ pub async fn render() -> impl IntoResponse {
 /// paths share the route label `unmatched`.
 pub async fn track(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = method_label(req.method());
+    let route =
+        req.extensions()
+            .get::<MatchedPath>()
+            .map_or(SharedString::const_str("unmatched"), |p| {
+                // Shared: the two metrics' labels clone it by reference count.
+                SharedString::from(std::sync::Arc::<str>::from(p.as_str()))
+            });
     let response = next.run(req).await;
-    record_request(
-        method.as_str(),
-        &route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
+    record_request(method, route, response.status(), started.elapsed());
     response
 }
 
-fn record_request(method: &str, route: &str, status: u16, elapsed: Duration) {
-    let labels = [
-        ("method", method.to_owned()),
-        ("route", route.to_owned()),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels[..2])
-        .record(elapsed.as_secs_f64());
+/// Labels without a copy when they are one of the usual values (`&'static str`).
+fn method_label(method: &Method) -> SharedString {
+    SharedString::const_str(match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        other => return SharedString::from(other.to_owned()),
+    })
+}
+
+fn status_label(status: StatusCode) -> SharedString {
+    SharedString::const_str(match status.as_u16() {
+        200 => "200",
+        201 => "201",
+        202 => "202",
+        204 => "204",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        409 => "409",
+        413 => "413",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        other => return SharedString::from(other.to_string()),
+    })
+}
+
+fn record_request(
+    method: SharedString,
+    route: SharedString,
+    status: StatusCode,
+    elapsed: Duration,
+) {
+    let method = Label::new(SharedString::const_str("method"), method);
+    let route = Label::new(SharedString::const_str("route"), route);
+    metrics::histogram!(
+        "http_request_duration_seconds",
+        vec![method.clone(), route.clone()]
+    )
+    .record(elapsed.as_secs_f64());
+    let status = Label::new(SharedString::const_str("status"), status_label(status));
+    metrics::counter!("http_requests_total", vec![method, route, status]).increment(1);
 }

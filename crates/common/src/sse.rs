@@ -61,7 +61,14 @@ impl Event {
                 // every stream). Serialising a &str cannot fail.
                 out.reserve(token.len() + 10);
                 out.put_slice(b"data: ");
-                let _ = serde_json::to_writer((&mut *out).writer(), token);
+                if needs_escape(token.as_bytes()) {
+                    let _ = serde_json::to_writer((&mut *out).writer(), token);
+                } else {
+                    // What serde_json writes for a string without anything to escape.
+                    out.put_u8(b'"');
+                    out.put_slice(token.as_bytes());
+                    out.put_u8(b'"');
+                }
                 out.put_slice(b"\n\n");
             }
             Self::Meta(meta) => {
@@ -106,6 +113,14 @@ impl Event {
         if let Some(message) = data.strip_prefix(b"[ERROR]") {
             return Some(Self::Error(one_line(&String::from_utf8_lossy(message))));
         }
+        // A literal without escapes (most tokens) is its own text.
+        if let [b'"', inner @ .., b'"'] = data {
+            if !needs_escape(inner) {
+                if let Ok(text) = std::str::from_utf8(inner) {
+                    return Some(Self::Token(text.to_owned()));
+                }
+            }
+        }
         Some(Self::Token(
             serde_json::from_slice::<String>(data)
                 .unwrap_or_else(|_| String::from_utf8_lossy(data).into_owned()),
@@ -118,6 +133,21 @@ impl Event {
     }
 }
 
+/// About the bytes `events` take once encoded (exact for tokens without escapes): the
+/// capacity of the buffer a batch is written into, so that it is allocated once instead of
+/// grown event by event.
+pub fn encoded_len_hint(events: &[Event]) -> usize {
+    events
+        .iter()
+        .map(|e| match e {
+            Event::Token(token) => token.len() + 10,
+            Event::Meta(_) => 160,
+            Event::Done => 14,
+            Event::Error(message) => message.len() + 16,
+        })
+        .sum()
+}
+
 /// A public `event: meta` (a stream that asked for it with `?meta=1`): `data` is one line of
 /// JSON, e.g. `{"sources":[…]}` before the first token of a grounded answer. Clients of the
 /// contract's framing never ask for it, so their streams keep the contract's bytes.
@@ -128,6 +158,12 @@ pub fn meta_event(json: &str) -> Bytes {
     out.put_slice(b"\n");
     put_data(&mut out, &one_line(json));
     out.freeze()
+}
+
+/// Whether a JSON string literal of `text` needs escapes: exactly the bytes serde_json
+/// escapes (control characters, `"` and `\\`).
+fn needs_escape(text: &[u8]) -> bool {
+    text.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 fn put_data(out: &mut BytesMut, data: &str) {
@@ -163,6 +199,9 @@ pub struct RawEvent<'a> {
 #[derive(Debug)]
 pub struct SseReader {
     buf: Vec<u8>,
+    /// A chunk read where it lies ([`push_bytes`](Self::push_bytes) while nothing was
+    /// pending), instead of `buf`: no copy. Released once all of it is read.
+    shared: Option<Bytes>,
     /// Most bytes an incomplete event (its data so far and its unfinished line) may hold.
     limit: usize,
     /// Start of the first line not yet read.
@@ -196,6 +235,7 @@ impl SseReader {
     pub fn with_limit(limit: usize) -> Self {
         Self {
             buf: Vec::new(),
+            shared: None,
             limit,
             start: 0,
             name: Vec::new(),
@@ -209,11 +249,13 @@ impl SseReader {
     /// answers `None` between pushes; then what is left is one incomplete event, and when it
     /// already exceeds the limit the chunk is refused and the stream should end.
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), EventTooLarge> {
-        let pending = self.buf.len() - self.start + if self.has_data { self.data.len() } else { 0 };
-        if pending > self.limit {
-            return Err(EventTooLarge { limit: self.limit });
-        }
-        if self.start == self.buf.len() {
+        self.check_limit()?;
+        if let Some(shared) = self.shared.take() {
+            // The unread end of a chunk read in place moves to the buffer, before this one.
+            self.buf.clear();
+            self.buf.extend_from_slice(&shared[self.start..]);
+            self.start = 0;
+        } else if self.start == self.buf.len() {
             self.buf.clear();
             self.start = 0;
         } else if self.start > self.buf.len() / 2 {
@@ -225,6 +267,33 @@ impl SseReader {
         Ok(())
     }
 
+    /// [`push`](Self::push) of a chunk the reader may keep: when nothing is pending (the
+    /// usual case: the previous chunks ended on an event's end) it is read where it lies,
+    /// without copying it into the buffer.
+    pub fn push_bytes(&mut self, chunk: Bytes) -> Result<(), EventTooLarge> {
+        if self.start < self.filled() {
+            return self.push(&chunk);
+        }
+        self.check_limit()?;
+        self.buf.clear();
+        self.start = 0;
+        self.shared = Some(chunk);
+        Ok(())
+    }
+
+    /// Bytes read so far and not yet released (the unread part starts at `start`).
+    fn filled(&self) -> usize {
+        self.shared.as_ref().map_or(self.buf.len(), Bytes::len)
+    }
+
+    fn check_limit(&self) -> Result<(), EventTooLarge> {
+        let pending = self.filled() - self.start + if self.has_data { self.data.len() } else { 0 };
+        if pending > self.limit {
+            return Err(EventTooLarge { limit: self.limit });
+        }
+        Ok(())
+    }
+
     /// The next complete event, if one is buffered. `eof`: the body has ended, so a last line
     /// without its line end (and an event without its blank line) counts.
     pub fn next_event(&mut self, eof: bool) -> Option<RawEvent<'_>> {
@@ -232,14 +301,16 @@ impl SseReader {
             self.name.clear();
         }
         loop {
-            let rest = &self.buf[self.start..];
-            let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
+            let all = source(&self.shared, &self.buf);
+            let rest = &all[self.start..];
+            let Some(end) = memchr::memchr2(b'\n', b'\r', rest) else {
                 if !eof {
+                    self.release();
                     return None;
                 }
                 if !rest.is_empty() {
                     let (start, len) = (self.start, rest.len());
-                    self.start = self.buf.len();
+                    self.start = all.len();
                     self.line(start, len);
                 }
                 return self.dispatch();
@@ -251,7 +322,21 @@ impl SseReader {
                 _ => 1,
             };
             let start = self.start;
-            self.start += end + terminator;
+            let next = start + end + terminator;
+            // The common case, one `data:` line and the blank line that ends its event: the
+            // data is handed out as a slice of the buffer, without copying it.
+            if !self.has_data && end > 5 && rest.starts_with(b"data:") {
+                if let Some(blank) = blank_line(&all[next..], eof) {
+                    self.start = next + blank;
+                    self.dispatched = true;
+                    let value = &source(&self.shared, &self.buf)[start + 5..start + end];
+                    return Some(RawEvent {
+                        event: &self.name,
+                        data: value.strip_prefix(b" ").unwrap_or(value),
+                    });
+                }
+            }
+            self.start = next;
             if end == 0 {
                 if self.has_data {
                     return self.dispatch();
@@ -265,11 +350,11 @@ impl SseReader {
 
     /// One non-empty line of `len` bytes at `start` in the buffer.
     fn line(&mut self, start: usize, len: usize) {
-        let line = &self.buf[start..start + len];
+        let line = &source(&self.shared, &self.buf)[start..start + len];
         if line.first() == Some(&b':') {
             return;
         }
-        let (field, value) = match line.iter().position(|&b| b == b':') {
+        let (field, value) = match memchr::memchr(b':', line) {
             Some(i) => {
                 let value = &line[i + 1..];
                 (&line[..i], value.strip_prefix(b" ").unwrap_or(value))
@@ -294,6 +379,14 @@ impl SseReader {
         }
     }
 
+    /// Drops a chunk read in place once all of it is read (it holds the HTTP body's buffer).
+    fn release(&mut self) {
+        if self.shared.as_ref().is_some_and(|b| self.start == b.len()) {
+            self.shared = None;
+            self.start = 0;
+        }
+    }
+
     /// Ends the current event: returned when it had data.
     fn dispatch(&mut self) -> Option<RawEvent<'_>> {
         if !std::mem::take(&mut self.has_data) {
@@ -306,6 +399,24 @@ impl SseReader {
             event: &self.name,
             data: &self.data,
         })
+    }
+}
+
+/// The bytes a reader reads from: a chunk read in place, or its buffer.
+fn source<'a>(shared: &'a Option<Bytes>, buf: &'a [u8]) -> &'a [u8] {
+    shared.as_deref().unwrap_or(buf)
+}
+
+/// The length of the blank line (`\n`, `\r\n` or `\r`) at the start of `rest`, if there is
+/// one and it is complete (a `\r` that ends what has arrived may be half of a `\r\n`, unless
+/// the body has ended).
+fn blank_line(rest: &[u8], eof: bool) -> Option<usize> {
+    match (rest.first(), rest.get(1)) {
+        (Some(b'\n'), _) => Some(1),
+        (Some(b'\r'), Some(b'\n')) => Some(2),
+        (Some(b'\r'), Some(_)) => Some(1),
+        (Some(b'\r'), None) if eof => Some(1),
+        _ => None,
     }
 }
 
@@ -342,6 +453,45 @@ mod tests {
             "data: \"\\\"there\\\"\\n\\tx\\\\\"\n\n"
         );
         assert_eq!(Event::Token("é ".into()).encode(), "data: \"é \"\n\n");
+    }
+
+    /// The shortcuts for tokens without escapes write and read exactly what serde_json does.
+    #[test]
+    fn token_shortcuts_match_serde_json() {
+        for text in [
+            "",
+            "Hi",
+            " wörld 😀",
+            "a\u{7f}b",
+            "tab\there",
+            "q\"uote",
+            "back\\slash",
+            "\u{1}",
+            "line\n",
+        ] {
+            let encoded = Event::Token(text.into()).encode();
+            let json = serde_json::to_string(text).unwrap();
+            assert_eq!(encoded, format!("data: {json}\n\n"), "{text:?}");
+            assert_eq!(
+                Event::decode_raw(RawEvent {
+                    event: b"",
+                    data: json.as_bytes()
+                }),
+                Some(Event::Token(text.into()))
+            );
+        }
+        // Not a JSON string: kept as raw text, as before.
+        for raw in [&b"\"a\"b\""[..], b"\"", b"plain", b"\"\xff\""] {
+            let expected = serde_json::from_slice::<String>(raw)
+                .unwrap_or_else(|_| String::from_utf8_lossy(raw).into_owned());
+            assert_eq!(
+                Event::decode_raw(RawEvent {
+                    event: b"",
+                    data: raw
+                }),
+                Some(Event::Token(expected))
+            );
+        }
     }
 
     #[test]
@@ -415,14 +565,79 @@ mod tests {
         out
     }
 
+    /// [`read_all`] with chunks handed over as `Bytes` ([`SseReader::push_bytes`]).
+    fn read_all_bytes(chunks: &[&[u8]]) -> Vec<(String, String)> {
+        let mut reader = SseReader::default();
+        let mut out = Vec::new();
+        for (i, chunk) in chunks.iter().enumerate() {
+            reader.push_bytes(Bytes::copy_from_slice(chunk)).unwrap();
+            let eof = i + 1 == chunks.len();
+            while let Some(raw) = reader.next_event(eof) {
+                out.push((
+                    String::from_utf8_lossy(raw.event).into_owned(),
+                    String::from_utf8_lossy(raw.data).into_owned(),
+                ));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn chunks_read_in_place_give_the_same_events() {
+        let body: &[u8] = b"data: a\n\nevent: meta\ndata: {}\r\n\r\ndata: x\ndata: y\n\n: c\n\ndata: z\r\rdata: [DONE]\n\n";
+        let expected = read_all(&[body]);
+        assert_eq!(expected.len(), 5);
+        assert_eq!(read_all_bytes(&[body]), expected);
+        for cut in 1..body.len() {
+            for second in cut..body.len() {
+                assert_eq!(
+                    read_all_bytes(&[&body[..cut], &body[cut..second], &body[second..]]),
+                    expected,
+                    "cuts at {cut} and {second}"
+                );
+            }
+        }
+        let bytes: Vec<&[u8]> = body.chunks(1).collect();
+        assert_eq!(read_all_bytes(&bytes), expected);
+        // A chunk read in place is released once read; a pending tail is kept.
+        let mut reader = SseReader::default();
+        reader
+            .push_bytes(Bytes::from_static(b"data: 1\n\ndata: 2"))
+            .unwrap();
+        assert_eq!(reader.next_event(false).map(|e| e.data), Some(&b"1"[..]));
+        assert_eq!(reader.next_event(false), None);
+        assert!(reader.shared.is_some());
+        reader.push_bytes(Bytes::from_static(b"\n\n")).unwrap();
+        assert!(reader.shared.is_none());
+        assert_eq!(reader.next_event(false).map(|e| e.data), Some(&b"2"[..]));
+        assert_eq!(reader.next_event(false), None);
+        reader
+            .push_bytes(Bytes::from_static(b"data: 3\n\n"))
+            .unwrap();
+        assert_eq!(reader.next_event(false).map(|e| e.data), Some(&b"3"[..]));
+        assert_eq!(reader.next_event(false), None);
+        assert!(reader.shared.is_none());
+        // The limit holds for chunks read in place too.
+        let mut reader = SseReader::with_limit(16);
+        reader.push_bytes(Bytes::from(vec![b'x'; 20])).unwrap();
+        assert!(reader.next_event(false).is_none());
+        assert_eq!(
+            reader.push_bytes(Bytes::from_static(b"x")),
+            Err(EventTooLarge { limit: 16 })
+        );
+    }
+
     #[test]
     fn the_reader_follows_the_line_rules_across_chunk_boundaries() {
-        let body: &[u8] = b": comment\n\ndata: {\"a\":1}\n\ndata:x\r\ndata: y\r\n\r\nevent: meta\ndata: {}\n\nevent: lost\n\nid: 7\rdata: z\r\rdata: [DONE]\n\n";
+        let body: &[u8] = b": comment\n\ndata: {\"a\":1}\n\ndata:x\r\ndata: y\r\n\r\nevent: meta\ndata: {}\n\nevent: lost\n\nid: 7\rdata: z\r\rdata:\n\nevent: meta\ndata:  two spaces\r\n\r\ndata: after\r\rdata: [DONE]\n\n";
         let expected: Vec<(String, String)> = [
             ("", "{\"a\":1}"),
             ("", "x\ny"),
             ("meta", "{}"),
             ("", "z"),
+            ("", ""),
+            ("meta", " two spaces"),
+            ("", "after"),
             ("", "[DONE]"),
         ]
         .iter()
@@ -444,6 +659,17 @@ mod tests {
         let data = |v: Vec<(String, String)>| v.into_iter().map(|(_, d)| d).collect::<Vec<_>>();
         assert_eq!(data(read_all(&[b"data: a\n\ndata: b"])), ["a", "b"]);
         assert_eq!(data(read_all(&[b"data: a\n", b""])), ["a"]);
+        assert_eq!(data(read_all(&[b"data: a\r", b""])), ["a"]);
+        assert_eq!(data(read_all(&[b"data: a\n\r", b""])), ["a"]);
+        // A lone `data:` line is handed out from the buffer; the next event still starts
+        // clean, and a `\r` at the end of a read waits for a possible `\n`.
+        let mut reader = SseReader::default();
+        reader.push(b"data: one\r\n\r").unwrap();
+        assert_eq!(reader.next_event(false), None);
+        reader.push(b"\ndata: two\n\n").unwrap();
+        assert_eq!(reader.next_event(false).map(|e| e.data), Some(&b"one"[..]));
+        assert_eq!(reader.next_event(false).map(|e| e.data), Some(&b"two"[..]));
+        assert_eq!(reader.next_event(false), None);
         assert!(read_all(&[b"event: meta\n\n", b""]).is_empty());
     }
 

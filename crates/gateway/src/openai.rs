@@ -340,7 +340,7 @@ pub fn relay(
         let mut idle_until = tokio::time::Instant::now() + idle_timeout;
         loop {
             let broken = match tokio::time::timeout_at(idle_until, body.next()).await {
-                Ok(Some(Ok(chunk))) => match reader.push(&chunk) {
+                Ok(Some(Ok(chunk))) => match reader.push_bytes(chunk) {
                     Ok(()) => None,
                     Err(e) => {
                         tracing::warn!(error = %e, "upstream stream refused");

@@ -44,7 +44,7 @@ pub async fn stream_generation(
 ) -> Response {
     let events = upstream_events(state, owner, request, conversation).await;
     let body = events.filter_map(|batch| {
-        let mut out = BytesMut::new();
+        let mut out = BytesMut::with_capacity(common::sse::encoded_len_hint(&batch));
         for event in batch.iter().filter(|e| !matches!(e, Event::Meta(_))) {
             event.encode_into(&mut out);
         }
@@ -157,7 +157,7 @@ pub async fn upstream_events_until(
             // The events of one upstream read form one batch (one write to the client).
             // Only whole events count: a body that ends or breaks inside one drops that part.
             let broken = match next {
-                Ok(Some(Ok(chunk))) => match reader.push(&chunk) {
+                Ok(Some(Ok(chunk))) => match reader.push_bytes(chunk) {
                     Ok(()) => None,
                     Err(e) => {
                         tracing::warn!(error = %e, "upstream stream refused");

@@ -368,9 +368,10 @@ impl Generator {
             // Recorded when this stream ends, however it ends (dropped by the client too).
             let _duration = DurationGuard::start("model_provider_request_duration_seconds", labels);
             let mut completion_tokens: u32 = 0;
+            let token_counter = self.stats.token_counter();
             let mut finish_reason = first.as_ref().and_then(|d| d.finish_reason.clone());
             if let Some(text) = first.map(|d| d.text).filter(|t| !t.is_empty()) {
-                self.stats.tokens(1);
+                token_counter.add(1);
                 completion_tokens += 1;
                 yield StreamEvent::Token(text);
             }
@@ -388,7 +389,7 @@ impl Generator {
                             finish_reason = delta.finish_reason;
                         }
                         if !delta.text.is_empty() {
-                            self.stats.tokens(1);
+                            token_counter.add(1);
                             completion_tokens += 1;
                             yield StreamEvent::Token(delta.text);
                         }

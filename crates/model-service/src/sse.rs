@@ -16,15 +16,18 @@ pub use common::sse::CONTENT_TYPE;
 /// A 200 streaming response with the contract's headers; `with_meta` keeps the internal
 /// metadata event.
 pub fn response(events: BoxStream<'static, Event>, with_meta: bool) -> Response {
-    let events =
-        events.filter(move |e| std::future::ready(with_meta || !matches!(e, Event::Meta(_))));
     // Events that are already produced go out in one write; a lone event is never held back.
-    let body = Body::from_stream(events.ready_chunks(MAX_EVENTS_PER_WRITE).map(|batch| {
-        let mut out = BytesMut::new();
-        for event in &batch {
-            event.encode_into(&mut out);
-        }
-        Ok::<_, Infallible>(out.freeze())
-    }));
+    // The meta event is dropped here, per batch, rather than by a filter per event.
+    let body = Body::from_stream(events.ready_chunks(MAX_EVENTS_PER_WRITE).filter_map(
+        move |batch| {
+            let mut out = BytesMut::with_capacity(common::sse::encoded_len_hint(&batch));
+            for event in &batch {
+                if with_meta || !matches!(event, Event::Meta(_)) {
+                    event.encode_into(&mut out);
+                }
+            }
+            std::future::ready((!out.is_empty()).then(|| Ok::<_, Infallible>(out.freeze())))
+        },
+    ));
     common::sse::response(body)
 }

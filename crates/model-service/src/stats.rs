@@ -7,6 +7,7 @@
 //! cancelled stream).
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -124,6 +125,28 @@ impl GenerationStats {
     pub(crate) fn tokens(&self, n: u64) {
         self.tokens_generated.fetch_add(n, Ordering::AcqRel);
         metrics::counter!("model_tokens_generated_total").increment(n);
+    }
+
+    /// [`tokens`](Self::tokens) for one stream: the Prometheus counter is looked up once (a
+    /// hash of its name and a registry read) instead of once per token.
+    pub(crate) fn token_counter(self: &Arc<Self>) -> TokenCounter {
+        TokenCounter {
+            stats: Arc::clone(self),
+            metric: metrics::counter!("model_tokens_generated_total"),
+        }
+    }
+}
+
+/// Counts one stream's tokens (see [`GenerationStats::token_counter`]).
+pub(crate) struct TokenCounter {
+    stats: Arc<GenerationStats>,
+    metric: metrics::Counter,
+}
+
+impl TokenCounter {
+    pub(crate) fn add(&self, n: u64) {
+        self.stats.tokens_generated.fetch_add(n, Ordering::AcqRel);
+        self.metric.increment(n);
     }
 }
 

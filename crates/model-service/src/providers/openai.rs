@@ -17,6 +17,7 @@
 //! - Embeddings are plain JSON (`POST {base_url}/embeddings`, `encoding_format: float`) through
 //!   the same client and headers, parsed leniently like completions.
 
+mod chunk;
 mod passthrough;
 
 use std::borrow::Cow;
@@ -24,13 +25,11 @@ use std::time::Duration;
 
 use async_openai::config::{Config, OpenAIConfig};
 use async_openai::error::{OpenAIError, StreamError};
-use async_openai::middleware::HttpRequestFactory;
 use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
     ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
     CreateChatCompletionRequest, CreateChatCompletionRequestArgs,
 };
-use async_openai::Client;
 use async_trait::async_trait;
 use common::config::Secret;
 use common::schemas::{Role, Usage};
@@ -60,11 +59,13 @@ pub struct OpenAiSettings {
 
 pub struct OpenAiProvider {
     name: String,
-    client: Client<OpenAIConfig>,
     max_completion_tokens: bool,
-    /// What streams are sent with: the same client, URL and headers async-openai uses.
+    /// What every call is sent with: the URL and headers async-openai's configuration makes.
     http: reqwest::Client,
     chat_url: String,
+    /// `chat_url` parsed once (a URL is parsed per call when given as text: host rules, IDNA);
+    /// `None` when it does not parse, and then each call fails as it did.
+    chat_target: Option<reqwest::Url>,
     embeddings_url: String,
     headers: reqwest::header::HeaderMap,
 }
@@ -88,16 +89,33 @@ impl OpenAiProvider {
             reqwest::header::CONTENT_TYPE,
             reqwest::header::HeaderValue::from_static("application/json"),
         );
-        let client = Client::with_config(config).with_http_service(transport(http.clone()));
         Ok(Self {
             name: settings.name,
-            client,
             max_completion_tokens: settings.max_completion_tokens,
             http,
+            chat_target: reqwest::Url::parse(&chat_url).ok(),
             chat_url,
             embeddings_url,
             headers,
         })
+    }
+
+    /// `POST {base_url}/chat/completions` with `body`; a non-2xx answer is its error.
+    async fn post_chat(&self, body: Vec<u8>) -> Result<reqwest::Response, ProviderError> {
+        let request = match &self.chat_target {
+            Some(url) => self.http.post(url.clone()),
+            None => self.http.post(&self.chat_url),
+        };
+        let response = request
+            .headers(self.headers.clone())
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| map_error(OpenAIError::Reqwest(e)))?;
+        if !response.status().is_success() {
+            return Err(HttpStatusError::read(response).await.into_provider_error());
+        }
+        Ok(response)
     }
 
     fn request(
@@ -142,6 +160,15 @@ impl OpenAiProvider {
     }
 }
 
+fn request_body(request: &CreateChatCompletionRequest) -> Result<Vec<u8>, ProviderError> {
+    serde_json::to_vec(request).map_err(|e| {
+        ProviderError::new(
+            ErrorKind::InvalidRequest,
+            format!("invalid provider request: {e}"),
+        )
+    })
+}
+
 fn system_message(content: &str) -> ChatCompletionRequestMessage {
     ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(content))
 }
@@ -161,13 +188,21 @@ impl Provider for OpenAiProvider {
     }
 
     async fn complete(&self, req: &ProviderRequest) -> Result<Completion, ProviderError> {
-        let request = self.request(req, false)?;
-        let response: ChatResponse = self
-            .client
-            .chat()
-            .create_byot(&request)
+        let body = request_body(&self.request(req, false)?)?;
+        // What async-openai's `create_byot` did, without its request factory and boxed
+        // services: the answer's bytes, then the lenient shape.
+        let bytes = self
+            .post_chat(body)
+            .await?
+            .bytes()
             .await
-            .map_err(map_error)?;
+            .map_err(|e| map_error(OpenAIError::Reqwest(e)))?;
+        let response: ChatResponse = serde_json::from_slice(&bytes).map_err(|e| {
+            map_error(OpenAIError::JSONDeserialize(
+                e,
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ))
+        })?;
         if let Some(error) = response.error {
             return Err(body_error(&error));
         }
@@ -196,25 +231,8 @@ impl Provider for OpenAiProvider {
     }
 
     async fn stream(&self, req: &ProviderRequest) -> Result<DeltaStream, ProviderError> {
-        let request = self.request(req, true)?;
-        let body = serde_json::to_vec(&request).map_err(|e| {
-            ProviderError::new(
-                ErrorKind::InvalidRequest,
-                format!("invalid provider request: {e}"),
-            )
-        })?;
-        let response = self
-            .http
-            .post(&self.chat_url)
-            .headers(self.headers.clone())
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| map_error(OpenAIError::Reqwest(e)))?;
-        if !response.status().is_success() {
-            return Err(HttpStatusError::read(response).await.into_provider_error());
-        }
-        Ok(delta_stream(response))
+        let body = request_body(&self.request(req, true)?)?;
+        Ok(delta_stream(self.post_chat(body).await?))
     }
 
     async fn chat(&self, body: &Value) -> Result<bytes::Bytes, ProviderError> {
@@ -424,7 +442,7 @@ fn delta_stream(response: reqwest::Response) -> DeltaStream {
         while !eof {
             match body.next().await {
                 Some(Ok(chunk)) => {
-                    if let Err(e) = events.push(&chunk) {
+                    if let Err(e) = events.push_bytes(chunk) {
                         tracing::warn!(error = %e, "provider stream refused");
                         yield Err(ProviderError::new(ErrorKind::Network, "provider sent an event that is too large"));
                         return;
@@ -445,6 +463,11 @@ fn delta_stream(response: reqwest::Response) -> DeltaStream {
                 let data = event.data;
                 if data == b"[DONE]" {
                     return;
+                }
+                // The common shape is read by the fast scanner; anything else by serde.
+                if let Some(delta) = chunk::delta(data) {
+                    yield Ok(delta);
+                    continue;
                 }
                 match serde_json::from_slice::<ChatChunk>(data) {
                     Ok(chunk) => yield chunk_delta(chunk),
@@ -544,34 +567,6 @@ impl HttpStatusError {
         error.retry_after = self.retry_after;
         error
     }
-}
-
-/// The HTTP service async-openai sends through: no retries, statuses kept.
-fn transport(
-    http: reqwest::Client,
-) -> impl tower::Service<
-    HttpRequestFactory,
-    Response = reqwest::Response,
-    Error = OpenAIError,
-    Future = impl Send + 'static,
-> + Clone
-       + Send
-       + Sync
-       + 'static {
-    tower::service_fn(move |factory: HttpRequestFactory| {
-        let http = http.clone();
-        async move {
-            let request = factory.build().await?;
-            let response = http.execute(request).await.map_err(OpenAIError::Reqwest)?;
-            if response.status().is_success() {
-                Ok(response)
-            } else {
-                Err(OpenAIError::Boxed(Box::new(
-                    HttpStatusError::read(response).await,
-                )))
-            }
-        }
-    })
 }
 
 /// `{"error":{"message":"…"}}` or `{"error":"…"}` → the message.

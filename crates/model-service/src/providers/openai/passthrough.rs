@@ -9,7 +9,7 @@ use common::sse::SseReader;
 use futures::StreamExt;
 use serde_json::Value;
 
-use super::{body_error, map_error, HttpStatusError, OpenAiProvider};
+use super::{body_error, OpenAiProvider};
 use crate::providers::{ChunkStream, ErrorKind, ProviderError};
 
 impl OpenAiProvider {
@@ -20,18 +20,7 @@ impl OpenAiProvider {
                 format!("invalid provider request: {e}"),
             )
         })?;
-        let response = self
-            .http
-            .post(&self.chat_url)
-            .headers(self.headers.clone())
-            .body(bytes)
-            .send()
-            .await
-            .map_err(|e| map_error(async_openai::error::OpenAIError::Reqwest(e)))?;
-        if !response.status().is_success() {
-            return Err(HttpStatusError::read(response).await.into_provider_error());
-        }
-        Ok(response)
+        self.post_chat(bytes).await
     }
 
     /// A whole `chat.completion`, its bytes as the provider sent them (checked to be a JSON
@@ -81,7 +70,7 @@ fn chunk_stream(response: reqwest::Response) -> ChunkStream {
         while !eof {
             match body.next().await {
                 Some(Ok(chunk)) => {
-                    if let Err(e) = events.push(&chunk) {
+                    if let Err(e) = events.push_bytes(chunk) {
                         tracing::warn!(error = %e, "provider stream refused");
                         yield Err(ProviderError::new(ErrorKind::Network, "provider sent an event that is too large"));
                         return;
