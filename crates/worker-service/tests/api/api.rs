@@ -366,27 +366,6 @@ async fn the_list_holds_summaries_without_prompts_or_results() {
     svc.stop().await;
 }
 
-/// Sends `request` as `user` (the gateway's `X-Sable-User-Id`).
-async fn as_user(user: &str, request: reqwest::RequestBuilder) -> reqwest::Response {
-    request
-        .header("x-sable-user-id", user)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// A second user in the `users` table (the default one is seeded by the migrations).
-async fn create_user(pool: &sqlx::PgPool) -> uuid::Uuid {
-    let id = uuid::Uuid::new_v4();
-    sqlx::query("INSERT INTO users (id, email) VALUES ($1, $2)")
-        .bind(id)
-        .bind(format!("{id}@example.test"))
-        .execute(pool)
-        .await
-        .unwrap();
-    id
-}
-
 #[tokio::test]
 async fn another_users_job_is_not_found_exactly_like_a_missing_one() {
     let db = fresh_database().await;

@@ -384,3 +384,24 @@ pub use common::test_support::assert_envelope;
 pub fn prompts(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix} {i}")).collect()
 }
+
+/// Sends `request` as `user` (the gateway's `X-Sable-User-Id`).
+pub async fn as_user(user: &str, request: reqwest::RequestBuilder) -> reqwest::Response {
+    request
+        .header("x-sable-user-id", user)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A second user in the `users` table (the default one is seeded by the migrations).
+pub async fn create_user(pool: &PgPool) -> Uuid {
+    let id = Uuid::new_v4();
+    sqlx::query("INSERT INTO users (id, email) VALUES ($1, $2)")
+        .bind(id)
+        .bind(format!("{id}@example.test"))
+        .execute(pool)
+        .await
+        .unwrap();
+    id
+}

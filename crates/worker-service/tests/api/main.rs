@@ -5,6 +5,7 @@
 //! meets the statuses, error classes and `retryable` flags it meets in production.
 
 mod api;
+mod deleted_owner;
 mod helpers;
 mod knowledge;
 mod queue;
