@@ -1,18 +1,19 @@
-//! OpenAI-compatible provider (Groq, OpenAI, Ollama, vLLM, llama.cpp server…) through
-//! async-openai.
+//! OpenAI-compatible provider (Groq, OpenAI, Ollama, vLLM, llama.cpp server…): requests
+//! built with async-openai's types, sent with our own reqwest client.
 //!
 //! - The HTTP client is our own reqwest client with a connect timeout and a read (idle)
 //!   timeout; the generation layer adds first-token, between-chunk and total deadlines.
-//! - async-openai's built-in retry layer is replaced by a plain transport service
-//!   ([`transport`]) so that retry and fallback are decided in one place
-//!   ([`crate::generation`]). The transport also turns every non-2xx answer into an
-//!   [`HttpStatusError`] carrying the status and `Retry-After`, which async-openai would drop.
-//! - Responses are parsed leniently (`*_byot` methods with our own small structs), so servers
-//!   that omit fields OpenAI always sends still work.
+//! - Nothing is retried here: retry and fallback are decided in one place
+//!   ([`crate::generation`]). Every non-2xx answer becomes an [`HttpStatusError`] carrying
+//!   the status and `Retry-After` (`OpenAiProvider::post_chat`).
+//! - Responses are parsed leniently (our own small structs), so servers that omit fields
+//!   OpenAI always sends still work; stream chunks are read by a fast scanner first
+//!   (`chunk.rs`), with the serde shapes as the fallback that decides anything unusual.
 //! - Error messages name the HTTP status, never the URL or the key; for 401/403 the provider's
 //!   own text is left out because some providers echo part of the key.
-//! - Whole completions go through async-openai's client. Streams are sent with the same
-//!   reqwest client, URL and headers, and read inline by [`delta_stream`] (see there why).
+//! - Whole completions and streams are sent with the same client, URL (parsed once) and
+//!   headers (async-openai's configuration makes them); streams are read inline by
+//!   [`delta_stream`] (see there why).
 //! - Dropping a stream drops the response body, which aborts the HTTP request.
 //! - Embeddings are plain JSON (`POST {base_url}/embeddings`, `encoding_format: float`) through
 //!   the same client and headers, parsed leniently like completions.
