@@ -161,7 +161,7 @@ impl<'a> JobRun<'a> {
             tokio::select! {
                 biased;
                 () = self.held.lost.cancelled(), if stop != Some(Stop::Abandon) => {
-                    tracing::warn!("lease lost: abandoning the job to its new owner");
+                    tracing::warn!("lease lost (another worker took the job over, or it was deleted): abandoning it");
                     stop = Some(Stop::Abandon);
                     self.inflight.abort_all();
                 }
