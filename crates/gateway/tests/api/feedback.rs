@@ -2,51 +2,40 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_envelope, closed_port_url, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{
+    accounts_app, assert_envelope, call, call_json, json_of, sign_up, spawn_app, TestApp, User,
+};
+use reqwest::Method;
 
-async fn json_of(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status().as_u16(), status);
-    response.json().await.unwrap()
-}
-
-/// A request with an optional bearer token (None: the single user of `--auth-mode off`).
-fn with_token(request: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::RequestBuilder {
-    match token {
-        Some(token) => request.bearer_auth(token),
-        None => request,
-    }
-}
-
-/// A session with a question and an answer of `model`: (session id, question id, answer id).
-async fn exchange(app: &TestApp, token: Option<&str>, model: &str) -> (String, String, String) {
-    let post = |path: String, body: Value| {
-        with_token(app.client.post(app.url(&path)), token)
-            .json(&body)
-            .send()
-    };
-    let session = json_of(
-        post("/api/v1/chat/sessions".into(), json!({"title": "Rated"}))
-            .await
-            .unwrap(),
+/// A session with a question and an answer of `model` (`user` None: the single user of
+/// `--auth-mode off`): (session id, question id, answer id).
+async fn exchange(app: &TestApp, user: Option<&User>, model: &str) -> (String, String, String) {
+    let session = call_json(
+        app,
+        user,
+        Method::POST,
+        "/api/v1/chat/sessions",
+        Some(json!({"title": "Rated"})),
         201,
     )
     .await;
     let id = session["id"].as_str().unwrap().to_owned();
     let messages = format!("/api/v1/chat/sessions/{id}/messages");
-    let question = json_of(
-        post(messages.clone(), json!({"role": "user", "content": "Why?"}))
-            .await
-            .unwrap(),
+    let question = call_json(
+        app,
+        user,
+        Method::POST,
+        &messages,
+        Some(json!({"role": "user", "content": "Why?"})),
         201,
     )
     .await;
-    let answer = json_of(
-        post(
-            messages,
-            json!({"role": "assistant", "content": "Because.", "meta": {"model": model}}),
-        )
-        .await
-        .unwrap(),
+    let answer = call_json(
+        app,
+        user,
+        Method::POST,
+        &messages,
+        Some(json!({"role": "assistant", "content": "Because.", "meta": {"model": model}})),
         201,
     )
     .await;
@@ -57,32 +46,29 @@ async fn exchange(app: &TestApp, token: Option<&str>, model: &str) -> (String, S
     )
 }
 
+fn feedback_path(session: &str, message: &str) -> String {
+    format!("/api/v1/chat/sessions/{session}/messages/{message}/feedback")
+}
+
 async fn put_feedback(
     app: &TestApp,
-    token: Option<&str>,
+    user: Option<&User>,
     session: &str,
     message: &str,
     body: Value,
 ) -> reqwest::Response {
-    let path = format!("/api/v1/chat/sessions/{session}/messages/{message}/feedback");
-    with_token(app.client.put(app.url(&path)), token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    let path = feedback_path(session, message);
+    call(app, user, Method::PUT, &path, Some(body)).await
 }
 
 async fn delete_feedback(
     app: &TestApp,
-    token: Option<&str>,
+    user: Option<&User>,
     session: &str,
     message: &str,
 ) -> reqwest::Response {
-    let path = format!("/api/v1/chat/sessions/{session}/messages/{message}/feedback");
-    with_token(app.client.delete(app.url(&path)), token)
-        .send()
-        .await
-        .unwrap()
+    let path = feedback_path(session, message);
+    call(app, user, Method::DELETE, &path, None).await
 }
 
 #[tokio::test]
@@ -230,46 +216,13 @@ async fn an_answer_takes_thumbs_and_a_comment_shown_on_the_message_and_in_export
     );
 }
 
-/// An account's access token on a gateway with accounts on (the first one is the admin).
-async fn sign_up(app: &TestApp, email: &str) -> String {
-    let password = "feedback-password-123";
-    let registered = app
-        .post_json(
-            "/api/v1/auth/register",
-            &json!({"email": email, "password": password}),
-        )
-        .await;
-    // Registration answers 202 (it does not reveal whether the address has an account).
-    assert_eq!(registered.status(), 202);
-    let login = json_of(
-        app.post_json(
-            "/api/v1/auth/login",
-            &json!({"email": email, "password": password}),
-        )
-        .await,
-        200,
-    )
-    .await;
-    login["access_token"].as_str().unwrap().to_owned()
-}
-
-async fn feedback_counts(app: &TestApp, token: Option<&str>) -> reqwest::Response {
-    with_token(app.client.get(app.url("/api/v1/metrics/feedback")), token)
-        .send()
-        .await
-        .unwrap()
+async fn feedback_counts(app: &TestApp, user: Option<&User>) -> reqwest::Response {
+    call(app, user, Method::GET, "/api/v1/metrics/feedback", None).await
 }
 
 #[tokio::test]
 async fn only_the_owner_rates_and_admins_see_counts_per_model() {
-    let down = closed_port_url().await;
-    let secret = "feedback-test-secret-0123456789abcdef-xyz";
-    let app = spawn_app_with(
-        &down,
-        &down,
-        &["--auth-mode", "jwt", "--jwt-secret", secret],
-    )
-    .await;
+    let app = accounts_app().await;
     let admin = sign_up(&app, "ada@example.com").await;
     let user = sign_up(&app, "bob@example.com").await;
 

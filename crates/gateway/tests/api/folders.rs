@@ -5,11 +5,21 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::assert_envelope;
-use crate::helpers::TestApp;
-use crate::sharing::{accounts_app, call, json_of, sign_up, User};
+use crate::helpers::{
+    accounts_app, assert_envelope, call, call_json, json_of, sign_up, TestApp, User,
+};
 
 const FOLDERS: &str = "/api/v1/chat/folders";
+
+/// `POST path` with `body` as `user`: the 201 answer.
+async fn created(app: &TestApp, user: Option<&User>, path: &str, body: Value) -> Value {
+    call_json(app, user, Method::POST, path, Some(body), 201).await
+}
+
+/// `PATCH path` with `body` as `user`: the 200 answer.
+async fn patched(app: &TestApp, user: Option<&User>, path: &str, body: Value) -> Value {
+    call_json(app, user, Method::PATCH, path, Some(body), 200).await
+}
 
 #[tokio::test]
 async fn folders_hold_chats_and_give_new_chats_their_defaults() {
@@ -17,28 +27,19 @@ async fn folders_hold_chats_and_give_new_chats_their_defaults() {
     let ada = sign_up(&app, "ada@example.com").await;
     let ada = Some(&ada);
 
-    let work = json_of(
-        call(&app, ada, Method::POST, FOLDERS, Some(json!({"name": "  Work ", "system_prompt": "Answer as a lawyer.", "model": "mock-small"}))).await,
-        201,
+    let work = created(
+        &app,
+        ada,
+        FOLDERS,
+        json!({"name": "  Work ", "system_prompt": "Answer as a lawyer.", "model": "mock-small"}),
     )
     .await;
     assert_eq!(work["name"], "Work");
     assert_eq!(work["session_count"], 0);
     let work_id = work["id"].as_str().unwrap();
-    let home = json_of(
-        call(
-            &app,
-            ada,
-            Method::POST,
-            FOLDERS,
-            Some(json!({"name": "home"})),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let home = created(&app, ada, FOLDERS, json!({"name": "home"})).await;
     assert_eq!(home["system_prompt"], Value::Null);
-    let listed = json_of(call(&app, ada, Method::GET, FOLDERS, None).await, 200).await;
+    let listed = call_json(&app, ada, Method::GET, FOLDERS, None, 200).await;
     let names: Vec<&str> = listed
         .as_array()
         .unwrap()
@@ -48,81 +49,38 @@ async fn folders_hold_chats_and_give_new_chats_their_defaults() {
     assert_eq!(names, ["home", "Work"], "by name, case-insensitive");
 
     // A chat created in the folder starts with its defaults; its own values win.
-    let inside = json_of(
-        call(
-            &app,
-            ada,
-            Method::POST,
-            "/api/v1/chat/sessions",
-            Some(json!({"folder_id": work_id})),
-        )
-        .await,
-        201,
+    let inside = created(
+        &app,
+        ada,
+        "/api/v1/chat/sessions",
+        json!({"folder_id": work_id}),
     )
     .await;
     assert_eq!(inside["folder_id"], work_id);
     assert_eq!(inside["system_prompt"], "Answer as a lawyer.");
     assert_eq!(inside["model"], "mock-small");
-    let own = json_of(
-        call(
-            &app,
-            ada,
-            Method::POST,
-            "/api/v1/chat/sessions",
-            Some(json!({"folder_id": work_id, "system_prompt": "Be brief.", "model": "mock"})),
-        )
-        .await,
-        201,
+    let own = created(
+        &app,
+        ada,
+        "/api/v1/chat/sessions",
+        json!({"folder_id": work_id, "system_prompt": "Be brief.", "model": "mock"}),
     )
     .await;
     assert_eq!(own["system_prompt"], "Be brief.");
     assert_eq!(own["model"], "mock");
-    let loose = json_of(
-        call(
-            &app,
-            ada,
-            Method::POST,
-            "/api/v1/chat/sessions",
-            Some(json!({})),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let loose = created(&app, ada, "/api/v1/chat/sessions", json!({})).await;
     assert_eq!(loose["folder_id"], Value::Null);
     let loose_id = loose["id"].as_str().unwrap();
 
     // Moving a chat in is filing, not activity: updated_at stays.
     let session_path = format!("/api/v1/chat/sessions/{loose_id}");
-    let moved = json_of(
-        call(
-            &app,
-            ada,
-            Method::PATCH,
-            &session_path,
-            Some(json!({"folder_id": work_id})),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let moved = patched(&app, ada, &session_path, json!({"folder_id": work_id})).await;
     assert_eq!(moved["folder_id"], work_id);
     assert_eq!(moved["updated_at"], loose["updated_at"]);
     // Absent leaves it, null takes it out.
-    let renamed = json_of(
-        call(
-            &app,
-            ada,
-            Method::PATCH,
-            &session_path,
-            Some(json!({"title": "Contract"})),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let renamed = patched(&app, ada, &session_path, json!({"title": "Contract"})).await;
     assert_eq!(renamed["folder_id"], work_id);
-    let listed = json_of(call(&app, ada, Method::GET, FOLDERS, None).await, 200).await;
+    let listed = call_json(&app, ada, Method::GET, FOLDERS, None, 200).await;
     let work_now = listed
         .as_array()
         .unwrap()
@@ -131,33 +89,17 @@ async fn folders_hold_chats_and_give_new_chats_their_defaults() {
         .unwrap()
         .clone();
     assert_eq!(work_now["session_count"], 3);
-    let out = json_of(
-        call(
-            &app,
-            ada,
-            Method::PATCH,
-            &session_path,
-            Some(json!({"folder_id": null})),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let out = patched(&app, ada, &session_path, json!({"folder_id": null})).await;
     assert_eq!(out["folder_id"], Value::Null);
     assert_eq!(out["title"], "Contract");
 
     // Rename, change and clear the defaults.
     let folder_path = format!("{FOLDERS}/{work_id}");
-    let renamed = json_of(
-        call(
-            &app,
-            ada,
-            Method::PATCH,
-            &folder_path,
-            Some(json!({"name": "Office", "model": ""})),
-        )
-        .await,
-        200,
+    let renamed = patched(
+        &app,
+        ada,
+        &folder_path,
+        json!({"name": "Office", "model": ""}),
     )
     .await;
     assert_eq!(renamed["name"], "Office");
@@ -209,15 +151,12 @@ async fn folders_hold_chats_and_give_new_chats_their_defaults() {
     .await;
     for chat in [&inside, &own] {
         let id = chat["id"].as_str().unwrap();
-        let kept = json_of(
-            call(
-                &app,
-                ada,
-                Method::GET,
-                &format!("/api/v1/chat/sessions/{id}"),
-                None,
-            )
-            .await,
+        let kept = call_json(
+            &app,
+            ada,
+            Method::GET,
+            &format!("/api/v1/chat/sessions/{id}"),
+            None,
             200,
         )
         .await;
@@ -248,26 +187,11 @@ async fn another_users_folder_is_not_found_and_cannot_take_chats() {
     let app = accounts_app().await;
     let ada = sign_up(&app, "ada@example.com").await;
     let bob = sign_up(&app, "bob@example.com").await;
-    let folder = json_of(
-        call(
-            &app,
-            Some(&ada),
-            Method::POST,
-            FOLDERS,
-            Some(json!({"name": "Ada's"})),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let folder = created(&app, Some(&ada), FOLDERS, json!({"name": "Ada's"})).await;
     let folder_id = folder["id"].as_str().unwrap();
     let folder_path = format!("{FOLDERS}/{folder_id}");
 
-    let bobs = json_of(
-        call(&app, Some(&bob), Method::GET, FOLDERS, None).await,
-        200,
-    )
-    .await;
+    let bobs = call_json(&app, Some(&bob), Method::GET, FOLDERS, None, 200).await;
     assert_eq!(bobs, json!([]));
     let answer = assert_envelope(
         call(
@@ -304,18 +228,7 @@ async fn another_users_folder_is_not_found_and_cannot_take_chats() {
         "NOT_FOUND",
     )
     .await;
-    let bob_chat = json_of(
-        call(
-            &app,
-            Some(&bob),
-            Method::POST,
-            "/api/v1/chat/sessions",
-            Some(json!({})),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let bob_chat = created(&app, Some(&bob), "/api/v1/chat/sessions", json!({})).await;
     let bob_path = format!("/api/v1/chat/sessions/{}", bob_chat["id"].as_str().unwrap());
     let refused = assert_envelope(
         call(
@@ -332,28 +245,12 @@ async fn another_users_folder_is_not_found_and_cannot_take_chats() {
     .await;
     assert_eq!(refused["detail"], "Folder not found");
     // Nor move Ada's chat into his folder: her session is 404 to him first.
-    let bob_folder = json_of(
-        call(
-            &app,
-            Some(&bob),
-            Method::POST,
-            FOLDERS,
-            Some(json!({"name": "Bob's"})),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let ada_chat = json_of(
-        call(
-            &app,
-            Some(&ada),
-            Method::POST,
-            "/api/v1/chat/sessions",
-            Some(json!({"folder_id": folder_id})),
-        )
-        .await,
-        201,
+    let bob_folder = created(&app, Some(&bob), FOLDERS, json!({"name": "Bob's"})).await;
+    let ada_chat = created(
+        &app,
+        Some(&ada),
+        "/api/v1/chat/sessions",
+        json!({"folder_id": folder_id}),
     )
     .await;
     let ada_path = format!("/api/v1/chat/sessions/{}", ada_chat["id"].as_str().unwrap());
@@ -380,11 +277,7 @@ async fn another_users_folder_is_not_found_and_cannot_take_chats() {
     assert!(direct.is_err(), "a session in another user's folder");
 
     // Ada's folder and chat are untouched.
-    let hers = json_of(
-        call(&app, Some(&ada), Method::GET, FOLDERS, None).await,
-        200,
-    )
-    .await;
+    let hers = call_json(&app, Some(&ada), Method::GET, FOLDERS, None, 200).await;
     assert_eq!(hers[0]["name"], "Ada's");
     assert_eq!(hers[0]["session_count"], 1);
 }
@@ -400,11 +293,7 @@ fn ids(page: &Value) -> Vec<&str> {
 
 /// Makes a folder or a chat (`POST path` with `body`); its id.
 async fn made(app: &TestApp, user: &User, path: &str, body: Value) -> String {
-    let made = json_of(
-        call(app, Some(user), Method::POST, path, Some(body)).await,
-        201,
-    )
-    .await;
+    let made = created(app, Some(user), path, body).await;
     made["id"].as_str().unwrap().to_owned()
 }
 

@@ -3,6 +3,8 @@
 use clap::Parser;
 use common::test_support::{fresh_database, TestDb};
 use gateway::{AppState, Config};
+use reqwest::Method;
+use serde_json::{json, Value};
 
 /// Shared with every crate's tests.
 pub use common::test_support::{assert_envelope, closed_port_url, serve};
@@ -89,4 +91,78 @@ pub async fn spawn_app_with(model_url: &str, worker_url: &str, extra: &[&str]) -
         state,
         db,
     }
+}
+
+/// A gateway with accounts on.
+pub async fn accounts_app() -> TestApp {
+    let down = closed_port_url().await;
+    let secret = "accounts-test-secret-0123456789abcdef-xyz";
+    spawn_app_with(
+        &down,
+        &down,
+        &["--auth-mode", "jwt", "--jwt-secret", secret],
+    )
+    .await
+}
+
+/// A signed-in user: their access token, id and email.
+pub struct User {
+    pub token: String,
+    pub id: String,
+    pub email: String,
+}
+
+/// Registers and signs in `email` (the first account of an app is its admin).
+pub async fn sign_up(app: &TestApp, email: &str) -> User {
+    let password = "accounts-password-123";
+    let body = json!({"email": email, "password": password});
+    let registered = app.post_json("/api/v1/auth/register", &body).await;
+    assert_eq!(registered.status(), 202);
+    let login = json_of(app.post_json("/api/v1/auth/login", &body).await, 200).await;
+    let mut user = User {
+        token: login["access_token"].as_str().unwrap().to_owned(),
+        id: String::new(),
+        email: email.to_owned(),
+    };
+    let me = call_json(app, Some(&user), Method::GET, "/api/v1/auth/me", None, 200).await;
+    me["id"].as_str().unwrap().clone_into(&mut user.id);
+    user
+}
+
+/// `method path` as `user` (no credentials when `None`), with an optional JSON body.
+pub async fn call(
+    app: &TestApp,
+    user: Option<&User>,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut request = app.client.request(method, app.url(path));
+    if let Some(user) = user {
+        request = request.bearer_auth(&user.token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+/// The JSON body of `response`, which must have `status`.
+pub async fn json_of(response: reqwest::Response, status: u16) -> Value {
+    let got = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(got, status, "{body}");
+    body
+}
+
+/// `call`, then the JSON body of an answer that must have `status`.
+pub async fn call_json(
+    app: &TestApp,
+    user: Option<&User>,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    status: u16,
+) -> Value {
+    json_of(call(app, user, method, path, body).await, status).await
 }
