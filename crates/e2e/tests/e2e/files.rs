@@ -8,6 +8,8 @@ use e2e::{assert_envelope, Stack};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use super::grounded::DOCS;
+
 const SECRET: &str = "e2e-test-signing-secret-0123456789abcdef";
 const BOUNDARY: &str = "sable-test-boundary-7MA4YWxkTrZu0gW";
 
@@ -61,9 +63,13 @@ pub(crate) async fn call(
     request.send().await.unwrap()
 }
 
+/// How long a file may take to settle: ingestion with the mock embeddings takes far less, with
+/// a real embedding model (knowledge_services.rs) on a busy machine it can take a while.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Polls the file until it leaves pending/processing.
 pub(crate) async fn wait_settled(stack: &Stack, token: Option<&str>, id: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
     loop {
         let file: Value = call(
             stack,
@@ -85,6 +91,35 @@ pub(crate) async fn wait_settled(stack: &Stack, token: Option<&str>, id: &str) -
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Uploads `docs` (name, Markdown text) for `token`'s user in one request and waits until each
+/// is ready; their ids in order.
+pub(crate) async fn ready_files(
+    stack: &Stack,
+    token: Option<&str>,
+    docs: &[(&str, &str)],
+) -> Vec<String> {
+    let parts: Vec<(&str, &str, &[u8])> = docs
+        .iter()
+        .map(|(n, t)| (*n, "text/markdown", t.as_bytes()))
+        .collect();
+    let response = upload(stack, token, &parts).await;
+    let status = response.status();
+    let uploaded: Value = response.json().await.unwrap();
+    assert!(status.is_success(), "{status}: {uploaded}");
+    let list = match uploaded.get("files") {
+        Some(files) => files.as_array().unwrap().clone(),
+        None => vec![uploaded.clone()],
+    };
+    let mut ids = Vec::new();
+    for file in list {
+        let id = file["id"].as_str().unwrap().to_owned();
+        let settled = wait_settled(stack, token, &id).await;
+        assert_eq!(settled["status"], "ready", "{settled}");
+        ids.push(id);
+    }
+    ids
 }
 
 async fn chunk_texts(stack: &Stack, file_id: &str) -> Vec<(String, Option<i32>, Option<String>)> {
@@ -855,25 +890,7 @@ async fn pdf_and_docx_are_read_and_hostile_files_fail_alone() {
 #[tokio::test]
 async fn retrieval_is_hybrid_ranked_and_scoped() {
     let stack = Stack::start().await;
-    let docs: [(&str, &str); 3] = [
-        ("backups.md", "# Operations\n\n## Backups\n\nThe database is backed up every night at 02:00 with pg_dump; copies are kept for 30 days.\n"),
-        ("holidays.md", "# People\n\n## Holidays\n\nEvery employee gets 25 days of paid holiday a year, booked in the HR portal.\n"),
-        ("install.md", "# Setup\n\n## Installation\n\nDownload the installer, run it, then start the gateway with make run.\n"),
-    ];
-    let parts: Vec<(&str, &str, &[u8])> = docs
-        .iter()
-        .map(|(n, t)| (*n, "text/markdown", t.as_bytes()))
-        .collect();
-    let uploaded: Value = upload(&stack, None, &parts).await.json().await.unwrap();
-    let ids: Vec<String> = uploaded["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["id"].as_str().unwrap().to_owned())
-        .collect();
-    for id in &ids {
-        assert_eq!(wait_settled(&stack, None, id).await["status"], "ready");
-    }
+    let ids = ready_files(&stack, None, &DOCS).await;
     // Every passage has a vector, with its model and dimension.
     let pool = sqlx::PgPool::connect(&stack.db.url).await.unwrap();
     let (models, dims, missing): (Vec<String>, Vec<i32>, i64) = sqlx::query_as(

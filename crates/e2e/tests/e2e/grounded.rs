@@ -7,7 +7,7 @@ use e2e::{assert_envelope, Stack};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::files::{call, sign_up, upload, wait_settled};
+use super::files::{call, ready_files, sign_up};
 
 pub(crate) const SECRET: &str = "e2e-test-signing-secret-0123456789abcdef";
 
@@ -18,30 +18,6 @@ pub(crate) const DOCS: [(&str, &str); 3] = [
 ];
 
 pub(crate) const QUESTION: &str = "How often is the database backed up?";
-
-/// Uploads `docs` for `token`'s user and waits until each is ready; their ids in order.
-pub(crate) async fn ready_files(
-    stack: &Stack,
-    token: Option<&str>,
-    docs: &[(&str, &str)],
-) -> Vec<String> {
-    let parts: Vec<(&str, &str, &[u8])> = docs
-        .iter()
-        .map(|(n, t)| (*n, "text/markdown", t.as_bytes()))
-        .collect();
-    let uploaded: Value = upload(stack, token, &parts).await.json().await.unwrap();
-    let list = match uploaded.get("files") {
-        Some(files) => files.as_array().unwrap().clone(),
-        None => vec![uploaded.clone()],
-    };
-    let mut ids = Vec::new();
-    for file in list {
-        let id = file["id"].as_str().unwrap().to_owned();
-        assert_eq!(wait_settled(stack, token, &id).await["status"], "ready");
-        ids.push(id);
-    }
-    ids
-}
 
 /// The events of an SSE body: `(event name, data)`, `""` for unnamed events.
 pub(crate) fn events(body: &str) -> Vec<(String, String)> {

@@ -9,8 +9,8 @@ use e2e::Stack;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::files::{call, sign_up};
-use super::grounded::{last_answer, ready_files, DOCS, QUESTION, SECRET};
+use super::files::{call, ready_files, sign_up};
+use super::grounded::{last_answer, DOCS, QUESTION, SECRET};
 
 /// A model of the offline mock's list.
 const MODEL: &str = "llama-3.3-70b-versatile";

