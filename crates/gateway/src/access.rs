@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use crate::auth::CurrentUser;
 use crate::state::AppState;
+use crate::ttl_cache::TtlCache;
 
 /// The most entries a list may have, and the longest entry.
 pub const MAX_ENTRIES: usize = 100;
@@ -41,8 +42,24 @@ impl Allowed {
     }
 }
 
+/// The model lists a gateway remembers, by account and API key (`None`: a token or no key).
+pub type ModelListCache = TtlCache<(Uuid, Option<Uuid>), Allowed>;
+
 /// The caller's list: the account's, narrowed by the key's when the request came with one.
-pub async fn allowed(db: &PgPool, user: &CurrentUser) -> Result<Allowed, sqlx::Error> {
+/// Read from the database at most once per `SIGN_IN_CHECK_SECS` per caller (a generate would
+/// otherwise cost a query); an admin's change through this gateway applies at once.
+pub async fn allowed(state: &AppState, user: &CurrentUser) -> Result<Allowed, sqlx::Error> {
+    let cache = &state.auth.model_lists;
+    let key = (user.id, user.key_id);
+    if let Some(allowed) = cache.fresh(&key) {
+        return Ok(allowed);
+    }
+    let allowed = read_allowed(&state.db, user).await?;
+    cache.remember(key, allowed.clone());
+    Ok(allowed)
+}
+
+async fn read_allowed(db: &PgPool, user: &CurrentUser) -> Result<Allowed, sqlx::Error> {
     type Lists = (Option<Vec<String>>, Option<Vec<String>>);
     let row: Option<Lists> = sqlx::query_as(
         "SELECT u.allowed_models, k.allowed_models FROM users u \
@@ -127,7 +144,7 @@ pub async fn check(
     user: &CurrentUser,
     requested: Option<&str>,
 ) -> AppResult<Option<String>> {
-    let Allowed(Some(list)) = allowed(&state.db, user).await? else {
+    let Allowed(Some(list)) = allowed(state, user).await? else {
         return Ok(None);
     };
     let requested = requested.map(str::trim).filter(|m| !m.is_empty());
@@ -168,7 +185,7 @@ pub async fn visible_models(
     let Some(user) = user else {
         return Ok(registry);
     };
-    let Allowed(Some(list)) = allowed(&state.db, user).await? else {
+    let Allowed(Some(list)) = allowed(state, user).await? else {
         return Ok(registry);
     };
     Ok(filter(registry, &list))
@@ -285,24 +302,26 @@ pub async fn check_known(state: &AppState, list: &[String]) -> AppResult<()> {
     })
 }
 
-/// Sets an account's list (`None`: any model). `false` when there is no such account.
+/// Sets an account's list (`None`: any model). `false` when there is no such account. This
+/// gateway forgets what it remembered of the account's lists (its keys' included) at once.
 pub async fn set_user_models(
-    db: &PgPool,
+    state: &AppState,
     user: Uuid,
     models: Option<&[String]>,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("UPDATE users SET allowed_models = $2 WHERE id = $1")
         .bind(user)
         .bind(models)
-        .execute(db)
+        .execute(&state.db)
         .await?;
+    state.auth.model_lists.forget_where(|(u, _)| *u == user);
     Ok(done.rows_affected() > 0)
 }
 
 /// Sets a live API key's list; `owner` restricts it to that user's keys. `false` when there
-/// is no such key.
+/// is no such key. This gateway forgets what it remembered of the key's list at once.
 pub async fn set_key_models(
-    db: &PgPool,
+    state: &AppState,
     key: Uuid,
     owner: Option<Uuid>,
     models: Option<&[String]>,
@@ -314,8 +333,12 @@ pub async fn set_key_models(
     .bind(key)
     .bind(owner)
     .bind(models)
-    .execute(db)
+    .execute(&state.db)
     .await?;
+    state
+        .auth
+        .model_lists
+        .forget_where(|(_, k)| *k == Some(key));
     Ok(done.rows_affected() > 0)
 }
 

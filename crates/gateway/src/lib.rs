@@ -20,6 +20,7 @@ pub mod relay;
 pub mod routes;
 pub mod spa;
 pub mod state;
+pub mod ttl_cache;
 pub mod usage;
 
 use axum::Router;

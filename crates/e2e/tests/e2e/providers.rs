@@ -4,6 +4,8 @@
 //! API keys limited by an admin) and the model lists each caller sees; the admin providers
 //! routes. The model service runs a providers file whose provider is the mock.
 
+use std::time::Duration;
+
 use e2e::{assert_envelope, sse_payloads, Stack};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -540,6 +542,55 @@ async fn an_admin_limits_keys_and_accounts_to_models_and_lists_show_only_those()
     )
     .await;
     assert_envelope(missing, 404, "NOT_FOUND").await;
+}
+
+/// A gateway remembers a caller's model lists for `SIGN_IN_CHECK_SECS` (a generate costs no
+/// query); a list changed through another replica (here: written to the database directly)
+/// is in force here once that interval has passed.
+#[tokio::test]
+async fn a_list_changed_on_another_replica_applies_within_the_check_interval() {
+    let file = TomlFile::new(FILE);
+    let stack = stack(
+        &file,
+        &[
+            "--auth-mode",
+            "jwt",
+            "--jwt-secret",
+            SECRET,
+            "--sign-in-check-secs",
+            "1",
+        ],
+    )
+    .await;
+    let user = register(&stack, "replica@example.com").await;
+    let (user_id, token) = (
+        user["user"]["id"].as_str().unwrap().to_owned(),
+        user["access_token"].as_str().unwrap().to_owned(),
+    );
+    let big = json!({"prompt": "hi", "model": "local/big", "max_tokens": 2});
+    let first = call(&stack, Method::POST, "/api/v1/generate", &token, Some(&big)).await;
+    assert_eq!(first.status(), StatusCode::OK);
+
+    sqlx::query("UPDATE users SET allowed_models = $2 WHERE id = $1::uuid")
+        .bind(&user_id)
+        .bind(vec!["fast".to_owned()])
+        .execute(&stack.db.pool)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let r = call(&stack, Method::POST, "/api/v1/generate", &token, Some(&big)).await;
+        if r.status() == StatusCode::FORBIDDEN {
+            assert_envelope(r, 403, "MODEL_NOT_ALLOWED").await;
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "the new list was not in force after the 1 s check interval"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

@@ -68,8 +68,9 @@ pub struct AuthArgs {
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,
 
-    /// Seconds a gateway trusts what it last read about a sign-in: an access token of a
-    /// sign-in ended on another replica is refused within this time (on this one, at once).
+    /// Seconds a gateway trusts what it last read about a sign-in and about a caller's model
+    /// lists: an access token of a sign-in ended on another replica is refused, and a model
+    /// list an admin changed there is in force, within this time (on this one, at once).
     /// Requests within it cost no query.
     #[arg(long, env = "SIGN_IN_CHECK_SECS", default_value_t = 5)]
     pub sign_in_check_secs: u64,

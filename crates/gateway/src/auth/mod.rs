@@ -69,6 +69,8 @@ pub struct Auth {
     pub args: AuthArgs,
     /// Which sign-ins this gateway last found live or revoked (`SIGN_IN_CHECK_SECS`).
     pub sign_ins: std::sync::Arc<SignInCache>,
+    /// The model lists this gateway last read per account and key (`SIGN_IN_CHECK_SECS`).
+    pub model_lists: std::sync::Arc<crate::access::ModelListCache>,
 }
 
 impl Auth {
@@ -89,6 +91,9 @@ impl Auth {
             sign_ins: std::sync::Arc::new(SignInCache::new(std::time::Duration::from_secs(
                 args.sign_in_check_secs,
             ))),
+            model_lists: std::sync::Arc::new(crate::access::ModelListCache::new(
+                std::time::Duration::from_secs(args.sign_in_check_secs),
+            )),
         })
     }
 }
@@ -184,7 +189,7 @@ pub(crate) async fn authenticate(
 /// `SIGN_IN_CHECK_SECS` (the common case, no query), else from the database.
 async fn sign_in_is_live(state: &AppState, user: Uuid, sid: Uuid) -> Result<bool, AuthError> {
     let cache = &state.auth.sign_ins;
-    if let Some(live) = cache.fresh(sid) {
+    if let Some(live) = cache.fresh(&sid) {
         return Ok(live);
     }
     let live = sign_ins::is_live(&state.db, user, sid)

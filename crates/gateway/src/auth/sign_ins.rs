@@ -7,58 +7,21 @@
 //! revocation made through this gateway is applied to its cache at once; another replica
 //! notices within `SIGN_IN_CHECK_SECS`.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// The cache never holds more than this many sign-ins; past it, stale entries are dropped
-/// (and if all are fresh, everything: the next requests simply ask the database again).
-const CACHE_MAX_ENTRIES: usize = 50_000;
+use crate::ttl_cache::TtlCache;
+
 /// Longest User-Agent kept.
 const USER_AGENT_MAX_CHARS: usize = 300;
 
-/// What each gateway remembers about sign-ins it has checked.
-#[derive(Debug)]
-pub struct SignInCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<Uuid, (Instant, bool)>>,
-}
+/// What each gateway remembers about sign-ins it has checked: live or not.
+pub type SignInCache = TtlCache<Uuid, bool>;
 
 impl SignInCache {
-    pub fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            entries: Mutex::default(),
-        }
-    }
-
-    /// The cached answer for `sid` when it is younger than the check interval.
-    pub fn fresh(&self, sid: Uuid) -> Option<bool> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(&sid)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, live)| *live)
-    }
-
-    pub fn remember(&self, sid: Uuid, live: bool) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= CACHE_MAX_ENTRIES {
-            let ttl = self.ttl;
-            entries.retain(|_, (at, _)| at.elapsed() < ttl);
-            if entries.len() >= CACHE_MAX_ENTRIES {
-                entries.clear();
-            }
-        }
-        entries.insert(sid, (Instant::now(), live));
-    }
-
     /// Marks sign-ins revoked here, so this gateway refuses their tokens from now on.
     pub fn forget_all(&self, sids: &[Uuid]) {
         for sid in sids {
@@ -178,17 +141,18 @@ pub async fn revoke(db: &PgPool, user: Uuid, which: Revoke) -> Result<Vec<Uuid>,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn the_cache_answers_only_while_fresh() {
         let cache = SignInCache::new(Duration::from_millis(50));
         let sid = Uuid::new_v4();
-        assert_eq!(cache.fresh(sid), None);
+        assert_eq!(cache.fresh(&sid), None);
         cache.remember(sid, true);
-        assert_eq!(cache.fresh(sid), Some(true));
+        assert_eq!(cache.fresh(&sid), Some(true));
         cache.forget_all(&[sid]);
-        assert_eq!(cache.fresh(sid), Some(false));
+        assert_eq!(cache.fresh(&sid), Some(false));
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(cache.fresh(sid), None, "stale answers are asked again");
+        assert_eq!(cache.fresh(&sid), None, "stale answers are asked again");
     }
 }

@@ -141,7 +141,7 @@ pub async fn set_user_models(
 ) -> AppResult<Json<AllowedModels>> {
     let id = parse_id(&id, "Account")?;
     let models = checked(&state, &body).await?;
-    if !access::set_user_models(&state.db, id, models.as_deref()).await? {
+    if !access::set_user_models(&state, id, models.as_deref()).await? {
         return Err(AppError::not_found("Account not found"));
     }
     Ok(Json(AllowedModels { models }))
@@ -168,7 +168,7 @@ pub async fn set_key_models(
 ) -> AppResult<Json<AllowedModels>> {
     let id = parse_id(&id, "API key")?;
     let models = checked(&state, &body).await?;
-    if !access::set_key_models(&state.db, id, None, models.as_deref()).await? {
+    if !access::set_key_models(&state, id, None, models.as_deref()).await? {
         return Err(AppError::not_found("API key not found"));
     }
     Ok(Json(AllowedModels { models }))
