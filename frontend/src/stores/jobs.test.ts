@@ -66,7 +66,16 @@ describe("jobs store", () => {
     await useJobs.getState().refresh("j1");
     await useJobs.getState().refresh("j1");
     expect(useJobs.getState().jobs[0]?.status).toBe("completed");
-    expect(useToasts.getState().toasts.map((t) => t.title)).toEqual(["Job completed"]);
+    expect(useToasts.getState().toasts.map((t) => [t.title, t.description])).toEqual([["Job completed", "2 of 2 done"]]);
+  });
+
+  it("the completion toast names the job and counts failed prompts like the list", async () => {
+    useJobs.setState({ jobs: [job({ status: "running" })] });
+    mockFetch(() => json(job({ status: "completed", name: "Release notes", completed_prompts: 1, failed_prompts: 1 })));
+    await useJobs.getState().refresh("j1");
+    expect(useToasts.getState().toasts.map((t) => [t.title, t.description])).toEqual([
+      ["Job “Release notes” completed", "1 of 2 done, 1 failed"],
+    ]);
   });
 
   it("loads from the list endpoint, or from known ids when the server has none", async () => {

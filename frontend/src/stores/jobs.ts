@@ -71,7 +71,7 @@ export const useJobs = create<JobsState>()(
     (set, get) => {
       const notifyTransition = (prev: JobResponse | undefined, next: JobResponse) => {
         if (!prev || !isActive(prev) || isActive(next)) return;
-        if (next.status === "completed") toast.success("Job completed", `${next.completed_prompts} prompt(s) processed`);
+        if (next.status === "completed") toast.success(next.name ? `Job “${next.name}” completed` : "Job completed", progressText(next));
         else if (next.status === "failed") toast.error("Job failed", next.error ?? "Unknown error");
       };
       return {

@@ -278,7 +278,7 @@ export function JobsPage() {
     const body = await file.text();
     const list = parsePrompts(body, /\.csv$/i.test(file.name));
     setText(list.join("\n"));
-    toast.info(`Loaded ${list.length} prompt(s) from ${file.name}`);
+    toast.info(`Loaded ${list.length} ${list.length === 1 ? "prompt" : "prompts"} from ${file.name}`);
   };
 
   return (
