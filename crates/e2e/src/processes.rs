@@ -97,6 +97,48 @@ pub fn binaries() -> Binaries {
     }
 }
 
+impl Binaries {
+    /// A model service with the mock provider on any port ([`model_env`]).
+    pub async fn start_model(&self, cwd: &Path, first_token_ms: u64, token_ms: u64) -> Service {
+        let env = model_env("127.0.0.1:0", first_token_ms, token_ms);
+        Service::start("model-service", &self.model, cwd, &env).await
+    }
+
+    /// A worker service on any port ([`worker_env`]).
+    pub async fn start_worker(&self, cwd: &Path, database_url: &str, model_url: &str) -> Service {
+        let env = worker_env(database_url, model_url);
+        Service::start("worker-service", &self.worker, cwd, &env).await
+    }
+}
+
+/// A client for tests that drive the real binaries: a 60 s total timeout, so a hung service
+/// fails the test instead of hanging it.
+pub fn client() -> reqwest::Client {
+    common::http::client_builder()
+        .timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("HTTP client")
+}
+
+/// Polls `cond` every 100 ms for up to `timeout`; true once it held.
+pub async fn wait_until<F, Fut>(timeout: Duration, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if cond().await {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A fresh empty directory to run services in (so no `.env` of the checkout is read).
 pub fn scratch_dir(label: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sable-{label}-{}", uuid::Uuid::new_v4()));

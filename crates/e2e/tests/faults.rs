@@ -26,35 +26,12 @@
 use std::time::{Duration, Instant};
 
 use common::test_support::fresh_database;
-use e2e::processes::{binaries, gateway_env, model_env, scratch_dir, set, worker_env, Service};
+use e2e::processes::{
+    binaries, client, gateway_env, model_env, scratch_dir, set, wait_until, worker_env, Service,
+};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-fn client() -> reqwest::Client {
-    common::http::client_builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
-}
-
-/// Polls `cond` every 100 ms for up to `timeout`.
-async fn wait_until<F, Fut>(timeout: Duration, mut cond: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if cond().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// A job's row: (status, attempts, locked_by, completed_prompts, failed_prompts).
 async fn job_row(pool: &sqlx::PgPool, id: Uuid) -> (String, i32, Option<String>, i32, i32) {
@@ -280,20 +257,8 @@ async fn sigterm_to_the_gateway_with_streams_open() {
     let bins = binaries();
     let db = fresh_database().await;
     let cwd = scratch_dir("fault-gateway-sigterm");
-    let model = Service::start(
-        "model-service",
-        &bins.model,
-        &cwd,
-        &model_env("127.0.0.1:0", 0, 50),
-    )
-    .await;
-    let worker = Service::start(
-        "worker-service",
-        &bins.worker,
-        &cwd,
-        &worker_env(&db.url, &model.url),
-    )
-    .await;
+    let model = bins.start_model(&cwd, 0, 50).await;
+    let worker = bins.start_worker(&cwd, &db.url, &model.url).await;
     let grace = Duration::from_secs(4);
     let mut env = gateway_env(&db.url, &model.url, &worker.url);
     set(&mut env, "SHUTDOWN_GRACE_SECS", grace.as_secs().to_string());
@@ -469,13 +434,7 @@ async fn sigterm_to_a_worker_holding_jobs_another_worker_completes_them_nothing_
     let bins = binaries();
     let db = fresh_database().await;
     let cwd = scratch_dir("fault-worker-sigterm");
-    let model = Service::start(
-        "model-service",
-        &bins.model,
-        &cwd,
-        &model_env("127.0.0.1:0", 0, 0),
-    )
-    .await;
+    let model = bins.start_model(&cwd, 0, 0).await;
     // An API-only worker service takes the submissions; the workers come and go.
     let mut api_env = worker_env(&db.url, &model.url);
     set(&mut api_env, "WORKER_DISABLED", "true");
@@ -604,20 +563,8 @@ async fn a_wedged_model_service_bounds_streams_and_a_stop_ends_one_at_once() {
     let bins = binaries();
     let db = fresh_database().await;
     let cwd = scratch_dir("fault-model-sigstop");
-    let model = Service::start(
-        "model-service",
-        &bins.model,
-        &cwd,
-        &model_env("127.0.0.1:0", 0, 0),
-    )
-    .await;
-    let worker = Service::start(
-        "worker-service",
-        &bins.worker,
-        &cwd,
-        &worker_env(&db.url, &model.url),
-    )
-    .await;
+    let model = bins.start_model(&cwd, 0, 0).await;
+    let worker = bins.start_worker(&cwd, &db.url, &model.url).await;
     let idle = Duration::from_secs(3);
     let request_timeout = Duration::from_secs(2);
     let mut env = gateway_env(&db.url, &model.url, &worker.url);

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::test_support::fresh_database;
-use e2e::processes::{binaries, gateway_env, model_env, scratch_dir, set, worker_env, Service};
+use e2e::processes::{binaries, gateway_env, scratch_dir, set, worker_env, Service};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -273,13 +273,7 @@ async fn a_mixed_load_is_held_without_errors_or_memory_growth() {
     let bins = binaries();
     let db = fresh_database().await;
     let cwd = scratch_dir("load");
-    let model = Service::start(
-        "model-service",
-        &bins.model,
-        &cwd,
-        &model_env("127.0.0.1:0", 10, 2),
-    )
-    .await;
+    let model = bins.start_model(&cwd, 10, 2).await;
     let mut env = worker_env(&db.url, &model.url);
     set(&mut env, "POLL_INTERVAL_MS", "250");
     let worker = Service::start("worker-service", &bins.worker, &cwd, &env).await;

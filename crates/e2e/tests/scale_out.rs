@@ -25,7 +25,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::test_support::fresh_database;
-use e2e::processes::{binaries, model_env, scratch_dir, set, worker_env, Service};
+use e2e::processes::{
+    binaries, client, model_env, scratch_dir, set, wait_until, worker_env, Service,
+};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
@@ -288,32 +290,6 @@ impl Cluster {
         }
         self.balancer.stop().await;
         let _ = std::fs::remove_dir_all(&self.cwd);
-    }
-}
-
-fn client() -> reqwest::Client {
-    common::http::client_builder()
-        .timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(64)
-        .build()
-        .unwrap()
-}
-
-/// Polls `cond` every 100 ms for up to `timeout`.
-async fn wait_until<F, Fut>(timeout: Duration, mut cond: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if cond().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
