@@ -16,6 +16,8 @@
 #   PROFILE_ONLY=model-service|gateway   one of the two sections
 #   PROFILE_PROVIDERS (default "mock openai")  the model service's providers to profile
 #   PROFILE_PORT_BASE (default 18900)    four ports from here (several profiles on one machine)
+#   PROFILE_H2C=1                        the openai provider speaks HTTP/2 to fake-openai (h2c,
+#                                        OPENAI_HTTP2_PRIOR_KNOWLEDGE=true); default HTTP/1.1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -43,7 +45,8 @@ run() {
   case "$provider" in
     mock) env_service=(PROVIDER=mock MOCK_FIRST_TOKEN_DELAY_MS=0 MOCK_TOKEN_DELAY_MS=0) ;;
     openai) env_service=(PROVIDER=openai OPENAI_BASE_URL=http://127.0.0.1:$FAKE_PORT/v1 OPENAI_API_KEY=bench
-                         DEFAULT_MODEL=bench FALLBACK_MODEL= MODELS=) ;;
+                         DEFAULT_MODEL=bench FALLBACK_MODEL= MODELS=
+                         OPENAI_HTTP2_PRIOR_KNOWLEDGE=$([ "${PROFILE_H2C:-0}" = 1 ] && echo true || echo false)) ;;
     gateway) service=gateway port=$GW_PORT
       env_service=(GATEWAY_ADDR=127.0.0.1:$GW_PORT DATABASE_URL="$DB_URL" DATABASE_MAX_CONNECTIONS=8
                    MODEL_SERVICE_URL=http://127.0.0.1:$MS_PORT WORKER_SERVICE_URL=http://127.0.0.1:9

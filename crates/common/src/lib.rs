@@ -12,6 +12,7 @@ pub mod extract;
 pub mod grounding;
 pub mod health;
 pub mod http;
+pub mod http_client;
 pub mod internal_auth;
 pub mod metrics;
 pub mod observability;

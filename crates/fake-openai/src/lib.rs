@@ -13,6 +13,9 @@
 //! - Embeddings are deterministic: the same text gives the same unit vector of
 //!   [`Behaviour::embedding_dims`] floats (hashed from the text); `usage.prompt_tokens` counts
 //!   the words. Only string inputs are accepted (a string or a list of strings).
+//! - It speaks HTTP/1.1 and, with prior knowledge, HTTP/2 (h2c) on the same port (hyper-util's
+//!   auto server), so a client's HTTP/2 can be measured against it; [`Counters::connections`]
+//!   counts the TCP connections accepted.
 //! - Failures look like OpenAI's: `{"error":{"message","type","code"}}` with the status, and
 //!   `Retry-After` on a 429.
 
@@ -80,6 +83,8 @@ pub struct Counters {
     pub embedded_texts: AtomicU64,
     /// `GET /v1/models` requests answered.
     pub model_lists: AtomicU64,
+    /// TCP connections accepted ([`serve`]).
+    pub connections: AtomicU64,
     /// Replaces `Behaviour::models` once set ([`Running::set_models`]): a provider whose
     /// models change while it runs.
     listed: Mutex<Option<Vec<String>>>,
@@ -100,6 +105,9 @@ impl Counters {
     }
     pub fn model_lists(&self) -> u64 {
         self.model_lists.load(Ordering::SeqCst)
+    }
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::SeqCst)
     }
 }
 
@@ -186,14 +194,37 @@ impl Drop for Running {
     }
 }
 
+/// Serves `router` on every connection `listener` accepts, in HTTP/1.1 or HTTP/2 (h2c, chosen
+/// by the client's first bytes), until the task is dropped. Like a real provider's front end:
+/// no Nagle delay on small writes (a paced token, the tail of a body written after its headers).
+pub async fn serve(listener: tokio::net::TcpListener, router: Router, counters: Arc<Counters>) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    loop {
+        let tcp = match listener.accept().await {
+            Ok((tcp, _)) => tcp,
+            // Out of descriptors and the like: try again shortly, as axum::serve does.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        counters.connections.fetch_add(1, Ordering::SeqCst);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
+        });
+    }
+}
+
 /// Starts a server on `127.0.0.1:0` in a background task.
 pub async fn spawn(behaviour: Behaviour) -> std::io::Result<Running> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (router, counters) = app(behaviour);
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let task = tokio::spawn(serve(listener, router, counters.clone()));
     Ok(Running {
         addr,
         counters,

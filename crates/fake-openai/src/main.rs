@@ -69,7 +69,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         models: cli.models,
         ..Behaviour::default()
     };
-    let (app, _counters) = fake_openai::app(behaviour);
+    let (app, counters) = fake_openai::app(behaviour);
     // A backlog of 4,096 (as the Sable services, `common::server::bind`): with the default 128
     // a burst of hundreds of connections overflows the accept queue and the dropped SYNs are
     // retried a second later.
@@ -82,15 +82,10 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     socket.bind(cli.addr)?;
     let listener = socket.listen(4096)?;
     eprintln!(
-        "fake-openai listening on {} (token delay {} ms)",
+        "fake-openai listening on {} (HTTP/1.1 and h2c; token delay {} ms)",
         listener.local_addr()?,
         cli.token_delay_ms
     );
-    // Like a real provider's front end: no Nagle delay on small writes (a paced token, the
-    // tail of a body written after its headers).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app).await?;
+    fake_openai::serve(listener, app, counters).await;
     Ok(())
 }

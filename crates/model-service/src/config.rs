@@ -58,6 +58,13 @@ pub struct Config {
     #[arg(long, env = "OPENAI_BASE_URL")]
     pub openai_base_url: Option<String>,
 
+    /// Speak HTTP/2 to that server from the first byte (h2c on an `http://` URL; on `https://`
+    /// only `h2` is offered). For servers known to speak it (vLLM and others behind an h2c
+    /// front end): a burst of streams then shares one connection. Off: HTTP/1.1, or HTTP/2
+    /// when a TLS server picks it.
+    #[arg(long, env = "OPENAI_HTTP2_PRIOR_KNOWLEDGE", default_value_t = false)]
+    pub openai_http2_prior_knowledge: bool,
+
     /// Model used when a request names none; overrides the preset's default.
     #[arg(long, env = "DEFAULT_MODEL")]
     pub default_model: Option<String>,
@@ -234,6 +241,7 @@ impl Config {
             groq_api_key: Secret::default(),
             openai_api_key: Secret::default(),
             openai_base_url: None,
+            openai_http2_prior_knowledge: false,
             default_model: None,
             fallback_model: None,
             models: None,

@@ -372,6 +372,7 @@ pub fn build(config: &Config, resolved: &Resolved) -> anyhow::Result<Arc<dyn Pro
                 .max(config.idle_timeout())
                 + Duration::from_secs(5),
             max_completion_tokens: *max_completion_tokens,
+            http2_prior_knowledge: config.openai_http2_prior_knowledge,
         })?),
     })
 }

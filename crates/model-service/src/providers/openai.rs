@@ -1,8 +1,11 @@
 //! OpenAI-compatible provider (Groq, OpenAI, Ollama, vLLM, llama.cpp server…): requests
-//! built with async-openai's types, sent with our own reqwest client.
+//! built with async-openai's types, sent with `common::http_client` (hyper-util's pooled
+//! client: no per-call URL parsing or redirect layer, HTTP/2 by ALPN or, when the provider's
+//! settings opt in, h2c).
 //!
-//! - The HTTP client is our own reqwest client with a connect timeout and a read (idle)
-//!   timeout; the generation layer adds first-token, between-chunk and total deadlines.
+//! - The HTTP client has a connect timeout and an idle timeout (for the response head and
+//!   between two reads of the body); the generation layer adds first-token, between-chunk and
+//!   total deadlines. Redirects are not followed (a 3xx is an error with its status).
 //! - Nothing is retried here: retry and fallback are decided in one place
 //!   ([`crate::generation`]). Every non-2xx answer becomes an [`HttpStatusError`] carrying
 //!   the status and `Retry-After` (`OpenAiProvider::post_chat`).
@@ -33,9 +36,11 @@ use async_openai::types::chat::{
 };
 use async_trait::async_trait;
 use common::config::Secret;
+use common::http_client::{self, Body, ClientSettings, HttpClient};
 use common::schemas::{Role, Usage};
 use common::sse::SseReader;
 use futures::StreamExt;
+use hyper::{Method, Response, Uri};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -56,30 +61,29 @@ pub struct OpenAiSettings {
     /// Longest silence on an open connection (a safety net under the generation deadlines).
     pub read_timeout: Duration,
     pub max_completion_tokens: bool,
+    /// HTTP/2 from the first byte (h2c on `http://`), for providers known to speak it.
+    pub http2_prior_knowledge: bool,
 }
 
 pub struct OpenAiProvider {
     name: String,
     max_completion_tokens: bool,
-    /// What every call is sent with: the URL and headers async-openai's configuration makes.
-    http: reqwest::Client,
-    chat_url: String,
-    /// `chat_url` parsed once (a URL is parsed per call when given as text: host rules, IDNA);
-    /// `None` when it does not parse, and then each call fails as it did.
-    chat_target: Option<reqwest::Url>,
-    embeddings_url: String,
+    /// What every call is sent with: the URLs and headers async-openai's configuration makes,
+    /// parsed once (`None` when a URL does not parse: each call then fails).
+    http: HttpClient,
+    chat_uri: Option<Uri>,
+    embeddings_uri: Option<Uri>,
     headers: reqwest::header::HeaderMap,
 }
 
 impl OpenAiProvider {
     pub fn new(settings: OpenAiSettings) -> anyhow::Result<Self> {
-        let http = common::http::client_builder()
-            .connect_timeout(settings.connect_timeout)
-            .read_timeout(settings.read_timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| anyhow::anyhow!("cannot build the provider HTTP client: {e}"))?;
+        let http = HttpClient::new(ClientSettings {
+            idle_timeout: Some(settings.read_timeout),
+            http2_prior_knowledge: settings.http2_prior_knowledge,
+            ..ClientSettings::new(settings.connect_timeout)
+        })
+        .map_err(|e| anyhow::anyhow!("cannot build the provider HTTP client: {e}"))?;
         let config = OpenAIConfig::new()
             .with_api_base(settings.base_url)
             .with_api_key(settings.api_key.expose());
@@ -90,29 +94,45 @@ impl OpenAiProvider {
             reqwest::header::CONTENT_TYPE,
             reqwest::header::HeaderValue::from_static("application/json"),
         );
+        // What reqwest added to every request: the headers stay as they were.
+        headers.insert(
+            reqwest::header::ACCEPT,
+            reqwest::header::HeaderValue::from_static("*/*"),
+        );
         Ok(Self {
             name: settings.name,
             max_completion_tokens: settings.max_completion_tokens,
             http,
-            chat_target: reqwest::Url::parse(&chat_url).ok(),
-            chat_url,
-            embeddings_url,
+            chat_uri: http_client::parse_uri(&chat_url).ok(),
+            embeddings_uri: http_client::parse_uri(&embeddings_url).ok(),
             headers,
         })
     }
 
     /// `POST {base_url}/chat/completions` with `body`; a non-2xx answer is its error.
-    async fn post_chat(&self, body: Vec<u8>) -> Result<reqwest::Response, ProviderError> {
-        let request = match &self.chat_target {
-            Some(url) => self.http.post(url.clone()),
-            None => self.http.post(&self.chat_url),
+    async fn post_chat(&self, body: Vec<u8>) -> Result<Response<Body>, ProviderError> {
+        self.post(self.chat_uri.as_ref(), body).await
+    }
+
+    /// `POST uri` with `body` and the provider's headers; a non-2xx answer is its error.
+    async fn post(
+        &self,
+        uri: Option<&Uri>,
+        body: Vec<u8>,
+    ) -> Result<Response<Body>, ProviderError> {
+        let Some(uri) = uri else {
+            tracing::warn!("the provider's base URL does not parse");
+            return Err(ProviderError::new(
+                ErrorKind::Network,
+                "connection to the provider failed",
+            ));
         };
-        let response = request
-            .headers(self.headers.clone())
-            .body(body)
-            .send()
+        let request = http_client::request(Method::POST, uri.clone(), self.headers.clone(), body);
+        let response = self
+            .http
+            .send(request, None)
             .await
-            .map_err(|e| map_error(OpenAIError::Reqwest(e)))?;
+            .map_err(|e| transport_error(&e))?;
         if !response.status().is_success() {
             return Err(HttpStatusError::read(response).await.into_provider_error());
         }
@@ -195,9 +215,10 @@ impl Provider for OpenAiProvider {
         let bytes = self
             .post_chat(body)
             .await?
+            .into_body()
             .bytes()
             .await
-            .map_err(|e| map_error(OpenAIError::Reqwest(e)))?;
+            .map_err(|e| transport_error(&e))?;
         let response: ChatResponse = serde_json::from_slice(&bytes).map_err(|e| {
             map_error(OpenAIError::JSONDeserialize(
                 e,
@@ -256,21 +277,13 @@ impl Provider for OpenAiProvider {
                 format!("invalid provider request: {e}"),
             )
         })?;
-        let response = self
-            .http
-            .post(&self.embeddings_url)
-            .headers(self.headers.clone())
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| map_error(OpenAIError::Reqwest(e)))?;
-        if !response.status().is_success() {
-            return Err(HttpStatusError::read(response).await.into_provider_error());
-        }
-        let bytes = response
+        let bytes = self
+            .post(self.embeddings_uri.as_ref(), body)
+            .await?
+            .into_body()
             .bytes()
             .await
-            .map_err(|e| map_error(OpenAIError::Reqwest(e)))?;
+            .map_err(|e| transport_error(&e))?;
         let parsed: EmbeddingsBody = serde_json::from_slice(&bytes).map_err(|e| {
             tracing::warn!(error = %e, "provider embeddings did not parse");
             ProviderError::new(
@@ -430,31 +443,31 @@ where
 // async-openai's `create_stream_byot` spawns a task per stream that parses events with
 // eventsource-stream (a `String` per event, field and id) and hands every chunk to the
 // caller through an unbounded channel: a task, a channel and a cross-task wake-up per
-// token. Streams are instead sent with the same reqwest client and read here, inline, by
+// token. Streams are instead sent with the same HTTP client and read here, inline, by
 // `common::sse::SseReader` (one reused buffer; the gateway relay reads with it too), and
 // each `data:` payload is parsed once, straight into [`ChatChunk`].
 
 /// The deltas of an OpenAI-compatible SSE body, ending at `data: [DONE]` or the body's end.
-fn delta_stream(response: reqwest::Response) -> DeltaStream {
+fn delta_stream(response: Response<Body>) -> DeltaStream {
     async_stream::stream! {
-        let mut body = response.bytes_stream();
+        let mut body = response.into_body();
         let mut events = SseReader::default();
         let mut eof = false;
         while !eof {
-            match body.next().await {
-                Some(Ok(chunk)) => {
+            match body.chunk().await {
+                Ok(Some(chunk)) => {
                     if let Err(e) = events.push_bytes(chunk) {
                         tracing::warn!(error = %e, "provider stream refused");
                         yield Err(ProviderError::new(ErrorKind::Network, "provider sent an event that is too large"));
                         return;
                     }
                 }
-                Some(Err(e)) => {
+                Err(e) => {
                     tracing::warn!(error = %e, "provider stream failed");
                     yield Err(ProviderError::new(ErrorKind::Network, "provider stream was interrupted"));
                     return;
                 }
-                None => eof = true,
+                Ok(None) => eof = true,
             }
             while let Some(event) = events.next_event(eof) {
                 // Some servers send `event: keepalive` while a long answer is prepared.
@@ -506,18 +519,19 @@ fn chunk_delta(chunk: ChatChunk<'_>) -> Result<Delta, ProviderError> {
 
 // ---- transport and errors ----------------------------------------------------------------
 
-/// At most `cap` bytes of a body (an error body: what it says fits in far less). A body that
-/// goes on, or breaks, yields what arrived: the status alone still classifies the error.
-async fn read_capped(response: &mut reqwest::Response, cap: usize) -> Vec<u8> {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = cap.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= cap {
-            break;
-        }
+/// A failed call to the provider. The detail (which may name the URL) is logged; clients are
+/// told the class only. A body that breaks while a whole answer is read is "unreadable".
+fn transport_error(e: &http_client::Error) -> ProviderError {
+    tracing::warn!(error = %e, "provider request failed");
+    if e.is_timeout() {
+        ProviderError::new(ErrorKind::Timeout, "provider timed out")
+    } else if e.is_connect() {
+        ProviderError::new(ErrorKind::Network, "could not connect to the provider")
+    } else if e.is_body() {
+        ProviderError::new(ErrorKind::Network, "provider sent an unreadable response")
+    } else {
+        ProviderError::new(ErrorKind::Network, "connection to the provider failed")
     }
-    body
 }
 
 /// A non-2xx answer from the provider, with what retry decisions need.
@@ -533,14 +547,17 @@ pub struct HttpStatusError {
 }
 
 impl HttpStatusError {
-    async fn read(mut response: reqwest::Response) -> Self {
-        let status = response.status().as_u16();
-        let headers = response.headers();
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    /// The error a non-2xx answer stands for. At most `MAX_ERROR_BODY_BYTES` of its body are
+    /// read (what it says fits in far less); a body that goes on, or breaks, yields what
+    /// arrived: the status alone still classifies the error.
+    async fn read(response: Response<Body>) -> Self {
+        let (parts, mut body) = response.into_parts();
+        let status = parts.status.as_u16();
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
         let retry_after = header("retry-after-ms")
             .and_then(parse_retry_after_ms)
             .or_else(|| header("retry-after").and_then(parse_retry_after_secs));
-        let body = read_capped(&mut response, common::http::MAX_ERROR_BODY_BYTES).await;
+        let body = body.read_capped(common::http::MAX_ERROR_BODY_BYTES).await;
         let parsed = serde_json::from_slice::<Value>(&body).ok();
         let detail = parsed.as_ref().and_then(error_message);
         let provider_code = parsed.as_ref().and_then(error_code);
@@ -621,18 +638,6 @@ fn map_error(error: OpenAIError) -> ProviderError {
                 ProviderError::new(ErrorKind::Network, "connection to the provider failed")
             }
         },
-        OpenAIError::Reqwest(e) => {
-            tracing::warn!(error = %e, "provider request failed");
-            if e.is_timeout() {
-                ProviderError::new(ErrorKind::Timeout, "provider timed out")
-            } else if e.is_connect() {
-                ProviderError::new(ErrorKind::Network, "could not connect to the provider")
-            } else if e.is_decode() {
-                ProviderError::new(ErrorKind::Network, "provider sent an unreadable response")
-            } else {
-                ProviderError::new(ErrorKind::Network, "connection to the provider failed")
-            }
-        }
         OpenAIError::ApiError(api) => HttpStatusError {
             status: api.status_code.as_u16(),
             retry_after: None,
@@ -796,15 +801,16 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             read_timeout: Duration::from_secs(1),
             max_completion_tokens: false,
+            http2_prior_knowledge: false,
         })
         .unwrap();
-        let response = provider
-            .http
-            .post(&provider.chat_url)
-            .body("{}")
-            .send()
-            .await
-            .unwrap();
+        let request = http_client::request(
+            Method::POST,
+            provider.chat_uri.clone().unwrap(),
+            provider.headers.clone(),
+            "{}",
+        );
+        let response = provider.http.send(request, None).await.unwrap();
         let error = tokio::time::timeout(Duration::from_secs(5), HttpStatusError::read(response))
             .await
             .expect("the error body was read without a cap");
@@ -827,6 +833,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             read_timeout: Duration::from_secs(1),
             max_completion_tokens: false,
+            http2_prior_knowledge: false,
         })
         .unwrap();
         let req = ProviderRequest {

@@ -13,6 +13,7 @@
 //! #   this provider's own timeouts (default: the service's settings)
 //! # failure_threshold = 5, cooldown_secs = 30: the circuit breaker
 //! # max_completion_tokens = false      # send max_completion_tokens instead of max_tokens
+//! # http2_prior_knowledge = false      # HTTP/2 from the first byte (h2c on http://)
 //! [[providers.models]]
 //! id = "llama3.2"
 //! capabilities = ["chat"]              # chat | embeddings | vision | tools | json
@@ -61,6 +62,8 @@ pub struct ProviderConfig {
     pub failure_threshold: u32,
     pub cooldown: Duration,
     pub max_completion_tokens: bool,
+    /// HTTP/2 from the first byte (h2c on `http://`), for servers known to speak it.
+    pub http2_prior_knowledge: bool,
     pub models: Vec<ModelConfig>,
 }
 
@@ -146,6 +149,8 @@ struct RawProvider {
     cooldown_secs: Option<Spanned<f64>>,
     #[serde(default)]
     max_completion_tokens: bool,
+    #[serde(default)]
+    http2_prior_knowledge: bool,
     #[serde(default)]
     models: Vec<RawModel>,
 }
@@ -364,6 +369,7 @@ pub fn parse(
                 discover: p.discover,
                 failure_threshold,
                 max_completion_tokens: p.max_completion_tokens,
+                http2_prior_knowledge: p.http2_prior_knowledge,
                 models: Vec::new(),
             },
             models,

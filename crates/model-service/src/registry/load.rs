@@ -123,7 +123,7 @@ fn fingerprint(config: &Config, p: &ProviderConfig) -> u64 {
         timeouts(config, Some(p)),
         p.failure_threshold,
         p.cooldown,
-        p.max_completion_tokens,
+        (p.max_completion_tokens, p.http2_prior_knowledge),
     )
         .hash(&mut h);
     h.finish()
@@ -149,6 +149,7 @@ fn slot(config: &Config, p: &ProviderConfig) -> anyhow::Result<ProviderSlot> {
                 // A safety net only: the generation layer's deadlines fire first.
                 read_timeout: t.total.max(t.first_token).max(t.idle) + Duration::from_secs(5),
                 max_completion_tokens: p.max_completion_tokens,
+                http2_prior_knowledge: p.http2_prior_knowledge,
             })?),
         ),
     };

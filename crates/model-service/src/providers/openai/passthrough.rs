@@ -9,11 +9,14 @@ use common::sse::SseReader;
 use futures::StreamExt;
 use serde_json::Value;
 
+use common::http_client::Body;
+use hyper::Response;
+
 use super::{body_error, OpenAiProvider};
 use crate::providers::{ChunkStream, ErrorKind, ProviderError};
 
 impl OpenAiProvider {
-    async fn post(&self, body: &Value) -> Result<reqwest::Response, ProviderError> {
+    async fn post_json(&self, body: &Value) -> Result<Response<Body>, ProviderError> {
         let bytes = serde_json::to_vec(body).map_err(|e| {
             ProviderError::new(
                 ErrorKind::InvalidRequest,
@@ -26,8 +29,8 @@ impl OpenAiProvider {
     /// A whole `chat.completion`, its bytes as the provider sent them (checked to be a JSON
     /// object without an `error`).
     pub(super) async fn forward_chat(&self, body: &Value) -> Result<Bytes, ProviderError> {
-        let response = self.post(body).await?;
-        let answer = response.bytes().await.map_err(|e| {
+        let response = self.post_json(body).await?;
+        let answer = response.into_body().bytes().await.map_err(|e| {
             tracing::warn!(error = %e, "provider response broke");
             if e.is_timeout() {
                 ProviderError::new(ErrorKind::Timeout, "provider timed out")
@@ -55,33 +58,33 @@ impl OpenAiProvider {
         &self,
         body: &Value,
     ) -> Result<ChunkStream, ProviderError> {
-        let response = self.post(body).await?;
+        let response = self.post_json(body).await?;
         Ok(chunk_stream(response))
     }
 }
 
 /// The `data:` payloads of an OpenAI-compatible SSE body, ending at `[DONE]` or the body's end;
 /// an error object inside the stream ends it with its class.
-fn chunk_stream(response: reqwest::Response) -> ChunkStream {
+fn chunk_stream(response: Response<Body>) -> ChunkStream {
     async_stream::stream! {
-        let mut body = response.bytes_stream();
+        let mut body = response.into_body();
         let mut events = SseReader::default();
         let mut eof = false;
         while !eof {
-            match body.next().await {
-                Some(Ok(chunk)) => {
+            match body.chunk().await {
+                Ok(Some(chunk)) => {
                     if let Err(e) = events.push_bytes(chunk) {
                         tracing::warn!(error = %e, "provider stream refused");
                         yield Err(ProviderError::new(ErrorKind::Network, "provider sent an event that is too large"));
                         return;
                     }
                 }
-                Some(Err(e)) => {
+                Err(e) => {
                     tracing::warn!(error = %e, "provider stream failed");
                     yield Err(ProviderError::new(ErrorKind::Network, "provider stream was interrupted"));
                     return;
                 }
-                None => eof = true,
+                Ok(None) => eof = true,
             }
             while let Some(event) = events.next_event(eof) {
                 if event.event == b"keepalive" || event.data.is_empty() {
