@@ -8,6 +8,7 @@ import { useChat } from "./chat";
 import { useFolders } from "./folders";
 import { JOBS_KEY, useJobs } from "./jobs";
 import { useModels } from "./models";
+import { DEFAULT_SETTINGS, SETTINGS_KEY, useSettings } from "./settings";
 import { useSourcePanel } from "./source-panel";
 
 const USER = { id: "u1", email: "ada@example.com", display_name: "Ada", role: "user" as const };
@@ -37,6 +38,7 @@ const initial = useAuth.getState();
 beforeEach(() => {
   useAuth.setState({ ...initial, status: "loading", config: null, user: null, accessToken: null, expiresAt: null, notice: null }, true);
   localStorage.clear();
+  useSettings.setState({ ...DEFAULT_SETTINGS, owner: null });
 });
 afterEach(() => {
   vi.useRealTimers();
@@ -246,6 +248,7 @@ describe("auth store", () => {
       useJobs.setState({ prompts: { "job-ada": ["Ada's prompt"] }, knownIds: ["job-ada"] });
       expect(useFolders.getState()).toMatchObject({ folders: [FOLDER], status: "ready", draftFolderId: FOLDER.id });
       expect(localStorage.getItem(JOBS_KEY)).toContain("Ada's prompt");
+      useSettings.getState().set({ model: "only-for-ada", systemPrompt: "Ada's private brief", persona: "creative", temperature: 1.2 });
     };
     const expectForgotten = () => {
       expect(useFolders.getState()).toMatchObject({ folders: [], status: "idle", draftFolderId: null });
@@ -255,6 +258,9 @@ describe("auth store", () => {
       expect(useChat.getState()).toMatchObject({ sessions: [], archivedStatus: "idle", pageCursor: null, activeId: null });
       expect(useJobs.getState()).toMatchObject({ jobs: [], prompts: {}, knownIds: [] });
       expect(localStorage.getItem(JOBS_KEY) ?? "").not.toContain("Ada's prompt");
+      // The chosen model and system prompt are Ada's too; the temperature is the browser's.
+      expect(useSettings.getState()).toMatchObject({ model: "", systemPrompt: "", persona: "", temperature: 1.2 });
+      expect(localStorage.getItem(SETTINGS_KEY) ?? "").not.toContain("Ada's private brief");
     };
     await useAuth.getState().init();
 
@@ -270,6 +276,35 @@ describe("auth store", () => {
     await useAuth.getState().signIn("bob@example.com", "pw-pw-pw-pw");
     expect(useAuth.getState().user?.id).toBe("u2");
     expectForgotten();
+  });
+
+  it("the chosen model and system prompt survive a reload, not a sign-in by someone else after a lapsed session", async () => {
+    const BOB = { id: "u2", email: "bob@example.com", display_name: "Bob", role: "user" as const };
+    let refreshOk = true;
+    server((c) => {
+      if (c.url === "/api/v1/auth/refresh") return refreshOk ? json(tokens("A1")) : envelope(401, "UNAUTHORIZED");
+      if (c.url === "/api/v1/auth/login") return json({ ...tokens("B1"), user: BOB });
+    });
+    localStorage.setItem(SIGNED_IN_HINT_KEY, "1");
+    await useAuth.getState().init();
+    useSettings.getState().set({ model: "only-for-ada", systemPrompt: "Ada's private brief", persona: "" });
+
+    // A reload: Ada again, from the refresh cookie. Her settings are hers: kept.
+    useAuth.setState({ status: "loading", user: null, accessToken: null });
+    await useAuth.getState().init();
+    expect(useAuth.getState().user?.id).toBe("u1");
+    expect(useSettings.getState()).toMatchObject({ model: "only-for-ada", systemPrompt: "Ada's private brief", owner: "u1" });
+
+    // Ada never signed out; her session lapsed. The next page load is signed out (nobody in
+    // memory to compare with) and Bob signs in on the same browser.
+    refreshOk = false;
+    useAuth.setState({ status: "loading", user: null, accessToken: null });
+    await useAuth.getState().init();
+    expect(useAuth.getState().status).toBe("signed-out");
+    await useAuth.getState().signIn("bob@example.com", "pw-pw-pw-pw");
+    expect(useAuth.getState().user?.id).toBe("u2");
+    expect(useSettings.getState()).toMatchObject({ model: "", systemPrompt: "", owner: "u2" });
+    expect(localStorage.getItem(SETTINGS_KEY) ?? "").not.toContain("Ada's private brief");
   });
 
   it("refreshDelay refreshes a minute early, or a fifth early for short tokens", () => {

@@ -15,6 +15,7 @@ import { useFiles } from "./files";
 import { useFolders } from "./folders";
 import { useJobs } from "./jobs";
 import { useModels } from "./models";
+import { useSettings } from "./settings";
 import { useSourcePanel } from "./source-panel";
 
 /** Set while this browser is signed in, so a first visit does not try (and 401) a refresh. */
@@ -96,8 +97,9 @@ async function refreshExclusively(): Promise<TokenResponse> {
 /**
  * Forgets everything cached in memory for the previous user: every store that holds their data
  * (chats, folders, jobs, files and collections, an open source, and the models, which an admin
- * may limit per account). Browser preferences stay (settings, collapsed folders, the sidebar), as
- * do the server's limits (the same for everyone).
+ * may limit per account). Browser preferences stay (theme, temperature, collapsed folders, the
+ * sidebar), as do the server's limits (the same for everyone); the chosen model and system
+ * prompt are the user's (useSettings' forUser).
  */
 function resetUserCaches() {
   useChat.setState(emptyChatData());
@@ -120,6 +122,8 @@ export const useAuth = create<AuthState>()((set, get) => {
     if (previous !== t.user.id) resetUserCaches();
     // Drafts and job prompts survive a reload (no previous user yet), not a change of user.
     if (previous && previous !== t.user.id) forgetStoredUserData();
+    // The model and system prompt are kept for their owner: also after a reload, not for another user.
+    useSettings.getState().forUser(t.user.id);
     const ms = Math.max(0, t.expires_in * 1000);
     set({ status: "signed-in", user: t.user, accessToken: t.access_token, expiresAt: Date.now() + ms, notice: null });
     hint(true);
@@ -135,6 +139,7 @@ export const useAuth = create<AuthState>()((set, get) => {
       useChat.getState().stop();
       resetUserCaches();
       forgetStoredUserData();
+      useSettings.getState().forUser(null);
     }
   };
 

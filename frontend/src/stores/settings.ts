@@ -17,8 +17,16 @@ export interface SettingsValues {
 }
 
 interface SettingsState extends SettingsValues {
+  /**
+   * The user whose model and system prompt these are (null: nobody signed in, or accounts off).
+   * Stored with them, so that a sign-in by someone else resets them even when the previous user
+   * never signed out (an expired session).
+   */
+  owner: string | null;
   set: (patch: Partial<SettingsValues>) => void;
   reset: () => void;
+  /** Keeps the model and system prompt for `userId`, or resets them when they were someone else's. */
+  forUser: (userId: string | null) => void;
 }
 
 export const DEFAULT_SETTINGS: SettingsValues = {
@@ -28,6 +36,17 @@ export const DEFAULT_SETTINGS: SettingsValues = {
   systemPrompt: "",
   persona: "",
   theme: "system",
+};
+
+/**
+ * The settings that are the user's, not the browser's: the chosen model (an admin may limit the
+ * models per account) and the system prompt (with its persona), which may say private things.
+ * Temperature, max tokens and the theme stay with the browser.
+ */
+const USER_SETTINGS: Pick<SettingsValues, "model" | "systemPrompt" | "persona"> = {
+  model: DEFAULT_SETTINGS.model,
+  systemPrompt: DEFAULT_SETTINGS.systemPrompt,
+  persona: DEFAULT_SETTINGS.persona,
 };
 
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n));
@@ -50,15 +69,20 @@ export function sanitize(patch: Partial<SettingsValues>): Partial<SettingsValues
 
 export const useSettings = create<SettingsState>()(
   persist(
-    (set) => ({
+    (set, get) => ({
       ...DEFAULT_SETTINGS,
+      owner: null,
       set: (patch) => set(sanitize(patch)),
       reset: () => set({ ...DEFAULT_SETTINGS }),
+      forUser: (userId) => {
+        if (get().owner !== userId) set({ ...USER_SETTINGS, owner: userId });
+      },
     }),
     {
       name: SETTINGS_KEY,
       version: 1,
-      partialize: ({ model, temperature, maxTokens, systemPrompt, persona, theme }) => ({
+      partialize: ({ owner, model, temperature, maxTokens, systemPrompt, persona, theme }) => ({
+        owner,
         model,
         temperature,
         maxTokens,
