@@ -23,7 +23,7 @@ const JWT = { auth_mode: "jwt", registration: "open" };
 const envelope = (status: number, code: string) =>
   json({ error: { code, message: code.toLowerCase(), request_id: "req-1" } }, status);
 
-type Route = (c: Call) => Response | undefined;
+type Route = (c: Call) => Response | Promise<Response> | undefined;
 /** Answers /openapi.json with 404 (routes are then probed directly) and the auth config. */
 function server(route: Route, config: object = JWT) {
   return mockFetch((c) => {
@@ -305,6 +305,48 @@ describe("auth store", () => {
     expect(useAuth.getState().user?.id).toBe("u2");
     expect(useSettings.getState()).toMatchObject({ model: "", systemPrompt: "", owner: "u2" });
     expect(localStorage.getItem(SETTINGS_KEY) ?? "").not.toContain("Ada's private brief");
+  });
+
+  it("a folders or models answer asked for the previous user does not land after another user signs in, or after sign-out", async () => {
+    const FOLDER = { id: "f-ada", name: "Ada's secrets", session_count: 1, created_at: "2026-01-01T00:00:00Z" };
+    const BOB = { id: "u2", email: "bob@example.com", display_name: "Bob", role: "user" as const };
+    let loginAs = USER;
+    // Ada's answers wait until released; Bob's come at once.
+    const held: (() => void)[] = [];
+    const later = (r: Response) => new Promise<Response>((resolve) => held.push(() => resolve(r)));
+    server((c) => {
+      if (c.url === "/api/v1/auth/login") return json({ ...tokens("T"), user: loginAs });
+      if (c.url === "/api/v1/auth/logout") return new Response(null, { status: 204 });
+      const ada = c.headers["authorization"] === "Bearer T" && loginAs === USER;
+      if (c.url === "/api/v1/chat/folders") return ada ? later(json([FOLDER])) : json([]);
+      if (c.url === "/api/v1/models") return ada ? later(json({ models: [{ id: "only-for-ada" }], default: "only-for-ada" })) : json({ models: [{ id: "for-all" }], default: "for-all" });
+    });
+    const settle = () => new Promise((r) => setTimeout(r, 0));
+    await useAuth.getState().init();
+
+    for (const next of ["bob signs in", "sign-out"] as const) {
+      loginAs = USER;
+      await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
+      const folders = useFolders.getState().load();
+      const models = useModels.getState().load();
+      await settle();
+      expect(held).toHaveLength(2);
+      if (next === "bob signs in") {
+        loginAs = BOB;
+        await useAuth.getState().signIn("bob@example.com", "pw-pw-pw-pw");
+        await Promise.all([useFolders.getState().load(), useModels.getState().load()]);
+        expect(useModels.getState().defaultModel).toBe("for-all");
+      } else {
+        await useAuth.getState().signOut();
+      }
+      // Ada's answers arrive now.
+      held.splice(0).forEach((release) => release());
+      await Promise.all([folders, models]);
+      expect(useFolders.getState().folders).toEqual([]);
+      expect(useModels.getState().models.map((m) => m.id)).not.toContain("only-for-ada");
+      expect(useModels.getState().defaultModel).not.toBe("only-for-ada");
+      expect(useFolders.getState().status).toBe(next === "bob signs in" ? "ready" : "idle");
+    }
   });
 
   it("refreshDelay refreshes a minute early, or a fifth early for short tokens", () => {

@@ -15,6 +15,7 @@ import { useFiles } from "./files";
 import { useFolders } from "./folders";
 import { useJobs } from "./jobs";
 import { useModels } from "./models";
+import { setSessionUser } from "./session-user";
 import { useSettings } from "./settings";
 import { useSourcePanel } from "./source-panel";
 
@@ -119,6 +120,7 @@ function forgetStoredUserData() {
 export const useAuth = create<AuthState>()((set, get) => {
   const accept = (t: TokenResponse) => {
     const previous = get().user?.id;
+    setSessionUser(t.user.id);
     if (previous !== t.user.id) resetUserCaches();
     // Drafts and job prompts survive a reload (no previous user yet), not a change of user.
     if (previous && previous !== t.user.id) forgetStoredUserData();
@@ -134,6 +136,7 @@ export const useAuth = create<AuthState>()((set, get) => {
     clearTimeout(timer);
     const wasSignedIn = get().status === "signed-in";
     set({ status: "signed-out", user: null, accessToken: null, expiresAt: null, notice });
+    setSessionUser(null);
     hint(false);
     if (wasSignedIn) {
       useChat.getState().stop();

@@ -6,6 +6,7 @@
 import { create } from "zustand";
 import { folderApi, type FolderOut } from "@/api/organise";
 import type { ChatSessionCreate } from "@/api/types";
+import { requestedFor, stillFor } from "./session-user";
 import { toastError } from "./toasts";
 
 const COLLAPSED_KEY = "sable-folders-collapsed";
@@ -51,21 +52,27 @@ export const useFolders = create<FoldersState>()((set, get) => ({
   collapsed: loadCollapsed(),
   draftFolderId: null,
 
+  // Each answer is kept only while the user it was asked for is still signed in: after a
+  // sign-out or another user's sign-in (the stores are reset) it belongs to nobody on screen.
   load: async () => {
     set({ status: "loading" });
+    const user = requestedFor();
     try {
-      set({ folders: await folderApi.list(), status: "ready" });
+      const folders = await folderApi.list();
+      if (stillFor(user)) set({ folders, status: "ready" });
     } catch {
       // A gateway without folders (or offline): the sidebar just shows none.
-      set({ status: "error" });
+      if (stillFor(user)) set({ status: "error" });
     }
   },
 
   create: async (raw) => {
     const name = raw.trim();
     if (!name) return null;
+    const user = requestedFor();
     try {
       const folder = await folderApi.create({ name });
+      if (!stillFor(user)) return null;
       set((s) => ({ folders: [...s.folders, folder].sort(byName) }));
       return folder;
     } catch (e) {

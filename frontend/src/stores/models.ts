@@ -1,6 +1,7 @@
 import { create } from "zustand";
 import { api } from "@/api/endpoints";
 import type { ModelInfo } from "@/api/types";
+import { requestedFor, stillFor } from "./session-user";
 
 interface ModelsState {
   models: ModelInfo[];
@@ -18,8 +19,11 @@ export const useModels = create<ModelsState>()((set, get) => ({
   load: async () => {
     if (get().status === "loading" || get().status === "ready") return;
     set({ status: "loading" });
+    const user = requestedFor();
     try {
       const r = await api.models();
+      // Another user signed in (or out) meanwhile: this list is not theirs.
+      if (!stillFor(user)) return;
       set({
         // The picker offers chat models (a server without capabilities lists only those).
         models: Array.isArray(r.models)
@@ -30,7 +34,7 @@ export const useModels = create<ModelsState>()((set, get) => ({
         status: "ready",
       });
     } catch {
-      set({ status: "error" });
+      if (stillFor(user)) set({ status: "error" });
     }
   },
 }));
