@@ -19,6 +19,7 @@ const VIEWPORTS = /** @type {const} */ ([
   ["phone", { width: 390, height: 844 }],
 ]);
 
+const overlaps = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
 const shot = (name) => page.screenshot({ path: join(OUT, `answers-jobs-${name}.png`) });
 
 /** One JSON call to the gateway from Node, as this file's user. */
@@ -215,6 +216,30 @@ describe("importing a chat (issue 25, defect 4)", () => {
 
 describe("jobs (issue 25, defect 7)", () => {
   for (const [name, viewport] of VIEWPORTS) {
+    test(`${name}: a notification on the Jobs page covers none of the form's controls`, async () => {
+      await page.setViewportSize(viewport);
+      await page.goto(`${BASE}/jobs`);
+      await page.getByRole("heading", { name: "New batch job" }).waitFor();
+      const prompts = [`one ${name} ${RUN}`, `two ${name} ${RUN}`, `three ${name} ${RUN}`];
+      await page.locator("#job-file").setInputFiles({ name: `prompts-${name}.txt`, mimeType: "text/plain", buffer: Buffer.from(prompts.join("\n")) });
+      const toast = page.getByRole("status").filter({ hasText: `Loaded 3 prompts from prompts-${name}.txt` });
+      await toast.waitFor();
+      await page.getByRole("button", { name: "Process 3 prompts" }).waitFor();
+      const box = await toast.boundingBox();
+      assert.ok(box);
+      const controls = page.locator('header button:visible, header a:visible, main form input:not([type="file"]), main form textarea, main form button');
+      const n = await controls.count();
+      assert.ok(n >= 4, `only ${n} controls found`);
+      for (let i = 0; i < n; i++) {
+        const b = await controls.nth(i).boundingBox();
+        if (b) assert.ok(!overlaps(box, b), `the notification covers ${await controls.nth(i).evaluate((el) => el.outerHTML.slice(0, 120))}`);
+      }
+      await shot(`jobs-notification-${name}`);
+      await toast.getByRole("button", { name: "Dismiss notification" }).click();
+      await page.getByLabel(/Prompts, one per line/).fill("");
+      assert.deepEqual(browser.consoleErrors, []);
+    });
+
     test(`${name}: a failed prompt is retried alone and the counts follow; a finished job is deleted`, async () => {
       await page.setViewportSize(viewport);
       await page.goto(`${BASE}/jobs`);

@@ -12,8 +12,16 @@ export interface Toast {
   details?: string;
 }
 
+/**
+ * Where the notifications stand: "top" (below the headers, clear of the chat's message box at
+ * the bottom) or "bottom", for a page whose form is at the top (the Jobs page).
+ */
+export type ToastPlacement = "top" | "bottom";
+
 interface ToastState {
   toasts: Toast[];
+  placement: ToastPlacement;
+  setPlacement: (placement: ToastPlacement) => void;
   push: (kind: ToastKind, title: string, description?: string, details?: string) => number;
   dismiss: (id: number) => void;
 }
@@ -23,6 +31,8 @@ let nextId = 1;
 
 export const useToasts = create<ToastState>()((set, get) => ({
   toasts: [],
+  placement: "top",
+  setPlacement: (placement) => set({ placement }),
   push: (kind, title, description, details) => {
     const id = nextId++;
     // The same message twice stays one toast (its timer restarts).

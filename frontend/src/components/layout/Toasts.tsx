@@ -1,5 +1,6 @@
 import { X } from "lucide-react";
-import { useToasts, type ToastKind } from "@/stores/toasts";
+import { useEffect } from "react";
+import { useToasts, type ToastKind, type ToastPlacement } from "@/stores/toasts";
 
 const STYLES: Record<ToastKind, string> = {
   success: "border-emerald-300 dark:border-emerald-800",
@@ -14,19 +15,39 @@ const DOT: Record<ToastKind, string> = {
   error: "bg-red-500",
 };
 
+const PLACEMENT: Record<ToastPlacement, string> = {
+  top: "top-[5.75rem]",
+  bottom: "bottom-4",
+};
+
+/**
+ * Puts the notifications at the bottom while the calling page is shown: for a page whose form
+ * is at the top, where a notification at the top would cover the text being typed.
+ */
+export function useToastsAtBottom() {
+  const setPlacement = useToasts((s) => s.setPlacement);
+  useEffect(() => {
+    setPlacement("bottom");
+    return () => setPlacement("top");
+  }, [setPlacement]);
+}
+
 export function Toasts() {
   const toasts = useToasts((s) => s.toasts);
   const dismiss = useToasts((s) => s.dismiss);
+  const placement = useToasts((s) => s.placement);
   return (
-    // Top right, below the header *and* the chat's own header row (its settings and export
-    // buttons), never over the message box at the bottom. One live region that is always in
-    // the page, so screen readers announce each notification (errors assertively, as alerts).
+    // Top right by default, below the header *and* the chat's own header row (its settings and
+    // export buttons), never over the message box at the bottom; bottom right on a page that
+    // asks for it (useToastsAtBottom). One live region that is always in the page, so screen
+    // readers announce each notification (errors assertively, as alerts).
     <div
-      className="pointer-events-none fixed right-4 top-[5.75rem] z-[60] flex w-80 max-w-[calc(100vw-2rem)] flex-col gap-2"
+      className={`pointer-events-none fixed right-4 ${PLACEMENT[placement]} z-[60] flex w-80 max-w-[calc(100vw-2rem)] flex-col gap-2`}
       role="region"
       aria-label="Notifications"
       aria-live="polite"
       data-testid="toasts"
+      data-placement={placement}
     >
       {toasts.map((t) => (
         <div
