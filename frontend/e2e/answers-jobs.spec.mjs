@@ -5,13 +5,15 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ADMIN, BASE, OUT, PASSWORD, RUN, assistantMessages, authMode, newUser, openBrowser, sendMessage, signIn, signUp, userMessages, waitForAnswer } from "./lib.mjs";
+import { ADMIN, BASE, OUT, RUN, assistantMessages, chatWith, newUser, openBrowser, sendMessage, signIn, signUpWithApi, userMessages, waitForAnswer } from "./lib.mjs";
 
 /** @type {Awaited<ReturnType<typeof openBrowser>>} */
 let browser;
 /** @type {import("playwright-core").Page} */
 let page;
+/** This file's user's bearer token (null when accounts are off) and API from Node (lib's signUpWithApi). */
 let token = null;
+let api;
 const user = newUser("answersjobs");
 
 const VIEWPORTS = /** @type {const} */ ([
@@ -21,25 +23,6 @@ const VIEWPORTS = /** @type {const} */ ([
 
 const overlaps = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
 const shot = (name) => page.screenshot({ path: join(OUT, `answers-jobs-${name}.png`) });
-
-/** One JSON call to the gateway from Node, as this file's user. */
-async function api(method, path, body) {
-  const headers = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(`${BASE}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-/** A chat made through the API with alternating user / assistant messages; its id. */
-async function chatWith(title, contents) {
-  const session = await api("POST", "/api/v1/chat/sessions", { title });
-  for (const [i, content] of contents.entries()) {
-    await api("POST", `/api/v1/chat/sessions/${session.id}/messages`, { role: i % 2 ? "assistant" : "user", content });
-  }
-  return session.id;
-}
 
 /** Polls `read` until `ok(value)`, up to 5 s; the last value. */
 async function eventually(read, ok) {
@@ -55,10 +38,7 @@ async function eventually(read, ok) {
 before(async () => {
   browser = await openBrowser();
   page = browser.page;
-  await signUp(page, user);
-  if ((await authMode()) === "jwt") {
-    token = (await api("POST", "/api/v1/auth/login", { email: user.email, password: PASSWORD })).access_token;
-  }
+  ({ token, api } = await signUpWithApi(page, user));
 });
 
 after(async () => {
@@ -69,7 +49,7 @@ describe("feedback on answers (issue 25.12)", () => {
   for (const [name, viewport] of VIEWPORTS) {
     test(`${name}: thumbs up with a comment, then thumbs down, each survives a reload`, async () => {
       await page.setViewportSize(viewport);
-      const id = await chatWith(`Feedback ${name} ${RUN}`, [`What is 2+2? ${RUN}`, "It is **4**."]);
+      const id = await chatWith(api, `Feedback ${name} ${RUN}`, [`What is 2+2? ${RUN}`, "It is **4**."]);
       await page.goto(`${BASE}/chat/${id}`);
       const answer = assistantMessages(page).last();
       const rating = answer.getByRole("group", { name: "Rate this answer" });
@@ -182,7 +162,7 @@ describe("importing a chat (issue 25, defect 4)", () => {
     test(`${name}: an imported chat keeps its title; importing the same file again says so and makes no copy`, async () => {
       await page.setViewportSize(viewport);
       const title = `Renamed trip notes ${name} ${RUN}`;
-      const id = await chatWith(title, [`Plan a walk ${name} ${RUN}`, "Start at the river."]);
+      const id = await chatWith(api, title, [`Plan a walk ${name} ${RUN}`, "Start at the river."]);
       await page.goto(`${BASE}/chat/${id}`);
       await userMessages(page).first().waitFor();
       const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "JSON", exact: true }).click()]);

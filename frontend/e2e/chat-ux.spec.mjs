@@ -4,7 +4,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ADMIN, BASE, OUT, PASSWORD, RUN, assistantMessages, authMode, newUser, openBrowser, sendMessage, signIn, signUp, userMessages, waitForAnswer } from "./lib.mjs";
+import { ADMIN, BASE, OUT, RUN, assistantMessages, newUser, openBrowser, sendMessage, signIn, signUpWithApi, userMessages, waitForAnswer } from "./lib.mjs";
 
 /** @type {Awaited<ReturnType<typeof openBrowser>>} */
 let browser;
@@ -40,19 +40,9 @@ async function newChatWith(prompt) {
   await page.waitForURL(/\/chat\/[0-9a-f-]{36}/);
 }
 
-/** Bearer token of this file's user (null when accounts are off). */
-let token = null;
+/** This file's user's API from Node (lib's signUpWithApi). */
+let api;
 const user = newUser("chatux");
-
-/** One JSON call to the gateway from Node, as this file's user. */
-async function api(method, path, body) {
-  const headers = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(`${BASE}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
 
 /** A chat with `pairs` long question/answer pairs, made through the API (fast); its id. */
 async function longChat(title, pairs) {
@@ -68,10 +58,7 @@ async function longChat(title, pairs) {
 before(async () => {
   browser = await openBrowser({ allow: (text) => expectingHttpErrors && /status of 429/.test(text) });
   page = browser.page;
-  await signUp(page, user);
-  if ((await authMode()) === "jwt") {
-    token = (await api("POST", "/api/v1/auth/login", { email: user.email, password: PASSWORD })).access_token;
-  }
+  ({ api } = await signUpWithApi(page, user));
 });
 
 after(async () => {

@@ -1,6 +1,7 @@
 // Shared helpers for the browser suites (e2e/run.mjs and e2e/*.spec.mjs). Each spec file opens
 // its own browser with `openBrowser()` and signs up its own user, so files do not depend on each
 // other's state and can be read on their own. scripts/test_frontend.sh runs them one at a time.
+import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -82,6 +83,49 @@ export async function signUp(page, user) {
     await page.getByRole("button", { name: "Create account" }).click();
   }
   await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
+}
+
+/**
+ * One JSON call to the gateway from Node with `token` (none when null), asserting success; the
+ * parsed body (null when empty). A 429 (many calls in a row meet the per-user rate limit) waits
+ * as its Retry-After says and tries again, up to 20 times.
+ */
+export async function apiCall(token, method, path, body) {
+  const headers = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const send = () => fetch(`${BASE}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let res = await send();
+  for (let i = 0; res.status === 429 && i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 1000 * Number(res.headers.get("retry-after") ?? 1)));
+    res = await send();
+  }
+  const text = await res.text();
+  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/**
+ * Signs up `user` in `page` (signUp) and gives the same user's API from Node: `token` (null
+ * when accounts are off) and `api(method, path, body)`, an apiCall with that token.
+ */
+export async function signUpWithApi(page, user) {
+  await signUp(page, user);
+  const token = (await authMode()) === "jwt" ? (await apiCall(null, "POST", "/api/v1/auth/login", { email: user.email, password: PASSWORD })).access_token : null;
+  return { token, api: (method, path, body) => apiCall(token, method, path, body) };
+}
+
+/** Adds alternating user / assistant messages (`contents`, a user's first) to chat `id`. */
+export async function appendMessages(api, id, contents) {
+  for (const [i, content] of contents.entries()) {
+    await api("POST", `/api/v1/chat/sessions/${id}/messages`, { role: i % 2 ? "assistant" : "user", content });
+  }
+}
+
+/** A chat made through the API (`api` from signUpWithApi) with `contents` as messages; its id. */
+export async function chatWith(api, title, contents) {
+  const session = await api("POST", "/api/v1/chat/sessions", { title });
+  await appendMessages(api, session.id, contents);
+  return session.id;
 }
 
 /**

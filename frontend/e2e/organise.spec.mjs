@@ -4,45 +4,21 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BASE, OUT, PASSWORD, RUN, authMode, newUser, openBrowser, signUp, userMessages } from "./lib.mjs";
+import { BASE, OUT, RUN, appendMessages, chatWith, newUser, openBrowser, signUpWithApi, userMessages } from "./lib.mjs";
 
 /** @type {Awaited<ReturnType<typeof openBrowser>>} */
 let browser;
 /** @type {import("playwright-core").Page} */
 let page;
+/** This file's user's bearer token (null when accounts are off) and API from Node (lib's signUpWithApi). */
 let token = null;
+let api;
 const user = newUser("organise");
 
 const VIEWPORTS = /** @type {const} */ ([
   ["desktop", { width: 1280, height: 800 }],
   ["phone", { width: 390, height: 844 }],
 ]);
-
-async function api(method, path, body) {
-  const headers = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  let res = await fetch(`${BASE}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  // Many calls in a row (the paging test) meet the per-user rate limit: wait as told and try again.
-  for (let i = 0; res.status === 429 && i < 20; i++) {
-    await new Promise((r) => setTimeout(r, 1000 * Number(res.headers.get("retry-after") ?? 1)));
-    res = await fetch(`${BASE}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  }
-  const text = await res.text();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-/** A chat made through the API with the given alternating user / assistant messages. */
-async function chatWith(title, contents) {
-  const session = await api("POST", "/api/v1/chat/sessions", { title });
-  await append(session.id, contents);
-  return session.id;
-}
-async function append(id, contents) {
-  for (const [i, content] of contents.entries()) {
-    await api("POST", `/api/v1/chat/sessions/${id}/messages`, { role: i % 2 ? "assistant" : "user", content });
-  }
-}
 
 /** The chat's folder once the server has it (the sidebar moves the row before the PATCH returns). */
 async function folderOf(id, expected) {
@@ -64,10 +40,7 @@ async function sidebar(phone) {
 before(async () => {
   browser = await openBrowser();
   page = browser.page;
-  await signUp(page, user);
-  if ((await authMode()) === "jwt") {
-    token = (await api("POST", "/api/v1/auth/login", { email: user.email, password: PASSWORD })).access_token;
-  }
+  ({ token, api } = await signUpWithApi(page, user));
 });
 
 after(async () => {
@@ -78,7 +51,7 @@ describe("sharing a chat (issue 25.11)", () => {
   for (const [name, viewport] of VIEWPORTS) {
     test(`${name}: a link shows the chat as of sharing to a signed-out reader, continues as a copy, and stops when revoked`, async () => {
       await page.setViewportSize(viewport);
-      const id = await chatWith(`Shared trip ${name} ${RUN}`, [`Plan a trip ${RUN}`, "Go to Rome in **May**."]);
+      const id = await chatWith(api, `Shared trip ${name} ${RUN}`, [`Plan a trip ${RUN}`, "Go to Rome in **May**."]);
       await page.goto(`${BASE}/chat/${id}`);
       await userMessages(page).first().waitFor();
       await page.getByRole("button", { name: "Share", exact: true }).click();
@@ -89,7 +62,7 @@ describe("sharing a chat (issue 25.11)", () => {
       await page.screenshot({ path: join(OUT, `organise-share-dialog-${name}.png`) });
       await dialog.getByRole("button", { name: "Close" }).click();
       // Later messages must not show through the link.
-      await append(id, [`Later question ${RUN}`, "Later answer"]);
+      await appendMessages(api, id, [`Later question ${RUN}`, "Later answer"]);
 
       const reader = await openBrowser({ ...viewport, allow: (t) => /status of 401/.test(t) });
       try {
@@ -140,7 +113,7 @@ describe("folders (issue 25.13)", () => {
       await page.setViewportSize(viewport);
       const phone = name === "phone";
       const title = `Filed chat ${name} ${RUN}`;
-      const id = await chatWith(title, [`Question ${RUN}`, "Answer"]);
+      const id = await chatWith(api, title, [`Question ${RUN}`, "Answer"]);
       const folderName = `Work ${name} ${RUN}`;
       await page.goto(`${BASE}/`);
       let nav = await sidebar(phone);
@@ -211,7 +184,7 @@ describe("folder settings (issue 25.13)", () => {
       const folderName = `Coding ${name} ${RUN}`;
       const made = await api("POST", "/api/v1/chat/folders", { name: folderName });
       // Started from an open chat: "New chat in folder" leaves it for the empty chat page.
-      const other = await chatWith(`Elsewhere ${name} ${RUN}`, [`Unrelated ${RUN}`, "Answer"]);
+      const other = await chatWith(api, `Elsewhere ${name} ${RUN}`, [`Unrelated ${RUN}`, "Answer"]);
       await page.goto(`${BASE}/chat/${other}`);
       await userMessages(page).first().waitFor();
 
@@ -286,7 +259,7 @@ describe("a folder's chats are read with the folder filter (issue 25.13)", () =>
       const folderName = `Archive box ${name} ${RUN}`;
       const made = await api("POST", "/api/v1/chat/folders", { name: folderName });
       const title = `Old filed chat ${name} ${RUN}`;
-      const old = await chatWith(title, [`Old question ${RUN}`, "Old answer"]);
+      const old = await chatWith(api, title, [`Old question ${RUN}`, "Old answer"]);
       await api("PATCH", `/api/v1/chat/sessions/${old}`, { folder_id: made.id });
       // More newer chats than the sidebar's first page (50): the old one is not on it. Paced
       // below the per-user rate (10 a second after a burst of 100), so the page's own requests
