@@ -129,25 +129,13 @@ async fn exports_keep_the_failure() {
     stream(&app, &id, "Please fail [mock:error]").await;
     messages(&app, &id, 2).await;
 
-    let json: Value = app
-        .get(&format!("/api/v1/chat/sessions/{id}/export?format=json"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let json: Value = serde_json::from_str(&app.export(&id, "json").await).unwrap();
     assert_eq!(
         json["messages"][1]["meta"]["error"]["code"],
         "INFERENCE_ERROR"
     );
 
-    let markdown = app
-        .get(&format!(
-            "/api/v1/chat/sessions/{id}/export?format=markdown"
-        ))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let markdown = app.export(&id, "markdown").await;
     assert!(
         markdown.contains("## Assistant\n\n_This answer failed: INFERENCE_ERROR: "),
         "{markdown}"

@@ -61,6 +61,11 @@ async fn put_feedback(
     call(app, user, Method::PUT, &path, Some(body)).await
 }
 
+/// The single user's (`--auth-mode off`) rating `body` of `answer`, which must succeed: the answer.
+async fn rate(app: &TestApp, session: &str, answer: &str, body: Value) -> Value {
+    json_of(put_feedback(app, None, session, answer, body).await, 200).await
+}
+
 async fn delete_feedback(
     app: &TestApp,
     user: Option<&User>,
@@ -77,16 +82,11 @@ async fn an_answer_takes_thumbs_and_a_comment_shown_on_the_message_and_in_export
     let (id, question, answer) = exchange(&app, None, "mock-a").await;
     let before = json_of(app.get(&format!("/api/v1/chat/sessions/{id}")).await, 200).await;
 
-    let rated = json_of(
-        put_feedback(
-            &app,
-            None,
-            &id,
-            &answer,
-            json!({"rating": -1, "comment": "  Too short.  "}),
-        )
-        .await,
-        200,
+    let rated = rate(
+        &app,
+        &id,
+        &answer,
+        json!({"rating": -1, "comment": "  Too short.  "}),
     )
     .await;
     assert_eq!(rated["id"], answer.as_str());
@@ -108,49 +108,21 @@ async fn an_answer_takes_thumbs_and_a_comment_shown_on_the_message_and_in_export
     assert_eq!(page["messages"][0]["feedback"]["rating"], -1);
 
     // Giving it again replaces it; a blank comment is none.
-    let rated = json_of(
-        put_feedback(
-            &app,
-            None,
-            &id,
-            &answer,
-            json!({"rating": 1, "comment": " "}),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let rated = rate(&app, &id, &answer, json!({"rating": 1, "comment": " "})).await;
     assert_eq!(rated["feedback"]["rating"], 1);
     assert_eq!(rated["feedback"]["comment"], Value::Null);
-    let rated = json_of(
-        put_feedback(
-            &app,
-            None,
-            &id,
-            &answer,
-            json!({"rating": 1, "comment": "Clear and right."}),
-        )
-        .await,
-        200,
+    let rated = rate(
+        &app,
+        &id,
+        &answer,
+        json!({"rating": 1, "comment": "Clear and right."}),
     )
     .await;
 
     // In both exports.
-    let exported = json_of(
-        app.get(&format!("/api/v1/chat/sessions/{id}/export?format=json"))
-            .await,
-        200,
-    )
-    .await;
+    let exported: Value = serde_json::from_str(&app.export(&id, "json").await).unwrap();
     assert_eq!(exported["messages"][1]["feedback"], rated["feedback"]);
-    let markdown = app
-        .get(&format!(
-            "/api/v1/chat/sessions/{id}/export?format=markdown"
-        ))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let markdown = app.export(&id, "markdown").await;
     assert!(
         markdown.contains("Because.\n\n_Feedback: 👍 helpful: Clear and right._"),
         "{markdown}"
@@ -183,18 +155,7 @@ async fn an_answer_takes_thumbs_and_a_comment_shown_on_the_message_and_in_export
     }
     // The comment limit is 2 000 code points, not bytes.
     let long = "é".repeat(2000);
-    let rated = json_of(
-        put_feedback(
-            &app,
-            None,
-            &id,
-            &answer,
-            json!({"rating": 1, "comment": long}),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let rated = rate(&app, &id, &answer, json!({"rating": 1, "comment": long})).await;
     assert_eq!(
         rated["feedback"]["comment"]
             .as_str()

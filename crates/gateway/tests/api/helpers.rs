@@ -37,6 +37,17 @@ impl TestApp {
             .await
             .expect("request failed")
     }
+
+    /// Session `id` exported as `format` ("json" or "markdown"), which must succeed: the text.
+    pub async fn export(&self, id: &str, format: &str) -> String {
+        let response = self
+            .get(&format!(
+                "/api/v1/chat/sessions/{id}/export?format={format}"
+            ))
+            .await;
+        assert_eq!(response.status(), 200, "export {id} as {format}");
+        response.text().await.expect("export body")
+    }
 }
 
 /// The gateway with its downstream services unreachable.

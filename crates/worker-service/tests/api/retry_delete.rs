@@ -16,6 +16,17 @@ async fn job(c: &reqwest::Client, svc: &Service, id: uuid::Uuid) -> JobResponse 
     response.json().await.unwrap()
 }
 
+/// Job `id` once it has completed (within 10 s).
+async fn completed(
+    c: &reqwest::Client,
+    svc: &Service,
+    pool: &sqlx::PgPool,
+    id: uuid::Uuid,
+) -> JobResponse {
+    wait_for_status(pool, id, "completed", Duration::from_secs(10)).await;
+    job(c, svc, id).await
+}
+
 async fn retry(
     c: &reqwest::Client,
     svc: &Service,
@@ -39,14 +50,7 @@ async fn a_failed_prompt_is_retried_alone_and_the_counts_follow() {
     let flaky = "[mock:flaky=1:reject] second".to_owned();
     let prompts = ["first".to_owned(), flaky.clone()];
     let submitted = submit(&c, &svc.base, &prompts).await;
-    wait_for_status(
-        &db.pool,
-        submitted.job_id,
-        "completed",
-        Duration::from_secs(10),
-    )
-    .await;
-    let done = job(&c, &svc, submitted.job_id).await;
+    let done = completed(&c, &svc, &db.pool, submitted.job_id).await;
     assert_eq!((done.completed_prompts, done.failed_prompts), (1, 1));
     assert_eq!(done.prompt_errors.len(), 1);
     assert_eq!(done.prompt_errors[0].index, 1);
@@ -81,14 +85,7 @@ async fn a_failed_prompt_is_retried_alone_and_the_counts_follow() {
     assert_eq!((queued.completed_prompts, queued.failed_prompts), (1, 0));
     assert!(queued.prompt_errors.is_empty());
 
-    wait_for_status(
-        &db.pool,
-        submitted.job_id,
-        "completed",
-        Duration::from_secs(10),
-    )
-    .await;
-    let again = job(&c, &svc, submitted.job_id).await;
+    let again = completed(&c, &svc, &db.pool, submitted.job_id).await;
     assert_eq!((again.completed_prompts, again.failed_prompts), (2, 0));
     assert_eq!(again.result_indexes, [0, 1]);
     assert_eq!(again.results[1], answer(&flaky));
