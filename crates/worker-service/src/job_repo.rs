@@ -312,20 +312,30 @@ pub async fn cancel(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<CancelOutcom
     }
 }
 
-/// What a retry or delete request found.
+/// What a request to retry one prompt of a finished job found.
 #[derive(Debug, PartialEq)]
-pub enum FinishedJobOutcome {
+pub enum RetryOutcome {
+    /// No such job of the owner's.
     NotFound,
-    /// The job is not finished (or, for a retry, was cancelled): its status.
+    /// The job is not `completed` or `failed` (pending, running or cancelled): its status.
     WrongStatus(JobStatus),
-    /// Retry only: the prompt index is outside the job.
+    /// The prompt index is outside the job.
     NoSuchPrompt,
-    /// Retry only: the prompt has its answer already.
+    /// The prompt has its answer already.
     Answered,
-    Done,
-    /// Retry only: the job as it was when the retry committed (`pending`), before any
+    /// Queued again: the job as it was when the retry committed (`pending`), before any
     /// worker could claim it.
     Requeued(Box<JobResponse>),
+}
+
+/// What a request to delete a finished job found.
+#[derive(Debug, PartialEq)]
+pub enum DeleteOutcome {
+    /// No such job of the owner's.
+    NotFound,
+    /// The job is pending or running: its status.
+    WrongStatus(JobStatus),
+    Deleted,
 }
 
 /// The owner's prompts job, locked for the rest of the transaction: its status and size.
@@ -356,16 +366,16 @@ pub async fn retry_prompt(
     owner: Uuid,
     id: Uuid,
     index: i64,
-) -> Result<FinishedJobOutcome, sqlx::Error> {
+) -> Result<RetryOutcome, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let Some((status, total)) = lock_prompts_job(&mut tx, owner, id).await? else {
-        return Ok(FinishedJobOutcome::NotFound);
+        return Ok(RetryOutcome::NotFound);
     };
     if !matches!(status, JobStatus::Completed | JobStatus::Failed) {
-        return Ok(FinishedJobOutcome::WrongStatus(status));
+        return Ok(RetryOutcome::WrongStatus(status));
     }
     let Some(idx) = i32::try_from(index).ok().filter(|i| (0..total).contains(i)) else {
-        return Ok(FinishedJobOutcome::NoSuchPrompt);
+        return Ok(RetryOutcome::NoSuchPrompt);
     };
     let answered: Option<bool> = sqlx::query_scalar(
         "SELECT text IS NOT NULL FROM batch_job_results WHERE job_id = $1 AND idx = $2",
@@ -375,7 +385,7 @@ pub async fn retry_prompt(
     .fetch_optional(&mut *tx)
     .await?;
     if answered == Some(true) {
-        return Ok(FinishedJobOutcome::Answered);
+        return Ok(RetryOutcome::Answered);
     }
     sqlx::query(
         "WITH gone AS (
@@ -404,8 +414,8 @@ pub async fn retry_prompt(
     let requeued = find(&mut *tx, owner, id).await?;
     tx.commit().await?;
     notify_queue(pool).await?;
-    Ok(requeued.map_or(FinishedJobOutcome::NotFound, |job| {
-        FinishedJobOutcome::Requeued(Box::new(job))
+    Ok(requeued.map_or(RetryOutcome::NotFound, |job| {
+        RetryOutcome::Requeued(Box::new(job))
     }))
 }
 
@@ -416,20 +426,20 @@ pub async fn delete_finished(
     pool: &PgPool,
     owner: Uuid,
     id: Uuid,
-) -> Result<FinishedJobOutcome, sqlx::Error> {
+) -> Result<DeleteOutcome, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let Some((status, _)) = lock_prompts_job(&mut tx, owner, id).await? else {
-        return Ok(FinishedJobOutcome::NotFound);
+        return Ok(DeleteOutcome::NotFound);
     };
     if matches!(status, JobStatus::Pending | JobStatus::Running) {
-        return Ok(FinishedJobOutcome::WrongStatus(status));
+        return Ok(DeleteOutcome::WrongStatus(status));
     }
     sqlx::query("DELETE FROM batch_jobs WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(FinishedJobOutcome::Done)
+    Ok(DeleteOutcome::Deleted)
 }
 
 /// Job counts by status and the number finished in the last 60 s: the owner's jobs, or every

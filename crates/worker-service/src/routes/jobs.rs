@@ -21,7 +21,7 @@ use common::schemas::{
 use common::{AppError, AppResult};
 use uuid::Uuid;
 
-use crate::job_repo::{self, CancelOutcome, FinishedJobOutcome};
+use crate::job_repo::{self, CancelOutcome, DeleteOutcome, RetryOutcome};
 use crate::AppState;
 
 /// The `X-Sable-User-Id` header: `None` when absent; a value that is not a UUID is 400.
@@ -175,21 +175,21 @@ pub async fn retry_prompt(
     })?;
     let owner = caller.owner();
     let job = match job_repo::retry_prompt(&state.db, owner, id, index).await? {
-        FinishedJobOutcome::Requeued(job) => job,
-        FinishedJobOutcome::NotFound | FinishedJobOutcome::Done => return Err(not_found(&raw_id)),
-        FinishedJobOutcome::WrongStatus(status) => {
+        RetryOutcome::Requeued(job) => job,
+        RetryOutcome::NotFound => return Err(not_found(&raw_id)),
+        RetryOutcome::WrongStatus(status) => {
             return Err(wrong_status(
                 id,
                 status,
                 "only a prompt of a completed or failed job can be retried",
             ))
         }
-        FinishedJobOutcome::NoSuchPrompt => {
+        RetryOutcome::NoSuchPrompt => {
             return Err(AppError::not_found(format!(
                 "Job {id} has no prompt #{index} (prompts are numbered from 0)"
             )))
         }
-        FinishedJobOutcome::Answered => {
+        RetryOutcome::Answered => {
             return Err(AppError::Conflict(format!(
                 "Prompt #{index} of job {id} has its answer; only a failed prompt is retried"
             )))
@@ -209,12 +209,12 @@ pub async fn delete(
 ) -> AppResult<StatusCode> {
     let id = parse_id(&raw_id)?;
     match job_repo::delete_finished(&state.db, caller.owner(), id).await? {
-        FinishedJobOutcome::Done => Ok(StatusCode::NO_CONTENT),
-        FinishedJobOutcome::WrongStatus(status) => Err(wrong_status(
+        DeleteOutcome::Deleted => Ok(StatusCode::NO_CONTENT),
+        DeleteOutcome::WrongStatus(status) => Err(wrong_status(
             id,
             status,
             "only a finished job can be deleted (cancel it first)",
         )),
-        _ => Err(not_found(&raw_id)),
+        DeleteOutcome::NotFound => Err(not_found(&raw_id)),
     }
 }
