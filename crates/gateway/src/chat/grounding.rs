@@ -22,7 +22,7 @@ use reqwest::Method;
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
-use crate::routes::files::worker_request;
+use crate::routes::forward::worker_request;
 use crate::state::AppState;
 
 /// Passages asked of the retrieval: enough for several files to each have a few.

@@ -383,8 +383,12 @@ pub async fn delete_me(
     // Files first: if the worker cannot delete them, nothing else is gone and the user can
     // try again (still signed in).
     for file in account_data::file_ids(&state.db, user.id).await? {
-        let request =
-            super::files::worker_request(&state, &user, Method::DELETE, &format!("/files/{file}"));
+        let request = super::forward::worker_request(
+            &state,
+            &user,
+            Method::DELETE,
+            &format!("/files/{file}"),
+        );
         match state.worker.send(request).await {
             Ok(_) => {}
             Err(e) if e.status() == StatusCode::NOT_FOUND => {}

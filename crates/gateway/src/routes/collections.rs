@@ -16,7 +16,7 @@ use common::AppResult;
 use reqwest::Method;
 use utoipa::OpenApi;
 
-use super::files::worker_request;
+use super::forward::{forward, page};
 use crate::auth::CurrentUser;
 use crate::state::AppState;
 
@@ -66,9 +66,9 @@ pub async fn create_collection(
     user: CurrentUser,
     ValidJson(body): ValidJson<CollectionCreate>,
 ) -> AppResult<(StatusCode, Json<CollectionOut>)> {
-    let created = state
-        .worker
-        .send_json(worker_request(&state, &user, Method::POST, "/collections").json(&body))
+    let created = forward(&state, &user, Method::POST, "/collections")
+        .json(&body)
+        .answer()
         .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -85,14 +85,14 @@ pub async fn list_collections(
     user: CurrentUser,
     ValidQuery(query): ValidQuery<PageQuery>,
 ) -> AppResult<Json<CollectionList>> {
-    let mut params: Vec<(&str, String)> = vec![("limit", query.limit().to_string())];
-    if let Some(before) = query.before_id() {
-        params.push(("before", before.to_string()));
-    }
-    let list = state
-        .worker
-        .send_json(worker_request(&state, &user, Method::GET, "/collections").query(&params))
-        .await?;
+    let list = page(
+        &state,
+        &user,
+        "/collections",
+        query.limit(),
+        query.before_id(),
+    )
+    .await?;
     Ok(Json(list))
 }
 
@@ -111,10 +111,7 @@ pub async fn get_collection(
     let id = parse_id(&collection_id, collection_not_found)?;
     let path = format!("/collections/{id}");
     Ok(Json(
-        state
-            .worker
-            .send_json(worker_request(&state, &user, Method::GET, &path))
-            .await?,
+        forward(&state, &user, Method::GET, &path).answer().await?,
     ))
 }
 
@@ -135,12 +132,11 @@ pub async fn update_collection(
 ) -> AppResult<Json<CollectionOut>> {
     let id = parse_id(&collection_id, collection_not_found)?;
     let path = format!("/collections/{id}");
-    Ok(Json(
-        state
-            .worker
-            .send_json(worker_request(&state, &user, Method::PATCH, &path).json(&body))
-            .await?,
-    ))
+    let collection = forward(&state, &user, Method::PATCH, &path)
+        .json(&body)
+        .answer()
+        .await?;
+    Ok(Json(collection))
 }
 
 /// Deletes a collection (its files stay).
@@ -157,10 +153,7 @@ pub async fn delete_collection(
 ) -> AppResult<StatusCode> {
     let id = parse_id(&collection_id, collection_not_found)?;
     let path = format!("/collections/{id}");
-    state
-        .worker
-        .send(worker_request(&state, &user, Method::DELETE, &path))
-        .await?;
+    forward(&state, &user, Method::DELETE, &path).done().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -174,12 +167,7 @@ async fn member(
     let collection = parse_id(collection_id, collection_not_found)?;
     let file = parse_id(file_id, file_not_found)?;
     let path = format!("/collections/{collection}/files/{file}");
-    Ok(Json(
-        state
-            .worker
-            .send_json(worker_request(state, user, method, &path))
-            .await?,
-    ))
+    Ok(Json(forward(state, user, method, &path).answer().await?))
 }
 
 /// Adds one of the caller's files to the collection (adding it twice changes nothing).

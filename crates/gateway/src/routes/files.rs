@@ -1,7 +1,6 @@
 //! Files: the public side of the knowledge service (the worker service owns the files, their
 //! blobs and chunks; ARCHITECTURE.md, "Knowledge"). Every call names the caller to the worker
-//! in `X-Sable-User-Id`, exactly as the jobs routes do, so another user's file is 404
-//! `FILE_NOT_FOUND` like a missing one.
+//! (`routes::forward`), so another user's file is 404 `FILE_NOT_FOUND` like a missing one.
 //!
 //! Uploads are streamed through: each multipart `file` field is piped to the worker as it
 //! arrives (never held whole in memory), counted against `FILE_MAX_BYTES` on the way (413),
@@ -25,9 +24,10 @@ use common::schemas::{
 };
 use common::{AppError, AppResult};
 use futures::StreamExt;
-use reqwest::{Method, RequestBuilder};
+use reqwest::Method;
 use utoipa::OpenApi;
 
+use super::forward::{forward, page};
 use crate::auth::CurrentUser;
 use crate::state::AppState;
 
@@ -48,19 +48,6 @@ pub struct FileArgs {
 
 /// How long one upload may take to stream through to the store.
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// A request to the worker service on behalf of `user`.
-pub fn worker_request(
-    state: &AppState,
-    user: &CurrentUser,
-    method: Method,
-    path: &str,
-) -> RequestBuilder {
-    state
-        .worker
-        .request(method, path)
-        .header(USER_ID_HEADER, user.id.to_string())
-}
 
 pub fn router(args: &FileArgs) -> Router<AppState> {
     // The whole multipart body: every file at its limit plus the form's own bytes.
@@ -260,14 +247,7 @@ pub async fn list_files(
     user: CurrentUser,
     ValidQuery(query): ValidQuery<PageQuery>,
 ) -> AppResult<Json<FileList>> {
-    let mut params: Vec<(&str, String)> = vec![("limit", query.limit().to_string())];
-    if let Some(before) = query.before_id() {
-        params.push(("before", before.to_string()));
-    }
-    let list = state
-        .worker
-        .send_json(worker_request(&state, &user, Method::GET, "/files").query(&params))
-        .await?;
+    let list = page(&state, &user, "/files", query.limit(), query.before_id()).await?;
     Ok(Json(list))
 }
 
@@ -285,16 +265,10 @@ pub async fn get_file(
     Path(file_id): Path<String>,
 ) -> AppResult<Json<FileOut>> {
     let id = parse_id(&file_id, file_not_found)?;
-    let file = state
-        .worker
-        .send_json(worker_request(
-            &state,
-            &user,
-            Method::GET,
-            &format!("/files/{id}"),
-        ))
-        .await?;
-    Ok(Json(file))
+    let path = format!("/files/{id}");
+    Ok(Json(
+        forward(&state, &user, Method::GET, &path).answer().await?,
+    ))
 }
 
 /// The original bytes, as an attachment (`Content-Disposition: attachment`, `nosniff`), with
@@ -364,15 +338,8 @@ pub async fn delete_file(
     Path(file_id): Path<String>,
 ) -> AppResult<StatusCode> {
     let id = parse_id(&file_id, file_not_found)?;
-    state
-        .worker
-        .send(worker_request(
-            &state,
-            &user,
-            Method::DELETE,
-            &format!("/files/{id}"),
-        ))
-        .await?;
+    let path = format!("/files/{id}");
+    forward(&state, &user, Method::DELETE, &path).done().await?;
     // The file is gone either way: a failed mark is logged, and a client that opens the
     // source still finds 404 here.
     if let Err(e) = crate::chat::repo::mark_sources_deleted(&state.db, user.id, id).await {

@@ -8,8 +8,8 @@
 //! so client input never reaches the worker URL unescaped (contract §17.2). Worker envelopes
 //! (404, 409, 422) are relayed with their status; an unreachable worker is 503.
 //!
-//! Every call names the caller to the worker in `X-Sable-User-Id` (from [`CurrentUser`]): jobs
-//! are owned, and another user's job is 404 `JOB_NOT_FOUND` like a missing one.
+//! Every call names the caller to the worker (`routes::forward`): jobs are owned, and another
+//! user's job is 404 `JOB_NOT_FOUND` like a missing one.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -19,27 +19,15 @@ use common::error::ErrorEnvelope;
 use common::extract::{ValidJson, ValidQuery};
 use common::schemas::{
     parse_job_id, JobList, JobListQuery, JobResponse, JobStatus, JobSubmission, JobSummary,
-    PromptError, USER_ID_HEADER,
+    PromptError,
 };
 use common::AppResult;
-use reqwest::{Method, RequestBuilder};
+use reqwest::Method;
 use utoipa::OpenApi;
 
+use super::forward::{forward, page};
 use crate::auth::CurrentUser;
 use crate::state::AppState;
-
-/// A request to the worker service on behalf of `user`.
-fn worker_request(
-    state: &AppState,
-    user: CurrentUser,
-    method: Method,
-    path: &str,
-) -> RequestBuilder {
-    state
-        .worker
-        .request(method, path)
-        .header(USER_ID_HEADER, user.id.to_string())
-}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -86,9 +74,9 @@ pub async fn submit_job(
     if let Some(model) = crate::access::check(&state, &user, submission.model.as_deref()).await? {
         submission.model = Some(model);
     }
-    let job: JobResponse = state
-        .worker
-        .send_json(worker_request(&state, user, Method::POST, "/jobs").json(&submission))
+    let job: JobResponse = forward(&state, &user, Method::POST, "/jobs")
+        .json(&submission)
+        .answer()
         .await?;
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
@@ -108,16 +96,10 @@ pub async fn get_job(
     Path(job_id): Path<String>,
 ) -> AppResult<Json<JobResponse>> {
     let id = parse_job_id(&job_id)?;
-    let job = state
-        .worker
-        .send_json(worker_request(
-            &state,
-            user,
-            Method::GET,
-            &format!("/jobs/{id}"),
-        ))
-        .await?;
-    Ok(Json(job))
+    let path = format!("/jobs/{id}");
+    Ok(Json(
+        forward(&state, &user, Method::GET, &path).answer().await?,
+    ))
 }
 
 /// Lists the caller's jobs, newest first, as summaries (no prompts or results: the full job
@@ -135,15 +117,7 @@ pub async fn list_jobs(
     user: CurrentUser,
     ValidQuery(query): ValidQuery<JobListQuery>,
 ) -> AppResult<Json<JobList>> {
-    // Rebuilt from the validated values: nothing the client sent is forwarded verbatim.
-    let mut params: Vec<(&str, String)> = vec![("limit", query.limit().to_string())];
-    if let Some(before) = query.before_id() {
-        params.push(("before", before.to_string()));
-    }
-    let list = state
-        .worker
-        .send_json(worker_request(&state, user, Method::GET, "/jobs").query(&params))
-        .await?;
+    let list = page(&state, &user, "/jobs", query.limit(), query.before_id()).await?;
     Ok(Json(list))
 }
 
@@ -165,16 +139,10 @@ pub async fn cancel_job(
     Path(job_id): Path<String>,
 ) -> AppResult<Json<JobResponse>> {
     let id = parse_job_id(&job_id)?;
-    let job = state
-        .worker
-        .send_json(worker_request(
-            &state,
-            user,
-            Method::POST,
-            &format!("/jobs/{id}/cancel"),
-        ))
-        .await?;
-    Ok(Json(job))
+    let path = format!("/jobs/{id}/cancel");
+    Ok(Json(
+        forward(&state, &user, Method::POST, &path).answer().await?,
+    ))
 }
 
 /// Runs one failed prompt of a finished job again (issue 25): the job becomes `pending`, a
@@ -207,15 +175,8 @@ pub async fn retry_prompt(
             "The prompt index should be a whole number (0 for the first prompt)",
         ))
     })?;
-    let job = state
-        .worker
-        .send_json(worker_request(
-            &state,
-            user,
-            Method::POST,
-            &format!("/jobs/{id}/prompts/{index}/retry"),
-        ))
-        .await?;
+    let path = format!("/jobs/{id}/prompts/{index}/retry");
+    let job = forward(&state, &user, Method::POST, &path).answer().await?;
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
 
@@ -235,15 +196,8 @@ pub async fn delete_job(
     Path(job_id): Path<String>,
 ) -> AppResult<StatusCode> {
     let id = parse_job_id(&job_id)?;
-    state
-        .worker
-        .send(worker_request(
-            &state,
-            user,
-            Method::DELETE,
-            &format!("/jobs/{id}"),
-        ))
-        .await?;
+    let path = format!("/jobs/{id}");
+    forward(&state, &user, Method::DELETE, &path).done().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

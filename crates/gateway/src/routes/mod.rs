@@ -9,6 +9,7 @@ pub mod embeddings;
 pub mod feedback;
 pub mod files;
 pub mod folders;
+pub mod forward;
 pub mod generate;
 pub mod health;
 pub mod jobs;

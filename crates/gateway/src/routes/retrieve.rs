@@ -12,7 +12,7 @@ use common::AppResult;
 use reqwest::Method;
 use utoipa::OpenApi;
 
-use super::files::worker_request;
+use super::forward::forward;
 use crate::auth::CurrentUser;
 use crate::state::AppState;
 
@@ -43,9 +43,9 @@ pub async fn retrieve(
     ValidJson(req): ValidJson<RetrieveRequest>,
 ) -> AppResult<Json<RetrieveResponse>> {
     let started = std::time::Instant::now();
-    let answer = state
-        .worker
-        .send_json(worker_request(&state, &user, Method::POST, "/retrieve").json(&req))
+    let answer = forward(&state, &user, Method::POST, "/retrieve")
+        .json(&req)
+        .answer()
         .await?;
     // The query's embedding counts towards the caller's usage, like a generation.
     crate::chat::grounding::record_retrieval(&state, user.id, &answer, started, "api");
