@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "@/api/client";
 import { api } from "@/api/endpoints";
 import { authErrorMessage } from "@/components/auth/AuthPages";
+import { loadDraft, saveDraft } from "@/lib/drafts";
 import { type Call, json, mockFetch } from "@/test/fetch-mock";
 import { refreshDelay, SIGNED_IN_HINT_KEY, useAuth } from "./auth";
 import { useChat } from "./chat";
@@ -39,6 +40,7 @@ beforeEach(() => {
   useAuth.setState({ ...initial, status: "loading", config: null, user: null, accessToken: null, expiresAt: null, notice: null }, true);
   localStorage.clear();
   useSettings.setState({ ...DEFAULT_SETTINGS, owner: null });
+  useJobs.setState({ prompts: {}, knownIds: [], owner: null });
 });
 afterEach(() => {
   vi.useRealTimers();
@@ -305,6 +307,38 @@ describe("auth store", () => {
     expect(useAuth.getState().user?.id).toBe("u2");
     expect(useSettings.getState()).toMatchObject({ model: "", systemPrompt: "", owner: "u2" });
     expect(localStorage.getItem(SETTINGS_KEY) ?? "").not.toContain("Ada's private brief");
+  });
+
+  it("drafts and saved job prompts survive a reload, not a sign-in by someone else after a lapsed session", async () => {
+    const BOB = { id: "u2", email: "bob@example.com", display_name: "Bob", role: "user" as const };
+    let refreshOk = true;
+    server((c) => {
+      if (c.url === "/api/v1/auth/refresh") return refreshOk ? json(tokens("A1")) : envelope(401, "UNAUTHORIZED");
+      if (c.url === "/api/v1/auth/login") return json({ ...tokens("B1"), user: BOB });
+    });
+    localStorage.setItem(SIGNED_IN_HINT_KEY, "1");
+    await useAuth.getState().init();
+    saveDraft("s-ada", "Ada's unsent words");
+    useJobs.setState({ prompts: { "job-ada": ["Ada's prompt"] }, knownIds: ["job-ada"] });
+
+    // A reload: Ada again, from the refresh cookie. Her drafts and prompts are kept.
+    useAuth.setState({ status: "loading", user: null, accessToken: null });
+    await useAuth.getState().init();
+    expect(useAuth.getState().user?.id).toBe("u1");
+    expect(loadDraft("s-ada")).toBe("Ada's unsent words");
+    expect(useJobs.getState()).toMatchObject({ prompts: { "job-ada": ["Ada's prompt"] }, knownIds: ["job-ada"] });
+
+    // Ada's session lapsed without a sign-out; the next page load is signed out (nobody in
+    // memory to compare with) and Bob signs in on the same browser.
+    refreshOk = false;
+    useAuth.setState({ status: "loading", user: null, accessToken: null });
+    await useAuth.getState().init();
+    expect(useAuth.getState().status).toBe("signed-out");
+    await useAuth.getState().signIn("bob@example.com", "pw-pw-pw-pw");
+    expect(useAuth.getState().user?.id).toBe("u2");
+    expect(loadDraft("s-ada")).toBe("");
+    expect(useJobs.getState()).toMatchObject({ prompts: {}, knownIds: [] });
+    expect(localStorage.getItem(JOBS_KEY) ?? "").not.toContain("Ada's prompt");
   });
 
   it("a folders or models answer asked for the previous user does not land after another user signs in, or after sign-out", async () => {

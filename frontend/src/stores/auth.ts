@@ -8,7 +8,7 @@
 import { create } from "zustand";
 import { type AuthConfig, type AuthUser, authApi, OFF_CONFIG, type TokenResponse } from "@/api/auth";
 import { ApiError, setAuthHooks } from "@/api/client";
-import { clearAllDrafts } from "@/lib/drafts";
+import { draftsForUser } from "@/lib/drafts";
 import { emptyChatData, useChat } from "./chat";
 import { useLimits } from "./limits";
 import { useFiles } from "./files";
@@ -99,8 +99,8 @@ async function refreshExclusively(): Promise<TokenResponse> {
  * Forgets everything cached in memory for the previous user: every store that holds their data
  * (chats, folders, jobs, files and collections, an open source, and the models, which an admin
  * may limit per account). Browser preferences stay (theme, temperature, collapsed folders, the
- * sidebar), as do the server's limits (the same for everyone); the chosen model and system
- * prompt are the user's (useSettings' forUser).
+ * sidebar), as do the server's limits (the same for everyone); what is stored for the user
+ * beyond a reload is keepStoredUserDataFor's.
  */
 function resetUserCaches() {
   useChat.setState(emptyChatData());
@@ -111,10 +111,16 @@ function resetUserCaches() {
   useModels.setState({ models: [], defaultModel: "", fallbackModel: "", status: "idle" });
 }
 
-/** Forgets what this browser keeps for the user beyond a reload: drafts and submitted job prompts. */
-function forgetStoredUserData() {
-  clearAllDrafts();
-  useJobs.setState({ prompts: {}, knownIds: [] });
+/**
+ * What this browser keeps for the user beyond a reload (drafts, submitted job prompts, the chosen
+ * model and system prompt) stays for `userId` and is forgotten when it was someone else's (or
+ * nobody's). Each records its owner, so a sign-in by B after A's session lapsed without a
+ * sign-out (nobody in memory to compare with) still forgets A's; a reload by A keeps them.
+ */
+function keepStoredUserDataFor(userId: string | null) {
+  draftsForUser(userId);
+  useJobs.getState().forUser(userId);
+  useSettings.getState().forUser(userId);
 }
 
 export const useAuth = create<AuthState>()((set, get) => {
@@ -122,10 +128,7 @@ export const useAuth = create<AuthState>()((set, get) => {
     const previous = get().user?.id;
     setSessionUser(t.user.id);
     if (previous !== t.user.id) resetUserCaches();
-    // Drafts and job prompts survive a reload (no previous user yet), not a change of user.
-    if (previous && previous !== t.user.id) forgetStoredUserData();
-    // The model and system prompt are kept for their owner: also after a reload, not for another user.
-    useSettings.getState().forUser(t.user.id);
+    keepStoredUserDataFor(t.user.id);
     const ms = Math.max(0, t.expires_in * 1000);
     set({ status: "signed-in", user: t.user, accessToken: t.access_token, expiresAt: Date.now() + ms, notice: null });
     hint(true);
@@ -141,8 +144,7 @@ export const useAuth = create<AuthState>()((set, get) => {
     if (wasSignedIn) {
       useChat.getState().stop();
       resetUserCaches();
-      forgetStoredUserData();
-      useSettings.getState().forUser(null);
+      keepStoredUserDataFor(null);
     }
   };
 

@@ -18,6 +18,12 @@ interface JobsState {
   prompts: Record<string, string[]>;
   /** Job ids submitted from this browser, used when the server has no list endpoint. */
   knownIds: string[];
+  /**
+   * The user whose prompts and job ids these are (null: nobody signed in, or accounts off).
+   * Stored with them, so that a sign-in by someone else forgets them even when the previous
+   * user never signed out (an expired session).
+   */
+  owner: string | null;
   status: "idle" | "loading" | "ready" | "error";
   /** Cursor for the next (older) page of the server's job list; null when there is none. */
   nextBefore: string | null;
@@ -31,6 +37,8 @@ interface JobsState {
   retryPrompt: (id: string, index: number) => Promise<void>;
   /** Deletes a finished job. */
   remove: (id: string) => Promise<boolean>;
+  /** Keeps the prompts and job ids for `userId`, or forgets them when they were someone else's. */
+  forUser: (userId: string | null) => void;
 }
 
 function upsert(list: JobView[], job: JobView): JobView[] {
@@ -78,6 +86,7 @@ export const useJobs = create<JobsState>()(
         jobs: [],
         prompts: {},
         knownIds: [],
+        owner: null,
         status: "idle",
         nextBefore: null,
 
@@ -169,12 +178,15 @@ export const useJobs = create<JobsState>()(
             return false;
           }
         },
+        forUser: (userId) => {
+          if (get().owner !== userId) set({ prompts: {}, knownIds: [], owner: userId });
+        },
       };
     },
     {
       name: JOBS_KEY,
       version: 1,
-      partialize: ({ prompts, knownIds }) => ({ prompts, knownIds }),
+      partialize: ({ prompts, knownIds, owner }) => ({ prompts, knownIds, owner }),
     },
   ),
 );
