@@ -3,9 +3,10 @@ import { ApiError } from "@/api/client";
 import { api } from "@/api/endpoints";
 import { authErrorMessage } from "@/components/auth/AuthPages";
 import { loadDraft, saveDraft } from "@/lib/drafts";
-import { type Call, json, mockFetch } from "@/test/fetch-mock";
+import { type Call, json, mockFetch, until } from "@/test/fetch-mock";
 import { refreshDelay, SIGNED_IN_HINT_KEY, useAuth } from "./auth";
 import { useChat } from "./chat";
+import { useFiles } from "./files";
 import { useFolders } from "./folders";
 import { JOBS_KEY, useJobs } from "./jobs";
 import { useModels } from "./models";
@@ -380,6 +381,51 @@ describe("auth store", () => {
       expect(useModels.getState().models.map((m) => m.id)).not.toContain("only-for-ada");
       expect(useModels.getState().defaultModel).not.toBe("only-for-ada");
       expect(useFolders.getState().status).toBe(next === "bob signs in" ? "ready" : "idle");
+    }
+  });
+
+  it("a jobs or files answer asked for the previous user does not land after another user signs in, or after sign-out", async () => {
+    const BOB = { id: "u2", email: "bob@example.com", display_name: "Bob", role: "user" as const };
+    const JOB = { job_id: "job-ada", name: "Ada's batch", status: "running", created_at: "2026-01-01T00:00:00Z", completed_at: null, total_prompts: 1, completed_prompts: 0, results: [], error: null };
+    const FILE = { id: "file-ada", filename: "ada-diary.md", content_type: "text/markdown", kind: "markdown", size_bytes: 10, sha256: "00", status: "pending", chunk_count: 0, created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z" };
+    const COLLECTION = { id: "c-ada", name: "Ada's papers", description: "", file_ids: [FILE.id], created_at: "", updated_at: "" };
+    let loginAs = USER;
+    // Ada's answers wait until released; Bob's come at once.
+    const held: (() => void)[] = [];
+    const later = (r: Response) => new Promise<Response>((resolve) => held.push(() => resolve(r)));
+    server((c) => {
+      if (c.url === "/api/v1/auth/login") return json({ ...tokens("T"), user: loginAs });
+      if (c.url === "/api/v1/auth/logout") return new Response(null, { status: 204 });
+      const ada = loginAs === USER;
+      const answer = (forAda: object, forBob: object) => (ada ? later(json(forAda)) : json(forBob));
+      if (c.url.startsWith("/api/v1/jobs?")) return answer({ jobs: [JOB], next_before: null }, { jobs: [], next_before: null });
+      if (c.url === "/api/v1/jobs/job-ada") return answer(JOB, {});
+      if (c.url.startsWith("/api/v1/files?")) return answer({ files: [FILE], next_before: null, used_bytes: 10 }, { files: [], next_before: null, used_bytes: 0 });
+      if (c.url === "/api/v1/files/file-ada") return answer(FILE, {});
+      if (c.url.startsWith("/api/v1/collections?")) return answer({ collections: [COLLECTION] }, { collections: [] });
+    });
+    await useAuth.getState().init();
+
+    for (const next of ["bob signs in", "sign-out"] as const) {
+      loginAs = USER;
+      await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
+      // Lists, and the polls of a running job and of a file being read.
+      const pending = [useJobs.getState().load(), useJobs.getState().refresh("job-ada"), useFiles.getState().load(), useFiles.getState().refresh("file-ada")];
+      await until(() => held.length === 5);
+      if (next === "bob signs in") {
+        loginAs = BOB;
+        await useAuth.getState().signIn("bob@example.com", "pw-pw-pw-pw");
+        await Promise.all([useJobs.getState().load(), useFiles.getState().load()]);
+      } else {
+        await useAuth.getState().signOut();
+      }
+      // Ada's answers arrive now.
+      held.splice(0).forEach((release) => release());
+      await Promise.all(pending);
+      const status = next === "bob signs in" ? "ready" : "idle";
+      expect(useJobs.getState()).toMatchObject({ jobs: [], status });
+      expect(useFiles.getState()).toMatchObject({ files: [], collections: [], status });
+      expect(useFiles.getState().usedBytes).not.toBe(10);
     }
   });
 

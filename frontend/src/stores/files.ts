@@ -7,6 +7,7 @@ import { create } from "zustand";
 import { api } from "@/api/endpoints";
 import type { CollectionOut, FileOut } from "@/api/types";
 import { isIngesting, uploadErrorText, upsertFile } from "@/lib/files";
+import { requestedFor, stillFor } from "./session-user";
 import { toast, toastError } from "./toasts";
 
 export interface Upload {
@@ -47,6 +48,9 @@ function replaceCollection(list: CollectionOut[], c: CollectionOut): CollectionO
   return list.some((x) => x.id === c.id) ? list.map((x) => (x.id === c.id ? c : x)) : [...list, c];
 }
 
+// Each answer is kept only while the user it was asked for is still signed in (requestedFor before
+// the request, stillFor after): after a sign-out or another user's sign-in (the stores are reset)
+// it belongs to nobody on screen.
 export const useFiles = create<FilesState>()((set, get) => {
   const patchUpload = (key: string, patch: Partial<Upload>) =>
     set((s) => ({ uploads: s.uploads.map((u) => (u.key === key ? { ...u, ...patch } : u)) }));
@@ -54,8 +58,10 @@ export const useFiles = create<FilesState>()((set, get) => {
   const uploadOne = async (file: File): Promise<FileOut | null> => {
     const key = `u${++uploadSeq}`;
     set((s) => ({ uploads: [...s.uploads, { key, name: file.name, size: file.size, loaded: 0, total: file.size, state: "uploading" }] }));
+    const user = requestedFor();
     try {
       const stored = await api.uploadFile(file, { onProgress: (loaded, total) => patchUpload(key, { loaded, total: total || file.size }) });
+      if (!stillFor(user)) return null;
       set((s) => ({
         uploads: s.uploads.filter((u) => u.key !== key),
         files: upsertFile(s.files, stored),
@@ -65,7 +71,7 @@ export const useFiles = create<FilesState>()((set, get) => {
       if (stored.duplicate) toast.info("Already uploaded", `${file.name} is the same as ${stored.filename}.`);
       return stored;
     } catch (e) {
-      patchUpload(key, { state: "failed", error: uploadErrorText(e) });
+      if (stillFor(user)) patchUpload(key, { state: "failed", error: uploadErrorText(e) });
       return null;
     }
   };
@@ -80,8 +86,10 @@ export const useFiles = create<FilesState>()((set, get) => {
 
     load: async () => {
       set({ status: "loading" });
+      const user = requestedFor();
       try {
         const [page, cols] = await Promise.all([api.listFiles(50), api.listCollections(200)]);
+        if (!stillFor(user)) return;
         set({
           files: page.files,
           nextBefore: page.next_before ?? null,
@@ -90,6 +98,7 @@ export const useFiles = create<FilesState>()((set, get) => {
           status: "ready",
         });
       } catch (e) {
+        if (!stillFor(user)) return;
         set({ status: "error" });
         toastError("Could not load files", e);
       }
@@ -98,11 +107,13 @@ export const useFiles = create<FilesState>()((set, get) => {
     loadMore: async () => {
       const before = get().nextBefore;
       if (!before) return;
+      const user = requestedFor();
       try {
         const page = await api.listFiles(50, before);
+        if (!stillFor(user)) return;
         set((s) => ({ files: page.files.reduce(upsertFile, s.files), nextBefore: page.next_before ?? null }));
       } catch (e) {
-        toastError("Could not load more files", e);
+        if (stillFor(user)) toastError("Could not load more files", e);
       }
     },
 
@@ -114,8 +125,10 @@ export const useFiles = create<FilesState>()((set, get) => {
     dismissUpload: (key) => set((s) => ({ uploads: s.uploads.filter((u) => u.key !== key) })),
 
     refresh: async (id) => {
+      const user = requestedFor();
       try {
         const file = await api.getFile(id);
+        if (!stillFor(user)) return;
         const prev = get().files.find((f) => f.id === id);
         set((s) => ({ files: upsertFile(s.files, file) }));
         if (prev && isIngesting(prev) && file.status === "failed") toast.error(`${file.filename} could not be read`, file.error ?? undefined);
@@ -145,8 +158,10 @@ export const useFiles = create<FilesState>()((set, get) => {
     },
 
     createCollection: async (name, fileIds) => {
+      const user = requestedFor();
       try {
         const c = await api.createCollection({ name, file_ids: fileIds });
+        if (!stillFor(user)) return null;
         set((s) => ({ collections: replaceCollection(s.collections, c) }));
         return c;
       } catch (e) {
@@ -156,8 +171,10 @@ export const useFiles = create<FilesState>()((set, get) => {
     },
 
     renameCollection: async (id, name) => {
+      const user = requestedFor();
       try {
         const c = await api.updateCollection(id, { name });
+        if (!stillFor(user)) return false;
         set((s) => ({ collections: replaceCollection(s.collections, c) }));
         return true;
       } catch (e) {
@@ -178,8 +195,10 @@ export const useFiles = create<FilesState>()((set, get) => {
     },
 
     setMembership: async (collectionId, fileId, member) => {
+      const user = requestedFor();
       try {
         const c = member ? await api.addToCollection(collectionId, fileId) : await api.removeFromCollection(collectionId, fileId);
+        if (!stillFor(user)) return false;
         set((s) => ({ collections: replaceCollection(s.collections, c) }));
         return true;
       } catch (e) {

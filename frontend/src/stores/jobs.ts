@@ -6,6 +6,7 @@ import { create } from "zustand";
 import { persist } from "zustand/middleware";
 import { api } from "@/api/endpoints";
 import type { JobResponse, JobView } from "@/api/types";
+import { requestedFor, stillFor } from "./session-user";
 import { toast, toastError } from "./toasts";
 
 export const JOBS_KEY = "sable-jobs";
@@ -90,18 +91,24 @@ export const useJobs = create<JobsState>()(
         status: "idle",
         nextBefore: null,
 
+        // Each answer is kept only while the user it was asked for is still signed in: after a
+        // sign-out or another user's sign-in (the stores are reset) it belongs to nobody on screen.
         load: async () => {
           set({ status: "loading" });
+          const user = requestedFor();
           try {
             const page = await api.listJobs(50);
+            if (!stillFor(user)) return;
             if (page) {
               set({ jobs: page.jobs.reduce(upsert, [] as JobView[]), status: "ready", nextBefore: page.nextBefore });
               return;
             }
             // No list endpoint: fetch the jobs this browser submitted.
             const fetched = await Promise.all(get().knownIds.map((id) => api.getJob(id).catch(() => null)));
+            if (!stillFor(user)) return;
             set({ jobs: fetched.filter((j): j is JobResponse => j !== null).reduce(upsert, []), status: "ready" });
           } catch (e) {
+            if (!stillFor(user)) return;
             set({ status: "error" });
             toastError("Could not load jobs", e);
           }
@@ -110,18 +117,21 @@ export const useJobs = create<JobsState>()(
         loadMore: async () => {
           const before = get().nextBefore;
           if (!before) return;
+          const user = requestedFor();
           try {
             const page = await api.listJobs(50, before);
-            if (!page) return;
+            if (!page || !stillFor(user)) return;
             set((s) => ({ jobs: page.jobs.reduce(upsert, s.jobs), nextBefore: page.nextBefore }));
           } catch (e) {
-            toastError("Could not load more jobs", e);
+            if (stillFor(user)) toastError("Could not load more jobs", e);
           }
         },
 
         submit: async (prompts, model, maxTokens, name) => {
+          const user = requestedFor();
           try {
             const job = await api.submitJob({ prompts, model: model || undefined, max_tokens: maxTokens, name: name?.trim() || undefined });
+            if (!stillFor(user)) return null;
             set((s) => ({
               jobs: upsert(s.jobs, job),
               prompts: { ...s.prompts, [job.job_id]: prompts },
@@ -135,8 +145,10 @@ export const useJobs = create<JobsState>()(
         },
 
         refresh: async (id) => {
+          const user = requestedFor();
           try {
             const job = await api.getJob(id);
+            if (!stillFor(user)) return;
             const prev = get().jobs.find((j) => j.job_id === id);
             set((s) => ({ jobs: upsert(s.jobs, job) }));
             notifyTransition(prev, job);
@@ -150,8 +162,10 @@ export const useJobs = create<JobsState>()(
         },
 
         cancel: async (id) => {
+          const user = requestedFor();
           try {
             const job = await api.cancelJob(id);
+            if (!stillFor(user)) return;
             set((s) => ({ jobs: upsert(s.jobs, job) }));
             toast.info("Job cancelled");
           } catch (e) {
@@ -159,8 +173,10 @@ export const useJobs = create<JobsState>()(
           }
         },
         retryPrompt: async (id, index) => {
+          const user = requestedFor();
           try {
             const job = await api.retryJobPrompt(id, index);
+            if (!stillFor(user)) return;
             set((s) => ({ jobs: upsert(s.jobs, job) }));
             toast.info(`Prompt #${index + 1} queued again`);
           } catch (e) {
