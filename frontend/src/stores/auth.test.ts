@@ -429,6 +429,44 @@ describe("auth store", () => {
     }
   });
 
+  it("a chat list or an opened chat asked for the previous user does not land after another user signs in, or after sign-out", async () => {
+    const BOB = { id: "u2", email: "bob@example.com", display_name: "Bob", role: "user" as const };
+    const CHAT = { id: "s-ada", user_id: USER.id, title: "Ada's plans", system_prompt: null, created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z", message_count: 1 };
+    const MESSAGE = { id: "m1", session_id: CHAT.id, role: "user", content: "Ada's question", created_at: "2026-01-01T00:00:00Z" };
+    let loginAs = USER;
+    // Ada's answers wait until released; Bob's come at once.
+    const held: (() => void)[] = [];
+    const later = (r: Response) => new Promise<Response>((resolve) => held.push(() => resolve(r)));
+    server((c) => {
+      if (c.url === "/api/v1/auth/login") return json({ ...tokens("T"), user: loginAs });
+      if (c.url === "/api/v1/auth/logout") return new Response(null, { status: 204 });
+      const ada = loginAs === USER;
+      if (c.url.startsWith("/api/v1/chat/sessions?")) return ada ? later(json([CHAT])) : json([]);
+      if (c.url === "/api/v1/chat/sessions/s-ada") return ada ? later(json({ ...CHAT, messages: [MESSAGE] })) : undefined;
+    });
+    await useAuth.getState().init();
+
+    for (const next of ["bob signs in", "sign-out"] as const) {
+      loginAs = USER;
+      await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
+      // The list (and its pinned chats), the archived ones, a folder's, and one chat opened.
+      const chat = useChat.getState();
+      const pending = [chat.loadSessions(), chat.loadArchived(), chat.loadFolderSessions("f-ada"), chat.openSession("s-ada")];
+      await until(() => held.length === 5);
+      if (next === "bob signs in") {
+        loginAs = BOB;
+        await useAuth.getState().signIn("bob@example.com", "pw-pw-pw-pw");
+        await useChat.getState().loadSessions();
+      } else {
+        await useAuth.getState().signOut();
+      }
+      // Ada's answers arrive now.
+      held.splice(0).forEach((release) => release());
+      await Promise.all(pending);
+      expect(useChat.getState()).toMatchObject({ sessions: [], messages: {}, archivedStatus: "idle", sessionsStatus: next === "bob signs in" ? "ready" : "idle" });
+    }
+  });
+
   it("refreshDelay refreshes a minute early, or a fifth early for short tokens", () => {
     expect(refreshDelay(900_000)).toBe(840_000);
     expect(refreshDelay(60_000)).toBe(48_000);

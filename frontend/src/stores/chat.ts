@@ -17,6 +17,7 @@ import { currentLimits } from "./limits";
 import { effectiveModel } from "./models";
 import { useSettings } from "./settings";
 import { useFolders } from "./folders";
+import { requestedFor, stillFor } from "./session-user";
 import { toast, toastError } from "./toasts";
 
 export type MessageStatus = "done" | "streaming" | "stopped" | "error";
@@ -531,14 +532,19 @@ export const useChat = create<ChatState>()((set, get) => {
     ...emptyChatData(),
     streaming: null,
 
+    // The lists and an opened chat are kept only while the user they were asked for is still
+    // signed in: after a sign-out or another user's sign-in (the stores are reset) an answer
+    // that arrives late belongs to nobody on screen.
     loadSessions: async () => {
       set({ sessionsStatus: "loading" });
+      const user = requestedFor();
       try {
         // The newest unarchived chats, plus every pinned one (they head the list even when old).
         const [list, pinned] = await Promise.all([
           api.listSessions(PAGE_SIZE, undefined, { archived: false }),
           api.listSessions(200, undefined, { pinned: true, archived: false }).catch(() => []),
         ]);
+        if (!stillFor(user)) return;
         const last = list.at(-1);
         set((s) => ({
           sessions: mergeSessions(s.sessions, [...list, ...pinned]),
@@ -547,6 +553,7 @@ export const useChat = create<ChatState>()((set, get) => {
           pageCursor: last ? `${last.updated_at},${last.id}` : null,
         }));
       } catch (e) {
+        if (!stillFor(user)) return;
         set({ sessionsStatus: "error" });
         if (!(e instanceof ApiError)) return; // offline: the banner explains it
         toastError("Could not load conversations", e);
@@ -556,16 +563,19 @@ export const useChat = create<ChatState>()((set, get) => {
     loadFolderSessions: async (folderId) => {
       if (get().folderSessionsLoaded.includes(folderId)) return;
       set((s) => ({ folderSessionsLoaded: [...s.folderSessionsLoaded, folderId] }));
+      const user = requestedFor();
       try {
         let before: string | undefined;
         for (let page = 0; page < FOLDER_PAGES_MAX; page++) {
           const list = await api.listSessions(FOLDER_PAGE_SIZE, before, { archived: false, folderId });
+          if (!stillFor(user)) return;
           set((s) => ({ sessions: mergeSessions(s.sessions, list) }));
           const last = list.at(-1);
           if (list.length < FOLDER_PAGE_SIZE || !last) break;
           before = `${last.updated_at},${last.id}`;
         }
       } catch (e) {
+        if (!stillFor(user)) return;
         // Tried again the next time the folder is expanded.
         set((s) => ({ folderSessionsLoaded: s.folderSessionsLoaded.filter((x) => x !== folderId) }));
         if (e instanceof ApiError) toastError("Could not load the folder's chats", e);
@@ -575,23 +585,28 @@ export const useChat = create<ChatState>()((set, get) => {
     loadMoreSessions: async () => {
       const cursor = get().pageCursor;
       if (!cursor) return;
+      const user = requestedFor();
       try {
         const list = await api.listSessions(PAGE_SIZE, cursor, { archived: false });
+        if (!stillFor(user)) return;
         const before = get().sessions.length;
         const last = list.at(-1);
         set((s) => ({ sessions: mergeSessions(s.sessions, list), pageCursor: last ? `${last.updated_at},${last.id}` : null }));
         set({ hasMore: list.length >= PAGE_SIZE && get().sessions.length > before });
       } catch (e) {
-        toastError("Could not load more conversations", e);
+        if (stillFor(user)) toastError("Could not load more conversations", e);
       }
     },
 
     loadArchived: async () => {
       set({ archivedStatus: "loading" });
+      const user = requestedFor();
       try {
         const list = await api.listSessions(200, undefined, { archived: true });
+        if (!stillFor(user)) return;
         set((s) => ({ sessions: mergeSessions(s.sessions, list), archivedStatus: "ready" }));
       } catch (e) {
+        if (!stillFor(user)) return;
         set({ archivedStatus: "error" });
         toastError("Could not load archived conversations", e);
       }
@@ -601,11 +616,15 @@ export const useChat = create<ChatState>()((set, get) => {
       set({ activeId: id });
       if (get().messages[id]) return true;
       set({ loading: id });
+      const user = requestedFor();
       try {
-        showDetail(id, await api.getSession(id));
+        const detail = await api.getSession(id);
+        if (!stillFor(user)) return false;
+        showDetail(id, detail);
         void resumeIfRunning(id);
         return true;
       } catch (e) {
+        if (!stillFor(user)) return false;
         if (e instanceof ApiError && (e.status === 404 || e.status === 400)) {
           set((s) => ({ sessions: s.sessions.filter((x) => x.id !== id), activeId: null }));
           toast.warning("Conversation not found", "It may have been deleted.");
