@@ -449,10 +449,11 @@ describe("auth store", () => {
     for (const next of ["bob signs in", "sign-out"] as const) {
       loginAs = USER;
       await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
-      // The list (and its pinned chats), the archived ones, a folder's, and one chat opened.
+      // The list (and its pinned chats), the archived ones, a folder's, one chat opened and one
+      // read again (after an answer).
       const chat = useChat.getState();
-      const pending = [chat.loadSessions(), chat.loadArchived(), chat.loadFolderSessions("f-ada"), chat.openSession("s-ada")];
-      await until(() => held.length === 5);
+      const pending = [chat.loadSessions(), chat.loadArchived(), chat.loadFolderSessions("f-ada"), chat.openSession("s-ada"), chat.syncSession("s-ada")];
+      await until(() => held.length === 6);
       if (next === "bob signs in") {
         loginAs = BOB;
         await useAuth.getState().signIn("bob@example.com", "pw-pw-pw-pw");

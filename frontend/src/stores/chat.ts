@@ -743,22 +743,26 @@ export const useChat = create<ChatState>()((set, get) => {
       const m = (get().messages[sessionId] ?? []).find((x) => x.id === messageId);
       const storedId = serverIdOf(m);
       if (!m || !storedId) return;
+      const user = requestedFor();
       try {
         const { ids } = await api.messageVersions(sessionId, storedId);
         const target = ids[m.siblingIndex - 1 + delta];
-        if (!target) return;
-        showDetail(sessionId, await api.activateMessage(sessionId, target));
+        if (!target || !stillFor(user)) return;
+        const detail = await api.activateMessage(sessionId, target);
+        if (stillFor(user)) showDetail(sessionId, detail);
       } catch (e) {
-        toastError("Could not switch versions", e);
+        if (stillFor(user)) toastError("Could not switch versions", e);
       }
     },
 
     syncSession: async (id) => {
       if (get().streaming?.sessionId === id) return;
+      const user = requestedFor();
       try {
         const detail = await api.getSession(id);
-        // An answer started meanwhile: its bubble stays; the next sync will catch up.
-        if (get().streaming?.sessionId === id) return;
+        // An answer started meanwhile: its bubble stays; the next sync will catch up. Another
+        // user signed in (or out) meanwhile: the chat is not theirs.
+        if (get().streaming?.sessionId === id || !stillFor(user)) return;
         showDetail(id, detail);
       } catch (e) {
         console.warn("could not reload the conversation", e);
