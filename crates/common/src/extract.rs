@@ -90,13 +90,12 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
     else {
         return false;
     };
-    let mime = value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    mime == "application/json" || mime.ends_with("+json")
+    // Compared without a lowercase copy per request.
+    let mime = value.split(';').next().unwrap_or_default().trim();
+    let ends_with_json = mime.len() >= 5
+        && mime.is_char_boundary(mime.len() - 5)
+        && mime[mime.len() - 5..].eq_ignore_ascii_case("+json");
+    mime.eq_ignore_ascii_case("application/json") || ends_with_json
 }
 
 /// Parses a JSON request body into `T`, mapping every failure to one field error.
@@ -126,6 +125,12 @@ pub fn parse_json_body<T: DeserializeOwned>(
             &["body"],
             "Input should be a valid dictionary or object to extract fields from",
         )));
+    }
+    // Most bodies are valid: parse them plainly. The path tracking of serde_path_to_error is
+    // needed only to describe a failure, so a body that fails is parsed again with it (the same
+    // parser, so the same verdict and error).
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {

@@ -9,17 +9,18 @@
 //!   accepted (local development, tests) and [`warn_if_open`] says so at start-up.
 //! - The sending side is [`crate::http::ServiceClient::with_internal_token`].
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
 use crate::error::AppError;
+use crate::server::{Around, AroundLayer, Next};
 
 /// The envelope code of a refused internal call (also how a caller recognises that the
 /// *internal* credential, not a user's, was refused).
@@ -72,7 +73,7 @@ where
     S: Clone + Send + Sync + 'static,
 {
     match expected(args) {
-        Some(expected) => router.layer(axum::middleware::from_fn_with_state(expected, check)),
+        Some(expected) => router.layer(AroundLayer(Check(expected))),
         None => router,
     }
 }
@@ -96,15 +97,32 @@ pub fn presents(headers: &axum::http::HeaderMap, expected: &[u8]) -> Option<bool
     Some(bool::from(presented.as_bytes().ct_eq(expected)))
 }
 
-async fn check(State(expected): State<Arc<[u8]>>, req: Request, next: Next) -> Response {
+/// The layer of [`protect`]: the token it expects.
+#[derive(Clone)]
+struct Check(Arc<[u8]>);
+
+impl Around for Check {
+    async fn around<S>(&self, req: Request, next: Next<S>) -> Response
+    where
+        S: tower::Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+        S::Future: Send,
+    {
+        match refusal(&self.0, &req) {
+            Some(refused) => refused,
+            None => next.run(req).await,
+        }
+    }
+}
+
+/// The 401 for a request without the expected token; `None` when it may go on.
+fn refusal(expected: &[u8], req: &Request) -> Option<Response> {
     let path = req.uri().path();
     if path == "/health" || path.starts_with("/health/") {
-        return next.run(req).await;
+        return None;
     }
-    let presented = presents(req.headers(), &expected);
-    let accepted = presented == Some(true);
-    if accepted {
-        return next.run(req).await;
+    let presented = presents(req.headers(), expected);
+    if presented == Some(true) {
+        return None;
     }
     tracing::warn!(
         presented = presented.is_some(),
@@ -120,7 +138,7 @@ async fn check(State(expected): State<Arc<[u8]>>, req: Request, next: Next) -> R
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static("Bearer realm=\"sable-internal\""),
     );
-    response
+    Some(response)
 }
 
 /// The `Authorization` header value for `token`, marked sensitive (never logged by hyper).

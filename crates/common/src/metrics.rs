@@ -1,14 +1,13 @@
 //! Prometheus metrics: one process-wide recorder, rendered at `GET /metrics`, and the layer
-//! that counts every request ([`track`]). Labels are low-cardinality by design: route
+//! that counts every request ([`RequestLabels`]). Labels are low-cardinality by design: route
 //! templates, never ids. (The dashboard's live window is gateway state, not kept here.)
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{header, Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use metrics::{Label, SharedString};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -60,22 +59,33 @@ pub async fn render() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 
-/// Layer: counts each request (`http_requests_total` by method, route template and status) and
-/// its duration (`http_request_duration_seconds` by method and route template). Unmatched
-/// paths share the route label `unmatched`.
-pub async fn track(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(req.method());
-    let route =
-        req.extensions()
-            .get::<MatchedPath>()
-            .map_or(SharedString::const_str("unmatched"), |p| {
+/// The labels of one request for `http_requests_total` (by method, route template and
+/// status) and `http_request_duration_seconds` (by method and route template), taken before
+/// it runs ([`RequestLabels::record`] when it has). Unmatched paths share the route label
+/// `unmatched`. Part of [`crate::server::common_layers`].
+pub(crate) struct RequestLabels {
+    method: SharedString,
+    route: SharedString,
+}
+
+impl RequestLabels {
+    pub(crate) fn of(req: &Request) -> Self {
+        let route = req.extensions().get::<MatchedPath>().map_or(
+            SharedString::const_str("unmatched"),
+            |p| {
                 // Shared: the two metrics' labels clone it by reference count.
                 SharedString::from(std::sync::Arc::<str>::from(p.as_str()))
-            });
-    let response = next.run(req).await;
-    record_request(method, route, response.status(), started.elapsed());
-    response
+            },
+        );
+        Self {
+            method: method_label(req.method()),
+            route,
+        }
+    }
+
+    pub(crate) fn record(self, status: StatusCode, elapsed: Duration) {
+        record_request(self.method, self.route, status, elapsed);
+    }
 }
 
 /// Labels without a copy when they are one of the usual values (`&'static str`).

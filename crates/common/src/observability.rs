@@ -92,17 +92,24 @@ pub async fn pool_gauges(
     req: Request,
     next: Next,
 ) -> Response {
-    if req.uri().path() == "/metrics" {
-        let size = f64::from(pool.size());
-        #[allow(clippy::cast_precision_loss)]
-        let idle = pool.num_idle() as f64;
-        metrics::gauge!("db_pool_connections", "pool" => name, "state" => "idle").set(idle);
-        metrics::gauge!("db_pool_connections", "pool" => name, "state" => "in_use")
-            .set((size - idle).max(0.0));
-        metrics::gauge!("db_pool_max_connections", "pool" => name)
-            .set(f64::from(pool.options().get_max_connections()));
-    }
+    publish_pool_gauges(&pool, name, &req);
     next.run(req).await
+}
+
+/// The work of [`pool_gauges`], for services that apply it inside their own layer (the
+/// gateway's `layers`): the gauges when `req` is `GET /metrics`, nothing otherwise.
+pub fn publish_pool_gauges(pool: &PgPool, name: &'static str, req: &Request) {
+    if req.uri().path() != "/metrics" {
+        return;
+    }
+    let size = f64::from(pool.size());
+    #[allow(clippy::cast_precision_loss)]
+    let idle = pool.num_idle() as f64;
+    metrics::gauge!("db_pool_connections", "pool" => name, "state" => "idle").set(idle);
+    metrics::gauge!("db_pool_connections", "pool" => name, "state" => "in_use")
+        .set((size - idle).max(0.0));
+    metrics::gauge!("db_pool_max_connections", "pool" => name)
+        .set(f64::from(pool.options().get_max_connections()));
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
 use axum::response::Response;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -43,14 +42,20 @@ pub fn accept(candidate: &str) -> bool {
 }
 
 pub fn generate() -> String {
-    uuid::Uuid::new_v4().to_string()
+    // Written into a stack buffer (not through `Display`'s formatter): the same text.
+    let mut buf = uuid::Uuid::encode_buffer();
+    uuid::Uuid::new_v4()
+        .hyphenated()
+        .encode_lower(&mut buf)
+        .to_owned()
 }
 
-/// Layer (outermost of [`crate::server::common_layers`]): takes the client's id when it is
-/// sane ([`accept`]) or generates one, puts it on the request (so inner layers and proxies see
-/// the same id), makes it [`current`] for everything the request runs, and stamps it as
-/// `X-Request-ID` on the response.
-pub async fn assign(mut req: Request, next: Next) -> Response {
+/// The request's id: the client's `X-Request-ID` when it is sane ([`accept`]), else a new
+/// one. It is put back on the request (so inner layers and proxies see the same id); the
+/// returned header value is for the response ([`stamp`]). Part of
+/// [`crate::server::common_layers`], which also makes the id [`current`] (via [`scope`]) for
+/// everything the request runs.
+pub(crate) fn take(req: &mut Request) -> (String, Option<HeaderValue>) {
     let id = req
         .headers()
         .get(&HEADER)
@@ -61,11 +66,14 @@ pub async fn assign(mut req: Request, next: Next) -> Response {
     if let Some(value) = &value {
         req.headers_mut().insert(HEADER, value.clone());
     }
-    let mut response = CURRENT.scope(id, next.run(req)).await;
+    (id, value)
+}
+
+/// Stamps the id taken by [`take`] as the response's `X-Request-ID`.
+pub(crate) fn stamp(response: &mut Response, value: Option<HeaderValue>) {
     if let Some(value) = value {
         response.headers_mut().insert(HEADER, value);
     }
-    response
 }
 
 #[cfg(test)]

@@ -1,16 +1,18 @@
 //! Serving a router: shared layers, envelope fallbacks, graceful shutdown.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+pub use self::around::{Around, AroundLayer, Next};
 pub use self::slow_clients::{serve_connections, ClientTimeouts};
 
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::error::AppError;
 use crate::{metrics, request_id, telemetry};
@@ -31,40 +33,58 @@ pub fn envelope_fallbacks(router: Router) -> Router {
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
 }
 
-/// The shared layers, outermost first:
+/// The shared per-request work, in this order (outermost first):
 ///
-/// 1. [`request_id::assign`] — the request id, so every response (even one a later layer
-///    produces) carries `X-Request-ID` and everything below can read [`request_id::current`];
-/// 2. [`telemetry::trace`] — the request span, one log line, `X-Process-Time`;
-/// 3. [`metrics::track`] — Prometheus counters by route template;
-/// 4. [`envelope_errors`] — plain-text framework errors become the envelope (inside the id
-///    scope, so the envelope names the request id; inside trace and metrics, which see the
-///    final status);
+/// 1. the request id ([`request_id`]): the client's or a new one, on the request and as
+///    `X-Request-ID` on every response (even one produced below), and [`request_id::current`]
+///    for everything the request runs;
+/// 2. the request span, one `request finished` log line, `X-Process-Time` ([`telemetry`]);
+/// 3. Prometheus counters by route template ([`metrics`]);
+/// 4. plain-text framework errors become the envelope ([`crate::error::envelope_plain_text_errors`]:
+///    inside the id scope, so the envelope names the request id; inside trace and metrics,
+///    which see the final status);
 /// 5. the body limit.
 ///
 /// Apply last: routes added afterwards are not covered. Service-specific layers (e.g. the
 /// gateway's dashboard window, CORS) go inside or outside this stack as they need.
 ///
-/// They are one `ServiceBuilder` stack applied with a single `Router::layer`: each
-/// `Router::layer` call boxes the layer around every route, and axum's middleware clones the
-/// service below it on every call, so five separate layers cost five boxed deep copies per
-/// layer per request (callgrind: tens of thousands of instructions and a hundred mallocs per
-/// request in the gateway). In one stack the layers nest by value: one box.
+/// One [`Around`] and the body limit, applied with a single `Router::layer`: each
+/// `Router::layer` call boxes the layer around every route, and each `from_fn` layer clones
+/// and boxes the service below it on every call (see [`around`]).
 pub fn common_layers(router: Router) -> Router {
     router.layer(
         tower::ServiceBuilder::new()
-            .layer(middleware::from_fn(request_id::assign))
-            .layer(middleware::from_fn(telemetry::trace))
-            .layer(middleware::from_fn(metrics::track))
-            .layer(middleware::from_fn(envelope_errors))
+            .layer(AroundLayer(Shared))
             .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)),
     )
 }
 
-/// Layer: an error that a framework extractor answered in plain text (e.g. a malformed path
-/// segment) is rewritten into the error envelope; see [`crate::error::envelope_plain_text_errors`].
-pub async fn envelope_errors(req: Request, next: Next) -> Response {
-    crate::error::envelope_plain_text_errors(next.run(req).await).await
+/// The work of [`common_layers`] on every request of every service.
+#[derive(Clone, Copy)]
+struct Shared;
+
+impl Around for Shared {
+    async fn around<S>(&self, mut req: Request, next: Next<S>) -> Response
+    where
+        S: tower::Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+        S::Future: Send,
+    {
+        let started = Instant::now();
+        let (id, id_header) = request_id::take(&mut req);
+        let span = telemetry::request_span(&id, &req);
+        let labels = metrics::RequestLabels::of(&req);
+        let run =
+            async move { crate::error::envelope_plain_text_errors(next.run(req).await).await };
+        request_id::scope(id, async move {
+            let mut response = run.instrument(span.clone()).await;
+            let elapsed = started.elapsed();
+            labels.record(response.status(), elapsed);
+            telemetry::finished(&span, elapsed, &mut response);
+            request_id::stamp(&mut response, id_header);
+            response
+        })
+        .await
+    }
 }
 
 /// Connections the kernel queues until they are accepted (capped by `net.core.somaxconn`).
@@ -126,6 +146,7 @@ pub async fn serve_with(
     }
 }
 
+pub mod around;
 mod slow_clients;
 
 #[cfg(test)]

@@ -1,14 +1,14 @@
-//! Logging setup (JSON lines in production, human-readable text locally) and the layer that
-//! gives every request a span and one log line ([`trace`]).
+//! Logging setup (JSON lines in production, human-readable text locally), and every request's
+//! span and one log line ([`request_span`], [`finished`]; run by
+//! [`crate::server::common_layers`]).
 
-use std::time::Instant;
+use std::time::Duration;
 
 use axum::extract::Request;
 use axum::http::HeaderValue;
-use axum::middleware::Next;
 use axum::response::Response;
 use clap::ValueEnum;
-use tracing::Instrument;
+use tracing::Span;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter};
@@ -59,12 +59,9 @@ pub fn init_for_tests() {
     }
 }
 
-/// Layer (inside [`crate::request_id::assign`]): runs the request in a `request` span carrying
-/// its id, method and path, logs one `request finished` line with status and latency (`warn`
-/// for a 5xx), and stamps the same latency as `X-Process-Time` (e.g. `1.25ms`).
-pub async fn trace(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let id = crate::request_id::current().unwrap_or_default();
+/// The `request` span of one request (part of [`crate::server::common_layers`], which runs
+/// the request in it): its id, method and path.
+pub(crate) fn request_span(id: &str, req: &Request) -> Span {
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -76,9 +73,13 @@ pub async fn trace(req: Request, next: Next) -> Response {
         otel.name = tracing::field::Empty,
         otel.kind = tracing::field::Empty,
     );
-    crate::tracing_otel::server_span(&span, &req);
-    let mut response = next.run(req).instrument(span.clone()).await;
-    let elapsed = started.elapsed();
+    crate::tracing_otel::server_span(&span, req);
+    span
+}
+
+/// The end of a request: one `request finished` line in its span with status and latency
+/// (`warn` for a 5xx), and the same latency as `X-Process-Time` (e.g. `1.25ms`).
+pub(crate) fn finished(span: &Span, elapsed: Duration, response: &mut Response) {
     let status = response.status();
     let ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
@@ -96,10 +97,20 @@ pub async fn trace(req: Request, next: Next) -> Response {
             );
         }
     });
-    if let Ok(value) = HeaderValue::from_str(&format!("{ms:.2}ms")) {
+    if let Some(value) = process_time(elapsed) {
         response
             .headers_mut()
             .insert(crate::request_id::PROCESS_TIME, value);
     }
-    response
+}
+
+/// `X-Process-Time`: milliseconds with two decimals (`1.25ms`), written into a stack buffer
+/// (no `String` per request).
+fn process_time(elapsed: Duration) -> Option<HeaderValue> {
+    use std::io::Write as _;
+    let mut buf = [0u8; 32];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    write!(cursor, "{:.2}ms", elapsed.as_secs_f64() * 1000.0).ok()?;
+    let len = usize::try_from(cursor.position()).ok()?;
+    HeaderValue::from_bytes(&buf[..len]).ok()
 }

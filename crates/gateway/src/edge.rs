@@ -3,26 +3,22 @@
 //! - [`security_headers`]: `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`
 //!   and `X-Frame-Options: DENY` on every answer, errors and CORS preflights included; the UI
 //!   pages add their Content-Security-Policy in [`crate::spa`] (see [`content_security_policy`]);
-//! - [`check_host`]: with `ALLOWED_HOSTS` set, a request whose `Host` is not listed gets a 400
+//! - [`refused_host`]: with `ALLOWED_HOSTS` set, a request whose `Host` is not listed gets a 400
 //!   envelope (a DNS-rebinding page cannot talk to a local install); `/health` and
 //!   `/health/*` stay reachable for probes that address the service by IP, and `/metrics`
 //!   for Prometheus when it presents the internal token.
 
-use std::sync::Arc;
-
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::{self, HeaderValue};
-use axum::middleware::Next;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use common::AppError;
 use sha2::{Digest, Sha256};
 
-/// Layer: the security headers every response carries (set, not appended, so each appears
-/// once).
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let mut response = next.run(req).await;
-    let headers = response.headers_mut();
+/// The security headers every response carries (set, not appended, so each appears once);
+/// applied by [`crate::layers`].
+pub fn security_headers(headers: &mut HeaderMap) {
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -32,7 +28,6 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    response
 }
 
 /// The hosts a request may name (`ALLOWED_HOSTS`). Entries are `host` (any port),
@@ -124,38 +119,37 @@ fn has_port(entry: &str) -> bool {
     host_name(entry).len() != entry.len()
 }
 
-/// Layer (state: the allowed hosts): 400 `INVALID_HOST` for a `Host` outside the list, and for
-/// a request with more than one `Host` header (always).
-pub async fn check_host(
-    State(allowed): State<Arc<AllowedHosts>>,
-    req: Request,
-    next: Next,
-) -> Response {
+/// The answer to a request whose host is refused (applied by [`crate::layers`]): 400
+/// `INVALID_HOST` for a `Host` outside the list, and for a request with more than one `Host`
+/// header (always). `None`: the request may go on.
+pub fn refused_host(allowed: &AllowedHosts, req: &Request) -> Option<Response> {
     // Two `Host` headers name two hosts: which one a proxy, a cache or this check reads is
     // anyone's guess, so the request is refused whatever ALLOWED_HOSTS says (RFC 9112 §3.2).
     if req.headers().get_all(header::HOST).iter().nth(1).is_some() {
         tracing::warn!("request with more than one Host header refused");
-        return AppError::BadRequest {
-            code: "INVALID_HOST",
-            message: "The request has more than one Host header".to_owned(),
-        }
-        .into_response();
+        return Some(
+            AppError::BadRequest {
+                code: "INVALID_HOST",
+                message: "The request has more than one Host header".to_owned(),
+            }
+            .into_response(),
+        );
     }
     if !allowed.is_restricted() {
-        return next.run(req).await;
+        return None;
     }
     // Probes address a replica by its IP (`Host: 10.0.3.7:8000`), and so does Prometheus,
     // which proves itself with the internal token.
     let path = req.uri().path();
     if path == "/health" || path.starts_with("/health/") {
-        return next.run(req).await;
+        return None;
     }
     if path == "/metrics"
         && allowed.scraper_token.as_deref().is_some_and(|token| {
             common::internal_auth::presents(req.headers(), token) == Some(true)
         })
     {
-        return next.run(req).await;
+        return None;
     }
     // HTTP/1.1 sends `Host`; HTTP/2 the `:authority`, which axum exposes in the URI.
     let host = req
@@ -165,14 +159,16 @@ pub async fn check_host(
         .map(str::to_owned)
         .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()));
     match host {
-        Some(host) if allowed.allows(&host) => next.run(req).await,
+        Some(host) if allowed.allows(&host) => None,
         _ => {
             tracing::warn!(host = ?host, "request for a host outside ALLOWED_HOSTS refused");
-            AppError::BadRequest {
-                code: "INVALID_HOST",
-                message: "The Host header names a host this server does not serve".to_owned(),
-            }
-            .into_response()
+            Some(
+                AppError::BadRequest {
+                    code: "INVALID_HOST",
+                    message: "The Host header names a host this server does not serve".to_owned(),
+                }
+                .into_response(),
+            )
         }
     }
 }

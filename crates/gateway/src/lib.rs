@@ -11,6 +11,7 @@ pub mod config;
 pub mod cors;
 pub mod edge;
 pub mod embeddings;
+pub mod layers;
 pub mod limits;
 pub mod metrics_window;
 pub mod observability;
@@ -24,31 +25,29 @@ pub mod ttl_cache;
 pub mod usage;
 
 use axum::Router;
+use common::server::AroundLayer;
 
 pub use crate::config::Config;
 pub use crate::state::AppState;
 
 pub const SERVICE_NAME: &str = "api-gateway";
 
-/// The full gateway router; tests mount exactly this.
+/// The full gateway router; tests mount exactly this. Its layers: see [`layers`].
 pub fn app(state: AppState) -> Router {
     let cors = cors::layer(&state.config.allowed_origins);
     let frontend = state.config.frontend_dir.clone();
-    let window = state.metrics_window.clone();
-    let pool = state.db.clone();
-    let allowed_hosts = std::sync::Arc::new(
-        edge::AllowedHosts::parse(state.config.allowed_hosts.as_deref())
-            .with_scraper_token(&state.config.internal),
-    );
-    // Limits run on matched routes only (after routing, so the route template decides the
-    // class), before the handlers.
-    let limits = axum::middleware::from_fn_with_state(state.clone(), limits::enforce);
-    let quota = axum::middleware::from_fn_with_state(state.clone(), usage::enforce_quota);
+    let edge = layers::Edge {
+        hosts: std::sync::Arc::new(
+            edge::AllowedHosts::parse(state.config.allowed_hosts.as_deref())
+                .with_scraper_token(&state.config.internal),
+        ),
+        window: state.metrics_window.clone(),
+        pool: state.db.clone(),
+    };
+    let admission = AroundLayer(layers::Admission(state.clone()));
     let mut router = Router::new()
         .merge(routes::router(&state.config))
-        // Rate limits, then the daily quota. One stack, one `route_layer`: see
-        // `common::server::common_layers` for why layers are stacked before they are applied.
-        .route_layer(tower::ServiceBuilder::new().layer(limits).layer(quota))
+        .route_layer(admission)
         .merge(openapi::router())
         .route("/metrics", axum::routing::get(common::metrics::render))
         .with_state(state);
@@ -57,33 +56,8 @@ pub fn app(state: AppState) -> Router {
         // Replaces the 404 fallback for non-API paths with the SPA's index.html.
         router = spa::mount(router, &dir);
     }
-    // Inside the shared layers, outermost first (one stack, as in `common_layers`):
-    // - the allowed hosts, so a refused host is logged and answered with a request id;
-    // - the dashboard's window (it counts API routes only);
-    // - pool gauges, published when /metrics is scraped;
-    // - gateway overhead: time in the gateway minus time waiting on the other services.
-    router = router.layer(
-        tower::ServiceBuilder::new()
-            .layer(axum::middleware::from_fn_with_state(
-                allowed_hosts,
-                edge::check_host,
-            ))
-            .layer(axum::middleware::from_fn_with_state(
-                window,
-                metrics_window::record,
-            ))
-            .layer(axum::middleware::from_fn_with_state(
-                (pool, "gateway"),
-                common::observability::pool_gauges,
-            ))
-            .layer(axum::middleware::from_fn(observability::overhead)),
-    );
-    // Outermost: every answer, CORS preflights included, carries the security headers.
-    common::server::common_layers(router).layer(
-        tower::ServiceBuilder::new()
-            .layer(axum::middleware::from_fn(edge::security_headers))
-            .layer(cors),
-    )
+    let router = common::server::common_layers(router.layer(AroundLayer(edge)));
+    layers::security_headers_and_cors(router, cors)
 }
 
 /// How long start-up waits for the schema when SKIP_MIGRATIONS is set (as long as the worker
@@ -183,10 +157,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let generations = state.generations.clone();
     let (usage, db) = (state.usage.clone(), state.db.clone());
     let grace_over = tokio_util::sync::CancellationToken::new();
-    let router = app(state).layer(axum::middleware::from_fn({
-        let grace_over = grace_over.clone();
-        move |req, next| shutdown::end_streams_when(grace_over.clone(), req, next)
-    }));
+    let router = app(state).layer(AroundLayer(shutdown::EndStreams(grace_over.clone())));
     let server = common::server::serve_connections(listener, router, timeouts, {
         let shutdown = shutdown.clone();
         async move { shutdown.cancelled().await }
@@ -230,13 +201,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
 /// Ending the streams still open when the shutdown grace period is over.
 mod shutdown {
+    use std::convert::Infallible;
     use std::time::Duration;
 
     use axum::body::Body;
     use axum::extract::Request;
-    use axum::middleware::Next;
     use axum::response::Response;
     use bytes::Bytes;
+    use common::server::{Around, Next};
     use futures::StreamExt;
     use tokio_util::sync::CancellationToken;
 
@@ -247,15 +219,32 @@ mod shutdown {
         b"data: [ERROR] SERVICE_UNAVAILABLE: the gateway is shutting down; please retry\n\n";
     const OPENAI_EVENT: &[u8] = b"data: {\"error\":{\"message\":\"the gateway is shutting down; please retry\",\"type\":\"server_error\",\"param\":null,\"code\":\"service_unavailable\"}}\n\n";
 
-    /// Layer: an event stream (`text/event-stream`) still open when `grace_over` is cancelled
+    /// Layer: an event stream (`text/event-stream`) still open when the token is cancelled
     /// ends with an error event in its route's format (the OpenAI-compatible `/v1/` routes get
     /// OpenAI's error object). Each chunk of a stream body is whole events, so the error event
     /// never lands inside another one.
-    pub async fn end_streams_when(
+    #[derive(Clone)]
+    pub struct EndStreams(pub CancellationToken);
+
+    impl Around for EndStreams {
+        async fn around<S>(&self, req: Request, next: Next<S>) -> Response
+        where
+            S: tower::Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+            S::Future: Send,
+        {
+            end_streams_when(self.0.clone(), req, next).await
+        }
+    }
+
+    async fn end_streams_when<S>(
         grace_over: CancellationToken,
         req: Request,
-        next: Next,
-    ) -> Response {
+        next: Next<S>,
+    ) -> Response
+    where
+        S: tower::Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+        S::Future: Send,
+    {
         let openai = req.uri().path().starts_with("/v1/");
         let response = next.run(req).await;
         let is_stream = response

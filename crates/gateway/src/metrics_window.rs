@@ -12,12 +12,9 @@
 //! walks every slot once: a few tens of thousands of relaxed loads per poll.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::{MatchedPath, Request};
 
 /// Seconds of history kept: the series' five minutes plus the second still filling.
 pub const SECONDS: usize = 320;
@@ -384,28 +381,19 @@ fn upper_bound_ms(bucket: usize) -> f64 {
     BASE_MS * GROWTH.powi(i32::try_from(bucket).unwrap_or(i32::MAX))
 }
 
-/// Middleware (gateway only): counts every request to an `/api/` route, except the summary's
-/// own polling, in the window. Static files, health checks and unmatched paths are not counted.
-pub async fn record(
-    State(window): State<Arc<MetricsWindow>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let counted = req
-        .extensions()
+/// Whether a request is counted in the window (by [`crate::layers`]): every request to an
+/// `/api/` route except the summary's own polling. Static files, health checks and unmatched
+/// paths are not counted.
+pub fn counts(req: &Request) -> bool {
+    req.extensions()
         .get::<MatchedPath>()
-        .is_some_and(|p| p.as_str().starts_with("/api/") && p.as_str() != SUMMARY_ROUTE);
-    if !counted {
-        return next.run(req).await;
-    }
-    let started = Instant::now();
-    let response = next.run(req).await;
-    window.record_request(started.elapsed());
-    response
+        .is_some_and(|p| p.as_str().starts_with("/api/") && p.as_str() != SUMMARY_ROUTE)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     impl MetricsWindow {
@@ -418,17 +406,32 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_layer_counts_api_routes_but_not_the_summary_health_or_unmatched_paths() {
+    async fn api_routes_count_but_not_the_summary_health_or_unmatched_paths() {
         use axum::body::Body;
         use axum::routing::get;
         use tower::ServiceExt;
 
         let window = Arc::new(MetricsWindow::new());
+        // As `crate::layers` applies it: after routing, so the route template is known.
+        let counting = {
+            let window = window.clone();
+            move |req: Request, next: axum::middleware::Next| {
+                let window = window.clone();
+                async move {
+                    let counted = counts(&req);
+                    let response = next.run(req).await;
+                    if counted {
+                        window.record_request(Duration::ZERO);
+                    }
+                    response
+                }
+            }
+        };
         let app = axum::Router::new()
             .route("/api/v1/things/{id}", get(|| async { "thing" }))
             .route(SUMMARY_ROUTE, get(|| async { "summary" }))
             .route("/health", get(|| async { "ok" }))
-            .layer(axum::middleware::from_fn_with_state(window.clone(), record));
+            .layer(axum::middleware::from_fn(counting));
         for path in [
             "/api/v1/things/1",
             "/api/v1/things/2",

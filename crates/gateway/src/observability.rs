@@ -10,23 +10,24 @@
 
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
+use axum::extract::MatchedPath;
 use axum::response::Response;
 use common::observability::{bounded_label, upstream};
 
-/// Layer: records `gateway_overhead_seconds{route}` for requests that called another service.
-/// For a stream, the gateway's part ends when the response head is ready (the relay's per-event
-/// work is not counted).
-pub async fn overhead(req: Request, next: Next) -> Response {
+/// Runs `request` (the rest of the stack) and records `gateway_overhead_seconds{route}` if it
+/// called another service: its time in the gateway minus the time it waited on the others.
+/// For a stream, the gateway's part ends when the response head is ready (the relay's
+/// per-event work is not counted). Applied by [`crate::layers`].
+pub async fn overhead<F>(route: Option<MatchedPath>, request: F) -> Response
+where
+    F: std::future::Future<Output = Response>,
+{
     let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let (response, waited) = upstream::measure(next.run(req)).await;
+    let (response, waited) = upstream::measure(request).await;
     if let Some(waited) = waited {
         let own = started.elapsed().saturating_sub(waited);
+        // The label is made only for the requests that record it.
+        let route = route.map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
         metrics::histogram!("gateway_overhead_seconds", "route" => route).record(own.as_secs_f64());
     }
     response

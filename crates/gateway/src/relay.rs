@@ -108,6 +108,9 @@ pub async fn upstream_events_until(
         upstream = tokio::time::timeout_at(head_deadline, send) => Some(upstream),
     };
 
+    // Every open stream holds this generator for its whole life, and a generator is as large
+    // as its largest await: the awaits that end a stream (storing the answer: database
+    // futures of several KB) are boxed, so they take memory only while they run.
     async_stream::stream! {
         let mut first_token_seen = false;
         let mut body = match upstream {
@@ -115,20 +118,20 @@ pub async fn upstream_events_until(
             Some(Ok(Err(e))) => {
                 stream_metrics.finished(StreamOutcome::Error);
                 let error = AnswerError { code: e.code().to_owned(), message: e.public_message() };
-                yield vec![finish_failed(recorder.take(), error).await];
+                yield vec![Box::pin(finish_failed(recorder.take(), error)).await];
                 return;
             }
             Some(Err(_)) => {
                 tracing::warn!("the model service sent no response head within the stream idle timeout");
                 stream_metrics.finished(StreamOutcome::Error);
                 let last = Event::Error("The model service stopped responding".into());
-                yield vec![finish(recorder.take(), last).await];
+                yield vec![Box::pin(finish(recorder.take(), last)).await];
                 return;
             }
             None => {
                 stream_metrics.finished(StreamOutcome::Cancelled);
                 if let Some(recorder) = recorder.take() {
-                    recorder.finish_stopped().await;
+                    Box::pin(recorder.finish_stopped()).await;
                 }
                 yield vec![Event::Done];
                 return;
@@ -149,7 +152,7 @@ pub async fn upstream_events_until(
                 drop(body);
                 stream_metrics.finished(StreamOutcome::Cancelled);
                 if let Some(recorder) = recorder.take() {
-                    recorder.finish_stopped().await;
+                    Box::pin(recorder.finish_stopped()).await;
                 }
                 yield vec![Event::Done];
                 return;
@@ -172,7 +175,7 @@ pub async fn upstream_events_until(
                 Err(_) => {
                     stream_metrics.finished(StreamOutcome::Error);
                     let last = Event::Error("The model service stopped responding".into());
-                    yield vec![finish(recorder.take(), last).await];
+                    yield vec![Box::pin(finish(recorder.take(), last)).await];
                     return;
                 }
             };
@@ -212,7 +215,7 @@ pub async fn upstream_events_until(
                 stream_metrics.tokens(tokens);
             }
             if let Some(last) = last.or(broken) {
-                let last = finish(recorder.take(), last).await;
+                let last = Box::pin(finish(recorder.take(), last)).await;
                 stream_metrics.finished(if matches!(last, Event::Done) { StreamOutcome::Done } else { StreamOutcome::Error });
                 out.push(last);
                 yield out;

@@ -13,10 +13,9 @@
 //! `used` and `allowed` in the envelope and the reset time (the next UTC midnight) in
 //! `Retry-After` and `X-Quota-Reset`.
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Days, Utc};
 use clap::Args;
@@ -135,9 +134,22 @@ impl UsageMeter {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         pending.users.entry(user).or_default().add(usage, cost);
-        let model: String = model.trim().chars().take(MODEL_NAME_MAX).collect();
-        if !model.is_empty() {
-            pending.models.entry(model).or_default().add(usage, cost);
+        // The first MODEL_NAME_MAX characters, copied only the first time a model is seen.
+        let model = model.trim();
+        let model = model
+            .char_indices()
+            .nth(MODEL_NAME_MAX)
+            .map_or(model, |(end, _)| &model[..end]);
+        if model.is_empty() {
+            return;
+        }
+        match pending.models.get_mut(model) {
+            Some(tally) => tally.add(usage, cost),
+            None => pending
+                .models
+                .entry(model.to_owned())
+                .or_default()
+                .add(usage, cost),
         }
     }
 
@@ -371,36 +383,37 @@ pub async fn today(
     })
 }
 
-/// Middleware: refuses a generation (generate, stream, job submission, OpenAI completions)
-/// when the caller has used the day's quota. Does nothing without a quota.
-pub async fn enforce_quota(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Refuses a generation (generate, stream, job submission, OpenAI completions) when the
+/// caller has used the day's quota, else runs `next` (part of [`crate::layers`]). Does
+/// nothing without a quota.
+pub async fn enforce_quota<F, Fut>(state: &AppState, request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let quota = &state.config.quota;
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let generates = route
-        .as_deref()
-        .is_some_and(|r| classify(request.method(), r) == Some(Class::Generate));
-    if (quota.quota_tokens_per_day == 0 && quota.usd().is_none()) || !generates {
-        return next.run(request).await;
+    // The route is looked at only with a quota (no copy of its template per request).
+    if (quota.quota_tokens_per_day == 0 && quota.usd().is_none())
+        || !generates(request.method(), request.extensions().get::<MatchedPath>())
+    {
+        return next(request).await;
     }
     let (mut parts, body) = request.into_parts();
-    let Some(user) = caller(&state, &mut parts).await else {
+    let Some(user) = caller(state, &mut parts).await else {
         // Not signed in: the handler answers 401.
-        return next.run(Request::from_parts(parts, body)).await;
+        return next(Request::from_parts(parts, body)).await;
     };
     match today(&state.db, &state.usage, user, quota).await {
         Ok(usage) => match spent(&usage) {
             Some(spent) => quota_exceeded(&usage, spent),
-            None => next.run(Request::from_parts(parts, body)).await,
+            None => next(Request::from_parts(parts, body)).await,
         },
         Err(e) => AppError::from(e).into_response(),
     }
+}
+
+fn generates(method: &axum::http::Method, route: Option<&MatchedPath>) -> bool {
+    route.is_some_and(|p| classify(method, p.as_str()) == Some(Class::Generate))
 }
 
 async fn caller(state: &AppState, parts: &mut Parts) -> Option<Uuid> {

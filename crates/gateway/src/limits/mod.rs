@@ -25,10 +25,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use common::AppError;
 use futures::StreamExt;
@@ -325,10 +324,14 @@ fn body_asks_for_stream(body: &Bytes) -> bool {
         .is_ok_and(|f| f.stream == Some(serde_json::Value::Bool(true)))
 }
 
-/// Middleware: applies the limits to matched routes.
-pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Applies the limits to matched routes, then runs `next` (part of [`crate::layers`]).
+pub async fn enforce<F, Fut>(state: &AppState, request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let Some(limits) = state.limits.clone() else {
-        return next.run(request).await;
+        return next(request).await;
     };
     let route = request
         .extensions()
@@ -336,11 +339,11 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
     let Some(class) = classify(request.method(), &route) else {
-        return next.run(request).await;
+        return next(request).await;
     };
     let ip = client_ip::client_ip(&request, &limits.trusted);
     let (mut parts, body) = request.into_parts();
-    let key = bucket_key(&state, class, &mut parts, ip).await;
+    let key = bucket_key(state, class, &mut parts, ip).await;
 
     // A job costs its prompts, and some routes stream only when their body asks: those
     // bodies are read here (the body limit still applies).
@@ -403,7 +406,7 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
         None
     };
 
-    let mut response = next.run(Request::from_parts(parts, body)).await;
+    let mut response = next(Request::from_parts(parts, body)).await;
     if let Some(decision) = &decision {
         rate_headers(response.headers_mut(), decision);
     }

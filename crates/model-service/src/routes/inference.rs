@@ -1,7 +1,10 @@
 //! `POST /inference` (whole answer) and `POST /inference/stream` (SSE, contract §6).
 
-use axum::extract::State;
-use axum::http::HeaderMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -27,11 +30,10 @@ pub fn router() -> Router<AppState> {
 /// `PROVIDER_TIMEOUT`.
 async fn inference(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    head: Head,
     ValidJson(req): ValidJson<GenerateRequest>,
 ) -> AppResult<Json<GenerateResponse>> {
-    let deadline = common::http::requested_deadline(&headers);
-    Ok(Json(state.generator.complete_within(&req, deadline).await?))
+    Ok(Json(state.generator.complete_within(&req, head.deadline).await?))
 }
 
 /// 200 and an SSE body; 422 for invalid input (before any stream starts). Failures after the
@@ -40,16 +42,35 @@ async fn inference(
 #[tracing::instrument(skip_all, fields(model = req.requested_model().unwrap_or("default")))]
 async fn inference_stream(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    head: Head,
     ValidJson(req): ValidJson<GenerateRequest>,
 ) -> Response {
-    let with_meta = headers
-        .get(common::schemas::STREAM_META_HEADER)
-        .is_some_and(|v| v == "1");
     // The caller's deadline bounds the time to the first token (retries and fallback).
-    let deadline = common::http::requested_deadline(&headers);
     sse::response(
-        state.generator.clone().stream_within(req, deadline),
-        with_meta,
+        state.generator.clone().stream_within(req, head.deadline),
+        head.with_meta,
     )
+}
+
+/// What the handlers read from the request head, taken without copying the headers (axum's
+/// `HeaderMap` extractor clones the whole map per request).
+struct Head {
+    /// The caller's `X-Sable-Deadline-Ms`.
+    deadline: Option<Duration>,
+    /// `X-Sable-Stream-Meta: 1`: the caller wants the stream's meta event.
+    with_meta: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Head {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(Self {
+            deadline: common::http::requested_deadline(&parts.headers),
+            with_meta: parts
+                .headers
+                .get(common::schemas::STREAM_META_HEADER)
+                .is_some_and(|v| v == "1"),
+        })
+    }
 }

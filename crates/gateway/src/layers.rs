@@ -1,0 +1,98 @@
+//! The gateway's own per-request work around its routes, as [`Around`] layers (see
+//! `common::server::around` for why not `axum::middleware::from_fn`). [`crate::app`] stacks
+//! them, outermost first:
+//!
+//! 1. the security headers, on every answer, CORS preflights included, then CORS
+//!    ([`security_headers_and_cors`]);
+//! 2. the shared layers (`common::server::common_layers`: request id, trace, metrics, envelope
+//!    errors, body limit);
+//! 3. [`Edge`]: the allowed hosts, the dashboard's window, pool gauges, gateway overhead;
+//! 4. (routing) [`Admission`] on matched routes: rate limits, then the daily quota.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::response::Response;
+use axum::Router;
+use common::server::{Around, Next};
+use sqlx::PgPool;
+use tower::Service;
+use tower_http::cors::CorsLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::edge::AllowedHosts;
+use crate::metrics_window::MetricsWindow;
+use crate::state::AppState;
+use crate::{edge, limits, metrics_window, observability, usage};
+
+/// Outermost: every answer, CORS preflights included, carries the security headers
+/// (`X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`, `X-Frame-Options: DENY`;
+/// set, not appended, so each appears once), then CORS. The headers are static values: no
+/// future and no allocation per request.
+pub fn security_headers_and_cors(router: Router, cors: CorsLayer) -> Router {
+    let set = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+    };
+    router.layer(
+        tower::ServiceBuilder::new()
+            .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .layer(set(header::REFERRER_POLICY, "no-referrer"))
+            .layer(set(header::X_FRAME_OPTIONS, "DENY"))
+            .layer(cors),
+    )
+}
+
+/// Inside the shared layers, in this order: the allowed hosts (so a refused host is logged
+/// and answered with a request id); the dashboard's window (API routes only); pool gauges
+/// (published when /metrics is scraped); gateway overhead (time in the gateway minus time
+/// waiting on the other services).
+#[derive(Clone)]
+pub struct Edge {
+    pub hosts: Arc<AllowedHosts>,
+    pub window: Arc<MetricsWindow>,
+    pub pool: PgPool,
+}
+
+impl Around for Edge {
+    async fn around<S>(&self, req: Request, next: Next<S>) -> Response
+    where
+        S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+        S::Future: Send,
+    {
+        if let Some(refused) = edge::refused_host(&self.hosts, &req) {
+            return refused;
+        }
+        let counted = metrics_window::counts(&req);
+        let started = Instant::now();
+        common::observability::publish_pool_gauges(&self.pool, "gateway", &req);
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        let response = observability::overhead(route, next.run(req)).await;
+        if counted {
+            self.window.record_request(started.elapsed());
+        }
+        response
+    }
+}
+
+/// On matched routes (after routing, so the route template decides the class), before the
+/// handlers: the rate limits ([`limits::enforce`]), then the daily quota
+/// ([`usage::enforce_quota`]).
+#[derive(Clone)]
+pub struct Admission(pub AppState);
+
+impl Around for Admission {
+    async fn around<S>(&self, req: Request, next: Next<S>) -> Response
+    where
+        S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+        S::Future: Send,
+    {
+        let state = &self.0;
+        limits::enforce(state, req, |req| {
+            usage::enforce_quota(state, req, |req| next.run(req))
+        })
+        .await
+    }
+}
