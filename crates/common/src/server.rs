@@ -52,16 +52,27 @@ pub fn envelope_fallbacks(router: Router) -> Router {
 /// `Router::layer` call boxes the layer around every route, and each `from_fn` layer clones
 /// and boxes the service below it on every call (see [`around`]).
 pub fn common_layers(router: Router) -> Router {
-    router.layer(
-        tower::ServiceBuilder::new()
-            .layer(AroundLayer(Shared))
-            .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)),
-    )
+    router.layer(shared_layers())
 }
+
+/// The layers of [`common_layers`], for a service that stacks them with its own before one
+/// `Router::layer` (the gateway): every `Router::layer` call is one more boxed copy of the
+/// stack below it per request (axum's `Route` clones its service for each request).
+pub fn shared_layers() -> tower::ServiceBuilder<SharedLayers> {
+    tower::ServiceBuilder::new()
+        .layer(AroundLayer(Shared))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+}
+
+/// The type of [`shared_layers`].
+pub type SharedLayers = tower::layer::util::Stack<
+    DefaultBodyLimit,
+    tower::layer::util::Stack<AroundLayer<Shared>, tower::layer::util::Identity>,
+>;
 
 /// The work of [`common_layers`] on every request of every service.
 #[derive(Clone, Copy)]
-struct Shared;
+pub struct Shared;
 
 impl Around for Shared {
     async fn around<S>(&self, mut req: Request, next: Next<S>) -> Response

@@ -2,12 +2,13 @@
 //! `common::server::around` for why not `axum::middleware::from_fn`). [`crate::app`] stacks
 //! them, outermost first:
 //!
-//! 1. the security headers, on every answer, CORS preflights included, then CORS
-//!    ([`security_headers_and_cors`]);
-//! 2. the shared layers (`common::server::common_layers`: request id, trace, metrics, envelope
+//! 1. the security headers, on every answer, CORS preflights included, then CORS;
+//! 2. the shared layers (`common::server::shared_layers`: request id, trace, metrics, envelope
 //!    errors, body limit);
 //! 3. [`Edge`]: the allowed hosts, the dashboard's window, pool gauges, gateway overhead;
-//! 4. (routing) [`Admission`] on matched routes: rate limits, then the daily quota.
+//! 4. the end of open streams at shutdown (`crate::shutdown::EndStreams`)
+//!    — 1 to 4 are one stack, [`apply`];
+//! 5. (routing) [`Admission`] on matched routes: rate limits, then the daily quota.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::response::Response;
 use axum::Router;
-use common::server::{Around, Next};
+use common::server::{Around, AroundLayer, Next};
 use sqlx::PgPool;
 use tower::Service;
 use tower_http::cors::CorsLayer;
@@ -25,14 +26,20 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::edge::AllowedHosts;
 use crate::metrics_window::MetricsWindow;
+use crate::shutdown::EndStreams;
 use crate::state::AppState;
 use crate::{edge, limits, metrics_window, observability, usage};
 
-/// Outermost: every answer, CORS preflights included, carries the security headers
-/// (`X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`, `X-Frame-Options: DENY`;
-/// set, not appended, so each appears once), then CORS. The headers are static values: no
-/// future and no allocation per request.
-pub fn security_headers_and_cors(router: Router, cors: CorsLayer) -> Router {
+/// The gateway's layers around `router`, outermost first: the security headers on every
+/// answer, CORS preflights included (`X-Content-Type-Options: nosniff`, `Referrer-Policy:
+/// no-referrer`, `X-Frame-Options: DENY`; set, not appended: static values, no future and no
+/// allocation per request); CORS; the shared layers (`common::server::shared_layers`); [`Edge`];
+/// the end of open streams at shutdown (`crate::shutdown::EndStreams`).
+///
+/// One stack applied with one `Router::layer`: axum's `Route` clones the service it boxes for
+/// every request, so each separate `Router::layer` call was one more deep copy per request of
+/// everything below it (CORS's configuration included).
+pub fn apply(router: Router, cors: CorsLayer, edge: Edge, end_streams: EndStreams) -> Router {
     let set = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
     };
@@ -41,7 +48,10 @@ pub fn security_headers_and_cors(router: Router, cors: CorsLayer) -> Router {
             .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(set(header::REFERRER_POLICY, "no-referrer"))
             .layer(set(header::X_FRAME_OPTIONS, "DENY"))
-            .layer(cors),
+            .layer(cors)
+            .layer(common::server::shared_layers())
+            .layer(AroundLayer(edge))
+            .layer(AroundLayer(end_streams)),
     )
 }
 

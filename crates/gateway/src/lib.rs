@@ -34,6 +34,12 @@ pub const SERVICE_NAME: &str = "api-gateway";
 
 /// The full gateway router; tests mount exactly this. Its layers: see [`layers`].
 pub fn app(state: AppState) -> Router {
+    app_until(state, tokio_util::sync::CancellationToken::new())
+}
+
+/// [`app`] whose open streams end with an error event once `grace_over` is cancelled (the
+/// shutdown of [`run`]).
+pub fn app_until(state: AppState, grace_over: tokio_util::sync::CancellationToken) -> Router {
     let cors = cors::layer(&state.config.allowed_origins);
     let frontend = state.config.frontend_dir.clone();
     let edge = layers::Edge {
@@ -56,8 +62,7 @@ pub fn app(state: AppState) -> Router {
         // Replaces the 404 fallback for non-API paths with the SPA's index.html.
         router = spa::mount(router, &dir);
     }
-    let router = common::server::common_layers(router.layer(AroundLayer(edge)));
-    layers::security_headers_and_cors(router, cors)
+    layers::apply(router, cors, edge, shutdown::EndStreams(grace_over))
 }
 
 /// How long start-up waits for the schema when SKIP_MIGRATIONS is set (as long as the worker
@@ -157,7 +162,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let generations = state.generations.clone();
     let (usage, db) = (state.usage.clone(), state.db.clone());
     let grace_over = tokio_util::sync::CancellationToken::new();
-    let router = app(state).layer(AroundLayer(shutdown::EndStreams(grace_over.clone())));
+    let router = app_until(state, grace_over.clone());
     let server = common::server::serve_connections(listener, router, timeouts, {
         let shutdown = shutdown.clone();
         async move { shutdown.cancelled().await }
@@ -200,7 +205,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 /// Ending the streams still open when the shutdown grace period is over.
-mod shutdown {
+pub mod shutdown {
     use std::convert::Infallible;
     use std::time::Duration;
 
@@ -219,7 +224,8 @@ mod shutdown {
         b"data: [ERROR] SERVICE_UNAVAILABLE: the gateway is shutting down; please retry\n\n";
     const OPENAI_EVENT: &[u8] = b"data: {\"error\":{\"message\":\"the gateway is shutting down; please retry\",\"type\":\"server_error\",\"param\":null,\"code\":\"service_unavailable\"}}\n\n";
 
-    /// Layer: an event stream (`text/event-stream`) still open when the token is cancelled
+    /// Layer (in [`crate::layers::apply`]): an event stream (`text/event-stream`) still open
+    /// when the token is cancelled
     /// ends with an error event in its route's format (the OpenAI-compatible `/v1/` routes get
     /// OpenAI's error object). Each chunk of a stream body is whole events, so the error event
     /// never lands inside another one.

@@ -33,7 +33,9 @@ async fn inference(
     head: Head,
     ValidJson(req): ValidJson<GenerateRequest>,
 ) -> AppResult<Json<GenerateResponse>> {
-    Ok(Json(state.generator.complete_within(&req, head.deadline).await?))
+    Ok(Json(
+        state.generator.complete_within(&req, head.deadline).await?,
+    ))
 }
 
 /// 200 and an SSE body; 422 for invalid input (before any stream starts). Failures after the
