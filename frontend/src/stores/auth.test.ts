@@ -468,6 +468,24 @@ describe("auth store", () => {
     }
   });
 
+  it("another user signing in stops an answer still streaming for the previous one, as a sign-out does", async () => {
+    const BOB = { id: "u2", email: "bob@example.com", display_name: "Bob", role: "user" as const };
+    let loginAs = USER;
+    server((c) => {
+      if (c.url === "/api/v1/auth/login") return json({ ...tokens("T"), user: loginAs });
+    });
+    await useAuth.getState().init();
+    await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
+    const stop = vi.spyOn(useChat.getState(), "stop");
+    // The same user again (what a refresh answers) leaves it running.
+    await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
+    expect(stop).not.toHaveBeenCalled();
+    loginAs = BOB;
+    await useAuth.getState().signIn("bob@example.com", "pw-pw-pw-pw");
+    expect(stop).toHaveBeenCalledTimes(1);
+    stop.mockRestore();
+  });
+
   it("refreshDelay refreshes a minute early, or a fifth early for short tokens", () => {
     expect(refreshDelay(900_000)).toBe(840_000);
     expect(refreshDelay(60_000)).toBe(48_000);

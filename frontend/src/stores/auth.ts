@@ -127,7 +127,12 @@ export const useAuth = create<AuthState>()((set, get) => {
   const accept = (t: TokenResponse) => {
     const previous = get().user?.id;
     setSessionUser(t.user.id);
-    if (previous !== t.user.id) resetUserCaches();
+    if (previous !== t.user.id) {
+      // An answer still streaming for the previous user (another tab signed in as someone
+      // else; this one's refresh got their token) stops, as on a sign-out.
+      if (previous) useChat.getState().stop();
+      resetUserCaches();
+    }
     keepStoredUserDataFor(t.user.id);
     const ms = Math.max(0, t.expires_in * 1000);
     set({ status: "signed-in", user: t.user, accessToken: t.access_token, expiresAt: Date.now() + ms, notice: null });
