@@ -1,5 +1,13 @@
-//! The one way Sable services call each other: a shared, pooled reqwest client with connect
-//! and request timeouts, the request id forwarded, and failures mapped to the envelope.
+//! The one way Sable services call each other: a shared, pooled client with connect and
+//! request timeouts, the request id forwarded, and failures mapped to the envelope.
+//!
+//! Two clients sit behind [`ServiceClient`]: the gateway's hot calls to the model service
+//! (`POST /inference` and `/inference/stream`, on every generate and stream) go through
+//! [`crate::http_client`] ([`ServiceClient::post_json`], [`ServiceClient::post_stream`]),
+//! which skips reqwest's per-call URL re-parse and redirect layer (~12,000 of the ~39,000
+//! instructions a call cost, docs/benchmarks.md "Performance II"); every other call keeps
+//! reqwest's builder API (queries, forms, multipart, per-call headers), where that cost is not
+//! felt. Both speak HTTP/1.1 only between our services (docs/benchmarks.md says why not h2).
 
 use std::time::Duration;
 
@@ -29,8 +37,13 @@ pub fn announced_deadline(within: Duration) -> Duration {
 
 /// Adds [`DEADLINE_HEADER`] for a call the caller gives up on after `within`.
 pub fn with_deadline(builder: RequestBuilder, within: Duration) -> RequestBuilder {
+    builder.header(DEADLINE_HEADER, deadline_value(within))
+}
+
+/// [`DEADLINE_HEADER`]'s value for a call the caller gives up on after `within`.
+fn deadline_value(within: Duration) -> reqwest::header::HeaderValue {
     let ms = u64::try_from(announced_deadline(within).as_millis()).unwrap_or(u64::MAX);
-    builder.header(DEADLINE_HEADER, ms)
+    reqwest::header::HeaderValue::from(ms)
 }
 
 /// The deadline a request announced in [`DEADLINE_HEADER`]; `None` when absent or not a
@@ -78,6 +91,17 @@ pub fn build_client(args: &HttpClientArgs) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("cannot build the HTTP client for calls between services: {e}"))
 }
 
+/// The client of the hot calls between our services ([`ServiceClient::with_hot_client`]): the
+/// connect timeout of `args`, no idle timeout (whole calls have a total timeout, streams the
+/// caller's idle timeout), HTTP/1.1 only.
+pub fn build_hot_client(args: &HttpClientArgs) -> Result<crate::http_client::HttpClient, String> {
+    crate::http_client::HttpClient::new(crate::http_client::ClientSettings {
+        http1_only: true,
+        ..crate::http_client::ClientSettings::new(args.connect_timeout())
+    })
+    .map_err(|e| format!("cannot build the HTTP client for calls between services: {e}"))
+}
+
 /// A client for one downstream service, named by its role for error messages.
 #[derive(Debug, Clone)]
 pub struct ServiceClient {
@@ -96,6 +120,8 @@ pub struct ServiceClient {
     stream_deadline: Option<Duration>,
     /// `Authorization: Bearer <INTERNAL_TOKEN>` on every call (see [`crate::internal_auth`]).
     internal_token: Option<reqwest::header::HeaderValue>,
+    /// The client of the hot calls ([`with_hot_client`](Self::with_hot_client)).
+    hot: Option<crate::http_client::HttpClient>,
 }
 
 impl ServiceClient {
@@ -116,7 +142,15 @@ impl ServiceClient {
             request_timeout,
             stream_deadline: None,
             internal_token: None,
+            hot: None,
         }
+    }
+
+    /// Sends [`post_json`](Self::post_json) and [`post_stream`](Self::post_stream) with `hot`
+    /// (see [`build_hot_client`]).
+    pub fn with_hot_client(mut self, hot: crate::http_client::HttpClient) -> Self {
+        self.hot = Some(hot);
+        self
     }
 
     /// Announces `idle` (the caller's stream idle timeout, less the margin of
@@ -198,6 +232,132 @@ impl ServiceClient {
         Some(url)
     }
 
+    /// `POST path` with `body` as JSON on the hot client, with the total timeout applied and
+    /// announced, and the JSON answer decoded: [`send_json`](Self::send_json) for the hot
+    /// calls, with the same headers, errors and messages.
+    pub async fn post_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, AppError> {
+        let within = self.request_timeout;
+        let mut headers = self.hot_headers();
+        headers.insert(DEADLINE_HEADER, deadline_value(within));
+        let response = self.send_hot(path, headers, body, Some(within)).await?;
+        let bytes = response
+            .into_body()
+            .bytes()
+            .await
+            .map_err(|e| self.hot_transport_error(&e))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| AppError::internal(format!("{} sent an unexpected body: {e}", self.name)))
+    }
+
+    /// `POST path` with `body` as JSON and `header` on the hot client, for a stream: no total
+    /// timeout (the caller enforces idle timeouts), the stream deadline announced when set; the
+    /// response when it is a 2xx ([`streaming_request`](Self::streaming_request) and
+    /// [`send`](Self::send) for the hot calls).
+    pub async fn post_stream(
+        &self,
+        path: &str,
+        header: (&'static str, &'static str),
+        body: &impl serde::Serialize,
+    ) -> Result<hyper::Response<crate::http_client::Body>, AppError> {
+        let mut headers = self.hot_headers();
+        if let Some(idle) = self.stream_deadline {
+            headers.insert(DEADLINE_HEADER, deadline_value(idle));
+        }
+        headers.insert(
+            header.0,
+            reqwest::header::HeaderValue::from_static(header.1),
+        );
+        self.send_hot(path, headers, body, None).await
+    }
+
+    /// What [`base_request`](Self::base_request) and reqwest's `.json()` put on every call.
+    fn hot_headers(&self) -> reqwest::header::HeaderMap {
+        use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+        let mut headers = reqwest::header::HeaderMap::with_capacity(6);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        if let Some(token) = &self.internal_token {
+            headers.insert(AUTHORIZATION, token.clone());
+        }
+        crate::tracing_otel::inject(&mut headers);
+        if let Some(id) = request_id::current().and_then(|id| HeaderValue::from_str(&id).ok()) {
+            headers.insert(request_id::HEADER, id);
+        }
+        headers
+    }
+
+    async fn send_hot(
+        &self,
+        path: &str,
+        headers: reqwest::header::HeaderMap,
+        body: &impl serde::Serialize,
+        total: Option<Duration>,
+    ) -> Result<hyper::Response<crate::http_client::Body>, AppError> {
+        let Some(hot) = &self.hot else {
+            return Err(AppError::internal(format!(
+                "no hot client for the {}",
+                self.name
+            )));
+        };
+        // The base was parsed and normalised once; `path` is one of ours (plain ASCII), so
+        // hyper's cheap `Uri` parse is enough here.
+        let uri = self
+            .base
+            .as_deref()
+            .and_then(|base| {
+                hyper::Uri::try_from(format!("{}{path}", base.as_str().trim_end_matches('/'))).ok()
+            })
+            .ok_or_else(|| {
+                tracing::warn!(service = self.name, "downstream URL does not parse");
+                AppError::ServiceUnavailable(format!("The {} is unavailable", self.name))
+            })?;
+        let body = serde_json::to_vec(body)
+            .map_err(|e| AppError::internal(format!("cannot encode a request: {e}")))?;
+        let request = crate::http_client::request(hyper::Method::POST, uri, headers, body);
+        let started = std::time::Instant::now();
+        let sent = hot.send(request, total).await;
+        // Until the response head: what the caller's overhead histogram subtracts.
+        crate::observability::upstream::record(started.elapsed());
+        let response = sent.map_err(|e| self.hot_transport_error(&e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let (parts, mut body) = response.into_parts();
+        let retry_after = parts
+            .headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok());
+        let mut read = Vec::new();
+        loop {
+            match body.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = MAX_ERROR_BODY_BYTES.saturating_sub(read.len());
+                    read.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    if read.len() >= MAX_ERROR_BODY_BYTES {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return Err(self.hot_transport_error(&e)),
+            }
+        }
+        Err(self.error_from_parts(parts.status.as_u16(), retry_after, &read))
+    }
+
+    /// [`transport_error`](Self::transport_error) for the hot client.
+    pub fn hot_transport_error(&self, e: &crate::http_client::Error) -> AppError {
+        tracing::warn!(service = self.name, error = %e, "downstream call failed");
+        if e.is_timeout() {
+            AppError::ServiceUnavailable(format!("The {} timed out", self.name))
+        } else {
+            AppError::ServiceUnavailable(format!("The {} is unavailable", self.name))
+        }
+    }
+
     /// Sends `builder` and returns the response when it is a 2xx. A downstream error envelope
     /// keeps its class: status, `code`, `retryable` and `Retry-After` travel on unchanged (a
     /// model service 429 stays a 429 with its delay, a `CONTEXT_TOO_LONG` 400 stays one); a
@@ -216,8 +376,7 @@ impl ServiceClient {
 
     /// The error a non-2xx downstream answer stands for (see [`send`](Self::send)).
     pub async fn error_from(&self, mut response: Response) -> AppError {
-        let status =
-            StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        let status = response.status().as_u16();
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
@@ -237,7 +396,13 @@ impl ServiceClient {
                 Err(e) => return self.transport_error(&e),
             }
         }
-        let error = from_upstream_response(status, retry_after.as_deref(), &body);
+        self.error_from_parts(status, retry_after.as_deref(), &body)
+    }
+
+    /// The error a non-2xx answer (`status`, `Retry-After`, the start of its body) stands for.
+    fn error_from_parts(&self, status: u16, retry_after: Option<&str>, body: &[u8]) -> AppError {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+        let error = from_upstream_response(status, retry_after, body);
         if error.code() == crate::internal_auth::CODE {
             // Our own credential was refused: a deployment mistake, not the caller's. Never
             // relay it as a 401 (a client would think its own sign-in failed).
@@ -438,6 +603,114 @@ mod tests {
         );
         headers.insert(DEADLINE_HEADER, HeaderValue::from_static("soon"));
         assert_eq!(requested_deadline(&headers), None);
+    }
+
+    fn hot(c: ServiceClient) -> ServiceClient {
+        c.with_hot_client(
+            crate::http_client::HttpClient::new(crate::http_client::ClientSettings {
+                http1_only: true,
+                ..crate::http_client::ClientSettings::new(Duration::from_secs(1))
+            })
+            .unwrap(),
+        )
+    }
+
+    /// The hot calls send what the reqwest ones send, header for header, and their errors
+    /// keep the downstream class as [`ServiceClient::send`] does.
+    #[tokio::test]
+    async fn hot_calls_send_the_same_headers_and_keep_the_error_classes() {
+        // Answers with the request's headers, sorted.
+        let app = axum::Router::new().route(
+            "/echo",
+            post(|headers: axum::http::HeaderMap| async move {
+                let mut all: Vec<(String, String)> = headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+                    .collect();
+                all.sort();
+                axum::Json(all)
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let c =
+            hot(client(&format!("http://{addr}/")).with_stream_deadline(Duration::from_secs(60)));
+        let body = serde_json::json!({"prompt": "hi"});
+        for id in [None, Some("req-1")] {
+            let (plain, fast): (Vec<(String, String)>, Vec<(String, String)>) = match id {
+                None => (
+                    c.send_json(c.request(Method::POST, "/echo").json(&body))
+                        .await
+                        .unwrap(),
+                    c.post_json("/echo", &body).await.unwrap(),
+                ),
+                Some(id) => {
+                    request_id::scope(id.to_owned(), async {
+                        (
+                            c.send_json(c.request(Method::POST, "/echo").json(&body))
+                                .await
+                                .unwrap(),
+                            c.post_json("/echo", &body).await.unwrap(),
+                        )
+                    })
+                    .await
+                }
+            };
+            assert_eq!(plain, fast);
+            assert!(
+                fast.iter()
+                    .any(|(k, v)| k == DEADLINE_HEADER && v == "4500"),
+                "{fast:?}"
+            );
+        }
+        let plain: Vec<(String, String)> = c
+            .send(
+                c.streaming_request(Method::POST, "/echo")
+                    .header(crate::schemas::STREAM_META_HEADER, "1")
+                    .json(&body),
+            )
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let fast = c
+            .post_stream("/echo", (crate::schemas::STREAM_META_HEADER, "1"), &body)
+            .await
+            .unwrap()
+            .into_body()
+            .bytes()
+            .await
+            .unwrap();
+        let fast: Vec<(String, String)> = serde_json::from_slice(&fast).unwrap();
+        assert_eq!(plain, fast);
+
+        let url = downstream(
+            429,
+            Some("2"),
+            r#"{"error":{"code":"RATE_LIMITED","message":"slow down","request_id":"r","retryable":true}}"#
+                .to_owned(),
+        )
+        .await;
+        let e = hot(client(&url))
+            .post_json::<serde_json::Value>("/x", &body)
+            .await
+            .expect_err("429");
+        assert_eq!(
+            (e.status(), e.code(), e.retryable(), e.retry_after()),
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                Some(true),
+                Some(Duration::from_secs(2))
+            )
+        );
+        let e = hot(client("http://127.0.0.1:9"))
+            .post_json::<serde_json::Value>("/x", &body)
+            .await
+            .expect_err("refused");
+        assert_eq!(e.public_message(), "The model service is unavailable");
     }
 
     #[tokio::test]

@@ -58,6 +58,8 @@ pub struct ClientSettings {
     pub http2_prior_knowledge: bool,
     /// Trusted in addition to the platform's roots (tests with their own CA).
     pub extra_roots: Vec<CertificateDer<'static>>,
+    /// HTTP/1.1 only, also over TLS (between our services: docs/benchmarks.md says why not h2).
+    pub http1_only: bool,
 }
 
 impl ClientSettings {
@@ -67,6 +69,7 @@ impl ClientSettings {
             idle_timeout: None,
             http2_prior_knowledge: false,
             extra_roots: Vec::new(),
+            http1_only: false,
         }
     }
 }
@@ -115,9 +118,12 @@ impl HttpClient {
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http();
-        // The ALPN offer: `h2` alone under prior knowledge, else `h2` and `http/1.1`.
+        // The ALPN offer: `h2` alone under prior knowledge, `http/1.1` alone when asked, else
+        // both.
         let https = if settings.http2_prior_knowledge {
             https.enable_http2().wrap_connector(tcp)
+        } else if settings.http1_only {
+            https.enable_http1().wrap_connector(tcp)
         } else {
             https.enable_all_versions().wrap_connector(tcp)
         };

@@ -19,7 +19,6 @@ use bytes::{Bytes, BytesMut};
 use common::schemas::GenerateRequest;
 use common::sse::{Event, SseReader};
 use futures::{Stream, StreamExt};
-use reqwest::Method;
 use tokio_util::sync::CancellationToken;
 
 use uuid::Uuid;
@@ -91,12 +90,10 @@ pub async fn upstream_events_until(
     // Open-streams gauge, time to first token, duration: recorded when the stream is dropped.
     let mut stream_metrics = StreamMetrics::start(request.model.as_deref());
 
-    let send = state.model.send(
-        state
-            .model
-            .streaming_request(Method::POST, "/inference/stream")
-            .header(common::schemas::STREAM_META_HEADER, "1")
-            .json(&request),
+    let send = state.model.post_stream(
+        "/inference/stream",
+        (common::schemas::STREAM_META_HEADER, "1"),
+        &request,
     );
     // The wait for the response head is bounded by the idle timeout and ends on a stop: a
     // model service that accepted the connection and then hangs (a stopped process, a host
@@ -114,7 +111,7 @@ pub async fn upstream_events_until(
     async_stream::stream! {
         let mut first_token_seen = false;
         let mut body = match upstream {
-            Some(Ok(Ok(response))) => response.bytes_stream(),
+            Some(Ok(Ok(response))) => response.into_body(),
             Some(Ok(Err(e))) => {
                 stream_metrics.finished(StreamOutcome::Error);
                 let error = AnswerError { code: e.code().to_owned(), message: e.public_message() };
@@ -145,7 +142,7 @@ pub async fn upstream_events_until(
             let next = tokio::select! {
                 biased;
                 () = stop.cancelled() => None,
-                next = tokio::time::timeout_at(idle_until, body.next()) => Some(next),
+                next = tokio::time::timeout_at(idle_until, body.chunk()) => Some(next),
             };
             let Some(next) = next else {
                 // Closes the connection to the model service, which stops generating.
@@ -160,18 +157,18 @@ pub async fn upstream_events_until(
             // The events of one upstream read form one batch (one write to the client).
             // Only whole events count: a body that ends or breaks inside one drops that part.
             let broken = match next {
-                Ok(Some(Ok(chunk))) => match reader.push_bytes(chunk) {
+                Ok(Ok(Some(chunk))) => match reader.push_bytes(chunk) {
                     Ok(()) => None,
                     Err(e) => {
                         tracing::warn!(error = %e, "upstream stream refused");
                         Some(Event::Error("The model service sent an event that is too large".into()))
                     }
                 },
-                Ok(Some(Err(e))) => {
+                Ok(Err(e)) => {
                     tracing::warn!(error = %e, "upstream stream broke");
                     Some(Event::Error("The connection to the model service was lost".into()))
                 }
-                Ok(None) => Some(Event::Error("The model service ended the stream unexpectedly".into())),
+                Ok(Ok(None)) => Some(Event::Error("The model service ended the stream unexpectedly".into())),
                 Err(_) => {
                     stream_metrics.finished(StreamOutcome::Error);
                     let last = Event::Error("The model service stopped responding".into());

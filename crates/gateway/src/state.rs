@@ -61,7 +61,9 @@ impl AppState {
         )
         // Retries and fallback before a stream's first token fit inside the idle timeout.
         .with_stream_deadline(config.http.stream_idle_timeout())
-        .with_internal_token(&config.internal);
+        .with_internal_token(&config.internal)
+        // POST /inference and /inference/stream, on every generate and stream.
+        .with_hot_client(common::http::build_hot_client(&config.http)?);
         let worker = ServiceClient::new(
             http.clone(),
             &config.worker_service_url,

@@ -7,7 +7,6 @@ use axum::{Json, Router};
 use common::extract::ValidJson;
 use common::schemas::{GenerateRequest, GenerateResponse, Usage};
 use common::{AppError, AppResult};
-use reqwest::Method;
 use utoipa::OpenApi;
 
 use crate::auth::CurrentUser;
@@ -88,15 +87,8 @@ pub async fn generate(
     let mut conversation = conversation::begin(&state, user, &mut request).await?;
     let grounded =
         grounding::for_turn(&state, &user, &named, &mut conversation, &mut request).await?;
-    let mut result: AppResult<GenerateResponse> = state
-        .model
-        .send_json(
-            state
-                .model
-                .request(Method::POST, "/inference")
-                .json(&request),
-        )
-        .await;
+    let mut result: AppResult<GenerateResponse> =
+        state.model.post_json("/inference", &request).await;
     if let Ok(answer) = &mut result {
         state
             .usage
