@@ -615,6 +615,9 @@ mod tests {
         )
     }
 
+    /// A request's headers as the echo route answers them: (name, value), sorted.
+    type Headers = Vec<(String, String)>;
+
     /// The hot calls send what the reqwest ones send, header for header, and their errors
     /// keep the downstream class as [`ServiceClient::send`] does.
     #[tokio::test]
@@ -638,7 +641,7 @@ mod tests {
             hot(client(&format!("http://{addr}/")).with_stream_deadline(Duration::from_secs(60)));
         let body = serde_json::json!({"prompt": "hi"});
         for id in [None, Some("req-1")] {
-            let (plain, fast): (Vec<(String, String)>, Vec<(String, String)>) = match id {
+            let (plain, fast): (Headers, Headers) = match id {
                 None => (
                     c.send_json(c.request(Method::POST, "/echo").json(&body))
                         .await
@@ -664,7 +667,7 @@ mod tests {
                 "{fast:?}"
             );
         }
-        let plain: Vec<(String, String)> = c
+        let plain: Headers = c
             .send(
                 c.streaming_request(Method::POST, "/echo")
                     .header(crate::schemas::STREAM_META_HEADER, "1")
@@ -683,7 +686,7 @@ mod tests {
             .bytes()
             .await
             .unwrap();
-        let fast: Vec<(String, String)> = serde_json::from_slice(&fast).unwrap();
+        let fast: Headers = serde_json::from_slice(&fast).unwrap();
         assert_eq!(plain, fast);
 
         let url = downstream(
