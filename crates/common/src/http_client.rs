@@ -19,7 +19,10 @@
 //!   ([`ClientSettings::http2_prior_knowledge`]): one connection then carries a burst of
 //!   simultaneous requests instead of one new connection each.
 //!
-//! No proxy settings (`HTTPS_PROXY`) are read: the calls go straight to the configured URL.
+//! - the environment's proxies (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`), as
+//!   reqwest honoured them, through a `CONNECT` tunnel ([`proxy`]).
+//!
+//! Redirects are not followed: a provider or service answering 3xx is a misconfiguration.
 
 use std::error::Error as StdError;
 use std::future::Future;
@@ -38,6 +41,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::CertificateDer;
 use tokio::time::{Instant, Sleep};
+
+mod proxy;
+
+pub use proxy::Proxies;
+use proxy::ProxyConnector;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -60,6 +68,8 @@ pub struct ClientSettings {
     pub extra_roots: Vec<CertificateDer<'static>>,
     /// HTTP/1.1 only, also over TLS (between our services: docs/benchmarks.md says why not h2).
     pub http1_only: bool,
+    /// Outgoing proxies: the environment's by default ([`Proxies::from_env`]).
+    pub proxies: Proxies,
 }
 
 impl ClientSettings {
@@ -70,6 +80,7 @@ impl ClientSettings {
             http2_prior_knowledge: false,
             extra_roots: Vec::new(),
             http1_only: false,
+            proxies: Proxies::from_env(),
         }
     }
 }
@@ -77,7 +88,7 @@ impl ClientSettings {
 /// A pooled HTTP/1.1 and HTTP/2 client; cheap to clone (the pool is shared).
 #[derive(Clone)]
 pub struct HttpClient {
-    inner: Client<TimeoutConnector<HttpsConnector<HttpConnector>>, Full<Bytes>>,
+    inner: Client<TimeoutConnector<HttpsConnector<ProxyConnector>>, Full<Bytes>>,
     idle_timeout: Option<Duration>,
 }
 
@@ -115,6 +126,10 @@ impl HttpClient {
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
+        let tcp = ProxyConnector {
+            direct: tcp,
+            proxies: settings.proxies.clone(),
+        };
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http();

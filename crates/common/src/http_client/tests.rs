@@ -16,6 +16,8 @@ use super::*;
 fn settings(connect_ms: u64, idle_ms: Option<u64>) -> ClientSettings {
     ClientSettings {
         idle_timeout: idle_ms.map(Duration::from_millis),
+        // Whatever proxies the machine running the tests names: these servers are on loopback.
+        proxies: Proxies::none(),
         ..ClientSettings::new(Duration::from_millis(connect_ms))
     }
 }
@@ -269,4 +271,133 @@ async fn http1_and_h2c_against_fake_openai_and_a_burst_shares_one_h2_connection(
     let lengths = futures::future::join_all(burst).await;
     assert!(lengths.iter().all(|&n| n > 0));
     assert_eq!(fake.counters.connections() - before, 1);
+}
+
+/// A `CONNECT` proxy on loopback (user `user`, password `secret`): answers 200 and relays the
+/// bytes both ways. Records each request head it was sent.
+async fn connect_proxy() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = heads.clone();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if inbound.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let target = head
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned();
+                log.lock().unwrap().push(head);
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                if inbound
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await
+                    .is_ok()
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    (format!("http://user:secret@{addr}"), heads)
+}
+
+#[tokio::test]
+async fn the_environments_proxy_carries_https_and_http_through_a_connect_tunnel() {
+    let (proxy, heads) = connect_proxy().await;
+    let secure = tls_server().await;
+    let plain = raw_server(
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nplain",
+        b"",
+        None,
+    )
+    .await;
+    let matcher = hyper_util::client::proxy::matcher::Matcher::builder()
+        .https(proxy.as_str())
+        .http(proxy.as_str())
+        .no("direct.invalid")
+        .build();
+    let client = HttpClient::new(ClientSettings {
+        extra_roots: vec![test_ca()],
+        proxies: Proxies::from_matcher(matcher),
+        ..settings(2_000, Some(5_000))
+    })
+    .unwrap();
+
+    // https: TLS inside the tunnel (the certificate is still checked against the host).
+    let url = format!("https://localhost:{}/", secure.port());
+    let response = client.send(get(&url), None).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(&response.into_body().bytes().await.unwrap()[..], b"secure");
+    // http: tunnelled too.
+    let response = client.send(get(&plain), None).await.unwrap();
+    assert_eq!(&response.into_body().bytes().await.unwrap()[..], b"plain");
+
+    let heads = heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), 2, "{heads:?}");
+    let plain_authority = plain.trim_start_matches("http://").trim_end_matches('/');
+    assert!(
+        heads[0].starts_with(&format!("CONNECT localhost:{} HTTP/1.1\r\n", secure.port())),
+        "{heads:?}"
+    );
+    assert!(
+        heads[1].starts_with(&format!("CONNECT {plain_authority} HTTP/1.1\r\n")),
+        "{heads:?}"
+    );
+    // The proxy URL's user and password, as Basic credentials ("user:secret").
+    for head in &heads {
+        assert!(
+            head.contains("Proxy-Authorization: Basic dXNlcjpzZWNyZXQ=\r\n"),
+            "{head}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn no_proxy_hosts_are_reached_directly_and_a_dead_proxy_is_a_connect_error() {
+    let plain = raw_server(
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nplain",
+        b"",
+        None,
+    )
+    .await;
+    let dead = closed_port().await;
+    let matcher = hyper_util::client::proxy::matcher::Matcher::builder()
+        .http(format!("http://{dead}"))
+        .no("localhost")
+        .build();
+    let client = HttpClient::new(ClientSettings {
+        proxies: Proxies::from_matcher(matcher),
+        ..settings(2_000, Some(5_000))
+    })
+    .unwrap();
+    // NO_PROXY: straight to the server.
+    let direct = plain.replace("127.0.0.1", "localhost");
+    let response = client.send(get(&direct), None).await.unwrap();
+    assert_eq!(&response.into_body().bytes().await.unwrap()[..], b"plain");
+    // Anything else goes to the proxy, which is not there.
+    let e = client
+        .send(get(&plain), None)
+        .await
+        .expect_err("proxy down");
+    assert!(e.is_connect() && !e.is_timeout(), "{e}");
+}
+
+/// An address where nothing listens.
+async fn closed_port() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
 }
