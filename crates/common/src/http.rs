@@ -1,5 +1,7 @@
 //! The one way Sable services call each other: a shared, pooled client with connect and
-//! request timeouts, the request id forwarded, and failures mapped to the envelope.
+//! request timeouts, the request id forwarded, and failures mapped to the envelope. The two
+//! hot calls (the gateway's `POST /inference` and `/inference/stream`) go through
+//! [`crate::http_client`] instead; the rest stay on reqwest.
 //!
 //! Two clients sit behind [`ServiceClient`]: the gateway's hot calls to the model service
 //! (`POST /inference` and `/inference/stream`, on every generate and stream) go through
@@ -331,19 +333,9 @@ impl ServiceClient {
             .headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok());
-        let mut read = Vec::new();
-        loop {
-            match body.chunk().await {
-                Ok(Some(chunk)) => {
-                    let room = MAX_ERROR_BODY_BYTES.saturating_sub(read.len());
-                    read.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                    if read.len() >= MAX_ERROR_BODY_BYTES {
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => return Err(self.hot_transport_error(&e)),
-            }
+        let (read, broke) = body.read_up_to(MAX_ERROR_BODY_BYTES).await;
+        if let Some(e) = broke {
+            return Err(self.hot_transport_error(&e));
         }
         Err(self.error_from_parts(parts.status.as_u16(), retry_after, &read))
     }

@@ -256,15 +256,25 @@ impl Body {
     /// At most `cap` bytes of the body (an error body: what it says fits in far less). A body
     /// that goes on, or breaks, yields what arrived.
     pub async fn read_capped(&mut self, cap: usize) -> Vec<u8> {
+        self.read_up_to(cap).await.0
+    }
+
+    /// At most `cap` bytes of the body, and the error that cut it short when one did.
+    pub async fn read_up_to(&mut self, cap: usize) -> (Vec<u8>, Option<Error>) {
         let mut body = Vec::new();
-        while let Ok(Some(chunk)) = self.chunk().await {
-            let room = cap.saturating_sub(body.len());
-            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if body.len() >= cap {
-                break;
+        loop {
+            match self.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = cap.saturating_sub(body.len());
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    if body.len() >= cap {
+                        return (body, None);
+                    }
+                }
+                Ok(None) => return (body, None),
+                Err(e) => return (body, Some(e)),
             }
         }
-        body
     }
 
     fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, Error>> {
