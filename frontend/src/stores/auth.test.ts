@@ -4,16 +4,23 @@ import { api } from "@/api/endpoints";
 import { authErrorMessage } from "@/components/auth/AuthPages";
 import { loadDraft, saveDraft } from "@/lib/drafts";
 import { type Call, json, mockFetch, until } from "@/test/fetch-mock";
+import { installXhr } from "@/test/xhr-mock";
 import { refreshDelay, SIGNED_IN_HINT_KEY, useAuth } from "./auth";
-import { useChat } from "./chat";
+import { fromServer, useChat } from "./chat";
 import { useFiles } from "./files";
 import { useFolders } from "./folders";
 import { JOBS_KEY, useJobs } from "./jobs";
 import { useModels } from "./models";
 import { DEFAULT_SETTINGS, SETTINGS_KEY, useSettings } from "./settings";
 import { useSourcePanel } from "./source-panel";
+import { useToasts } from "./toasts";
 
 const USER = { id: "u1", email: "ada@example.com", display_name: "Ada", role: "user" as const };
+const BOB = { id: "u2", email: "bob@example.com", display_name: "Bob", role: "user" as const };
+// Ada's data, in the shapes the gateway answers.
+const JOB = { job_id: "job-ada", name: "Ada's batch", status: "running", created_at: "2026-01-01T00:00:00Z", completed_at: null, total_prompts: 1, completed_prompts: 0, results: [], error: null };
+const FILE = { id: "file-ada", filename: "ada-diary.md", content_type: "text/markdown", kind: "markdown", size_bytes: 10, sha256: "00", status: "pending", chunk_count: 0, created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z" };
+const COLLECTION = { id: "c-ada", name: "Ada's papers", description: "", file_ids: [FILE.id], created_at: "", updated_at: "" };
 const tokens = (access: string, expiresIn = 900) => ({
   access_token: access,
   refresh_token: `r-${access}`,
@@ -232,7 +239,6 @@ describe("auth store", () => {
 
   it("signing out, or another user signing in, forgets the previous user's folders, chats, jobs, models and open source", async () => {
     const FOLDER = { id: "f-ada", name: "Ada's secrets", session_count: 1, created_at: "2026-01-01T00:00:00Z" };
-    const BOB = { id: "u2", email: "bob@example.com", display_name: "Bob", role: "user" as const };
     let loginAs = USER;
     server((c) => {
       if (c.url === "/api/v1/auth/login") return json({ ...tokens("T"), user: loginAs });
@@ -281,8 +287,7 @@ describe("auth store", () => {
     expectForgotten();
   });
 
-  it("the chosen model and system prompt survive a reload, not a sign-in by someone else after a lapsed session", async () => {
-    const BOB = { id: "u2", email: "bob@example.com", display_name: "Bob", role: "user" as const };
+  it("what is stored for the user (model, system prompt, drafts, job prompts) survives a reload, not a sign-in by someone else after a lapsed session", async () => {
     let refreshOk = true;
     server((c) => {
       if (c.url === "/api/v1/auth/refresh") return refreshOk ? json(tokens("A1")) : envelope(401, "UNAUTHORIZED");
@@ -291,12 +296,16 @@ describe("auth store", () => {
     localStorage.setItem(SIGNED_IN_HINT_KEY, "1");
     await useAuth.getState().init();
     useSettings.getState().set({ model: "only-for-ada", systemPrompt: "Ada's private brief", persona: "" });
+    saveDraft("s-ada", "Ada's unsent words");
+    useJobs.setState({ prompts: { "job-ada": ["Ada's prompt"] }, knownIds: ["job-ada"] });
 
-    // A reload: Ada again, from the refresh cookie. Her settings are hers: kept.
+    // A reload: Ada again, from the refresh cookie. What is stored is hers: kept.
     useAuth.setState({ status: "loading", user: null, accessToken: null });
     await useAuth.getState().init();
     expect(useAuth.getState().user?.id).toBe("u1");
     expect(useSettings.getState()).toMatchObject({ model: "only-for-ada", systemPrompt: "Ada's private brief", owner: "u1" });
+    expect(loadDraft("s-ada")).toBe("Ada's unsent words");
+    expect(useJobs.getState()).toMatchObject({ prompts: { "job-ada": ["Ada's prompt"] }, knownIds: ["job-ada"] });
 
     // Ada never signed out; her session lapsed. The next page load is signed out (nobody in
     // memory to compare with) and Bob signs in on the same browser.
@@ -308,168 +317,12 @@ describe("auth store", () => {
     expect(useAuth.getState().user?.id).toBe("u2");
     expect(useSettings.getState()).toMatchObject({ model: "", systemPrompt: "", owner: "u2" });
     expect(localStorage.getItem(SETTINGS_KEY) ?? "").not.toContain("Ada's private brief");
-  });
-
-  it("drafts and saved job prompts survive a reload, not a sign-in by someone else after a lapsed session", async () => {
-    const BOB = { id: "u2", email: "bob@example.com", display_name: "Bob", role: "user" as const };
-    let refreshOk = true;
-    server((c) => {
-      if (c.url === "/api/v1/auth/refresh") return refreshOk ? json(tokens("A1")) : envelope(401, "UNAUTHORIZED");
-      if (c.url === "/api/v1/auth/login") return json({ ...tokens("B1"), user: BOB });
-    });
-    localStorage.setItem(SIGNED_IN_HINT_KEY, "1");
-    await useAuth.getState().init();
-    saveDraft("s-ada", "Ada's unsent words");
-    useJobs.setState({ prompts: { "job-ada": ["Ada's prompt"] }, knownIds: ["job-ada"] });
-
-    // A reload: Ada again, from the refresh cookie. Her drafts and prompts are kept.
-    useAuth.setState({ status: "loading", user: null, accessToken: null });
-    await useAuth.getState().init();
-    expect(useAuth.getState().user?.id).toBe("u1");
-    expect(loadDraft("s-ada")).toBe("Ada's unsent words");
-    expect(useJobs.getState()).toMatchObject({ prompts: { "job-ada": ["Ada's prompt"] }, knownIds: ["job-ada"] });
-
-    // Ada's session lapsed without a sign-out; the next page load is signed out (nobody in
-    // memory to compare with) and Bob signs in on the same browser.
-    refreshOk = false;
-    useAuth.setState({ status: "loading", user: null, accessToken: null });
-    await useAuth.getState().init();
-    expect(useAuth.getState().status).toBe("signed-out");
-    await useAuth.getState().signIn("bob@example.com", "pw-pw-pw-pw");
-    expect(useAuth.getState().user?.id).toBe("u2");
     expect(loadDraft("s-ada")).toBe("");
     expect(useJobs.getState()).toMatchObject({ prompts: {}, knownIds: [] });
     expect(localStorage.getItem(JOBS_KEY) ?? "").not.toContain("Ada's prompt");
   });
 
-  it("a folders or models answer asked for the previous user does not land after another user signs in, or after sign-out", async () => {
-    const FOLDER = { id: "f-ada", name: "Ada's secrets", session_count: 1, created_at: "2026-01-01T00:00:00Z" };
-    const BOB = { id: "u2", email: "bob@example.com", display_name: "Bob", role: "user" as const };
-    let loginAs = USER;
-    // Ada's answers wait until released; Bob's come at once.
-    const held: (() => void)[] = [];
-    const later = (r: Response) => new Promise<Response>((resolve) => held.push(() => resolve(r)));
-    server((c) => {
-      if (c.url === "/api/v1/auth/login") return json({ ...tokens("T"), user: loginAs });
-      if (c.url === "/api/v1/auth/logout") return new Response(null, { status: 204 });
-      const ada = c.headers["authorization"] === "Bearer T" && loginAs === USER;
-      if (c.url === "/api/v1/chat/folders") return ada ? later(json([FOLDER])) : json([]);
-      if (c.url === "/api/v1/models") return ada ? later(json({ models: [{ id: "only-for-ada" }], default: "only-for-ada" })) : json({ models: [{ id: "for-all" }], default: "for-all" });
-    });
-    const settle = () => new Promise((r) => setTimeout(r, 0));
-    await useAuth.getState().init();
-
-    for (const next of ["bob signs in", "sign-out"] as const) {
-      loginAs = USER;
-      await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
-      const folders = useFolders.getState().load();
-      const models = useModels.getState().load();
-      await settle();
-      expect(held).toHaveLength(2);
-      if (next === "bob signs in") {
-        loginAs = BOB;
-        await useAuth.getState().signIn("bob@example.com", "pw-pw-pw-pw");
-        await Promise.all([useFolders.getState().load(), useModels.getState().load()]);
-        expect(useModels.getState().defaultModel).toBe("for-all");
-      } else {
-        await useAuth.getState().signOut();
-      }
-      // Ada's answers arrive now.
-      held.splice(0).forEach((release) => release());
-      await Promise.all([folders, models]);
-      expect(useFolders.getState().folders).toEqual([]);
-      expect(useModels.getState().models.map((m) => m.id)).not.toContain("only-for-ada");
-      expect(useModels.getState().defaultModel).not.toBe("only-for-ada");
-      expect(useFolders.getState().status).toBe(next === "bob signs in" ? "ready" : "idle");
-    }
-  });
-
-  it("a jobs or files answer asked for the previous user does not land after another user signs in, or after sign-out", async () => {
-    const BOB = { id: "u2", email: "bob@example.com", display_name: "Bob", role: "user" as const };
-    const JOB = { job_id: "job-ada", name: "Ada's batch", status: "running", created_at: "2026-01-01T00:00:00Z", completed_at: null, total_prompts: 1, completed_prompts: 0, results: [], error: null };
-    const FILE = { id: "file-ada", filename: "ada-diary.md", content_type: "text/markdown", kind: "markdown", size_bytes: 10, sha256: "00", status: "pending", chunk_count: 0, created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z" };
-    const COLLECTION = { id: "c-ada", name: "Ada's papers", description: "", file_ids: [FILE.id], created_at: "", updated_at: "" };
-    let loginAs = USER;
-    // Ada's answers wait until released; Bob's come at once.
-    const held: (() => void)[] = [];
-    const later = (r: Response) => new Promise<Response>((resolve) => held.push(() => resolve(r)));
-    server((c) => {
-      if (c.url === "/api/v1/auth/login") return json({ ...tokens("T"), user: loginAs });
-      if (c.url === "/api/v1/auth/logout") return new Response(null, { status: 204 });
-      const ada = loginAs === USER;
-      const answer = (forAda: object, forBob: object) => (ada ? later(json(forAda)) : json(forBob));
-      if (c.url.startsWith("/api/v1/jobs?")) return answer({ jobs: [JOB], next_before: null }, { jobs: [], next_before: null });
-      if (c.url === "/api/v1/jobs/job-ada") return answer(JOB, {});
-      if (c.url.startsWith("/api/v1/files?")) return answer({ files: [FILE], next_before: null, used_bytes: 10 }, { files: [], next_before: null, used_bytes: 0 });
-      if (c.url === "/api/v1/files/file-ada") return answer(FILE, {});
-      if (c.url.startsWith("/api/v1/collections?")) return answer({ collections: [COLLECTION] }, { collections: [] });
-    });
-    await useAuth.getState().init();
-
-    for (const next of ["bob signs in", "sign-out"] as const) {
-      loginAs = USER;
-      await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
-      // Lists, and the polls of a running job and of a file being read.
-      const pending = [useJobs.getState().load(), useJobs.getState().refresh("job-ada"), useFiles.getState().load(), useFiles.getState().refresh("file-ada")];
-      await until(() => held.length === 5);
-      if (next === "bob signs in") {
-        loginAs = BOB;
-        await useAuth.getState().signIn("bob@example.com", "pw-pw-pw-pw");
-        await Promise.all([useJobs.getState().load(), useFiles.getState().load()]);
-      } else {
-        await useAuth.getState().signOut();
-      }
-      // Ada's answers arrive now.
-      held.splice(0).forEach((release) => release());
-      await Promise.all(pending);
-      const status = next === "bob signs in" ? "ready" : "idle";
-      expect(useJobs.getState()).toMatchObject({ jobs: [], status });
-      expect(useFiles.getState()).toMatchObject({ files: [], collections: [], status });
-      expect(useFiles.getState().usedBytes).not.toBe(10);
-    }
-  });
-
-  it("a chat list or an opened chat asked for the previous user does not land after another user signs in, or after sign-out", async () => {
-    const BOB = { id: "u2", email: "bob@example.com", display_name: "Bob", role: "user" as const };
-    const CHAT = { id: "s-ada", user_id: USER.id, title: "Ada's plans", system_prompt: null, created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z", message_count: 1 };
-    const MESSAGE = { id: "m1", session_id: CHAT.id, role: "user", content: "Ada's question", created_at: "2026-01-01T00:00:00Z" };
-    let loginAs = USER;
-    // Ada's answers wait until released; Bob's come at once.
-    const held: (() => void)[] = [];
-    const later = (r: Response) => new Promise<Response>((resolve) => held.push(() => resolve(r)));
-    server((c) => {
-      if (c.url === "/api/v1/auth/login") return json({ ...tokens("T"), user: loginAs });
-      if (c.url === "/api/v1/auth/logout") return new Response(null, { status: 204 });
-      const ada = loginAs === USER;
-      if (c.url.startsWith("/api/v1/chat/sessions?")) return ada ? later(json([CHAT])) : json([]);
-      if (c.url === "/api/v1/chat/sessions/s-ada") return ada ? later(json({ ...CHAT, messages: [MESSAGE] })) : undefined;
-    });
-    await useAuth.getState().init();
-
-    for (const next of ["bob signs in", "sign-out"] as const) {
-      loginAs = USER;
-      await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
-      // The list (and its pinned chats), the archived ones, a folder's, one chat opened and one
-      // read again (after an answer).
-      const chat = useChat.getState();
-      const pending = [chat.loadSessions(), chat.loadArchived(), chat.loadFolderSessions("f-ada"), chat.openSession("s-ada"), chat.syncSession("s-ada")];
-      await until(() => held.length === 6);
-      if (next === "bob signs in") {
-        loginAs = BOB;
-        await useAuth.getState().signIn("bob@example.com", "pw-pw-pw-pw");
-        await useChat.getState().loadSessions();
-      } else {
-        await useAuth.getState().signOut();
-      }
-      // Ada's answers arrive now.
-      held.splice(0).forEach((release) => release());
-      await Promise.all(pending);
-      expect(useChat.getState()).toMatchObject({ sessions: [], messages: {}, archivedStatus: "idle", sessionsStatus: next === "bob signs in" ? "ready" : "idle" });
-    }
-  });
-
   it("another user signing in stops an answer still streaming for the previous one, as a sign-out does", async () => {
-    const BOB = { id: "u2", email: "bob@example.com", display_name: "Bob", role: "user" as const };
     let loginAs = USER;
     server((c) => {
       if (c.url === "/api/v1/auth/login") return json({ ...tokens("T"), user: loginAs });
@@ -498,5 +351,214 @@ describe("auth store", () => {
     const weak = new ApiError(422, "VALIDATION_ERROR", "Invalid request: password: too short", "r");
     weak.field = "password";
     expect(authErrorMessage(weak, "up")).toEqual({ message: "Password: too short", field: "password" });
+  });
+});
+
+/** How Ada leaves the tab while her answers are on their way. */
+type Leaving = "bob signs in" | "sign-out";
+
+/**
+ * The scenario of stores/session-user.ts, run once for each way of leaving: Ada signs in and
+ * starts requests (`start`) whose answers the server holds back (`hold`); then Bob signs in on
+ * the same tab and loads his own data (`bobLoads`), or Ada signs out; then Ada's answers arrive,
+ * and `check` says what the tab shows. `route` answers the data calls: `ada` tells whose token
+ * asked; an unanswered call is a 404. Toasts are cleared before each round, so `check` can say
+ * that none of Ada's answers (or failures) spoke to Bob or to the sign-in page, and `calls`
+ * holds every fetch made.
+ */
+async function lateAnswersForAda(o: {
+  route: (c: Call, ada: boolean, hold: (r: Response) => Promise<Response>, leaving: Leaving) => Response | Promise<Response> | undefined;
+  start: () => Promise<unknown>[];
+  /** How many of Ada's answers `start` waits for (all held before she leaves). */
+  held: number;
+  bobLoads?: () => Promise<unknown>;
+  check: (leaving: Leaving, calls: Call[]) => void;
+}) {
+  let loginAs = USER;
+  let leaving: Leaving = "bob signs in";
+  const held: (() => void)[] = [];
+  const hold = (r: Response) => new Promise<Response>((resolve) => held.push(() => resolve(r)));
+  const calls = server((c) => {
+    if (c.url === "/api/v1/auth/login") return json({ ...tokens("T"), user: loginAs });
+    if (c.url === "/api/v1/auth/logout") return new Response(null, { status: 204 });
+    return o.route(c, loginAs === USER, hold, leaving);
+  });
+  // Uploads go through XMLHttpRequest (for their progress), answered by the same route.
+  installXhr(async (_form, request) => {
+    const ada = loginAs === USER;
+    const r = (await o.route({ ...request, body: undefined }, ada, hold, leaving)) ?? envelope(404, "NOT_FOUND");
+    const text = await r.text();
+    return { status: r.status, body: text ? (JSON.parse(text) as unknown) : null };
+  });
+  await useAuth.getState().init();
+
+  for (leaving of ["bob signs in", "sign-out"] as const) {
+    loginAs = USER;
+    await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
+    useToasts.setState({ toasts: [] });
+    const pending = o.start();
+    await until(() => held.length === o.held);
+    if (leaving === "bob signs in") {
+      loginAs = BOB;
+      await useAuth.getState().signIn("bob@example.com", "pw-pw-pw-pw");
+      await o.bobLoads?.();
+    } else {
+      await useAuth.getState().signOut();
+    }
+    // Ada's answers arrive now.
+    held.splice(0).forEach((release) => release());
+    await Promise.all(pending);
+    o.check(leaving, calls);
+  }
+}
+
+const toastTitles = () => useToasts.getState().toasts.map((t) => t.title);
+
+describe("answers asked for the previous user (stores/session-user.ts)", () => {
+  it("a folders or models answer does not land after another user signs in, or after sign-out", async () => {
+    const FOLDER = { id: "f-ada", name: "Ada's secrets", session_count: 1, created_at: "2026-01-01T00:00:00Z" };
+    await lateAnswersForAda({
+      route: (c, ada, hold) => {
+        if (c.url === "/api/v1/chat/folders") return ada ? hold(json([FOLDER])) : json([]);
+        if (c.url === "/api/v1/models") return ada ? hold(json({ models: [{ id: "only-for-ada" }], default: "only-for-ada" })) : json({ models: [{ id: "for-all" }], default: "for-all" });
+      },
+      start: () => [useFolders.getState().load(), useModels.getState().load()],
+      held: 2,
+      bobLoads: () => Promise.all([useFolders.getState().load(), useModels.getState().load()]),
+      check: (leaving) => {
+        expect(useFolders.getState().folders).toEqual([]);
+        expect(useModels.getState().models.map((m) => m.id)).not.toContain("only-for-ada");
+        expect(useModels.getState().defaultModel).toBe(leaving === "bob signs in" ? "for-all" : "");
+        expect(useFolders.getState().status).toBe(leaving === "bob signs in" ? "ready" : "idle");
+      },
+    });
+  });
+
+  it("a jobs or files list, or the poll of a running job or a file being read, does not land", async () => {
+    await lateAnswersForAda({
+      route: (c, ada, hold) => {
+        const answer = (forAda: object, forBob: object) => (ada ? hold(json(forAda)) : json(forBob));
+        if (c.url.startsWith("/api/v1/jobs?")) return answer({ jobs: [JOB], next_before: null }, { jobs: [], next_before: null });
+        if (c.url === "/api/v1/jobs/job-ada") return answer(JOB, {});
+        if (c.url.startsWith("/api/v1/files?")) return answer({ files: [FILE], next_before: null, used_bytes: 10 }, { files: [], next_before: null, used_bytes: 0 });
+        if (c.url === "/api/v1/files/file-ada") return answer(FILE, {});
+        if (c.url.startsWith("/api/v1/collections?")) return answer({ collections: [COLLECTION] }, { collections: [] });
+      },
+      start: () => [useJobs.getState().load(), useJobs.getState().refresh("job-ada"), useFiles.getState().load(), useFiles.getState().refresh("file-ada")],
+      held: 5,
+      bobLoads: () => Promise.all([useJobs.getState().load(), useFiles.getState().load()]),
+      check: (leaving) => {
+        const status = leaving === "bob signs in" ? "ready" : "idle";
+        expect(useJobs.getState()).toMatchObject({ jobs: [], status });
+        expect(useFiles.getState()).toMatchObject({ files: [], collections: [], status });
+        expect(useFiles.getState().usedBytes).not.toBe(10);
+      },
+    });
+  });
+
+  it("a chat list or an opened chat does not land", async () => {
+    const CHAT = { id: "s-ada", user_id: USER.id, title: "Ada's plans", system_prompt: null, created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z", message_count: 1 };
+    const MESSAGE = { id: "m1", session_id: CHAT.id, role: "user", content: "Ada's question", created_at: "2026-01-01T00:00:00Z" };
+    await lateAnswersForAda({
+      route: (c, ada, hold) => {
+        if (c.url.startsWith("/api/v1/chat/sessions?")) return ada ? hold(json([CHAT])) : json([]);
+        if (c.url === "/api/v1/chat/sessions/s-ada") return ada ? hold(json({ ...CHAT, messages: [MESSAGE] })) : undefined;
+      },
+      // The list (and its pinned chats), the archived ones, a folder's, one chat opened and one
+      // read again (after an answer).
+      start: () => {
+        const chat = useChat.getState();
+        return [chat.loadSessions(), chat.loadArchived(), chat.loadFolderSessions("f-ada"), chat.openSession("s-ada"), chat.syncSession("s-ada")];
+      },
+      held: 6,
+      bobLoads: () => useChat.getState().loadSessions(),
+      check: (leaving) => {
+        expect(useChat.getState()).toMatchObject({ sessions: [], messages: {}, archivedStatus: "idle", sessionsStatus: leaving === "bob signs in" ? "ready" : "idle" });
+      },
+    });
+  });
+
+  // Ada's actions succeed in the first round (Bob signs in) and fail in the second (sign-out):
+  // neither the result nor the failure's toast is shown to whoever is there when it arrives.
+  const okThenFailing = (leaving: Leaving, ok: object) => (leaving === "bob signs in" ? json(ok) : envelope(500, "INTERNAL_ERROR"));
+  const noContent = () => new Response(null, { status: 204 });
+
+  it("a job submitted, cancelled, retried or deleted does not land, nor does its toast", async () => {
+    await lateAnswersForAda({
+      route: (c, ada, hold, leaving) => {
+        if (!ada || c.method === "GET") return undefined;
+        if (c.url === "/api/v1/jobs") return hold(okThenFailing(leaving, { ...JOB, job_id: "job-new" }));
+        if (c.url === "/api/v1/jobs/job-ada/cancel") return hold(okThenFailing(leaving, { ...JOB, status: "cancelled" }));
+        if (c.url === "/api/v1/jobs/job-ada/prompts/0/retry") return hold(okThenFailing(leaving, JOB));
+        if (c.url === "/api/v1/jobs/job-done") return hold(leaving === "bob signs in" ? noContent() : envelope(500, "INTERNAL_ERROR"));
+      },
+      start: () => {
+        const jobs = useJobs.getState();
+        return [jobs.submit(["Ada's prompt"]), jobs.cancel("job-ada"), jobs.retryPrompt("job-ada", 0), jobs.remove("job-done")];
+      },
+      held: 4,
+      check: () => {
+        expect(useJobs.getState()).toMatchObject({ jobs: [], prompts: {}, knownIds: [] });
+        expect(localStorage.getItem(JOBS_KEY) ?? "").not.toContain("Ada's prompt");
+        expect(toastTitles()).toEqual([]);
+      },
+    });
+  });
+
+  it("an upload, a file deletion or a collection change does not land, nor does its toast", async () => {
+    await lateAnswersForAda({
+      route: (c, ada, hold, leaving) => {
+        if (!ada || c.method === "GET") return undefined;
+        const gone = () => hold(leaving === "bob signs in" ? noContent() : envelope(500, "INTERNAL_ERROR"));
+        if (c.url === "/api/v1/files" && c.method === "POST") return hold(okThenFailing(leaving, { ...FILE, id: "file-new" }));
+        if (c.url === "/api/v1/collections") return hold(okThenFailing(leaving, { ...COLLECTION, id: "c-new" }));
+        if (c.url === "/api/v1/collections/c-ada" && c.method === "PATCH") return hold(okThenFailing(leaving, { ...COLLECTION, name: "Renamed" }));
+        if (c.url === "/api/v1/collections/c-ada" && c.method === "DELETE") return gone();
+        if (c.url === "/api/v1/collections/c-ada/files/file-ada") return hold(okThenFailing(leaving, COLLECTION));
+        if (c.url === "/api/v1/files/file-ada") return gone();
+      },
+      start: () => {
+        const files = useFiles.getState();
+        return [
+          files.upload([new File(["Ada's notes"], "ada.md")]),
+          files.createCollection("Ada's new papers"),
+          files.renameCollection("c-ada", "Renamed"),
+          files.deleteCollection("c-ada"),
+          files.setMembership("c-ada", "file-ada", true),
+          files.remove("file-ada"),
+        ];
+      },
+      held: 6,
+      check: () => {
+        expect(useFiles.getState()).toMatchObject({ files: [], collections: [], uploads: [] });
+        expect(toastTitles()).toEqual([]);
+      },
+    });
+  });
+
+  it("switching an answer's version does not show the chat, nor a failure's toast", async () => {
+    const SID = "s-ada";
+    const CHAT = { id: SID, user_id: USER.id, title: "Ada's plans", system_prompt: null, created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z", message_count: 3 };
+    const message = (id: string) => ({ id, session_id: SID, role: "user" as const, content: `Ada's ${id}`, meta: null, created_at: "2026-01-01T00:00:00Z", parent_id: null, sibling_count: 2, sibling_index: 1 });
+    await lateAnswersForAda({
+      // m1: the versions lookup arrives late (the activation must not be asked for Bob);
+      // m2: its activation arrives late (Ada's chat must not show). The second round fails.
+      route: (c, ada, hold, leaving) => {
+        if (!ada) return undefined;
+        const versions = /\/messages\/(m\d)\/versions$/.exec(c.url)?.[1];
+        if (versions) return versions === "m1" ? hold(json({ ids: ["m1", "m1-v2"] })) : json({ ids: [versions, `${versions}-v2`] });
+        if (c.url.endsWith("/messages/m2-v2/activate")) return hold(okThenFailing(leaving, { ...CHAT, messages: [message("m2-v2")] }));
+      },
+      start: () => {
+        useChat.setState({ sessions: [], activeId: SID, messages: { [SID]: ["m1", "m2"].map((id) => fromServer(message(id))) } });
+        return [useChat.getState().switchVersion("m1", 1), useChat.getState().switchVersion("m2", 1)];
+      },
+      held: 2,
+      check: (_leaving, calls) => {
+        expect(calls.filter((c) => c.url.endsWith("/messages/m1-v2/activate"))).toEqual([]);
+        expect(useChat.getState()).toMatchObject({ sessions: [], messages: {} });
+        expect(toastTitles()).toEqual([]);
+      },
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { FileOut } from "@/api/types";
 import { json, mockFetch } from "@/test/fetch-mock";
+import { installXhr } from "@/test/xhr-mock";
 import { useFiles } from "./files";
 import { useToasts } from "./toasts";
 
@@ -17,51 +18,6 @@ const file = (over: Partial<FileOut> = {}): FileOut => ({
   updated_at: "2026-01-01T00:00:00Z",
   ...over,
 });
-
-/**
- * Stands in for the browser's XMLHttpRequest: reports upload progress in two steps, then
- * answers `answer` (status and body) the way the gateway does.
- */
-function installXhr(answer: (form: FormData) => { status: number; body: unknown }) {
-  const sent: FormData[] = [];
-  class FakeXhr {
-    upload: { onprogress: ((e: { loaded: number; total: number; lengthComputable: boolean }) => void) | null } = { onprogress: null };
-    status = 0;
-    responseText = "";
-    timeout = 0;
-    withCredentials = false;
-    onload: (() => void) | null = null;
-    onerror: (() => void) | null = null;
-    ontimeout: (() => void) | null = null;
-    onabort: (() => void) | null = null;
-    headers: Record<string, string> = {};
-    open() {}
-    setRequestHeader(k: string, v: string) {
-      this.headers[k] = v;
-    }
-    getAllResponseHeaders() {
-      return "content-type: application/json\r\n";
-    }
-    abort() {
-      this.onabort?.();
-    }
-    send(form: FormData) {
-      sent.push(form);
-      setTimeout(() => {
-        this.upload.onprogress?.({ loaded: 5, total: 10, lengthComputable: true });
-        setTimeout(() => {
-          this.upload.onprogress?.({ loaded: 10, total: 10, lengthComputable: true });
-          const a = answer(form);
-          this.status = a.status;
-          this.responseText = JSON.stringify(a.body);
-          this.onload?.();
-        }, 5);
-      }, 5);
-    }
-  }
-  vi.stubGlobal("XMLHttpRequest", FakeXhr);
-  return sent;
-}
 
 beforeEach(() => {
   useFiles.setState({ files: [], collections: [], uploads: [], status: "idle", nextBefore: null, usedBytes: null });

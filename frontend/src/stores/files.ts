@@ -50,7 +50,8 @@ function replaceCollection(list: CollectionOut[], c: CollectionOut): CollectionO
 
 // Each answer is kept only while the user it was asked for is still signed in (requestedFor before
 // the request, stillFor after): after a sign-out or another user's sign-in (the stores are reset)
-// it belongs to nobody on screen.
+// it belongs to nobody on screen, and neither does its toast (success or failure). A deletion's
+// success needs no guard: dropping an id from the next user's lists changes nothing.
 export const useFiles = create<FilesState>()((set, get) => {
   const patchUpload = (key: string, patch: Partial<Upload>) =>
     set((s) => ({ uploads: s.uploads.map((u) => (u.key === key ? { ...u, ...patch } : u)) }));
@@ -142,6 +143,7 @@ export const useFiles = create<FilesState>()((set, get) => {
     },
 
     remove: async (id) => {
+      const user = requestedFor();
       try {
         await api.deleteFile(id);
         set((s) => ({
@@ -152,7 +154,7 @@ export const useFiles = create<FilesState>()((set, get) => {
         }));
         return true;
       } catch (e) {
-        toastError("Could not delete the file", e);
+        if (stillFor(user)) toastError("Could not delete the file", e);
         return false;
       }
     },
@@ -165,7 +167,7 @@ export const useFiles = create<FilesState>()((set, get) => {
         set((s) => ({ collections: replaceCollection(s.collections, c) }));
         return c;
       } catch (e) {
-        toastError("Could not create the collection", e);
+        if (stillFor(user)) toastError("Could not create the collection", e);
         return null;
       }
     },
@@ -178,18 +180,19 @@ export const useFiles = create<FilesState>()((set, get) => {
         set((s) => ({ collections: replaceCollection(s.collections, c) }));
         return true;
       } catch (e) {
-        toastError("Could not rename the collection", e);
+        if (stillFor(user)) toastError("Could not rename the collection", e);
         return false;
       }
     },
 
     deleteCollection: async (id) => {
+      const user = requestedFor();
       try {
         await api.deleteCollection(id);
         set((s) => ({ collections: s.collections.filter((c) => c.id !== id) }));
         return true;
       } catch (e) {
-        toastError("Could not delete the collection", e);
+        if (stillFor(user)) toastError("Could not delete the collection", e);
         return false;
       }
     },
@@ -202,7 +205,7 @@ export const useFiles = create<FilesState>()((set, get) => {
         set((s) => ({ collections: replaceCollection(s.collections, c) }));
         return true;
       } catch (e) {
-        toastError(member ? "Could not add the file" : "Could not remove the file", e);
+        if (stillFor(user)) toastError(member ? "Could not add the file" : "Could not remove the file", e);
         return false;
       }
     },

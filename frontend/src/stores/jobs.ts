@@ -92,7 +92,8 @@ export const useJobs = create<JobsState>()(
         nextBefore: null,
 
         // Each answer is kept only while the user it was asked for is still signed in: after a
-        // sign-out or another user's sign-in (the stores are reset) it belongs to nobody on screen.
+        // sign-out or another user's sign-in (the stores are reset) it belongs to nobody on screen,
+        // and neither does its toast (success or failure).
         load: async () => {
           set({ status: "loading" });
           const user = requestedFor();
@@ -139,7 +140,7 @@ export const useJobs = create<JobsState>()(
             }));
             return job;
           } catch (e) {
-            toastError("Job submission failed", e);
+            if (stillFor(user)) toastError("Job submission failed", e);
             return null;
           }
         },
@@ -169,7 +170,7 @@ export const useJobs = create<JobsState>()(
             set((s) => ({ jobs: upsert(s.jobs, job) }));
             toast.info("Job cancelled");
           } catch (e) {
-            toastError("Cancel failed", e);
+            if (stillFor(user)) toastError("Cancel failed", e);
           }
         },
         retryPrompt: async (id, index) => {
@@ -180,17 +181,19 @@ export const useJobs = create<JobsState>()(
             set((s) => ({ jobs: upsert(s.jobs, job) }));
             toast.info(`Prompt #${index + 1} queued again`);
           } catch (e) {
-            toastError("Retry failed", e);
+            if (stillFor(user)) toastError("Retry failed", e);
           }
         },
         remove: async (id) => {
+          const user = requestedFor();
           try {
             await api.deleteJob(id);
+            if (!stillFor(user)) return false;
             set((s) => ({ jobs: s.jobs.filter((j) => j.job_id !== id), knownIds: s.knownIds.filter((k) => k !== id) }));
             toast.success("Job deleted");
             return true;
           } catch (e) {
-            toastError("Delete failed", e);
+            if (stillFor(user)) toastError("Delete failed", e);
             return false;
           }
         },
