@@ -5,7 +5,7 @@ import { authErrorMessage } from "@/components/auth/AuthPages";
 import { loadDraft, saveDraft } from "@/lib/drafts";
 import { type Call, json, mockFetch, until } from "@/test/fetch-mock";
 import { installXhr } from "@/test/xhr-mock";
-import { refreshDelay, SIGNED_IN_HINT_KEY, useAuth } from "./auth";
+import { OTHER_TAB_SIGNED_OUT, refreshDelay, SIGNED_IN_HINT_KEY, useAuth } from "./auth";
 import { fromServer, useChat } from "./chat";
 import { useFiles } from "./files";
 import { useFolders } from "./folders";
@@ -230,7 +230,7 @@ describe("auth store", () => {
     });
     await useAuth.getState().init();
     await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
-    expect(localStorage.getItem(SIGNED_IN_HINT_KEY)).toBe("1");
+    expect(localStorage.getItem(SIGNED_IN_HINT_KEY)).toBe(USER.id);
     await useAuth.getState().signOut();
     expect(calls(cs, "/api/v1/auth/logout")).toHaveLength(1);
     expect(useAuth.getState()).toMatchObject({ status: "signed-out", accessToken: null, user: null, notice: null });
@@ -337,6 +337,74 @@ describe("auth store", () => {
     await useAuth.getState().signIn("bob@example.com", "pw-pw-pw-pw");
     expect(stop).toHaveBeenCalledTimes(1);
     stop.mockRestore();
+  });
+
+  describe("another tab of the browser (shared cookie and storage)", () => {
+    /** What another tab's sign-in or sign-out leaves in the shared storage, and the event this tab gets. */
+    const otherTab = (userId: string | null) => {
+      if (userId) localStorage.setItem(SIGNED_IN_HINT_KEY, userId);
+      else localStorage.removeItem(SIGNED_IN_HINT_KEY);
+      window.dispatchEvent(new StorageEvent("storage", { key: SIGNED_IN_HINT_KEY, newValue: userId }));
+    };
+    const FOLDER = { id: "f-ada", name: "Ada's secrets", session_count: 1, created_at: "2026-01-01T00:00:00Z" };
+    /** The browser's refresh cookie: whoever signed in last, in any tab. */
+    let cookieFor: typeof USER | null = USER;
+    const serveTabs = () =>
+      server((c) => {
+        if (c.url === "/api/v1/auth/login") return json({ ...tokens("A1"), user: USER });
+        if (c.url === "/api/v1/auth/refresh") return cookieFor ? json({ ...tokens(`R-${cookieFor.id}`), user: cookieFor }) : envelope(401, "UNAUTHORIZED");
+        if (c.url === "/api/v1/chat/folders") return json([FOLDER]);
+      });
+
+    it("someone else signing in there makes this tab that user, without the previous user's data", async () => {
+      cookieFor = USER;
+      const cs = serveTabs();
+      await useAuth.getState().init();
+      await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
+      await useFolders.getState().load();
+      expect(useFolders.getState().folders).toEqual([FOLDER]);
+
+      cookieFor = BOB;
+      otherTab(BOB.id);
+      await until(() => useAuth.getState().user?.id === BOB.id);
+      expect(useAuth.getState()).toMatchObject({ status: "signed-in", accessToken: "R-u2" });
+      expect(useFolders.getState()).toMatchObject({ folders: [], status: "idle" });
+      expect(calls(cs, "/api/v1/auth/refresh")).toHaveLength(1);
+      // The same user again there (or this tab's own change) asks nothing more.
+      otherTab(BOB.id);
+      await new Promise((r) => setTimeout(r, 10));
+      expect(calls(cs, "/api/v1/auth/refresh")).toHaveLength(1);
+    });
+
+    it("a sign-out there signs this tab out, says why, and forgets the user's data; a sign-in there signs it in again", async () => {
+      cookieFor = USER;
+      const cs = serveTabs();
+      await useAuth.getState().init();
+      await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
+      await useFolders.getState().load();
+
+      cookieFor = null;
+      otherTab(null);
+      expect(useAuth.getState()).toMatchObject({ status: "signed-out", user: null, accessToken: null, notice: OTHER_TAB_SIGNED_OUT });
+      expect(useFolders.getState().folders).toEqual([]);
+      // The other tab already ended the sign-in on the server.
+      expect(calls(cs, "/api/v1/auth/logout")).toHaveLength(0);
+
+      cookieFor = USER;
+      otherTab(USER.id);
+      await until(() => useAuth.getState().status === "signed-in");
+      expect(useAuth.getState()).toMatchObject({ user: USER, accessToken: "R-u1" });
+    });
+
+    it("a page without accounts, or still loading, ignores the other tabs", async () => {
+      const cs = server(() => undefined, { auth_mode: "off", registration: "closed" });
+      otherTab(BOB.id);
+      await useAuth.getState().init();
+      otherTab(null);
+      otherTab(BOB.id);
+      expect(useAuth.getState().status).toBe("off");
+      expect(calls(cs, "/api/v1/auth/refresh")).toHaveLength(0);
+    });
   });
 
   it("refreshDelay refreshes a minute early, or a fifth early for short tokens", () => {

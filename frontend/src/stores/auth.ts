@@ -19,8 +19,14 @@ import { setSessionUser } from "./session-user";
 import { useSettings } from "./settings";
 import { useSourcePanel } from "./source-panel";
 
-/** Set while this browser is signed in, so a first visit does not try (and 401) a refresh. */
+/**
+ * Set while this browser is signed in, so a first visit does not try (and 401) a refresh. It
+ * holds the signed-in user's id, so that other tabs can follow a sign-in or sign-out
+ * (followOtherTabs).
+ */
 export const SIGNED_IN_HINT_KEY = "sable-signed-in";
+/** Shown on the sign-in form of a tab that followed a sign-out made in another tab. */
+export const OTHER_TAB_SIGNED_OUT = "You were signed out in another tab.";
 /** Retry a refresh that failed for transient reasons after this long (the token stays). */
 const RETRY_MS = 10_000;
 const CONFIG_ATTEMPTS = 3;
@@ -67,20 +73,21 @@ function schedule(ms: number) {
   timer = setTimeout(() => void useAuth.getState().refresh(), ms);
 }
 
-function hint(on: boolean) {
+function hint(userId: string | null) {
   try {
-    if (on) localStorage.setItem(SIGNED_IN_HINT_KEY, "1");
+    if (userId) localStorage.setItem(SIGNED_IN_HINT_KEY, userId);
     else localStorage.removeItem(SIGNED_IN_HINT_KEY);
   } catch {
     /* storage unavailable */
   }
 }
 
-function hasHint(): boolean {
+/** The hinted user's id (earlier versions stored "1"); null when signed out here. */
+function hintedUser(): string | null {
   try {
-    return localStorage.getItem(SIGNED_IN_HINT_KEY) === "1";
+    return localStorage.getItem(SIGNED_IN_HINT_KEY);
   } catch {
-    return false;
+    return null;
   }
 }
 
@@ -136,7 +143,7 @@ export const useAuth = create<AuthState>()((set, get) => {
     keepStoredUserDataFor(t.user.id);
     const ms = Math.max(0, t.expires_in * 1000);
     set({ status: "signed-in", user: t.user, accessToken: t.access_token, expiresAt: Date.now() + ms, notice: null });
-    hint(true);
+    hint(t.user.id);
     schedule(refreshDelay(ms));
   };
 
@@ -145,7 +152,7 @@ export const useAuth = create<AuthState>()((set, get) => {
     const wasSignedIn = get().status === "signed-in";
     set({ status: "signed-out", user: null, accessToken: null, expiresAt: null, notice });
     setSessionUser(null);
-    hint(false);
+    hint(null);
     if (wasSignedIn) {
       useChat.getState().stop();
       resetUserCaches();
@@ -204,7 +211,7 @@ export const useAuth = create<AuthState>()((set, get) => {
         set({ status: "off" });
         return;
       }
-      if (hasHint()) {
+      if (hintedUser() !== null) {
         // A busy server (429) or a network hiccup delays the start instead of signing out.
         for (let attempt = 0; attempt < INIT_REFRESH_ATTEMPTS; attempt++) {
           const r = await attemptRefresh();
@@ -242,6 +249,26 @@ export const useAuth = create<AuthState>()((set, get) => {
     },
   };
 });
+
+/**
+ * Tabs of one browser share the refresh cookie, so they share one sign-in; a tab follows what
+ * another did to it (the storage event fires in the other tabs only). Signed out there: this
+ * tab signs out too, saying why. Someone else signed in there (or anyone, while this tab was
+ * signed out): this tab refreshes from the cookie, which now carries that sign-in, and becomes
+ * that user, its stores reset by accept() — so it never shows one user's data under another's
+ * name, and never acts for the previous user with a token it still holds.
+ */
+function followOtherTabs(e: StorageEvent) {
+  // A null key: the other tab cleared the whole storage.
+  if (e.key !== SIGNED_IN_HINT_KEY && e.key !== null) return;
+  const { status, user, config } = useAuth.getState();
+  if (config?.auth_mode !== "jwt" || status === "loading") return;
+  const signedInThere = hintedUser();
+  if (signedInThere === null) useAuth.getState().expire(OTHER_TAB_SIGNED_OUT);
+  else if (status !== "signed-in" || signedInThere !== user?.id) void useAuth.getState().refresh();
+}
+
+if (typeof window !== "undefined") window.addEventListener("storage", followOtherTabs);
 
 setAuthHooks({
   token: () => useAuth.getState().accessToken,

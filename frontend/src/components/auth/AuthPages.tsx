@@ -1,5 +1,5 @@
 import { LoaderCircle } from "lucide-react";
-import { type FormEvent, type ReactNode, useState } from "react";
+import { type FormEvent, Fragment, type ReactNode, useState } from "react";
 import { Link, Navigate, useLocation, useSearchParams } from "react-router";
 import { ApiError, describeError, NetworkError } from "@/api/client";
 import { useTheme } from "@/hooks/use-theme";
@@ -262,6 +262,7 @@ export function SignUpPage() {
 /** Shows the app only to a signed-in user (or to everyone when accounts are off). */
 export function RequireAuth({ children }: { children: ReactNode }) {
   const status = useAuth((s) => s.status);
+  const userId = useAuth((s) => s.user?.id ?? null);
   const { pathname, search, hash } = useLocation();
   if (status === "loading") {
     return (
@@ -274,5 +275,7 @@ export function RequireAuth({ children }: { children: ReactNode }) {
     const next = `${pathname}${search}${hash}`;
     return <Navigate to={next === "/" ? "/sign-in" : `/sign-in?next=${encodeURIComponent(next)}`} replace />;
   }
-  return children;
+  // Another user signed in without a sign-out here (another tab did it and this one followed):
+  // the pages start again for them, so no page keeps the previous user's data in its own state.
+  return <Fragment key={userId ?? "everyone"}>{children}</Fragment>;
 }
