@@ -105,13 +105,19 @@ export async function apiCall(token, method, path, body) {
 }
 
 /**
- * Signs up `user` in `page` (signUp) and gives the same user's API from Node: `token` (null
- * when accounts are off) and `api(method, path, body)`, an apiCall with that token.
+ * `user`'s API from Node: `token` (null when accounts are off) and `api(method, path, body)`, an
+ * apiCall with that token. The user signs in with `user.password`, or the suite's PASSWORD.
  */
+export async function userApi(user) {
+  const login = { email: user.email, password: user.password ?? PASSWORD };
+  const token = (await authMode()) === "jwt" ? (await apiCall(null, "POST", "/api/v1/auth/login", login)).access_token : null;
+  return { token, api: (method, path, body) => apiCall(token, method, path, body) };
+}
+
+/** Signs up `user` in `page` (signUp) and gives the same user's API from Node (userApi). */
 export async function signUpWithApi(page, user) {
   await signUp(page, user);
-  const token = (await authMode()) === "jwt" ? (await apiCall(null, "POST", "/api/v1/auth/login", { email: user.email, password: PASSWORD })).access_token : null;
-  return { token, api: (method, path, body) => apiCall(token, method, path, body) };
+  return userApi(user);
 }
 
 /** Adds alternating user / assistant messages (`contents`, a user's first) to chat `id`. */
@@ -143,6 +149,16 @@ export async function signIn(page, user) {
   await page.getByLabel("Password").fill(user.password ?? PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "How can I help you today?" }).waitFor();
+}
+
+/**
+ * Signs in an existing account in `page` (signIn) and gives its API from Node (userApi); with
+ * accounts off, where nobody signs in, the one user's page and API.
+ */
+export async function signInWithApi(page, user) {
+  if ((await authMode()) === "jwt") await signIn(page, user);
+  else await signUp(page, user);
+  return userApi(user);
 }
 
 /** A fresh user for one spec file: `newUser("branches")`. */

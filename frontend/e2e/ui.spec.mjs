@@ -4,24 +4,13 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ADMIN, BASE, OUT, PASSWORD, authMode, newUser, openBrowser, signIn, signUp } from "./lib.mjs";
+import { ADMIN, BASE, OUT, newUser, openBrowser, signInWithApi, signUpWithApi } from "./lib.mjs";
 
 /** @type {Awaited<ReturnType<typeof openBrowser>>} */
 let browser;
-/** Bearer token of this file's user (null when accounts are off). */
-let token = null;
+/** This file's user's API from Node (lib's signUpWithApi). */
+let api;
 const user = newUser("ui");
-
-/** One JSON call to the gateway from Node, as this file's user. */
-async function api(method, path, body) {
-  const headers = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(`${BASE}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
 
 /** The y-axis tick labels of recharts 3 (rendered in the axis' tick-labels layer). */
 const Y_TICKS = ".recharts-yAxis-tick-labels .recharts-cartesian-axis-tick-value, .recharts-yAxis .recharts-cartesian-axis-tick-value";
@@ -55,11 +44,7 @@ async function clippedAxisLabels(page) {
 describe("dashboard, jobs, markdown and settings", () => {
   before(async () => {
     browser = await openBrowser({ width: 1440, height: 900 });
-    await signUp(browser.page, user);
-    if ((await authMode()) === "jwt") {
-      const login = await api("POST", "/api/v1/auth/login", { email: user.email, password: PASSWORD });
-      token = login.access_token;
-    }
+    ({ api } = await signUpWithApi(browser.page, user));
   });
 
   after(async () => {
@@ -241,20 +226,12 @@ describe("dashboard, jobs, markdown and settings", () => {
 describe("phone (390×844, dark)", () => {
   /** @type {Awaited<ReturnType<typeof openBrowser>>} */
   let phone;
-  const phoneUser = newUser("ui-phone");
-  let phoneToken = null;
+  /** The phone user's API from Node. */
+  let phoneApi;
 
   before(async () => {
     phone = await openBrowser({ width: 390, height: 844, colorScheme: "dark" });
-    await signUp(phone.page, phoneUser);
-    if ((await authMode()) === "jwt") {
-      const res = await fetch(`${BASE}/api/v1/auth/login`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ email: phoneUser.email, password: PASSWORD }),
-      });
-      phoneToken = (await res.json()).access_token;
-    }
+    ({ api: phoneApi } = await signUpWithApi(phone.page, newUser("ui-phone")));
   });
 
   after(async () => {
@@ -279,13 +256,7 @@ describe("phone (390×844, dark)", () => {
 
   test("a markdown table scrolls sideways instead of breaking words", async () => {
     const { page, consoleErrors } = phone;
-    const headers = { "content-type": "application/json" };
-    if (phoneToken) headers.authorization = `Bearer ${phoneToken}`;
-    const post = async (path, body) => {
-      const res = await fetch(`${BASE}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
-      assert.ok(res.ok, `${path}: ${res.status}`);
-      return res.json();
-    };
+    const post = (path, body) => phoneApi("POST", path, body);
     const session = await post("/api/v1/chat/sessions", { title: "Table" });
     await post(`/api/v1/chat/sessions/${session.id}/messages`, { role: "user", content: "a table please" });
     const table = [
@@ -335,18 +306,8 @@ describe("dashboard live metrics (the stack's admin, 1440×900)", () => {
 
   before(async () => {
     admin = await openBrowser({ width: 1440, height: 900 });
-    if (ADMIN) {
-      await signIn(admin.page, ADMIN);
-      const res = await fetch(`${BASE}/api/v1/auth/login`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ email: ADMIN.email, password: ADMIN.password }),
-      });
-      assert.equal(res.status, 200, "the admin signs in");
-      adminToken = (await res.json()).access_token;
-    } else {
-      await signUp(admin.page, newUser("ui-admin")); // accounts off: the one user is the admin
-    }
+    // Accounts off: the one user is the admin.
+    ({ token: adminToken } = await signInWithApi(admin.page, ADMIN ?? newUser("ui-admin")));
   });
 
   after(async () => {

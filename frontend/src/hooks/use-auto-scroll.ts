@@ -63,6 +63,9 @@ export function useAutoScroll<C extends HTMLElement, I extends HTMLElement>() {
       else measure();
     });
     ro.observe(inner);
+    // The view itself shrinks too (a notification above the page, the phone's keyboard): a view
+    // that follows the end stays at it.
+    ro.observe(el);
     return () => {
       el.removeEventListener("scroll", measure);
       el.removeEventListener("wheel", onWheel);

@@ -12,16 +12,14 @@ export interface Toast {
   details?: string;
 }
 
-/**
- * Where the notifications stand: "top" (below the headers, clear of the chat's message box at
- * the bottom) or "bottom", for a page whose form is at the top (the Jobs page).
- */
-export type ToastPlacement = "top" | "bottom";
-
 interface ToastState {
   toasts: Toast[];
-  placement: ToastPlacement;
-  setPlacement: (placement: ToastPlacement) => void;
+  /**
+   * How many modal dialogs are open. The notifications stand in the page's flow (they cover
+   * nothing); while a dialog is open, everything outside it is behind its backdrop, so they
+   * stand at the top of the dialog instead (components/layout/Toasts).
+   */
+  dialogs: number;
   push: (kind: ToastKind, title: string, description?: string, details?: string) => number;
   dismiss: (id: number) => void;
 }
@@ -31,8 +29,7 @@ let nextId = 1;
 
 export const useToasts = create<ToastState>()((set, get) => ({
   toasts: [],
-  placement: "top",
-  setPlacement: (placement) => set({ placement }),
+  dialogs: 0,
   push: (kind, title, description, details) => {
     const id = nextId++;
     // The same message twice stays one toast (its timer restarts).

@@ -2,7 +2,6 @@ import { ChevronDown, ChevronRight, FileUp, RefreshCw, Trash2, X } from "lucide-
 import { useEffect, useRef, useState } from "react";
 import { saveBlob } from "@/api/endpoints";
 import type { JobStatus, JobView } from "@/api/types";
-import { useToastsAtBottom } from "@/components/layout/Toasts";
 import { useJobPoll } from "@/hooks/use-job-poll";
 import { relativeTime, shortId } from "@/lib/format";
 import {
@@ -263,8 +262,6 @@ export function JobsPage() {
   const [busy, setBusy] = useState(false);
   const fileRef = useRef<HTMLInputElement>(null);
   useJobPoll();
-  // The form is at the top of the page: a notification there would cover its text box (phone).
-  useToastsAtBottom();
 
   useEffect(() => {
     void load();

@@ -116,6 +116,7 @@ export function AppShell() {
               )}
             </div>
           </header>
+          <Toasts />
           <main id="main" tabIndex={-1} className="min-h-0 flex-1 overflow-hidden outline-none">
             <Outlet />
           </main>
@@ -123,7 +124,6 @@ export function AppShell() {
       </div>
       <CommandPalette />
       <SettingsDialog />
-      <Toasts />
     </div>
   );
 }

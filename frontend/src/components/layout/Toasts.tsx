@@ -1,6 +1,6 @@
 import { X } from "lucide-react";
 import { useEffect } from "react";
-import { useToasts, type ToastKind, type ToastPlacement } from "@/stores/toasts";
+import { useToasts, type ToastKind } from "@/stores/toasts";
 
 const STYLES: Record<ToastKind, string> = {
   success: "border-emerald-300 dark:border-emerald-800",
@@ -15,45 +15,43 @@ const DOT: Record<ToastKind, string> = {
   error: "bg-red-500",
 };
 
-const PLACEMENT: Record<ToastPlacement, string> = {
-  top: "top-[5.75rem]",
-  bottom: "bottom-4",
-};
-
 /**
- * Puts the notifications at the bottom while the calling page is shown: for a page whose form
- * is at the top, where a notification at the top would cover the text being typed.
+ * Moves the notifications into the calling dialog while it is open (see ToastState.dialogs): the
+ * dialog renders <Toasts inDialog /> at its top.
  */
-export function useToastsAtBottom() {
-  const setPlacement = useToasts((s) => s.setPlacement);
+export function useToastsInDialog(open: boolean) {
   useEffect(() => {
-    setPlacement("bottom");
-    return () => setPlacement("top");
-  }, [setPlacement]);
+    if (!open) return;
+    useToasts.setState((s) => ({ dialogs: s.dialogs + 1 }));
+    return () => useToasts.setState((s) => ({ dialogs: s.dialogs - 1 }));
+  }, [open]);
 }
 
-export function Toasts() {
-  const toasts = useToasts((s) => s.toasts);
+/**
+ * The notifications, in the page's flow where they stand (the app shell puts them between its
+ * header and the page; a dialog at its top): the page moves down while one shows, and none
+ * ever covers a control. The shell's live region stays in the page, so screen readers announce
+ * each notification (errors assertively, as alerts); while a dialog is open it shows nothing
+ * and the dialog's own region (inside the modal, where screen readers are) shows them.
+ */
+export function Toasts({ inDialog = false }: { inDialog?: boolean }) {
+  const all = useToasts((s) => s.toasts);
   const dismiss = useToasts((s) => s.dismiss);
-  const placement = useToasts((s) => s.placement);
+  const dialogOpen = useToasts((s) => s.dialogs > 0);
+  const toasts = inDialog || !dialogOpen ? all : [];
   return (
-    // Top right by default, below the header *and* the chat's own header row (its settings and
-    // export buttons), never over the message box at the bottom; bottom right on a page that
-    // asks for it (useToastsAtBottom). One live region that is always in the page, so screen
-    // readers announce each notification (errors assertively, as alerts).
     <div
-      className={`pointer-events-none fixed right-4 ${PLACEMENT[placement]} z-[60] flex w-80 max-w-[calc(100vw-2rem)] flex-col gap-2`}
+      className={`flex flex-col items-end gap-2 ${inDialog ? "px-4" : "px-3"} ${toasts.length > 0 ? "pt-2" : ""}`}
       role="region"
       aria-label="Notifications"
       aria-live="polite"
       data-testid="toasts"
-      data-placement={placement}
     >
       {toasts.map((t) => (
         <div
           key={t.id}
           role={t.kind === "error" ? "alert" : "status"}
-          className={`pointer-events-auto flex items-start gap-2 rounded-lg border bg-white p-3 text-sm shadow-lg dark:bg-zinc-900 ${STYLES[t.kind]}`}
+          className={`flex w-80 max-w-full items-start gap-2 rounded-lg border bg-white p-3 text-sm shadow-sm dark:bg-zinc-900 ${STYLES[t.kind]}`}
         >
           <span className={`mt-1.5 h-2 w-2 shrink-0 rounded-full ${DOT[t.kind]}`} aria-hidden />
           <div className="min-w-0 flex-1">

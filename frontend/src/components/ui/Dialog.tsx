@@ -1,4 +1,5 @@
 import { useEffect, useRef, type ReactNode } from "react";
+import { Toasts, useToastsInDialog } from "@/components/layout/Toasts";
 
 interface Props {
   open: boolean;
@@ -16,6 +17,7 @@ const FOCUSABLE = 'a[href],button:not([disabled]),input:not([disabled]),select:n
 export function Dialog({ open, onClose, title, children, className = "", initialFocus }: Props) {
   const panel = useRef<HTMLDivElement>(null);
   const onCloseRef = useRef(onClose);
+  useToastsInDialog(open);
   useEffect(() => {
     onCloseRef.current = onClose;
   }, [onClose]);
@@ -56,7 +58,7 @@ export function Dialog({ open, onClose, title, children, className = "", initial
 
   if (!open) return null;
   return (
-    <div className="fixed inset-0 z-50 flex items-start justify-center bg-black/40 p-4 pt-[10vh]" onMouseDown={onClose}>
+    <div className="fixed inset-0 z-50 flex items-start justify-center overflow-y-auto bg-black/40 p-4 pt-[10vh]" onMouseDown={onClose}>
       <div
         ref={panel}
         role="dialog"
@@ -66,6 +68,8 @@ export function Dialog({ open, onClose, title, children, className = "", initial
         onMouseDown={(e) => e.stopPropagation()}
         className={`w-full max-w-lg rounded-xl border border-zinc-200 bg-white shadow-2xl dark:border-zinc-800 dark:bg-zinc-900 ${className}`}
       >
+        {/* What is outside a modal dialog is behind its backdrop: notifications stand here. */}
+        <Toasts inDialog />
         {children}
       </div>
     </div>
