@@ -349,21 +349,23 @@ describe("auth store", () => {
     const FOLDER = { id: "f-ada", name: "Ada's secrets", session_count: 1, created_at: "2026-01-01T00:00:00Z" };
     /** The browser's refresh cookie: whoever signed in last, in any tab. */
     let cookieFor: typeof USER | null = USER;
-    const serveTabs = () =>
-      server((c) => {
+    /** Ada signed in in this tab, with her folders loaded; the fetch calls. */
+    const adaSignedIn = async () => {
+      cookieFor = USER;
+      const cs = server((c) => {
         if (c.url === "/api/v1/auth/login") return json({ ...tokens("A1"), user: USER });
         if (c.url === "/api/v1/auth/refresh") return cookieFor ? json({ ...tokens(`R-${cookieFor.id}`), user: cookieFor }) : envelope(401, "UNAUTHORIZED");
         if (c.url === "/api/v1/chat/folders") return json([FOLDER]);
       });
-
-    it("someone else signing in there makes this tab that user, without the previous user's data", async () => {
-      cookieFor = USER;
-      const cs = serveTabs();
       await useAuth.getState().init();
       await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
       await useFolders.getState().load();
       expect(useFolders.getState().folders).toEqual([FOLDER]);
+      return cs;
+    };
 
+    it("someone else signing in there makes this tab that user, without the previous user's data", async () => {
+      const cs = await adaSignedIn();
       cookieFor = BOB;
       otherTab(BOB.id);
       await until(() => useAuth.getState().user?.id === BOB.id);
@@ -377,12 +379,7 @@ describe("auth store", () => {
     });
 
     it("a sign-out there signs this tab out, says why, and forgets the user's data; a sign-in there signs it in again", async () => {
-      cookieFor = USER;
-      const cs = serveTabs();
-      await useAuth.getState().init();
-      await useAuth.getState().signIn("ada@example.com", "pw-pw-pw-pw");
-      await useFolders.getState().load();
-
+      const cs = await adaSignedIn();
       cookieFor = null;
       otherTab(null);
       expect(useAuth.getState()).toMatchObject({ status: "signed-out", user: null, accessToken: null, notice: OTHER_TAB_SIGNED_OUT });
