@@ -351,6 +351,7 @@ mod tests {
         ModelInfo {
             id: id.into(),
             provider: provider.into(),
+            provider_kind: Some("openai".into()),
             description: None,
             role: "available".into(),
             capabilities: vec!["chat".into()],

@@ -2395,6 +2395,11 @@ export interface components {
              */
             price_output_per_mtok?: number | null;
             provider: string;
+            /**
+             * @description Additive: what kind of provider serves the model (`openai`, or `mock`: the offline
+             *     mock), whatever the deployment named the provider. Absent from older model services.
+             */
+            provider_kind?: string | null;
             /** @description `default`, `fallback`, or `available`. */
             role: string;
         };

@@ -278,6 +278,10 @@ pub struct ModelsResponse {
 pub struct ModelInfo {
     pub id: String,
     pub provider: String,
+    /// Additive: what kind of provider serves the model (`openai`, or `mock`: the offline
+    /// mock), whatever the deployment named the provider. Absent from older model services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_kind: Option<String>,
     pub description: Option<String>,
     /// `default`, `fallback`, or `available`.
     pub role: String,

@@ -1,9 +1,10 @@
 //! Titles worth reading (issue 15.5). A new chat is titled at once from its first user message
 //! (cut at a word boundary, [`crate::chat::title_from_message`]). After its first answer is
 //! stored, while that automatic title is still in place (the user did not rename the chat), the
-//! gateway asks the model in the background for a short title and stores it. With the mock
-//! provider (`provider: "mock"` in the model service's `GET /api/v1/models`), or when the model
-//! fails or answers nothing usable, the title from the first message stays.
+//! gateway asks the model in the background for a short title and stores it. When the default
+//! model is served by the offline mock (its `provider_kind` in the model service's
+//! `GET /api/v1/models`), or when the model fails or answers nothing usable, the title from the
+//! first message stays.
 
 use std::time::Duration;
 
@@ -44,7 +45,7 @@ async fn title_session(state: &AppState, user_id: Uuid, session_id: Uuid) -> Res
     if title_from_message(&first.question).as_deref() != Some(first.title.as_str()) {
         return Ok(());
     }
-    if provider_is_mock(state).await? {
+    if default_model_is_mock(state).await? {
         return Ok(());
     }
     let mut request = GenerateRequest::new(format!(
@@ -74,9 +75,9 @@ async fn title_session(state: &AppState, user_id: Uuid, session_id: Uuid) -> Res
     Ok(())
 }
 
-/// True when the model service's configured provider is the offline mock (its "titles" would
-/// be canned text).
-async fn provider_is_mock(state: &AppState) -> Result<bool, String> {
+/// True when the model service's default model (the one a title request without a model
+/// gets) is served by the offline mock: its "titles" would be canned text.
+async fn default_model_is_mock(state: &AppState) -> Result<bool, String> {
     let models: ModelsResponse = state
         .model
         .send_json(
@@ -86,7 +87,18 @@ async fn provider_is_mock(state: &AppState) -> Result<bool, String> {
         )
         .await
         .map_err(|e| e.to_string())?;
-    Ok(models.provider == "mock")
+    Ok(is_mock(&models))
+}
+
+/// By the default model's provider kind, not its name: a deployment may name a real provider
+/// "mock" or the mock anything. A model service older than `provider_kind` names its only
+/// provider by its kind, so the name decides there.
+fn is_mock(models: &ModelsResponse) -> bool {
+    let default = models.models.iter().find(|m| m.id == models.default);
+    match default.and_then(|m| m.provider_kind.as_deref()) {
+        Some(kind) => kind == "mock",
+        None => models.provider == "mock",
+    }
 }
 
 fn excerpt(text: &str) -> String {
@@ -187,6 +199,38 @@ pub fn cut_at_word(text: &str, max: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::schemas::ModelInfo;
+
+    fn models(provider: &str, kind: Option<&str>) -> ModelsResponse {
+        ModelsResponse {
+            provider: provider.into(),
+            default: "m".into(),
+            fallback: None,
+            models: vec![ModelInfo {
+                id: "m".into(),
+                provider: provider.into(),
+                provider_kind: kind.map(str::to_owned),
+                description: None,
+                role: "default".into(),
+                capabilities: vec![],
+                context_window: None,
+                max_output_tokens: None,
+                price_input_per_mtok: None,
+                price_output_per_mtok: None,
+            }],
+            aliases: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_mock_is_known_by_its_kind_not_its_name() {
+        assert!(is_mock(&models("offline", Some("mock"))));
+        assert!(!is_mock(&models("mock", Some("openai"))));
+        assert!(!is_mock(&models("local", Some("openai"))));
+        // A model service without `provider_kind`: its single provider's name is its kind.
+        assert!(is_mock(&models("mock", None)));
+        assert!(!is_mock(&models("openai", None)));
+    }
 
     #[test]
     fn titles_are_cut_between_words() {

@@ -52,13 +52,10 @@ async fn titling_provider() -> String {
     format!("http://{}/v1", serve(app).await)
 }
 
-#[tokio::test]
-async fn the_model_titles_a_new_chat_after_its_first_answer() {
-    let mut config = model_service::config::Config::for_tests();
-    config.provider = model_service::config::ProviderChoice::Openai;
-    config.openai_base_url = Some(titling_provider().await);
-    config.openai_api_key = "sk-test".into();
-    config.default_model = Some("ok-model".to_owned());
+/// The gateway in front of a model service started with `config`.
+async fn stack_with(
+    config: model_service::config::Config,
+) -> (TestApp, model_service::RunningService) {
     let model = model_service::spawn(config).await.expect("model service");
     let app = spawn_app_with(
         &format!("http://{}", model.addr),
@@ -66,7 +63,12 @@ async fn the_model_titles_a_new_chat_after_its_first_answer() {
         &[],
     )
     .await;
-    let id = new_session(&app).await;
+    (app, model)
+}
+
+/// Asks once in a new chat and waits for the title the model gives it.
+async fn waits_for_the_models_title(app: &TestApp) -> Vec<String> {
+    let id = new_session(app).await;
     let response = app
         .post_json(
             "/api/v1/generate",
@@ -74,10 +76,9 @@ async fn the_model_titles_a_new_chat_after_its_first_answer() {
         )
         .await;
     assert_eq!(response.status(), 200);
-    // At once: the first message; shortly after: the model's title, cleaned.
     let mut seen = Vec::new();
     for _ in 0..100 {
-        let now = title(&app, &id).await;
+        let now = title(app, &id).await;
         if seen.last() != Some(&now) {
             seen.push(now.clone());
         }
@@ -86,6 +87,36 @@ async fn the_model_titles_a_new_chat_after_its_first_answer() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    seen
+}
+
+/// A providers file in the temporary directory, removed when dropped.
+struct ProvidersFile(std::path::PathBuf);
+
+impl ProvidersFile {
+    fn new(text: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("sable-titles-{}.toml", uuid::Uuid::new_v4()));
+        std::fs::write(&path, text).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for ProvidersFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn the_model_titles_a_new_chat_after_its_first_answer() {
+    let mut config = model_service::config::Config::for_tests();
+    config.provider = model_service::config::ProviderChoice::Openai;
+    config.openai_base_url = Some(titling_provider().await);
+    config.openai_api_key = "sk-test".into();
+    config.default_model = Some("ok-model".to_owned());
+    let (app, _model) = stack_with(config).await;
+    // At once: the first message; shortly after: the model's title, cleaned.
+    let seen = waits_for_the_models_title(&app).await;
     assert_eq!(seen.last().unwrap(), "Rust Ownership Explained", "{seen:?}");
     assert!(
         seen.iter()
@@ -108,6 +139,40 @@ async fn the_model_titles_a_new_chat_after_its_first_answer() {
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(title(&app, &named).await, "Mine");
+}
+
+/// The mock is known by its kind, not its name: a real provider a deployment named "mock"
+/// still titles chats, and the mock under another name does not.
+#[tokio::test]
+async fn whether_the_model_titles_depends_on_the_providers_kind_not_its_name() {
+    let base_url = titling_provider().await;
+    let real_named_mock = ProvidersFile::new(&format!(
+        "[[providers]]\nname = \"mock\"\nbase_url = \"{base_url}\"\n\
+         [[providers.models]]\nid = \"ok-model\"\n[aliases]\ndefault = \"mock/ok-model\"\n"
+    ));
+    let mut config = model_service::config::Config::for_tests();
+    config.providers_file = Some(real_named_mock.0.clone());
+    let (app, _model) = stack_with(config).await;
+    let seen = waits_for_the_models_title(&app).await;
+    assert_eq!(seen.last().unwrap(), "Rust Ownership Explained", "{seen:?}");
+
+    let mock_named_offline = ProvidersFile::new(
+        "[[providers]]\nname = \"offline\"\nkind = \"mock\"\n\
+         [[providers.models]]\nid = \"mock-model\"\n[aliases]\ndefault = \"offline/mock-model\"\n",
+    );
+    let mut config = model_service::config::Config::for_tests();
+    config.providers_file = Some(mock_named_offline.0.clone());
+    let (app, _model) = stack_with(config).await;
+    let id = new_session(&app).await;
+    let response = app
+        .post_json(
+            "/api/v1/generate",
+            &json!({"prompt": "keep this title", "session_id": id}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(title(&app, &id).await, "keep this title");
 }
 
 #[tokio::test]

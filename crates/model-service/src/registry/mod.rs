@@ -595,6 +595,7 @@ impl Registry {
                     .to_owned(),
                     description: describe(&c.id).map(str::to_owned),
                     provider: r.provider.name.clone(),
+                    provider_kind: Some(r.provider.kind.to_owned()),
                     capabilities: c
                         .capabilities
                         .iter()

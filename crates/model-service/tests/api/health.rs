@@ -61,6 +61,13 @@ async fn models_lists_the_mock_presets_default_fallback_and_extras() {
     assert_eq!(body.provider, "mock");
     assert_eq!(body.default, "llama-3.3-70b-versatile");
     assert_eq!(body.fallback.as_deref(), Some("llama-3.1-8b-instant"));
+    assert!(
+        body.models
+            .iter()
+            .all(|m| m.provider_kind.as_deref() == Some("mock")),
+        "{:?}",
+        body.models
+    );
     let ids: Vec<(&str, &str, String)> = body
         .models
         .iter()

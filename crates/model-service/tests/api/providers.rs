@@ -136,6 +136,7 @@ async fn requests_are_routed_by_alias_provider_and_unique_bare_id() {
         .collect();
     assert_eq!(ids, ["a/gpt-a", "a/shared", "b/gpt-b", "b/shared"]);
     assert_eq!(list["models"][2]["provider"], "b");
+    assert_eq!(list["models"][2]["provider_kind"], "openai");
     assert_eq!(list["models"][2]["capabilities"], json!(["chat"]));
 }
 
