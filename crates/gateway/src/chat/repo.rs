@@ -1003,6 +1003,8 @@ pub struct FirstExchange {
     pub title: String,
     pub question: String,
     pub answer: String,
+    /// The model that answered (the answer's `meta.model`), when recorded.
+    pub model: Option<String>,
 }
 
 /// The session's title, first question and first answer while the active path is just those
@@ -1013,8 +1015,8 @@ pub async fn first_exchange(
     user_id: Uuid,
     session_id: Uuid,
 ) -> RepoResult<Option<FirstExchange>> {
-    let row: Option<(String, String, String)> = sqlx::query_as(
-        "SELECT s.title, q.content, a.content FROM chat_sessions s \
+    let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT s.title, q.content, a.content, a.meta->>'model' FROM chat_sessions s \
          JOIN chat_messages a ON a.id = s.active_leaf_id AND a.session_id = s.id \
               AND a.role = 'assistant' AND a.depth = 2 \
          JOIN chat_messages q ON q.id = a.parent_id AND q.role = 'user' \
@@ -1024,10 +1026,11 @@ pub async fn first_exchange(
     .bind(user_id)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(title, question, answer)| FirstExchange {
+    Ok(row.map(|(title, question, answer, model)| FirstExchange {
         title,
         question,
         answer,
+        model,
     }))
 }
 

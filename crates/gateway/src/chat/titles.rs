@@ -1,8 +1,9 @@
 //! Titles worth reading (issue 15.5). A new chat is titled at once from its first user message
 //! (cut at a word boundary, [`crate::chat::title_from_message`]). After its first answer is
 //! stored, while that automatic title is still in place (the user did not rename the chat), the
-//! gateway asks the model in the background for a short title and stores it. When the default
-//! model is served by the offline mock (its `provider_kind` in the model service's
+//! gateway asks the model that gave that answer (one the user may use) for a short title in the
+//! background and stores it; its tokens count towards the user's usage like the answer's. When
+//! that model is served by the offline mock (its `provider_kind` in the model service's
 //! `GET /api/v1/models`), or when the model fails or answers nothing usable, the title from the
 //! first message stays.
 
@@ -45,7 +46,7 @@ async fn title_session(state: &AppState, user_id: Uuid, session_id: Uuid) -> Res
     if title_from_message(&first.question).as_deref() != Some(first.title.as_str()) {
         return Ok(());
     }
-    if default_model_is_mock(state).await? {
+    if served_by_mock(state, first.model.as_deref()).await? {
         return Ok(());
     }
     let mut request = GenerateRequest::new(format!(
@@ -54,6 +55,7 @@ async fn title_session(state: &AppState, user_id: Uuid, session_id: Uuid) -> Res
         excerpt(&first.question),
         excerpt(&first.answer)
     ));
+    request.model = first.model;
     request.max_tokens = 24;
     request.temperature = 0.2;
     let response: GenerateResponse = state
@@ -66,6 +68,9 @@ async fn title_session(state: &AppState, user_id: Uuid, session_id: Uuid) -> Res
         )
         .await
         .map_err(|e| e.to_string())?;
+    state
+        .usage
+        .add(user_id, &response.model, response.usage, response.cost_usd);
     let Some(title) = clean_title(&response.text) else {
         return Err("the model's title was empty".to_owned());
     };
@@ -75,9 +80,9 @@ async fn title_session(state: &AppState, user_id: Uuid, session_id: Uuid) -> Res
     Ok(())
 }
 
-/// True when the model service's default model (the one a title request without a model
-/// gets) is served by the offline mock: its "titles" would be canned text.
-async fn default_model_is_mock(state: &AppState) -> Result<bool, String> {
+/// True when `model` (`None`: the default) is served by the offline mock: its "titles" would
+/// be canned text.
+async fn served_by_mock(state: &AppState, model: Option<&str>) -> Result<bool, String> {
     let models: ModelsResponse = state
         .model
         .send_json(
@@ -87,15 +92,16 @@ async fn default_model_is_mock(state: &AppState) -> Result<bool, String> {
         )
         .await
         .map_err(|e| e.to_string())?;
-    Ok(is_mock(&models))
+    Ok(is_mock(&models, model))
 }
 
-/// By the default model's provider kind, not its name: a deployment may name a real provider
+/// By the model's provider kind, not the provider's name: a deployment may name a real provider
 /// "mock" or the mock anything. A model service older than `provider_kind` names its only
 /// provider by its kind, so the name decides there.
-fn is_mock(models: &ModelsResponse) -> bool {
-    let default = models.models.iter().find(|m| m.id == models.default);
-    match default.and_then(|m| m.provider_kind.as_deref()) {
+fn is_mock(models: &ModelsResponse, model: Option<&str>) -> bool {
+    let id = model.unwrap_or(&models.default);
+    let info = models.models.iter().find(|m| m.id == id);
+    match info.and_then(|m| m.provider_kind.as_deref()) {
         Some(kind) => kind == "mock",
         None => models.provider == "mock",
     }
@@ -224,12 +230,15 @@ mod tests {
 
     #[test]
     fn the_mock_is_known_by_its_kind_not_its_name() {
-        assert!(is_mock(&models("offline", Some("mock"))));
-        assert!(!is_mock(&models("mock", Some("openai"))));
-        assert!(!is_mock(&models("local", Some("openai"))));
+        assert!(is_mock(&models("offline", Some("mock")), None));
+        assert!(is_mock(&models("offline", Some("mock")), Some("m")));
+        assert!(!is_mock(&models("mock", Some("openai")), None));
+        assert!(!is_mock(&models("local", Some("openai")), Some("m")));
         // A model service without `provider_kind`: its single provider's name is its kind.
-        assert!(is_mock(&models("mock", None)));
-        assert!(!is_mock(&models("openai", None)));
+        assert!(is_mock(&models("mock", None), None));
+        assert!(!is_mock(&models("openai", None), None));
+        // A model no longer listed: the provider's name, as an older model service.
+        assert!(!is_mock(&models("openai", Some("mock")), Some("gone")));
     }
 
     #[test]

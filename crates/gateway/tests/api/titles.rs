@@ -123,6 +123,10 @@ async fn the_model_titles_a_new_chat_after_its_first_answer() {
             .all(|t| t == "how does ownership work in Rust?" || t == "Rust Ownership Explained"),
         "{seen:?}"
     );
+    // The title's tokens count as the user's, like the answer's (14 tokens each here).
+    let me: Value = app.get("/api/v1/auth/me").await.json().await.unwrap();
+    assert_eq!(me["usage_today"]["requests"], 2, "{me}");
+    assert_eq!(me["usage_today"]["total_tokens"], 28, "{me}");
 
     // A chat the user renamed keeps its name.
     let named = new_session(&app).await;
