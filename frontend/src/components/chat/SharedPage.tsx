@@ -12,6 +12,7 @@ import { clockTime } from "@/lib/format";
 import { useAuth } from "@/stores/auth";
 import { useChat } from "@/stores/chat";
 import { toastError } from "@/stores/toasts";
+import { Toasts } from "../layout/Toasts";
 import { Markdown } from "../markdown/Markdown";
 
 type Load = { state: "loading" } | { state: "ready"; chat: SharedChat } | { state: "gone" } | { state: "error"; message: string };
@@ -78,6 +79,8 @@ export function SharedPage() {
             </Link>
           ) : null)}
       </header>
+      {/* Outside the app shell, so its own notifications (a failed "Continue this chat"). */}
+      <Toasts />
       <main className="mx-auto w-full max-w-3xl flex-1 px-4 pb-16 pt-6">
         {load.state === "loading" && (
           <div className="flex justify-center pt-20 text-zinc-400" aria-busy="true" aria-label="Loading">
