@@ -242,7 +242,9 @@ impl Generator {
                 .await;
             match result {
                 Ok(completion) => {
-                    metrics::histogram!("model_provider_request_duration_seconds", &labels(route))
+                    route
+                        .metrics()
+                        .request_duration
                         .record(call_started.elapsed().as_secs_f64());
                     return Ok(self.response(completion, &registry, route, started));
                 }
@@ -267,7 +269,7 @@ impl Generator {
     ) -> GenerateResponse {
         self.stats.tokens(u64::from(c.usage.completion_tokens));
         let model = route.model_id();
-        record_usage(model, &c.usage);
+        record_usage(route, &c.usage);
         trace_usage(
             &tracing::Span::current(),
             &route.provider.name,
@@ -362,11 +364,10 @@ impl Generator {
             };
             // The provider counts this stream in flight until it ends.
             let _in_flight = route.provider.enter();
-            let labels = labels(&route);
-            metrics::histogram!("model_provider_time_to_first_token_seconds", &labels)
-                .record(stream_started.elapsed().as_secs_f64());
+            let route_metrics = route.metrics();
+            route_metrics.time_to_first_token.record(stream_started.elapsed().as_secs_f64());
             // Recorded when this stream ends, however it ends (dropped by the client too).
-            let _duration = DurationGuard::start("model_provider_request_duration_seconds", labels);
+            let _duration = DurationGuard::start(route_metrics.request_duration.clone());
             let mut completion_tokens: u32 = 0;
             let token_counter = self.stats.token_counter();
             let mut finish_reason = first.as_ref().and_then(|d| d.finish_reason.clone());
@@ -416,7 +417,7 @@ impl Generator {
             }
             guard.finish(Outcome::Completed);
             let usage = common::schemas::Usage::new(estimate_prompt_tokens(&req), completion_tokens);
-            record_usage(route.model_id(), &usage);
+            record_usage(&route, &usage);
             trace_usage(&span, &route.provider.name, route.model_id(), &usage);
             yield StreamEvent::Meta(StreamMeta {
                 model,
@@ -561,17 +562,6 @@ fn may_fall_back(e: &ProviderError, from: &Route, next: Option<&Route>) -> bool 
             ))
 }
 
-/// `provider` and `model` labels (the model bounded: any id may be requested).
-fn labels(route: &Route) -> [(&'static str, String); 2] {
-    [
-        ("provider", route.provider.name.clone()),
-        (
-            "model",
-            common::observability::bounded_label("model", route.model_id()),
-        ),
-    ]
-}
-
 /// Exports the counters of rare events at 0, one series per error class, before the first
 /// event: `rate()`, dashboards and alerts then see a 0 rather than no data (Prometheus's
 /// instrumentation guidance: "avoid missing metrics"). Called once at start-up.
@@ -601,11 +591,13 @@ fn note_fallback(failures: &[(String, ProviderError)], fallback: &str) {
 }
 
 /// `model_prompt_tokens_total{model}` and `model_completion_tokens_total{model}`.
-fn record_usage(model: &str, usage: &common::schemas::Usage) {
-    let model = common::observability::bounded_label("model", model);
-    metrics::counter!("model_prompt_tokens_total", "model" => model.clone())
+fn record_usage(route: &Route, usage: &common::schemas::Usage) {
+    let metrics = route.metrics();
+    metrics
+        .prompt_tokens
         .increment(u64::from(usage.prompt_tokens));
-    metrics::counter!("model_completion_tokens_total", "model" => model)
+    metrics
+        .completion_tokens
         .increment(u64::from(usage.completion_tokens));
 }
 
@@ -627,18 +619,16 @@ fn trace_usage(span: &tracing::Span, provider: &str, model: &str, usage: &common
     );
 }
 
-/// Records a histogram of the time from [`start`](Self::start) until it is dropped.
+/// Records into a histogram the time from [`start`](Self::start) until it is dropped.
 struct DurationGuard {
-    name: &'static str,
-    labels: [(&'static str, String); 2],
+    histogram: metrics::Histogram,
     started: Instant,
 }
 
 impl DurationGuard {
-    fn start(name: &'static str, labels: [(&'static str, String); 2]) -> Self {
+    fn start(histogram: metrics::Histogram) -> Self {
         Self {
-            name,
-            labels,
+            histogram,
             started: Instant::now(),
         }
     }
@@ -646,8 +636,7 @@ impl DurationGuard {
 
 impl Drop for DurationGuard {
     fn drop(&mut self) {
-        metrics::histogram!(self.name, &self.labels[..])
-            .record(self.started.elapsed().as_secs_f64());
+        self.histogram.record(self.started.elapsed().as_secs_f64());
     }
 }
 

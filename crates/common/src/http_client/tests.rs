@@ -401,3 +401,65 @@ async fn closed_port() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap()
 }
+
+/// The request head an HTTP/1.1 server on loopback reads from `client` for
+/// `POST http://127.0.0.1:<port>/v1/chat/completions` with the headers `headers` makes for it.
+async fn head_sent(client: &HttpClient, headers: impl FnOnce(&Uri) -> hyper::HeaderMap) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = socket.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the connection closed before the head ended");
+            head.extend_from_slice(&buf[..n]);
+        }
+        socket
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        String::from_utf8(head).unwrap()
+    });
+    let uri = parse_uri(&format!("http://{addr}/v1/chat/completions")).unwrap();
+    let headers = headers(&uri);
+    let response = client
+        .send(request(Method::POST, uri, headers, "{}"), None)
+        .await
+        .unwrap();
+    response.into_body().bytes().await.unwrap();
+    server
+        .await
+        .unwrap()
+        .replace(&addr.port().to_string(), "PORT")
+}
+
+#[tokio::test]
+async fn a_preset_host_header_sends_the_same_request_as_the_clients_own() {
+    let client = HttpClient::new(settings(1000, None)).unwrap();
+    let mut headers = hyper::HeaderMap::new();
+    headers.insert("authorization", "Bearer k".parse().unwrap());
+    headers.insert("accept", "*/*".parse().unwrap());
+    let plain = head_sent(&client, |_| headers.clone()).await;
+    let preset = head_sent(&client, |uri| {
+        let mut headers = headers.clone();
+        headers.insert(hyper::header::HOST, http1_host_header(uri).unwrap());
+        headers
+    })
+    .await;
+    assert!(plain.contains("host: 127.0.0.1:PORT\r\n"), "{plain}");
+    assert_eq!(plain, preset);
+
+    for (url, host) in [
+        ("http://example.com/v1", "example.com"),
+        ("http://example.com:80/v1", "example.com"),
+        ("http://example.com:8080/v1", "example.com:8080"),
+        ("https://example.com:443/v1", "example.com"),
+        ("https://example.com:8443/v1", "example.com:8443"),
+        ("http://[::1]:8000/v1", "[::1]:8000"),
+    ] {
+        let value = http1_host_header(&parse_uri(url).unwrap()).unwrap();
+        assert_eq!(value, host, "{url}");
+    }
+}

@@ -88,13 +88,12 @@ impl Generator {
                 });
             }
         }
-        metrics::histogram!(
-            "model_provider_request_duration_seconds",
-            &super::labels(&route)
-        )
-        .record(started.elapsed().as_secs_f64());
+        route
+            .metrics()
+            .request_duration
+            .record(started.elapsed().as_secs_f64());
         let usage = common::schemas::Usage::new(prompt_tokens, 0);
-        super::record_usage(route.model_id(), &usage);
+        super::record_usage(&route, &usage);
         super::trace_usage(
             &tracing::Span::current(),
             &route.provider.name,

@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 use tracing::Instrument;
 
 use super::{
-    classified_error, error_text, labels, may_fall_back, note_fallback, record_usage, trace_usage,
+    classified_error, error_text, may_fall_back, note_fallback, record_usage, trace_usage,
     CompletionGuard, Deadline, DurationGuard, Generator, Outcome, StreamGuard, MIN_ATTEMPT,
 };
 use crate::capabilities::{self, CapabilityTable};
@@ -145,7 +145,9 @@ impl Generator {
                 .await;
             match result {
                 Ok(answer) => {
-                    metrics::histogram!("model_provider_request_duration_seconds", &labels(route))
+                    route
+                        .metrics()
+                        .request_duration
                         .record(call_started.elapsed().as_secs_f64());
                     let (answer, usage) = match completion_usage(&answer) {
                         // The provider's bytes, untouched.
@@ -169,7 +171,7 @@ impl Generator {
 
     fn account(&self, route: &Route, usage: &Usage, span: &tracing::Span) {
         self.stats.tokens(u64::from(usage.completion_tokens));
-        record_usage(route.model_id(), usage);
+        record_usage(route, usage);
         trace_usage(span, &route.provider.name, route.model_id(), usage);
     }
 
@@ -241,8 +243,10 @@ impl Generator {
             guard.finish(Outcome::Failed);
             return Err(classified_error(&failures));
         };
-        let labels = labels(&route);
-        metrics::histogram!("model_provider_time_to_first_token_seconds", &labels)
+        let request_duration = route.metrics().request_duration.clone();
+        route
+            .metrics()
+            .time_to_first_token
             .record(started.elapsed().as_secs_f64());
         let idle = route.provider.timeouts.idle;
         let answered = Answered::new(&registry, &route);
@@ -251,7 +255,7 @@ impl Generator {
             // The provider counts this stream in flight until it ends.
             let _in_flight = route.provider.enter();
             // Recorded when this stream ends, however it ends (dropped by the client too).
-            let _duration = DurationGuard::start("model_provider_request_duration_seconds", labels);
+            let _duration = DurationGuard::start(request_duration);
             let mut seen = Seen::default();
             let mut out = BytesMut::new();
             for chunk in &first {

@@ -29,11 +29,6 @@ use std::time::Duration;
 
 use async_openai::config::{Config, OpenAIConfig};
 use async_openai::error::{OpenAIError, StreamError};
-use async_openai::types::chat::{
-    ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
-    ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
-    CreateChatCompletionRequest, CreateChatCompletionRequestArgs,
-};
 use async_trait::async_trait;
 use common::config::Secret;
 use common::http_client::{self, Body, ClientSettings, HttpClient};
@@ -99,11 +94,22 @@ impl OpenAiProvider {
             reqwest::header::ACCEPT,
             reqwest::header::HeaderValue::from_static("*/*"),
         );
+        let chat_uri = http_client::parse_uri(&chat_url).ok();
+        // The `Host` header the client would add to each HTTP/1.1 call, added once (last, where
+        // the client puts it: the request's bytes are the same). Chat and embeddings share
+        // the base URL, hence the host.
+        if let Some(host) = chat_uri
+            .as_ref()
+            .filter(|uri| uri.scheme_str() == Some("http") && !settings.http2_prior_knowledge)
+            .and_then(http_client::http1_host_header)
+        {
+            headers.insert(reqwest::header::HOST, host);
+        }
         Ok(Self {
             name: settings.name,
             max_completion_tokens: settings.max_completion_tokens,
             http,
-            chat_uri: http_client::parse_uri(&chat_url).ok(),
+            chat_uri,
             embeddings_uri: http_client::parse_uri(&embeddings_url).ok(),
             headers,
         })
@@ -139,40 +145,41 @@ impl OpenAiProvider {
         Ok(response)
     }
 
-    fn request(
-        &self,
-        req: &ProviderRequest,
-        stream: bool,
-    ) -> Result<CreateChatCompletionRequest, ProviderError> {
-        let mut messages: Vec<ChatCompletionRequestMessage> = Vec::new();
-        if let Some(system) = req
+    /// The `chat/completions` request's JSON for `req`.
+    fn request_body(&self, req: &ProviderRequest, stream: bool) -> Result<Vec<u8>, ProviderError> {
+        let system = req
             .system_prompt
             .as_deref()
             .filter(|s| !s.trim().is_empty())
-        {
-            messages.push(system_message(system));
-        }
-        for turn in &req.messages {
-            messages.push(match turn.role {
-                Role::System => system_message(&turn.content),
-                Role::User => user_message(&turn.content),
-                Role::Assistant => assistant_message(&turn.content),
+            .map(|content| ChatMessage {
+                role: "system",
+                content,
             });
-        }
-        messages.push(user_message(&req.prompt));
-
-        let mut args = CreateChatCompletionRequestArgs::default();
-        args.model(req.model.clone())
-            .messages(messages)
-            .temperature(req.temperature)
-            .stream(stream);
-        if self.max_completion_tokens {
-            args.max_completion_tokens(req.max_tokens);
-        } else {
-            #[allow(deprecated)]
-            args.max_tokens(req.max_tokens);
-        }
-        args.build().map_err(|e| {
+        let turns = req.messages.iter().map(|turn| ChatMessage {
+            role: match turn.role {
+                Role::System => "system",
+                Role::User => "user",
+                Role::Assistant => "assistant",
+            },
+            content: &turn.content,
+        });
+        let prompt = ChatMessage {
+            role: "user",
+            content: &req.prompt,
+        };
+        let body = ChatRequest {
+            messages: system
+                .into_iter()
+                .chain(turns)
+                .chain(Some(prompt))
+                .collect(),
+            model: &req.model,
+            max_completion_tokens: self.max_completion_tokens.then_some(req.max_tokens),
+            stream,
+            max_tokens: (!self.max_completion_tokens).then_some(req.max_tokens),
+            temperature: req.temperature,
+        };
+        serde_json::to_vec(&body).map_err(|e| {
             ProviderError::new(
                 ErrorKind::InvalidRequest,
                 format!("invalid provider request: {e}"),
@@ -181,25 +188,27 @@ impl OpenAiProvider {
     }
 }
 
-fn request_body(request: &CreateChatCompletionRequest) -> Result<Vec<u8>, ProviderError> {
-    serde_json::to_vec(request).map_err(|e| {
-        ProviderError::new(
-            ErrorKind::InvalidRequest,
-            format!("invalid provider request: {e}"),
-        )
-    })
+/// A chat completions request as async-openai's `CreateChatCompletionRequest` serializes the
+/// fields we set (same names, order and omissions, byte for byte: tested), written straight
+/// from the [`ProviderRequest`]. Its builder copied every message twice (the builder's `build`
+/// clones its fields) and its serializer checked some forty unset options per call.
+#[derive(serde::Serialize)]
+struct ChatRequest<'a> {
+    messages: Vec<ChatMessage<'a>>,
+    model: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    temperature: f32,
 }
 
-fn system_message(content: &str) -> ChatCompletionRequestMessage {
-    ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(content))
-}
-
-fn user_message(content: &str) -> ChatCompletionRequestMessage {
-    ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage::from(content))
-}
-
-fn assistant_message(content: &str) -> ChatCompletionRequestMessage {
-    ChatCompletionRequestMessage::Assistant(ChatCompletionRequestAssistantMessage::from(content))
+/// One message: its role (async-openai's enum tag, written first) and its text.
+#[derive(serde::Serialize)]
+struct ChatMessage<'a> {
+    role: &'static str,
+    content: &'a str,
 }
 
 #[async_trait]
@@ -209,7 +218,7 @@ impl Provider for OpenAiProvider {
     }
 
     async fn complete(&self, req: &ProviderRequest) -> Result<Completion, ProviderError> {
-        let body = request_body(&self.request(req, false)?)?;
+        let body = self.request_body(req, false)?;
         // What async-openai's `create_byot` did, without its request factory and boxed
         // services: the answer's bytes, then the lenient shape.
         let bytes = self
@@ -253,7 +262,7 @@ impl Provider for OpenAiProvider {
     }
 
     async fn stream(&self, req: &ProviderRequest) -> Result<DeltaStream, ProviderError> {
-        let body = request_body(&self.request(req, true)?)?;
+        let body = self.request_body(req, true)?;
         Ok(delta_stream(self.post_chat(body).await?))
     }
 
@@ -853,7 +862,8 @@ mod tests {
             max_tokens: 7,
             temperature: 0.5,
         };
-        let body = serde_json::to_value(provider.request(&req, true).unwrap()).unwrap();
+        let body: Value =
+            serde_json::from_slice(&provider.request_body(&req, true).unwrap()).unwrap();
         let roles: Vec<_> = body["messages"]
             .as_array()
             .unwrap()
@@ -865,5 +875,111 @@ mod tests {
         assert_eq!(body["max_tokens"], 7);
         assert_eq!(body["stream"], true);
         assert_eq!(body["model"], "m");
+    }
+
+    /// What async-openai's builder and types made of `req` (how requests were built before).
+    fn async_openai_body(
+        req: &ProviderRequest,
+        stream: bool,
+        max_completion_tokens: bool,
+    ) -> Vec<u8> {
+        use async_openai::types::chat::{
+            ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
+            ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
+            CreateChatCompletionRequestArgs,
+        };
+        let system = |s: &str| {
+            ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(s))
+        };
+        let user =
+            |s: &str| ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage::from(s));
+        let mut messages = Vec::new();
+        if let Some(s) = req
+            .system_prompt
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
+            messages.push(system(s));
+        }
+        for turn in &req.messages {
+            messages.push(match turn.role {
+                Role::System => system(&turn.content),
+                Role::User => user(&turn.content),
+                Role::Assistant => ChatCompletionRequestMessage::Assistant(
+                    ChatCompletionRequestAssistantMessage::from(turn.content.as_str()),
+                ),
+            });
+        }
+        messages.push(user(&req.prompt));
+        let mut args = CreateChatCompletionRequestArgs::default();
+        args.model(req.model.clone())
+            .messages(messages)
+            .temperature(req.temperature)
+            .stream(stream);
+        if max_completion_tokens {
+            args.max_completion_tokens(req.max_tokens);
+        } else {
+            #[allow(deprecated)]
+            args.max_tokens(req.max_tokens);
+        }
+        serde_json::to_vec(&args.build().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn request_bodies_are_byte_for_byte_what_async_openai_wrote() {
+        use common::schemas::ChatTurn;
+        let turn = |role, content: &str| ChatTurn {
+            role,
+            content: content.into(),
+        };
+        let odd = "quote \" back\\slash\n\u{1} é 😀 </script>";
+        let requests = [
+            ProviderRequest {
+                model: "m".into(),
+                system_prompt: None,
+                messages: vec![],
+                prompt: "hi".into(),
+                max_tokens: 32,
+                temperature: 0.7,
+            },
+            ProviderRequest {
+                model: "gpt-4o-mini".into(),
+                system_prompt: Some("   ".into()),
+                messages: vec![turn(Role::System, "s"), turn(Role::Assistant, odd)],
+                prompt: odd.into(),
+                max_tokens: 0,
+                temperature: 0.0,
+            },
+            ProviderRequest {
+                model: odd.into(),
+                system_prompt: Some(odd.into()),
+                messages: vec![turn(Role::User, ""), turn(Role::Assistant, "a")],
+                prompt: String::new(),
+                max_tokens: u32::MAX,
+                temperature: 1.234_567_9,
+            },
+        ];
+        for max_completion_tokens in [false, true] {
+            let provider = OpenAiProvider::new(OpenAiSettings {
+                name: "openai".into(),
+                base_url: "http://127.0.0.1:9/v1".into(),
+                api_key: "k".into(),
+                connect_timeout: Duration::from_secs(1),
+                read_timeout: Duration::from_secs(1),
+                max_completion_tokens,
+                http2_prior_knowledge: false,
+            })
+            .unwrap();
+            for req in &requests {
+                for stream in [false, true] {
+                    let ours = provider.request_body(req, stream).unwrap();
+                    let theirs = async_openai_body(req, stream, max_completion_tokens);
+                    assert_eq!(
+                        String::from_utf8_lossy(&ours),
+                        String::from_utf8_lossy(&theirs)
+                    );
+                }
+            }
+        }
     }
 }

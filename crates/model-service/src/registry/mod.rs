@@ -23,6 +23,7 @@ pub mod breaker;
 pub mod capability;
 pub mod file;
 pub mod load;
+pub mod metrics;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -189,6 +190,8 @@ pub struct ModelSpec {
     pub config: ModelConfig,
     /// Configured (listed), or only named by a request.
     pub listed: bool,
+    /// Its Prometheus series, made on first use ([`Route::metrics`]).
+    pub metrics: metrics::MetricsCell,
 }
 
 /// Where a request goes: a provider and one of its models.
@@ -202,6 +205,11 @@ impl Route {
     /// `provider/model`.
     pub fn id(&self) -> String {
         format!("{}/{}", self.provider.name, self.model.config.id)
+    }
+
+    /// The series this route's calls are recorded in.
+    pub fn metrics(&self) -> &metrics::RouteMetrics {
+        self.model.metrics.get(&self.provider.name, self.model_id())
     }
 
     /// The id the provider knows the model by.
@@ -310,6 +318,7 @@ impl Registry {
                     model: Arc::new(ModelSpec {
                         config,
                         listed: true,
+                        metrics: metrics::MetricsCell::default(),
                     }),
                 });
             }
@@ -365,6 +374,7 @@ impl Registry {
                     model: Arc::new(ModelSpec {
                         config: m.clone(),
                         listed: true,
+                        metrics: metrics::MetricsCell::default(),
                     }),
                 });
             }
@@ -652,6 +662,7 @@ fn unlisted(slot: &Arc<ProviderSlot>, id: &str) -> Route {
         model: Arc::new(ModelSpec {
             config,
             listed: false,
+            metrics: metrics::MetricsCell::default(),
         }),
     }
 }
