@@ -692,6 +692,20 @@ fn map_error(error: OpenAIError) -> ProviderError {
 mod tests {
     use super::*;
 
+    /// A provider at `base_url` with one-second timeouts.
+    fn test_provider(base_url: &str, max_completion_tokens: bool) -> OpenAiProvider {
+        OpenAiProvider::new(OpenAiSettings {
+            name: "openai".into(),
+            base_url: base_url.into(),
+            api_key: "k".into(),
+            connect_timeout: Duration::from_secs(1),
+            read_timeout: Duration::from_secs(1),
+            max_completion_tokens,
+            http2_prior_knowledge: false,
+        })
+        .unwrap()
+    }
+
     #[test]
     fn auth_errors_drop_the_provider_text() {
         let e = HttpStatusError {
@@ -803,16 +817,7 @@ mod tests {
                 counter.fetch_add(0x10000, std::sync::atomic::Ordering::Relaxed);
             }
         });
-        let provider = OpenAiProvider::new(OpenAiSettings {
-            name: "openai".into(),
-            base_url: format!("http://{addr}/v1"),
-            api_key: "k".into(),
-            connect_timeout: Duration::from_secs(1),
-            read_timeout: Duration::from_secs(1),
-            max_completion_tokens: false,
-            http2_prior_knowledge: false,
-        })
-        .unwrap();
+        let provider = test_provider(&format!("http://{addr}/v1"), false);
         let request = http_client::request(
             Method::POST,
             provider.chat_uri.clone().unwrap(),
@@ -835,16 +840,7 @@ mod tests {
 
     #[test]
     fn requests_carry_system_prompt_history_and_prompt_in_order() {
-        let provider = OpenAiProvider::new(OpenAiSettings {
-            name: "openai".into(),
-            base_url: "http://127.0.0.1:9/v1".into(),
-            api_key: "k".into(),
-            connect_timeout: Duration::from_secs(1),
-            read_timeout: Duration::from_secs(1),
-            max_completion_tokens: false,
-            http2_prior_knowledge: false,
-        })
-        .unwrap();
+        let provider = test_provider("http://127.0.0.1:9/v1", false);
         let req = ProviderRequest {
             model: "m".into(),
             system_prompt: Some("sys".into()),
@@ -960,16 +956,7 @@ mod tests {
             },
         ];
         for max_completion_tokens in [false, true] {
-            let provider = OpenAiProvider::new(OpenAiSettings {
-                name: "openai".into(),
-                base_url: "http://127.0.0.1:9/v1".into(),
-                api_key: "k".into(),
-                connect_timeout: Duration::from_secs(1),
-                read_timeout: Duration::from_secs(1),
-                max_completion_tokens,
-                http2_prior_knowledge: false,
-            })
-            .unwrap();
+            let provider = test_provider("http://127.0.0.1:9/v1", max_completion_tokens);
             for req in &requests {
                 for stream in [false, true] {
                     let ours = provider.request_body(req, stream).unwrap();
