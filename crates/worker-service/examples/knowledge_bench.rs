@@ -12,7 +12,11 @@
 //!   from English's 127 stop words, the most frequent as in real text, then 5,000 content
 //!   words: a question's content words match a part of the passages, as in real text).
 //!
-//! Prints markdown tables.
+//! Prints markdown tables. Options (`-- --help`) pick the corpora, the sizes and the number of
+//! queries, so a smaller run fits while iterating: `-- --skip-ingest --corpus zipf --passages
+//! 10000 --queries 30`. Besides the latency of `POST /retrieve`, each row gives its parts, run
+//! alone: the full-text statement, the query's embedding (a call to the model service) and the
+//! vector side's scan over the cached vectors; the two sides run concurrently in a retrieval.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -105,7 +109,27 @@ impl Zipf {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Parser)]
+#[command(about = "Knowledge benchmark: ingestion and retrieval latency")]
+struct Args {
+    /// Corpora of the retrieval rows, in order.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "worst,zipf")]
+    corpus: Vec<Corpus>,
+    /// Passages in scope for the retrieval rows of each corpus, in order.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+    passages: Vec<usize>,
+    /// Timed retrieval queries per row (after 5 warm-up ones) with the vector cache.
+    #[arg(long, default_value_t = 100)]
+    queries: usize,
+    /// Leave out the ingestion rows.
+    #[arg(long)]
+    skip_ingest: bool,
+    /// Keep the benchmark's database at the end (its name is printed), to look at it in psql.
+    #[arg(long)]
+    keep_database: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Corpus {
     Worst,
     Zipf,
@@ -137,6 +161,8 @@ fn sentence(rng: &mut impl Rng, words: usize) -> String {
 
 #[tokio::main]
 async fn main() {
+    let args = Args::parse();
+    println!("load average at start: {}", load_average());
     let db = common::test_support::fresh_database().await;
     let model = model_service::spawn(model_service::config::Config::for_tests())
         .await
@@ -185,20 +211,48 @@ async fn main() {
     let client = common::http::client_builder().build().unwrap();
     let mut rng = rand::thread_rng();
 
+    if !args.skip_ingest {
+        ingest(&client, &base, &db.pool, &mut rng).await;
+    }
+    let services = Services {
+        client: &client,
+        model: model.base_url(),
+        cached: &base,
+        uncached: &base_uncached,
+    };
+    retrieval(&args, &services, &db.pool, &state, &mut rng).await;
+    println!("\nload average at end: {}", load_average());
+    shutdown.cancel();
+    model.shutdown.cancel();
+    let _ = std::fs::remove_dir_all(&store);
+    if args.keep_database {
+        println!("database kept: {}", db.name);
+    } else {
+        drop_database(db).await;
+    }
+}
+
+/// Ingestion: Markdown files and PDFs uploaded over HTTP, upload → every file `ready`.
+async fn ingest(
+    client: &reqwest::Client,
+    base: &str,
+    pool: &sqlx::PgPool,
+    rng: &mut rand::rngs::ThreadRng,
+) {
     println!("| input | files | pages | chunks | seconds | pages/s | chunks/s |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for (kind, files, pages_each) in [("markdown", 40usize, 10usize), ("pdf", 20, 10)] {
         let started = Instant::now();
         for f in 0..files {
             let (name, ctype, bytes) = if kind == "pdf" {
-                let pages: Vec<String> = (0..pages_each).map(|_| sentence(&mut rng, 60)).collect();
+                let pages: Vec<String> = (0..pages_each).map(|_| sentence(rng, 60)).collect();
                 (format!("f{f}.pdf"), "application/pdf", pdf(&pages))
             } else {
                 let mut text = String::new();
                 for p in 0..pages_each {
                     text.push_str(&format!("# Part {p}\n\n"));
                     for _ in 0..8 {
-                        text.push_str(&sentence(&mut rng, 40));
+                        text.push_str(&sentence(rng, 40));
                         text.push('\n');
                     }
                 }
@@ -220,7 +274,7 @@ async fn main() {
                         count(*) FILTER (WHERE status = 'failed') FROM files WHERE kind = $1",
             )
             .bind(kind)
-            .fetch_one(&db.pool)
+            .fetch_one(pool)
             .await
             .unwrap();
             assert_eq!(failed, 0);
@@ -234,7 +288,7 @@ async fn main() {
             "SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.kind = $1",
         )
         .bind(kind)
-        .fetch_one(&db.pool)
+        .fetch_one(pool)
         .await
         .unwrap();
         let pages = files * pages_each;
@@ -244,10 +298,31 @@ async fn main() {
             chunks as f64 / secs
         );
     }
+}
 
-    // Retrieval: synthetic passages of the default user with vectors of the mock's model.
+/// Where the benchmark's services listen.
+struct Services<'a> {
+    client: &'a reqwest::Client,
+    /// The model service (query embeddings).
+    model: String,
+    /// The worker API with the vector cache.
+    cached: &'a str,
+    /// The same API with `VECTOR_CACHE_MB=0`.
+    uncached: &'a str,
+}
+
+/// Retrieval: synthetic passages of the default user with vectors of the mock's model, one
+/// table row per corpus and size.
+async fn retrieval(
+    args: &Args,
+    services: &Services<'_>,
+    pool: &sqlx::PgPool,
+    state: &worker_service::AppState,
+    rng: &mut rand::rngs::ThreadRng,
+) {
+    let client = services.client;
     let probe: Value = client
-        .post(format!("{}/embeddings", model.base_url()))
+        .post(format!("{}/embeddings", services.model))
         .json(&json!({"input": ["probe"]}))
         .send()
         .await
@@ -259,133 +334,228 @@ async fn main() {
     let dim = probe["data"][0]["embedding"].as_array().unwrap().len();
     let owner = common::schemas::DEFAULT_JOB_OWNER;
     let zipf = Zipf::new();
-    println!("\n| corpus | passages in scope | vectors | first query | p50 | p99 | mean | full-text side alone p50 | same with ts_rank_cd p50 | passages matched by words (mean) |");
-    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
-    for (corpus, target) in [
-        (Corpus::Worst, 10_000usize),
-        (Corpus::Worst, 100_000),
-        (Corpus::Zipf, 10_000),
-        (Corpus::Zipf, 100_000),
-    ] {
-        if matches!(corpus, Corpus::Zipf) && target == 10_000 {
-            // A new corpus: the worst case's passages go (the ingested files stay).
+    println!("\n| corpus | passages in scope | vectors | first query | p50 | p99 | mean | full-text side alone p50 / p99 | query embedding alone p50 | vector scan alone p50 / p99 | passages matched by words (mean) |");
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut previous: Option<Corpus> = None;
+    for &corpus in &args.corpus {
+        if previous.is_some_and(|p| p != corpus) {
+            // A new corpus: the previous one's passages go (the ingested files stay).
             sqlx::query("DELETE FROM files WHERE filename = 'synthetic.txt'")
-                .execute(&db.pool)
+                .execute(pool)
                 .await
                 .unwrap();
         }
-        let file = Uuid::now_v7();
-        sqlx::query(
-            "INSERT INTO files (id, user_id, filename, content_type, kind, size_bytes, sha256, blob_key, status,
-                                embedding_model)
-             VALUES ($1, $2, 'synthetic.txt', 'text/plain', 'text', 1, $3, 'none', 'ready', $4)",
-        )
-        .bind(file)
-        .bind(owner)
-        .bind(file.to_string())
-        .bind(&embed_model)
-        .execute(&db.pool)
-        .await
-        .unwrap();
-        let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM chunks WHERE user_id = $1")
-            .bind(owner)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-        let mut total = usize::try_from(existing).unwrap();
-        let mut idx = 0i32;
-        while total < target {
-            let n = (target - total).min(2000);
-            let mut ids = Vec::with_capacity(n);
-            let mut texts = Vec::with_capacity(n);
-            let mut idxs = Vec::with_capacity(n);
-            let mut vecs: Vec<Vec<u8>> = Vec::with_capacity(n);
-            for _ in 0..n {
-                ids.push(Uuid::now_v7());
-                texts.push(corpus.sentence(&zipf, &mut rng, 60));
-                idxs.push(idx);
-                idx += 1;
-                let mut v: Vec<f32> = (0..dim).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
-                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                v.iter_mut().for_each(|x| *x /= norm);
-                vecs.push(v.iter().flat_map(|x| x.to_le_bytes()).collect());
+        previous = Some(corpus);
+        for &target in &args.passages {
+            let total = add_passages(pool, corpus, &zipf, target, &embed_model, dim, rng).await;
+            let files = all_files(pool).await;
+            let question = |rng: &mut rand::rngs::ThreadRng| corpus.sentence(&zipf, rng, 8);
+            let text = text_side(pool, owner, &files, rng, &question).await;
+            let embedding = embed_side(services, rng, &question).await;
+            let matched = matched_by_words(pool, owner, rng, &question).await;
+            // Cached: `--queries` timed queries (100: a p99 worth the name); read per query
+            // (the worst corpus only): 30 (seconds each at 100k).
+            let mut runs = vec![("cached", services.cached, args.queries + 5)];
+            if corpus == Corpus::Worst {
+                runs.push(("read per query", services.uncached, 35));
             }
-            sqlx::query(
-                "INSERT INTO chunks (id, file_id, user_id, idx, text, char_start, char_end, token_count,
-                                     embedding, embedding_model, embedding_dim)
-                 SELECT u.id, $2, $3, u.idx, u.text, 0, 1, 80, u.emb, $6, $7
-                   FROM unnest($1::uuid[], $4::int4[], $5::text[], $8::bytea[]) AS u(id, idx, text, emb)",
-            )
-            .bind(&ids)
-            .bind(file)
-            .bind(owner)
-            .bind(&idxs)
-            .bind(&texts)
-            .bind(&embed_model)
-            .bind(i32::try_from(dim).unwrap())
-            .bind(&vecs)
-            .execute(&db.pool)
-            .await
-            .unwrap();
-            total += n;
-        }
-        sqlx::query("ANALYZE chunks")
-            .execute(&db.pool)
-            .await
-            .unwrap();
-        // The full-text side on its own (the statement `retrieve::text_ranked` runs), and
-        // the same with `ts_rank_cd`, its ranking before issue 23's latency work.
-        let files = all_files(&db.pool).await;
-        let question = |rng: &mut rand::rngs::ThreadRng| corpus.sentence(&zipf, rng, 8);
-        let text = text_side(&db.pool, owner, &files, "ts_rank", &mut rng, &question).await;
-        let text_cd = text_side(&db.pool, owner, &files, "ts_rank_cd", &mut rng, &question).await;
-        let matched = matched_by_words(&db.pool, owner, &mut rng, &question).await;
-        // Cached: 100 timed queries (a p99 worth the name); read per query (the worst corpus
-        // only): 30 (seconds each at 100k).
-        let runs: &[(&str, &String, usize)] = match corpus {
-            Corpus::Worst => &[
-                ("cached", &base, 105),
-                ("read per query", &base_uncached, 35),
-            ],
-            Corpus::Zipf => &[("cached", &base, 105)],
-        };
-        for &(label, url, runs) in runs {
-            let mut times = Vec::new();
-            let mut first = 0.0;
-            for i in 0..runs {
-                let q = question(&mut rng);
-                let started = Instant::now();
-                let r = client
-                    .post(format!("{url}/retrieve"))
-                    .json(&json!({"query": q, "top_k": 8}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(r.status().is_success());
-                let _: Value = r.json().await.unwrap();
-                let ms = started.elapsed().as_secs_f64() * 1000.0;
-                if i == 0 {
-                    first = ms;
+            for (label, url, runs) in runs {
+                let mut times = Vec::new();
+                let mut first = 0.0;
+                for i in 0..runs {
+                    let q = question(rng);
+                    let started = Instant::now();
+                    let r = client
+                        .post(format!("{url}/retrieve"))
+                        .json(&json!({"query": q, "top_k": 8}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(r.status().is_success());
+                    let _: Value = r.json().await.unwrap();
+                    let ms = started.elapsed().as_secs_f64() * 1000.0;
+                    if i == 0 {
+                        first = ms;
+                    }
+                    if i >= 5 {
+                        times.push(ms);
+                    }
                 }
-                if i >= 5 {
-                    times.push(ms);
-                }
+                times.sort_by(f64::total_cmp);
+                let mean = times.iter().sum::<f64>() / times.len() as f64;
+                // The scan alone, after the retrievals above filled the cache.
+                let scan = vector_side(state, pool, owner, &embed_model, dim, rng).await;
+                println!(
+                    "| {} | {total} | {label} | {first:.1} ms | {:.1} ms | {:.1} ms | {mean:.1} ms | {:.1} / {:.1} ms | {:.1} ms | {:.1} / {:.1} ms | {matched:.0} |",
+                    corpus.name(),
+                    percentile(&times, 0.5),
+                    percentile(&times, 0.99),
+                    percentile(&text, 0.5),
+                    percentile(&text, 0.99),
+                    percentile(&embedding, 0.5),
+                    percentile(&scan, 0.5),
+                    percentile(&scan, 0.99),
+                );
             }
-            times.sort_by(f64::total_cmp);
-            let mean = times.iter().sum::<f64>() / times.len() as f64;
-            println!(
-                "| {} | {total} | {label} | {first:.1} ms | {:.1} ms | {:.1} ms | {mean:.1} ms | {:.1} ms | {:.1} ms | {matched:.0} |",
-                corpus.name(),
-                percentile(&times, 0.5),
-                percentile(&times, 0.99),
-                percentile(&text, 0.5),
-                percentile(&text_cd, 0.5)
-            );
         }
     }
-    shutdown.cancel();
-    model.shutdown.cancel();
-    let _ = std::fs::remove_dir_all(&store);
+}
+
+/// Adds synthetic passages of `corpus` (in a new file `synthetic.txt`) until the default user
+/// has `target`; returns how many the user has.
+async fn add_passages(
+    pool: &sqlx::PgPool,
+    corpus: Corpus,
+    zipf: &Zipf,
+    target: usize,
+    embed_model: &str,
+    dim: usize,
+    rng: &mut rand::rngs::ThreadRng,
+) -> usize {
+    let owner = common::schemas::DEFAULT_JOB_OWNER;
+    let file = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO files (id, user_id, filename, content_type, kind, size_bytes, sha256, blob_key, status,
+                            embedding_model)
+         VALUES ($1, $2, 'synthetic.txt', 'text/plain', 'text', 1, $3, 'none', 'ready', $4)",
+    )
+    .bind(file)
+    .bind(owner)
+    .bind(file.to_string())
+    .bind(embed_model)
+    .execute(pool)
+    .await
+    .unwrap();
+    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM chunks WHERE user_id = $1")
+        .bind(owner)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let mut total = usize::try_from(existing).unwrap();
+    let mut idx = 0i32;
+    while total < target {
+        let n = (target - total).min(2000);
+        let mut ids = Vec::with_capacity(n);
+        let mut texts = Vec::with_capacity(n);
+        let mut idxs = Vec::with_capacity(n);
+        let mut vecs: Vec<Vec<u8>> = Vec::with_capacity(n);
+        for _ in 0..n {
+            ids.push(Uuid::now_v7());
+            texts.push(corpus.sentence(zipf, rng, 60));
+            idxs.push(idx);
+            idx += 1;
+            let mut v: Vec<f32> = (0..dim).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter_mut().for_each(|x| *x /= norm);
+            vecs.push(v.iter().flat_map(|x| x.to_le_bytes()).collect());
+        }
+        sqlx::query(
+            "INSERT INTO chunks (id, file_id, user_id, idx, text, char_start, char_end, token_count,
+                                 embedding, embedding_model, embedding_dim)
+             SELECT u.id, $2, $3, u.idx, u.text, 0, 1, 80, u.emb, $6, $7
+               FROM unnest($1::uuid[], $4::int4[], $5::text[], $8::bytea[]) AS u(id, idx, text, emb)",
+        )
+        .bind(&ids)
+        .bind(file)
+        .bind(owner)
+        .bind(&idxs)
+        .bind(&texts)
+        .bind(embed_model)
+        .bind(i32::try_from(dim).unwrap())
+        .bind(&vecs)
+        .execute(pool)
+        .await
+        .unwrap();
+        total += n;
+    }
+    sqlx::query("ANALYZE chunks").execute(pool).await.unwrap();
+    total
+}
+
+/// Milliseconds of 100 calls of the model service's `POST /embeddings` with one question (the
+/// vector side's first step), sorted.
+async fn embed_side(
+    services: &Services<'_>,
+    rng: &mut rand::rngs::ThreadRng,
+    question: &impl Fn(&mut rand::rngs::ThreadRng) -> String,
+) -> Vec<f64> {
+    let mut times = Vec::new();
+    for _ in 0..100 {
+        let started = Instant::now();
+        let r = services
+            .client
+            .post(format!("{}/embeddings", services.model))
+            .json(&json!({"input": [question(rng)]}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let _: Value = r.json().await.unwrap();
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    times
+}
+
+/// Milliseconds of 100 searches of the vector side (`ExactScan`, the worker's own cache) over
+/// every ready file of `owner` with random unit queries, sorted.
+async fn vector_side(
+    state: &worker_service::AppState,
+    pool: &sqlx::PgPool,
+    owner: Uuid,
+    model: &str,
+    dim: usize,
+    rng: &mut rand::rngs::ThreadRng,
+) -> Vec<f64> {
+    use worker_service::knowledge::vector::{ExactScan, Scope, VectorIndex};
+    // The scope as `retrieve::scope_files` reads it (the versions are the cache's keys).
+    let (files, versions): (Vec<Uuid>, Vec<i64>) = sqlx::query_as::<_, (Uuid, i64)>(
+        "SELECT id, (extract(epoch FROM updated_at) * 1000000)::int8 FROM files
+          WHERE user_id = $1 AND status = 'ready'",
+    )
+    .bind(owner)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .unzip();
+    let scope = Scope {
+        owner,
+        files: &files,
+        versions: &versions,
+    };
+    let index = ExactScan {
+        pool: state.db.clone(),
+        cache: state.vectors.clone(),
+    };
+    let mut times = Vec::new();
+    for _ in 0..100 {
+        let q: Vec<f32> = (0..dim).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+        let started = Instant::now();
+        let hits = index.search(&scope, model, &q, 32).await.unwrap();
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(hits.len(), 32);
+    }
+    times.sort_by(f64::total_cmp);
+    times
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split(' ').take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+async fn drop_database(db: common::test_support::TestDb) {
+    db.pool.close().await;
+    let admin = sqlx::PgPool::connect(&common::test_support::database_url_for("postgres"))
+        .await
+        .unwrap();
+    // The services' pools may still hold connections for a moment: FORCE ends them.
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name))
+        .execute(&admin)
+        .await
+        .unwrap();
 }
 
 /// p-th quantile of sorted `t`.
@@ -393,36 +563,34 @@ fn percentile(t: &[f64], p: f64) -> f64 {
     t[((t.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// Milliseconds of 10 runs of the full-text statement of `retrieve::text_ranked` with the rank
-/// function `rank` (`ts_rank` or `ts_rank_cd`), sorted.
+/// Milliseconds of 100 runs of the full-text statement of `retrieve::text_ranked` (32
+/// candidates: what `top_k` 8 asks of each side), sorted.
 async fn text_side(
     pool: &sqlx::PgPool,
     owner: Uuid,
     files: &[Uuid],
-    rank: &str,
     rng: &mut rand::rngs::ThreadRng,
     question: &impl Fn(&mut rand::rngs::ThreadRng) -> String,
 ) -> Vec<f64> {
-    let sql = format!(
-        "WITH q AS (
-             SELECT NULLIF(replace(plainto_tsquery('english', $2)::text, '&', '|'), '')::tsquery AS q
-         )
-         SELECT c.id FROM chunks c, q
-          WHERE q.q IS NOT NULL AND c.user_id = $1 AND c.file_id = ANY($3) AND c.tsv @@ q.q
-          ORDER BY {rank}(c.tsv, q.q) DESC, c.id
-          LIMIT 32"
-    );
     let mut times = Vec::new();
-    for _ in 0..10 {
+    for _ in 0..100 {
         let q = question(rng);
         let started = Instant::now();
-        let _: Vec<Uuid> = sqlx::query_scalar(&sql)
-            .bind(owner)
-            .bind(&q)
-            .bind(files)
-            .fetch_all(pool)
-            .await
-            .unwrap();
+        let _: Vec<(Uuid, f32)> = sqlx::query_as(
+            "WITH q AS (
+                 SELECT NULLIF(replace(plainto_tsquery('english', $2)::text, '&', '|'), '')::tsquery AS q
+             )
+             SELECT c.id, ts_rank(c.tsv, q.q) AS rank FROM chunks c, q
+              WHERE q.q IS NOT NULL AND c.user_id = $1 AND c.file_id = ANY($3) AND c.tsv @@ q.q
+              ORDER BY rank DESC, c.id
+              LIMIT 32",
+        )
+        .bind(owner)
+        .bind(&q)
+        .bind(files)
+        .fetch_all(pool)
+        .await
+        .unwrap();
         times.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     times.sort_by(f64::total_cmp);
