@@ -450,10 +450,14 @@ async fn add_passages(
             vecs.push(v.iter().flat_map(|x| x.to_le_bytes()).collect());
         }
         sqlx::query(
-            "INSERT INTO chunks (id, file_id, user_id, idx, text, char_start, char_end, token_count,
-                                 embedding, embedding_model, embedding_dim)
-             SELECT u.id, $2, $3, u.idx, u.text, 0, 1, 80, u.emb, $6, $7
-               FROM unnest($1::uuid[], $4::int4[], $5::text[], $8::bytea[]) AS u(id, idx, text, emb)",
+            "WITH c AS (
+                 INSERT INTO chunks (id, file_id, user_id, idx, text, char_start, char_end, token_count)
+                 SELECT u.id, $2, $3, u.idx, u.text, 0, 1, 80
+                   FROM unnest($1::uuid[], $4::int4[], $5::text[]) AS u(id, idx, text)
+                 RETURNING id
+             )
+             INSERT INTO chunk_vectors (chunk_id, file_id, user_id, model, dim, embedding)
+             SELECT u.id, $2, $3, $6, $7, u.emb FROM unnest($1::uuid[], $8::bytea[]) AS u(id, emb)",
         )
         .bind(&ids)
         .bind(file)
@@ -563,8 +567,8 @@ fn percentile(t: &[f64], p: f64) -> f64 {
     t[((t.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// Milliseconds of 100 runs of the full-text statement of `retrieve::text_ranked` (32
-/// candidates: what `top_k` 8 asks of each side), sorted.
+/// Milliseconds of 100 runs of the full-text side (`retrieve::text_ranked`, 32 candidates:
+/// what `top_k` 8 asks of each side), sorted.
 async fn text_side(
     pool: &sqlx::PgPool,
     owner: Uuid,
@@ -572,25 +576,19 @@ async fn text_side(
     rng: &mut rand::rngs::ThreadRng,
     question: &impl Fn(&mut rand::rngs::ThreadRng) -> String,
 ) -> Vec<f64> {
+    use worker_service::knowledge::{retrieve, vector::Scope};
+    // The versions only key the vector cache; the full-text side does not read them.
+    let versions = vec![0; files.len()];
+    let scope = Scope {
+        owner,
+        files,
+        versions: &versions,
+    };
     let mut times = Vec::new();
     for _ in 0..100 {
         let q = question(rng);
         let started = Instant::now();
-        let _: Vec<(Uuid, f32)> = sqlx::query_as(
-            "WITH q AS (
-                 SELECT NULLIF(replace(plainto_tsquery('english', $2)::text, '&', '|'), '')::tsquery AS q
-             )
-             SELECT c.id, ts_rank(c.tsv, q.q) AS rank FROM chunks c, q
-              WHERE q.q IS NOT NULL AND c.user_id = $1 AND c.file_id = ANY($3) AND c.tsv @@ q.q
-              ORDER BY rank DESC, c.id
-              LIMIT 32",
-        )
-        .bind(owner)
-        .bind(&q)
-        .bind(files)
-        .fetch_all(pool)
-        .await
-        .unwrap();
+        retrieve::text_ranked(pool, &scope, &q, 32).await.unwrap();
         times.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     times.sort_by(f64::total_cmp);

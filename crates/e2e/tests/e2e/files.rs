@@ -894,8 +894,9 @@ async fn retrieval_is_hybrid_ranked_and_scoped() {
     // Every passage has a vector, with its model and dimension.
     let pool = sqlx::PgPool::connect(&stack.db.url).await.unwrap();
     let (models, dims, missing): (Vec<String>, Vec<i32>, i64) = sqlx::query_as(
-        "SELECT array_agg(DISTINCT embedding_model), array_agg(DISTINCT embedding_dim),
-                count(*) FILTER (WHERE embedding IS NULL) FROM chunks",
+        "SELECT array_agg(DISTINCT v.model), array_agg(DISTINCT v.dim),
+                count(*) FILTER (WHERE v.chunk_id IS NULL)
+           FROM chunks c LEFT JOIN chunk_vectors v ON v.chunk_id = c.id",
     )
     .fetch_one(&pool)
     .await

@@ -155,19 +155,13 @@ pub async fn finish_ready(
     let starts: Vec<i32> = chunks.iter().map(|c| c.char_start).collect();
     let ends: Vec<i32> = chunks.iter().map(|c| c.char_end).collect();
     let tokens: Vec<i32> = chunks.iter().map(|c| c.tokens).collect();
-    let model = embeddings.map(|e| e.model);
-    let dim = embeddings.map(|e| e.dim);
-    let vectors: Vec<Option<&[u8]>> = match embeddings {
-        Some(e) => e.vectors.iter().map(|v| Some(v.as_slice())).collect(),
-        None => vec![None; chunks.len()],
-    };
     sqlx::query(
         "INSERT INTO chunks (id, file_id, user_id, idx, text, page, heading, char_start, char_end,
-                             token_count, embedding, embedding_model, embedding_dim)
-         SELECT u.id, $2, $3, u.idx, u.text, u.page, u.heading, u.cs, u.ce, u.tk, u.emb, $12, $13
+                             token_count)
+         SELECT u.id, $2, $3, u.idx, u.text, u.page, u.heading, u.cs, u.ce, u.tk
            FROM unnest($1::uuid[], $4::int4[], $5::text[], $6::int4[], $7::text[], $8::int4[],
-                       $9::int4[], $10::int4[], $11::bytea[])
-                AS u(id, idx, text, page, heading, cs, ce, tk, emb)",
+                       $9::int4[], $10::int4[])
+                AS u(id, idx, text, page, heading, cs, ce, tk)",
     )
     .bind(&ids)
     .bind(file)
@@ -179,11 +173,12 @@ pub async fn finish_ready(
     .bind(&starts)
     .bind(&ends)
     .bind(&tokens)
-    .bind(&vectors)
-    .bind(model)
-    .bind(dim)
     .execute(&mut *tx)
     .await?;
+    if let Some(embeddings) = embeddings {
+        put_vectors(&mut tx, file, &ids, embeddings).await?;
+    }
+    let model = embeddings.map(|e| e.model);
     let count = i32::try_from(chunks.len()).unwrap_or(i32::MAX);
     sqlx::query(
         "UPDATE files SET status = 'ready', stage = NULL, error = NULL, pages = $2,
@@ -350,18 +345,7 @@ pub async fn finish_reembedded(
         tx.commit().await?;
         return Ok(Written::Done);
     }
-    sqlx::query(
-        "UPDATE chunks c SET embedding = u.emb, embedding_model = $3, embedding_dim = $4
-           FROM unnest($1::uuid[], $2::bytea[]) AS u(id, emb)
-          WHERE c.id = u.id AND c.file_id = $5",
-    )
-    .bind(ids)
-    .bind(embeddings.vectors)
-    .bind(embeddings.model)
-    .bind(embeddings.dim)
-    .bind(file)
-    .execute(&mut *tx)
-    .await?;
+    put_vectors(&mut tx, file, ids, embeddings).await?;
     // updated_at moves: retrieval's vector cache reloads this file.
     sqlx::query("UPDATE files SET embedding_model = $2, updated_at = now() WHERE id = $1")
         .bind(file)
@@ -376,6 +360,33 @@ pub async fn finish_reembedded(
     end_job(&mut tx, claim, Ok(&summary)).await?;
     tx.commit().await?;
     Ok(Written::Done)
+}
+
+/// Stores the vectors of the file's passages `ids` (in the same order as `embeddings`),
+/// replacing the ones they had. Vectors live in `chunk_vectors`, not in the `chunks` rows the
+/// full-text side reads (migration `20261207040000_chunk_vectors.sql` says why).
+async fn put_vectors(
+    tx: &mut Transaction<'_, Postgres>,
+    file: Uuid,
+    ids: &[Uuid],
+    embeddings: Embeddings<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO chunk_vectors (chunk_id, file_id, user_id, model, dim, embedding)
+         SELECT c.id, c.file_id, c.user_id, $3, $4, u.emb
+           FROM unnest($1::uuid[], $2::bytea[]) AS u(id, emb)
+           JOIN chunks c ON c.id = u.id AND c.file_id = $5
+         ON CONFLICT (chunk_id) DO UPDATE
+            SET model = EXCLUDED.model, dim = EXCLUDED.dim, embedding = EXCLUDED.embedding",
+    )
+    .bind(ids)
+    .bind(embeddings.vectors)
+    .bind(embeddings.model)
+    .bind(embeddings.dim)
+    .bind(file)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
 }
 
 /// Ends the job with `outcome` and touches nothing else (a re-embed with nothing to do, or

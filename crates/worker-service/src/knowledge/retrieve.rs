@@ -184,20 +184,28 @@ fn distinct(ids: &[Uuid]) -> usize {
 /// has every word of its passage); the `@@` filter finds the passages with any of them (the GIN
 /// index `ix_chunks_tsv` when they are few), and `ts_rank` orders only those.
 ///
+/// Why the question's `tsquery` is `MATERIALIZED`: the statement is prepared once per
+/// connection, and after five runs Postgres plans it generically, without the question's
+/// value. An inlined `q` then becomes an expression of `$3` that the generic plan evaluates
+/// again for every matched passage (parsing the question, rewriting it, casting it back), in the
+/// filter and in the rank: at 100k passages 150 ms for a question matching 11,000 of them,
+/// against 20 ms when it is computed once (docs/benchmarks.md, issue 23). Materialized, it is
+/// one row computed once per query, whichever plan runs.
+///
 /// Why `ts_rank`, not `ts_rank_cd` (cover density, which also rewards the words standing close
 /// together): the rank is computed for every matched passage before the `LIMIT`, and a common
 /// word matches most of a user's passages. With 10,000 passages all matched, `ts_rank_cd` cost
 /// Postgres 158 ms of CPU per query and `ts_rank` 23 ms (docs/benchmarks.md, issue 23): the
 /// retrieval latency target cannot be met with the former. `ts_rank` still ranks a passage with
 /// more of the question's words, and more often, higher; fusion with the vector side does the rest.
-async fn text_ranked(
+pub async fn text_ranked(
     pool: &PgPool,
     scope: &Scope<'_>,
     query: &str,
     k: usize,
 ) -> Result<Vec<(Uuid, f32)>, sqlx::Error> {
     sqlx::query_as(
-        "WITH q AS (
+        "WITH q AS MATERIALIZED (
              SELECT NULLIF(replace(plainto_tsquery('english', $3)::text, '&', '|'), '')::tsquery AS q
          )
          SELECT c.id, ts_rank(c.tsv, q.q) AS rank FROM chunks c, q

@@ -1,6 +1,6 @@
 //! The vector side of retrieval, behind a small trait so the store can change without touching
 //! retrieval. pgvector is not packaged for this machine's Postgres, so the first
-//! implementation needs no extension: vectors live in `chunks.embedding` and [`ExactScan`]
+//! implementation needs no extension: vectors live in `chunk_vectors` and [`ExactScan`]
 //! compares the query with every vector in scope, in Rust.
 //!
 //! Exact scan is exact (no recall loss) and needs no index upkeep; its cost grows linearly with
@@ -206,9 +206,8 @@ impl ExactScan {
             .collect();
         let ids: Vec<Uuid> = files.iter().map(|f| f.0).collect();
         let mut rows = sqlx::query_as::<_, (Uuid, Uuid, Vec<u8>)>(
-            "SELECT file_id, id, embedding FROM chunks
-              WHERE user_id = $1 AND file_id = ANY($2) AND embedding_model = $3
-                AND embedding_dim = $4 AND embedding IS NOT NULL",
+            "SELECT file_id, chunk_id, embedding FROM chunk_vectors
+              WHERE user_id = $1 AND file_id = ANY($2) AND model = $3 AND dim = $4",
         )
         .bind(owner)
         .bind(&ids)
@@ -236,7 +235,8 @@ impl ExactScan {
 /// The `k` rows of `files` closest to the unit vector `query`, best first.
 fn scan(files: &[Arc<FileVectors>], query: &[f32], k: usize) -> Vec<(Uuid, f32)> {
     let dim = query.len();
-    let mut scored: Vec<(u32, u32, f32)> = Vec::new();
+    let rows = files.iter().map(|f| f.ids.len()).sum();
+    let mut scored: Vec<(u32, u32, f32)> = Vec::with_capacity(rows);
     for (f, file) in files.iter().enumerate() {
         let f = u32::try_from(f).unwrap_or(u32::MAX);
         for (r, row) in file.data.chunks_exact(dim).enumerate() {

@@ -1,7 +1,8 @@
 //! Ingestion under faults and model changes (issue 23): an embedding-provider outage leaves the
 //! file `processing` until the provider is back, deleting a file mid-ingestion leaves nothing,
-//! a worker killed mid-file is resumed by another, and a change of embeddings model re-embeds
-//! the passages without ever comparing vectors of two models.
+//! a worker killed mid-file is resumed by another, a change of embeddings model re-embeds
+//! the passages without ever comparing vectors of two models, and vectors stored before they
+//! moved to their own table (`chunk_vectors`) still answer after the upgrade.
 //!
 //! The model service is the real one in this process; the embedding provider is switched by
 //! rewriting its PROVIDERS_FILE and calling `POST /providers/reload`, as an operator would.
@@ -111,15 +112,16 @@ async fn wait_file(pool: &PgPool, id: Uuid, timeout: Duration, check: impl Fn(&F
 /// `(chunks, distinct non-null embedding models, chunks without a vector)` of a file.
 async fn chunk_models(pool: &PgPool, file: Uuid) -> (i64, Vec<String>, i64) {
     let (n, none): (i64, i64) = sqlx::query_as(
-        "SELECT count(*), count(*) FILTER (WHERE embedding IS NULL) FROM chunks WHERE file_id = $1",
+        "SELECT count(*), count(*) FILTER (WHERE v.chunk_id IS NULL)
+           FROM chunks c LEFT JOIN chunk_vectors v ON v.chunk_id = c.id
+          WHERE c.file_id = $1",
     )
     .bind(file)
     .fetch_one(pool)
     .await
     .unwrap();
     let models: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT embedding_model FROM chunks
-          WHERE file_id = $1 AND embedding_model IS NOT NULL ORDER BY 1",
+        "SELECT DISTINCT model FROM chunk_vectors WHERE file_id = $1 ORDER BY 1",
     )
     .bind(file)
     .fetch_all(pool)
@@ -450,5 +452,176 @@ async fn a_new_embeddings_model_re_embeds_the_passages_and_never_mixes_models() 
     .await
     .unwrap();
     assert_eq!(jobs, 1);
+    service.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upgrading: vectors stored in `chunks` before migration 20261207040000 move to `chunk_vectors`
+// ---------------------------------------------------------------------------------------------
+
+/// The migration that moved passage vectors into their own table.
+const CHUNK_VECTORS_MIGRATION: i64 = 20261207040000;
+
+/// A new database with every migration before `version` applied (a deployment not yet
+/// upgraded); `common::db::migrate` applies the rest.
+async fn database_before(version: i64) -> (PgPool, String, String) {
+    use sqlx::migrate::Migrator;
+    use sqlx::Connection;
+    let name = format!("sable_test_{}", Uuid::new_v4().simple());
+    let server: sqlx::postgres::PgConnectOptions =
+        common::test_support::server_url().parse().unwrap();
+    let mut admin = sqlx::PgConnection::connect_with(&server.clone().database("postgres"))
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let pool = PgPool::connect_with(server.database(&name)).await.unwrap();
+    let before = Migrator {
+        migrations: std::borrow::Cow::Owned(
+            common::db::MIGRATOR
+                .iter()
+                .filter(|m| m.version < version)
+                .cloned()
+                .collect(),
+        ),
+        ..Migrator::DEFAULT
+    };
+    before.run(&pool).await.unwrap();
+    let url = common::test_support::database_url_for(&name);
+    (pool, url, name)
+}
+
+#[tokio::test]
+async fn vectors_stored_before_the_upgrade_still_answer_after_it() {
+    let (pool, url, _name) = database_before(CHUNK_VECTORS_MIGRATION).await;
+    let model = spawn_model().await;
+    let texts = [
+        "The nightly backup of the billing database runs at two in the morning.",
+        "Employees request holidays through the staff portal.",
+    ];
+    let embedded: Value = client()
+        .post(format!("{}/embeddings", model.url))
+        .json(&json!({ "input": texts }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let embedding_model = embedded["model"].as_str().unwrap().to_owned();
+    let vectors: Vec<Vec<u8>> = embedded["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            d["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|x| (x.as_f64().unwrap() as f32).to_le_bytes())
+                .collect()
+        })
+        .collect();
+    let dim = i32::try_from(vectors[0].len() / 4).unwrap();
+
+    // As the worker wrote them before the upgrade: the default user's file with two passages
+    // and their vectors in `chunks`, one passage without a vector, and another user's passage.
+    let owner = common::schemas::DEFAULT_JOB_OWNER;
+    let other = Uuid::new_v4();
+    sqlx::query("INSERT INTO users (id, email) VALUES ($1, 'other@example.com')")
+        .bind(other)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (file, other_file) = (Uuid::now_v7(), Uuid::now_v7());
+    for (id, user) in [(file, owner), (other_file, other)] {
+        sqlx::query(
+            "INSERT INTO files (id, user_id, filename, content_type, kind, size_bytes, sha256,
+                                blob_key, status, embedding_model)
+             VALUES ($1, $2, 'notes.txt', 'text/plain', 'text', 1, $1::text, 'none', 'ready', $3)",
+        )
+        .bind(id)
+        .bind(user)
+        .bind(&embedding_model)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let chunks = [
+        (Uuid::now_v7(), file, owner, 0, texts[0], Some(&vectors[0])),
+        (Uuid::now_v7(), file, owner, 1, texts[1], Some(&vectors[1])),
+        (
+            Uuid::now_v7(),
+            file,
+            owner,
+            2,
+            "A passage without a vector.",
+            None,
+        ),
+        (
+            Uuid::now_v7(),
+            other_file,
+            other,
+            0,
+            texts[0],
+            Some(&vectors[0]),
+        ),
+    ];
+    for (id, file, user, idx, text, vector) in &chunks {
+        sqlx::query(
+            "INSERT INTO chunks (id, file_id, user_id, idx, text, char_start, char_end,
+                                 token_count, embedding, embedding_model, embedding_dim)
+             VALUES ($1, $2, $3, $4, $5, 0, 1, 10, $6, $7, $8)",
+        )
+        .bind(id)
+        .bind(file)
+        .bind(user)
+        .bind(idx)
+        .bind(text)
+        .bind(vector.map(|v| v.as_slice()))
+        .bind(vector.map(|_| embedding_model.as_str()))
+        .bind(vector.map(|_| dim))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+
+    common::db::migrate(&pool).await.unwrap();
+
+    // Every vector moved, byte for byte, with its model, dimension, file and owner.
+    for (id, file, user, _, _, vector) in &chunks {
+        let moved: Option<(Uuid, Uuid, String, i32, Vec<u8>)> = sqlx::query_as(
+            "SELECT file_id, user_id, model, dim, embedding FROM chunk_vectors WHERE chunk_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        let expected = vector.map(|v| (*file, *user, embedding_model.clone(), dim, v.clone()));
+        assert_eq!(moved, expected, "chunk {id}");
+    }
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM chunks
+          WHERE embedding IS NOT NULL OR embedding_model IS NOT NULL OR embedding_dim IS NOT NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(left, 0, "the old columns are emptied");
+
+    // Retrieval finds the passages by meaning as before, and only the caller's.
+    let service = spawn_service(&url, &model.url, &[]).await;
+    let answer = retrieve(&service.base, texts[0]).await;
+    let passages = answer["passages"].as_array().unwrap();
+    assert_eq!(passages[0]["chunk_id"], chunks[0].0.to_string(), "{answer}");
+    assert_eq!(passages[0]["vector_rank"], 1, "{answer}");
+    assert_eq!(passages[1]["chunk_id"], chunks[1].0.to_string(), "{answer}");
+    assert_eq!(passages[1]["vector_rank"], 2, "{answer}");
+    assert!(
+        passages.iter().all(|p| p["file_id"] == file.to_string()),
+        "another user's passage: {answer}"
+    );
     service.stop().await;
 }
