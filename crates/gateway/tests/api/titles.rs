@@ -20,6 +20,19 @@ async fn new_session(app: &TestApp) -> String {
         .to_owned()
 }
 
+/// A new chat with one answered question; its id.
+async fn asked_in_a_new_chat(app: &TestApp, prompt: &str) -> String {
+    let id = new_session(app).await;
+    let response = app
+        .post_json(
+            "/api/v1/generate",
+            &json!({"prompt": prompt, "session_id": id}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    id
+}
+
 async fn title(app: &TestApp, id: &str) -> String {
     let session: Value = app
         .get(&format!("/api/v1/chat/sessions/{id}"))
@@ -68,14 +81,7 @@ async fn stack_with(
 
 /// Asks once in a new chat and waits for the title the model gives it.
 async fn waits_for_the_models_title(app: &TestApp) -> Vec<String> {
-    let id = new_session(app).await;
-    let response = app
-        .post_json(
-            "/api/v1/generate",
-            &json!({"prompt": "how   does ownership work in Rust?", "session_id": id}),
-        )
-        .await;
-    assert_eq!(response.status(), 200);
+    let id = asked_in_a_new_chat(app, "how   does ownership work in Rust?").await;
     let mut seen = Vec::new();
     for _ in 0..100 {
         let now = title(app, &id).await;
@@ -167,14 +173,7 @@ async fn whether_the_model_titles_depends_on_the_providers_kind_not_its_name() {
     let mut config = model_service::config::Config::for_tests();
     config.providers_file = Some(mock_named_offline.0.clone());
     let (app, _model) = stack_with(config).await;
-    let id = new_session(&app).await;
-    let response = app
-        .post_json(
-            "/api/v1/generate",
-            &json!({"prompt": "keep this title", "session_id": id}),
-        )
-        .await;
-    assert_eq!(response.status(), 200);
+    let id = asked_in_a_new_chat(&app, "keep this title").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(title(&app, &id).await, "keep this title");
 }
@@ -182,16 +181,9 @@ async fn whether_the_model_titles_depends_on_the_providers_kind_not_its_name() {
 #[tokio::test]
 async fn with_the_mock_the_title_is_the_first_message_cut_between_words() {
     let (app, _model) = spawn_stack().await;
-    let id = new_session(&app).await;
     let words = "antidisestablishmentarianism ".repeat(10);
     let prompt = format!("Tell me about {words}");
-    let response = app
-        .post_json(
-            "/api/v1/generate",
-            &json!({"prompt": prompt, "session_id": id}),
-        )
-        .await;
-    assert_eq!(response.status(), 200);
+    let id = asked_in_a_new_chat(&app, &prompt).await;
     let expected = format!(
         "Tell me about {}",
         ["antidisestablishmentarianism"; 6].join(" ")
@@ -206,14 +198,7 @@ async fn with_the_mock_the_title_is_the_first_message_cut_between_words() {
 #[tokio::test]
 async fn a_first_message_in_markdown_titles_the_chat_with_its_plain_words() {
     let (app, _model) = spawn_stack().await;
-    let id = new_session(&app).await;
     let prompt = "```rust\nfn main() {}\n```\n## **Explain** this `code`, see [the book](https://doc.rust-lang.org)";
-    let response = app
-        .post_json(
-            "/api/v1/generate",
-            &json!({"prompt": prompt, "session_id": id}),
-        )
-        .await;
-    assert_eq!(response.status(), 200);
+    let id = asked_in_a_new_chat(&app, prompt).await;
     assert_eq!(title(&app, &id).await, "Explain this code, see the book");
 }
