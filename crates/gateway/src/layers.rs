@@ -2,7 +2,9 @@
 //! `common::server::around` for why not `axum::middleware::from_fn`). [`crate::app`] stacks
 //! them, outermost first:
 //!
-//! 1. the security headers, on every answer, CORS preflights included, then CORS;
+//! 1. the security headers, on every answer, CORS preflights included, then CORS
+//!    ([`crate::cors::LeanCorsLayer`]: tower-http's, with a shortcut for requests without
+//!    `Origin`);
 //! 2. the shared layers (`common::server::shared_layers`: request id, trace, metrics, envelope
 //!    errors, body limit);
 //! 3. [`Edge`]: the allowed hosts, the dashboard's window, pool gauges, gateway overhead;
@@ -24,6 +26,7 @@ use tower::Service;
 use tower_http::cors::CorsLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::cors::LeanCorsLayer;
 use crate::edge::AllowedHosts;
 use crate::metrics_window::MetricsWindow;
 use crate::shutdown::EndStreams;
@@ -48,7 +51,7 @@ pub fn apply(router: Router, cors: CorsLayer, edge: Edge, end_streams: EndStream
             .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(set(header::REFERRER_POLICY, "no-referrer"))
             .layer(set(header::X_FRAME_OPTIONS, "DENY"))
-            .layer(cors)
+            .layer(LeanCorsLayer::new(cors))
             .layer(common::server::shared_layers())
             .layer(AroundLayer(edge))
             .layer(AroundLayer(end_streams)),
