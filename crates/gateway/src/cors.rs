@@ -175,14 +175,13 @@ mod tests {
 
     use super::*;
 
+    type Answer = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
     /// An inner service whose answer already carries a `Vary` and an `Access-Control-*` header,
     /// to see both the appending and the replacing.
-    fn inner() -> impl Service<
-        Request<Body>,
-        Response = Response<Body>,
-        Error = Infallible,
-        Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>,
-    > + Clone {
+    fn inner(
+    ) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future = Answer>
+           + Clone {
         tower::service_fn(|_: Request<Body>| {
             let mut response = Response::new(Body::from("ok"));
             let headers = response.headers_mut();
@@ -192,8 +191,7 @@ mod tests {
                 HeaderValue::from_static("x-inner"),
             );
             headers.insert("x-inner", HeaderValue::from_static("1"));
-            Box::pin(std::future::ready(Ok::<_, Infallible>(response)))
-                as Pin<Box<dyn Future<Output = _> + Send>>
+            Box::pin(std::future::ready(Ok::<_, Infallible>(response))) as Answer
         })
     }
 
