@@ -2,7 +2,8 @@
 //! that counts every request ([`RequestLabels`]). Labels are low-cardinality by design: route
 //! templates, never ids. (The dashboard's live window is gateway state, not kept here.)
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request};
@@ -64,27 +65,105 @@ pub async fn render() -> impl IntoResponse {
 /// it runs ([`RequestLabels::record`] when it has). Unmatched paths share the route label
 /// `unmatched`. Part of [`crate::server::common_layers`].
 pub(crate) struct RequestLabels {
-    method: SharedString,
-    route: SharedString,
+    method: Method,
+    /// Shares the route template with the request's extension (a reference count).
+    route: Option<MatchedPath>,
 }
 
 impl RequestLabels {
     pub(crate) fn of(req: &Request) -> Self {
-        let route = req.extensions().get::<MatchedPath>().map_or(
-            SharedString::const_str("unmatched"),
-            |p| {
-                // Shared: the two metrics' labels clone it by reference count.
-                SharedString::from(std::sync::Arc::<str>::from(p.as_str()))
-            },
-        );
         Self {
-            method: method_label(req.method()),
-            route,
+            method: req.method().clone(),
+            route: req.extensions().get::<MatchedPath>().cloned(),
         }
     }
 
     pub(crate) fn record(self, status: StatusCode, elapsed: Duration) {
-        record_request(self.method, self.route, status, elapsed);
+        let route = self.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        RequestSeries::record(&self.method, route, status, elapsed);
+    }
+}
+
+/// The two series of one (route template, method, status), looked up once instead of per
+/// request: `metrics::counter!`/`histogram!` with labels build the key (a vector of labels),
+/// hash it and search the recorder's registry each time, ~2,300 instructions per request for
+/// the same few series (docs/benchmarks.md, "Performance II"). The series, their names and
+/// labels are unchanged; a handle records into the very series the macro would find.
+struct RequestSeries {
+    method: Method,
+    status: StatusCode,
+    duration: metrics::Histogram,
+    requests: metrics::Counter,
+}
+
+/// By route template (or `unmatched`), then the few (method, status) pairs seen on it. As
+/// many entries as the recorder has series, no more.
+type SeriesByRoute = HashMap<Box<str>, Vec<RequestSeries>>;
+
+static SERIES: LazyLock<RwLock<SeriesByRoute>> = LazyLock::new(RwLock::default);
+
+impl RequestSeries {
+    fn record(method: &Method, route: &str, status: StatusCode, elapsed: Duration) {
+        // Handles are only kept once our recorder is the process's (it stays so): a handle
+        // made before would record nowhere for good.
+        if !matches!(HANDLE.get(), Some(Some(_))) {
+            Self::new(method, route, status).observe(elapsed);
+            return;
+        }
+        let known = SERIES.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(series) = known
+            .get(route)
+            .and_then(|on| Self::find(on, method, status))
+        {
+            series.observe(elapsed);
+            return;
+        }
+        drop(known);
+        // The series' first request (or a second one that lost the race for the write lock).
+        let mut known = SERIES.write().unwrap_or_else(PoisonError::into_inner);
+        let on_route = known.entry(route.into()).or_default();
+        if let Some(series) = Self::find(on_route, method, status) {
+            series.observe(elapsed);
+            return;
+        }
+        let series = Self::new(method, route, status);
+        series.observe(elapsed);
+        on_route.push(series);
+    }
+
+    fn find<'a>(on_route: &'a [Self], method: &Method, status: StatusCode) -> Option<&'a Self> {
+        on_route
+            .iter()
+            .find(|s| s.status == status && s.method == *method)
+    }
+
+    fn new(method: &Method, route: &str, status: StatusCode) -> Self {
+        let route = match route {
+            "unmatched" => SharedString::const_str("unmatched"),
+            route => SharedString::from(route.to_owned()),
+        };
+        let method_label = Label::new(SharedString::const_str("method"), method_label(method));
+        let route = Label::new(SharedString::const_str("route"), route);
+        let duration = metrics::histogram!(
+            "http_request_duration_seconds",
+            vec![method_label.clone(), route.clone()]
+        );
+        let status_label = Label::new(SharedString::const_str("status"), status_label(status));
+        let requests = metrics::counter!(
+            "http_requests_total",
+            vec![method_label, route, status_label]
+        );
+        Self {
+            method: method.clone(),
+            status,
+            duration,
+            requests,
+        }
+    }
+
+    fn observe(&self, elapsed: Duration) {
+        self.duration.record(elapsed.as_secs_f64());
+        self.requests.increment(1);
     }
 }
 
@@ -123,21 +202,4 @@ fn status_label(status: StatusCode) -> SharedString {
         504 => "504",
         other => return SharedString::from(other.to_string()),
     })
-}
-
-fn record_request(
-    method: SharedString,
-    route: SharedString,
-    status: StatusCode,
-    elapsed: Duration,
-) {
-    let method = Label::new(SharedString::const_str("method"), method);
-    let route = Label::new(SharedString::const_str("route"), route);
-    metrics::histogram!(
-        "http_request_duration_seconds",
-        vec![method.clone(), route.clone()]
-    )
-    .record(elapsed.as_secs_f64());
-    let status = Label::new(SharedString::const_str("status"), status_label(status));
-    metrics::counter!("http_requests_total", vec![method, route, status]).increment(1);
 }

@@ -1,6 +1,6 @@
 //! Edge protection that applies to every gateway response (issue 11.6):
 //!
-//! - [`security_headers`]: `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`
+//! - [`with_security_headers`]: `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`
 //!   and `X-Frame-Options: DENY` on every answer, errors and CORS preflights included; the UI
 //!   pages add their Content-Security-Policy in [`crate::spa`] (see [`content_security_policy`]);
 //! - [`refused_host`]: with `ALLOWED_HOSTS` set, a request whose `Host` is not listed gets a 400
@@ -10,24 +10,28 @@
 
 use axum::extract::Request;
 use axum::http::header::{self, HeaderValue};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use common::AppError;
 use sha2::{Digest, Sha256};
 
 /// The security headers every response carries (set, not appended, so each appears once);
-/// applied by [`crate::layers`].
-pub fn security_headers(headers: &mut HeaderMap) {
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+/// applied to every answer by [`crate::layers::apply`]. Inserted in this order so that an
+/// answer without them lists them as it always has on the wire: `X-Frame-Options`,
+/// `Referrer-Policy`, `X-Content-Type-Options` (one tower-http layer per header did, the
+/// innermost first).
+pub fn with_security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 /// The hosts a request may name (`ALLOWED_HOSTS`). Entries are `host` (any port),

@@ -2,7 +2,8 @@
 //! `common::server::around` for why not `axum::middleware::from_fn`). [`crate::app`] stacks
 //! them, outermost first:
 //!
-//! 1. the security headers, on every answer, CORS preflights included, then CORS
+//! 1. the security headers ([`crate::edge::with_security_headers`]), on every answer, CORS
+//!    preflights included, then CORS
 //!    ([`crate::cors::LeanCorsLayer`]: tower-http's, with a shortcut for requests without
 //!    `Origin`);
 //! 2. the shared layers (`common::server::shared_layers`: request id, trace, metrics, envelope
@@ -17,14 +18,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::response::Response;
 use axum::Router;
 use common::server::{Around, AroundLayer, Next};
 use sqlx::PgPool;
+use tower::util::MapResponseLayer;
 use tower::Service;
 use tower_http::cors::CorsLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::cors::LeanCorsLayer;
 use crate::edge::AllowedHosts;
@@ -34,23 +34,19 @@ use crate::state::AppState;
 use crate::{edge, limits, metrics_window, observability, usage};
 
 /// The gateway's layers around `router`, outermost first: the security headers on every
-/// answer, CORS preflights included (`X-Content-Type-Options: nosniff`, `Referrer-Policy:
-/// no-referrer`, `X-Frame-Options: DENY`; set, not appended: static values, no future and no
-/// allocation per request); CORS; the shared layers (`common::server::shared_layers`); [`Edge`];
-/// the end of open streams at shutdown (`crate::shutdown::EndStreams`).
+/// answer, CORS preflights included ([`edge::with_security_headers`]: one plain function over
+/// the response, one small layer where there were three, each cloned and wrapping the future
+/// per request); CORS; the shared
+/// layers (`common::server::shared_layers`); [`Edge`]; the end of open streams at shutdown
+/// (`crate::shutdown::EndStreams`).
 ///
 /// One stack applied with one `Router::layer`: axum's `Route` clones the service it boxes for
 /// every request, so each separate `Router::layer` call was one more deep copy per request of
 /// everything below it (CORS's configuration included).
 pub fn apply(router: Router, cors: CorsLayer, edge: Edge, end_streams: EndStreams) -> Router {
-    let set = |name: HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
-    };
     router.layer(
         tower::ServiceBuilder::new()
-            .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-            .layer(set(header::REFERRER_POLICY, "no-referrer"))
-            .layer(set(header::X_FRAME_OPTIONS, "DENY"))
+            .layer(MapResponseLayer::new(edge::with_security_headers))
             .layer(LeanCorsLayer::new(cors))
             .layer(common::server::shared_layers())
             .layer(AroundLayer(edge))
