@@ -124,6 +124,9 @@ pub struct ServiceClient {
     internal_token: Option<reqwest::header::HeaderValue>,
     /// The client of the hot calls ([`with_hot_client`](Self::with_hot_client)).
     hot: Option<crate::http_client::HttpClient>,
+    /// The `Host` header of every hot call (HTTP/1.1 only, see [`build_hot_client`]), made
+    /// once from `base` ([`crate::http_client::http1_host_header`]).
+    hot_host: Option<reqwest::header::HeaderValue>,
 }
 
 impl ServiceClient {
@@ -133,18 +136,23 @@ impl ServiceClient {
         name: &'static str,
         request_timeout: Duration,
     ) -> Self {
+        let base = reqwest::Url::parse(base_url.trim_end_matches('/'))
+            .ok()
+            .filter(|u| u.query().is_none() && u.fragment().is_none());
+        let hot_host = base
+            .as_ref()
+            .and_then(|base| hyper::Uri::try_from(base.as_str()).ok())
+            .and_then(|uri| crate::http_client::http1_host_header(&uri));
         Self {
             http,
             base_url: base_url.trim_end_matches('/').into(),
-            base: reqwest::Url::parse(base_url.trim_end_matches('/'))
-                .ok()
-                .filter(|u| u.query().is_none() && u.fragment().is_none())
-                .map(std::sync::Arc::new),
+            base: base.map(std::sync::Arc::new),
             name,
             request_timeout,
             stream_deadline: None,
             internal_token: None,
             hot: None,
+            hot_host,
         }
     }
 
@@ -279,7 +287,7 @@ impl ServiceClient {
     /// What [`base_request`](Self::base_request) and reqwest's `.json()` put on every call.
     fn hot_headers(&self) -> reqwest::header::HeaderMap {
         use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-        let mut headers = reqwest::header::HeaderMap::with_capacity(6);
+        let mut headers = reqwest::header::HeaderMap::with_capacity(8);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
         if let Some(token) = &self.internal_token {
@@ -295,7 +303,7 @@ impl ServiceClient {
     async fn send_hot(
         &self,
         path: &str,
-        headers: reqwest::header::HeaderMap,
+        mut headers: reqwest::header::HeaderMap,
         body: &impl serde::Serialize,
         total: Option<Duration>,
     ) -> Result<hyper::Response<crate::http_client::Body>, AppError> {
@@ -306,12 +314,17 @@ impl ServiceClient {
             )));
         };
         // The base was parsed and normalised once; `path` is one of ours (plain ASCII), so
-        // hyper's cheap `Uri` parse is enough here.
+        // hyper's cheap `Uri` parse is enough here. (Joined without `format!`: its machinery
+        // cost ~900 instructions a call.)
         let uri = self
             .base
             .as_deref()
             .and_then(|base| {
-                hyper::Uri::try_from(format!("{}{path}", base.as_str().trim_end_matches('/'))).ok()
+                let base = base.as_str().trim_end_matches('/');
+                let mut uri = String::with_capacity(base.len() + path.len());
+                uri.push_str(base);
+                uri.push_str(path);
+                hyper::Uri::try_from(uri).ok()
             })
             .ok_or_else(|| {
                 tracing::warn!(service = self.name, "downstream URL does not parse");
@@ -319,6 +332,11 @@ impl ServiceClient {
             })?;
         let body = serde_json::to_vec(body)
             .map_err(|e| AppError::internal(format!("cannot encode a request: {e}")))?;
+        // Last, where hyper-util would add it per call (~2,500 instructions: a `format!` and
+        // an insert): the request's bytes are the same.
+        if let Some(host) = &self.hot_host {
+            headers.insert(reqwest::header::HOST, host.clone());
+        }
         let request = crate::http_client::request(hyper::Method::POST, uri, headers, body);
         let started = std::time::Instant::now();
         let sent = hot.send(request, total).await;

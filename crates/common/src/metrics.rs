@@ -203,3 +203,43 @@ fn status_label(status: StatusCode) -> SharedString {
         other => return SharedString::from(other.to_string()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// The value of the series whose exposition line starts with `series` (name and labels).
+    fn value(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+    }
+
+    /// Kept handles record into the series the macros would find: counts per (route, method,
+    /// status), durations per (route, method), `unmatched` and unusual methods included.
+    #[test]
+    fn request_series_count_as_the_labelled_macros_do() {
+        let handle = install().unwrap();
+        let ms = Duration::from_millis(1);
+        let route = "/metrics-test/{id}";
+        for status in [StatusCode::OK, StatusCode::OK, StatusCode::NOT_FOUND] {
+            RequestSeries::record(&Method::GET, route, status, ms);
+        }
+        let purge = Method::from_bytes(b"PURGE").unwrap();
+        RequestSeries::record(&purge, "unmatched", StatusCode::IM_A_TEAPOT, ms);
+        let text = handle.render();
+        let requests = |method: &str, route: &str, status: &str| {
+            let series = format!(
+                r#"http_requests_total{{method="{method}",route="{route}",status="{status}"}}"#
+            );
+            value(&text, &series)
+        };
+        assert_eq!(requests("GET", route, "200"), Some(2.0), "{text}");
+        assert_eq!(requests("GET", route, "404"), Some(1.0), "{text}");
+        assert_eq!(requests("PURGE", "unmatched", "418"), Some(1.0), "{text}");
+        let durations =
+            format!(r#"http_request_duration_seconds_count{{method="GET",route="{route}"}}"#);
+        assert_eq!(value(&text, &durations), Some(3.0), "{text}");
+    }
+}
