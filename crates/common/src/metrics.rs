@@ -65,7 +65,7 @@ pub async fn render() -> impl IntoResponse {
 /// it runs ([`RequestLabels::record`] when it has). Unmatched paths share the route label
 /// `unmatched`. Part of [`crate::server::common_layers`].
 pub(crate) struct RequestLabels {
-    method: Method,
+    method: &'static str,
     /// Shares the route template with the request's extension (a reference count).
     route: Option<MatchedPath>,
 }
@@ -73,14 +73,14 @@ pub(crate) struct RequestLabels {
 impl RequestLabels {
     pub(crate) fn of(req: &Request) -> Self {
         Self {
-            method: req.method().clone(),
+            method: method_label(req.method()),
             route: req.extensions().get::<MatchedPath>().cloned(),
         }
     }
 
     pub(crate) fn record(self, status: StatusCode, elapsed: Duration) {
         let route = self.route.as_ref().map_or("unmatched", MatchedPath::as_str);
-        RequestSeries::record(&self.method, route, status, elapsed);
+        RequestSeries::record(self.method, route, status, elapsed);
     }
 }
 
@@ -90,7 +90,7 @@ impl RequestLabels {
 /// the same few series (docs/benchmarks.md, "Performance II"). The series, their names and
 /// labels are unchanged; a handle records into the very series the macro would find.
 struct RequestSeries {
-    method: Method,
+    method: &'static str,
     status: StatusCode,
     duration: metrics::Histogram,
     requests: metrics::Counter,
@@ -103,7 +103,7 @@ type SeriesByRoute = HashMap<Box<str>, Vec<RequestSeries>>;
 static SERIES: LazyLock<RwLock<SeriesByRoute>> = LazyLock::new(RwLock::default);
 
 impl RequestSeries {
-    fn record(method: &Method, route: &str, status: StatusCode, elapsed: Duration) {
+    fn record(method: &'static str, route: &str, status: StatusCode, elapsed: Duration) {
         // Handles are only kept once our recorder is the process's (it stays so): a handle
         // made before would record nowhere for good.
         if !matches!(HANDLE.get(), Some(Some(_))) {
@@ -131,18 +131,21 @@ impl RequestSeries {
         on_route.push(series);
     }
 
-    fn find<'a>(on_route: &'a [Self], method: &Method, status: StatusCode) -> Option<&'a Self> {
+    fn find<'a>(on_route: &'a [Self], method: &str, status: StatusCode) -> Option<&'a Self> {
         on_route
             .iter()
-            .find(|s| s.status == status && s.method == *method)
+            .find(|s| s.status == status && s.method == method)
     }
 
-    fn new(method: &Method, route: &str, status: StatusCode) -> Self {
+    fn new(method: &'static str, route: &str, status: StatusCode) -> Self {
         let route = match route {
             "unmatched" => SharedString::const_str("unmatched"),
             route => SharedString::from(route.to_owned()),
         };
-        let method_label = Label::new(SharedString::const_str("method"), method_label(method));
+        let method_label = Label::new(
+            SharedString::const_str("method"),
+            SharedString::const_str(method),
+        );
         let route = Label::new(SharedString::const_str("route"), route);
         let duration = metrics::histogram!(
             "http_request_duration_seconds",
@@ -154,7 +157,7 @@ impl RequestSeries {
             vec![method_label, route, status_label]
         );
         Self {
-            method: method.clone(),
+            method,
             status,
             duration,
             requests,
@@ -168,8 +171,10 @@ impl RequestSeries {
 }
 
 /// Labels without a copy when they are one of the usual values (`&'static str`).
-fn method_label(method: &Method) -> SharedString {
-    SharedString::const_str(match method.as_str() {
+/// The standard methods by name; any other (HTTP allows methods of any name) is `OTHER`, so a
+/// client inventing methods cannot add series (and kept handles) without end.
+fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
         "GET" => "GET",
         "POST" => "POST",
         "PUT" => "PUT",
@@ -177,8 +182,10 @@ fn method_label(method: &Method) -> SharedString {
         "DELETE" => "DELETE",
         "HEAD" => "HEAD",
         "OPTIONS" => "OPTIONS",
-        other => return SharedString::from(other.to_owned()),
-    })
+        "TRACE" => "TRACE",
+        "CONNECT" => "CONNECT",
+        _ => "OTHER",
+    }
 }
 
 fn status_label(status: StatusCode) -> SharedString {
@@ -224,10 +231,18 @@ mod tests {
         let ms = Duration::from_millis(1);
         let route = "/metrics-test/{id}";
         for status in [StatusCode::OK, StatusCode::OK, StatusCode::NOT_FOUND] {
-            RequestSeries::record(&Method::GET, route, status, ms);
+            RequestSeries::record("GET", route, status, ms);
         }
-        let purge = Method::from_bytes(b"PURGE").unwrap();
-        RequestSeries::record(&purge, "unmatched", StatusCode::IM_A_TEAPOT, ms);
+        // Invented methods share one label: their series cannot grow without end.
+        for name in ["PURGE", "X-1", "X-2"] {
+            let method = Method::from_bytes(name.as_bytes()).unwrap();
+            RequestSeries::record(
+                method_label(&method),
+                "unmatched",
+                StatusCode::IM_A_TEAPOT,
+                ms,
+            );
+        }
         let text = handle.render();
         let requests = |method: &str, route: &str, status: &str| {
             let series = format!(
@@ -237,7 +252,8 @@ mod tests {
         };
         assert_eq!(requests("GET", route, "200"), Some(2.0), "{text}");
         assert_eq!(requests("GET", route, "404"), Some(1.0), "{text}");
-        assert_eq!(requests("PURGE", "unmatched", "418"), Some(1.0), "{text}");
+        assert_eq!(requests("OTHER", "unmatched", "418"), Some(3.0), "{text}");
+        assert_eq!(requests("PURGE", "unmatched", "418"), None, "{text}");
         let durations =
             format!(r#"http_request_duration_seconds_count{{method="GET",route="{route}"}}"#);
         assert_eq!(value(&text, &durations), Some(3.0), "{text}");
