@@ -153,7 +153,18 @@ describe("chat UX (issue 25)", () => {
         const el = document.querySelector('[data-testid="message-scroll"]');
         return el && el.scrollHeight > el.clientHeight + 400;
       });
-      assert.ok((await gapBelow()) < 40, `the view does not follow the answer (${await gapBelow()} px below)`);
+      // Following is applied a frame after the answer grows: the view reaches the end (a view
+      // that does not follow never does while the answer grows).
+      await page
+        .waitForFunction(
+          () => {
+            const el = document.querySelector('[data-testid="message-scroll"]');
+            return el && el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+          },
+          null,
+          { timeout: 3000 },
+        )
+        .catch(async () => assert.fail(`the view does not follow the answer (${await gapBelow()} px below)`));
 
       await scroller().hover();
       await page.mouse.wheel(0, -700);
